@@ -1,0 +1,22 @@
+namespace KeylessOrleans.Keys;
+
+/// <summary>
+/// A tenant's private key, served from the tenant's own on-prem silo. Identity: <see cref="KeyGrainKey"/>.
+/// There is deliberately no "sign these bytes" and no way to read key material: each operation checks that
+/// its input is the exact TLS structure it claims to be.
+/// </summary>
+[Alias("keyless.IKeyGrain")]
+public interface IKeyGrain : IGrainWithStringKey
+{
+    [Alias("SignCertificateVerify")]
+    Task<KeyOperationResult> SignCertificateVerifyAsync(SignCertificateVerifyRequest request, CancellationToken cancellationToken = default);
+
+    [Alias("SignServerKeyExchange")]
+    Task<KeyOperationResult> SignServerKeyExchangeAsync(SignServerKeyExchangeRequest request, CancellationToken cancellationToken = default);
+
+    [Alias("DecryptPremaster")]
+    Task<KeyOperationResult> DecryptPremasterAsync(DecryptPremasterRequest request, CancellationToken cancellationToken = default);
+
+    [Alias("Describe")]
+    Task<KeyDescriptionResult> DescribeAsync(CancellationToken cancellationToken = default);
+}

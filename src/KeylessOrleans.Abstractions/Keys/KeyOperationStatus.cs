@@ -1,0 +1,16 @@
+namespace KeylessOrleans.Keys;
+
+/// <summary>
+/// The closed set of outcomes of a key operation. They cross the wire as values, never as exceptions,
+/// and the edge maps each one to exactly one TLS alert.
+/// </summary>
+public enum KeyOperationStatus
+{
+    Ok = 0,
+    KeyNotFound = 1,
+    Unauthorized = 2,
+    InvalidRequest = 3,
+    Unavailable = 4,
+    RateLimited = 5,
+    CryptoFailed = 6,
+}

@@ -1,0 +1,22 @@
+namespace KeylessOrleans.Registry;
+
+/// <summary>Host-name rules shared by the registry and the edge: normalisation and exact/wildcard matching.</summary>
+public static class HostNames
+{
+    public static string Normalize(string hostName) => hostName.Trim().TrimEnd('.').ToLowerInvariant();
+
+    /// <summary>
+    /// True when <paramref name="pattern"/> covers <paramref name="hostName"/>: equal names, or "*.example.com"
+    /// matching exactly one label in front of "example.com" (RFC 6125 §6.4.3, no partial-label wildcards).
+    /// </summary>
+    public static bool Matches(string pattern, string hostName)
+    {
+        pattern = Normalize(pattern);
+        hostName = Normalize(hostName);
+        if (!pattern.StartsWith("*.", StringComparison.Ordinal)) return pattern == hostName;
+        var suffix = pattern[1..]; // ".example.com"
+        if (!hostName.EndsWith(suffix, StringComparison.Ordinal)) return false;
+        var label = hostName[..^suffix.Length];
+        return label.Length > 0 && !label.Contains('.');
+    }
+}

@@ -1,0 +1,31 @@
+namespace KeylessOrleans.Registry;
+
+/// <summary>
+/// The cluster's directory of tenants: which replicas are up and which certificate chains they can sign for.
+/// Lives on edge silos (on-prem silos host nothing but key grains). One activation, key <see cref="DefaultKey"/>.
+/// </summary>
+[Alias("keyless.IRegistryGrain")]
+public interface IRegistryGrain : IGrainWithStringKey
+{
+    public const string DefaultKey = "default";
+
+    /// <summary>Adds or replaces a replica's registration; returns the registry version after the change.</summary>
+    [Alias("RegisterReplica")]
+    Task<long> RegisterReplicaAsync(ReplicaRegistration registration);
+
+    [Alias("UnregisterReplica")]
+    Task<long> UnregisterReplicaAsync(string tenant, string replica);
+
+    /// <summary>The route for a host name (exact match preferred over wildcard), or null when none serves it.</summary>
+    [Alias("LookupHost")]
+    Task<HostRoute?> LookupHostAsync(string hostName);
+
+    /// <summary>Every registration, for edges that cache the registry; null when <paramref name="knownVersion"/> is current.</summary>
+    [Alias("GetSnapshotIfChanged")]
+    Task<RegistrySnapshot?> GetSnapshotIfChangedAsync(long knownVersion);
+}
+
+[GenerateSerializer, Immutable, Alias("keyless.RegistrySnapshot")]
+public sealed record RegistrySnapshot(
+    [property: Id(0)] long Version,
+    [property: Id(1)] IReadOnlyList<ReplicaRegistration> Replicas);

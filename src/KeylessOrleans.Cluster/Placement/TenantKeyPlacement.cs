@@ -1,0 +1,19 @@
+using Orleans.Placement;
+
+namespace KeylessOrleans.Cluster.Placement;
+
+/// <summary>
+/// Places a key grain only on the on-prem silo of the tenant and replica named in its key
+/// ("tenant/replica/keyId"). Orleans' built-in metadata filters compare candidates with the caller's
+/// metadata, which is an edge's when an edge calls, so they cannot express this.
+/// </summary>
+public sealed class TenantKeyPlacementStrategy : PlacementFilterStrategy
+{
+    public TenantKeyPlacementStrategy() : this(0) { }
+
+    public TenantKeyPlacementStrategy(int order) : base(order) { }
+}
+
+[AttributeUsage(AttributeTargets.Class, AllowMultiple = false)]
+public sealed class TenantKeyPlacementAttribute(int order = 0)
+    : PlacementFilterAttribute(new TenantKeyPlacementStrategy(order));

@@ -1,0 +1,76 @@
+using KeylessOrleans.Keys;
+using KeylessOrleans.Registry;
+using Microsoft.Extensions.Logging;
+
+namespace KeylessOrleans.Cluster.Registry;
+
+/// <summary>
+/// The tenant registry. Holds public data only (certificate chains, key ids, replica names). State goes to the
+/// "keyless-registry" grain storage: in memory for the embedded cluster, Redis for multi-host.
+/// </summary>
+public sealed partial class RegistryGrain(
+    [PersistentState("registry", RegistryStorage.Name)] IPersistentState<RegistryState> state,
+    ILogger<RegistryGrain> logger) : Grain, IRegistryGrain
+{
+    public async Task<long> RegisterReplicaAsync(ReplicaRegistration registration)
+    {
+        var problem = Validate(registration);
+        if (problem is not null)
+        {
+            LogRejected(registration.Tenant, registration.Replica, problem);
+            throw new ArgumentException(problem, nameof(registration));
+        }
+
+        state.State.Replicas[$"{registration.Tenant}/{registration.Replica}"] = registration;
+        state.State.Version++;
+        await state.WriteStateAsync();
+        LogRegistered(registration.Tenant, registration.Replica, registration.Chains.Count, state.State.Version);
+        return state.State.Version;
+    }
+
+    public async Task<long> UnregisterReplicaAsync(string tenant, string replica)
+    {
+        if (state.State.Replicas.Remove($"{tenant}/{replica}"))
+        {
+            state.State.Version++;
+            await state.WriteStateAsync();
+            LogUnregistered(tenant, replica, state.State.Version);
+        }
+        return state.State.Version;
+    }
+
+    public Task<HostRoute?> LookupHostAsync(string hostName) =>
+        Task.FromResult(HostRouting.Find(state.State.Replicas.Values, hostName));
+
+    public Task<RegistrySnapshot?> GetSnapshotIfChangedAsync(long knownVersion) =>
+        Task.FromResult(knownVersion == state.State.Version
+            ? null
+            : new RegistrySnapshot(state.State.Version, state.State.Replicas.Values.ToList()));
+
+    private static string? Validate(ReplicaRegistration r)
+    {
+        if (!KeyGrainKey.IsValidName(r.Tenant)) return "tenant name is not valid";
+        if (!KeyGrainKey.IsValidName(r.Replica)) return "replica name is not valid";
+        foreach (var chain in r.Chains)
+        {
+            if (!KeyIds.IsWellFormed(chain.KeyId)) return $"key id '{chain.KeyId}' is not a SHA-256 hex digest";
+            if (chain.ChainDer.Count == 0) return $"key {chain.KeyId} has an empty certificate chain";
+        }
+        return null;
+    }
+
+    [LoggerMessage(EventId = 2001, Level = LogLevel.Information, Message = "Registered replica {Tenant}/{Replica} with {ChainCount} certificate chains (registry version {Version})")]
+    private partial void LogRegistered(string tenant, string replica, int chainCount, long version);
+
+    [LoggerMessage(EventId = 2002, Level = LogLevel.Information, Message = "Unregistered replica {Tenant}/{Replica} (registry version {Version})")]
+    private partial void LogUnregistered(string tenant, string replica, long version);
+
+    [LoggerMessage(EventId = 2003, Level = LogLevel.Warning, Message = "Refused registration of replica {Tenant}/{Replica}: {Reason}")]
+    private partial void LogRejected(string tenant, string replica, string reason);
+}
+
+public static class RegistryStorage
+{
+    /// <summary>The grain storage name the registry persists to.</summary>
+    public const string Name = "keyless-registry";
+}

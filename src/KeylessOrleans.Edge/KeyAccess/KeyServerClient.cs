@@ -1,0 +1,72 @@
+using System.Diagnostics;
+using KeylessOrleans.Edge.Diagnostics;
+using KeylessOrleans.Edge.Hosting;
+using KeylessOrleans.Keys;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+
+namespace KeylessOrleans.Edge.KeyAccess;
+
+/// <summary>
+/// The edge's way to a tenant's key grain. Every call has a deadline, and every failure to reach the key
+/// server (no live replica, a dead silo, a deadline) comes back as the typed <see cref="KeyOperationStatus.Unavailable"/>
+/// outcome — never an exception, never a wait for Orleans' 30 s response timeout.
+/// </summary>
+public sealed partial class KeyServerClient(
+    IGrainFactory grains,
+    IOptions<EdgeOptions> options,
+    EdgeMetrics metrics,
+    ILogger<KeyServerClient> logger)
+{
+    public Task<KeyOperationResult> SignCertificateVerifyAsync(string replica, SignCertificateVerifyRequest request, CancellationToken cancellationToken = default) =>
+        CallAsync("sign_certificate_verify", replica, request.Context, (grain, token) => grain.SignCertificateVerifyAsync(request, token), cancellationToken);
+
+    public Task<KeyOperationResult> SignServerKeyExchangeAsync(string replica, SignServerKeyExchangeRequest request, CancellationToken cancellationToken = default) =>
+        CallAsync("sign_server_key_exchange", replica, request.Context, (grain, token) => grain.SignServerKeyExchangeAsync(request, token), cancellationToken);
+
+    public Task<KeyOperationResult> DecryptPremasterAsync(string replica, DecryptPremasterRequest request, CancellationToken cancellationToken = default) =>
+        CallAsync("decrypt_premaster", replica, request.Context, (grain, token) => grain.DecryptPremasterAsync(request, token), cancellationToken);
+
+    /// <summary>A request context for this edge.</summary>
+    public KeyRequestContext Context(string tenant, string keyId, string? serverName, string? clientAddress) =>
+        new(tenant, keyId, serverName, clientAddress, options.Value.EdgeId);
+
+    private async Task<KeyOperationResult> CallAsync(
+        string operation,
+        string replica,
+        KeyRequestContext context,
+        Func<IKeyGrain, CancellationToken, Task<KeyOperationResult>> call,
+        CancellationToken cancellationToken)
+    {
+        var started = Stopwatch.GetTimestamp();
+        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        deadline.CancelAfter(options.Value.KeyCallTimeout);
+        KeyOperationResult result;
+        try
+        {
+            var grain = grains.GetGrain<IKeyGrain>(new KeyGrainKey(context.Tenant, replica, context.KeyId).ToString());
+            // WaitAsync bounds the wait even where Orleans does not observe the token (placement retries).
+            result = await call(grain, deadline.Token).WaitAsync(deadline.Token);
+        }
+        catch (Exception e) when (IsUnreachable(e))
+        {
+            var reason = e is OperationCanceledException ? $"no answer within {options.Value.KeyCallTimeout.TotalMilliseconds:0} ms" : e.GetType().Name;
+            result = KeyOperationResult.Failure(KeyOperationStatus.Unavailable, $"key server {context.Tenant}/{replica} unavailable: {reason}");
+        }
+        catch (Exception e)
+        {
+            result = KeyOperationResult.Failure(KeyOperationStatus.CryptoFailed, $"key server {context.Tenant}/{replica} failed: {e.GetType().Name}");
+        }
+
+        var elapsed = Stopwatch.GetElapsedTime(started);
+        metrics.RecordKeyCall(context.Tenant, operation, result.Status, elapsed);
+        if (!result.IsOk) LogKeyCallFailed(operation, context.Tenant, replica, context.KeyId, result.Status, result.Detail, elapsed.TotalMilliseconds);
+        return result;
+    }
+
+    private static bool IsUnreachable(Exception e) =>
+        e is OperationCanceledException or TimeoutException or OrleansException;
+
+    [LoggerMessage(EventId = 3001, Level = LogLevel.Warning, Message = "{Operation} for {Tenant}/{Replica} key {KeyId} ended {Outcome} after {ElapsedMs:0.0} ms: {Detail}")]
+    private partial void LogKeyCallFailed(string operation, string tenant, string replica, string keyId, KeyOperationStatus outcome, string? detail, double elapsedMs);
+}

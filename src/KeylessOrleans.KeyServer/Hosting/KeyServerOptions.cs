@@ -1,0 +1,40 @@
+using KeylessOrleans.Keys;
+using Microsoft.Extensions.Options;
+
+namespace KeylessOrleans.KeyServer.Hosting;
+
+/// <summary>Settings of a tenant's key server silo (configuration section "Keyless:KeyServer").</summary>
+public sealed class KeyServerOptions
+{
+    /// <summary>The tenant whose keys this silo serves.</summary>
+    public string Tenant { get; set; } = "";
+
+    /// <summary>This replica's name; each of a tenant's key servers has its own.</summary>
+    public string Replica { get; set; } = "primary";
+
+    /// <summary>Folder of PEM keys and certificate chains.</summary>
+    public string KeyDirectory { get; set; } = "";
+
+    /// <summary>How often the replica re-announces itself to the registry (it also does at start).</summary>
+    public TimeSpan RegistrationInterval { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>How soon to try again when the registry cannot be reached (e.g. no edge is up yet).</summary>
+    public TimeSpan RegistrationRetryDelay { get; set; } = TimeSpan.FromSeconds(1);
+}
+
+internal sealed class KeyServerOptionsValidator : IValidateOptions<KeyServerOptions>
+{
+    public ValidateOptionsResult Validate(string? name, KeyServerOptions options)
+    {
+        var failures = new List<string>();
+        if (!KeyGrainKey.IsValidName(options.Tenant))
+            failures.Add($"Keyless:KeyServer:Tenant '{options.Tenant}' must be 1–63 of a-z, 0-9, '-' and '.'");
+        if (!KeyGrainKey.IsValidName(options.Replica))
+            failures.Add($"Keyless:KeyServer:Replica '{options.Replica}' must be 1–63 of a-z, 0-9, '-' and '.'");
+        if (string.IsNullOrWhiteSpace(options.KeyDirectory) || !Directory.Exists(options.KeyDirectory))
+            failures.Add($"Keyless:KeyServer:KeyDirectory '{options.KeyDirectory}' is not an existing folder");
+        if (options.RegistrationInterval <= TimeSpan.Zero || options.RegistrationRetryDelay <= TimeSpan.Zero)
+            failures.Add("Keyless:KeyServer registration intervals must be positive");
+        return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);
+    }
+}

@@ -1,0 +1,40 @@
+using KeylessOrleans.Cluster;
+using KeylessOrleans.Cluster.Hosting;
+using KeylessOrleans.KeyServer.Diagnostics;
+using KeylessOrleans.KeyServer.KeyStore;
+using KeylessOrleans.KeyServer.Registry;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+
+namespace KeylessOrleans.KeyServer.Hosting;
+
+public static class KeyServerSiloBuilderExtensions
+{
+    /// <summary>
+    /// Makes this silo a tenant's key server: declares it on-prem for the tenant and replica, hosts only key
+    /// grains, loads the PEM key folder (unless another <see cref="IKeyStore"/> is registered) and registers
+    /// the replica's certificate chains with the cluster's registry.
+    /// </summary>
+    public static ISiloBuilder AddKeylessKeyServer(this ISiloBuilder builder, Action<KeyServerOptions> configure)
+    {
+        // Metadata is fixed when the silo is built, so tenant and replica are read now; the same delegate
+        // also feeds the validated options the services use.
+        var declared = new KeyServerOptions();
+        configure(declared);
+        builder.AddKeylessSiloRole(SiloRoles.OnPrem, declared.Tenant, declared.Replica);
+        builder.RemoveGrainClasses(type => type != typeof(KeyGrain));
+
+        var services = builder.Services;
+        services.AddOptions<KeyServerOptions>().Configure(configure).ValidateOnStart();
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<KeyServerOptions>, KeyServerOptionsValidator>());
+        services.TryAddSingleton<IKeyStore>(sp => new PemKeyStore(
+            sp.GetRequiredService<IOptions<KeyServerOptions>>().Value.KeyDirectory,
+            sp.GetRequiredService<ILogger<PemKeyStore>>()));
+        services.TryAddSingleton<KeyOperations>();
+        services.TryAddSingleton<KeyServerMetrics>();
+        services.AddHostedService<ReplicaRegistrar>();
+        return builder;
+    }
+}

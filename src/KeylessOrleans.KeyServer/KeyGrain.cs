@@ -1,0 +1,84 @@
+using System.Diagnostics;
+using KeylessOrleans.Cluster.Placement;
+using KeylessOrleans.KeyServer.Diagnostics;
+using KeylessOrleans.KeyServer.Hosting;
+using KeylessOrleans.Keys;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using Orleans.Concurrency;
+
+namespace KeylessOrleans.KeyServer;
+
+/// <summary>
+/// A tenant's key, served only on that tenant's on-prem silo (placement filter + class removal elsewhere).
+/// Reentrant, with the crypto on the thread pool, so one hot key uses every core of the key server.
+/// </summary>
+[TenantKeyPlacement, Reentrant]
+public sealed partial class KeyGrain(
+    KeyOperations operations,
+    IOptions<KeyServerOptions> options,
+    KeyServerMetrics metrics,
+    ILogger<KeyGrain> logger) : Grain, IKeyGrain
+{
+    private KeyGrainKey _identity;
+    private string? _misplaced;
+
+    public override Task OnActivateAsync(CancellationToken cancellationToken)
+    {
+        var key = this.GetPrimaryKeyString();
+        if (!KeyGrainKey.TryParse(key, out _identity))
+            _misplaced = $"grain key '{key}' is not tenant/replica/keyId";
+        else if (_identity.Tenant != options.Value.Tenant || _identity.Replica != options.Value.Replica)
+            _misplaced = $"grain for {_identity.Tenant}/{_identity.Replica} activated on the silo of {options.Value.Tenant}/{options.Value.Replica}";
+        if (_misplaced is not null) LogMisplaced(key, _misplaced);
+        return Task.CompletedTask;
+    }
+
+    public Task<KeyOperationResult> SignCertificateVerifyAsync(SignCertificateVerifyRequest request, CancellationToken cancellationToken = default) =>
+        RunAsync("sign_certificate_verify", request.Context,
+            () => operations.SignCertificateVerify(_identity.KeyId, request.Scheme, request.SignedContent));
+
+    public Task<KeyOperationResult> SignServerKeyExchangeAsync(SignServerKeyExchangeRequest request, CancellationToken cancellationToken = default) =>
+        RunAsync("sign_server_key_exchange", request.Context,
+            () => operations.SignServerKeyExchange(_identity.KeyId, request.Scheme, request.SignedParams));
+
+    public Task<KeyOperationResult> DecryptPremasterAsync(DecryptPremasterRequest request, CancellationToken cancellationToken = default) =>
+        RunAsync("decrypt_premaster", request.Context,
+            () => operations.DecryptPremaster(_identity.KeyId, request.EncryptedPremaster, request.ClientVersion));
+
+    public Task<KeyDescriptionResult> DescribeAsync(CancellationToken cancellationToken = default) =>
+        Task.FromResult(_misplaced is null
+            ? operations.Describe(_identity.KeyId)
+            : new KeyDescriptionResult(KeyOperationStatus.Unauthorized, Detail: "key grain is not on its tenant's silo"));
+
+    private async Task<KeyOperationResult> RunAsync(string operation, KeyRequestContext context, Func<KeyOperationResult> work)
+    {
+        var started = Stopwatch.GetTimestamp();
+        var result = CheckContext(context) ?? await Task.Run(work);
+        metrics.Record(operation, result.Status, Stopwatch.GetElapsedTime(started));
+        if (result.IsOk)
+            LogDone(operation, context.Tenant, context.KeyId, context.EdgeId, context.ServerName, context.ClientAddress);
+        else
+            LogRefused(operation, result.Status, result.Detail, context.Tenant, context.KeyId, context.EdgeId, context.ServerName, context.ClientAddress);
+        return result;
+    }
+
+    /// <summary>The request must name this grain's own tenant and key: a mismatch is a forged or confused request.</summary>
+    private KeyOperationResult? CheckContext(KeyRequestContext context)
+    {
+        if (_misplaced is not null)
+            return KeyOperationResult.Failure(KeyOperationStatus.Unauthorized, "key grain is not on its tenant's silo");
+        if (context.Tenant != _identity.Tenant || context.KeyId != _identity.KeyId)
+            return KeyOperationResult.Failure(KeyOperationStatus.InvalidRequest, "request names another tenant or key than the grain it was sent to");
+        return null;
+    }
+
+    [LoggerMessage(EventId = 1101, Level = LogLevel.Debug, Message = "{Operation} done for {Tenant} key {KeyId} (edge {EdgeId}, sni {ServerName}, client {ClientAddress})")]
+    private partial void LogDone(string operation, string tenant, string keyId, string edgeId, string? serverName, string? clientAddress);
+
+    [LoggerMessage(EventId = 1102, Level = LogLevel.Warning, Message = "{Operation} refused with {Outcome}: {Detail} (tenant {Tenant}, key {KeyId}, edge {EdgeId}, sni {ServerName}, client {ClientAddress})")]
+    private partial void LogRefused(string operation, KeyOperationStatus outcome, string? detail, string tenant, string keyId, string edgeId, string? serverName, string? clientAddress);
+
+    [LoggerMessage(EventId = 1103, Level = LogLevel.Error, Message = "Key grain {GrainKey} refuses to serve: {Reason}")]
+    private partial void LogMisplaced(string grainKey, string reason);
+}

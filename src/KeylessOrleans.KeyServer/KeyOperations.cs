@@ -1,0 +1,67 @@
+using System.Security.Cryptography;
+using KeylessOrleans.KeyServer.KeyStore;
+using KeylessOrleans.KeyServer.Tls;
+using KeylessOrleans.Keys;
+
+namespace KeylessOrleans.KeyServer;
+
+/// <summary>
+/// The three private-key operations of a TLS server, each refusing anything but its own TLS structure.
+/// Plain logic over a key store, so it is tested without a cluster; the key grain only orchestrates.
+/// </summary>
+public sealed class KeyOperations(IKeyStore store)
+{
+    public KeyOperationResult SignCertificateVerify(string keyId, SignatureScheme scheme, ReadOnlySpan<byte> signedContent)
+    {
+        if (!store.TryGetKey(keyId, out var key)) return KeyNotFound(keyId);
+        if (!TlsSignatureSchemes.ForTls13(key.Algorithm).Contains(scheme))
+            return Invalid($"scheme {scheme} is not allowed in TLS 1.3 for a {key.Algorithm} key");
+        return CertificateVerifyContent.Validate(signedContent) is { } problem ? Invalid(problem) : Sign(key, scheme, signedContent);
+    }
+
+    public KeyOperationResult SignServerKeyExchange(string keyId, SignatureScheme scheme, ReadOnlySpan<byte> signedParams)
+    {
+        if (!store.TryGetKey(keyId, out var key)) return KeyNotFound(keyId);
+        if (!TlsSignatureSchemes.ForTls12(key.Algorithm).Contains(scheme))
+            return Invalid($"scheme {scheme} is not allowed in TLS 1.2 for a {key.Algorithm} key");
+        return ServerKeyExchangeParams.Validate(signedParams) is { } problem ? Invalid(problem) : Sign(key, scheme, signedParams);
+    }
+
+    /// <summary>
+    /// Always Ok with 48 bytes for an RSA key: a bad ciphertext yields random bytes, indistinguishable from a
+    /// real premaster until the handshake's Finished check fails on the edge (RFC 5246 §7.4.7.1).
+    /// </summary>
+    public KeyOperationResult DecryptPremaster(string keyId, ReadOnlySpan<byte> ciphertext, ushort clientVersion)
+    {
+        if (!store.TryGetKey(keyId, out var key)) return KeyNotFound(keyId);
+        if (key.Algorithm != KeyAlgorithm.Rsa) return Invalid($"a {key.Algorithm} key cannot decrypt");
+        return KeyOperationResult.Success(key.DecryptPremaster(ciphertext, clientVersion));
+    }
+
+    public KeyDescriptionResult Describe(string keyId)
+    {
+        if (!store.TryGetKey(keyId, out var key))
+            return new KeyDescriptionResult(KeyOperationStatus.KeyNotFound, Detail: $"key {keyId} is not held here");
+        return new KeyDescriptionResult(KeyOperationStatus.Ok, new KeyDescription(
+            key.KeyId, key.Algorithm, key.KeySizeBits, key.SubjectPublicKeyInfo,
+            TlsSignatureSchemes.Any(key.Algorithm), CanDecrypt: key.Algorithm == KeyAlgorithm.Rsa));
+    }
+
+    private static KeyOperationResult Sign(IPrivateKey key, SignatureScheme scheme, ReadOnlySpan<byte> data)
+    {
+        try
+        {
+            return KeyOperationResult.Success(key.Sign(scheme, data));
+        }
+        catch (CryptographicException e)
+        {
+            return KeyOperationResult.Failure(KeyOperationStatus.CryptoFailed, $"signing failed: {e.GetType().Name}");
+        }
+    }
+
+    private static KeyOperationResult KeyNotFound(string keyId) =>
+        KeyOperationResult.Failure(KeyOperationStatus.KeyNotFound, $"key {keyId} is not held here");
+
+    private static KeyOperationResult Invalid(string problem) =>
+        KeyOperationResult.Failure(KeyOperationStatus.InvalidRequest, problem);
+}

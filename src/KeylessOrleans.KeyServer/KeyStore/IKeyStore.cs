@@ -1,0 +1,21 @@
+using System.Diagnostics.CodeAnalysis;
+using System.Security.Cryptography.X509Certificates;
+
+namespace KeylessOrleans.KeyServer.KeyStore;
+
+/// <summary>The keys and certificate chains one key server holds.</summary>
+public interface IKeyStore
+{
+    bool TryGetKey(string keyId, [NotNullWhen(true)] out IPrivateKey? key);
+
+    IReadOnlyCollection<IPrivateKey> Keys { get; }
+
+    /// <summary>Certificate chains whose end-entity public key is one of <see cref="Keys"/>.</summary>
+    IReadOnlyList<CertificateChain> Chains { get; }
+}
+
+/// <summary>A certificate chain (end-entity first) and the id of the key it belongs to.</summary>
+public sealed record CertificateChain(string KeyId, IReadOnlyList<X509Certificate2> Certificates, string Source)
+{
+    public X509Certificate2 EndEntity => Certificates[0];
+}

@@ -1,0 +1,24 @@
+using KeylessOrleans.Keys;
+
+namespace KeylessOrleans.KeyServer.KeyStore;
+
+/// <summary>
+/// A private key held by this process (or by an HSM it talks to). The key's bytes are never exposed:
+/// callers can only sign an already-validated TLS structure or decrypt a premaster secret.
+/// </summary>
+public interface IPrivateKey : IDisposable
+{
+    string KeyId { get; }
+    KeyAlgorithm Algorithm { get; }
+    int KeySizeBits { get; }
+    byte[] SubjectPublicKeyInfo { get; }
+
+    /// <summary>Signs <paramref name="data"/> (hashing it as <paramref name="scheme"/> says) and returns the TLS wire signature.</summary>
+    byte[] Sign(SignatureScheme scheme, ReadOnlySpan<byte> data);
+
+    /// <summary>
+    /// RSA keys only: the 48-byte premaster secret, or 48 random bytes when the ciphertext is of the wrong length,
+    /// badly padded or carries the wrong version. Never throws for a bad ciphertext and never reveals which case it was.
+    /// </summary>
+    byte[] DecryptPremaster(ReadOnlySpan<byte> ciphertext, ushort clientVersion);
+}

@@ -1,0 +1,88 @@
+using System.Security.Cryptography.X509Certificates;
+using KeylessOrleans.KeyServer.Hosting;
+using KeylessOrleans.KeyServer.KeyStore;
+using KeylessOrleans.Registry;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+
+namespace KeylessOrleans.KeyServer.Registry;
+
+/// <summary>
+/// Announces this replica and the public chains of its keys to the registry at start, again every
+/// <see cref="KeyServerOptions.RegistrationInterval"/> (so a registry that lost its state heals), and
+/// withdraws it on a graceful stop. Retries quickly while no edge is up to host the registry.
+/// </summary>
+public sealed partial class ReplicaRegistrar(
+    IGrainFactory grains,
+    IKeyStore store,
+    IOptions<KeyServerOptions> options,
+    ILogger<ReplicaRegistrar> logger) : BackgroundService
+{
+    public static ReplicaRegistration Describe(string tenant, string replica, IKeyStore store) =>
+        new(tenant, replica, store.Chains.Select(chain => new CertificateChainRegistration(
+            chain.KeyId,
+            store.TryGetKey(chain.KeyId, out var key) ? key.Algorithm : throw new InvalidOperationException("chain without key"),
+            chain.Certificates.Select(c => c.RawData).ToList(),
+            DnsNames(chain.EndEntity),
+            chain.EndEntity.NotAfter.ToUniversalTime())).ToList());
+
+    private static List<string> DnsNames(X509Certificate2 certificate) =>
+        certificate.Extensions.OfType<X509SubjectAlternativeNameExtension>()
+            .SelectMany(san => san.EnumerateDnsNames())
+            .Select(HostNames.Normalize)
+            .Distinct()
+            .ToList();
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        var settings = options.Value;
+        var registration = Describe(settings.Tenant, settings.Replica, store);
+        var registered = false;
+        while (!stoppingToken.IsCancellationRequested)
+        {
+            try
+            {
+                var version = await Registry.RegisterReplicaAsync(registration).WaitAsync(TimeSpan.FromSeconds(10), stoppingToken);
+                if (!registered) LogRegistered(settings.Tenant, settings.Replica, registration.Chains.Count, version);
+                registered = true;
+                await Task.Delay(settings.RegistrationInterval, stoppingToken);
+            }
+            catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+            {
+                return;
+            }
+            catch (Exception e)
+            {
+                registered = false;
+                LogRegistrationFailed(settings.Tenant, settings.Replica, e.GetType().Name, e.Message);
+                await Task.Delay(settings.RegistrationRetryDelay, stoppingToken).ContinueWith(_ => { }, TaskScheduler.Default);
+            }
+        }
+    }
+
+    public override async Task StopAsync(CancellationToken cancellationToken)
+    {
+        await base.StopAsync(cancellationToken);
+        try
+        {
+            await Registry.UnregisterReplicaAsync(options.Value.Tenant, options.Value.Replica).WaitAsync(TimeSpan.FromSeconds(2), cancellationToken);
+        }
+        catch (Exception e)
+        {
+            // A stopping replica that cannot reach the registry is found out by the edges' failover instead.
+            LogUnregisterFailed(options.Value.Tenant, options.Value.Replica, e.GetType().Name);
+        }
+    }
+
+    private IRegistryGrain Registry => grains.GetGrain<IRegistryGrain>(IRegistryGrain.DefaultKey);
+
+    [LoggerMessage(EventId = 1201, Level = LogLevel.Information, Message = "Replica {Tenant}/{Replica} registered {ChainCount} certificate chains (registry version {Version})")]
+    private partial void LogRegistered(string tenant, string replica, int chainCount, long version);
+
+    [LoggerMessage(EventId = 1202, Level = LogLevel.Warning, Message = "Replica {Tenant}/{Replica} could not register yet ({Error}: {Message}); retrying")]
+    private partial void LogRegistrationFailed(string tenant, string replica, string error, string message);
+
+    [LoggerMessage(EventId = 1203, Level = LogLevel.Warning, Message = "Replica {Tenant}/{Replica} could not unregister on stop ({Error})")]
+    private partial void LogUnregisterFailed(string tenant, string replica, string error);
+}

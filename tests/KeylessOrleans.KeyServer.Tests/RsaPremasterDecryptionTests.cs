@@ -1,0 +1,113 @@
+using System.Security.Cryptography;
+using KeylessOrleans.Keys;
+using Org.BouncyCastle.Crypto.Engines;
+using Org.BouncyCastle.Crypto.Parameters;
+using Org.BouncyCastle.Security;
+
+namespace KeylessOrleans.KeyServer.Tests;
+
+/// <summary>RFC 5246 §7.4.7.1: every bad ciphertext yields a fresh random 48-byte premaster, never an error.</summary>
+public sealed class RsaPremasterDecryptionTests(KeyOperationsFixture fixture) : IClassFixture<KeyOperationsFixture>
+{
+    private const ushort Tls12 = 0x0303;
+    private string RsaKeyId => fixture.Folder.RsaKeyId;
+    private int ModulusLength => fixture.Folder.RsaPublic.KeySize / 8;
+
+    [Fact]
+    public void Valid_ciphertext_round_trips_the_premaster()
+    {
+        byte[] premaster = [0x03, 0x03, .. RandomNumberGenerator.GetBytes(46)];
+        var ciphertext = fixture.Folder.RsaPublic.Encrypt(premaster, RSAEncryptionPadding.Pkcs1);
+
+        var result = fixture.Operations.DecryptPremaster(RsaKeyId, ciphertext, Tls12);
+
+        Assert.Equal(KeyOperationStatus.Ok, result.Status);
+        Assert.Equal(premaster, result.Output);
+    }
+
+    public static TheoryData<string> InvalidClasses() =>
+        ["block type 1", "block type 0", "zero inside the padding", "no zero separator", "wrong version", "TLS 1.0 version", "short padding (premaster of 49 bytes)"];
+
+    [Theory]
+    [MemberData(nameof(InvalidClasses))]
+    public void Badly_padded_ciphertext_yields_fresh_random_48_bytes(string invalidClass)
+    {
+        var (ciphertext, embedded) = Craft(invalidClass);
+
+        var first = fixture.Operations.DecryptPremaster(RsaKeyId, ciphertext, Tls12);
+        var second = fixture.Operations.DecryptPremaster(RsaKeyId, ciphertext, Tls12);
+
+        Assert.Equal(KeyOperationStatus.Ok, first.Status);
+        Assert.Equal(KeyOperationStatus.Ok, second.Status);
+        Assert.Null(first.Detail);
+        Assert.Equal(48, first.Output!.Length);
+        Assert.Equal(48, second.Output!.Length);
+        Assert.NotEqual(first.Output, second.Output);
+        Assert.NotEqual(embedded, first.Output);
+    }
+
+    public static TheoryData<string, int> WrongLengths() => new()
+    {
+        { "one byte short", -1 }, { "one byte long", 1 }, { "empty", int.MinValue }, { "half", -128 },
+    };
+
+    [Theory]
+    [MemberData(nameof(WrongLengths))]
+    public void Ciphertext_of_the_wrong_length_yields_fresh_random_48_bytes(string variant, int delta)
+    {
+        var length = delta == int.MinValue ? 0 : ModulusLength + delta;
+        var ciphertext = RandomNumberGenerator.GetBytes(length);
+
+        var first = fixture.Operations.DecryptPremaster(RsaKeyId, ciphertext, Tls12);
+        var second = fixture.Operations.DecryptPremaster(RsaKeyId, ciphertext, Tls12);
+
+        Assert.True(first.IsOk, variant);
+        Assert.Equal(48, first.Output!.Length);
+        Assert.NotEqual(first.Output, second.Output);
+    }
+
+    [Fact]
+    public void Ciphertext_not_below_the_modulus_yields_fresh_random_48_bytes()
+    {
+        var ciphertext = Enumerable.Repeat((byte)0xFF, ModulusLength).ToArray();
+        var first = fixture.Operations.DecryptPremaster(RsaKeyId, ciphertext, Tls12);
+        var second = fixture.Operations.DecryptPremaster(RsaKeyId, ciphertext, Tls12);
+        Assert.True(first.IsOk);
+        Assert.Equal(48, first.Output!.Length);
+        Assert.NotEqual(first.Output, second.Output);
+    }
+
+    /// <summary>Builds an encoded message of the named invalid class and encrypts it with the raw public key.</summary>
+    private (byte[] Ciphertext, byte[] Embedded) Craft(string invalidClass)
+    {
+        var k = ModulusLength;
+        var em = new byte[k];
+        em[1] = 0x02;
+        var padding = em.AsSpan(2, k - 51);
+        RandomNumberGenerator.Fill(padding);
+        for (var i = 0; i < padding.Length; i++) if (padding[i] == 0) padding[i] = 0x5a;
+        em[k - 49] = 0x00;
+        em[k - 48] = 0x03;
+        em[k - 47] = 0x03;
+        RandomNumberGenerator.Fill(em.AsSpan(k - 46));
+
+        switch (invalidClass)
+        {
+            case "block type 1": em[1] = 0x01; break;
+            case "block type 0": em[1] = 0x00; break;
+            case "zero inside the padding": em[20] = 0x00; break;
+            case "no zero separator": em[k - 49] = 0x42; break;
+            case "wrong version": em[k - 47] = 0x04; break;
+            case "TLS 1.0 version": em[k - 47] = 0x01; break;
+            case "short padding (premaster of 49 bytes)": em[k - 50] = 0x00; em[k - 49] = 0x03; break;
+            default: throw new ArgumentOutOfRangeException(nameof(invalidClass));
+        }
+
+        var engine = new RsaEngine();
+        engine.Init(true, (RsaKeyParameters)PublicKeyFactory.CreateKey(fixture.Folder.Rsa.SubjectPublicKeyInfo));
+        var c = engine.ProcessBlock(em, 0, em.Length);
+        var ciphertext = new byte[k];
+        c.CopyTo(ciphertext, k - c.Length);
+        return (ciphertext, em[^48..]);
+    }
+}

@@ -1,0 +1,52 @@
+using System.Security.Cryptography;
+using KeylessOrleans.Keys;
+
+namespace KeylessOrleans.TestSupport;
+
+/// <summary>
+/// A tenant's key folder as a key server reads it: one file per key type, holding the private key followed
+/// by its certificate chain, all generated afresh. Keeps the keys' secrets so tests can hunt for leaks.
+/// </summary>
+public sealed class TenantKeyFolder : IDisposable
+{
+    private readonly TempDirectory _directory;
+
+    public TenantKeyFolder(TestCertificateAuthority ca, string[] hostNames, bool withEd25519 = false)
+    {
+        _directory = new TempDirectory("keyless-keys");
+        (Rsa, RsaPublic) = TestKeys.Rsa(2048, TestKeys.Format.Pkcs1);
+        (Ecdsa, EcdsaPublic) = TestKeys.Ecdsa(ECCurve.NamedCurves.nistP256, TestKeys.Format.Sec1);
+        Write("rsa.pem", Rsa, ca, hostNames);
+        Write("ecdsa.pem", Ecdsa, ca, hostNames);
+        if (withEd25519)
+        {
+            (Ed25519, _) = TestKeys.Ed25519();
+            Write("ed25519.pem", Ed25519, ca, hostNames);
+        }
+    }
+
+    public string Path => _directory.Path;
+    public TestKey Rsa { get; }
+    public RSA RsaPublic { get; }
+    public TestKey Ecdsa { get; }
+    public ECDsa EcdsaPublic { get; }
+    public TestKey? Ed25519 { get; }
+
+    public string RsaKeyId => KeyIds.FromSubjectPublicKeyInfo(Rsa.SubjectPublicKeyInfo);
+    public string EcdsaKeyId => KeyIds.FromSubjectPublicKeyInfo(Ecdsa.SubjectPublicKeyInfo);
+
+    public IEnumerable<TestKey> AllKeys => new[] { Rsa, Ecdsa, Ed25519 }.OfType<TestKey>();
+
+    private void Write(string file, TestKey key, TestCertificateAuthority ca, string[] hostNames)
+    {
+        using var leaf = ca.Issue(key, hostNames);
+        _directory.Write(file, key.Pem + "\n" + ca.ChainPem(leaf));
+    }
+
+    public void Dispose()
+    {
+        RsaPublic.Dispose();
+        EcdsaPublic.Dispose();
+        _directory.Dispose();
+    }
+}

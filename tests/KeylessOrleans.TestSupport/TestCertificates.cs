@@ -1,0 +1,40 @@
+using System.Security.Cryptography;
+using System.Security.Cryptography.X509Certificates;
+
+namespace KeylessOrleans.TestSupport;
+
+/// <summary>A throwaway CA that issues server certificates for test keys of any type.</summary>
+public sealed class TestCertificateAuthority : IDisposable
+{
+    private readonly ECDsa _caKey = ECDsa.Create(ECCurve.NamedCurves.nistP256);
+
+    public TestCertificateAuthority(string name = "KeylessOrleans Test CA")
+    {
+        var request = new CertificateRequest($"CN={name}", _caKey, HashAlgorithmName.SHA256);
+        request.CertificateExtensions.Add(new X509BasicConstraintsExtension(true, false, 0, true));
+        request.CertificateExtensions.Add(new X509KeyUsageExtension(X509KeyUsageFlags.KeyCertSign | X509KeyUsageFlags.CrlSign, true));
+        Certificate = request.CreateSelfSigned(DateTimeOffset.UtcNow.AddDays(-1), DateTimeOffset.UtcNow.AddYears(5));
+    }
+
+    public X509Certificate2 Certificate { get; }
+
+    public X509Certificate2 Issue(TestKey key, params string[] dnsNames)
+    {
+        var request = new CertificateRequest(new X500DistinguishedName($"CN={dnsNames.FirstOrDefault() ?? "test"}"), key.CertificatePublicKey, HashAlgorithmName.SHA256);
+        var san = new SubjectAlternativeNameBuilder();
+        foreach (var name in dnsNames) san.AddDnsName(name);
+        request.CertificateExtensions.Add(san.Build());
+        request.CertificateExtensions.Add(new X509BasicConstraintsExtension(false, false, 0, true));
+        request.CertificateExtensions.Add(new X509EnhancedKeyUsageExtension([new Oid("1.3.6.1.5.5.7.3.1")], false));
+        var serial = RandomNumberGenerator.GetBytes(12);
+        serial[0] &= 0x7f;
+        return request.Create(Certificate.SubjectName, X509SignatureGenerator.CreateForECDsa(_caKey),
+            DateTimeOffset.UtcNow.AddDays(-1), DateTimeOffset.UtcNow.AddDays(90), serial);
+    }
+
+    /// <summary>PEM of the end-entity certificate followed by the CA: a full chain as key servers store it.</summary>
+    public string ChainPem(X509Certificate2 leaf) =>
+        PemEncoding.WriteString("CERTIFICATE", leaf.RawData) + "\n" + PemEncoding.WriteString("CERTIFICATE", Certificate.RawData) + "\n";
+
+    public void Dispose() => _caKey.Dispose();
+}
