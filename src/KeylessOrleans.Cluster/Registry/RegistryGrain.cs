@@ -21,7 +21,14 @@ public sealed partial class RegistryGrain(
             throw new ArgumentException(problem, nameof(registration));
         }
 
-        state.State.Replicas[$"{registration.Tenant}/{registration.Replica}"] = registration;
+        var key = $"{registration.Tenant}/{registration.Replica}";
+        if (state.State.Replicas.TryGetValue(key, out var existing)
+            && RegistrationFingerprint.Of(existing).AsSpan().SequenceEqual(RegistrationFingerprint.Of(registration)))
+        {
+            return state.State.Version; // a periodic re-announcement that changes nothing
+        }
+
+        state.State.Replicas[key] = registration;
         state.State.Version++;
         await state.WriteStateAsync();
         LogRegistered(registration.Tenant, registration.Replica, registration.Chains.Count, state.State.Version);

@@ -1,0 +1,44 @@
+using System.Collections.Concurrent;
+using Orleans.Serialization;
+
+namespace KeylessOrleans.Cluster.Tests;
+
+/// <summary>Every grain request and response the silos handled, in their Orleans wire encoding.</summary>
+public sealed class GrainCallRecorder
+{
+    public ConcurrentQueue<(string Method, byte[] Encoded)> Messages { get; } = new();
+
+    public bool Contains(ReadOnlySpan<byte> needle)
+    {
+        foreach (var (_, encoded) in Messages)
+            if (encoded.AsSpan().IndexOf(needle) >= 0) return true;
+        return false;
+    }
+}
+
+/// <summary>Records the arguments and result of every incoming grain call, serialized as Orleans sends them.</summary>
+public sealed class RecordingGrainCallFilter(GrainCallRecorder recorder, Serializer serializer) : IIncomingGrainCallFilter
+{
+    public async Task Invoke(IIncomingGrainCallContext context)
+    {
+        var method = $"{context.InterfaceName}.{context.MethodName}";
+        for (var i = 0; i < context.Request.GetArgumentCount(); i++)
+            Record(method, context.Request.GetArgument(i));
+        try
+        {
+            await context.Invoke();
+            Record(method, context.Result);
+        }
+        catch (Exception e)
+        {
+            Record(method, e.ToString());
+            throw;
+        }
+    }
+
+    private void Record(string method, object? value)
+    {
+        if (value is null or CancellationToken) return;
+        recorder.Messages.Enqueue((method, serializer.SerializeToArray<object>(value)));
+    }
+}

@@ -1,0 +1,66 @@
+using System.Security.Cryptography;
+using System.Text;
+using KeylessOrleans.KeyServer.Tls;
+using KeylessOrleans.Keys;
+using KeylessOrleans.TestSupport;
+
+namespace KeylessOrleans.Cluster.Tests;
+
+/// <summary>No grain message — request, response or error — ever carries private key material.</summary>
+public sealed class KeyCustodyTests(TwoTenantsFixture fixture) : IClassFixture<TwoTenantsFixture>
+{
+    [Fact]
+    public async Task No_grain_message_contains_private_key_bytes()
+    {
+        await ExerciseEveryKeyOperationAsync();
+
+        // The recorder must really see the traffic, or the test below could not fail.
+        Assert.True(fixture.Cluster.Calls.Contains(fixture.AcmeKeys.Rsa.SubjectPublicKeyInfo), "public key of a described key was not recorded");
+        Assert.Contains(fixture.Cluster.Calls.Messages, m => m.Method.Contains("SignCertificateVerify"));
+
+        foreach (var key in fixture.AcmeKeys.AllKeys.Concat(fixture.GlobexKeys.AllKeys))
+        {
+            foreach (var secret in key.Secrets)
+                Assert.False(fixture.Cluster.Calls.Contains(secret), $"a {key.Kind} secret value crossed the wire");
+            Assert.False(fixture.Cluster.Calls.Contains(key.Pkcs8), $"{key.Kind} PKCS#8 crossed the wire");
+            Assert.False(fixture.Cluster.Calls.Contains(key.PemDer), $"{key.Kind} PEM body crossed the wire");
+            foreach (var pemLine in PemBodyLines(key))
+            {
+                Assert.False(fixture.Cluster.Calls.Contains(Encoding.UTF8.GetBytes(pemLine)), $"{key.Kind} PEM text crossed the wire");
+                Assert.False(fixture.Cluster.Calls.Contains(Encoding.Unicode.GetBytes(pemLine)), $"{key.Kind} PEM text crossed the wire");
+            }
+        }
+    }
+
+    private static IEnumerable<string> PemBodyLines(TestKey key) =>
+        key.Pem.Split('\n').Where(line => line.Length >= 32 && !line.StartsWith("-----", StringComparison.Ordinal));
+
+    private async Task ExerciseEveryKeyOperationAsync()
+    {
+        var client = fixture.KeyClient;
+        var acme = fixture.AcmeKeys;
+        var edKeyId = KeyIds.FromSubjectPublicKeyInfo(acme.Ed25519!.SubjectPublicKeyInfo);
+        var context = (string keyId) => client.Context("acme", keyId, "www.acme.test", "198.51.100.1");
+        var content = CertificateVerifyContent.Build(RandomNumberGenerator.GetBytes(32));
+        using var ecdh = ECDiffieHellman.Create(ECCurve.NamedCurves.nistP256);
+        var q = ecdh.ExportParameters(false).Q;
+        var ske = ServerKeyExchangeParams.Build(RandomNumberGenerator.GetBytes(32), RandomNumberGenerator.GetBytes(32),
+            ServerKeyExchangeParams.Secp256r1, [0x04, .. q.X!, .. q.Y!]);
+
+        await client.SignCertificateVerifyAsync("primary", new(context(acme.RsaKeyId), SignatureScheme.RsaPssRsaeSha256, content));
+        await client.SignCertificateVerifyAsync("primary", new(context(acme.EcdsaKeyId), SignatureScheme.EcdsaSecp256r1Sha256, content));
+        await client.SignCertificateVerifyAsync("primary", new(context(edKeyId), SignatureScheme.Ed25519, content));
+        await client.SignServerKeyExchangeAsync("primary", new(context(acme.RsaKeyId), SignatureScheme.RsaPkcs1Sha256, ske));
+        await client.SignServerKeyExchangeAsync("primary", new(context(acme.EcdsaKeyId), SignatureScheme.EcdsaSecp256r1Sha256, ske));
+        byte[] premaster = [0x03, 0x03, .. RandomNumberGenerator.GetBytes(46)];
+        await client.DecryptPremasterAsync("primary", new(context(acme.RsaKeyId), acme.RsaPublic.Encrypt(premaster, RSAEncryptionPadding.Pkcs1), 0x0303));
+        await client.DecryptPremasterAsync("primary", new(context(acme.RsaKeyId), RandomNumberGenerator.GetBytes(256), 0x0303));
+        // Refused requests too: their error details must not leak anything either.
+        await client.SignCertificateVerifyAsync("primary", new(context(acme.RsaKeyId), SignatureScheme.RsaPkcs1Sha256, content));
+        await client.SignServerKeyExchangeAsync("primary", new(context(acme.EcdsaKeyId), SignatureScheme.EcdsaSecp256r1Sha256, content));
+        foreach (var keyId in new[] { acme.RsaKeyId, acme.EcdsaKeyId, edKeyId })
+            await fixture.Cluster.Grains.GetGrain<IKeyGrain>(new KeyGrainKey("acme", "primary", keyId).ToString()).DescribeAsync();
+        await fixture.Registry.LookupHostAsync("www.acme.test");
+        await fixture.Registry.GetSnapshotIfChangedAsync(0);
+    }
+}

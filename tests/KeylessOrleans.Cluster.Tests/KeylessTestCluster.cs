@@ -1,0 +1,132 @@
+using KeylessOrleans.Edge.Hosting;
+using KeylessOrleans.KeyServer.Hosting;
+using KeylessOrleans.Keys;
+using KeylessOrleans.Registry;
+using Microsoft.Extensions.DependencyInjection;
+using Orleans.Runtime.MembershipService.SiloMetadata;
+using Orleans.TestingHost;
+
+namespace KeylessOrleans.Cluster.Tests;
+
+/// <summary>What one silo of a test cluster is: an edge, or a tenant's on-prem key server.</summary>
+public abstract record SiloPlan
+{
+    public sealed record Edge : SiloPlan;
+
+    public sealed record OnPrem(string Tenant, string Replica, string KeyDirectory) : SiloPlan;
+}
+
+/// <summary>
+/// An in-memory Orleans cluster (Microsoft.Orleans.TestingHost) whose silos are configured exactly as the
+/// product configures them (<c>AddKeylessEdge</c> / <c>AddKeylessKeyServer</c>), with every grain call recorded
+/// for the custody checks.
+/// </summary>
+public sealed class KeylessTestCluster : IAsyncDisposable
+{
+    private readonly Dictionary<string, SiloPlan> _plans = [];
+
+    private KeylessTestCluster(InProcessTestCluster cluster) => Cluster = cluster;
+
+    public InProcessTestCluster Cluster { get; }
+
+    public GrainCallRecorder Calls { get; } = new();
+
+    /// <summary>The plan for the next silo started with <see cref="StartSiloAsync"/>.</summary>
+    private SiloPlan? _nextPlan;
+
+    public static async Task<KeylessTestCluster> StartAsync(params SiloPlan[] plans)
+    {
+        KeylessTestCluster? result = null;
+        var builder = new InProcessTestClusterBuilder((short)plans.Length);
+        builder.Options.ConfigureFileLogging = false;
+        // Only the first silo (an edge) is a gateway, as in production: clients never enter through a tenant's silo.
+        builder.Options.GatewayPerSilo = false;
+        builder.ConfigureSilo((options, silo) => result!.Configure(options.SiloName, silo));
+        result = new KeylessTestCluster(builder.Build());
+        for (var i = 0; i < plans.Length; i++) result._plans[$"Silo_{i}"] = plans[i];
+        await result.Cluster.DeployAsync();
+        await result.WaitForMetadataAsync();
+        return result;
+    }
+
+    private void Configure(string siloName, ISiloBuilder silo)
+    {
+        if (!_plans.TryGetValue(siloName, out var plan))
+        {
+            plan = _nextPlan ?? throw new InvalidOperationException($"No plan for {siloName}");
+            _plans[siloName] = plan;
+        }
+        silo.Services.AddSingleton(Calls);
+        silo.AddIncomingGrainCallFilter<RecordingGrainCallFilter>();
+        switch (plan)
+        {
+            case SiloPlan.Edge:
+                silo.AddKeylessEdge(o => o.EdgeId = siloName.ToLowerInvariant());
+                break;
+            case SiloPlan.OnPrem onPrem:
+                silo.AddKeylessKeyServer(o =>
+                {
+                    o.Tenant = onPrem.Tenant;
+                    o.Replica = onPrem.Replica;
+                    o.KeyDirectory = onPrem.KeyDirectory;
+                    o.RegistrationRetryDelay = TimeSpan.FromMilliseconds(200);
+                });
+                break;
+        }
+    }
+
+    public InProcessSiloHandle Silo(SiloPlan plan) =>
+        Cluster.Silos.Single(s => _plans.TryGetValue(s.Name, out var p) && p == plan);
+
+    /// <summary>Grain calls as an edge silo makes them (tests call from inside the cluster, like handshakes do).</summary>
+    public IGrainFactory Grains =>
+        Services(Cluster.Silos.First(s => _plans[s.Name] is SiloPlan.Edge)).GetRequiredService<IGrainFactory>();
+
+    public IServiceProvider Services(InProcessSiloHandle silo) => Cluster.GetSiloServiceProvider(silo.SiloAddress);
+
+    public async Task<InProcessSiloHandle> StartSiloAsync(SiloPlan plan)
+    {
+        _nextPlan = plan;
+        var handle = await Cluster.StartAdditionalSiloAsync();
+        _plans[handle.Name] = plan;
+        await WaitForMetadataAsync();
+        return handle;
+    }
+
+    /// <summary>
+    /// Placement reads silo metadata from a cache each silo fills asynchronously; wait until every silo knows
+    /// every other silo's role, as a real edge does before it reports ready.
+    /// </summary>
+    private async Task WaitForMetadataAsync()
+    {
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        while (!Cluster.Silos.All(silo => Cluster.Silos.All(other =>
+                   Services(silo).GetRequiredService<ISiloMetadataCache>().GetSiloMetadata(other.SiloAddress).Metadata.ContainsKey(SiloMetadataKeys.Role))))
+        {
+            if (clock.Elapsed > TimeSpan.FromSeconds(30)) throw new TimeoutException("silo metadata did not propagate");
+            await Task.Delay(50);
+        }
+
+        // A silo learns which silos implement which interfaces from the cluster manifest, which follows membership.
+        while (!Knows<IKeyGrain>() || !Knows<IRegistryGrain>())
+        {
+            if (clock.Elapsed > TimeSpan.FromSeconds(30)) throw new TimeoutException("the client never learned the grain types");
+            await Task.Delay(50);
+        }
+    }
+
+    private bool Knows<TGrain>() where TGrain : IGrainWithStringKey
+    {
+        try
+        {
+            Grains.GetGrain<TGrain>("probe");
+            return true;
+        }
+        catch (ArgumentException)
+        {
+            return false;
+        }
+    }
+
+    public async ValueTask DisposeAsync() => await Cluster.DisposeAsync();
+}

@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# The one test command (README, CI): installs the system tools the tests drive, then runs every test.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# command -> Debian package, for every external tool a test calls.
+declare -A tools=(
+  [openssl]=openssl   # independent verifier for Ed25519 signatures
+)
+
+missing=()
+for tool in "${!tools[@]}"; do
+  command -v "$tool" >/dev/null 2>&1 || missing+=("${tools[$tool]}")
+done
+if ((${#missing[@]})); then
+  echo "tests/run.sh: installing ${missing[*]}"
+  sudo_cmd=()
+  [[ $(id -u) -eq 0 ]] || sudo_cmd=(sudo)
+  "${sudo_cmd[@]}" apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+
+export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
+dotnet test KeylessOrleans.sln "$@"
