@@ -9,7 +9,7 @@ namespace KeylessOrleans.KeyServer.KeyStore;
 
 /// <summary>An RSA key in .NET's OpenSSL-backed <see cref="RSA"/> (fast signing), plus a BouncyCastle copy for decryption.</summary>
 /// <remarks>
-/// Decryption does not use <c>RSA.Decrypt(..., Pkcs1)</c>: with OpenSSL 3.0 it throws on bad padding, a timing
+/// Decryption never goes through .NET's PKCS#1 decryption: with OpenSSL 3.0 it throws on bad padding, a timing
 /// oracle (Bleichenbacher). Instead a blinded raw RSA operation is followed by <see cref="PremasterUnpadding"/>.
 /// </remarks>
 public sealed class RsaPrivateKey : IPrivateKey
