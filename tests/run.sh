@@ -5,7 +5,8 @@ cd "$(dirname "$0")/.."
 
 # command -> Debian package, for every external tool a test calls.
 declare -A tools=(
-  [openssl]=openssl   # independent verifier for Ed25519 signatures
+  [openssl]=openssl   # independent verifier for Ed25519 signatures; s_client against the edge
+  [curl]=curl         # HTTPS client against the edge
 )
 
 missing=()

@@ -1,3 +1,4 @@
+using KeylessOrleans.TestSupport;
 using System.Diagnostics;
 using System.Security.Cryptography;
 using KeylessOrleans.KeyServer.Tls;

@@ -1,3 +1,4 @@
+using KeylessOrleans.TestSupport;
 using KeylessOrleans.Keys;
 using KeylessOrleans.Registry;
 

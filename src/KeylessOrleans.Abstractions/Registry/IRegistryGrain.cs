@@ -16,6 +16,13 @@ public interface IRegistryGrain : IGrainWithStringKey
     [Alias("UnregisterReplica")]
     Task<long> UnregisterReplicaAsync(string tenant, string replica);
 
+    /// <summary>Adds or replaces a tenant's operator settings; returns the registry version after the change.</summary>
+    [Alias("SetTenant")]
+    Task<long> SetTenantAsync(TenantSettings settings);
+
+    [Alias("RemoveTenant")]
+    Task<long> RemoveTenantAsync(string tenant);
+
     /// <summary>The route for a host name (exact match preferred over wildcard), or null when none serves it.</summary>
     [Alias("LookupHost")]
     Task<HostRoute?> LookupHostAsync(string hostName);
@@ -28,4 +35,5 @@ public interface IRegistryGrain : IGrainWithStringKey
 [GenerateSerializer, Immutable, Alias("keyless.RegistrySnapshot")]
 public sealed record RegistrySnapshot(
     [property: Id(0)] long Version,
-    [property: Id(1)] IReadOnlyList<ReplicaRegistration> Replicas);
+    [property: Id(1)] IReadOnlyList<ReplicaRegistration> Replicas,
+    [property: Id(2)] IReadOnlyList<TenantSettings> Tenants);

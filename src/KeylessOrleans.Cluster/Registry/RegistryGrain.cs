@@ -46,13 +46,56 @@ public sealed partial class RegistryGrain(
         return state.State.Version;
     }
 
+    public async Task<long> SetTenantAsync(TenantSettings settings)
+    {
+        var problem = Validate(settings);
+        if (problem is not null)
+        {
+            LogTenantRejected(settings.Tenant, problem);
+            throw new ArgumentException(problem, nameof(settings));
+        }
+        if (state.State.Tenants.TryGetValue(settings.Tenant, out var existing) && SameSettings(existing, settings))
+            return state.State.Version;
+
+        state.State.Tenants[settings.Tenant] = settings;
+        state.State.Version++;
+        await state.WriteStateAsync();
+        LogTenantSet(settings.Tenant, settings.HostNames.Count, settings.Origin.Host, settings.Origin.Port, state.State.Version);
+        return state.State.Version;
+    }
+
+    public async Task<long> RemoveTenantAsync(string tenant)
+    {
+        if (state.State.Tenants.Remove(tenant))
+        {
+            state.State.Version++;
+            await state.WriteStateAsync();
+            LogTenantRemoved(tenant, state.State.Version);
+        }
+        return state.State.Version;
+    }
+
     public Task<HostRoute?> LookupHostAsync(string hostName) =>
         Task.FromResult(HostRouting.Find(state.State.Replicas.Values, hostName));
 
     public Task<RegistrySnapshot?> GetSnapshotIfChangedAsync(long knownVersion) =>
         Task.FromResult(knownVersion == state.State.Version
             ? null
-            : new RegistrySnapshot(state.State.Version, state.State.Replicas.Values.ToList()));
+            : new RegistrySnapshot(state.State.Version, state.State.Replicas.Values.ToList(), state.State.Tenants.Values.ToList()));
+
+    private static bool SameSettings(TenantSettings a, TenantSettings b) =>
+        a.Origin == b.Origin && a.AllowRsaKeyExchange == b.AllowRsaKeyExchange && a.HostNames.SequenceEqual(b.HostNames);
+
+    private static string? Validate(TenantSettings settings)
+    {
+        if (!KeyGrainKey.IsValidName(settings.Tenant)) return "tenant name is not valid";
+        if (settings.HostNames.Count == 0) return "a tenant needs at least one host name";
+        if (settings.HostNames.Any(h => string.IsNullOrWhiteSpace(h) || h.Contains('/') || h.Contains(' ')))
+            return "host names must be DNS names or *.wildcards";
+        if (string.IsNullOrWhiteSpace(settings.Origin.Host)) return "origin host is empty";
+        if (settings.Origin.Port is < 1 or > 65535) return $"origin port {settings.Origin.Port} is out of range";
+        return null;
+    }
 
     private static string? Validate(ReplicaRegistration r)
     {
@@ -71,6 +114,15 @@ public sealed partial class RegistryGrain(
 
     [LoggerMessage(EventId = 2002, Level = LogLevel.Information, Message = "Unregistered replica {Tenant}/{Replica} (registry version {Version})")]
     private partial void LogUnregistered(string tenant, string replica, long version);
+
+    [LoggerMessage(EventId = 2004, Level = LogLevel.Information, Message = "Tenant {Tenant} set: {HostCount} host names, origin {OriginHost}:{OriginPort} (registry version {Version})")]
+    private partial void LogTenantSet(string tenant, int hostCount, string originHost, int originPort, long version);
+
+    [LoggerMessage(EventId = 2005, Level = LogLevel.Information, Message = "Tenant {Tenant} removed (registry version {Version})")]
+    private partial void LogTenantRemoved(string tenant, long version);
+
+    [LoggerMessage(EventId = 2006, Level = LogLevel.Warning, Message = "Refused settings for tenant {Tenant}: {Reason}")]
+    private partial void LogTenantRejected(string tenant, string reason);
 
     [LoggerMessage(EventId = 2003, Level = LogLevel.Warning, Message = "Refused registration of replica {Tenant}/{Replica}: {Reason}")]
     private partial void LogRejected(string tenant, string replica, string reason);

@@ -10,4 +10,7 @@ public sealed class RegistryState
 
     /// <summary>Keyed by "tenant/replica".</summary>
     [Id(1)] public Dictionary<string, ReplicaRegistration> Replicas { get; set; } = [];
+
+    /// <summary>Keyed by tenant.</summary>
+    [Id(2)] public Dictionary<string, TenantSettings> Tenants { get; set; } = [];
 }

@@ -4,7 +4,7 @@ using KeylessOrleans.Keys;
 
 namespace KeylessOrleans.Edge.Diagnostics;
 
-/// <summary>Edge-side metrics of calls to tenants' key servers.</summary>
+/// <summary>Edge metrics: key calls, handshakes, connections.</summary>
 public sealed class EdgeMetrics : IDisposable
 {
     public const string MeterName = "KeylessOrleans.Edge";
@@ -12,13 +12,23 @@ public sealed class EdgeMetrics : IDisposable
     private readonly Meter _meter;
     private readonly Counter<long> _keyCalls;
     private readonly Histogram<double> _keyCallDuration;
+    private readonly Counter<long> _handshakes;
+    private readonly Histogram<double> _handshakeDuration;
+    private readonly UpDownCounter<long> _openConnections;
+    private readonly Counter<long> _refusedConnections;
 
     public EdgeMetrics(IMeterFactory meterFactory)
     {
         _meter = meterFactory.Create(MeterName);
         _keyCalls = _meter.CreateCounter<long>("keyless.edge.key_calls", description: "Calls to key servers by tenant, operation and outcome");
         _keyCallDuration = _meter.CreateHistogram<double>("keyless.edge.key_call.duration", unit: "ms", description: "Round trip of a key call, as the edge sees it");
+        _handshakes = _meter.CreateCounter<long>("keyless.edge.handshakes", description: "TLS handshakes by tenant, version, resumption and outcome");
+        _handshakeDuration = _meter.CreateHistogram<double>("keyless.edge.handshake.duration", unit: "ms", description: "From accept to finished (or failed) handshake");
+        _openConnections = _meter.CreateUpDownCounter<long>("keyless.edge.connections.open", description: "Client connections open now");
+        _refusedConnections = _meter.CreateCounter<long>("keyless.edge.connections.refused", description: "Client connections refused at accept, by reason");
     }
+
+    public Meter Meter => _meter;
 
     public void RecordKeyCall(string tenant, string operation, KeyOperationStatus outcome, TimeSpan elapsed)
     {
@@ -26,6 +36,19 @@ public sealed class EdgeMetrics : IDisposable
         _keyCalls.Add(1, tags);
         _keyCallDuration.Record(elapsed.TotalMilliseconds, tags);
     }
+
+    public void RecordHandshake(string? tenant, string? version, bool resumed, string outcome, TimeSpan elapsed)
+    {
+        var tags = new TagList { { "tenant", tenant ?? "-" }, { "version", version ?? "-" }, { "resumed", resumed }, { "outcome", outcome } };
+        _handshakes.Add(1, tags);
+        _handshakeDuration.Record(elapsed.TotalMilliseconds, tags);
+    }
+
+    public void ConnectionOpened() => _openConnections.Add(1);
+
+    public void ConnectionClosed() => _openConnections.Add(-1);
+
+    public void ConnectionRefused(string reason) => _refusedConnections.Add(1, new KeyValuePair<string, object?>("reason", reason));
 
     public void Dispose() => _meter.Dispose();
 }

@@ -1,3 +1,4 @@
+using System.Net;
 using Microsoft.Extensions.Options;
 
 namespace KeylessOrleans.Edge.Hosting;
@@ -9,20 +10,74 @@ public sealed class EdgeOptions
     public string EdgeId { get; set; } = Environment.MachineName.ToLowerInvariant();
 
     /// <summary>
-    /// How long a key call may take before the handshake gives up with "unavailable". Far below Orleans'
-    /// 30 s response timeout: a client should get an alert, not a hang, when a tenant's key server is down.
+    /// How long a handshake's key operation may take in all (failover included) before the handshake fails with
+    /// internal_error. Far below Orleans' 30 s response timeout: a client gets an alert, not a hang.
     /// </summary>
     public TimeSpan KeyCallTimeout { get; set; } = TimeSpan.FromSeconds(2);
+
+    /// <summary>How often the edge asks the registry for changes (new tenants, rotated certificates).</summary>
+    public TimeSpan RegistryPollInterval { get; set; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>Address the HTTPS listener binds; loopback by default.</summary>
+    public string ListenAddress { get; set; } = "127.0.0.1";
+
+    /// <summary>HTTPS port; 0 picks a free port (tests), null turns the listener off.</summary>
+    public int? HttpsPort { get; set; } = 8443;
+
+    /// <summary>Host name used for clients that send no SNI; null answers them with unrecognized_name.</summary>
+    public string? DefaultHostName { get; set; }
+
+    /// <summary>
+    /// Dedicated threads that run handshake steps. The key callback blocks its thread for one key-server round
+    /// trip, so size this as handshakes per second × key-call latency, with headroom.
+    /// </summary>
+    public int HandshakeThreads { get; set; } = 64;
+
+    /// <summary>Handshake steps that may wait for a thread; when full, new connections are refused at once.</summary>
+    public int HandshakeQueueLength { get; set; } = 512;
+
+    /// <summary>Time from accept to a finished handshake.</summary>
+    public TimeSpan HandshakeTimeout { get; set; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>A connection with no traffic either way for this long is closed.</summary>
+    public TimeSpan IdleTimeout { get; set; } = TimeSpan.FromSeconds(120);
+
+    /// <summary>Open client connections at most; beyond, new ones are closed at accept.</summary>
+    public int MaxConnections { get; set; } = 10_000;
+
+    /// <summary>How long to wait for a TCP connection to the origin.</summary>
+    public TimeSpan OriginConnectTimeout { get; set; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>TLS 1.2 sessions kept for session-ID resumption (resumed handshakes need no key operation).</summary>
+    public int SessionCacheSize { get; set; } = 20_000;
+
+    /// <summary>
+    /// How long a TLS 1.2 session may be resumed. It also bounds how long this edge can keep serving a tenant's
+    /// clients without the tenant's key server, e.g. after the tenant revoked it.
+    /// </summary>
+    public TimeSpan SessionLifetime { get; set; } = TimeSpan.FromHours(1);
 }
 
 internal sealed class EdgeOptionsValidator : IValidateOptions<EdgeOptions>
 {
-    public ValidateOptionsResult Validate(string? name, EdgeOptions options)
+    public ValidateOptionsResult Validate(string? name, EdgeOptions o)
     {
         var failures = new List<string>();
-        if (string.IsNullOrWhiteSpace(options.EdgeId)) failures.Add("Keyless:Edge:EdgeId must not be empty");
-        if (options.KeyCallTimeout <= TimeSpan.Zero || options.KeyCallTimeout > TimeSpan.FromSeconds(30))
-            failures.Add($"Keyless:Edge:KeyCallTimeout {options.KeyCallTimeout} must be above zero and at most 30 s");
+        void Require(bool ok, string message) { if (!ok) failures.Add(message); }
+
+        Require(!string.IsNullOrWhiteSpace(o.EdgeId), "Keyless:Edge:EdgeId must not be empty");
+        Require(o.KeyCallTimeout > TimeSpan.Zero && o.KeyCallTimeout <= TimeSpan.FromSeconds(30), $"Keyless:Edge:KeyCallTimeout {o.KeyCallTimeout} must be above zero and at most 30 s");
+        Require(o.RegistryPollInterval > TimeSpan.Zero, "Keyless:Edge:RegistryPollInterval must be positive");
+        Require(IPAddress.TryParse(o.ListenAddress, out _), $"Keyless:Edge:ListenAddress '{o.ListenAddress}' is not an IP address");
+        Require(o.HttpsPort is null or (>= 0 and <= 65535), $"Keyless:Edge:HttpsPort {o.HttpsPort} is out of range");
+        Require(o.HandshakeThreads is >= 1 and <= 4096, $"Keyless:Edge:HandshakeThreads {o.HandshakeThreads} must be 1–4096");
+        Require(o.HandshakeQueueLength >= 1, "Keyless:Edge:HandshakeQueueLength must be at least 1");
+        Require(o.HandshakeTimeout > TimeSpan.Zero, "Keyless:Edge:HandshakeTimeout must be positive");
+        Require(o.IdleTimeout > TimeSpan.Zero, "Keyless:Edge:IdleTimeout must be positive");
+        Require(o.MaxConnections >= 1, "Keyless:Edge:MaxConnections must be at least 1");
+        Require(o.OriginConnectTimeout > TimeSpan.Zero, "Keyless:Edge:OriginConnectTimeout must be positive");
+        Require(o.SessionCacheSize >= 0, "Keyless:Edge:SessionCacheSize must not be negative");
+        Require(o.SessionLifetime >= TimeSpan.Zero, "Keyless:Edge:SessionLifetime must not be negative");
         return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);
     }
 }

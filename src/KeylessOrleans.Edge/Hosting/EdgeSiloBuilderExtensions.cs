@@ -2,11 +2,17 @@ using KeylessOrleans.Cluster;
 using KeylessOrleans.Cluster.Hosting;
 using KeylessOrleans.Cluster.Registry;
 using KeylessOrleans.Edge.Diagnostics;
+using KeylessOrleans.Edge.Handshake;
 using KeylessOrleans.Edge.KeyAccess;
+using KeylessOrleans.Edge.Routing;
+using KeylessOrleans.Edge.Tls;
 using KeylessOrleans.Keys;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
+using Org.BouncyCastle.Security;
+using Org.BouncyCastle.Tls.Crypto;
+using Org.BouncyCastle.Tls.Crypto.Impl.BC;
 
 namespace KeylessOrleans.Edge.Hosting;
 
@@ -14,7 +20,8 @@ public static class EdgeSiloBuilderExtensions
 {
     /// <summary>
     /// Makes this silo an edge: declares its role, refuses to host key grains, keeps the registry (in memory
-    /// unless another "keyless-registry" storage is added after this call) and provides <see cref="KeyServerClient"/>.
+    /// unless another "keyless-registry" storage is added after this call), follows it, and terminates TLS on
+    /// <see cref="EdgeOptions.HttpsPort"/> with private-key operations sent to tenants' key servers.
     /// </summary>
     public static ISiloBuilder AddKeylessEdge(this ISiloBuilder builder, Action<EdgeOptions>? configure = null)
     {
@@ -25,8 +32,35 @@ public static class EdgeSiloBuilderExtensions
         var services = builder.Services;
         services.AddOptions<EdgeOptions>().Configure(configure ?? (_ => { })).ValidateOnStart();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<EdgeOptions>, EdgeOptionsValidator>());
+        services.TryAddSingleton(TimeProvider.System);
         services.TryAddSingleton<EdgeMetrics>();
         services.TryAddSingleton<KeyServerClient>();
+        services.TryAddSingleton<ReplicaHealth>();
+        services.TryAddSingleton<RouteTable>();
+        services.AddHostedService<RegistryFollower>();
+
+        services.TryAddSingleton<TlsCrypto>(_ => new BcTlsCrypto(new SecureRandom()));
+        services.TryAddSingleton<IKeyOperationGateway, HandshakeGrainGateway>();
+        services.TryAddSingleton(sp => new ServerChainCache(sp.GetRequiredService<TlsCrypto>()));
+        services.TryAddSingleton(sp =>
+        {
+            var o = sp.GetRequiredService<IOptions<EdgeOptions>>().Value;
+            return new TlsSessionCache(sp.GetRequiredService<TlsCrypto>(), o.SessionLifetime, o.SessionCacheSize, sp.GetRequiredService<TimeProvider>());
+        });
+        services.TryAddSingleton(sp => new TlsServerContext(
+            sp.GetRequiredService<TlsCrypto>(),
+            sp.GetRequiredService<RouteTable>(),
+            sp.GetRequiredService<ServerChainCache>(),
+            sp.GetRequiredService<IKeyOperationGateway>(),
+            sp.GetRequiredService<TlsSessionCache>(),
+            sp.GetRequiredService<IOptions<EdgeOptions>>().Value.DefaultHostName));
+        services.TryAddSingleton(sp =>
+        {
+            var o = sp.GetRequiredService<IOptions<EdgeOptions>>().Value;
+            return new HandshakeWorkerPool(o.HandshakeThreads, o.HandshakeQueueLength);
+        });
+        services.TryAddSingleton<EdgeListener>();
+        services.AddHostedService(sp => sp.GetRequiredService<EdgeListener>());
         return builder;
     }
 }

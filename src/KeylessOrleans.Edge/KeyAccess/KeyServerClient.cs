@@ -18,14 +18,14 @@ public sealed partial class KeyServerClient(
     EdgeMetrics metrics,
     ILogger<KeyServerClient> logger)
 {
-    public Task<KeyOperationResult> SignCertificateVerifyAsync(string replica, SignCertificateVerifyRequest request, CancellationToken cancellationToken = default) =>
-        CallAsync("sign_certificate_verify", replica, request.Context, (grain, token) => grain.SignCertificateVerifyAsync(request, token), cancellationToken);
+    public Task<KeyOperationResult> SignCertificateVerifyAsync(string replica, SignCertificateVerifyRequest request, TimeSpan? timeout = null) =>
+        CallAsync("sign_certificate_verify", replica, request.Context, (grain, token) => grain.SignCertificateVerifyAsync(request, token), timeout);
 
-    public Task<KeyOperationResult> SignServerKeyExchangeAsync(string replica, SignServerKeyExchangeRequest request, CancellationToken cancellationToken = default) =>
-        CallAsync("sign_server_key_exchange", replica, request.Context, (grain, token) => grain.SignServerKeyExchangeAsync(request, token), cancellationToken);
+    public Task<KeyOperationResult> SignServerKeyExchangeAsync(string replica, SignServerKeyExchangeRequest request, TimeSpan? timeout = null) =>
+        CallAsync("sign_server_key_exchange", replica, request.Context, (grain, token) => grain.SignServerKeyExchangeAsync(request, token), timeout);
 
-    public Task<KeyOperationResult> DecryptPremasterAsync(string replica, DecryptPremasterRequest request, CancellationToken cancellationToken = default) =>
-        CallAsync("decrypt_premaster", replica, request.Context, (grain, token) => grain.DecryptPremasterAsync(request, token), cancellationToken);
+    public Task<KeyOperationResult> DecryptPremasterAsync(string replica, DecryptPremasterRequest request, TimeSpan? timeout = null) =>
+        CallAsync("decrypt_premaster", replica, request.Context, (grain, token) => grain.DecryptPremasterAsync(request, token), timeout);
 
     /// <summary>A request context for this edge.</summary>
     public KeyRequestContext Context(string tenant, string keyId, string? serverName, string? clientAddress) =>
@@ -36,11 +36,11 @@ public sealed partial class KeyServerClient(
         string replica,
         KeyRequestContext context,
         Func<IKeyGrain, CancellationToken, Task<KeyOperationResult>> call,
-        CancellationToken cancellationToken)
+        TimeSpan? timeout)
     {
         var started = Stopwatch.GetTimestamp();
-        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        deadline.CancelAfter(options.Value.KeyCallTimeout);
+        var limit = timeout ?? options.Value.KeyCallTimeout;
+        using var deadline = new CancellationTokenSource(limit);
         KeyOperationResult result;
         try
         {
@@ -50,7 +50,7 @@ public sealed partial class KeyServerClient(
         }
         catch (Exception e) when (IsUnreachable(e))
         {
-            var reason = e is OperationCanceledException ? $"no answer within {options.Value.KeyCallTimeout.TotalMilliseconds:0} ms" : e.GetType().Name;
+            var reason = e is OperationCanceledException ? $"no answer within {limit.TotalMilliseconds:0} ms" : e.GetType().Name;
             result = KeyOperationResult.Failure(KeyOperationStatus.Unavailable, $"key server {context.Tenant}/{replica} unavailable: {reason}");
         }
         catch (Exception e)

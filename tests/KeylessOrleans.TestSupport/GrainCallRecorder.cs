@@ -1,7 +1,7 @@
 using System.Collections.Concurrent;
 using Orleans.Serialization;
 
-namespace KeylessOrleans.Cluster.Tests;
+namespace KeylessOrleans.TestSupport;
 
 /// <summary>Every grain request and response the silos handled, in their Orleans wire encoding.</summary>
 public sealed class GrainCallRecorder

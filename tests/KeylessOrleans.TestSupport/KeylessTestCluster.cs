@@ -1,3 +1,4 @@
+using KeylessOrleans.Cluster;
 using KeylessOrleans.Edge.Hosting;
 using KeylessOrleans.KeyServer.Hosting;
 using KeylessOrleans.Keys;
@@ -6,12 +7,16 @@ using Microsoft.Extensions.DependencyInjection;
 using Orleans.Runtime.MembershipService.SiloMetadata;
 using Orleans.TestingHost;
 
-namespace KeylessOrleans.Cluster.Tests;
+namespace KeylessOrleans.TestSupport;
 
 /// <summary>What one silo of a test cluster is: an edge, or a tenant's on-prem key server.</summary>
 public abstract record SiloPlan
 {
-    public sealed record Edge : SiloPlan;
+    /// <param name="HttpsPort">The TLS listener's port: null for none, 0 for any free port.</param>
+    public sealed record Edge(int? HttpsPort = null) : SiloPlan
+    {
+        public TimeSpan KeyCallTimeout { get; init; } = TimeSpan.FromSeconds(2);
+    }
 
     public sealed record OnPrem(string Tenant, string Replica, string KeyDirectory) : SiloPlan;
 }
@@ -60,8 +65,15 @@ public sealed class KeylessTestCluster : IAsyncDisposable
         silo.AddIncomingGrainCallFilter<RecordingGrainCallFilter>();
         switch (plan)
         {
-            case SiloPlan.Edge:
-                silo.AddKeylessEdge(o => o.EdgeId = siloName.ToLowerInvariant());
+            case SiloPlan.Edge edge:
+                silo.AddKeylessEdge(o =>
+                {
+                    o.EdgeId = siloName.ToLowerInvariant();
+                    o.HttpsPort = edge.HttpsPort;
+                    o.KeyCallTimeout = edge.KeyCallTimeout;
+                    o.RegistryPollInterval = TimeSpan.FromMilliseconds(200);
+                    o.HandshakeThreads = 16;
+                });
                 break;
             case SiloPlan.OnPrem onPrem:
                 silo.AddKeylessKeyServer(o =>

@@ -1,0 +1,9 @@
+using KeylessOrleans.Registry;
+
+namespace KeylessOrleans.Edge.Routing;
+
+/// <summary>Everything an edge needs to serve one host name: the tenant's keys and chains, origin and policy.</summary>
+public sealed record EdgeRoute(string HostName, HostRoute Keys, TenantSettings Tenant)
+{
+    public string TenantName => Tenant.Tenant;
+}

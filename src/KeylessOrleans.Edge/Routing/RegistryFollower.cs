@@ -1,0 +1,54 @@
+using KeylessOrleans.Edge.Hosting;
+using KeylessOrleans.Registry;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+
+namespace KeylessOrleans.Edge.Routing;
+
+/// <summary>
+/// Keeps the <see cref="RouteTable"/> current: asks the registry every <see cref="EdgeOptions.RegistryPollInterval"/>
+/// for a snapshot newer than the one held, so additions, rotations and removals reach the edge within seconds.
+/// </summary>
+public sealed partial class RegistryFollower(
+    IGrainFactory grains,
+    RouteTable routes,
+    IOptions<EdgeOptions> options,
+    ILogger<RegistryFollower> logger) : BackgroundService
+{
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        var registry = grains.GetGrain<IRegistryGrain>(IRegistryGrain.DefaultKey);
+        var failing = false;
+        while (!stoppingToken.IsCancellationRequested)
+        {
+            try
+            {
+                var snapshot = await registry.GetSnapshotIfChangedAsync(routes.Version).WaitAsync(TimeSpan.FromSeconds(10), stoppingToken);
+                if (snapshot is not null)
+                {
+                    routes.Apply(snapshot);
+                    LogApplied(snapshot.Version, snapshot.Tenants.Count, snapshot.Replicas.Count);
+                }
+                failing = false;
+            }
+            catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+            {
+                return;
+            }
+            catch (Exception e)
+            {
+                // Keep serving from the last snapshot; say so once per outage.
+                if (!failing) LogRegistryUnreachable(e.GetType().Name, e.Message);
+                failing = true;
+            }
+            await Task.Delay(options.Value.RegistryPollInterval, stoppingToken).ContinueWith(_ => { }, TaskScheduler.Default);
+        }
+    }
+
+    [LoggerMessage(EventId = 3101, Level = LogLevel.Information, Message = "Registry version {Version} applied: {TenantCount} tenants, {ReplicaCount} key-server replicas")]
+    private partial void LogApplied(long version, int tenantCount, int replicaCount);
+
+    [LoggerMessage(EventId = 3102, Level = LogLevel.Warning, Message = "Registry unreachable ({Error}: {Message}); serving from the last snapshot")]
+    private partial void LogRegistryUnreachable(string error, string message);
+}

@@ -1,0 +1,45 @@
+using System.Collections.Concurrent;
+using KeylessOrleans.Cluster.Registry;
+using KeylessOrleans.Registry;
+
+namespace KeylessOrleans.Edge.Routing;
+
+/// <summary>
+/// The edge's copy of the registry, answering "how do I serve this host name?" without a grain call per
+/// handshake. Only tenants the operator has set up are served, and only for names in their settings:
+/// a certificate covering a name outside the tenant's list never routes that name.
+/// </summary>
+public sealed class RouteTable
+{
+    private volatile State _state = new(null, new Dictionary<string, TenantSettings>());
+
+    /// <summary>The registry version this table reflects; -1 before the first snapshot.</summary>
+    public long Version => _state.Snapshot?.Version ?? -1;
+
+    public bool IsLoaded => _state.Snapshot is not null;
+
+    public void Apply(RegistrySnapshot snapshot) =>
+        _state = new State(snapshot, snapshot.Tenants.ToDictionary(t => t.Tenant, StringComparer.Ordinal));
+
+    public EdgeRoute? Resolve(string hostName)
+    {
+        var state = _state;
+        var host = HostNames.Normalize(hostName);
+        return state.Routes.GetOrAdd(host, static (h, s) => s.Compute(h), state);
+    }
+
+    private sealed class State(RegistrySnapshot? snapshot, Dictionary<string, TenantSettings> tenants)
+    {
+        public RegistrySnapshot? Snapshot { get; } = snapshot;
+        public ConcurrentDictionary<string, EdgeRoute?> Routes { get; } = new(StringComparer.Ordinal);
+
+        public EdgeRoute? Compute(string host)
+        {
+            if (Snapshot is null) return null;
+            var allowed = Snapshot.Replicas
+                .Where(r => tenants.TryGetValue(r.Tenant, out var t) && t.HostNames.Any(pattern => HostNames.Matches(pattern, host)));
+            var route = HostRouting.Find(allowed, host);
+            return route is null ? null : new EdgeRoute(host, route, tenants[route.Tenant]);
+        }
+    }
+}

@@ -1,0 +1,22 @@
+using KeylessOrleans.Edge.Routing;
+using KeylessOrleans.Keys;
+
+namespace KeylessOrleans.Edge.Tls;
+
+/// <summary>What one connection's handshake decided and did, for logs, metrics and tests.</summary>
+public sealed class HandshakeFacts
+{
+    public string? ServerName { get; set; }
+    public EdgeRoute? Route { get; set; }
+    public string? KeyId { get; set; }
+    public int KeyCalls { get; set; }
+    public KeyOperationStatus? KeyFailure { get; set; }
+    public string? KeyFailureDetail { get; set; }
+    public string? Version { get; set; }
+    public int CipherSuite { get; set; } = -1;
+    public bool Resumed { get; set; }
+    public string? ApplicationProtocol { get; set; }
+
+    /// <summary>The fatal alert this edge sent, with BouncyCastle's reason, if the handshake failed on our side.</summary>
+    public string? AlertSent { get; set; }
+}

@@ -1,0 +1,183 @@
+using System.Text;
+using KeylessOrleans.Edge.Handshake;
+using KeylessOrleans.Edge.Routing;
+using KeylessOrleans.Keys;
+using KeylessOrleans.Registry;
+using Org.BouncyCastle.Tls;
+using Org.BouncyCastle.Tls.Crypto;
+
+namespace KeylessOrleans.Edge.Tls;
+
+/// <summary>Shared, per-edge parts every connection's <see cref="KeylessTlsServer"/> uses.</summary>
+public sealed record TlsServerContext(
+    TlsCrypto Crypto,
+    RouteTable Routes,
+    ServerChainCache Chains,
+    IKeyOperationGateway Keys,
+    TlsSessionCache Sessions,
+    string? DefaultHostName);
+
+/// <summary>
+/// One connection's TLS server: TLS 1.3 and 1.2 with AEAD suites only, certificate chosen per SNI from the
+/// registry and per what the client can verify, private-key operations sent to the tenant's key server.
+/// </summary>
+public sealed class KeylessTlsServer(TlsServerContext shared, string clientAddress, HandshakeFacts facts)
+    : DefaultTlsServer(shared.Crypto)
+{
+    // Order matters: the server's preference wins (PreferLocalCipherSuites). ECDHE before RSA key exchange.
+    private static readonly int[] Suites =
+    [
+        CipherSuite.TLS_AES_128_GCM_SHA256,
+        CipherSuite.TLS_AES_256_GCM_SHA384,
+        CipherSuite.TLS_CHACHA20_POLY1305_SHA256,
+        CipherSuite.TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256,
+        CipherSuite.TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384,
+        CipherSuite.TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256,
+        CipherSuite.TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256,
+        CipherSuite.TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384,
+        CipherSuite.TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256,
+        CipherSuite.TLS_RSA_WITH_AES_128_GCM_SHA256,
+        CipherSuite.TLS_RSA_WITH_AES_256_GCM_SHA384,
+    ];
+
+    private static readonly KeyAlgorithm[] Tls13Preference = [KeyAlgorithm.EcdsaP256, KeyAlgorithm.EcdsaP384, KeyAlgorithm.Ed25519, KeyAlgorithm.Rsa];
+
+    private EdgeRoute? _route;
+
+    protected override ProtocolVersion[] GetSupportedVersions() => ProtocolVersion.TLSv13.DownTo(ProtocolVersion.TLSv12);
+
+    protected override int[] GetSupportedCipherSuites() => TlsUtilities.GetSupportedCipherSuites(Crypto, Suites);
+
+    protected override bool PreferLocalCipherSuites() => true;
+
+    public override int[] GetSupportedGroups() => [NamedGroup.x25519, NamedGroup.secp256r1, NamedGroup.secp384r1];
+
+    protected override IList<ProtocolName> GetProtocolNames() =>
+        _route?.Tenant.Origin.Http2 == true ? [ProtocolName.Http_2_Tls, ProtocolName.Http_1_1] : [ProtocolName.Http_1_1];
+
+    /// <summary>
+    /// SNI decides the tenant. BouncyCastle has filled ClientServerNames already and never rejects a name itself:
+    /// an unknown name (or none, without a default host) ends here with unrecognized_name (112).
+    /// The route must be known before the base call, which selects the ALPN protocol.
+    /// </summary>
+    public override void ProcessClientExtensions(IDictionary<int, byte[]> clientExtensions)
+    {
+        var requested = m_context.SecurityParameters.ClientServerNames?
+            .FirstOrDefault(n => n.NameType == NameType.host_name) is { } sni
+            ? Encoding.ASCII.GetString(sni.NameData)
+            : null;
+        var hostName = requested ?? shared.DefaultHostName;
+        facts.ServerName = hostName is null ? null : HostNames.Normalize(hostName);
+        _route = hostName is null ? null : shared.Routes.Resolve(hostName);
+        if (_route is null)
+            throw new TlsFatalAlert(AlertDescription.unrecognized_name, requested is null ? "no SNI and no default host" : "no tenant serves this name");
+        facts.Route = _route;
+        base.ProcessClientExtensions(clientExtensions);
+    }
+
+    public override IDictionary<int, byte[]> GetServerExtensions()
+    {
+        var extensions = base.GetServerExtensions();
+        if (m_context.SecurityParameters.ClientServerNames is { Count: > 0 })
+            TlsExtensionsUtilities.AddServerNameExtensionServer(extensions); // RFC 6066 §3 acknowledgement
+        return extensions;
+    }
+
+    public override void GetServerExtensionsForConnection(IDictionary<int, byte[]> serverExtensions)
+    {
+        base.GetServerExtensionsForConnection(serverExtensions);
+        if (m_context.SecurityParameters.IsResumedSession) serverExtensions.Remove(ExtensionType.server_name);
+    }
+
+    /// <summary>TLS 1.2 suites are only selectable when this host has a key that can serve them for this client.</summary>
+    protected override bool IsSelectableCipherSuite(int cipherSuite, int availCurveBits, int availFiniteFieldBits, IList<short> sigAlgs)
+    {
+        if (!base.IsSelectableCipherSuite(cipherSuite, availCurveBits, availFiniteFieldBits, sigAlgs)) return false;
+        return TlsUtilities.GetKeyExchangeAlgorithm(cipherSuite) switch
+        {
+            KeyExchangeAlgorithm.NULL => true,
+            KeyExchangeAlgorithm.ECDHE_ECDSA => Tls12EcdsaKey() is not null,
+            KeyExchangeAlgorithm.ECDHE_RSA => Tls12RsaSigner() is not null,
+            KeyExchangeAlgorithm.RSA => _route?.Tenant.AllowRsaKeyExchange == true && Key(KeyAlgorithm.Rsa) is not null,
+            _ => false,
+        };
+    }
+
+    /// <summary>DefaultTlsServer cannot pick TLS 1.3 credentials (its switch is on the key exchange, NULL in 1.3).</summary>
+    public override TlsCredentials GetCredentials()
+    {
+        if (!TlsUtilities.IsTlsV13(m_context)) return base.GetCredentials();
+        var clientSigAlgs = m_context.SecurityParameters.ClientSigAlgs;
+        foreach (var algorithm in Tls13Preference)
+        {
+            if (Key(algorithm) is { } key && SignatureSelection.Select(algorithm, true, clientSigAlgs) is { } scheme)
+                return Signer(key, scheme, tls13: true);
+        }
+        throw new TlsFatalAlert(AlertDescription.handshake_failure, "no certificate this client can verify");
+    }
+
+    protected override TlsCredentialedSigner GetECDsaSignerCredentials() =>
+        Tls12EcdsaKey() is { } pick ? Signer(pick.Key, pick.Scheme, tls13: false) : throw new TlsFatalAlert(AlertDescription.internal_error);
+
+    protected override TlsCredentialedSigner GetRsaSignerCredentials() =>
+        Tls12RsaSigner() is { } pick ? Signer(pick.Key, pick.Scheme, tls13: false) : throw new TlsFatalAlert(AlertDescription.internal_error);
+
+    protected override TlsCredentialedDecryptor GetRsaEncryptionCredentials()
+    {
+        var key = Key(KeyAlgorithm.Rsa) ?? throw new TlsFatalAlert(AlertDescription.internal_error);
+        facts.KeyId = key.KeyId;
+        return new KeylessDecryptor(shared.Chains.For(key).Tls12, Crypto, Call(key), shared.Keys, facts);
+    }
+
+    private KeylessSigner Signer(KeyRoute key, SignatureAndHashAlgorithm scheme, bool tls13)
+    {
+        facts.KeyId = key.KeyId;
+        var chain = shared.Chains.For(key);
+        return new KeylessSigner(tls13 ? chain.Tls13 : chain.Tls12, scheme, tls13, Call(key), shared.Keys, facts);
+    }
+
+    private KeyCall Call(KeyRoute key) => new(_route!.TenantName, key.KeyId, key.Replicas, facts.ServerName, clientAddress);
+
+    private KeyRoute? Key(KeyAlgorithm algorithm) => _route?.Keys.Keys.FirstOrDefault(k => k.Algorithm == algorithm);
+
+    /// <summary>RFC 8422 §5.1: in TLS 1.2 the client's supported_groups also limit the curve of the ECDSA certificate.</summary>
+    private (KeyRoute Key, SignatureAndHashAlgorithm Scheme)? Tls12EcdsaKey()
+    {
+        var groups = m_context.SecurityParameters.ClientSupportedGroups;
+        foreach (var (algorithm, group) in new[] { (KeyAlgorithm.EcdsaP256, NamedGroup.secp256r1), (KeyAlgorithm.EcdsaP384, NamedGroup.secp384r1) })
+        {
+            if (Key(algorithm) is not { } key) continue;
+            if (groups is not null && Array.IndexOf(groups, group) < 0) continue;
+            if (SignatureSelection.Select(algorithm, false, m_context.SecurityParameters.ClientSigAlgs) is { } scheme) return (key, scheme);
+        }
+        return null;
+    }
+
+    private (KeyRoute Key, SignatureAndHashAlgorithm Scheme)? Tls12RsaSigner() =>
+        Key(KeyAlgorithm.Rsa) is { } key && SignatureSelection.Select(KeyAlgorithm.Rsa, false, m_context.SecurityParameters.ClientSigAlgs) is { } scheme
+            ? (key, scheme)
+            : null;
+
+    // TLS 1.2 session-ID resumption; BouncyCastle never calls these for TLS 1.3 (it has no 1.3 resumption).
+    public override byte[] GetNewSessionID() => TlsSessionCache.NewSessionId();
+
+    public override TlsSession? GetSessionToResume(byte[] sessionID) =>
+        shared.Sessions.Find(sessionID, m_offeredCipherSuites, facts.ServerName);
+
+    public override void NotifyHandshakeComplete()
+    {
+        base.NotifyHandshakeComplete();
+        var parameters = m_context.SecurityParameters;
+        facts.Version = parameters.NegotiatedVersion.ToString();
+        facts.CipherSuite = parameters.CipherSuite;
+        facts.Resumed = parameters.IsResumedSession;
+        facts.ApplicationProtocol = parameters.ApplicationProtocol?.GetUtf8Decoding();
+        if (!parameters.IsResumedSession && !TlsUtilities.IsTlsV13(m_context) && m_context.Session is { } session && facts.ServerName is { } name)
+            shared.Sessions.Store(session, name);
+    }
+
+    public override void NotifyAlertRaised(short alertLevel, short alertDescription, string message, Exception cause)
+    {
+        if (alertLevel == AlertLevel.fatal) facts.AlertSent = $"{AlertDescription.GetText(alertDescription)}: {message}";
+    }
+}

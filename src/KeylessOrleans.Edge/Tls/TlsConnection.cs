@@ -1,0 +1,267 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Sockets;
+using KeylessOrleans.Edge.Diagnostics;
+using KeylessOrleans.Edge.Forwarding;
+using KeylessOrleans.Edge.Hosting;
+using Microsoft.Extensions.Logging;
+using Org.BouncyCastle.Tls;
+
+namespace KeylessOrleans.Edge.Tls;
+
+/// <summary>
+/// One client connection: a BouncyCastle server in non-blocking mode fed from async socket reads. Handshake
+/// steps run on the dedicated <see cref="HandshakeWorkerPool"/> (they may block on a key call); after the
+/// handshake, records are decrypted inline and bytes flow to and from the origin without holding any thread.
+/// </summary>
+public sealed partial class TlsConnection(
+    Socket client,
+    TlsServerContext shared,
+    HandshakeWorkerPool pool,
+    EdgeOptions options,
+    EdgeMetrics metrics,
+    ILogger logger)
+{
+    private const int BufferSize = 32 * 1024;
+
+    private readonly TlsServerProtocol _tls = new();
+    private readonly SemaphoreSlim _tlsLock = new(1, 1); // BouncyCastle state and the order of records sent to the client
+    private readonly byte[] _sendBuffer = new byte[BufferSize];
+    private readonly IPEndPoint _clientEndPoint = (IPEndPoint)client.RemoteEndPoint!;
+
+    public HandshakeFacts Facts { get; } = new();
+
+    public async Task RunAsync(CancellationToken stopping)
+    {
+        using (client)
+        {
+            var started = Stopwatch.GetTimestamp();
+            var outcome = await HandshakeAsync(stopping);
+            metrics.RecordHandshake(Facts.Route?.TenantName, Facts.Version, Facts.Resumed, outcome, Stopwatch.GetElapsedTime(started));
+            if (outcome != "ok")
+            {
+                LogHandshakeFailed(_clientEndPoint.Address.ToString(), Facts.ServerName, outcome, Facts.AlertSent, Facts.KeyFailureDetail);
+                return;
+            }
+            await ForwardAsync(stopping);
+        }
+    }
+
+    /// <returns>"ok", or the reason the handshake ended, for logs and metrics.</returns>
+    private async Task<string> HandshakeAsync(CancellationToken stopping)
+    {
+        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(stopping);
+        deadline.CancelAfter(options.HandshakeTimeout);
+        var input = new byte[BufferSize];
+        try
+        {
+            _tls.Accept(new KeylessTlsServer(shared, _clientEndPoint.Address.ToString(), Facts));
+            while (_tls.IsHandshaking)
+            {
+                var read = await client.ReceiveAsync(input, SocketFlags.None, deadline.Token);
+                if (read == 0) return "client_closed";
+                if (!pool.TryRun(() => _tls.OfferInput(input, 0, read), out var step))
+                {
+                    metrics.ConnectionRefused("handshake_queue_full");
+                    return "overloaded";
+                }
+                try
+                {
+                    await step.WaitAsync(deadline.Token);
+                }
+                catch (Exception e) when (e is not OperationCanceledException)
+                {
+                    // BouncyCastle queued the fatal alert before throwing: send it. (After a deadline the step may
+                    // still be running on its thread, so nothing of its state is touched then.)
+                    await FlushToClientAsync(deadline.Token);
+                    throw;
+                }
+                await FlushToClientAsync(deadline.Token); // the next handshake flight
+            }
+            return _tls.IsConnected ? "ok" : "closed";
+        }
+        catch (OperationCanceledException) when (!stopping.IsCancellationRequested)
+        {
+            return "timeout";
+        }
+        catch (OperationCanceledException)
+        {
+            return "shutdown";
+        }
+        catch (TlsFatalAlertReceived e)
+        {
+            return $"client_alert_{AlertDescription.GetName(e.AlertDescription)}";
+        }
+        catch (TlsFatalAlert e)
+        {
+            return Facts.KeyFailure is { } failure ? $"key_{failure}" : AlertDescription.GetName(e.AlertDescription);
+        }
+        catch (Exception e) when (e is IOException or SocketException or ObjectDisposedException)
+        {
+            return Facts.KeyFailure is { } failure ? $"key_{failure}" : "io_error";
+        }
+    }
+
+    private async Task ForwardAsync(CancellationToken stopping)
+    {
+        var route = Facts.Route!;
+        Socket origin;
+        try
+        {
+            origin = await OriginConnector.ConnectAsync(route.Tenant.Origin, _clientEndPoint, (IPEndPoint)client.LocalEndPoint!, options.OriginConnectTimeout, stopping);
+        }
+        catch (Exception e) when (e is SocketException or OperationCanceledException or IOException)
+        {
+            LogOriginUnreachable(route.TenantName, route.Tenant.Origin.Host, route.Tenant.Origin.Port, e.GetType().Name);
+            await CloseTlsAsync(CancellationToken.None);
+            return;
+        }
+
+        using (origin)
+        using (var idle = CancellationTokenSource.CreateLinkedTokenSource(stopping))
+        {
+            idle.CancelAfter(options.IdleTimeout);
+            var upstream = ClientToOriginAsync(origin, idle);
+            var downstream = OriginToClientAsync(origin, idle);
+            // Either direction failing ends the connection; a clean end of one side waits for the other.
+            await Task.WhenAll(upstream, downstream);
+        }
+    }
+
+    private async Task ClientToOriginAsync(Socket origin, CancellationTokenSource idle)
+    {
+        var input = new byte[BufferSize];
+        var plain = new byte[BufferSize];
+        try
+        {
+            // Application data that arrived together with the client's Finished.
+            if (!await SendDecryptedAsync(origin, plain, idle.Token)) return;
+            while (true)
+            {
+                var read = await client.ReceiveAsync(input, SocketFlags.None, idle.Token);
+                idle.CancelAfter(options.IdleTimeout);
+                if (read == 0) break;
+                bool closed;
+                await _tlsLock.WaitAsync(idle.Token);
+                try
+                {
+                    _tls.OfferInput(input, 0, read);
+                    closed = _tls.IsClosed;
+                    await FlushToClientLockedAsync(idle.Token);
+                }
+                finally
+                {
+                    _tlsLock.Release();
+                }
+                if (!await SendDecryptedAsync(origin, plain, idle.Token) || closed) break;
+            }
+            origin.Shutdown(SocketShutdown.Send); // the client is done sending: tell the origin (half-close)
+        }
+        catch (Exception e) when (e is IOException or SocketException or OperationCanceledException or ObjectDisposedException)
+        {
+            idle.Cancel();
+        }
+    }
+
+    /// <summary>Moves decrypted bytes waiting in BouncyCastle to the origin; false when the origin is gone.</summary>
+    private async Task<bool> SendDecryptedAsync(Socket origin, byte[] plain, CancellationToken cancellationToken)
+    {
+        while (true)
+        {
+            int count;
+            await _tlsLock.WaitAsync(cancellationToken);
+            try
+            {
+                var available = _tls.GetAvailableInputBytes();
+                if (available == 0) return true;
+                count = _tls.ReadInput(plain, 0, Math.Min(available, plain.Length));
+            }
+            finally
+            {
+                _tlsLock.Release();
+            }
+            // Awaiting the origin before reading more from the client is the backpressure.
+            await origin.SendAsync(plain.AsMemory(0, count), SocketFlags.None, cancellationToken);
+        }
+    }
+
+    private async Task OriginToClientAsync(Socket origin, CancellationTokenSource idle)
+    {
+        var buffer = new byte[BufferSize];
+        try
+        {
+            while (true)
+            {
+                var read = await origin.ReceiveAsync(buffer, SocketFlags.None, idle.Token);
+                idle.CancelAfter(options.IdleTimeout);
+                if (read == 0) break;
+                await _tlsLock.WaitAsync(idle.Token);
+                try
+                {
+                    _tls.WriteApplicationData(buffer, 0, read);
+                    await FlushToClientLockedAsync(idle.Token);
+                }
+                finally
+                {
+                    _tlsLock.Release();
+                }
+            }
+            await CloseTlsAsync(idle.Token);
+            // Give the client a moment to read the rest and close its side, then let go.
+            idle.CancelAfter(TimeSpan.FromSeconds(2));
+        }
+        catch (Exception e) when (e is IOException or SocketException or OperationCanceledException or ObjectDisposedException)
+        {
+            idle.Cancel();
+        }
+    }
+
+    /// <summary>Sends close_notify and shuts down our sending side.</summary>
+    private async Task CloseTlsAsync(CancellationToken cancellationToken)
+    {
+        await _tlsLock.WaitAsync(cancellationToken);
+        try
+        {
+            if (!_tls.IsClosed) _tls.Close();
+            await FlushToClientLockedAsync(cancellationToken);
+            client.Shutdown(SocketShutdown.Send);
+        }
+        catch (Exception e) when (e is IOException or SocketException or ObjectDisposedException)
+        {
+            // The client is already gone; nothing left to tell it.
+        }
+        finally
+        {
+            _tlsLock.Release();
+        }
+    }
+
+    private async Task FlushToClientAsync(CancellationToken cancellationToken)
+    {
+        await _tlsLock.WaitAsync(cancellationToken);
+        try
+        {
+            await FlushToClientLockedAsync(cancellationToken);
+        }
+        finally
+        {
+            _tlsLock.Release();
+        }
+    }
+
+    private async Task FlushToClientLockedAsync(CancellationToken cancellationToken)
+    {
+        int available;
+        while ((available = _tls.GetAvailableOutputBytes()) > 0)
+        {
+            var count = _tls.ReadOutput(_sendBuffer, 0, Math.Min(available, _sendBuffer.Length));
+            await client.SendAsync(_sendBuffer.AsMemory(0, count), SocketFlags.None, cancellationToken);
+        }
+    }
+
+    [LoggerMessage(EventId = 3201, Level = LogLevel.Information, Message = "Handshake from {Client} for {ServerName} failed: {Reason} (alert sent: {Alert}; key server: {KeyDetail})")]
+    private partial void LogHandshakeFailed(string client, string? serverName, string reason, string? alert, string? keyDetail);
+
+    [LoggerMessage(EventId = 3202, Level = LogLevel.Warning, Message = "Origin {OriginHost}:{OriginPort} of tenant {Tenant} unreachable ({Error}); closed the client connection")]
+    private partial void LogOriginUnreachable(string tenant, string originHost, int originPort, string error);
+}

@@ -1,0 +1,83 @@
+using KeylessOrleans.TestSupport;
+
+namespace KeylessOrleans.Edge.Tests;
+
+/// <summary>openssl s_client and curl, the clients operators reach for, complete handshakes against the edge.</summary>
+public sealed class CommandLineClientTests(EdgeFixture edge) : IClassFixture<EdgeFixture>
+{
+    private Task<ExternalTool.Result> SClientAsync(params string[] extra) =>
+        ExternalTool.RunAsync("openssl",
+            ["s_client", "-connect", edge.EdgeEndPoint.ToString(), "-servername", EdgeFixture.Host, "-CAfile", edge.CaFile,
+             "-verify_return_error", "-ign_eof", .. extra],
+            standardInput: $"GET / HTTP/1.1\r\nHost: {EdgeFixture.Host}\r\nConnection: close\r\n\r\n");
+
+    public static TheoryData<string[], string, string, string> Handshakes() => new()
+    {
+        { ["-tls1_3", "-sigalgs", "rsa_pss_rsae_sha256"], "TLSv1.3", "TLS_AES_128_GCM_SHA256", "RSA-PSS" },
+        { ["-tls1_3", "-sigalgs", "rsa_pss_rsae_sha384", "-ciphersuites", "TLS_AES_256_GCM_SHA384"], "TLSv1.3", "TLS_AES_256_GCM_SHA384", "RSA-PSS" },
+        { ["-tls1_3", "-sigalgs", "ecdsa_secp256r1_sha256", "-ciphersuites", "TLS_CHACHA20_POLY1305_SHA256"], "TLSv1.3", "TLS_CHACHA20_POLY1305_SHA256", "ECDSA" },
+        { ["-tls1_2", "-cipher", "ECDHE-RSA-AES128-GCM-SHA256"], "TLSv1.2", "ECDHE-RSA-AES128-GCM-SHA256", "RSA" },
+        { ["-tls1_2", "-cipher", "ECDHE-RSA-AES128-GCM-SHA256", "-sigalgs", "rsa_pkcs1_sha384"], "TLSv1.2", "ECDHE-RSA-AES128-GCM-SHA256", "RSA" },
+        { ["-tls1_2", "-cipher", "ECDHE-ECDSA-AES256-GCM-SHA384"], "TLSv1.2", "ECDHE-ECDSA-AES256-GCM-SHA384", "ECDSA" },
+        { ["-tls1_2", "-cipher", "AES128-GCM-SHA256"], "TLSv1.2", "AES128-GCM-SHA256", "" },
+    };
+
+    [Theory]
+    [MemberData(nameof(Handshakes))]
+    public async Task Openssl_s_client_negotiates_the_expected_version_suite_and_signature(string[] options, string version, string suite, string signatureType)
+    {
+        var result = await SClientAsync(options);
+
+        Assert.True(result.ExitCode == 0, result.All);
+        Assert.Contains($"New, {version}, Cipher is {suite}", result.Output);
+        Assert.Contains("Verify return code: 0 (ok)", result.Output);
+        if (signatureType.Length > 0) Assert.Contains($"Peer signature type: {signatureType}", result.All);
+        Assert.Contains(TestOrigin.Body, result.Output);
+    }
+
+    [Fact]
+    public async Task Openssl_gets_unrecognized_name_for_an_unknown_host()
+    {
+        var result = await ExternalTool.RunAsync("openssl",
+            ["s_client", "-connect", edge.EdgeEndPoint.ToString(), "-servername", "nobody.test", "-tls1_3"], standardInput: "");
+        Assert.NotEqual(0, result.ExitCode);
+        Assert.Contains("alert number 112", result.All);
+    }
+
+    [Fact]
+    public async Task Openssl_without_sni_gets_unrecognized_name_when_no_default_host_is_set()
+    {
+        var result = await ExternalTool.RunAsync("openssl",
+            ["s_client", "-connect", edge.EdgeEndPoint.ToString(), "-noservername", "-tls1_2"], standardInput: "");
+        Assert.Contains("alert number 112", result.All);
+    }
+
+    [Theory]
+    [InlineData("--tlsv1.3")]
+    [InlineData("--tls-max", "1.2")]
+    public async Task Curl_fetches_the_origin_through_the_edge(params string[] versionOptions)
+    {
+        var result = await ExternalTool.RunAsync("curl",
+            ["-sS", "--cacert", edge.CaFile, "--resolve", $"{EdgeFixture.Host}:{edge.EdgeEndPoint.Port}:127.0.0.1",
+             "-w", "\n%{http_code} %{ssl_verify_result}", .. versionOptions, $"https://{EdgeFixture.Host}:{edge.EdgeEndPoint.Port}/"]);
+
+        Assert.True(result.ExitCode == 0, result.All);
+        Assert.Contains(TestOrigin.Body, result.Output);
+        Assert.EndsWith("200 0", result.Output.Trim());
+    }
+
+    [Fact]
+    public async Task Tls12_session_resumption_makes_no_key_call()
+    {
+        var session = Path.Combine(edge.Files.Path, $"session-{Guid.NewGuid():n}.pem");
+        var first = await SClientAsync("-tls1_2", "-cipher", "ECDHE-ECDSA-AES128-GCM-SHA256", "-sess_out", session);
+        Assert.Contains("New, TLSv1.2", first.Output);
+
+        var calls = edge.KeyGrainCalls;
+        var resumed = await SClientAsync("-tls1_2", "-cipher", "ECDHE-ECDSA-AES128-GCM-SHA256", "-sess_in", session);
+
+        Assert.Contains("Reused, TLSv1.2", resumed.Output);
+        Assert.Contains(TestOrigin.Body, resumed.Output);
+        Assert.Equal(calls, edge.KeyGrainCalls);
+    }
+}

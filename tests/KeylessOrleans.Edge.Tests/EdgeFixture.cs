@@ -1,0 +1,103 @@
+using System.Net;
+using System.Net.Security;
+using System.Net.Sockets;
+using System.Security.Authentication;
+using System.Security.Cryptography.X509Certificates;
+using System.Text;
+using KeylessOrleans.Edge.Routing;
+using KeylessOrleans.Edge.Tls;
+using KeylessOrleans.Registry;
+using KeylessOrleans.TestSupport;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace KeylessOrleans.Edge.Tests;
+
+/// <summary>
+/// An edge silo listening for TLS on a free loopback port, the on-prem key server of tenant "acme" (RSA-2048 and
+/// ECDSA P-256 chains for www.acme.test and *.acme.test) and a plain HTTP origin behind them.
+/// </summary>
+public sealed class EdgeFixture : IAsyncLifetime
+{
+    public const string Host = "www.acme.test";
+
+    public TestCertificateAuthority Authority { get; } = new();
+    public TenantKeyFolder AcmeKeys { get; private set; } = null!;
+    public TestOrigin Origin { get; } = new();
+    public SiloPlan.Edge EdgePlan { get; } = new(HttpsPort: 0);
+    public SiloPlan.OnPrem AcmePlan { get; private set; } = null!;
+    public KeylessTestCluster Cluster { get; private set; } = null!;
+    public IPEndPoint EdgeEndPoint { get; private set; } = null!;
+    public TempDirectory Files { get; } = new("keyless-edge-test");
+
+    /// <summary>The test CA as a PEM file, for openssl and curl.</summary>
+    public string CaFile { get; private set; } = null!;
+
+    public IServiceProvider EdgeServices => Cluster.Services(Cluster.Silo(EdgePlan));
+
+    public async Task InitializeAsync()
+    {
+        AcmeKeys = new TenantKeyFolder(Authority, [Host, "*.acme.test"]);
+        AcmePlan = new SiloPlan.OnPrem("acme", "primary", AcmeKeys.Path);
+        CaFile = Files.Write("ca.pem", System.Security.Cryptography.PemEncoding.WriteString("CERTIFICATE", Authority.Certificate.RawData));
+        Cluster = await KeylessTestCluster.StartAsync(EdgePlan, AcmePlan);
+        await Cluster.Grains.GetGrain<IRegistryGrain>(IRegistryGrain.DefaultKey)
+            .SetTenantAsync(new TenantSettings("acme", [Host, "*.acme.test"], new OriginEndpoint("127.0.0.1", Origin.Port)));
+        EdgeEndPoint = await EdgeServices.GetRequiredService<EdgeListener>().BoundEndPoint.WaitAsync(TimeSpan.FromSeconds(30));
+        await WaitUntilRoutedAsync(Host);
+    }
+
+    public async Task WaitUntilRoutedAsync(string host)
+    {
+        var routes = EdgeServices.GetRequiredService<RouteTable>();
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        while (routes.Resolve(host) is null)
+        {
+            if (clock.Elapsed > TimeSpan.FromSeconds(30)) throw new TimeoutException($"{host} never became routable");
+            await Task.Delay(50);
+        }
+    }
+
+    /// <summary>Key-grain calls the edge has made so far (every key operation crosses the cluster as one).</summary>
+    public int KeyGrainCalls => Cluster.Calls.Messages.Count(m => m.Method.Contains("IKeyGrain") && !m.Method.Contains("Describe")) / 2;
+
+    /// <summary>Connects with .NET's SslStream, trusting only the test CA, and fetches "/".</summary>
+    public async Task<(SslStream Tls, string Response)> FetchAsync(SslProtocols protocols, TlsCipherSuite[]? suites = null, string host = Host)
+    {
+        var socket = new Socket(SocketType.Stream, ProtocolType.Tcp);
+        await socket.ConnectAsync(EdgeEndPoint);
+        var tls = new SslStream(new NetworkStream(socket, ownsSocket: true));
+        var options = new SslClientAuthenticationOptions
+        {
+            TargetHost = host,
+            EnabledSslProtocols = protocols,
+            CipherSuitesPolicy = suites is null ? null : new CipherSuitesPolicy(suites),
+            RemoteCertificateValidationCallback = (_, certificate, _, _) => ChainsToTestCa(certificate, host),
+        };
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(20));
+        await tls.AuthenticateAsClientAsync(options, timeout.Token);
+        await tls.WriteAsync(Encoding.ASCII.GetBytes($"GET / HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n"), timeout.Token);
+        using var reader = new StreamReader(tls, Encoding.ASCII, leaveOpen: true);
+        var response = await reader.ReadToEndAsync(timeout.Token);
+        return (tls, response);
+    }
+
+    private bool ChainsToTestCa(X509Certificate? certificate, string host)
+    {
+        if (certificate is null) return false;
+        using var chain = new X509Chain();
+        chain.ChainPolicy.TrustMode = X509ChainTrustMode.CustomRootTrust;
+        chain.ChainPolicy.CustomTrustStore.Add(Authority.Certificate);
+        chain.ChainPolicy.RevocationMode = X509RevocationMode.NoCheck;
+        var leaf = X509CertificateLoader.LoadCertificate(certificate.GetRawCertData());
+        return chain.Build(leaf) && leaf.MatchesHostname(host);
+    }
+
+    public async Task DisposeAsync()
+    {
+        await Cluster.DisposeAsync();
+        await Origin.DisposeAsync();
+        AcmeKeys.Dispose();
+        Authority.Dispose();
+        Files.Dispose();
+    }
+}

@@ -1,0 +1,73 @@
+using System.Collections.Concurrent;
+using System.Net;
+using System.Net.Sockets;
+using System.Text;
+
+namespace KeylessOrleans.TestSupport;
+
+/// <summary>
+/// A tiny HTTP/1.1 origin on loopback: answers every request with 200 and a fixed body, then closes. Records
+/// the raw bytes each connection began with, so tests can see what the edge forwarded (e.g. a PROXY header).
+/// </summary>
+public sealed class TestOrigin : IAsyncDisposable
+{
+    public const string Body = "hello from the origin";
+
+    private readonly Socket _listener = new(SocketType.Stream, ProtocolType.Tcp);
+    private readonly CancellationTokenSource _stop = new();
+    private readonly Task _accepting;
+
+    public TestOrigin()
+    {
+        _listener.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+        _listener.Listen(128);
+        _accepting = AcceptAsync();
+    }
+
+    public int Port => ((IPEndPoint)_listener.LocalEndPoint!).Port;
+
+    public ConcurrentQueue<byte[]> Received { get; } = new();
+
+    private async Task AcceptAsync()
+    {
+        while (!_stop.IsCancellationRequested)
+        {
+            Socket client;
+            try { client = await _listener.AcceptAsync(_stop.Token); }
+            catch (Exception) { return; }
+            _ = ServeAsync(client);
+        }
+    }
+
+    private async Task ServeAsync(Socket client)
+    {
+        using (client)
+        {
+            var received = new List<byte>();
+            var buffer = new byte[8192];
+            try
+            {
+                using var timeout = CancellationTokenSource.CreateLinkedTokenSource(_stop.Token);
+                timeout.CancelAfter(TimeSpan.FromSeconds(10));
+                while (!Encoding.Latin1.GetString(received.ToArray()).Contains("\r\n\r\n"))
+                {
+                    var read = await client.ReceiveAsync(buffer, SocketFlags.None, timeout.Token);
+                    if (read == 0) break;
+                    received.AddRange(buffer.AsSpan(0, read).ToArray());
+                }
+                Received.Enqueue(received.ToArray());
+                var response = $"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: {Body.Length}\r\nConnection: close\r\n\r\n{Body}";
+                await client.SendAsync(Encoding.ASCII.GetBytes(response), SocketFlags.None, timeout.Token);
+                client.Shutdown(SocketShutdown.Send);
+            }
+            catch (Exception e) when (e is SocketException or OperationCanceledException) { }
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        _stop.Cancel();
+        _listener.Dispose();
+        await _accepting;
+    }
+}
