@@ -23,7 +23,7 @@ public sealed class EdgeFixture : IAsyncLifetime
     public TestCertificateAuthority Authority { get; } = new();
     public TenantKeyFolder AcmeKeys { get; private set; } = null!;
     public TestOrigin Origin { get; } = new();
-    public SiloPlan.Edge EdgePlan { get; } = new(HttpsPort: 0);
+    public SiloPlan.Edge EdgePlan { get; } = new(HttpsPort: 0) { HandshakeTimeout = TimeSpan.FromSeconds(3) };
     public SiloPlan.OnPrem AcmePlan { get; private set; } = null!;
     public KeylessTestCluster Cluster { get; private set; } = null!;
     public IPEndPoint EdgeEndPoint { get; private set; } = null!;
@@ -40,17 +40,30 @@ public sealed class EdgeFixture : IAsyncLifetime
         AcmePlan = new SiloPlan.OnPrem("acme", "primary", AcmeKeys.Path);
         CaFile = Files.Write("ca.pem", System.Security.Cryptography.PemEncoding.WriteString("CERTIFICATE", Authority.Certificate.RawData));
         Cluster = await KeylessTestCluster.StartAsync(EdgePlan, AcmePlan);
-        await Cluster.Grains.GetGrain<IRegistryGrain>(IRegistryGrain.DefaultKey)
-            .SetTenantAsync(new TenantSettings("acme", [Host, "*.acme.test"], new OriginEndpoint("127.0.0.1", Origin.Port)));
+        await SetAcmeOriginAsync(new OriginEndpoint("127.0.0.1", Origin.Port));
         EdgeEndPoint = await EdgeServices.GetRequiredService<EdgeListener>().BoundEndPoint.WaitAsync(TimeSpan.FromSeconds(30));
         await WaitUntilRoutedAsync(Host);
+    }
+
+    /// <summary>Changes acme's origin settings and waits until the edge routes with them.</summary>
+    public async Task SetAcmeOriginAsync(OriginEndpoint origin)
+    {
+        await Cluster.Grains.GetGrain<IRegistryGrain>(IRegistryGrain.DefaultKey)
+            .SetTenantAsync(new TenantSettings("acme", [Host, "*.acme.test"], origin));
+        var routes = EdgeServices.GetRequiredService<RouteTable>();
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        while (routes.Resolve(Host)?.Tenant.Origin != origin)
+        {
+            if (clock.Elapsed > TimeSpan.FromSeconds(30)) throw new TimeoutException("the edge never saw the new origin");
+            await Task.Delay(50);
+        }
     }
 
     public async Task WaitUntilRoutedAsync(string host)
     {
         var routes = EdgeServices.GetRequiredService<RouteTable>();
         var clock = System.Diagnostics.Stopwatch.StartNew();
-        while (routes.Resolve(host) is null)
+        while (routes.Resolve(host) is not { Keys.Keys.Count: > 0 })
         {
             if (clock.Elapsed > TimeSpan.FromSeconds(30)) throw new TimeoutException($"{host} never became routable");
             await Task.Delay(50);

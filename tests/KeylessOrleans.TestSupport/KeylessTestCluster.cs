@@ -16,6 +16,8 @@ public abstract record SiloPlan
     public sealed record Edge(int? HttpsPort = null) : SiloPlan
     {
         public TimeSpan KeyCallTimeout { get; init; } = TimeSpan.FromSeconds(2);
+
+        public TimeSpan HandshakeTimeout { get; init; } = TimeSpan.FromSeconds(10);
     }
 
     public sealed record OnPrem(string Tenant, string Replica, string KeyDirectory) : SiloPlan;
@@ -71,6 +73,7 @@ public sealed class KeylessTestCluster : IAsyncDisposable
                     o.EdgeId = siloName.ToLowerInvariant();
                     o.HttpsPort = edge.HttpsPort;
                     o.KeyCallTimeout = edge.KeyCallTimeout;
+                    o.HandshakeTimeout = edge.HandshakeTimeout;
                     o.RegistryPollInterval = TimeSpan.FromMilliseconds(200);
                     o.HandshakeThreads = 16;
                 });

@@ -49,7 +49,7 @@ public sealed class TestOrigin : IAsyncDisposable
             {
                 using var timeout = CancellationTokenSource.CreateLinkedTokenSource(_stop.Token);
                 timeout.CancelAfter(TimeSpan.FromSeconds(10));
-                while (!Encoding.Latin1.GetString(received.ToArray()).Contains("\r\n\r\n"))
+                while (!HasFullRequest(received.ToArray()))
                 {
                     var read = await client.ReceiveAsync(buffer, SocketFlags.None, timeout.Token);
                     if (read == 0) break;
@@ -62,6 +62,15 @@ public sealed class TestOrigin : IAsyncDisposable
             }
             catch (Exception e) when (e is SocketException or OperationCanceledException) { }
         }
+    }
+
+    /// <summary>True once the HTTP headers are complete, skipping a PROXY v2 header (its signature contains CRLFCRLF).</summary>
+    private static bool HasFullRequest(byte[] received)
+    {
+        var start = 0;
+        if (received.Length >= 16 && received[12] == 0x21 && received.AsSpan(0, 4).SequenceEqual("\r\n\r\n"u8))
+            start = 16 + (received[14] << 8 | received[15]);
+        return start <= received.Length && Encoding.Latin1.GetString(received, start, received.Length - start).Contains("\r\n\r\n");
     }
 
     public async ValueTask DisposeAsync()

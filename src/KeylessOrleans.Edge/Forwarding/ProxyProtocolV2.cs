@@ -13,9 +13,11 @@ public static class ProxyProtocolV2
 
     public static byte[] Header(IPEndPoint source, IPEndPoint destination)
     {
-        var ipv4 = source.AddressFamily == AddressFamily.InterNetwork && destination.AddressFamily == AddressFamily.InterNetwork;
-        var src = ipv4 ? source.Address : source.Address.MapToIPv6();
-        var dst = ipv4 ? destination.Address : destination.Address.MapToIPv6();
+        var sourceAddress = Unmapped(source.Address);
+        var destinationAddress = Unmapped(destination.Address);
+        var ipv4 = sourceAddress.AddressFamily == AddressFamily.InterNetwork && destinationAddress.AddressFamily == AddressFamily.InterNetwork;
+        var src = ipv4 ? sourceAddress : sourceAddress.MapToIPv6();
+        var dst = ipv4 ? destinationAddress : destinationAddress.MapToIPv6();
         var addressLength = ipv4 ? 12 : 36;
         var header = new byte[16 + addressLength];
         Signature.CopyTo(header);
@@ -33,4 +35,7 @@ public static class ProxyProtocolV2
         body[2 * size + 3] = (byte)destination.Port;
         return header;
     }
+
+    /// <summary>A dual-stack socket reports IPv4 peers as ::ffff:a.b.c.d; origins expect the IPv4 form.</summary>
+    private static IPAddress Unmapped(IPAddress address) => address.IsIPv4MappedToIPv6 ? address.MapToIPv4() : address;
 }

@@ -39,7 +39,12 @@ public sealed class RouteTable
             var allowed = Snapshot.Replicas
                 .Where(r => tenants.TryGetValue(r.Tenant, out var t) && t.HostNames.Any(pattern => HostNames.Matches(pattern, host)));
             var route = HostRouting.Find(allowed, host);
-            return route is null ? null : new EdgeRoute(host, route, tenants[route.Tenant]);
+            if (route is not null) return new EdgeRoute(host, route, tenants[route.Tenant]);
+
+            // The name belongs to a tenant whose key servers have all gone (or never came): a known name
+            // with no usable key, which the TLS server answers with internal_error rather than unrecognized_name.
+            var owner = tenants.Values.FirstOrDefault(t => t.HostNames.Any(pattern => HostNames.Matches(pattern, host)));
+            return owner is null ? null : new EdgeRoute(host, new HostRoute(owner.Tenant, host, []), owner);
         }
     }
 }

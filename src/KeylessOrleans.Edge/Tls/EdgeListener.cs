@@ -27,8 +27,8 @@ public sealed partial class EdgeListener(
     {
         var settings = options.Value;
         if (settings.HttpsPort is not { } port) return;
-        using var listener = new Socket(SocketType.Stream, ProtocolType.Tcp);
         var endPoint = new IPEndPoint(IPAddress.Parse(settings.ListenAddress), port);
+        using var listener = new Socket(endPoint.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
         try
         {
             listener.Bind(endPoint);

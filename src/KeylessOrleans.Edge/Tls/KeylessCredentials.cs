@@ -54,9 +54,10 @@ public sealed class KeylessSigner(
 }
 
 /// <summary>
-/// TLS 1.2 RSA key exchange with the key on the tenant's key server. Never throws for a bad ciphertext or a
-/// failed key call: it continues with a random premaster (RFC 5246 §7.4.7.1) and the handshake fails at
-/// Finished, so the edge is no padding oracle either.
+/// TLS 1.2 RSA key exchange with the key on the tenant's key server. The key server answers every ciphertext,
+/// well padded or not, with 48 bytes (RFC 5246 §7.4.7.1), so a bad ciphertext simply fails at Finished. A key
+/// server that cannot be reached says nothing about the ciphertext, so that ends the handshake at once with
+/// the same alert as for signing handshakes.
 /// </summary>
 public sealed class KeylessDecryptor(
     Certificate certificate,
@@ -73,9 +74,10 @@ public sealed class KeylessDecryptor(
         var clientVersion = (ushort)cryptoParams.RsaPreMasterSecretVersion.FullVersion;
         var result = gateway.DecryptPremaster(call, ciphertext, clientVersion);
         if (result is { IsOk: true, Output.Length: 48 }) return crypto.CreateSecret(result.Output);
+        if (result.IsOk) return crypto.CreateSecret(RandomNumberGenerator.GetBytes(48));
         facts.KeyFailure = result.Status;
         facts.KeyFailureDetail = result.Detail;
-        return crypto.CreateSecret(RandomNumberGenerator.GetBytes(48));
+        throw new TlsFatalAlert(TlsAlerts.For(result.Status), $"key server: {result.Status}");
     }
 }
 

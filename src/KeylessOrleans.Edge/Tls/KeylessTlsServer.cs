@@ -72,6 +72,12 @@ public sealed class KeylessTlsServer(TlsServerContext shared, string clientAddre
         if (_route is null)
             throw new TlsFatalAlert(AlertDescription.unrecognized_name, requested is null ? "no SNI and no default host" : "no tenant serves this name");
         facts.Route = _route;
+        if (_route.Keys.Keys.Count == 0)
+        {
+            facts.KeyFailure = KeyOperationStatus.Unavailable;
+            facts.KeyFailureDetail = $"no key server of tenant {_route.TenantName} is registered";
+            throw new TlsFatalAlert(AlertDescription.internal_error, facts.KeyFailureDetail);
+        }
         base.ProcessClientExtensions(clientExtensions);
     }
 

@@ -1,0 +1,146 @@
+using System.Diagnostics;
+using System.Net.Security;
+using System.Net.Sockets;
+using System.Security.Authentication;
+using System.Security.Cryptography;
+using KeylessOrleans.TestSupport;
+
+namespace KeylessOrleans.Edge.Tests;
+
+/// <summary>Garbage and misbehaving clients end in an alert or a close — never a hang — and the edge keeps serving.</summary>
+public sealed class BadClientTests(EdgeFixture edge) : IClassFixture<EdgeFixture>
+{
+    /// <summary>Sends bytes, then waits for the edge to close the connection; returns what it sent back and how long it took.</summary>
+    private async Task<(byte[] Reply, TimeSpan Elapsed)> SendAndWaitForCloseAsync(byte[] bytes, bool closeOurSide)
+    {
+        using var socket = new Socket(SocketType.Stream, ProtocolType.Tcp);
+        await socket.ConnectAsync(edge.EdgeEndPoint);
+        var clock = Stopwatch.StartNew();
+        await socket.SendAsync(bytes, SocketFlags.None);
+        if (closeOurSide) socket.Shutdown(SocketShutdown.Send);
+        var reply = new List<byte>();
+        var buffer = new byte[4096];
+        using var limit = new CancellationTokenSource(TimeSpan.FromSeconds(15));
+        try
+        {
+            int read;
+            while ((read = await socket.ReceiveAsync(buffer, SocketFlags.None, limit.Token)) > 0) reply.AddRange(buffer[..read]);
+        }
+        catch (SocketException)
+        {
+            // A reset is a close too.
+        }
+        Assert.False(limit.IsCancellationRequested, "the edge never closed the connection");
+        return (reply.ToArray(), clock.Elapsed);
+    }
+
+    private async Task AssertStillServingAsync()
+    {
+        var (_, response) = await edge.FetchAsync(SslProtocols.Tls13);
+        Assert.StartsWith("HTTP/1.1 200 OK", response);
+    }
+
+    /// <summary>A TLS alert record: content type 21, any version, length 2, level fatal (2), the description.</summary>
+    private static void AssertFatalAlert(byte[] reply, byte description)
+    {
+        Assert.True(reply.Length >= 7, $"expected an alert, got {reply.Length} bytes");
+        Assert.Equal(21, reply[0]);
+        Assert.Equal(2, reply[5]);
+        Assert.Equal(description, reply[6]);
+    }
+
+    [Fact]
+    public async Task Random_bytes_are_refused_and_the_edge_keeps_serving()
+    {
+        var garbage = RandomNumberGenerator.GetBytes(1000);
+        garbage[0] = 0x47; // not a TLS content type ('G')
+        await SendAndWaitForCloseAsync(garbage, closeOurSide: false);
+        await AssertStillServingAsync();
+    }
+
+    [Fact]
+    public async Task A_malformed_client_hello_gets_a_fatal_alert()
+    {
+        // Handshake record holding a ClientHello whose inner length runs past the record.
+        byte[] hello = [0x16, 0x03, 0x01, 0x00, 0x08, 0x01, 0x00, 0x01, 0x00, 0x03, 0x03, 0x00, 0x00];
+        var (reply, _) = await SendAndWaitForCloseAsync(hello, closeOurSide: true);
+        // Either the alert (decode_error) or a plain close: what matters is no hang and no crash.
+        if (reply.Length > 0) Assert.Equal(21, reply[0]);
+        await AssertStillServingAsync();
+    }
+
+    [Fact]
+    public async Task A_truncated_client_hello_followed_by_close_ends_the_connection()
+    {
+        byte[] partial = [0x16, 0x03, 0x01, 0x02, 0x00, 0x01, 0x00, 0x01, 0xfc, 0x03, 0x03, .. RandomNumberGenerator.GetBytes(40)];
+        await SendAndWaitForCloseAsync(partial, closeOurSide: true);
+        await AssertStillServingAsync();
+    }
+
+    [Fact]
+    public async Task An_oversized_record_length_is_refused_at_once()
+    {
+        byte[] header = [0x16, 0x03, 0x03, 0xff, 0xff, .. RandomNumberGenerator.GetBytes(64)];
+        var (reply, elapsed) = await SendAndWaitForCloseAsync(header, closeOurSide: false);
+        // The edge does not wait for 64 KiB that can never be a valid record. Before a ClientHello BouncyCastle
+        // has no record version to write an alert with, so the close may come without one.
+        Assert.True(elapsed < TimeSpan.FromSeconds(1), $"took {elapsed}");
+        if (reply.Length > 0) AssertFatalAlert(reply, 22); // record_overflow
+        await AssertStillServingAsync();
+    }
+
+    [Fact]
+    public async Task An_oversized_record_after_the_client_hello_gets_record_overflow()
+    {
+        // A real ClientHello from openssl, then a record header announcing 64 KiB.
+        var hello = await CaptureClientHelloAsync();
+        byte[] bytes = [.. hello, 0x17, 0x03, 0x03, 0xff, 0xff, .. RandomNumberGenerator.GetBytes(64)];
+        var (reply, elapsed) = await SendAndWaitForCloseAsync(bytes, closeOurSide: false);
+        Assert.True(elapsed < TimeSpan.FromSeconds(2), $"took {elapsed}");
+        Assert.Contains((byte)21, reply); // an alert record follows the server's flight
+        await AssertStillServingAsync();
+    }
+
+    /// <summary>Records the first flight of a real TLS 1.2 client (openssl) against a throwaway listener.</summary>
+    private static async Task<byte[]> CaptureClientHelloAsync()
+    {
+        using var listener = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        listener.Bind(new System.Net.IPEndPoint(System.Net.IPAddress.Loopback, 0));
+        listener.Listen(1);
+        var client = ExternalTool.RunAsync("openssl",
+            ["s_client", "-connect", listener.LocalEndPoint!.ToString()!, "-servername", EdgeFixture.Host, "-tls1_2"], standardInput: "", timeout: TimeSpan.FromSeconds(10));
+        using var accepted = await listener.AcceptAsync();
+        var buffer = new byte[16384];
+        var read = await accepted.ReceiveAsync(buffer, SocketFlags.None);
+        accepted.Close();
+        await client;
+        return buffer[..read];
+    }
+
+    [Fact]
+    public async Task A_client_that_stops_mid_handshake_is_dropped_after_the_handshake_timeout()
+    {
+        byte[] partial = [0x16, 0x03, 0x01, 0x02, 0x00, 0x01, 0x00, 0x01, 0xfc, 0x03, 0x03];
+        var (_, elapsed) = await SendAndWaitForCloseAsync(partial, closeOurSide: false);
+        Assert.InRange(elapsed, TimeSpan.FromSeconds(2.5), TimeSpan.FromSeconds(6)); // HandshakeTimeout is 3 s
+        await AssertStillServingAsync();
+    }
+
+    [Fact]
+    public async Task Tls11_is_refused_with_protocol_version()
+    {
+        var result = await ExternalTool.RunAsync("openssl",
+            ["s_client", "-connect", edge.EdgeEndPoint.ToString(), "-servername", EdgeFixture.Host, "-tls1_1", "-cipher", "DEFAULT@SECLEVEL=0"], standardInput: "");
+        Assert.NotEqual(0, result.ExitCode);
+        Assert.Matches("alert (number 70|protocol version)|no protocols available", result.All);
+    }
+
+    [Fact]
+    public async Task Cbc_suites_are_not_offered()
+    {
+        var result = await ExternalTool.RunAsync("openssl",
+            ["s_client", "-connect", edge.EdgeEndPoint.ToString(), "-servername", EdgeFixture.Host, "-tls1_2", "-cipher", "ECDHE-RSA-AES128-SHA256:AES128-SHA"], standardInput: "");
+        Assert.NotEqual(0, result.ExitCode);
+        Assert.Contains("alert number 40", result.All); // handshake_failure
+    }
+}
