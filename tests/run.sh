@@ -22,4 +22,7 @@ if ((${#missing[@]})); then
 fi
 
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
-dotnet test KeylessOrleans.sln "$@"
+dotnet build KeylessOrleans.sln -nologo -clp:ErrorsOnly
+# One test assembly at a time (-m:1): they start clusters, listeners and real processes on loopback ports,
+# and on a 2-core machine running them side by side only adds contention and port races.
+dotnet test KeylessOrleans.sln --no-build -m:1 "$@"

@@ -24,8 +24,15 @@ public static class ExternalTool
         using var process = Process.Start(start) ?? throw new InvalidOperationException($"could not start {file}");
         var output = process.StandardOutput.ReadToEndAsync();
         var error = process.StandardError.ReadToEndAsync();
-        if (standardInput is not null) await process.StandardInput.WriteAsync(standardInput);
-        process.StandardInput.Close();
+        try
+        {
+            if (standardInput is not null) await process.StandardInput.WriteAsync(standardInput);
+            process.StandardInput.Close();
+        }
+        catch (IOException)
+        {
+            // The tool finished (e.g. on a handshake alert) before reading its input.
+        }
         using var limit = new CancellationTokenSource(timeout ?? TimeSpan.FromSeconds(30));
         try
         {

@@ -78,7 +78,8 @@ public sealed partial class TlsConnection(
                 }
                 await FlushToClientAsync(deadline.Token); // the next handshake flight
             }
-            return _tls.IsConnected ? "ok" : "closed";
+            // A client may send Finished and close_notify together: the handshake still completed.
+            return Facts.Version is not null ? "ok" : "closed";
         }
         catch (OperationCanceledException) when (!stopping.IsCancellationRequested)
         {
@@ -105,6 +106,7 @@ public sealed partial class TlsConnection(
     private async Task ForwardAsync(CancellationToken stopping)
     {
         var route = Facts.Route!;
+        if (_tls.IsClosed && _tls.GetAvailableInputBytes() == 0) return; // nothing to forward
         Socket origin;
         try
         {

@@ -1,0 +1,139 @@
+using System.CommandLine;
+using System.Net;
+using System.Net.Security;
+using System.Net.Sockets;
+using System.Runtime.InteropServices;
+using System.Security.Cryptography.X509Certificates;
+using System.Text;
+using KeylessOrleans.Cli.Demo;
+
+namespace KeylessOrleans.Cli.Commands;
+
+/// <summary>
+/// One command, a whole keyless deployment on this machine: an origin, an edge silo and the demo tenant's key
+/// server silo, each a separate process started through this program's own subcommands.
+/// </summary>
+internal static class DemoCommand
+{
+    public static Command Create()
+    {
+        var httpsPort = new Option<int>("--https-port") { Description = "HTTPS port of the edge", DefaultValueFactory = _ => 8443 };
+        var dataDir = new Option<string>("--data-dir") { Description = "Folder for the demo CA, keys and settings (reused on later runs)", DefaultValueFactory = _ => "./.keyless-demo" };
+        var siloPort = new Option<int>("--silo-port") { Description = "Edge silo port; the key server takes the next one", DefaultValueFactory = _ => 11111 };
+        var gatewayPort = new Option<int>("--gateway-port") { Description = "Orleans gateway port of the edge", DefaultValueFactory = _ => 30000 };
+        var command = new Command("demo", "Run an edge, the demo tenant's key server and an origin on localhost, serving https://demo.localhost:<https-port>/.")
+        {
+            httpsPort, dataDir, siloPort, gatewayPort,
+        };
+        command.SetAction(result => RunAsync(result.GetValue(httpsPort), result.GetValue(dataDir)!, result.GetValue(siloPort), result.GetValue(gatewayPort)));
+        return command;
+    }
+
+    private static async Task<int> RunAsync(int httpsPort, string dataDirectory, int siloPort, int gatewayPort)
+    {
+        using var stop = new CancellationTokenSource();
+        using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, c => { c.Cancel = true; stop.Cancel(); });
+        using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, c => { c.Cancel = true; stop.Cancel(); });
+
+        var files = new DemoFiles(dataDirectory);
+        Console.WriteLine(files.EnsureKeys()
+            ? $"demo: created a demo CA and RSA-2048 + ECDSA P-256 keys for {DemoFiles.HostName} in {files.KeyDirectory}"
+            : $"demo: reusing the keys in {files.KeyDirectory}");
+        var originPort = FreePort();
+        files.WriteTenants(originPort);
+
+        var children = new List<ChildProcess>();
+        try
+        {
+            children.Add(ChildProcess.Start("origin", "origin", "--listen", $"127.0.0.1:{originPort}"));
+            children.Add(ChildProcess.Start("edge", "edge", "--https-port", $"{httpsPort}", "--silo-port", $"{siloPort}",
+                "--gateway-port", $"{gatewayPort}", "--tenants", files.TenantsFile, "--edge-id", "demo-edge"));
+            children.Add(ChildProcess.Start("keyserver", "keyserver", "--tenant", DemoFiles.Tenant, "--keys", files.KeyDirectory,
+                "--silo-port", $"{siloPort + 1}", "--primary", $"127.0.0.1:{siloPort}"));
+
+            var anyExited = Task.WhenAny(children.Select(c => c.Exited));
+            var ready = WaitUntilServingAsync(httpsPort, files.CaFile, stop.Token);
+            var first = await Task.WhenAny(ready, anyExited, Task.Delay(TimeSpan.FromSeconds(120), stop.Token));
+            if (stop.IsCancellationRequested) return 0;
+            if (first != ready || !await ready)
+            {
+                var dead = children.FirstOrDefault(c => c.Exited.IsCompleted);
+                await Console.Error.WriteLineAsync(dead is null
+                    ? "demo: the edge did not serve https within 120 s; stopping"
+                    : $"demo: the {dead.Name} process exited with code {dead.ExitCode}; stopping");
+                return 1;
+            }
+
+            Console.WriteLine();
+            Console.WriteLine($"KeylessOrleans demo ready: https://{DemoFiles.HostName}:{httpsPort}/  (edge pid {children[1].Id}, key server pid {children[2].Id})");
+            Console.WriteLine($"  curl --cacert {files.CaFile} --resolve {DemoFiles.HostName}:{httpsPort}:127.0.0.1 https://{DemoFiles.HostName}:{httpsPort}/");
+            Console.WriteLine("Ctrl-C stops everything.");
+            Console.WriteLine();
+
+            var ended = await Task.WhenAny(anyExited, Task.Delay(Timeout.Infinite, stop.Token).ContinueWith(_ => { }, TaskScheduler.Default));
+            if (ended == anyExited && !stop.IsCancellationRequested)
+            {
+                var dead = children.First(c => c.Exited.IsCompleted);
+                await Console.Error.WriteLineAsync($"demo: the {dead.Name} process exited with code {dead.ExitCode}; stopping");
+                return 1;
+            }
+            return 0;
+        }
+        finally
+        {
+            Console.WriteLine("demo: stopping");
+            // Key server first (it unregisters), then the edge, then the origin.
+            for (var i = children.Count - 1; i >= 0; i--) await children[i].DisposeAsync();
+            Console.WriteLine("demo: stopped");
+        }
+    }
+
+    /// <summary>True once a TLS 1.3 request to the demo host through the edge returns 200.</summary>
+    private static async Task<bool> WaitUntilServingAsync(int httpsPort, string caFile, CancellationToken cancellationToken)
+    {
+        var ca = X509CertificateLoader.LoadCertificateFromFile(caFile);
+        while (!cancellationToken.IsCancellationRequested)
+        {
+            try
+            {
+                using var socket = new Socket(SocketType.Stream, ProtocolType.Tcp);
+                await socket.ConnectAsync(IPAddress.Loopback, httpsPort, cancellationToken);
+                await using var tls = new SslStream(new NetworkStream(socket, ownsSocket: false));
+                using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+                timeout.CancelAfter(TimeSpan.FromSeconds(5));
+                await tls.AuthenticateAsClientAsync(new SslClientAuthenticationOptions
+                {
+                    TargetHost = DemoFiles.HostName,
+                    RemoteCertificateValidationCallback = (_, certificate, _, _) => IssuedBy(certificate, ca),
+                }, timeout.Token);
+                await tls.WriteAsync(Encoding.ASCII.GetBytes($"GET / HTTP/1.1\r\nHost: {DemoFiles.HostName}\r\nConnection: close\r\n\r\n"), timeout.Token);
+                var response = await new StreamReader(tls).ReadToEndAsync(timeout.Token);
+                if (response.StartsWith("HTTP/1.1 200", StringComparison.Ordinal)) return true;
+            }
+            catch (Exception e) when (e is SocketException or IOException or System.Security.Authentication.AuthenticationException or OperationCanceledException)
+            {
+                // Not up yet: the edge is starting, or the key server has not registered its keys.
+            }
+            await Task.Delay(500, cancellationToken).ContinueWith(_ => { }, TaskScheduler.Default);
+        }
+        return false;
+    }
+
+    private static bool IssuedBy(X509Certificate? certificate, X509Certificate2 ca)
+    {
+        if (certificate is null) return false;
+        using var chain = new X509Chain();
+        chain.ChainPolicy.TrustMode = X509ChainTrustMode.CustomRootTrust;
+        chain.ChainPolicy.CustomTrustStore.Add(ca);
+        chain.ChainPolicy.RevocationMode = X509RevocationMode.NoCheck;
+        using var leaf = X509CertificateLoader.LoadCertificate(certificate.GetRawCertData());
+        return chain.Build(leaf);
+    }
+
+    private static int FreePort()
+    {
+        using var probe = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        probe.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+        return ((IPEndPoint)probe.LocalEndPoint!).Port;
+    }
+}

@@ -1,0 +1,51 @@
+using System.CommandLine;
+using KeylessOrleans.Cli.Hosting;
+using KeylessOrleans.Edge.Hosting;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+
+namespace KeylessOrleans.Cli.Commands;
+
+internal static class EdgeCommand
+{
+    public static Command Create()
+    {
+        var silo = new SiloCommandOptions();
+        var httpsPort = new Option<int?>("--https-port") { Description = "HTTPS port to terminate TLS on (default 8443)" };
+        var listen = new Option<string?>("--listen") { Description = "IP address the HTTPS listener binds (default 127.0.0.1)" };
+        var gatewayPort = new Option<int?>("--gateway-port") { Description = "Orleans gateway port for clients (default 30000)" };
+        var edgeId = new Option<string?>("--edge-id") { Description = "This edge's id in tenants' audit trails (default: host name)" };
+        var tenants = new Option<string?>("--tenants") { Description = "JSON file of tenant settings (host names, origin) to load into the registry at start" };
+
+        var command = new Command("edge", "Run an edge silo: terminate TLS for registered tenants, with private-key operations done by their key servers.");
+        silo.AddTo(command);
+        command.Options.Add(httpsPort);
+        command.Options.Add(listen);
+        command.Options.Add(gatewayPort);
+        command.Options.Add(edgeId);
+        command.Options.Add(tenants);
+        command.SetAction(result => HostRunner.RunAsync(() =>
+        {
+            var overrides = silo.Overrides(result);
+            overrides["Keyless:Edge:HttpsPort"] = result.GetValue(httpsPort)?.ToString();
+            overrides["Keyless:Edge:ListenAddress"] = result.GetValue(listen);
+            overrides["Keyless:Edge:EdgeId"] = result.GetValue(edgeId);
+            overrides["Keyless:Cluster:GatewayPort"] = result.GetValue(gatewayPort)?.ToString();
+            var builder = SiloHosting.CreateBuilder(result.GetValue(silo.Config), overrides);
+            builder.UseOrleans(orleans =>
+            {
+                orleans.UseClustering(builder.Configuration, defaultGatewayPort: 30000);
+                orleans.AddKeylessEdge(o => builder.Configuration.GetSection("Keyless:Edge").Bind(o));
+            });
+            if (result.GetValue(tenants) is { } file)
+            {
+                TenantFileImporter.Read(file); // a broken file is a start-up error, not a silent no-op
+                builder.Services.AddHostedService(sp => new TenantFileImporter(file, sp.GetRequiredService<IGrainFactory>(), sp.GetRequiredService<ILogger<TenantFileImporter>>()));
+            }
+            return builder.Build();
+        }));
+        return command;
+    }
+}

@@ -1,0 +1,40 @@
+using System.CommandLine;
+using KeylessOrleans.Cli.Hosting;
+using KeylessOrleans.KeyServer.Hosting;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.Hosting;
+
+namespace KeylessOrleans.Cli.Commands;
+
+internal static class KeyServerCommand
+{
+    public static Command Create()
+    {
+        var silo = new SiloCommandOptions();
+        var tenant = new Option<string?>("--tenant") { Description = "The tenant whose keys this silo serves" };
+        var replica = new Option<string?>("--replica") { Description = "This replica's name (default primary)" };
+        var keys = new Option<string?>("--keys") { Description = "Folder of PEM private keys and certificate chains" };
+
+        var command = new Command("keyserver", "Run a tenant's key server silo: holds the private keys, answers edges' signing and decryption requests.");
+        silo.AddTo(command);
+        command.Options.Add(tenant);
+        command.Options.Add(replica);
+        command.Options.Add(keys);
+        command.SetAction(result => HostRunner.RunAsync(() =>
+        {
+            var overrides = silo.Overrides(result);
+            overrides["Keyless:KeyServer:Tenant"] = result.GetValue(tenant);
+            overrides["Keyless:KeyServer:Replica"] = result.GetValue(replica);
+            overrides["Keyless:KeyServer:KeyDirectory"] = result.GetValue(keys);
+            var builder = SiloHosting.CreateBuilder(result.GetValue(silo.Config), overrides);
+            builder.UseOrleans(orleans =>
+            {
+                // On-prem silos never accept Orleans clients.
+                orleans.UseClustering(builder.Configuration, defaultGatewayPort: 0);
+                orleans.AddKeylessKeyServer(o => builder.Configuration.GetSection("Keyless:KeyServer").Bind(o));
+            });
+            return builder.Build();
+        }));
+        return command;
+    }
+}

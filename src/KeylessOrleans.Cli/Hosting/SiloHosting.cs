@@ -1,0 +1,50 @@
+using System.Net;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+
+namespace KeylessOrleans.Cli.Hosting;
+
+/// <summary>What the edge and keyserver commands share: configuration sources, logging, clustering.</summary>
+internal static class SiloHosting
+{
+    /// <summary>
+    /// Configuration comes from, last wins: the JSON file given with --config, environment variables
+    /// (KEYLESS__EDGE__HTTPSPORT sets Keyless:Edge:HttpsPort), then the command-line options.
+    /// </summary>
+    public static HostApplicationBuilder CreateBuilder(string? configFile, IReadOnlyDictionary<string, string?> commandLine)
+    {
+        var builder = Host.CreateEmptyApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
+        if (configFile is not null)
+        {
+            if (!File.Exists(configFile)) throw new FileNotFoundException($"Configuration file '{configFile}' does not exist.", configFile);
+            builder.Configuration.AddJsonFile(Path.GetFullPath(configFile), optional: false);
+        }
+        builder.Configuration.AddEnvironmentVariables();
+        builder.Configuration.AddInMemoryCollection(commandLine.Where(kv => kv.Value is not null));
+
+        builder.Logging.AddSimpleConsole(o =>
+        {
+            o.SingleLine = true;
+            o.TimestampFormat = "HH:mm:ss.fff ";
+        });
+        builder.Logging.SetMinimumLevel(LogLevel.Information);
+        builder.Logging.AddFilter("Orleans", LogLevel.Warning);
+        builder.Logging.AddFilter("Microsoft", LogLevel.Warning);
+        builder.Logging.AddFilter("Polly", LogLevel.Warning);
+        builder.Logging.AddConfiguration(builder.Configuration.GetSection("Logging"));
+        builder.Services.AddSingleton<IHostLifetime, Microsoft.Extensions.Hosting.Internal.ConsoleLifetime>(); // SIGINT/SIGTERM stop the silo gracefully
+        return builder;
+    }
+
+    public static void UseClustering(this ISiloBuilder silo, IConfiguration configuration, int defaultGatewayPort)
+    {
+        var options = new KeylessClusterOptions { GatewayPort = defaultGatewayPort };
+        configuration.GetSection("Keyless:Cluster").Bind(options);
+        IPEndPoint? primary = null;
+        if (!string.IsNullOrWhiteSpace(options.PrimarySilo) && !IPEndPoint.TryParse(options.PrimarySilo, out primary))
+            throw new ArgumentException($"Keyless:Cluster:PrimarySilo '{options.PrimarySilo}' is not host:port (an IP address and a port).");
+        silo.UseLocalhostClustering(options.SiloPort, options.GatewayPort, primary, options.ServiceId, options.ClusterId);
+    }
+}

@@ -1,0 +1,61 @@
+using System.Text.Json;
+using KeylessOrleans.Registry;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+
+namespace KeylessOrleans.Cli.Hosting;
+
+/// <summary>
+/// Loads operator tenant settings from a JSON file into the registry at start, retrying until the registry is up:
+/// <c>{ "tenants": [ { "tenant": "demo", "hostNames": ["demo.localhost"], "origin": { "host": "127.0.0.1", "port": 8080 } } ] }</c>.
+/// </summary>
+internal sealed partial class TenantFileImporter(string file, IGrainFactory grains, ILogger<TenantFileImporter> logger) : BackgroundService
+{
+    private static readonly JsonSerializerOptions Json = new() { PropertyNameCaseInsensitive = true };
+
+    public static IReadOnlyList<TenantSettings> Read(string file)
+    {
+        var document = JsonSerializer.Deserialize<TenantFile>(File.ReadAllText(file), Json)
+            ?? throw new InvalidDataException($"Tenant file '{file}' is empty.");
+        return document.Tenants;
+    }
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        var tenants = Read(file);
+        var registry = grains.GetGrain<IRegistryGrain>(IRegistryGrain.DefaultKey);
+        foreach (var tenant in tenants)
+        {
+            while (!stoppingToken.IsCancellationRequested)
+            {
+                try
+                {
+                    await registry.SetTenantAsync(tenant).WaitAsync(TimeSpan.FromSeconds(10), stoppingToken);
+                    LogImported(tenant.Tenant, string.Join(", ", tenant.HostNames), tenant.Origin.Host, tenant.Origin.Port);
+                    break;
+                }
+                catch (ArgumentException e)
+                {
+                    LogRefused(tenant.Tenant, e.Message);
+                    break;
+                }
+                catch (Exception e) when (!stoppingToken.IsCancellationRequested)
+                {
+                    LogRetrying(tenant.Tenant, e.GetType().Name);
+                    await Task.Delay(TimeSpan.FromSeconds(1), stoppingToken);
+                }
+            }
+        }
+    }
+
+    private sealed record TenantFile(IReadOnlyList<TenantSettings> Tenants);
+
+    [LoggerMessage(EventId = 4001, Level = LogLevel.Information, Message = "Tenant {Tenant} imported: {HostNames} -> {OriginHost}:{OriginPort}")]
+    private partial void LogImported(string tenant, string hostNames, string originHost, int originPort);
+
+    [LoggerMessage(EventId = 4002, Level = LogLevel.Error, Message = "Tenant {Tenant} refused by the registry: {Reason}")]
+    private partial void LogRefused(string tenant, string reason);
+
+    [LoggerMessage(EventId = 4003, Level = LogLevel.Warning, Message = "Registry not reachable yet for tenant {Tenant} ({Error}); retrying")]
+    private partial void LogRetrying(string tenant, string error);
+}

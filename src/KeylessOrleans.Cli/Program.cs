@@ -1,0 +1,12 @@
+using System.CommandLine;
+using KeylessOrleans.Cli.Commands;
+
+var root = new RootCommand("KeylessOrleans: TLS at the edge, private keys on the tenant's own servers.")
+{
+    DemoCommand.Create(),
+    EdgeCommand.Create(),
+    KeyServerCommand.Create(),
+    OriginCommand.Create(),
+};
+// Silos handle SIGINT/SIGTERM themselves (graceful leave), so the parser must not cut them short.
+return await root.Parse(args).InvokeAsync(new InvocationConfiguration { ProcessTerminationTimeout = null });

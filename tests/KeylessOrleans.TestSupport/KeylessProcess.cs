@@ -1,0 +1,119 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using System.Net;
+using System.Net.Sockets;
+using System.Runtime.InteropServices;
+
+namespace KeylessOrleans.TestSupport;
+
+/// <summary>
+/// The real keyless program (keyless.dll next to the test assembly) run as a child process, its output kept
+/// for assertions. Disposing stops it by PID: SIGTERM, then SIGKILL of the whole tree if it lingers.
+/// </summary>
+public sealed class KeylessProcess : IAsyncDisposable
+{
+    private readonly Process _process;
+    private readonly ConcurrentQueue<string> _lines = new();
+    private readonly SemaphoreSlim _lineArrived = new(0);
+
+    private KeylessProcess(Process process)
+    {
+        _process = process;
+        process.OutputDataReceived += (_, e) => Add(e.Data);
+        process.ErrorDataReceived += (_, e) => Add(e.Data);
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+    }
+
+    public int Id => _process.Id;
+    public bool HasExited => _process.HasExited;
+    public int ExitCode => _process.ExitCode;
+    public string Output => string.Join('\n', _lines);
+
+    public static KeylessProcess Start(params string[] arguments)
+    {
+        var program = Path.Combine(AppContext.BaseDirectory, "keyless.dll");
+        if (!File.Exists(program)) throw new FileNotFoundException("keyless.dll is not next to the tests", program);
+        var start = new ProcessStartInfo("dotnet")
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+            WorkingDirectory = AppContext.BaseDirectory,
+        };
+        start.ArgumentList.Add(program);
+        foreach (var argument in arguments) start.ArgumentList.Add(argument);
+        return new KeylessProcess(Process.Start(start)!);
+    }
+
+    private void Add(string? line)
+    {
+        if (line is null) return;
+        _lines.Enqueue(line);
+        _lineArrived.Release();
+    }
+
+    /// <summary>Waits for an output line containing <paramref name="text"/>; fails with the output so far.</summary>
+    public async Task<string> WaitForLineAsync(string text, TimeSpan timeout)
+    {
+        var clock = Stopwatch.StartNew();
+        while (true)
+        {
+            var line = _lines.FirstOrDefault(l => l.Contains(text, StringComparison.Ordinal));
+            if (line is not null) return line;
+            if (_process.HasExited && !_lineArrived.Wait(0))
+                throw new InvalidOperationException($"keyless exited ({_process.ExitCode}) before printing '{text}':\n{Output}");
+            var left = timeout - clock.Elapsed;
+            if (left <= TimeSpan.Zero) throw new TimeoutException($"keyless did not print '{text}' within {timeout}:\n{Output}");
+            await _lineArrived.WaitAsync(left < TimeSpan.FromMilliseconds(500) ? left : TimeSpan.FromMilliseconds(500));
+        }
+    }
+
+    public void Signal(PosixSignal signal) => _ = Kill(_process.Id, signal switch
+    {
+        PosixSignal.SIGTERM => 15,
+        PosixSignal.SIGINT => 2,
+        _ => throw new ArgumentOutOfRangeException(nameof(signal)),
+    });
+
+    /// <summary>SIGKILL, as a crash: no chance to leave the cluster.</summary>
+    public void Crash() => _process.Kill(entireProcessTree: false);
+
+    public async Task<bool> WaitForExitAsync(TimeSpan timeout)
+    {
+        using var limit = new CancellationTokenSource(timeout);
+        try
+        {
+            await _process.WaitForExitAsync(limit.Token);
+            return true;
+        }
+        catch (OperationCanceledException)
+        {
+            return false;
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (!_process.HasExited)
+        {
+            Signal(PosixSignal.SIGTERM);
+            if (!await WaitForExitAsync(TimeSpan.FromSeconds(15)))
+            {
+                _process.Kill(entireProcessTree: true);
+                await _process.WaitForExitAsync();
+            }
+        }
+        _process.Dispose();
+    }
+
+    public static int FreePort()
+    {
+        using var probe = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        probe.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+        return ((IPEndPoint)probe.LocalEndPoint!).Port;
+    }
+
+    [DllImport("libc", EntryPoint = "kill", SetLastError = true)]
+    private static extern int Kill(int pid, int signal);
+}
