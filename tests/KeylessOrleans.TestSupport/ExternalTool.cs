@@ -10,7 +10,8 @@ public static class ExternalTool
         public string All => Output + "\n" + Error;
     }
 
-    public static async Task<Result> RunAsync(string file, IEnumerable<string> arguments, string? standardInput = null, TimeSpan? timeout = null, string? workingDirectory = null)
+    public static async Task<Result> RunAsync(string file, IEnumerable<string> arguments, string? standardInput = null, TimeSpan? timeout = null,
+        string? workingDirectory = null, IReadOnlyDictionary<string, string>? environment = null)
     {
         var start = new ProcessStartInfo(file)
         {
@@ -21,6 +22,7 @@ public static class ExternalTool
             WorkingDirectory = workingDirectory ?? Environment.CurrentDirectory,
         };
         foreach (var argument in arguments) start.ArgumentList.Add(argument);
+        foreach (var (name, value) in environment ?? new Dictionary<string, string>()) start.Environment[name] = value;
         using var process = Process.Start(start) ?? throw new InvalidOperationException($"could not start {file}");
         var output = process.StandardOutput.ReadToEndAsync();
         var error = process.StandardError.ReadToEndAsync();

@@ -1,0 +1,103 @@
+using System.Net;
+using KeylessOrleans.Edge.Hosting;
+using KeylessOrleans.Edge.Routing;
+using KeylessOrleans.Edge.Tls;
+using KeylessOrleans.KeyServer;
+using KeylessOrleans.KeyServer.Hosting;
+using KeylessOrleans.KeyServer.KeyStore;
+using KeylessOrleans.Registry;
+using KeylessOrleans.TestSupport;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+
+namespace KeylessOrleans.Benchmarks;
+
+/// <summary>
+/// Three silos on localhost clustering in this process, talking over loopback TCP like separate hosts:
+/// the tenant's key server, a keyless edge, and a baseline edge that signs in-process with the same keys.
+/// </summary>
+internal sealed class BenchCluster : IAsyncDisposable
+{
+    public const string Host = "bench.example.test";
+
+    private readonly List<IHost> _hosts = [];
+
+    public required TenantKeyFolder Keys { get; init; }
+    public required TestOrigin Origin { get; init; }
+    public int KeylessPort { get; private set; }
+    public int LocalPort { get; private set; }
+    public IServiceProvider KeylessEdgeServices => _hosts[0].Services;
+    public IServiceProvider KeyServerServices => _hosts[2].Services;
+
+    public static async Task<BenchCluster> StartAsync(TenantKeyFolder keys, TestOrigin origin, int handshakeThreads)
+    {
+        var cluster = new BenchCluster { Keys = keys, Origin = origin };
+        var primary = FreePort();
+        cluster.KeylessPort = FreePort();
+        cluster.LocalPort = FreePort();
+
+        cluster._hosts.Add(await StartSiloAsync(primary, null, gateway: FreePort(), silo => silo.AddKeylessEdge(o =>
+        {
+            o.EdgeId = "keyless-edge";
+            o.DefaultHostName = Host; // openssl s_time sends no SNI
+            o.HttpsPort = cluster.KeylessPort;
+            o.HandshakeThreads = handshakeThreads;
+        })));
+        var localOperations = new KeyOperations(new PemKeyStore(keys.Path, NullLogger<PemKeyStore>.Instance));
+        cluster._hosts.Add(await StartSiloAsync(FreePort(), primary, gateway: 0, silo =>
+        {
+            silo.AddKeylessEdge(o =>
+            {
+                o.EdgeId = "local-key-edge";
+                o.DefaultHostName = Host;
+                o.HttpsPort = cluster.LocalPort;
+                o.HandshakeThreads = handshakeThreads;
+            });
+            silo.Services.AddSingleton<IKeyOperationGateway>(new LocalKeyGateway(localOperations));
+        }));
+        cluster._hosts.Add(await StartSiloAsync(FreePort(), primary, gateway: 0, silo => silo.AddKeylessKeyServer(o =>
+        {
+            o.Tenant = "bench";
+            o.KeyDirectory = keys.Path;
+            o.RegistrationRetryDelay = TimeSpan.FromMilliseconds(200);
+        })));
+
+        var grains = cluster.KeylessEdgeServices.GetRequiredService<IGrainFactory>();
+        await grains.GetGrain<IRegistryGrain>(IRegistryGrain.DefaultKey)
+            .SetTenantAsync(new TenantSettings("bench", [Host], new OriginEndpoint("127.0.0.1", origin.Port)));
+        foreach (var edge in cluster._hosts.Take(2))
+        {
+            var routes = edge.Services.GetRequiredService<RouteTable>();
+            while (routes.Resolve(Host) is not { Keys.Keys.Count: 2 }) await Task.Delay(100);
+        }
+        return cluster;
+    }
+
+    private static async Task<IHost> StartSiloAsync(int siloPort, int? primary, int gateway, Action<ISiloBuilder> configure)
+    {
+        var builder = Microsoft.Extensions.Hosting.Host.CreateEmptyApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
+        // Saturating both cores is the point here, so Orleans' starvation warnings are expected noise.
+        builder.Logging.AddSimpleConsole(o => o.SingleLine = true).SetMinimumLevel(LogLevel.Error);
+        builder.UseOrleans(silo =>
+        {
+            silo.UseLocalhostClustering(siloPort, gateway, primary is { } p ? new IPEndPoint(IPAddress.Loopback, p) : null, "bench", "bench");
+            configure(silo);
+        });
+        var host = builder.Build();
+        await host.StartAsync();
+        return host;
+    }
+
+    private static int FreePort() => KeylessProcess.FreePort();
+
+    public async ValueTask DisposeAsync()
+    {
+        for (var i = _hosts.Count - 1; i >= 0; i--)
+        {
+            await _hosts[i].StopAsync();
+            _hosts[i].Dispose();
+        }
+    }
+}

@@ -1,0 +1,86 @@
+using System.Diagnostics.Metrics;
+using System.Text.RegularExpressions;
+using KeylessOrleans.Edge.Diagnostics;
+using KeylessOrleans.TestSupport;
+
+namespace KeylessOrleans.Benchmarks;
+
+/// <summary>One handshake scenario: what the clients ask for.</summary>
+internal sealed record HandshakeScenario(string Name, string[] ClientOptions, string? SignatureAlgorithms);
+
+internal sealed record LoadResult(double PerSecond, double P50Ms, double P99Ms);
+
+/// <summary>
+/// Drives full handshakes with N concurrent `openssl s_time -new` clients for a fixed time and reads the edge's
+/// own handshake-duration histogram (accept to finished) for latency.
+/// </summary>
+internal static partial class HandshakeLoad
+{
+    public static async Task<LoadResult> RunAsync(int port, HandshakeScenario scenario, int clients, int seconds, string workDirectory)
+    {
+        var environment = new Dictionary<string, string>();
+        if (scenario.SignatureAlgorithms is { } sigalgs)
+        {
+            // s_time has no -sigalgs: an OpenSSL configuration file sets them for the client.
+            var config = Path.Combine(workDirectory, $"openssl-{sigalgs}.cnf");
+            await File.WriteAllTextAsync(config, $"""
+                openssl_conf = openssl_init
+                [openssl_init]
+                ssl_conf = ssl_sect
+                [ssl_sect]
+                system_default = system_default_sect
+                [system_default_sect]
+                SignatureAlgorithms = {sigalgs}
+                """);
+            environment["OPENSSL_CONF"] = config;
+        }
+
+        using var durations = new DurationRecorder();
+        var runs = Enumerable.Range(0, clients).Select(_ => ExternalTool.RunAsync("openssl",
+            ["s_time", "-connect", $"127.0.0.1:{port}", "-new", "-time", $"{seconds}", .. scenario.ClientOptions],
+            timeout: TimeSpan.FromSeconds(seconds + 60), environment: environment)).ToArray();
+        var results = await Task.WhenAll(runs);
+        var connections = results.Sum(r => ConnectionCount().Match(r.Output) is { Success: true } m ? int.Parse(m.Groups[1].Value) : 0);
+        if (connections == 0) throw new InvalidOperationException($"no handshake completed in {scenario.Name}:\n{results[0].All}");
+        var (p50, p99) = durations.Percentiles();
+        return new LoadResult(connections / (double)seconds, p50, p99);
+    }
+
+    [GeneratedRegex(@"(\d+) connections in [\d.]+s")]
+    private static partial Regex ConnectionCount();
+
+    /// <summary>Collects the edges' successful-handshake durations while a scenario runs.</summary>
+    private sealed class DurationRecorder : IDisposable
+    {
+        private readonly MeterListener _listener = new();
+        private readonly List<double> _values = [];
+
+        public DurationRecorder()
+        {
+            _listener.InstrumentPublished = (instrument, listener) =>
+            {
+                if (instrument.Meter.Name == EdgeMetrics.MeterName && instrument.Name == "keyless.edge.handshake.duration")
+                    listener.EnableMeasurementEvents(instrument);
+            };
+            _listener.SetMeasurementEventCallback<double>((_, value, tags, _) =>
+            {
+                foreach (var tag in tags)
+                    if (tag.Key == "outcome" && Equals(tag.Value, "ok"))
+                        lock (_values) _values.Add(value);
+            });
+            _listener.Start();
+        }
+
+        public (double P50, double P99) Percentiles()
+        {
+            lock (_values)
+            {
+                if (_values.Count == 0) return (double.NaN, double.NaN);
+                var sorted = _values.Order().ToArray();
+                return (sorted[(int)(sorted.Length * 0.50)], sorted[Math.Min(sorted.Length - 1, (int)(sorted.Length * 0.99))]);
+            }
+        }
+
+        public void Dispose() => _listener.Dispose();
+    }
+}

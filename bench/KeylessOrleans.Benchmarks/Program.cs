@@ -1,0 +1,80 @@
+using System.Security.Cryptography;
+using KeylessOrleans.Benchmarks;
+using KeylessOrleans.Edge.KeyAccess;
+using KeylessOrleans.KeyServer;
+using KeylessOrleans.KeyServer.Tls;
+using KeylessOrleans.Keys;
+using KeylessOrleans.TestSupport;
+using Microsoft.Extensions.DependencyInjection;
+
+// Usage: dotnet run -c Release --project bench/KeylessOrleans.Benchmarks -- [--seconds N] [--clients N]
+var seconds = ArgValue("--seconds", 8);
+var clients = ArgValue("--clients", 4);
+
+using var ca = new TestCertificateAuthority("KeylessOrleans Bench CA");
+using var keys = new TenantKeyFolder(ca, [BenchCluster.Host]);
+await using var origin = new TestOrigin();
+using var work = new TempDirectory("keyless-bench");
+await using var cluster = await BenchCluster.StartAsync(keys, origin, handshakeThreads: 64);
+
+Console.WriteLine($"# KeylessOrleans benchmark — {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC, {Environment.ProcessorCount} cores, {seconds} s per row");
+Console.WriteLine();
+
+// 1. Key operations: through Orleans to the key grain vs. the same operation in-process.
+Console.WriteLine("## Key operations (in-process: one thread per core; keyless: 16 concurrent grain calls from the edge silo)");
+Console.WriteLine();
+Console.WriteLine("| operation | in-process ops/s | keyless ops/s | ratio | in-process p50/p99 ms | keyless p50/p99 ms |");
+Console.WriteLine("|---|---|---|---|---|---|");
+var client = cluster.KeylessEdgeServices.GetRequiredService<KeyServerClient>();
+var local = cluster.KeyServerServices.GetRequiredService<KeyOperations>();
+var content = CertificateVerifyContent.Build(RandomNumberGenerator.GetBytes(32));
+byte[] premaster = [0x03, 0x03, .. RandomNumberGenerator.GetBytes(46)];
+var ciphertext = keys.RsaPublic.Encrypt(premaster, RSAEncryptionPadding.Pkcs1);
+var keyOps = new (string Name, Func<KeyOperationResult> Local, Func<Task<KeyOperationResult>> Remote)[]
+{
+    ("ECDSA P-256 sign", () => local.SignCertificateVerify(keys.EcdsaKeyId, SignatureScheme.EcdsaSecp256r1Sha256, content),
+        () => client.SignCertificateVerifyAsync("primary", new(client.Context("bench", keys.EcdsaKeyId, null, null), SignatureScheme.EcdsaSecp256r1Sha256, content))),
+    ("RSA-2048 PSS sign", () => local.SignCertificateVerify(keys.RsaKeyId, SignatureScheme.RsaPssRsaeSha256, content),
+        () => client.SignCertificateVerifyAsync("primary", new(client.Context("bench", keys.RsaKeyId, null, null), SignatureScheme.RsaPssRsaeSha256, content))),
+    ("RSA-2048 decrypt", () => local.DecryptPremaster(keys.RsaKeyId, ciphertext, 0x0303),
+        () => client.DecryptPremasterAsync("primary", new(client.Context("bench", keys.RsaKeyId, null, null), ciphertext, 0x0303))),
+};
+foreach (var (name, localOp, remoteOp) in keyOps)
+{
+    var inProcess = KeyOperationLoad.RunOnThreads(() => Check(localOp()), TimeSpan.FromSeconds(seconds));
+    var keyless = await KeyOperationLoad.RunAsync(async () => Check(await remoteOp()), 16, TimeSpan.FromSeconds(seconds));
+    Console.WriteLine($"| {name} | {inProcess.PerSecond:0} | {keyless.PerSecond:0} | {keyless.PerSecond / inProcess.PerSecond:0.00} | {inProcess.P50Ms:0.00} / {inProcess.P99Ms:0.00} | {keyless.P50Ms:0.00} / {keyless.P99Ms:0.00} |");
+}
+Console.WriteLine();
+
+// 2. Full handshakes: keyless edge vs. the same edge signing in-process, same openssl clients, same run.
+Console.WriteLine($"## Full TLS handshakes ({clients} × openssl s_time -new)");
+Console.WriteLine();
+Console.WriteLine("| handshake | in-process signer /s | keyless /s | ratio | in-process p50/p99 ms | keyless p50/p99 ms |");
+Console.WriteLine("|---|---|---|---|---|---|");
+var scenarios = new HandshakeScenario[]
+{
+    new("TLS 1.3 ECDSA P-256", ["-tls1_3"], "ecdsa_secp256r1_sha256"),
+    new("TLS 1.3 RSA-2048 (PSS)", ["-tls1_3"], "rsa_pss_rsae_sha256"),
+    new("TLS 1.2 ECDHE-ECDSA", ["-tls1_2", "-cipher", "ECDHE-ECDSA-AES128-GCM-SHA256"], null),
+    new("TLS 1.2 ECDHE-RSA", ["-tls1_2", "-cipher", "ECDHE-RSA-AES128-GCM-SHA256"], null),
+    new("TLS 1.2 RSA key exchange", ["-tls1_2", "-cipher", "AES128-GCM-SHA256"], null),
+};
+foreach (var scenario in scenarios)
+{
+    var inProcess = await HandshakeLoad.RunAsync(cluster.LocalPort, scenario, clients, seconds, work.Path);
+    var keyless = await HandshakeLoad.RunAsync(cluster.KeylessPort, scenario, clients, seconds, work.Path);
+    Console.WriteLine($"| {scenario.Name} | {inProcess.PerSecond:0} | {keyless.PerSecond:0} | {keyless.PerSecond / inProcess.PerSecond:0.00} | {inProcess.P50Ms:0.0} / {inProcess.P99Ms:0.0} | {keyless.P50Ms:0.0} / {keyless.P99Ms:0.0} |");
+}
+Console.WriteLine();
+Console.WriteLine("Edges, key server and clients share this machine's cores; compare ratios within one run only.");
+return 0;
+
+static KeyOperationResult Check(KeyOperationResult result) =>
+    result.IsOk ? result : throw new InvalidOperationException($"key operation failed: {result.Status} {result.Detail}");
+
+int ArgValue(string name, int fallback)
+{
+    var index = Array.IndexOf(args, name);
+    return index >= 0 && index + 1 < args.Length && int.TryParse(args[index + 1], out var value) ? value : fallback;
+}
