@@ -23,7 +23,7 @@ public sealed class EdgeFixture : IAsyncLifetime
     public TestCertificateAuthority Authority { get; } = new();
     public TenantKeyFolder AcmeKeys { get; private set; } = null!;
     public TestOrigin Origin { get; } = new();
-    public SiloPlan.Edge EdgePlan { get; } = new(HttpsPort: 0) { HandshakeTimeout = TimeSpan.FromSeconds(3) };
+    public SiloPlan.Edge EdgePlan { get; } = new(HttpsPort: 0) { HandshakeTimeout = TimeSpan.FromSeconds(3), IdleTimeout = TimeSpan.FromSeconds(3) };
     public SiloPlan.OnPrem AcmePlan { get; private set; } = null!;
     public KeylessTestCluster Cluster { get; private set; } = null!;
     public IPEndPoint EdgeEndPoint { get; private set; } = null!;
@@ -46,13 +46,15 @@ public sealed class EdgeFixture : IAsyncLifetime
     }
 
     /// <summary>Changes acme's origin settings and waits until the edge routes with them.</summary>
-    public async Task SetAcmeOriginAsync(OriginEndpoint origin)
+    public Task SetAcmeOriginAsync(OriginEndpoint origin) => SetAcmeAsync(new TenantSettings("acme", [Host, "*.acme.test"], origin));
+
+    /// <summary>Changes acme's tenant settings and waits until the edge routes with them.</summary>
+    public async Task SetAcmeAsync(TenantSettings settings)
     {
-        await Cluster.Grains.GetGrain<IRegistryGrain>(IRegistryGrain.DefaultKey)
-            .SetTenantAsync(new TenantSettings("acme", [Host, "*.acme.test"], origin));
+        await Cluster.Grains.GetGrain<IRegistryGrain>(IRegistryGrain.DefaultKey).SetTenantAsync(settings);
         var routes = EdgeServices.GetRequiredService<RouteTable>();
         var clock = System.Diagnostics.Stopwatch.StartNew();
-        while (routes.Resolve(Host)?.Tenant.Origin != origin)
+        while (routes.Resolve(Host)?.Tenant != settings)
         {
             if (clock.Elapsed > TimeSpan.FromSeconds(30)) throw new TimeoutException("the edge never saw the new origin");
             await Task.Delay(50);

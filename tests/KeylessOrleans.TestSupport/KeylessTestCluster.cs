@@ -18,6 +18,10 @@ public abstract record SiloPlan
         public TimeSpan KeyCallTimeout { get; init; } = TimeSpan.FromSeconds(2);
 
         public TimeSpan HandshakeTimeout { get; init; } = TimeSpan.FromSeconds(10);
+
+        public TimeSpan IdleTimeout { get; init; } = TimeSpan.FromSeconds(120);
+
+        public string? DefaultHostName { get; init; }
     }
 
     public sealed record OnPrem(string Tenant, string Replica, string KeyDirectory) : SiloPlan;
@@ -74,6 +78,8 @@ public sealed class KeylessTestCluster : IAsyncDisposable
                     o.HttpsPort = edge.HttpsPort;
                     o.KeyCallTimeout = edge.KeyCallTimeout;
                     o.HandshakeTimeout = edge.HandshakeTimeout;
+                    o.IdleTimeout = edge.IdleTimeout;
+                    o.DefaultHostName = edge.DefaultHostName;
                     o.RegistryPollInterval = TimeSpan.FromMilliseconds(200);
                     o.HandshakeThreads = 16;
                 });
