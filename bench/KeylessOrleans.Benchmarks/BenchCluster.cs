@@ -14,6 +14,7 @@ using Microsoft.Extensions.Logging.Abstractions;
 
 namespace KeylessOrleans.Benchmarks;
 
+
 /// <summary>
 /// Three silos on localhost clustering in this process, talking over loopback TCP like separate hosts:
 /// the tenant's key server, a keyless edge, and a baseline edge that signs in-process with the same keys.
@@ -38,7 +39,7 @@ internal sealed class BenchCluster : IAsyncDisposable
         cluster.KeylessPort = FreePort();
         cluster.LocalPort = FreePort();
 
-        cluster._hosts.Add(await StartSiloAsync(primary, null, gateway: FreePort(), silo => silo.AddKeylessEdge(o =>
+        cluster._hosts.Add(await StartSiloAsync(primary, null, gateway: FreePort(), silo => silo.AddMemoryGrainStorage(KeylessOrleans.Cluster.Registry.RegistryStorage.Name).AddKeylessEdge(o =>
         {
             o.EdgeId = "keyless-edge";
             o.DefaultHostName = Host; // openssl s_time sends no SNI
@@ -48,7 +49,7 @@ internal sealed class BenchCluster : IAsyncDisposable
         var localOperations = new KeyOperations(new PemKeyStore(keys.Path, NullLogger<PemKeyStore>.Instance));
         cluster._hosts.Add(await StartSiloAsync(FreePort(), primary, gateway: 0, silo =>
         {
-            silo.AddKeylessEdge(o =>
+            silo.AddMemoryGrainStorage(KeylessOrleans.Cluster.Registry.RegistryStorage.Name).AddKeylessEdge(o =>
             {
                 o.EdgeId = "local-key-edge";
                 o.DefaultHostName = Host;

@@ -7,6 +7,7 @@ var root = new RootCommand("KeylessOrleans: TLS at the edge, private keys on the
     EdgeCommand.Create(),
     KeyServerCommand.Create(),
     OriginCommand.Create(),
+    TenantCommand.Create(),
 };
 // Silos handle SIGINT/SIGTERM themselves (graceful leave), so the parser must not cut them short.
 return await root.Parse(args).InvokeAsync(new InvocationConfiguration { ProcessTerminationTimeout = null });

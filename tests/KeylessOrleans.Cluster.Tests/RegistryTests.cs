@@ -46,6 +46,36 @@ public sealed class RegistryTests(TwoTenantsFixture fixture) : IClassFixture<Two
     }
 
     [Fact]
+    public async Task A_certificate_for_a_name_the_tenant_was_not_given_is_refused_with_a_clear_message()
+    {
+        var acme = (await fixture.Registry.GetSnapshotIfChangedAsync(-1))!.Replicas.Single(r => r.Tenant == "acme");
+        var widened = acme with { Chains = [acme.Chains[0] with { HostNames = ["www.acme.test", "login.bank.test"] }] };
+
+        var error = await Assert.ThrowsAsync<ArgumentException>(() => fixture.Registry.RegisterReplicaAsync(widened));
+
+        Assert.Contains("login.bank.test", error.Message);
+        Assert.Contains("was not given", error.Message);
+        Assert.Null(await fixture.Registry.LookupHostAsync("login.bank.test"));
+    }
+
+    [Fact]
+    public async Task A_replica_that_does_not_hold_the_key_cannot_register_its_certificate()
+    {
+        // globex's silo claims acme's certificate under acme's name but as another replica: no such key there.
+        var acme = (await fixture.Registry.GetSnapshotIfChangedAsync(-1))!.Replicas.Single(r => r.Tenant == "acme");
+        var error = await Assert.ThrowsAsync<ArgumentException>(() => fixture.Registry.RegisterReplicaAsync(acme with { Replica = "impostor" }));
+        Assert.Contains("acme/impostor", error.Message);
+    }
+
+    [Fact]
+    public async Task A_tenant_the_operator_has_not_added_cannot_register()
+    {
+        var acme = (await fixture.Registry.GetSnapshotIfChangedAsync(-1))!.Replicas.Single(r => r.Tenant == "acme");
+        var error = await Assert.ThrowsAsync<ArgumentException>(() => fixture.Registry.RegisterReplicaAsync(acme with { Tenant = "initech" }));
+        Assert.Contains("has not been added", error.Message);
+    }
+
+    [Fact]
     public async Task A_registration_with_a_malformed_key_id_is_refused()
     {
         var bad = new ReplicaRegistration("acme", "rogue", [new CertificateChainRegistration("not-a-key-id", KeyAlgorithm.Rsa, [[1, 2, 3]], ["evil.test"], DateTimeOffset.UtcNow)]);

@@ -32,6 +32,9 @@ public sealed class TwoTenantsFixture : IAsyncLifetime
         AcmePlan = new SiloPlan.OnPrem("acme", "primary", AcmeKeys.Path);
         GlobexPlan = new SiloPlan.OnPrem("globex", "primary", GlobexKeys.Path);
         Cluster = await KeylessTestCluster.StartAsync(EdgePlan, AcmePlan, GlobexPlan);
+        // The operator adds the tenants; their replicas, already trying, register as soon as that is done.
+        await Registry.SetTenantAsync(new TenantSettings("acme", ["www.acme.test", "*.acme.test"], new OriginEndpoint("127.0.0.1", 9)));
+        await Registry.SetTenantAsync(new TenantSettings("globex", ["globex.test"], new OriginEndpoint("127.0.0.1", 9)));
         await WaitForRegistrationAsync("www.acme.test", "acme");
         await WaitForRegistrationAsync("globex.test", "globex");
     }

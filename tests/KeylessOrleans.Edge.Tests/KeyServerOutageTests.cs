@@ -55,16 +55,13 @@ public sealed class KeyServerOutageTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task A_registered_replica_that_cannot_be_reached_gives_internal_error_after_a_key_call_attempt()
+    public async Task A_registered_replica_that_died_gives_internal_error_after_a_key_call_attempt()
     {
-        // A replica the registry still lists but that no silo serves: as after a crash, before anyone noticed.
-        var registry = _cluster.Grains.GetGrain<IRegistryGrain>(IRegistryGrain.DefaultKey);
-        var snapshot = (await registry.GetSnapshotIfChangedAsync(-1))!;
-        var primary = snapshot.Replicas.Single(r => r.Tenant == "acme");
-        await _cluster.Cluster.StopSiloAsync(_cluster.Silo(_acme));
-        await registry.RegisterReplicaAsync(primary with { Replica = "ghost" });
+        // A replica the registry still lists but that no silo serves, as after a crash: the test cluster's
+        // "kill" cancels the replica's goodbye, so its registration stays.
+        await _cluster.Cluster.KillSiloAsync(_cluster.Silo(_acme));
         var routes = _cluster.Services(_cluster.Silo(_edge)).GetRequiredService<Routing.RouteTable>();
-        while (routes.Resolve(EdgeFixture.Host)?.Keys.Keys.FirstOrDefault()?.Replicas is not ["ghost"]) await Task.Delay(50);
+        Assert.Equal(["primary"], routes.Resolve(EdgeFixture.Host)?.Keys.Keys.First().Replicas);
 
         var clock = Stopwatch.StartNew();
         var result = await SClientAsync("-tls1_3");

@@ -72,6 +72,7 @@ public sealed class KeylessTestCluster : IAsyncDisposable
         switch (plan)
         {
             case SiloPlan.Edge edge:
+                silo.AddMemoryGrainStorage(KeylessOrleans.Cluster.Registry.RegistryStorage.Name);
                 silo.AddKeylessEdge(o =>
                 {
                     o.EdgeId = siloName.ToLowerInvariant();

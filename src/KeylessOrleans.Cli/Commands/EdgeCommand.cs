@@ -1,5 +1,6 @@
 using System.CommandLine;
 using KeylessOrleans.Cli.Hosting;
+using KeylessOrleans.Cluster.Hosting;
 using KeylessOrleans.Edge.Hosting;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
@@ -34,9 +35,11 @@ internal static class EdgeCommand
             overrides["Keyless:Edge:EdgeId"] = result.GetValue(edgeId);
             overrides["Keyless:Cluster:GatewayPort"] = result.GetValue(gatewayPort)?.ToString();
             var builder = SiloHosting.CreateBuilder(result.GetValue(silo.Config), overrides);
+            var cluster = SiloHosting.ClusterOptions(builder.Configuration, defaultGatewayPort: 30000);
             builder.UseOrleans(orleans =>
             {
-                orleans.UseClustering(builder.Configuration, defaultGatewayPort: 30000);
+                orleans.UseKeylessClustering(cluster);
+                orleans.AddKeylessRegistryStorage(cluster);
                 orleans.AddKeylessEdge(o => builder.Configuration.GetSection("Keyless:Edge").Bind(o));
             });
             if (result.GetValue(tenants) is { } file)

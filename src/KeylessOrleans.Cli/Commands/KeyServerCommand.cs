@@ -1,5 +1,6 @@
 using System.CommandLine;
 using KeylessOrleans.Cli.Hosting;
+using KeylessOrleans.Cluster.Hosting;
 using KeylessOrleans.KeyServer.Hosting;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.Hosting;
@@ -27,10 +28,11 @@ internal static class KeyServerCommand
             overrides["Keyless:KeyServer:Replica"] = result.GetValue(replica);
             overrides["Keyless:KeyServer:KeyDirectory"] = result.GetValue(keys);
             var builder = SiloHosting.CreateBuilder(result.GetValue(silo.Config), overrides);
+            // On-prem silos never accept Orleans clients.
+            var cluster = SiloHosting.ClusterOptions(builder.Configuration, defaultGatewayPort: 0);
             builder.UseOrleans(orleans =>
             {
-                // On-prem silos never accept Orleans clients.
-                orleans.UseClustering(builder.Configuration, defaultGatewayPort: 0);
+                orleans.UseKeylessClustering(cluster);
                 orleans.AddKeylessKeyServer(o => builder.Configuration.GetSection("Keyless:KeyServer").Bind(o));
             });
             return builder.Build();

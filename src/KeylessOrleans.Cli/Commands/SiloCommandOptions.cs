@@ -9,13 +9,15 @@ internal sealed class SiloCommandOptions
     public Option<int?> SiloPort { get; } = new("--silo-port") { Description = "Port for silo-to-silo traffic (default 11111)" };
     public Option<string?> PrimarySilo { get; } = new("--primary") { Description = "host:port of the primary silo to join (localhost clustering); omit on the primary" };
     public Option<string?> ClusterId { get; } = new("--cluster-id") { Description = "Orleans cluster id (default keyless)" };
+    public Option<string?> ServiceId { get; } = new("--service-id") { Description = "Orleans service id (default keyless)" };
+    public Option<string?> Clustering { get; } = new("--clustering") { Description = "localhost (one machine, default) or redis (multi-host)" };
+    public Option<string?> Redis { get; } = new("--redis") { Description = "Redis host:port for --clustering redis (membership and registry storage)" };
+    public Option<string?> Advertise { get; } = new("--advertise") { Description = "IP address other silos use to reach this one (redis clustering)" };
 
     public void AddTo(Command command)
     {
-        command.Options.Add(Config);
-        command.Options.Add(SiloPort);
-        command.Options.Add(PrimarySilo);
-        command.Options.Add(ClusterId);
+        foreach (var option in new Option[] { Config, SiloPort, PrimarySilo, ClusterId, ServiceId, Clustering, Redis, Advertise })
+            command.Options.Add(option);
     }
 
     public Dictionary<string, string?> Overrides(ParseResult result) => new()
@@ -23,5 +25,9 @@ internal sealed class SiloCommandOptions
         ["Keyless:Cluster:SiloPort"] = result.GetValue(SiloPort)?.ToString(),
         ["Keyless:Cluster:PrimarySilo"] = result.GetValue(PrimarySilo),
         ["Keyless:Cluster:ClusterId"] = result.GetValue(ClusterId),
+        ["Keyless:Cluster:ServiceId"] = result.GetValue(ServiceId),
+        ["Keyless:Cluster:Clustering"] = result.GetValue(Clustering),
+        ["Keyless:Cluster:Redis"] = result.GetValue(Redis),
+        ["Keyless:Cluster:AdvertisedAddress"] = result.GetValue(Advertise),
     };
 }

@@ -1,4 +1,4 @@
-using System.Net;
+using KeylessOrleans.Cluster.Hosting;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
@@ -38,13 +38,11 @@ internal static class SiloHosting
         return builder;
     }
 
-    public static void UseClustering(this ISiloBuilder silo, IConfiguration configuration, int defaultGatewayPort)
+    /// <summary>The "Keyless:Cluster" section, with the role's own gateway default.</summary>
+    public static KeylessClusterOptions ClusterOptions(IConfiguration configuration, int defaultGatewayPort)
     {
         var options = new KeylessClusterOptions { GatewayPort = defaultGatewayPort };
         configuration.GetSection("Keyless:Cluster").Bind(options);
-        IPEndPoint? primary = null;
-        if (!string.IsNullOrWhiteSpace(options.PrimarySilo) && !IPEndPoint.TryParse(options.PrimarySilo, out primary))
-            throw new ArgumentException($"Keyless:Cluster:PrimarySilo '{options.PrimarySilo}' is not host:port (an IP address and a port).");
-        silo.UseLocalhostClustering(options.SiloPort, options.GatewayPort, primary, options.ServiceId, options.ClusterId);
+        return options;
     }
 }

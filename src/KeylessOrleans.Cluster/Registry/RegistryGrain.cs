@@ -1,3 +1,5 @@
+using System.Security.Cryptography;
+using System.Security.Cryptography.X509Certificates;
 using KeylessOrleans.Keys;
 using KeylessOrleans.Registry;
 using Microsoft.Extensions.Logging;
@@ -14,7 +16,7 @@ public sealed partial class RegistryGrain(
 {
     public async Task<long> RegisterReplicaAsync(ReplicaRegistration registration)
     {
-        var problem = Validate(registration);
+        var problem = Validate(registration) ?? CheckAgainstTenant(registration) ?? await ProveKeysAsync(registration);
         if (problem is not null)
         {
             LogRejected(registration.Tenant, registration.Replica, problem);
@@ -68,6 +70,8 @@ public sealed partial class RegistryGrain(
     {
         if (state.State.Tenants.Remove(tenant))
         {
+            foreach (var key in state.State.Replicas.Where(r => r.Value.Tenant == tenant).Select(r => r.Key).ToList())
+                state.State.Replicas.Remove(key);
             state.State.Version++;
             await state.WriteStateAsync();
             LogTenantRemoved(tenant, state.State.Version);
@@ -94,6 +98,61 @@ public sealed partial class RegistryGrain(
             return "host names must be DNS names or *.wildcards";
         if (string.IsNullOrWhiteSpace(settings.Origin.Host)) return "origin host is empty";
         if (settings.Origin.Port is < 1 or > 65535) return $"origin port {settings.Origin.Port} is out of range";
+        return null;
+    }
+
+    /// <summary>A replica may only announce certificates for names the operator gave its tenant.</summary>
+    private string? CheckAgainstTenant(ReplicaRegistration registration)
+    {
+        if (!state.State.Tenants.TryGetValue(registration.Tenant, out var tenant))
+            return $"tenant {registration.Tenant} has not been added by the operator";
+        foreach (var chain in registration.Chains)
+        {
+            var outside = chain.HostNames.FirstOrDefault(name => !tenant.HostNames.Any(pattern => CoversName(pattern, name)));
+            if (outside is not null)
+                return $"the certificate of key {chain.KeyId[..16]}… covers {outside}, which tenant {registration.Tenant} was not given (allowed: {string.Join(", ", tenant.HostNames)})";
+        }
+        return null;
+    }
+
+    /// <summary>A pattern covers a certificate name when it matches it, or both are the same wildcard.</summary>
+    private static bool CoversName(string pattern, string name) =>
+        HostNames.Normalize(pattern) == HostNames.Normalize(name) || (!name.StartsWith("*.", StringComparison.Ordinal) && HostNames.Matches(pattern, name));
+
+    /// <summary>
+    /// Asks the key grain of the registering replica to describe each key: it answers only from that replica's
+    /// silo (placement filter), so a matching public key proves the key is really there.
+    /// </summary>
+    private async Task<string?> ProveKeysAsync(ReplicaRegistration registration)
+    {
+        foreach (var chain in registration.Chains)
+        {
+            byte[] certificateKey;
+            try
+            {
+                using var certificate = X509CertificateLoader.LoadCertificate(chain.ChainDer[0]);
+                certificateKey = certificate.PublicKey.ExportSubjectPublicKeyInfo();
+            }
+            catch (CryptographicException)
+            {
+                return $"the end-entity certificate of key {chain.KeyId[..16]}… cannot be parsed";
+            }
+            if (KeyIds.FromSubjectPublicKeyInfo(certificateKey) != chain.KeyId)
+                return $"key id {chain.KeyId[..16]}… does not match its certificate's public key";
+
+            var keyGrain = GrainFactory.GetGrain<IKeyGrain>(new KeyGrainKey(registration.Tenant, registration.Replica, chain.KeyId).ToString());
+            KeyDescriptionResult described;
+            try
+            {
+                described = await keyGrain.DescribeAsync().WaitAsync(TimeSpan.FromSeconds(5));
+            }
+            catch (Exception e) when (e is OrleansException or TimeoutException)
+            {
+                return $"replica {registration.Tenant}/{registration.Replica} could not be asked about key {chain.KeyId[..16]}… ({e.GetType().Name})";
+            }
+            if (described.Description?.SubjectPublicKeyInfo is not { } held || !held.AsSpan().SequenceEqual(certificateKey))
+                return $"replica {registration.Tenant}/{registration.Replica} does not hold the private key of the certificate for {string.Join(", ", chain.HostNames)}";
+        }
         return null;
     }
 

@@ -1,6 +1,5 @@
 using KeylessOrleans.Cluster;
 using KeylessOrleans.Cluster.Hosting;
-using KeylessOrleans.Cluster.Registry;
 using KeylessOrleans.Edge.Diagnostics;
 using KeylessOrleans.Edge.Handshake;
 using KeylessOrleans.Edge.KeyAccess;
@@ -19,15 +18,14 @@ namespace KeylessOrleans.Edge.Hosting;
 public static class EdgeSiloBuilderExtensions
 {
     /// <summary>
-    /// Makes this silo an edge: declares its role, refuses to host key grains, keeps the registry (in memory
-    /// unless another "keyless-registry" storage is added after this call), follows it, and terminates TLS on
-    /// <see cref="EdgeOptions.HttpsPort"/> with private-key operations sent to tenants' key servers.
+    /// Makes this silo an edge: declares its role, refuses to host key grains, hosts and follows the registry
+    /// (which needs a grain storage named "keyless-registry": <c>AddKeylessRegistryStorage</c>), and terminates
+    /// TLS on <see cref="EdgeOptions.HttpsPort"/> with private-key operations sent to tenants' key servers.
     /// </summary>
     public static ISiloBuilder AddKeylessEdge(this ISiloBuilder builder, Action<EdgeOptions>? configure = null)
     {
         builder.AddKeylessSiloRole(SiloRoles.Edge);
         builder.RemoveGrainClasses(type => typeof(IKeyGrain).IsAssignableFrom(type));
-        builder.AddMemoryGrainStorage(RegistryStorage.Name);
 
         var services = builder.Services;
         services.AddOptions<EdgeOptions>().Configure(configure ?? (_ => { })).ValidateOnStart();

@@ -39,6 +39,7 @@ public sealed partial class ReplicaRegistrar(
         var settings = options.Value;
         var registration = Describe(settings.Tenant, settings.Replica, store);
         var registered = false;
+        string? lastRefusal = null;
         while (!stoppingToken.IsCancellationRequested)
         {
             try
@@ -46,11 +47,21 @@ public sealed partial class ReplicaRegistrar(
                 var version = await Registry.RegisterReplicaAsync(registration).WaitAsync(TimeSpan.FromSeconds(10), stoppingToken);
                 if (!registered) LogRegistered(settings.Tenant, settings.Replica, registration.Chains.Count, version);
                 registered = true;
+                lastRefusal = null;
                 await Task.Delay(settings.RegistrationInterval, stoppingToken);
             }
             catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
             {
                 return;
+            }
+            catch (ArgumentException e)
+            {
+                // Refused (e.g. tenant not added yet, a certificate for a name the tenant was not given):
+                // say it once, keep trying so the replica comes up as soon as the operator fixes it.
+                registered = false;
+                if (e.Message != lastRefusal) LogRegistrationRefused(settings.Tenant, settings.Replica, e.Message);
+                lastRefusal = e.Message;
+                await Task.Delay(settings.RegistrationRetryDelay, stoppingToken).ContinueWith(_ => { }, TaskScheduler.Default);
             }
             catch (Exception e)
             {
@@ -82,6 +93,9 @@ public sealed partial class ReplicaRegistrar(
 
     [LoggerMessage(EventId = 1202, Level = LogLevel.Warning, Message = "Replica {Tenant}/{Replica} could not register yet ({Error}: {Message}); retrying")]
     private partial void LogRegistrationFailed(string tenant, string replica, string error, string message);
+
+    [LoggerMessage(EventId = 1204, Level = LogLevel.Error, Message = "Registry refused replica {Tenant}/{Replica}: {Reason}")]
+    private partial void LogRegistrationRefused(string tenant, string replica, string reason);
 
     [LoggerMessage(EventId = 1203, Level = LogLevel.Warning, Message = "Replica {Tenant}/{Replica} could not unregister on stop ({Error})")]
     private partial void LogUnregisterFailed(string tenant, string replica, string error);

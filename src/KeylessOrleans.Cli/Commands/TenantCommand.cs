@@ -1,0 +1,165 @@
+using System.CommandLine;
+using System.Net;
+using KeylessOrleans.Cli.Hosting;
+using KeylessOrleans.Cluster.Hosting;
+using KeylessOrleans.Registry;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+
+namespace KeylessOrleans.Cli.Commands;
+
+/// <summary>The operator's tenant commands: connect to the cluster as a client and change or read the registry.</summary>
+internal static class TenantCommand
+{
+    public static Command Create()
+    {
+        var command = new Command("tenant", "Add, list, show and remove tenants (operator). Changes reach every edge within seconds.");
+        var connection = new ClientConnectionOptions();
+
+        var name = new Argument<string>("name") { Description = "Tenant name: a-z, 0-9, '-', '.'" };
+        var hosts = new Option<string[]>("--host") { Description = "A host name the tenant may serve (exact or *.example.com); repeat for more", Required = true, AllowMultipleArgumentsPerToken = true };
+        var origin = new Option<string>("--origin") { Description = "The tenant's origin, host:port (plain TCP from the edge)", Required = true };
+        var proxy = new Option<bool>("--proxy-protocol") { Description = "Send a PROXY protocol v2 header with the client address to the origin" };
+        var h2 = new Option<bool>("--h2") { Description = "The origin speaks HTTP/2 (cleartext): offer h2 by ALPN" };
+        var noRsa = new Option<bool>("--no-rsa-key-exchange") { Description = "Refuse TLS 1.2 RSA key exchange (no forward secrecy) for this tenant" };
+        var add = new Command("add", "Add a tenant, or replace its settings.") { name, hosts, origin, proxy, h2, noRsa };
+        connection.AddTo(add);
+        add.SetAction(result => connection.RunAsync(result, async registry =>
+        {
+            if (!TryParseOrigin(result.GetValue(origin)!, out var host, out var port))
+            {
+                await Console.Error.WriteLineAsync($"--origin '{result.GetValue(origin)}' is not host:port");
+                return 2;
+            }
+            var settings = new TenantSettings(result.GetValue(name)!, result.GetValue(hosts)!.Select(HostNames.Normalize).ToList(),
+                new OriginEndpoint(host, port, result.GetValue(proxy), result.GetValue(h2)), !result.GetValue(noRsa));
+            var version = await registry.SetTenantAsync(settings);
+            Console.WriteLine($"tenant {settings.Tenant} set (registry version {version})");
+            return 0;
+        }));
+
+        var list = new Command("list", "List tenants, their host names, origins and key-server replicas.");
+        connection.AddTo(list);
+        list.SetAction(result => connection.RunAsync(result, async registry =>
+        {
+            var snapshot = (await registry.GetSnapshotIfChangedAsync(-1))!;
+            Console.WriteLine($"{"TENANT",-16} {"HOST NAMES",-40} {"ORIGIN",-24} {"REPLICAS"}");
+            foreach (var tenant in snapshot.Tenants.OrderBy(t => t.Tenant))
+            {
+                var replicas = snapshot.Replicas.Where(r => r.Tenant == tenant.Tenant).Select(r => r.Replica).Order();
+                Console.WriteLine($"{tenant.Tenant,-16} {string.Join(",", tenant.HostNames),-40} {tenant.Origin.Host + ":" + tenant.Origin.Port,-24} {string.Join(",", replicas)}");
+            }
+            return 0;
+        }));
+
+        var showName = new Argument<string>("name") { Description = "Tenant name" };
+        var show = new Command("show", "Show one tenant: settings, replicas and registered certificates.") { showName };
+        connection.AddTo(show);
+        show.SetAction(result => connection.RunAsync(result, async registry =>
+        {
+            var snapshot = (await registry.GetSnapshotIfChangedAsync(-1))!;
+            var tenant = snapshot.Tenants.FirstOrDefault(t => t.Tenant == result.GetValue(showName));
+            if (tenant is null)
+            {
+                await Console.Error.WriteLineAsync($"tenant '{result.GetValue(showName)}' does not exist");
+                return 1;
+            }
+            Console.WriteLine($"tenant:      {tenant.Tenant}");
+            Console.WriteLine($"host names:  {string.Join(", ", tenant.HostNames)}");
+            Console.WriteLine($"origin:      {tenant.Origin.Host}:{tenant.Origin.Port}{(tenant.Origin.ProxyProtocol ? " (PROXY v2)" : "")}{(tenant.Origin.Http2 ? " (h2)" : "")}");
+            Console.WriteLine($"RSA key exchange: {(tenant.AllowRsaKeyExchange ? "allowed" : "refused")}");
+            foreach (var replica in snapshot.Replicas.Where(r => r.Tenant == tenant.Tenant).OrderBy(r => r.Replica))
+            {
+                Console.WriteLine($"replica {replica.Replica}:");
+                foreach (var chain in replica.Chains)
+                    Console.WriteLine($"  key {chain.KeyId[..16]}… {chain.Algorithm,-10} {string.Join(",", chain.HostNames)} (expires {chain.NotAfter:yyyy-MM-dd})");
+            }
+            return 0;
+        }));
+
+        var removeName = new Argument<string>("name") { Description = "Tenant name" };
+        var remove = new Command("remove", "Remove a tenant: edges stop serving its host names.") { removeName };
+        connection.AddTo(remove);
+        remove.SetAction(result => connection.RunAsync(result, async registry =>
+        {
+            var version = await registry.RemoveTenantAsync(result.GetValue(removeName)!);
+            Console.WriteLine($"tenant {result.GetValue(removeName)} removed (registry version {version})");
+            return 0;
+        }));
+
+        command.Subcommands.Add(add);
+        command.Subcommands.Add(list);
+        command.Subcommands.Add(show);
+        command.Subcommands.Add(remove);
+        return command;
+    }
+
+    private static bool TryParseOrigin(string value, out string host, out int port)
+    {
+        host = "";
+        port = 0;
+        var colon = value.LastIndexOf(':');
+        if (colon <= 0 || !int.TryParse(value[(colon + 1)..], out port) || port is < 1 or > 65535) return false;
+        host = value[..colon].Trim('[', ']');
+        return Uri.CheckHostName(host) != UriHostNameType.Unknown;
+    }
+
+    /// <summary>How the tenant commands reach the cluster: Redis, or an edge's localhost gateway.</summary>
+    private sealed class ClientConnectionOptions
+    {
+        private readonly Option<string?> _config = new("--config") { Description = "JSON configuration file (section Keyless:Cluster)" };
+        private readonly Option<string?> _clustering = new("--clustering") { Description = "localhost (default) or redis" };
+        private readonly Option<string?> _redis = new("--redis") { Description = "Redis host:port with --clustering redis" };
+        private readonly Option<int?> _gateway = new("--gateway-port") { Description = "An edge's gateway port with localhost clustering (default 30000)" };
+        private readonly Option<string?> _clusterId = new("--cluster-id") { Description = "Orleans cluster id (default keyless)" };
+        private readonly Option<string?> _serviceId = new("--service-id") { Description = "Orleans service id (default keyless)" };
+
+        public void AddTo(Command command)
+        {
+            foreach (var option in new Option[] { _config, _clustering, _redis, _gateway, _clusterId, _serviceId })
+                command.Options.Add(option);
+        }
+
+        public async Task<int> RunAsync(ParseResult result, Func<IRegistryGrain, Task<int>> action)
+        {
+            try
+            {
+                var builder = SiloHosting.CreateBuilder(result.GetValue(_config), new Dictionary<string, string?>
+                {
+                    ["Keyless:Cluster:Clustering"] = result.GetValue(_clustering),
+                    ["Keyless:Cluster:Redis"] = result.GetValue(_redis),
+                    ["Keyless:Cluster:GatewayPort"] = result.GetValue(_gateway)?.ToString(),
+                    ["Keyless:Cluster:ClusterId"] = result.GetValue(_clusterId),
+                    ["Keyless:Cluster:ServiceId"] = result.GetValue(_serviceId),
+                });
+                builder.Logging.SetMinimumLevel(LogLevel.Warning);
+                var cluster = SiloHosting.ClusterOptions(builder.Configuration, defaultGatewayPort: 30000);
+                builder.UseOrleansClient(client => client.UseKeylessClustering(cluster));
+                using var host = builder.Build();
+                using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+                await host.StartAsync(timeout.Token);
+                try
+                {
+                    var registry = host.Services.GetRequiredService<IClusterClient>().GetGrain<IRegistryGrain>(IRegistryGrain.DefaultKey);
+                    return await action(registry);
+                }
+                finally
+                {
+                    await host.StopAsync(CancellationToken.None);
+                }
+            }
+            catch (ArgumentException e)
+            {
+                await Console.Error.WriteLineAsync($"refused: {e.Message}");
+                return 2;
+            }
+            catch (Exception e) when (e is OrleansException or OperationCanceledException or TimeoutException or System.Net.Sockets.SocketException)
+            {
+                await Console.Error.WriteLineAsync($"cannot reach the cluster: {e.Message}");
+                return 3;
+            }
+        }
+    }
+}

@@ -1,0 +1,73 @@
+using System.Net;
+using System.Net.Sockets;
+using KeylessOrleans.Cluster.Registry;
+using Microsoft.Extensions.Hosting;
+using Orleans.Configuration;
+using StackExchange.Redis;
+
+namespace KeylessOrleans.Cluster.Hosting;
+
+/// <summary>Clustering for silos and clients: localhost (one machine) or Redis (multi-host).</summary>
+public static class ClusteringExtensions
+{
+    /// <exception cref="ArgumentException">A setting is invalid; the message names it.</exception>
+    public static ISiloBuilder UseKeylessClustering(this ISiloBuilder silo, KeylessClusterOptions options)
+    {
+        ThrowIfInvalid(options);
+        if (!options.UsesRedis)
+        {
+            var primary = string.IsNullOrWhiteSpace(options.PrimarySilo) ? null : IPEndPoint.Parse(options.PrimarySilo);
+            return silo.UseLocalhostClustering(options.SiloPort, options.GatewayPort, primary, options.ServiceId, options.ClusterId);
+        }
+
+        silo.Configure<ClusterOptions>(o =>
+        {
+            o.ClusterId = options.ClusterId;
+            o.ServiceId = options.ServiceId;
+        });
+        var advertised = string.IsNullOrWhiteSpace(options.AdvertisedAddress) ? DefaultAddress() : IPAddress.Parse(options.AdvertisedAddress);
+        silo.ConfigureEndpoints(advertised, options.SiloPort, options.GatewayPort, listenOnAnyHostAddress: true);
+        silo.UseRedisClustering(o => o.ConfigurationOptions = RedisConfiguration(options));
+        return silo;
+    }
+
+    /// <summary>
+    /// The registry's grain storage on edge silos: Redis in multi-host mode (an edge restart loses nothing),
+    /// memory for the embedded single-machine cluster.
+    /// </summary>
+    public static ISiloBuilder AddKeylessRegistryStorage(this ISiloBuilder silo, KeylessClusterOptions options) =>
+        options.UsesRedis
+            ? silo.AddRedisGrainStorage(RegistryStorage.Name, o => o.ConfigurationOptions = RedisConfiguration(options))
+            : silo.AddMemoryGrainStorage(RegistryStorage.Name);
+
+    /// <summary>A client of the cluster (the operator's tenant commands): through Redis, or a localhost gateway.</summary>
+    public static IClientBuilder UseKeylessClustering(this IClientBuilder client, KeylessClusterOptions options)
+    {
+        ThrowIfInvalid(options);
+        if (!options.UsesRedis)
+            return client.UseLocalhostClustering(options.GatewayPort == 0 ? 30000 : options.GatewayPort, options.ServiceId, options.ClusterId);
+        client.Configure<ClusterOptions>(o =>
+        {
+            o.ClusterId = options.ClusterId;
+            o.ServiceId = options.ServiceId;
+        });
+        return client.UseRedisClustering(o => o.ConfigurationOptions = RedisConfiguration(options));
+    }
+
+    private static ConfigurationOptions RedisConfiguration(KeylessClusterOptions options)
+    {
+        var configuration = ConfigurationOptions.Parse(options.Redis!);
+        configuration.AbortOnConnectFail = false; // keep retrying while Redis restarts
+        return configuration;
+    }
+
+    private static void ThrowIfInvalid(KeylessClusterOptions options)
+    {
+        var problems = options.Validate();
+        if (problems.Count > 0) throw new ArgumentException(string.Join("; ", problems));
+    }
+
+    private static IPAddress DefaultAddress() =>
+        Dns.GetHostAddresses(Dns.GetHostName()).FirstOrDefault(a => a.AddressFamily == AddressFamily.InterNetwork && !IPAddress.IsLoopback(a))
+        ?? IPAddress.Loopback;
+}

@@ -1,0 +1,52 @@
+using System.Net;
+
+namespace KeylessOrleans.Cluster.Hosting;
+
+/// <summary>How a silo or client finds the cluster (configuration section "Keyless:Cluster").</summary>
+public sealed class KeylessClusterOptions
+{
+    public const string LocalhostClustering = "localhost";
+    public const string RedisClustering = "redis";
+
+    /// <summary>"localhost" (one machine, membership held by the primary silo; the embedded default) or "redis".</summary>
+    public string Clustering { get; set; } = LocalhostClustering;
+
+    /// <summary>Redis for clustering and registry storage when <see cref="Clustering"/> is "redis": host:port or a StackExchange.Redis configuration string.</summary>
+    public string? Redis { get; set; }
+
+    public string ClusterId { get; set; } = "keyless";
+    public string ServiceId { get; set; } = "keyless";
+
+    /// <summary>This silo's port for silo-to-silo traffic. Every other silo must be able to reach it (full mesh).</summary>
+    public int SiloPort { get; set; } = 11111;
+
+    /// <summary>Port for Orleans clients (the tenant CLI); 0 for none. On-prem silos never open one.</summary>
+    public int GatewayPort { get; set; }
+
+    /// <summary>Localhost clustering: host:port of the primary silo; empty on the primary itself.</summary>
+    public string? PrimarySilo { get; set; }
+
+    /// <summary>Redis clustering: the address other silos use to reach this one (default: this host's first IPv4 address, or loopback).</summary>
+    public string? AdvertisedAddress { get; set; }
+
+    public bool UsesRedis => string.Equals(Clustering, RedisClustering, StringComparison.OrdinalIgnoreCase);
+
+    /// <summary>Checks the settings; returns the problems, each naming its setting.</summary>
+    public IReadOnlyList<string> Validate()
+    {
+        var problems = new List<string>();
+        if (!UsesRedis && !string.Equals(Clustering, LocalhostClustering, StringComparison.OrdinalIgnoreCase))
+            problems.Add($"Keyless:Cluster:Clustering '{Clustering}' must be 'localhost' or 'redis'");
+        if (UsesRedis && string.IsNullOrWhiteSpace(Redis))
+            problems.Add("Keyless:Cluster:Redis is required with Clustering=redis (host:port)");
+        if (SiloPort is < 1 or > 65535) problems.Add($"Keyless:Cluster:SiloPort {SiloPort} is out of range");
+        if (GatewayPort is < 0 or > 65535) problems.Add($"Keyless:Cluster:GatewayPort {GatewayPort} is out of range");
+        if (!string.IsNullOrWhiteSpace(PrimarySilo) && !IPEndPoint.TryParse(PrimarySilo, out _))
+            problems.Add($"Keyless:Cluster:PrimarySilo '{PrimarySilo}' is not address:port");
+        if (!string.IsNullOrWhiteSpace(AdvertisedAddress) && !IPAddress.TryParse(AdvertisedAddress, out _))
+            problems.Add($"Keyless:Cluster:AdvertisedAddress '{AdvertisedAddress}' is not an IP address");
+        if (string.IsNullOrWhiteSpace(ClusterId)) problems.Add("Keyless:Cluster:ClusterId must not be empty");
+        if (string.IsNullOrWhiteSpace(ServiceId)) problems.Add("Keyless:Cluster:ServiceId must not be empty");
+        return problems;
+    }
+}

@@ -1,0 +1,70 @@
+namespace KeylessOrleans.Deploy.Tests;
+
+/// <summary>
+/// The `keyless` command surface the deploy files are written against (subcommands, options, KEYLESS__ variables).
+/// Keep in step with src/KeylessOrleans.Cli; this project deliberately does not reference it.
+/// </summary>
+internal static class CommandSurface
+{
+    private static readonly string[] SiloOptions =
+        ["--config", "--clustering", "--redis", "--cluster-id", "--service-id", "--silo-port", "--advertise",
+         "--tls-cert", "--tls-key", "--tls-ca"];
+
+    /// <summary>Command path ("edge", "tenant add") -> the options it takes.</summary>
+    public static readonly IReadOnlyDictionary<string, string[]> Commands = new Dictionary<string, string[]>
+    {
+        ["edge"] = [.. SiloOptions, "--gateway-port", "--https-port", "--listen", "--edge-id", "--tenants"],
+        ["keyserver"] = [.. SiloOptions, "--tenant", "--replica", "--keys"],
+        ["origin"] = ["--listen"],
+        ["demo"] = ["--https-port", "--data-dir", "--silo-port", "--gateway-port"],
+        ["tenant add"] = ["--host", "--origin", "--proxy-protocol", "--h2", "--no-rsa-key-exchange", "--redis"],
+        ["tenant list"] = ["--redis"],
+        ["tenant show"] = ["--redis"],
+        ["tenant remove"] = ["--redis"],
+        ["ca init"] = ["--dir"],
+        ["cert issue"] = ["--ca-dir", "--role", "--tenant", "--out", "--csr"],
+        ["cert request"] = ["--tenant", "--out"],
+    };
+
+    /// <summary>Configuration keys settable as KEYLESS__SECTION__KEY (README "Configuration", EdgeOptions, KeyServerOptions).</summary>
+    public static readonly IReadOnlySet<string> EnvironmentVariables = new HashSet<string>(StringComparer.Ordinal)
+    {
+        "KEYLESS__CLUSTER__CLUSTERING", "KEYLESS__CLUSTER__REDIS", "KEYLESS__CLUSTER__CLUSTERID",
+        "KEYLESS__CLUSTER__SERVICEID", "KEYLESS__CLUSTER__SILOPORT", "KEYLESS__CLUSTER__GATEWAYPORT",
+        "KEYLESS__CLUSTER__PRIMARYSILO", "KEYLESS__CLUSTER__TLSCERTIFICATE", "KEYLESS__CLUSTER__TLSKEY",
+        "KEYLESS__CLUSTER__TLSCA",
+        "KEYLESS__EDGE__HTTPSPORT", "KEYLESS__EDGE__LISTENADDRESS", "KEYLESS__EDGE__EDGEID",
+        "KEYLESS__EDGE__DEFAULTHOSTNAME", "KEYLESS__EDGE__KEYCALLTIMEOUT", "KEYLESS__EDGE__HANDSHAKETHREADS",
+        "KEYLESS__EDGE__HANDSHAKEQUEUELENGTH", "KEYLESS__EDGE__MAXCONNECTIONS",
+        "KEYLESS__KEYSERVER__TENANT", "KEYLESS__KEYSERVER__REPLICA", "KEYLESS__KEYSERVER__KEYDIRECTORY",
+    };
+
+    /// <summary>Problems with one `keyless` argument list (empty when it fits the surface).</summary>
+    public static List<string> CheckCommand(IReadOnlyList<string> args)
+    {
+        if (args.Count == 0) return ["empty command"];
+        var path = args[0];
+        var rest = 1;
+        if (!Commands.ContainsKey(path))
+        {
+            // Group commands: "tenant add", "ca init", "cert issue", ...
+            path = args.Count > 1 ? $"{args[0]} {args[1]}" : args[0];
+            rest = 2;
+            if (!Commands.ContainsKey(path)) return [$"'{string.Join(' ', args.Take(2))}' is not a keyless subcommand"];
+        }
+        return args.Skip(rest)
+            .Where(a => a.StartsWith("--", StringComparison.Ordinal))
+            .Select(a => a.Split('=')[0])
+            .Where(option => !Commands[path].Contains(option))
+            .Select(option => $"'keyless {path}' has no option {option}")
+            .ToList();
+    }
+
+    /// <summary>Problems with environment variable names: every KEYLESS__ name must be a known setting; others must be in <paramref name="alsoAllowed"/>.</summary>
+    public static List<string> CheckEnvironment(IEnumerable<string> names, IReadOnlyCollection<string>? alsoAllowed = null) =>
+        names.Where(n => !EnvironmentVariables.Contains(n) && !(alsoAllowed?.Contains(n) ?? false))
+            .Select(n => n.StartsWith("KEYLESS__", StringComparison.Ordinal)
+                ? $"{n} is not a keyless setting"
+                : $"{n} is not a keyless environment variable")
+            .ToList();
+}

@@ -1,0 +1,138 @@
+using YamlDotNet.RepresentationModel;
+using static KeylessOrleans.Deploy.Tests.Yaml;
+
+namespace KeylessOrleans.Deploy.Tests;
+
+/// <summary>deploy/k8s: every manifest, the edge Deployment, its Services and the HPA.</summary>
+public class KubernetesTests
+{
+    private static readonly string[] ClusterScoped = ["Namespace"];
+
+    private static List<(string File, YamlNode Doc)> Manifests() =>
+        Directory.GetFiles(DeployFiles.Path("k8s"), "*.yaml").Order()
+            .SelectMany(f => LoadAll(File.ReadAllText(f)).Select(d => (Path.GetFileName(f), d.RootNode)))
+            .ToList();
+
+    private static YamlNode Find(string kind, string name) =>
+        Manifests().Single(m => Str(m.Doc, "kind") == kind && Str(m.Doc, "metadata.name") == name).Doc;
+
+    /// <summary>Problems with one manifest's identity: apiVersion, kind, metadata.name, the keyless namespace.</summary>
+    internal static List<string> CheckIdentity(YamlNode doc)
+    {
+        var problems = new[] { "apiVersion", "kind", "metadata.name" }
+            .Where(p => string.IsNullOrEmpty(Str(doc, p))).Select(p => $"missing {p}").ToList();
+        if (!ClusterScoped.Contains(Str(doc, "kind")) && Str(doc, "metadata.namespace") != "keyless")
+            problems.Add($"{Str(doc, "kind")}/{Str(doc, "metadata.name")} is not in namespace keyless");
+        return problems;
+    }
+
+    /// <summary>Problems with an HPA: autoscaling/v2, targets a Deployment present in <paramref name="docs"/>, CPU 70%.</summary>
+    internal static List<string> CheckHpa(YamlNode hpa, IEnumerable<YamlNode> docs)
+    {
+        var problems = new List<string>();
+        if (Str(hpa, "apiVersion") != "autoscaling/v2") problems.Add("HPA is not autoscaling/v2");
+        var target = Str(hpa, "spec.scaleTargetRef.name");
+        if (Str(hpa, "spec.scaleTargetRef.kind") != "Deployment"
+            || !docs.Any(d => Str(d, "kind") == "Deployment" && Str(d, "metadata.name") == target))
+            problems.Add($"HPA targets no Deployment named {target}");
+        var cpu = Seq(Get(hpa, "spec.metrics")).FirstOrDefault(m => Str(m, "resource.name") == "cpu");
+        if (Str(cpu, "resource.target.averageUtilization") != "70") problems.Add("HPA CPU target is not 70%");
+        return problems;
+    }
+
+    [Fact]
+    public void Every_manifest_parses_and_names_itself()
+    {
+        var manifests = Manifests();
+        Assert.True(manifests.Count >= 8, $"only {manifests.Count} manifests");
+        Assert.All(manifests, m => Assert.Empty(CheckIdentity(m.Doc).Select(p => $"{m.File}: {p}")));
+        // Secrets are referenced, never shipped.
+        Assert.DoesNotContain(manifests, m => Str(m.Doc, "kind") == "Secret");
+    }
+
+    [Fact]
+    public void Hpa_targets_the_edge_deployment()
+    {
+        var manifests = Manifests().Select(m => m.Doc).ToList();
+        var hpa = Assert.Single(manifests, d => Str(d, "kind") == "HorizontalPodAutoscaler");
+        Assert.Empty(CheckHpa(hpa, manifests));
+        Assert.Equal("keyless-edge", Str(hpa, "spec.scaleTargetRef.name"));
+    }
+
+    [Fact]
+    public void Edge_deployment_advertises_the_pod_ip_and_uses_the_command_surface()
+    {
+        var edge = Find("Deployment", "keyless-edge");
+        Assert.Equal("3", Str(edge, "spec.replicas"));
+        var container = Assert.Single(Seq(Get(edge, "spec.template.spec.containers")));
+        var args = Strings(Get(container, "args"));
+        Assert.Empty(CommandSurface.CheckCommand(args));
+        Assert.Equal("edge", args[0]);
+
+        var advertise = args.SkipWhile(a => a != "--advertise").Skip(1).Single(); // "$(POD_IP)"
+        var variable = advertise.TrimStart('$', '(').TrimEnd(')');
+        var env = Seq(Get(container, "env")).Single(e => Str(e, "name") == variable);
+        Assert.Equal("status.podIP", Str(env, "valueFrom.fieldRef.fieldPath"));
+
+        Assert.NotNull(Get(container, "resources.requests.cpu"));
+        Assert.NotNull(Get(container, "resources.requests.memory"));
+        var secret = Seq(Get(edge, "spec.template.spec.volumes")).Select(v => Str(v, "secret.secretName")).OfType<string>();
+        Assert.Contains("keyless-edge-tls", secret);
+    }
+
+    [Fact]
+    public void Readiness_probes_the_https_port_that_the_config_map_sets()
+    {
+        var edge = Find("Deployment", "keyless-edge");
+        var container = Seq(Get(edge, "spec.template.spec.containers"))[0];
+        var probePort = Str(container, "readinessProbe.tcpSocket.port");
+        var port = Seq(Get(container, "ports")).Single(p => Str(p, "name") == probePort);
+
+        var config = Find("ConfigMap", Str(Seq(Get(container, "envFrom"))[0], "configMapRef.name")!);
+        Assert.Equal(Str(config, "data.KEYLESS__EDGE__HTTPSPORT"), Str(port, "containerPort"));
+        Assert.Equal("0.0.0.0", Str(config, "data.KEYLESS__EDGE__LISTENADDRESS"));
+        Assert.Empty(CommandSurface.CheckEnvironment(Map(Get(config, "data")).Keys));
+    }
+
+    [Fact]
+    public void Services_expose_https_by_load_balancer_and_silos_headless()
+    {
+        var podLabels = Map(Get(Find("Deployment", "keyless-edge"), "spec.template.metadata.labels"));
+        var services = Manifests().Where(m => Str(m.Doc, "kind") == "Service").Select(m => m.Doc).ToList();
+
+        var https = Assert.Single(services, s => Str(s, "spec.type") == "LoadBalancer");
+        Assert.Contains(Seq(Get(https, "spec.ports")), p => Str(p, "port") == "443" && Str(p, "targetPort") == "https");
+        var silo = Assert.Single(services, s => Str(s, "spec.clusterIP") == "None");
+        Assert.Contains(Seq(Get(silo, "spec.ports")), p => Str(p, "port") == "11111");
+
+        foreach (var service in new[] { https, silo })
+            foreach (var (key, value) in Map(Get(service, "spec.selector")))
+                Assert.Equal(Str(podLabels[key]), Str(value));
+    }
+
+    // --- the checks can fail ---
+
+    [Fact]
+    public void Identity_check_reports_a_nameless_manifest() =>
+        Assert.Equal(["missing metadata.name", "ConfigMap/ is not in namespace keyless"],
+            CheckIdentity(LoadOne("apiVersion: v1\nkind: ConfigMap\nmetadata: {}\n")));
+
+    [Fact]
+    public void Hpa_check_reports_a_wrong_target()
+    {
+        var docs = LoadAll("""
+            apiVersion: apps/v1
+            kind: Deployment
+            metadata: { name: keyless-edge }
+            ---
+            apiVersion: autoscaling/v1
+            kind: HorizontalPodAutoscaler
+            metadata: { name: x }
+            spec:
+              scaleTargetRef: { kind: Deployment, name: edge }
+              metrics: [{ type: Resource, resource: { name: cpu, target: { averageUtilization: 80 } } }]
+            """).Select(d => d.RootNode).ToList();
+        Assert.Equal(["HPA is not autoscaling/v2", "HPA targets no Deployment named edge", "HPA CPU target is not 70%"],
+            CheckHpa(docs[1], docs));
+    }
+}
