@@ -21,11 +21,22 @@ internal static class DemoCommand
         var dataDir = new Option<string>("--data-dir") { Description = "Folder for the demo CA, keys and settings (reused on later runs)", DefaultValueFactory = _ => "./.keyless-demo" };
         var siloPort = new Option<int>("--silo-port") { Description = "Edge silo port; the key server takes the next one", DefaultValueFactory = _ => 11111 };
         var gatewayPort = new Option<int>("--gateway-port") { Description = "Orleans gateway port of the edge", DefaultValueFactory = _ => 30000 };
+        var prepareOnly = new Option<bool>("--prepare-only") { Description = "Only create the data folder (demo CA, keys, tenants file for --origin-port) and exit; deploy/local uses this" };
+        var originPort = new Option<int?>("--origin-port") { Description = "Origin port written to the tenants file (default: a free port)" };
         var command = new Command("demo", "Run an edge, the demo tenant's key server and an origin on localhost, serving https://demo.localhost:<https-port>/.")
         {
-            httpsPort, dataDir, siloPort, gatewayPort,
+            httpsPort, dataDir, siloPort, gatewayPort, prepareOnly, originPort,
         };
-        command.SetAction(result => RunAsync(result.GetValue(httpsPort), result.GetValue(dataDir)!, result.GetValue(siloPort), result.GetValue(gatewayPort)));
+        command.SetAction(result =>
+        {
+            if (!result.GetValue(prepareOnly))
+                return RunAsync(result.GetValue(httpsPort), result.GetValue(dataDir)!, result.GetValue(siloPort), result.GetValue(gatewayPort));
+            var files = new DemoFiles(result.GetValue(dataDir)!);
+            files.EnsureKeys();
+            files.WriteTenants(result.GetValue(originPort) ?? FreePort());
+            Console.WriteLine($"demo data ready in {files.Root}: CA {files.CaFile}, keys {files.KeyDirectory}, tenants {files.TenantsFile}");
+            return Task.FromResult(0);
+        });
         return command;
     }
 
