@@ -7,6 +7,8 @@ cd "$(dirname "$0")/.."
 declare -A tools=(
   [openssl]=openssl   # independent verifier for Ed25519 signatures; s_client against the edge
   [curl]=curl         # HTTPS client against the edge
+  [redis-server]=redis-server         # clustering store for the multi-host tests (deploy/local)
+  [systemd-analyze]=systemd           # verifies deploy/systemd units
 )
 
 missing=()

@@ -44,11 +44,11 @@ start() { # name command...: runs in the background, logs to logs/NAME.log, reco
   pids+=($!)
   echo "started $name (pid $!)"
 }
-stop_all() {
-  for ((i = ${#pids[@]} - 1; i >= 0; i--)); do kill -TERM "${pids[i]}" 2>/dev/null || true; done
-  for pid in "${pids[@]}"; do
-    for _ in $(seq 1 150); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-    kill -KILL "$pid" 2>/dev/null || true
+stop_all() { # newest first, one at a time: silos leave the cluster while Redis is still there
+  for ((i = ${#pids[@]} - 1; i >= 0; i--)); do
+    kill -TERM "${pids[i]}" 2>/dev/null || continue
+    for _ in $(seq 1 200); do kill -0 "${pids[i]}" 2>/dev/null || break; sleep 0.1; done
+    kill -KILL "${pids[i]}" 2>/dev/null || true
   done
   echo "local deployment stopped"
 }

@@ -10,17 +10,21 @@ internal static class CommandSurface
         ["--config", "--clustering", "--redis", "--cluster-id", "--service-id", "--silo-port", "--advertise",
          "--tls-cert", "--tls-key", "--tls-ca"];
 
+    /// <summary>How the tenant commands reach the cluster (an Orleans client: Redis, or an edge's gateway).</summary>
+    private static readonly string[] ClientOptions =
+        ["--config", "--clustering", "--redis", "--gateway-port", "--cluster-id", "--service-id"];
+
     /// <summary>Command path ("edge", "tenant add") -> the options it takes.</summary>
     public static readonly IReadOnlyDictionary<string, string[]> Commands = new Dictionary<string, string[]>
     {
         ["edge"] = [.. SiloOptions, "--gateway-port", "--https-port", "--listen", "--edge-id", "--tenants"],
         ["keyserver"] = [.. SiloOptions, "--tenant", "--replica", "--keys"],
         ["origin"] = ["--listen"],
-        ["demo"] = ["--https-port", "--data-dir", "--silo-port", "--gateway-port"],
-        ["tenant add"] = ["--host", "--origin", "--proxy-protocol", "--h2", "--no-rsa-key-exchange", "--redis"],
-        ["tenant list"] = ["--redis"],
-        ["tenant show"] = ["--redis"],
-        ["tenant remove"] = ["--redis"],
+        ["demo"] = ["--https-port", "--data-dir", "--silo-port", "--gateway-port", "--prepare-only", "--origin-port"],
+        ["tenant add"] = [.. ClientOptions, "--host", "--origin", "--proxy-protocol", "--h2", "--no-rsa-key-exchange"],
+        ["tenant list"] = ClientOptions,
+        ["tenant show"] = ClientOptions,
+        ["tenant remove"] = ClientOptions,
         ["ca init"] = ["--dir"],
         ["cert issue"] = ["--ca-dir", "--role", "--tenant", "--out", "--csr"],
         ["cert request"] = ["--tenant", "--out"],
@@ -31,7 +35,7 @@ internal static class CommandSurface
     {
         "KEYLESS__CLUSTER__CLUSTERING", "KEYLESS__CLUSTER__REDIS", "KEYLESS__CLUSTER__CLUSTERID",
         "KEYLESS__CLUSTER__SERVICEID", "KEYLESS__CLUSTER__SILOPORT", "KEYLESS__CLUSTER__GATEWAYPORT",
-        "KEYLESS__CLUSTER__PRIMARYSILO", "KEYLESS__CLUSTER__TLSCERTIFICATE", "KEYLESS__CLUSTER__TLSKEY",
+        "KEYLESS__CLUSTER__PRIMARYSILO", "KEYLESS__CLUSTER__ADVERTISEDADDRESS", "KEYLESS__CLUSTER__TLSCERTIFICATE", "KEYLESS__CLUSTER__TLSKEY",
         "KEYLESS__CLUSTER__TLSCA",
         "KEYLESS__EDGE__HTTPSPORT", "KEYLESS__EDGE__LISTENADDRESS", "KEYLESS__EDGE__EDGEID",
         "KEYLESS__EDGE__DEFAULTHOSTNAME", "KEYLESS__EDGE__KEYCALLTIMEOUT", "KEYLESS__EDGE__HANDSHAKETHREADS",

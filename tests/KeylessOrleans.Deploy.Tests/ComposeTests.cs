@@ -121,7 +121,11 @@ public class ComposeTests
         Assert.Equal(5, problems.Count);
     }
 
-    [Fact]
-    public void Broken_yaml_does_not_parse() =>
-        Assert.ThrowsAny<YamlDotNet.Core.YamlException>(() => LoadAll("services:\n  edge1: [unclosed\n  edge2: {}\n"));
+    [Theory]
+    [InlineData("services:\n  edge1:\n    image: a\n   command: b\n")]         // bad indentation
+    [InlineData("services:\n  edge1: {image: a\n")]                              // unclosed flow mapping
+    [InlineData("services:\n  edge1: *missing\n")]                               // unknown alias
+    [InlineData("services:\n  edge1: \"unterminated\n")]                         // unterminated string
+    public void Broken_yaml_does_not_parse(string text) =>
+        Assert.ThrowsAny<YamlDotNet.Core.YamlException>(() => LoadAll(text));
 }

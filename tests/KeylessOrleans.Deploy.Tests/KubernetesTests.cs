@@ -69,7 +69,7 @@ public class KubernetesTests
         Assert.Empty(CommandSurface.CheckCommand(args));
         Assert.Equal("edge", args[0]);
 
-        var advertise = args.SkipWhile(a => a != "--advertise").Skip(1).Single(); // "$(POD_IP)"
+        var advertise = args.SkipWhile(a => a != "--advertise").Skip(1).First(); // "$(POD_IP)"
         var variable = advertise.TrimStart('$', '(').TrimEnd(')');
         var env = Seq(Get(container, "env")).Single(e => Str(e, "name") == variable);
         Assert.Equal("status.podIP", Str(env, "valueFrom.fieldRef.fieldPath"));

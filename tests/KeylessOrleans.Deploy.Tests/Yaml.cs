@@ -10,7 +10,7 @@ internal static class Yaml
     {
         var stream = new YamlStream();
         stream.Load(new StringReader(text));
-        return stream.Documents;
+        return stream.Documents.ToList();
     }
 
     public static YamlNode LoadOne(string text) => LoadAll(text) is [var doc] ? doc.RootNode

@@ -52,7 +52,7 @@ public sealed class KeyServerCrashTests : IDisposable
                 ["s_client", "-connect", $"127.0.0.1:{httpsPort}", "-servername", Host, "-CAfile", caFile, "-tls1_3", "-ign_eof"],
                 standardInput: $"GET / HTTP/1.1\r\nHost: {Host}\r\nConnection: close\r\n\r\n");
 
-            Assert.Contains("Hello from the KeylessOrleans demo origin", (await UntilServedAsync(Handshake, TimeSpan.FromSeconds(60))).Output);
+            Assert.Contains("Hello from the KeylessOrleans demo origin", (await UntilServedAsync(Handshake, TimeSpan.FromSeconds(60), edge, keyServer)).Output);
 
             keyServer.Crash();
             await keyServer.WaitForExitAsync(TimeSpan.FromSeconds(10));
@@ -68,7 +68,7 @@ public sealed class KeyServerCrashTests : IDisposable
             await keyServer.DisposeAsync();
             keyServer = StartKeyServer(keyServerPort, siloPort);
             var restarted = Stopwatch.StartNew();
-            var after = await UntilServedAsync(Handshake, TimeSpan.FromSeconds(60));
+            var after = await UntilServedAsync(Handshake, TimeSpan.FromSeconds(60), edge, keyServer);
             _output.WriteLine($"restarted key server served again after {restarted.Elapsed.TotalMilliseconds:0} ms");
             Assert.Contains("Hello from the KeylessOrleans demo origin", after.Output);
             Assert.True(restarted.Elapsed < TimeSpan.FromSeconds(15), $"serving again took {restarted.Elapsed}");
@@ -85,13 +85,16 @@ public sealed class KeyServerCrashTests : IDisposable
         KeylessProcess.Start("keyserver", "--tenant", "shop", "--keys", _keys.Path,
             "--silo-port", $"{siloPort}", "--primary", $"127.0.0.1:{edgeSiloPort}");
 
-    private static async Task<ExternalTool.Result> UntilServedAsync(Func<Task<ExternalTool.Result>> handshake, TimeSpan limit)
+    /// <summary>Retries the handshake until it is served; fails at once, with its output, if a process it needs died.</summary>
+    private static async Task<ExternalTool.Result> UntilServedAsync(Func<Task<ExternalTool.Result>> handshake, TimeSpan limit, params KeylessProcess[] needed)
     {
         var clock = Stopwatch.StartNew();
         while (true)
         {
             var result = await handshake();
             if (result.Output.Contains("HTTP/1.1 200 OK") || clock.Elapsed > limit) return result;
+            if (needed.FirstOrDefault(p => p.HasExited) is { } dead)
+                throw new InvalidOperationException($"a process exited ({dead.ExitCode}) while waiting to be served:\n{dead.Output}");
             await Task.Delay(250);
         }
     }

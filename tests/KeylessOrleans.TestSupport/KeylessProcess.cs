@@ -34,17 +34,26 @@ public sealed class KeylessProcess : IAsyncDisposable
     {
         var program = Path.Combine(AppContext.BaseDirectory, "keyless.dll");
         if (!File.Exists(program)) throw new FileNotFoundException("keyless.dll is not next to the tests", program);
-        var start = new ProcessStartInfo("dotnet")
+        return StartProgram("dotnet", [program, .. arguments], null);
+    }
+
+    /// <summary>Any program (e.g. a deploy script), with extra environment variables.</summary>
+    public static KeylessProcess StartProgram(string file, IEnumerable<string> arguments, IReadOnlyDictionary<string, string>? environment)
+    {
+        var start = new ProcessStartInfo(file)
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,
             UseShellExecute = false,
             WorkingDirectory = AppContext.BaseDirectory,
         };
-        start.ArgumentList.Add(program);
         foreach (var argument in arguments) start.ArgumentList.Add(argument);
+        foreach (var (name, value) in environment ?? new Dictionary<string, string>()) start.Environment[name] = value;
         return new KeylessProcess(Process.Start(start)!);
     }
+
+    /// <summary>SIGTERM to any process by PID.</summary>
+    public static void Terminate(int pid) => _ = Kill(pid, 15);
 
     private void Add(string? line)
     {
@@ -93,12 +102,16 @@ public sealed class KeylessProcess : IAsyncDisposable
         }
     }
 
+    private bool _disposed;
+
     public async ValueTask DisposeAsync()
     {
+        if (_disposed) return;
+        _disposed = true;
         if (!_process.HasExited)
         {
             Signal(PosixSignal.SIGTERM);
-            if (!await WaitForExitAsync(TimeSpan.FromSeconds(15)))
+            if (!await WaitForExitAsync(TimeSpan.FromSeconds(60)))
             {
                 _process.Kill(entireProcessTree: true);
                 await _process.WaitForExitAsync();

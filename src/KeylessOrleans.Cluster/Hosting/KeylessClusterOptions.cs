@@ -8,8 +8,11 @@ public sealed class KeylessClusterOptions
     public const string LocalhostClustering = "localhost";
     public const string RedisClustering = "redis";
 
-    /// <summary>"localhost" (one machine, membership held by the primary silo; the embedded default) or "redis".</summary>
-    public string Clustering { get; set; } = LocalhostClustering;
+    /// <summary>
+    /// "localhost" (one machine, membership held by the primary silo) or "redis". Unset: redis when
+    /// <see cref="Redis"/> is given, else localhost (the embedded default).
+    /// </summary>
+    public string? Clustering { get; set; }
 
     /// <summary>Redis for clustering and registry storage when <see cref="Clustering"/> is "redis": host:port or a StackExchange.Redis configuration string.</summary>
     public string? Redis { get; set; }
@@ -29,13 +32,13 @@ public sealed class KeylessClusterOptions
     /// <summary>Redis clustering: the address other silos use to reach this one (default: this host's first IPv4 address, or loopback).</summary>
     public string? AdvertisedAddress { get; set; }
 
-    public bool UsesRedis => string.Equals(Clustering, RedisClustering, StringComparison.OrdinalIgnoreCase);
+    public bool UsesRedis => Clustering is null ? !string.IsNullOrWhiteSpace(Redis) : string.Equals(Clustering, RedisClustering, StringComparison.OrdinalIgnoreCase);
 
     /// <summary>Checks the settings; returns the problems, each naming its setting.</summary>
     public IReadOnlyList<string> Validate()
     {
         var problems = new List<string>();
-        if (!UsesRedis && !string.Equals(Clustering, LocalhostClustering, StringComparison.OrdinalIgnoreCase))
+        if (Clustering is not null && !UsesRedis && !string.Equals(Clustering, LocalhostClustering, StringComparison.OrdinalIgnoreCase))
             problems.Add($"Keyless:Cluster:Clustering '{Clustering}' must be 'localhost' or 'redis'");
         if (UsesRedis && string.IsNullOrWhiteSpace(Redis))
             problems.Add("Keyless:Cluster:Redis is required with Clustering=redis (host:port)");

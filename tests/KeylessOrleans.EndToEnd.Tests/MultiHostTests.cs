@@ -1,0 +1,178 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Sockets;
+using System.Runtime.InteropServices;
+using KeylessOrleans.TestSupport;
+using Xunit.Abstractions;
+
+namespace KeylessOrleans.EndToEnd.Tests;
+
+/// <summary>
+/// deploy/local/run.sh as an operator runs it: Redis, the demo tenant's key server and two edges as separate
+/// processes clustered through Redis. Then what operators and tenants do to it while it runs.
+/// </summary>
+public sealed class MultiHostTests(ITestOutputHelper output) : IDisposable
+{
+    private readonly TempDirectory _state = new("keyless-local-test");
+    private readonly TestCertificateAuthority _ca = new();
+
+    [Fact]
+    public async Task Two_edges_on_redis_serve_survive_an_edge_crash_onboard_and_remove_tenants_and_keep_the_registry()
+    {
+        var total = Stopwatch.StartNew();
+        void Step(string what) => output.WriteLine($"[{total.Elapsed.TotalSeconds,6:0.0} s] {what}");
+        var basePort = FreePortRange(9);
+        int redisPort = basePort, edge1Silo = basePort + 1, edge1Gateway = basePort + 2, edge1Https = basePort + 3, edge2Https = basePort + 6, originPort = basePort + 8;
+        var redis = $"127.0.0.1:{redisPort}";
+        var script = Path.Combine(RepositoryRoot(), "deploy", "local", "run.sh");
+        await using var deployment = KeylessProcess.StartProgram("bash", [script], new Dictionary<string, string>
+        {
+            ["KEYLESS_BIN"] = Path.Combine(AppContext.BaseDirectory, "keyless.dll"),
+            ["KEYLESS_LOCAL_STATE"] = _state.Path,
+            ["KEYLESS_LOCAL_BASE_PORT"] = $"{basePort}",
+        });
+        await deployment.WaitForLineAsync("local deployment ready", TimeSpan.FromSeconds(180));
+        Step("deployment ready");
+        var demoCa = Path.Combine(_state.Path, "data", "ca.pem");
+
+        // Both edges serve the demo tenant.
+        foreach (var port in new[] { edge1Https, edge2Https })
+            Assert.Contains("Hello from the KeylessOrleans demo origin", (await CurlAsync("demo.localhost", port, demoCa)).Output);
+
+        // A second tenant is onboarded while everything runs: its key server starts, the operator adds it.
+        using var globexKeys = new TenantKeyFolder(_ca, ["globex.test"]);
+        var globexCa = _state.Write("globex-ca.pem", System.Security.Cryptography.PemEncoding.WriteString("CERTIFICATE", _ca.Certificate.RawData));
+        await using var globexKeyServer = KeylessProcess.Start("keyserver", "--tenant", "globex", "--keys", globexKeys.Path,
+            "--clustering", "redis", "--redis", redis, "--advertise", "127.0.0.1", "--silo-port", $"{KeylessProcess.FreePort()}");
+        await globexKeyServer.WaitForLineAsync("Loaded 2 keys", TimeSpan.FromSeconds(60));
+        Step("globex key server up");
+        var added = await RunAsync("tenant", "add", "globex", "--host", "globex.test", "--origin", $"127.0.0.1:{originPort}", "--clustering", "redis", "--redis", redis);
+        Assert.True(added.ExitCode == 0, added.Output);
+        var addClock = Stopwatch.StartNew();
+        await UntilAsync(async () => (await CurlAsync("globex.test", edge1Https, globexCa)).ExitCode == 0
+            && (await CurlAsync("globex.test", edge2Https, globexCa)).ExitCode == 0, TimeSpan.FromSeconds(60));
+        output.WriteLine($"tenant addition reached both edges after {addClock.ElapsedMilliseconds} ms");
+
+        var listed = await RunAsync("tenant", "list", "--clustering", "redis", "--redis", redis);
+        Assert.Contains("globex", listed.Output);
+        Assert.Contains("demo", listed.Output);
+
+        Step("globex served");
+        // ...and removed: both edges stop serving its name.
+        var removed = await RunAsync("tenant", "remove", "globex", "--clustering", "redis", "--redis", redis);
+        Assert.True(removed.ExitCode == 0, removed.Output);
+        var removeClock = Stopwatch.StartNew();
+        await UntilAsync(async () => (await CurlAsync("globex.test", edge1Https, globexCa)).ExitCode != 0
+            && (await CurlAsync("globex.test", edge2Https, globexCa)).ExitCode != 0, TimeSpan.FromSeconds(60));
+        output.WriteLine($"tenant removal reached both edges after {removeClock.ElapsedMilliseconds} ms");
+
+        Step("globex removed");
+        // An edge crashes: the other keeps serving, every request.
+        var edge1Pid = int.Parse(File.ReadAllText(Path.Combine(_state.Path, "pids", "edge1.pid")).Trim());
+        Process.GetProcessById(edge1Pid).Kill();
+        for (var i = 0; i < 10; i++)
+        {
+            var result = await CurlAsync("demo.localhost", edge2Https, demoCa);
+            Assert.True(result.ExitCode == 0, $"request {i} through the surviving edge failed:\n{result.All}");
+        }
+
+        // The other edge is stopped too, so no registry activation is left; an edge started again (on the crashed
+        // edge's silo port, as a supervisor restarts it) reads the registry back from Redis and serves.
+        Step("edge1 killed, edge2 served 10 requests");
+        var edge2Pid = int.Parse(File.ReadAllText(Path.Combine(_state.Path, "pids", "edge2.pid")).Trim());
+        KeylessProcess.Terminate(edge2Pid);
+        await UntilAsync(() => Task.FromResult(!IsRunning(edge2Pid)), TimeSpan.FromSeconds(30));
+        Step("edge2 stopped");
+        await using var restarted = KeylessProcess.Start("edge", "--clustering", "redis", "--redis", redis, "--advertise", "127.0.0.1",
+            "--silo-port", $"{edge1Silo}", "--gateway-port", $"{edge1Gateway}", "--https-port", $"{edge1Https}", "--edge-id", "edge1-restarted");
+        var restartClock = Stopwatch.StartNew();
+        await UntilAsync(async () => (await CurlAsync("demo.localhost", edge1Https, demoCa)).ExitCode == 0, TimeSpan.FromSeconds(90));
+        output.WriteLine($"a restarted edge served the tenant from the Redis-stored registry after {restartClock.ElapsedMilliseconds} ms");
+        Assert.DoesNotContain("globex", (await RunAsync("tenant", "list", "--clustering", "redis", "--redis", redis)).Output);
+
+        Step("restarted edge serves");
+        // Silos leave while Redis is still there: the test's own processes first, then the deployment.
+        await restarted.DisposeAsync();
+        await globexKeyServer.DisposeAsync();
+        deployment.Signal(PosixSignal.SIGTERM);
+        Assert.True(await deployment.WaitForExitAsync(TimeSpan.FromSeconds(60)), "the local deployment did not stop");
+        Step("deployment stopped");
+        foreach (var pidFile in Directory.EnumerateFiles(Path.Combine(_state.Path, "pids")))
+            Assert.False(IsRunning(int.Parse(File.ReadAllText(pidFile).Trim())), $"{Path.GetFileName(pidFile)} still runs");
+    }
+
+    private static Task<ExternalTool.Result> CurlAsync(string host, int port, string caFile) =>
+        ExternalTool.RunAsync("curl", ["-sS", "--max-time", "10", "--cacert", caFile, "--resolve", $"{host}:{port}:127.0.0.1", $"https://{host}:{port}/"]);
+
+    private static async Task<(int ExitCode, string Output)> RunAsync(params string[] arguments)
+    {
+        await using var process = KeylessProcess.Start(arguments);
+        Assert.True(await process.WaitForExitAsync(TimeSpan.FromSeconds(60)), $"keyless {string.Join(' ', arguments)} did not finish");
+        await Task.Delay(100); // let the last output lines arrive
+        return (process.ExitCode, process.Output);
+    }
+
+    private static async Task UntilAsync(Func<Task<bool>> condition, TimeSpan limit)
+    {
+        var clock = Stopwatch.StartNew();
+        while (!await condition())
+        {
+            if (clock.Elapsed > limit) throw new TimeoutException($"condition not met within {limit}");
+            await Task.Delay(100);
+        }
+    }
+
+    private static bool IsRunning(int pid)
+    {
+        try
+        {
+            using var process = Process.GetProcessById(pid);
+            return !process.HasExited;
+        }
+        catch (ArgumentException)
+        {
+            return false;
+        }
+    }
+
+    /// <summary>A base port whose next <paramref name="count"/> ports are all free right now.</summary>
+    private static int FreePortRange(int count)
+    {
+        for (var attempt = 0; attempt < 100; attempt++)
+        {
+            var candidate = Random.Shared.Next(20000, 45000);
+            var sockets = new List<Socket>();
+            try
+            {
+                for (var i = 0; i < count; i++)
+                {
+                    var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+                    sockets.Add(socket);
+                    socket.Bind(new IPEndPoint(IPAddress.Loopback, candidate + i));
+                }
+                return candidate;
+            }
+            catch (SocketException)
+            {
+            }
+            finally
+            {
+                sockets.ForEach(s => s.Dispose());
+            }
+        }
+        throw new InvalidOperationException("no free port range");
+    }
+
+    private static string RepositoryRoot()
+    {
+        for (var directory = new DirectoryInfo(AppContext.BaseDirectory); directory is not null; directory = directory.Parent)
+            if (File.Exists(Path.Combine(directory.FullName, "KeylessOrleans.sln"))) return directory.FullName;
+        throw new DirectoryNotFoundException("repository root not found above the test assembly");
+    }
+
+    public void Dispose()
+    {
+        _ca.Dispose();
+        _state.Dispose();
+    }
+}
