@@ -8,6 +8,8 @@ var root = new RootCommand("KeylessOrleans: TLS at the edge, private keys on the
     KeyServerCommand.Create(),
     OriginCommand.Create(),
     TenantCommand.Create(),
+    CertificateCommands.Ca(),
+    CertificateCommands.Cert(),
 };
 // Silos handle SIGINT/SIGTERM themselves (graceful leave), so the parser must not cut them short.
 return await root.Parse(args).InvokeAsync(new InvocationConfiguration { ProcessTerminationTimeout = null });

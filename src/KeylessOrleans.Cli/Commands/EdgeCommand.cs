@@ -1,6 +1,7 @@
 using System.CommandLine;
 using KeylessOrleans.Cli.Hosting;
 using KeylessOrleans.Cluster.Hosting;
+using KeylessOrleans.Cluster.Security;
 using KeylessOrleans.Edge.Hosting;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
@@ -39,6 +40,8 @@ internal static class EdgeCommand
             builder.UseOrleans(orleans =>
             {
                 orleans.UseKeylessClustering(cluster);
+                if (cluster.UsesTls)
+                    orleans.UseKeylessTls(cluster, identity => identity.Role == SiloIdentity.EdgeRole ? null : $"an edge needs an edge certificate, not {identity}");
                 orleans.AddKeylessRegistryStorage(cluster);
                 orleans.AddKeylessEdge(o => builder.Configuration.GetSection("Keyless:Edge").Bind(o));
             });

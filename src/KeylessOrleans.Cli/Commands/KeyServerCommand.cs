@@ -1,6 +1,7 @@
 using System.CommandLine;
 using KeylessOrleans.Cli.Hosting;
 using KeylessOrleans.Cluster.Hosting;
+using KeylessOrleans.Cluster.Security;
 using KeylessOrleans.KeyServer.Hosting;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.Hosting;
@@ -33,6 +34,14 @@ internal static class KeyServerCommand
             builder.UseOrleans(orleans =>
             {
                 orleans.UseKeylessClustering(cluster);
+                if (cluster.UsesTls)
+                {
+                    // The certificate the operator issued at enrolment must name this very tenant and replica.
+                    var settings = new KeyServerOptions();
+                    builder.Configuration.GetSection("Keyless:KeyServer").Bind(settings);
+                    var expected = SiloIdentity.OnPrem(settings.Tenant, settings.Replica);
+                    orleans.UseKeylessTls(cluster, identity => identity == expected ? null : $"this key server runs as {expected} but its certificate names {identity}");
+                }
                 orleans.AddKeylessKeyServer(o => builder.Configuration.GetSection("Keyless:KeyServer").Bind(o));
             });
             return builder.Build();

@@ -13,10 +13,13 @@ internal sealed class SiloCommandOptions
     public Option<string?> Clustering { get; } = new("--clustering") { Description = "localhost (one machine, default) or redis (multi-host)" };
     public Option<string?> Redis { get; } = new("--redis") { Description = "Redis host:port for --clustering redis (membership and registry storage)" };
     public Option<string?> Advertise { get; } = new("--advertise") { Description = "IP address other silos use to reach this one (redis clustering)" };
+    public Option<string?> TlsCertificate { get; } = new("--tls-cert") { Description = "This silo's cluster certificate (PEM), from `keyless cert issue`: turns on mutual TLS" };
+    public Option<string?> TlsKey { get; } = new("--tls-key") { Description = "Private key of --tls-cert (PEM)" };
+    public Option<string?> TlsCa { get; } = new("--tls-ca") { Description = "The operator's cluster CA certificate (PEM)" };
 
     public void AddTo(Command command)
     {
-        foreach (var option in new Option[] { Config, SiloPort, PrimarySilo, ClusterId, ServiceId, Clustering, Redis, Advertise })
+        foreach (var option in new Option[] { Config, SiloPort, PrimarySilo, ClusterId, ServiceId, Clustering, Redis, Advertise, TlsCertificate, TlsKey, TlsCa })
             command.Options.Add(option);
     }
 
@@ -29,5 +32,8 @@ internal sealed class SiloCommandOptions
         ["Keyless:Cluster:Clustering"] = result.GetValue(Clustering),
         ["Keyless:Cluster:Redis"] = result.GetValue(Redis),
         ["Keyless:Cluster:AdvertisedAddress"] = result.GetValue(Advertise),
+        ["Keyless:Cluster:TlsCertificate"] = result.GetValue(TlsCertificate),
+        ["Keyless:Cluster:TlsKey"] = result.GetValue(TlsKey),
+        ["Keyless:Cluster:TlsCa"] = result.GetValue(TlsCa),
     };
 }

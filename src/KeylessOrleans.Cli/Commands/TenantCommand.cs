@@ -115,10 +115,13 @@ internal static class TenantCommand
         private readonly Option<int?> _gateway = new("--gateway-port") { Description = "An edge's gateway port with localhost clustering (default 30000)" };
         private readonly Option<string?> _clusterId = new("--cluster-id") { Description = "Orleans cluster id (default keyless)" };
         private readonly Option<string?> _serviceId = new("--service-id") { Description = "Orleans service id (default keyless)" };
+        private readonly Option<string?> _tlsCertificate = new("--tls-cert") { Description = "Operator certificate (PEM) when the cluster uses mutual TLS" };
+        private readonly Option<string?> _tlsKey = new("--tls-key") { Description = "Private key of --tls-cert (PEM)" };
+        private readonly Option<string?> _tlsCa = new("--tls-ca") { Description = "The cluster CA certificate (PEM)" };
 
         public void AddTo(Command command)
         {
-            foreach (var option in new Option[] { _config, _clustering, _redis, _gateway, _clusterId, _serviceId })
+            foreach (var option in new Option[] { _config, _clustering, _redis, _gateway, _clusterId, _serviceId, _tlsCertificate, _tlsKey, _tlsCa })
                 command.Options.Add(option);
         }
 
@@ -133,12 +136,20 @@ internal static class TenantCommand
                     ["Keyless:Cluster:GatewayPort"] = result.GetValue(_gateway)?.ToString(),
                     ["Keyless:Cluster:ClusterId"] = result.GetValue(_clusterId),
                     ["Keyless:Cluster:ServiceId"] = result.GetValue(_serviceId),
+                    ["Keyless:Cluster:TlsCertificate"] = result.GetValue(_tlsCertificate),
+                    ["Keyless:Cluster:TlsKey"] = result.GetValue(_tlsKey),
+                    ["Keyless:Cluster:TlsCa"] = result.GetValue(_tlsCa),
                 });
-                builder.Logging.SetMinimumLevel(LogLevel.Warning);
+                builder.Logging.SetMinimumLevel(LogLevel.Error);
+                builder.Logging.AddFilter("Orleans", LogLevel.None); // connection retries are reported once, below
                 var cluster = SiloHosting.ClusterOptions(builder.Configuration, defaultGatewayPort: 30000);
-                builder.UseOrleansClient(client => client.UseKeylessClustering(cluster));
+                builder.UseOrleansClient(client =>
+                {
+                    client.UseKeylessClustering(cluster);
+                    if (cluster.UsesTls) client.UseKeylessTls(cluster);
+                });
                 using var host = builder.Build();
-                using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+                using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(15));
                 await host.StartAsync(timeout.Token);
                 try
                 {
@@ -157,7 +168,7 @@ internal static class TenantCommand
             }
             catch (Exception e) when (e is OrleansException or OperationCanceledException or TimeoutException or System.Net.Sockets.SocketException)
             {
-                await Console.Error.WriteLineAsync($"cannot reach the cluster: {e.Message}");
+                await Console.Error.WriteLineAsync($"cannot reach the cluster ({e.GetType().Name}: {e.Message}). Check --clustering/--redis or --gateway-port, and pass --tls-cert/--tls-key/--tls-ca if the cluster uses mutual TLS.");
                 return 3;
             }
         }

@@ -32,6 +32,17 @@ public sealed class KeylessClusterOptions
     /// <summary>Redis clustering: the address other silos use to reach this one (default: this host's first IPv4 address, or loopback).</summary>
     public string? AdvertisedAddress { get; set; }
 
+    /// <summary>This process's cluster certificate (PEM). With <see cref="TlsKey"/> and <see cref="TlsCa"/> it turns on mutual TLS on every silo link.</summary>
+    public string? TlsCertificate { get; set; }
+
+    /// <summary>The private key of <see cref="TlsCertificate"/> (PEM, mode 0600).</summary>
+    public string? TlsKey { get; set; }
+
+    /// <summary>The operator's cluster CA certificate (PEM): peers must present a certificate it issued.</summary>
+    public string? TlsCa { get; set; }
+
+    public bool UsesTls => !string.IsNullOrWhiteSpace(TlsCertificate) || !string.IsNullOrWhiteSpace(TlsKey) || !string.IsNullOrWhiteSpace(TlsCa);
+
     public bool UsesRedis => Clustering is null ? !string.IsNullOrWhiteSpace(Redis) : string.Equals(Clustering, RedisClustering, StringComparison.OrdinalIgnoreCase);
 
     /// <summary>Checks the settings; returns the problems, each naming its setting.</summary>
@@ -48,6 +59,12 @@ public sealed class KeylessClusterOptions
             problems.Add($"Keyless:Cluster:PrimarySilo '{PrimarySilo}' is not address:port");
         if (!string.IsNullOrWhiteSpace(AdvertisedAddress) && !IPAddress.TryParse(AdvertisedAddress, out _))
             problems.Add($"Keyless:Cluster:AdvertisedAddress '{AdvertisedAddress}' is not an IP address");
+        if (UsesTls)
+        {
+            foreach (var (setting, path) in new[] { ("TlsCertificate", TlsCertificate), ("TlsKey", TlsKey), ("TlsCa", TlsCa) })
+                if (string.IsNullOrWhiteSpace(path) || !File.Exists(path))
+                    problems.Add($"Keyless:Cluster:{setting} '{path}' is not an existing file (mutual TLS needs certificate, key and CA)");
+        }
         if (string.IsNullOrWhiteSpace(ClusterId)) problems.Add("Keyless:Cluster:ClusterId must not be empty");
         if (string.IsNullOrWhiteSpace(ServiceId)) problems.Add("Keyless:Cluster:ServiceId must not be empty");
         return problems;

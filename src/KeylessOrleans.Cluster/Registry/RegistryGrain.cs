@@ -14,14 +14,20 @@ public sealed partial class RegistryGrain(
     [PersistentState("registry", RegistryStorage.Name)] IPersistentState<RegistryState> state,
     ILogger<RegistryGrain> logger) : Grain, IRegistryGrain
 {
+    private readonly Dictionary<string, string> _lastRefusals = [];
+
     public async Task<long> RegisterReplicaAsync(ReplicaRegistration registration)
     {
         var problem = Validate(registration) ?? CheckAgainstTenant(registration) ?? await ProveKeysAsync(registration);
+        var replicaKey = $"{registration.Tenant}/{registration.Replica}";
         if (problem is not null)
         {
-            LogRejected(registration.Tenant, registration.Replica, problem);
+            // Replicas retry every second: say each distinct refusal once.
+            if (!_lastRefusals.TryGetValue(replicaKey, out var last) || last != problem) LogRejected(registration.Tenant, registration.Replica, problem);
+            _lastRefusals[replicaKey] = problem;
             throw new ArgumentException(problem, nameof(registration));
         }
+        _lastRefusals.Remove(replicaKey);
 
         var key = $"{registration.Tenant}/{registration.Replica}";
         if (state.State.Replicas.TryGetValue(key, out var existing)

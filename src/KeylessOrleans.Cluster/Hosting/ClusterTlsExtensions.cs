@@ -1,0 +1,85 @@
+using System.Security.Cryptography.X509Certificates;
+using KeylessOrleans.Cluster.Security;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+using Orleans.Connections.Security;
+
+namespace KeylessOrleans.Cluster.Hosting;
+
+/// <summary>
+/// Mutual TLS on every silo and gateway link: each side presents a certificate from the operator's cluster CA
+/// that names a keyless identity, and refuses a peer whose certificate does not.
+/// </summary>
+public static class ClusterTlsExtensions
+{
+    /// <param name="expected">Checks this process's own identity (e.g. an on-prem silo's certificate must name its tenant).</param>
+    /// <exception cref="ArgumentException">The certificate is missing, not from the CA, or names another identity.</exception>
+    public static ISiloBuilder UseKeylessTls(this ISiloBuilder silo, KeylessClusterOptions options, Func<SiloIdentity, string?> expected)
+    {
+        var (certificate, authority) = Load(options, expected);
+        // The TLS callback is built before the container; the silo's logger reaches it when the silo starts.
+        var log = new RefusalLog();
+        silo.Services.AddSingleton(log);
+        silo.Services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>, RefusalLogBinder>();
+        return silo.UseTls(certificate, tls => Configure(tls, authority, log));
+    }
+
+    public static IClientBuilder UseKeylessTls(this IClientBuilder client, KeylessClusterOptions options)
+    {
+        var (certificate, authority) = Load(options, identity => identity.Role == SiloIdentity.OperatorRole ? null
+            : $"the tenant commands need an operator certificate, not {identity}");
+        return client.UseTls(certificate, tls => Configure(tls, authority, new RefusalLog()));
+    }
+
+    private static void Configure(TlsOptions tls, X509Certificate2 authority, RefusalLog log)
+    {
+        tls.RemoteCertificateMode = RemoteCertificateMode.RequireCertificate;
+        tls.ClientCertificateMode = RemoteCertificateMode.RequireCertificate;
+        tls.OnAuthenticateAsClient = (_, settings) => settings.TargetHost = "keyless-cluster"; // names are not used: identities are
+        tls.RemoteCertificateValidation = (certificate, _, _) =>
+        {
+            var problem = ClusterCertificates.Problem(certificate, authority);
+            if (problem is not null) log.Refused(problem);
+            return problem is null;
+        };
+    }
+
+    /// <summary>Where refused peer certificates are reported: the silo's log once it runs, standard error before.</summary>
+    private sealed class RefusalLog
+    {
+        public ILogger? Logger { get; set; }
+
+        public void Refused(string problem)
+        {
+            if (Logger is { } logger) logger.LogWarning(5001, "Refused a cluster connection: {Problem}", problem);
+            else Console.Error.WriteLine($"Refused a cluster connection: {problem}");
+        }
+    }
+
+    private sealed class RefusalLogBinder(RefusalLog log, ILoggerFactory loggers) : ILifecycleParticipant<ISiloLifecycle>
+    {
+        public void Participate(ISiloLifecycle lifecycle) => log.Logger = loggers.CreateLogger("KeylessOrleans.Cluster.Tls");
+    }
+
+    private static (X509Certificate2 Certificate, X509Certificate2 Authority) Load(KeylessClusterOptions options, Func<SiloIdentity, string?> expected)
+    {
+        var problems = options.Validate();
+        if (problems.Count > 0) throw new ArgumentException(string.Join("; ", problems));
+        if (!options.UsesTls) throw new ArgumentException("Keyless:Cluster:TlsCertificate, TlsKey and TlsCa are not set");
+        var authority = X509CertificateLoader.LoadCertificateFromFile(options.TlsCa!);
+        X509Certificate2 certificate;
+        try
+        {
+            certificate = X509Certificate2.CreateFromPemFile(options.TlsCertificate!, options.TlsKey!);
+        }
+        catch (System.Security.Cryptography.CryptographicException e)
+        {
+            throw new ArgumentException($"Keyless:Cluster:TlsCertificate/TlsKey cannot be loaded together ({e.Message})", e);
+        }
+        if (ClusterCertificates.Problem(certificate, authority) is { } problem)
+            throw new ArgumentException($"Keyless:Cluster:TlsCertificate: {problem}");
+        if (expected(SiloIdentity.FromCertificate(certificate)!) is { } mismatch)
+            throw new ArgumentException($"Keyless:Cluster:TlsCertificate: {mismatch}");
+        return (certificate, authority);
+    }
+}

@@ -1,0 +1,118 @@
+using System.Diagnostics;
+using KeylessOrleans.TestSupport;
+
+namespace KeylessOrleans.EndToEnd.Tests;
+
+/// <summary>
+/// Mutual TLS between silos with the operator's cluster CA, as operators and tenants set it up with the keyless
+/// program: only processes holding a certificate from that CA, for the identity they run as, join.
+/// </summary>
+public sealed class ClusterTlsTests : IDisposable
+{
+    private const string Host = "shop.example.test";
+    private readonly TempDirectory _files = new("keyless-mtls-test");
+    private readonly TestCertificateAuthority _webCa = new();
+    private readonly TenantKeyFolder _shopKeys;
+    private readonly TenantKeyFolder _rogueKeys;
+
+    public ClusterTlsTests()
+    {
+        _shopKeys = new TenantKeyFolder(_webCa, [Host]);
+        _rogueKeys = new TenantKeyFolder(_webCa, ["rogue.example.test"]);
+    }
+
+    private string F(string relative) => Path.Combine(_files.Path, relative);
+
+    [Fact]
+    public async Task Only_silos_with_a_certificate_from_the_cluster_ca_for_their_own_identity_join()
+    {
+        // The operator's PKI; the tenant makes its key and CSR itself.
+        await RunOkAsync("ca", "init", "--dir", F("ca"));
+        await RunOkAsync("cert", "issue", "--ca-dir", F("ca"), "--role", "edge", "--name", "edge1", "--out", F("edge"));
+        await RunOkAsync("cert", "issue", "--ca-dir", F("ca"), "--role", "operator", "--out", F("operator"));
+        await RunOkAsync("cert", "request", "--tenant", "shop", "--out", F("shop"));
+        Assert.False(File.Exists(F("shop/cert.pem")));
+        await RunOkAsync("cert", "issue", "--ca-dir", F("ca"), "--role", "onprem", "--tenant", "shop", "--csr", F("shop/csr.pem"), "--out", F("shop"));
+        // A second CA, as an attacker would have.
+        await RunOkAsync("ca", "init", "--dir", F("other-ca"));
+        await RunOkAsync("cert", "issue", "--ca-dir", F("other-ca"), "--role", "onprem", "--tenant", "rogue", "--out", F("rogue"));
+
+        var originPort = KeylessProcess.FreePort();
+        var siloPort = KeylessProcess.FreePort();
+        var gatewayPort = KeylessProcess.FreePort();
+        var httpsPort = KeylessProcess.FreePort();
+        string[] Tls(string folder) => ["--tls-cert", F($"{folder}/cert.pem"), "--tls-key", F($"{folder}/key.pem"), "--tls-ca", F("ca/ca.pem")];
+
+        await using var origin = KeylessProcess.Start("origin", "--listen", $"127.0.0.1:{originPort}");
+        await using var edge = KeylessProcess.Start(["edge", "--silo-port", $"{siloPort}", "--gateway-port", $"{gatewayPort}", "--https-port", $"{httpsPort}", .. Tls("edge")]);
+        await edge.WaitForLineAsync("Edge listening for TLS", TimeSpan.FromSeconds(60));
+        string[] Operator(params string[] command) => [.. command, "--gateway-port", $"{gatewayPort}", .. Tls("operator")];
+        await RunOkAsync(Operator("tenant", "add", "shop", "--host", Host, "--origin", $"127.0.0.1:{originPort}"));
+        await RunOkAsync(Operator("tenant", "add", "rogue", "--host", "rogue.example.test", "--origin", $"127.0.0.1:{originPort}"));
+
+        // The enrolled key server joins and serves.
+        await using var shop = KeylessProcess.Start(["keyserver", "--tenant", "shop", "--keys", _shopKeys.Path, "--silo-port", $"{KeylessProcess.FreePort()}", "--primary", $"127.0.0.1:{siloPort}", .. Tls("shop")]);
+        var webCa = _files.Write("web-ca.pem", System.Security.Cryptography.PemEncoding.WriteString("CERTIFICATE", _webCa.Certificate.RawData));
+        var served = await UntilAsync(async () => (await CurlAsync(Host, httpsPort, webCa)).ExitCode == 0, TimeSpan.FromSeconds(60));
+        Assert.True(served, $"the enrolled key server was never served:\n{shop.Output}");
+
+        // A silo whose certificate comes from another CA is refused at the TLS handshake and never serves.
+        await using var rogue = KeylessProcess.Start(["keyserver", "--tenant", "rogue", "--keys", _rogueKeys.Path, "--silo-port", $"{KeylessProcess.FreePort()}",
+            "--primary", $"127.0.0.1:{siloPort}", "--tls-cert", F("rogue/cert.pem"), "--tls-key", F("rogue/key.pem"), "--tls-ca", F("other-ca/ca.pem")]);
+        await edge.WaitForLineAsync("is not issued by the cluster CA", TimeSpan.FromSeconds(30));
+        // And one without any certificate cannot even speak to the edge's silo port.
+        await using var plain = KeylessProcess.Start("keyserver", "--tenant", "rogue", "--replica", "plain", "--keys", _rogueKeys.Path,
+            "--silo-port", $"{KeylessProcess.FreePort()}", "--primary", $"127.0.0.1:{siloPort}");
+        await Task.Delay(TimeSpan.FromSeconds(8));
+        Assert.NotEqual(0, (await CurlAsync("rogue.example.test", httpsPort, webCa)).ExitCode);
+        var listed = await RunAsync(Operator("tenant", "show", "rogue"));
+        Assert.DoesNotContain("replica", listed.Output);
+
+        // A key server whose certificate names another tenant stops at start, naming the mismatch.
+        await using var impostor = KeylessProcess.Start(["keyserver", "--tenant", "rogue", "--keys", _rogueKeys.Path, "--silo-port", $"{KeylessProcess.FreePort()}",
+            "--primary", $"127.0.0.1:{siloPort}", .. Tls("shop")]);
+        Assert.True(await impostor.WaitForExitAsync(TimeSpan.FromSeconds(30)));
+        Assert.Equal(2, impostor.ExitCode);
+        Assert.Contains("its certificate names keyless://onprem/shop/primary", impostor.Output);
+
+        // The operator's commands need the operator certificate too.
+        var withoutCertificate = await RunAsync("tenant", "list", "--gateway-port", $"{gatewayPort}");
+        Assert.NotEqual(0, withoutCertificate.ExitCode);
+    }
+
+    private static Task<ExternalTool.Result> CurlAsync(string host, int port, string caFile) =>
+        ExternalTool.RunAsync("curl", ["-sS", "--max-time", "10", "--cacert", caFile, "--resolve", $"{host}:{port}:127.0.0.1", $"https://{host}:{port}/"]);
+
+    private static async Task<(int ExitCode, string Output)> RunAsync(params string[] arguments)
+    {
+        await using var process = KeylessProcess.Start(arguments);
+        Assert.True(await process.WaitForExitAsync(TimeSpan.FromSeconds(60)), $"keyless {string.Join(' ', arguments)} did not finish");
+        await Task.Delay(100);
+        return (process.ExitCode, process.Output);
+    }
+
+    private static async Task RunOkAsync(params string[] arguments)
+    {
+        var (exitCode, output) = await RunAsync(arguments);
+        Assert.True(exitCode == 0, $"keyless {string.Join(' ', arguments)} failed:\n{output}");
+    }
+
+    private static async Task<bool> UntilAsync(Func<Task<bool>> condition, TimeSpan limit)
+    {
+        var clock = Stopwatch.StartNew();
+        while (!await condition())
+        {
+            if (clock.Elapsed > limit) return false;
+            await Task.Delay(200);
+        }
+        return true;
+    }
+
+    public void Dispose()
+    {
+        _shopKeys.Dispose();
+        _rogueKeys.Dispose();
+        _webCa.Dispose();
+        _files.Dispose();
+    }
+}
