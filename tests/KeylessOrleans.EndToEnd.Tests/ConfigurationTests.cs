@@ -1,0 +1,62 @@
+using KeylessOrleans.TestSupport;
+
+namespace KeylessOrleans.EndToEnd.Tests;
+
+/// <summary>A wrong setting stops the program at start with a message that names the setting; every command has --help.</summary>
+public sealed class ConfigurationTests
+{
+    private static async Task<(int ExitCode, string Output)> RunAsync(IReadOnlyDictionary<string, string>? environment, params string[] arguments)
+    {
+        await using var process = environment is null
+            ? KeylessProcess.Start(arguments)
+            : KeylessProcess.StartProgram("dotnet", [Path.Combine(AppContext.BaseDirectory, "keyless.dll"), .. arguments], environment);
+        Assert.True(await process.WaitForExitAsync(TimeSpan.FromSeconds(60)), $"keyless {string.Join(' ', arguments)} kept running");
+        await Task.Delay(100);
+        return (process.ExitCode, process.Output);
+    }
+
+    public static TheoryData<string[], string> BadSettings() => new()
+    {
+        { ["edge", "--https-port", "99999", "--silo-port", "1"], "Keyless:Edge:HttpsPort" },
+        { ["edge", "--listen", "not-an-ip"], "Keyless:Edge:ListenAddress" },
+        { ["edge", "--clustering", "zookeeper"], "Keyless:Cluster:Clustering" },
+        { ["edge", "--clustering", "redis"], "Keyless:Cluster:Redis" },
+        { ["keyserver", "--keys", "/nonexistent"], "Keyless:KeyServer:Tenant" },
+        { ["keyserver", "--tenant", "acme", "--keys", "/nonexistent/keys"], "Keyless:KeyServer:KeyDirectory" },
+        { ["keyserver", "--tenant", "acme", "--keys", "/tmp", "--tls-cert", "/nonexistent.pem"], "Keyless:Cluster:TlsCertificate" },
+    };
+
+    [Theory]
+    [MemberData(nameof(BadSettings))]
+    public async Task A_wrong_setting_stops_the_start_naming_the_setting(string[] arguments, string setting)
+    {
+        var (exitCode, output) = await RunAsync(null, arguments);
+        Assert.Equal(2, exitCode);
+        Assert.Contains("configuration error", output);
+        Assert.Contains(setting, output);
+    }
+
+    [Fact]
+    public async Task Environment_variables_configure_the_same_settings()
+    {
+        var (exitCode, output) = await RunAsync(new Dictionary<string, string> { ["KEYLESS__EDGE__HANDSHAKETHREADS"] = "0" }, "edge");
+        Assert.Equal(2, exitCode);
+        Assert.Contains("Keyless:Edge:HandshakeThreads", output);
+    }
+
+    [Theory]
+    [InlineData("demo", "--https-port")]
+    [InlineData("edge", "--redis")]
+    [InlineData("keyserver", "--keys")]
+    [InlineData("tenant add", "--origin")]
+    [InlineData("tenant remove", "name")]
+    [InlineData("ca init", "--dir")]
+    [InlineData("cert issue", "--csr")]
+    [InlineData("cert request", "--tenant")]
+    public async Task Every_command_explains_itself_with_help(string command, string mentions)
+    {
+        var (exitCode, output) = await RunAsync(null, [.. command.Split(' '), "--help"]);
+        Assert.Equal(0, exitCode);
+        Assert.Contains(mentions, output);
+    }
+}
