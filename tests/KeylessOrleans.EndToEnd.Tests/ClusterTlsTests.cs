@@ -53,7 +53,7 @@ public sealed class ClusterTlsTests : IDisposable
         // The enrolled key server joins and serves.
         await using var shop = KeylessProcess.Start(["keyserver", "--tenant", "shop", "--keys", _shopKeys.Path, "--silo-port", $"{KeylessProcess.FreePort()}", "--primary", $"127.0.0.1:{siloPort}", .. Tls("shop")]);
         var webCa = _files.Write("web-ca.pem", System.Security.Cryptography.PemEncoding.WriteString("CERTIFICATE", _webCa.Certificate.RawData));
-        var served = await UntilAsync(async () => (await CurlAsync(Host, httpsPort, webCa)).ExitCode == 0, TimeSpan.FromSeconds(60));
+        var served = await Poll.UntilAsync(async () => (await ExternalTool.CurlAsync(Host, httpsPort, webCa)).ExitCode == 0, TimeSpan.FromSeconds(60));
         Assert.True(served, $"the enrolled key server was never served:\n{shop.Output}");
 
         // A silo whose certificate comes from another CA is refused at the TLS handshake and never serves.
@@ -64,8 +64,8 @@ public sealed class ClusterTlsTests : IDisposable
         await using var plain = KeylessProcess.Start("keyserver", "--tenant", "rogue", "--replica", "plain", "--keys", _rogueKeys.Path,
             "--silo-port", $"{KeylessProcess.FreePort()}", "--primary", $"127.0.0.1:{siloPort}");
         await Task.Delay(TimeSpan.FromSeconds(8));
-        Assert.NotEqual(0, (await CurlAsync("rogue.example.test", httpsPort, webCa)).ExitCode);
-        var listed = await RunAsync(Operator("tenant", "show", "rogue"));
+        Assert.NotEqual(0, (await ExternalTool.CurlAsync("rogue.example.test", httpsPort, webCa)).ExitCode);
+        var listed = await KeylessProcess.RunToEndAsync(Operator("tenant", "show", "rogue"));
         Assert.DoesNotContain("replica", listed.Output);
 
         // A key server whose certificate names another tenant stops at start, naming the mismatch.
@@ -76,36 +76,14 @@ public sealed class ClusterTlsTests : IDisposable
         Assert.Contains("its certificate names keyless://onprem/shop/primary", impostor.Output);
 
         // The operator's commands need the operator certificate too.
-        var withoutCertificate = await RunAsync("tenant", "list", "--gateway-port", $"{gatewayPort}");
+        var withoutCertificate = await KeylessProcess.RunToEndAsync("tenant", "list", "--gateway-port", $"{gatewayPort}");
         Assert.NotEqual(0, withoutCertificate.ExitCode);
-    }
-
-    private static Task<ExternalTool.Result> CurlAsync(string host, int port, string caFile) =>
-        ExternalTool.RunAsync("curl", ["-sS", "--max-time", "10", "--cacert", caFile, "--resolve", $"{host}:{port}:127.0.0.1", $"https://{host}:{port}/"]);
-
-    private static async Task<(int ExitCode, string Output)> RunAsync(params string[] arguments)
-    {
-        await using var process = KeylessProcess.Start(arguments);
-        Assert.True(await process.WaitForExitAsync(TimeSpan.FromSeconds(60)), $"keyless {string.Join(' ', arguments)} did not finish");
-        await Task.Delay(100);
-        return (process.ExitCode, process.Output);
     }
 
     private static async Task RunOkAsync(params string[] arguments)
     {
-        var (exitCode, output) = await RunAsync(arguments);
+        var (exitCode, output) = await KeylessProcess.RunToEndAsync(arguments);
         Assert.True(exitCode == 0, $"keyless {string.Join(' ', arguments)} failed:\n{output}");
-    }
-
-    private static async Task<bool> UntilAsync(Func<Task<bool>> condition, TimeSpan limit)
-    {
-        var clock = Stopwatch.StartNew();
-        while (!await condition())
-        {
-            if (clock.Elapsed > limit) return false;
-            await Task.Delay(200);
-        }
-        return true;
     }
 
     public void Dispose()

@@ -37,7 +37,7 @@ public sealed partial class DemoCommandTests : IDisposable
             Assert.True(await demo.WaitForExitAsync(TimeSpan.FromSeconds(30)), $"demo did not stop:\n{demo.Output}");
             Assert.Equal(0, demo.ExitCode);
             Assert.Contains("demo: stopped", demo.Output);
-            Assert.All(pids, pid => Assert.False(IsRunning(pid), $"child {pid} still runs"));
+            Assert.All(pids, pid => Assert.False(KeylessProcess.IsRunning(pid), $"child {pid} still runs"));
             Assert.True(clock.Elapsed < TimeSpan.FromSeconds(30));
         }
 
@@ -51,19 +51,6 @@ public sealed partial class DemoCommandTests : IDisposable
         var siloPort = KeylessProcess.FreePort();
         return KeylessProcess.Start("demo", "--https-port", $"{httpsPort}", "--data-dir", _data.Path,
             "--silo-port", $"{siloPort}", "--gateway-port", $"{KeylessProcess.FreePort()}");
-    }
-
-    private static bool IsRunning(int pid)
-    {
-        try
-        {
-            using var process = Process.GetProcessById(pid);
-            return !process.HasExited;
-        }
-        catch (ArgumentException)
-        {
-            return false;
-        }
     }
 
     [GeneratedRegex(@"pid (\d+)")]

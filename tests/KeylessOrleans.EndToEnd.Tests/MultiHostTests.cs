@@ -37,7 +37,7 @@ public sealed class MultiHostTests(ITestOutputHelper output) : IDisposable
 
         // Both edges serve the demo tenant.
         foreach (var port in new[] { edge1Https, edge2Https })
-            Assert.Contains("Hello from the KeylessOrleans demo origin", (await CurlAsync("demo.localhost", port, demoCa)).Output);
+            Assert.Contains("Hello from the KeylessOrleans demo origin", (await ExternalTool.CurlAsync("demo.localhost", port, demoCa)).Output);
 
         // A second tenant is onboarded while everything runs: its key server starts, the operator adds it.
         using var globexKeys = new TenantKeyFolder(_ca, ["globex.test"]);
@@ -46,24 +46,24 @@ public sealed class MultiHostTests(ITestOutputHelper output) : IDisposable
             "--clustering", "redis", "--redis", redis, "--advertise", "127.0.0.1", "--silo-port", $"{KeylessProcess.FreePort()}");
         await globexKeyServer.WaitForLineAsync("Loaded 2 keys", TimeSpan.FromSeconds(60));
         Step("globex key server up");
-        var added = await RunAsync("tenant", "add", "globex", "--host", "globex.test", "--origin", $"127.0.0.1:{originPort}", "--clustering", "redis", "--redis", redis);
+        var added = await KeylessProcess.RunToEndAsync("tenant", "add", "globex", "--host", "globex.test", "--origin", $"127.0.0.1:{originPort}", "--clustering", "redis", "--redis", redis);
         Assert.True(added.ExitCode == 0, added.Output);
         var addClock = Stopwatch.StartNew();
-        await UntilAsync(async () => (await CurlAsync("globex.test", edge1Https, globexCa)).ExitCode == 0
-            && (await CurlAsync("globex.test", edge2Https, globexCa)).ExitCode == 0, TimeSpan.FromSeconds(60));
+        Assert.True(await Poll.UntilAsync(async () => (await ExternalTool.CurlAsync("globex.test", edge1Https, globexCa)).ExitCode == 0
+            && (await ExternalTool.CurlAsync("globex.test", edge2Https, globexCa)).ExitCode == 0, TimeSpan.FromSeconds(60)));
         output.WriteLine($"tenant addition reached both edges after {addClock.ElapsedMilliseconds} ms");
 
-        var listed = await RunAsync("tenant", "list", "--clustering", "redis", "--redis", redis);
+        var listed = await KeylessProcess.RunToEndAsync("tenant", "list", "--clustering", "redis", "--redis", redis);
         Assert.Contains("globex", listed.Output);
         Assert.Contains("demo", listed.Output);
 
         Step("globex served");
         // ...and removed: both edges stop serving its name.
-        var removed = await RunAsync("tenant", "remove", "globex", "--clustering", "redis", "--redis", redis);
+        var removed = await KeylessProcess.RunToEndAsync("tenant", "remove", "globex", "--clustering", "redis", "--redis", redis);
         Assert.True(removed.ExitCode == 0, removed.Output);
         var removeClock = Stopwatch.StartNew();
-        await UntilAsync(async () => (await CurlAsync("globex.test", edge1Https, globexCa)).ExitCode != 0
-            && (await CurlAsync("globex.test", edge2Https, globexCa)).ExitCode != 0, TimeSpan.FromSeconds(60));
+        Assert.True(await Poll.UntilAsync(async () => (await ExternalTool.CurlAsync("globex.test", edge1Https, globexCa)).ExitCode != 0
+            && (await ExternalTool.CurlAsync("globex.test", edge2Https, globexCa)).ExitCode != 0, TimeSpan.FromSeconds(60)));
         output.WriteLine($"tenant removal reached both edges after {removeClock.ElapsedMilliseconds} ms");
 
         Step("globex removed");
@@ -72,7 +72,7 @@ public sealed class MultiHostTests(ITestOutputHelper output) : IDisposable
         Process.GetProcessById(edge1Pid).Kill();
         for (var i = 0; i < 10; i++)
         {
-            var result = await CurlAsync("demo.localhost", edge2Https, demoCa);
+            var result = await ExternalTool.CurlAsync("demo.localhost", edge2Https, demoCa);
             Assert.True(result.ExitCode == 0, $"request {i} through the surviving edge failed:\n{result.All}");
         }
 
@@ -81,14 +81,14 @@ public sealed class MultiHostTests(ITestOutputHelper output) : IDisposable
         Step("edge1 killed, edge2 served 10 requests");
         var edge2Pid = int.Parse(File.ReadAllText(Path.Combine(_state.Path, "pids", "edge2.pid")).Trim());
         KeylessProcess.Terminate(edge2Pid);
-        await UntilAsync(() => Task.FromResult(!IsRunning(edge2Pid)), TimeSpan.FromSeconds(30));
+        Assert.True(await Poll.UntilAsync(() => Task.FromResult(!KeylessProcess.IsRunning(edge2Pid)), TimeSpan.FromSeconds(30)));
         Step("edge2 stopped");
         await using var restarted = KeylessProcess.Start("edge", "--clustering", "redis", "--redis", redis, "--advertise", "127.0.0.1",
             "--silo-port", $"{edge1Silo}", "--gateway-port", $"{edge1Gateway}", "--https-port", $"{edge1Https}", "--edge-id", "edge1-restarted");
         var restartClock = Stopwatch.StartNew();
-        await UntilAsync(async () => (await CurlAsync("demo.localhost", edge1Https, demoCa)).ExitCode == 0, TimeSpan.FromSeconds(90));
+        Assert.True(await Poll.UntilAsync(async () => (await ExternalTool.CurlAsync("demo.localhost", edge1Https, demoCa)).ExitCode == 0, TimeSpan.FromSeconds(90)));
         output.WriteLine($"a restarted edge served the tenant from the Redis-stored registry after {restartClock.ElapsedMilliseconds} ms");
-        Assert.DoesNotContain("globex", (await RunAsync("tenant", "list", "--clustering", "redis", "--redis", redis)).Output);
+        Assert.DoesNotContain("globex", (await KeylessProcess.RunToEndAsync("tenant", "list", "--clustering", "redis", "--redis", redis)).Output);
 
         Step("restarted edge serves");
         // Silos leave while Redis is still there: the test's own processes first, then the deployment.
@@ -98,41 +98,7 @@ public sealed class MultiHostTests(ITestOutputHelper output) : IDisposable
         Assert.True(await deployment.WaitForExitAsync(TimeSpan.FromSeconds(60)), "the local deployment did not stop");
         Step("deployment stopped");
         foreach (var pidFile in Directory.EnumerateFiles(Path.Combine(_state.Path, "pids")))
-            Assert.False(IsRunning(int.Parse(File.ReadAllText(pidFile).Trim())), $"{Path.GetFileName(pidFile)} still runs");
-    }
-
-    private static Task<ExternalTool.Result> CurlAsync(string host, int port, string caFile) =>
-        ExternalTool.RunAsync("curl", ["-sS", "--max-time", "10", "--cacert", caFile, "--resolve", $"{host}:{port}:127.0.0.1", $"https://{host}:{port}/"]);
-
-    private static async Task<(int ExitCode, string Output)> RunAsync(params string[] arguments)
-    {
-        await using var process = KeylessProcess.Start(arguments);
-        Assert.True(await process.WaitForExitAsync(TimeSpan.FromSeconds(60)), $"keyless {string.Join(' ', arguments)} did not finish");
-        await Task.Delay(100); // let the last output lines arrive
-        return (process.ExitCode, process.Output);
-    }
-
-    private static async Task UntilAsync(Func<Task<bool>> condition, TimeSpan limit)
-    {
-        var clock = Stopwatch.StartNew();
-        while (!await condition())
-        {
-            if (clock.Elapsed > limit) throw new TimeoutException($"condition not met within {limit}");
-            await Task.Delay(100);
-        }
-    }
-
-    private static bool IsRunning(int pid)
-    {
-        try
-        {
-            using var process = Process.GetProcessById(pid);
-            return !process.HasExited;
-        }
-        catch (ArgumentException)
-        {
-            return false;
-        }
+            Assert.False(KeylessProcess.IsRunning(int.Parse(File.ReadAllText(pidFile).Trim())), $"{Path.GetFileName(pidFile)} still runs");
     }
 
     /// <summary>A base port whose next <paramref name="count"/> ports are all free right now.</summary>

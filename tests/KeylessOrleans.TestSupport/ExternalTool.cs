@@ -10,6 +10,10 @@ public static class ExternalTool
         public string All => Output + "\n" + Error;
     }
 
+    /// <summary>curl https://HOST:PORT/ through 127.0.0.1, trusting only <paramref name="caFile"/>.</summary>
+    public static Task<Result> CurlAsync(string host, int port, string caFile) =>
+        RunAsync("curl", ["-sS", "--max-time", "10", "--cacert", caFile, "--resolve", $"{host}:{port}:127.0.0.1", $"https://{host}:{port}/"]);
+
     public static async Task<Result> RunAsync(string file, IEnumerable<string> arguments, string? standardInput = null, TimeSpan? timeout = null,
         string? workingDirectory = null, IReadOnlyDictionary<string, string>? environment = null)
     {

@@ -52,6 +52,29 @@ public sealed class KeylessProcess : IAsyncDisposable
         return new KeylessProcess(Process.Start(start)!);
     }
 
+    /// <summary>Runs a keyless command to its end: exit code and everything it printed.</summary>
+    public static async Task<(int ExitCode, string Output)> RunToEndAsync(params string[] arguments)
+    {
+        await using var process = Start(arguments);
+        if (!await process.WaitForExitAsync(TimeSpan.FromSeconds(60)))
+            throw new TimeoutException($"keyless {string.Join(' ', arguments)} did not finish:\n{process.Output}");
+        process._process.WaitForExit(); // drains the redirected output
+        return (process.ExitCode, process.Output);
+    }
+
+    public static bool IsRunning(int pid)
+    {
+        try
+        {
+            using var process = Process.GetProcessById(pid);
+            return !process.HasExited;
+        }
+        catch (ArgumentException)
+        {
+            return false;
+        }
+    }
+
     /// <summary>SIGTERM to any process by PID.</summary>
     public static void Terminate(int pid) => _ = Kill(pid, 15);
 
