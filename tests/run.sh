@@ -9,6 +9,7 @@ declare -A tools=(
   [curl]=curl         # HTTPS client against the edge
   [redis-server]=redis-server         # clustering store for the multi-host tests (deploy/local)
   [systemd-analyze]=systemd           # verifies deploy/systemd units
+  [softhsm2-util]=softhsm2            # a real PKCS#11 token for the HSM key store
 )
 
 missing=()

@@ -7,9 +7,14 @@ using KeylessOrleans.Keys;
 using KeylessOrleans.TestSupport;
 using Microsoft.Extensions.DependencyInjection;
 
-// Usage: dotnet run -c Release --project bench/KeylessOrleans.Benchmarks -- [--seconds N] [--clients N]
+// Usage: dotnet run -c Release --project bench/KeylessOrleans.Benchmarks -- [--seconds N] [--clients N] [--hsm]
 var seconds = ArgValue("--seconds", 8);
 var clients = ArgValue("--clients", 4);
+if (args.Contains("--hsm"))
+{
+    HsmComparison.Run(seconds);
+    return 0;
+}
 
 using var ca = new TestCertificateAuthority("KeylessOrleans Bench CA");
 using var keys = new TenantKeyFolder(ca, [BenchCluster.Host]);

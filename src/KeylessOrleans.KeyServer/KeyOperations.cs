@@ -35,7 +35,15 @@ public sealed class KeyOperations(IKeyStore store)
     {
         if (!store.TryGetKey(keyId, out var key)) return KeyNotFound(keyId);
         if (key.Algorithm != KeyAlgorithm.Rsa) return Invalid($"a {key.Algorithm} key cannot decrypt");
-        return KeyOperationResult.Success(key.DecryptPremaster(ciphertext, clientVersion));
+        try
+        {
+            return KeyOperationResult.Success(key.DecryptPremaster(ciphertext, clientVersion));
+        }
+        catch (CryptographicException e)
+        {
+            // Only failures of the key's holder (e.g. an HSM gone) get here; bad ciphertexts never throw.
+            return KeyOperationResult.Failure(KeyOperationStatus.CryptoFailed, $"decryption failed: {e.Message}");
+        }
     }
 
     public KeyDescriptionResult Describe(string keyId)
@@ -55,7 +63,7 @@ public sealed class KeyOperations(IKeyStore store)
         }
         catch (CryptographicException e)
         {
-            return KeyOperationResult.Failure(KeyOperationStatus.CryptoFailed, $"signing failed: {e.GetType().Name}");
+            return KeyOperationResult.Failure(KeyOperationStatus.CryptoFailed, $"signing failed: {e.Message}");
         }
     }
 

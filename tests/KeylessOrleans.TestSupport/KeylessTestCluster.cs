@@ -24,7 +24,11 @@ public abstract record SiloPlan
         public string? DefaultHostName { get; init; }
     }
 
-    public sealed record OnPrem(string Tenant, string Replica, string KeyDirectory) : SiloPlan;
+    public sealed record OnPrem(string Tenant, string Replica, string KeyDirectory) : SiloPlan
+    {
+        /// <summary>Keys in a PKCS#11 token (RFC 7512 URIs); their chains are in <see cref="KeyDirectory"/>.</summary>
+        public IReadOnlyList<string> Pkcs11Keys { get; init; } = [];
+    }
 }
 
 /// <summary>
@@ -91,6 +95,7 @@ public sealed class KeylessTestCluster : IAsyncDisposable
                     o.Tenant = onPrem.Tenant;
                     o.Replica = onPrem.Replica;
                     o.KeyDirectory = onPrem.KeyDirectory;
+                    o.Pkcs11Keys = [.. onPrem.Pkcs11Keys];
                     o.RegistrationRetryDelay = TimeSpan.FromMilliseconds(200);
                 });
                 break;

@@ -18,9 +18,13 @@ public sealed class TestCertificateAuthority : IDisposable
 
     public X509Certificate2 Certificate { get; }
 
-    public X509Certificate2 Issue(TestKey key, params string[] dnsNames)
+    public X509Certificate2 Issue(TestKey key, params string[] dnsNames) => Issue(key.SubjectPublicKeyInfo, dnsNames);
+
+    /// <summary>A server certificate for any public key (e.g. one whose private half lives in an HSM).</summary>
+    public X509Certificate2 Issue(byte[] subjectPublicKeyInfo, params string[] dnsNames)
     {
-        var request = new CertificateRequest(new X500DistinguishedName($"CN={dnsNames.FirstOrDefault() ?? "test"}"), key.CertificatePublicKey, HashAlgorithmName.SHA256);
+        var publicKey = PublicKey.CreateFromSubjectPublicKeyInfo(subjectPublicKeyInfo, out _);
+        var request = new CertificateRequest(new X500DistinguishedName($"CN={dnsNames.FirstOrDefault() ?? "test"}"), publicKey, HashAlgorithmName.SHA256);
         var san = new SubjectAlternativeNameBuilder();
         foreach (var name in dnsNames) san.AddDnsName(name);
         request.CertificateExtensions.Add(san.Build());

@@ -16,18 +16,22 @@ internal static class KeyServerCommand
         var tenant = new Option<string?>("--tenant") { Description = "The tenant whose keys this silo serves" };
         var replica = new Option<string?>("--replica") { Description = "This replica's name (default primary)" };
         var keys = new Option<string?>("--keys") { Description = "Folder of PEM private keys and certificate chains" };
+        var pkcs11 = new Option<string[]>("--pkcs11-key") { Description = "A private key in an HSM, as an RFC 7512 URI with module-path and pin-source (file:PATH or env:NAME); repeatable. Its chain goes in --keys", AllowMultipleArgumentsPerToken = false };
 
         var command = new Command("keyserver", "Run a tenant's key server silo: holds the private keys, answers edges' signing and decryption requests.");
         silo.AddTo(command);
         command.Options.Add(tenant);
         command.Options.Add(replica);
         command.Options.Add(keys);
+        command.Options.Add(pkcs11);
         command.SetAction(result => HostRunner.RunAsync(() =>
         {
             var overrides = silo.Overrides(result);
             overrides["Keyless:KeyServer:Tenant"] = result.GetValue(tenant);
             overrides["Keyless:KeyServer:Replica"] = result.GetValue(replica);
             overrides["Keyless:KeyServer:KeyDirectory"] = result.GetValue(keys);
+            var uris = result.GetValue(pkcs11) ?? [];
+            for (var i = 0; i < uris.Length; i++) overrides[$"Keyless:KeyServer:Pkcs11Keys:{i}"] = uris[i];
             var builder = SiloHosting.CreateBuilder(result.GetValue(silo.Config), overrides);
             // On-prem silos never accept Orleans clients.
             var cluster = SiloHosting.ClusterOptions(builder.Configuration, defaultGatewayPort: 0);

@@ -15,6 +15,15 @@ public sealed class KeyServerOptions
     /// <summary>Folder of PEM keys and certificate chains.</summary>
     public string KeyDirectory { get; set; } = "";
 
+    /// <summary>
+    /// Private keys in PKCS#11 tokens (HSMs), as RFC 7512 URIs with module-path and pin-source; their certificate
+    /// chains go in <see cref="KeyDirectory"/>.
+    /// </summary>
+    public List<string> Pkcs11Keys { get; set; } = [];
+
+    /// <summary>Sessions per PKCS#11 token: as many as key operations may run at once.</summary>
+    public int Pkcs11SessionPoolSize { get; set; } = Math.Max(4, Environment.ProcessorCount * 2);
+
     /// <summary>How often the replica re-announces itself to the registry (it also does at start).</summary>
     public TimeSpan RegistrationInterval { get; set; } = TimeSpan.FromSeconds(30);
 
@@ -33,6 +42,8 @@ internal sealed class KeyServerOptionsValidator : IValidateOptions<KeyServerOpti
             failures.Add($"Keyless:KeyServer:Replica '{options.Replica}' must be 1–63 of a-z, 0-9, '-' and '.'");
         if (string.IsNullOrWhiteSpace(options.KeyDirectory) || !Directory.Exists(options.KeyDirectory))
             failures.Add($"Keyless:KeyServer:KeyDirectory '{options.KeyDirectory}' is not an existing folder");
+        if (options.Pkcs11SessionPoolSize < 1)
+            failures.Add("Keyless:KeyServer:Pkcs11SessionPoolSize must be at least 1");
         if (options.RegistrationInterval <= TimeSpan.Zero || options.RegistrationRetryDelay <= TimeSpan.Zero)
             failures.Add("Keyless:KeyServer registration intervals must be positive");
         return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);

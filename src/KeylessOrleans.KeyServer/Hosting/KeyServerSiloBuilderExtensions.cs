@@ -2,6 +2,7 @@ using KeylessOrleans.Cluster;
 using KeylessOrleans.Cluster.Hosting;
 using KeylessOrleans.KeyServer.Diagnostics;
 using KeylessOrleans.KeyServer.KeyStore;
+using KeylessOrleans.KeyServer.KeyStore.Pkcs11;
 using KeylessOrleans.KeyServer.Registry;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
@@ -29,9 +30,15 @@ public static class KeyServerSiloBuilderExtensions
         var services = builder.Services;
         services.AddOptions<KeyServerOptions>().Configure(configure).ValidateOnStart();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<KeyServerOptions>, KeyServerOptionsValidator>());
+        services.TryAddSingleton(sp =>
+        {
+            var o = sp.GetRequiredService<IOptions<KeyServerOptions>>().Value;
+            return new Pkcs11KeySet(o.Pkcs11Keys, o.Pkcs11SessionPoolSize, sp.GetRequiredService<ILogger<Pkcs11KeySet>>());
+        });
         services.TryAddSingleton<IKeyStore>(sp => new PemKeyStore(
             sp.GetRequiredService<IOptions<KeyServerOptions>>().Value.KeyDirectory,
-            sp.GetRequiredService<ILogger<PemKeyStore>>()));
+            sp.GetRequiredService<ILogger<PemKeyStore>>(),
+            sp.GetRequiredService<Pkcs11KeySet>().Keys));
         services.TryAddSingleton<KeyOperations>();
         services.TryAddSingleton<KeyServerMetrics>();
         services.AddHostedService<ReplicaRegistrar>();

@@ -7,8 +7,8 @@ using Microsoft.Extensions.Logging;
 namespace KeylessOrleans.KeyServer.KeyStore;
 
 /// <summary>
-/// Keys and certificate chains from a directory of PEM files (*.pem, *.key, *.crt, *.cer). A file may hold a
-/// key, a chain (end-entity first), or both. Chains are matched to keys by public key. A bad file is logged
+/// Keys and certificate chains from a directory of PEM files (*.pem, *.key, *.crt, *.cer), plus any keys held in
+/// an HSM. A file may hold a key, a chain (end-entity first), or both. Chains are matched to keys by public key. A bad file is logged
 /// with its name and reason and skipped; it never stops the others from loading.
 /// </summary>
 public sealed partial class PemKeyStore : IKeyStore, IDisposable
@@ -19,9 +19,11 @@ public sealed partial class PemKeyStore : IKeyStore, IDisposable
     private readonly List<CertificateChain> _chains = [];
     private readonly ILogger _logger;
 
-    public PemKeyStore(string directory, ILogger<PemKeyStore> logger)
+    /// <param name="externalKeys">Keys held elsewhere (a PKCS#11 token) whose certificate chains live in <paramref name="directory"/>.</param>
+    public PemKeyStore(string directory, ILogger<PemKeyStore> logger, IEnumerable<IPrivateKey>? externalKeys = null)
     {
         _logger = logger;
+        foreach (var key in externalKeys ?? []) _keys.TryAdd(key.KeyId, key);
         if (!Directory.Exists(directory))
             throw new DirectoryNotFoundException($"Key directory '{directory}' does not exist.");
 

@@ -1,0 +1,151 @@
+using System.Security.Cryptography;
+using KeylessOrleans.Keys;
+using Microsoft.Extensions.Logging;
+using Net.Pkcs11Interop.Common;
+using Net.Pkcs11Interop.HighLevelAPI;
+
+namespace KeylessOrleans.KeyServer.KeyStore.Pkcs11;
+
+/// <summary>
+/// Opens the tokens and finds the private keys named by PKCS#11 URIs. Every failure is a start-up error that
+/// names the URI part at fault (module-path, token, pin-source, object/id).
+/// </summary>
+public sealed partial class Pkcs11KeySet : IDisposable
+{
+    private static readonly byte[] P256Oid = [0x06, 0x08, 0x2A, 0x86, 0x48, 0xCE, 0x3D, 0x03, 0x01, 0x07];
+    private static readonly byte[] P384Oid = [0x06, 0x05, 0x2B, 0x81, 0x04, 0x00, 0x22];
+
+    private readonly Pkcs11InteropFactories _factories = new();
+    private readonly Dictionary<string, IPkcs11Library> _libraries = [];
+    private readonly Dictionary<(string Module, string Token), Pkcs11Token> _tokens = [];
+    private readonly ILogger _logger;
+
+    public Pkcs11KeySet(IEnumerable<string> uris, int sessionPoolSize, ILogger<Pkcs11KeySet> logger)
+    {
+        _logger = logger;
+        Pkcs11Native.EnsureResolver();
+        try
+        {
+            Keys = uris.Select(Pkcs11Uri.Parse).Select(uri => Load(uri, sessionPoolSize)).ToList();
+        }
+        catch
+        {
+            Dispose();
+            throw;
+        }
+    }
+
+    public IReadOnlyList<IPrivateKey> Keys { get; }
+
+    private IPrivateKey Load(Pkcs11Uri uri, int sessionPoolSize)
+    {
+        var token = OpenToken(uri, sessionPoolSize);
+        return token.Use(session =>
+        {
+            var attributes = _factories.ObjectAttributeFactory;
+            var template = new List<IObjectAttribute> { attributes.Create(CKA.CKA_CLASS, CKO.CKO_PRIVATE_KEY) };
+            if (uri.Object is not null) template.Add(attributes.Create(CKA.CKA_LABEL, uri.Object));
+            if (uri.Id is not null) template.Add(attributes.Create(CKA.CKA_ID, uri.Id));
+            var found = session.FindAllObjects(template);
+            if (found.Count == 0) throw new ArgumentException($"{uri}: no private key with {uri.ObjectDescription} on token '{token.Label}'");
+            if (found.Count > 1) throw new ArgumentException($"{uri}: {found.Count} private keys match {uri.ObjectDescription} on token '{token.Label}'; add id= to choose one");
+            var handle = found[0];
+
+            var values = session.GetAttributeValue(handle, [CKA.CKA_KEY_TYPE, CKA.CKA_SENSITIVE, CKA.CKA_EXTRACTABLE, CKA.CKA_ID, CKA.CKA_LABEL]);
+            var keyType = (CKK)values[0].GetValueAsUlong();
+            if (!values[1].GetValueAsBool() || values[2].GetValueAsBool())
+                LogExtractable(uri.ToString(), token.Label);
+            return keyType switch
+            {
+                CKK.CKK_RSA => LoadRsa(session, token, handle),
+                CKK.CKK_EC => LoadEc(session, token, handle, values[3].GetValueAsByteArray(), values[4].GetValueAsString(), uri),
+                _ => throw new ArgumentException($"{uri}: key type {keyType} is not supported (RSA and EC are)"),
+            };
+        });
+    }
+
+    private Pkcs11PrivateKey LoadRsa(ISession session, Pkcs11Token token, IObjectHandle handle)
+    {
+        var values = session.GetAttributeValue(handle, [CKA.CKA_MODULUS, CKA.CKA_PUBLIC_EXPONENT]);
+        var parameters = new RSAParameters { Modulus = values[0].GetValueAsByteArray(), Exponent = values[1].GetValueAsByteArray() };
+        using var rsa = RSA.Create(parameters);
+        return new Pkcs11PrivateKey(token, handle, KeyAlgorithm.Rsa, rsa.KeySize, rsa.ExportSubjectPublicKeyInfo(), parameters);
+    }
+
+    /// <summary>EC private keys do not carry their point: it comes from the public key object with the same id (or label).</summary>
+    private Pkcs11PrivateKey LoadEc(ISession session, Pkcs11Token token, IObjectHandle handle, byte[] id, string label, Pkcs11Uri uri)
+    {
+        var attributes = _factories.ObjectAttributeFactory;
+        var curveOid = session.GetAttributeValue(handle, [CKA.CKA_EC_PARAMS])[0].GetValueAsByteArray();
+        var (algorithm, curve, size) = curveOid.AsSpan().SequenceEqual(P256Oid) ? (KeyAlgorithm.EcdsaP256, ECCurve.NamedCurves.nistP256, 256)
+            : curveOid.AsSpan().SequenceEqual(P384Oid) ? (KeyAlgorithm.EcdsaP384, ECCurve.NamedCurves.nistP384, 384)
+            : throw new ArgumentException($"{uri}: the key's curve is not P-256 or P-384");
+        var match = id.Length > 0 ? attributes.Create(CKA.CKA_ID, id) : attributes.Create(CKA.CKA_LABEL, label);
+        var publicKeys = session.FindAllObjects([attributes.Create(CKA.CKA_CLASS, CKO.CKO_PUBLIC_KEY), match]);
+        if (publicKeys.Count == 0) throw new ArgumentException($"{uri}: the public key of this EC key (same id or label) is not on token '{token.Label}'");
+        var pointDer = session.GetAttributeValue(publicKeys[0], [CKA.CKA_EC_POINT])[0].GetValueAsByteArray();
+        var point = new System.Formats.Asn1.AsnReader(pointDer, System.Formats.Asn1.AsnEncodingRules.DER).ReadOctetString();
+        var coordinate = (point.Length - 1) / 2;
+        using var ecdsa = ECDsa.Create(new ECParameters
+        {
+            Curve = curve,
+            Q = new ECPoint { X = point[1..(1 + coordinate)], Y = point[(1 + coordinate)..] },
+        });
+        return new Pkcs11PrivateKey(token, handle, algorithm, size, ecdsa.ExportSubjectPublicKeyInfo(), null);
+    }
+
+    private Pkcs11Token OpenToken(Pkcs11Uri uri, int sessionPoolSize)
+    {
+        if (!_libraries.TryGetValue(uri.ModulePath, out var library))
+        {
+            try
+            {
+                library = _factories.Pkcs11LibraryFactory.LoadPkcs11Library(_factories, uri.ModulePath, AppType.MultiThreaded);
+            }
+            catch (Exception e) when (e is Pkcs11Exception or UnmanagedException or DllNotFoundException or IOException)
+            {
+                throw new ArgumentException($"{uri}: module-path={uri.ModulePath} cannot be loaded ({e.Message})", e);
+            }
+            _libraries[uri.ModulePath] = library;
+        }
+
+        var slots = library.GetSlotList(SlotsType.WithTokenPresent);
+        var candidates = slots.Select(slot => (Slot: slot, Info: slot.GetTokenInfo())).ToList();
+        var chosen = candidates.FirstOrDefault(c =>
+            (uri.Token is null || c.Info.Label.Trim() == uri.Token) && (uri.Serial is null || c.Info.SerialNumber.Trim() == uri.Serial));
+        if (chosen.Slot is null)
+        {
+            var available = string.Join(", ", candidates.Select(c => $"'{c.Info.Label.Trim()}' (serial {c.Info.SerialNumber.Trim()})"));
+            throw new ArgumentException($"{uri}: no token with {uri.TokenDescription} in {uri.ModulePath} (present: {(available.Length > 0 ? available : "none")})");
+        }
+        var label = chosen.Info.Label.Trim();
+        if (_tokens.TryGetValue((uri.ModulePath, label), out var open)) return open;
+
+        var pin = uri.ReadPin();
+        try
+        {
+            open = new Pkcs11Token(_factories, chosen.Slot, label, pin, sessionPoolSize);
+        }
+        catch (Pkcs11Exception e) when (e.RV is CKR.CKR_PIN_INCORRECT or CKR.CKR_PIN_INVALID or CKR.CKR_PIN_LEN_RANGE or CKR.CKR_PIN_LOCKED)
+        {
+            throw new ArgumentException($"{uri}: login to token '{label}' failed with the PIN from pin-source={uri.PinSource} ({e.RV})", e);
+        }
+        _tokens[(uri.ModulePath, label)] = open;
+        LogTokenOpened(label, uri.ModulePath, sessionPoolSize);
+        return open;
+    }
+
+    public void Dispose()
+    {
+        foreach (var token in _tokens.Values) token.Dispose();
+        _tokens.Clear();
+        foreach (var library in _libraries.Values) library.Dispose();
+        _libraries.Clear();
+    }
+
+    [LoggerMessage(EventId = 1301, Level = LogLevel.Warning, Message = "PKCS#11 key {Uri} on token '{Token}' is extractable or not sensitive: set CKA_SENSITIVE=true and CKA_EXTRACTABLE=false")]
+    private partial void LogExtractable(string uri, string token);
+
+    [LoggerMessage(EventId = 1302, Level = LogLevel.Information, Message = "PKCS#11 token '{Token}' opened through {Module} with {Sessions} sessions")]
+    private partial void LogTokenOpened(string token, string module, int sessions);
+}
