@@ -1,6 +1,5 @@
 using KeylessOrleans.Registry;
 using KeylessOrleans.TestSupport;
-using Microsoft.Extensions.DependencyInjection;
 
 namespace KeylessOrleans.Edge.Tests;
 
@@ -12,23 +11,20 @@ public sealed class DefaultHostTests : IAsyncLifetime
     private readonly SiloPlan.Edge _edge = new(HttpsPort: 0) { DefaultHostName = EdgeFixture.Host };
     private TenantKeyFolder _keys = null!;
     private KeylessTestCluster _cluster = null!;
+    private System.Net.IPEndPoint _endPoint = null!;
 
     public async Task InitializeAsync()
     {
         _keys = new TenantKeyFolder(_ca, [EdgeFixture.Host]);
         _cluster = await KeylessTestCluster.StartAsync(_edge, new SiloPlan.OnPrem("acme", "primary", _keys.Path));
-        await _cluster.Grains.GetGrain<IRegistryGrain>(IRegistryGrain.DefaultKey)
-            .SetTenantAsync(new TenantSettings("acme", [EdgeFixture.Host], new OriginEndpoint("127.0.0.1", _origin.Port)));
-        var routes = _cluster.Services(_cluster.Silo(_edge)).GetRequiredService<Routing.RouteTable>();
-        while (routes.Resolve(EdgeFixture.Host) is not { Keys.Keys.Count: > 0 }) await Task.Delay(50);
+        _endPoint = await _cluster.ServeTenantAsync(new TenantSettings("acme", [EdgeFixture.Host], new OriginEndpoint("127.0.0.1", _origin.Port)), EdgeFixture.Host);
     }
 
     [Fact]
     public async Task A_client_without_sni_gets_the_default_host()
     {
-        var endPoint = await _cluster.Services(_cluster.Silo(_edge)).GetRequiredService<Tls.EdgeListener>().BoundEndPoint;
         var result = await ExternalTool.RunAsync("openssl",
-            ["s_client", "-connect", endPoint.ToString(), "-noservername", "-tls1_3", "-ign_eof"],
+            ["s_client", "-connect", _endPoint.ToString(), "-noservername", "-tls1_3", "-ign_eof"],
             standardInput: $"GET / HTTP/1.1\r\nHost: {EdgeFixture.Host}\r\nConnection: close\r\n\r\n");
         Assert.Contains($"subject=CN = {EdgeFixture.Host}", result.Output);
         Assert.Contains(TestOrigin.Body, result.Output);

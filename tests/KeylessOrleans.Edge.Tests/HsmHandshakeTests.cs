@@ -1,6 +1,5 @@
 using KeylessOrleans.Registry;
 using KeylessOrleans.TestSupport;
-using Microsoft.Extensions.DependencyInjection;
 
 namespace KeylessOrleans.Edge.Tests;
 
@@ -27,12 +26,7 @@ public sealed class HsmEdgeFixture : IAsyncLifetime
         CaFile = _certificates.Write("ca.pem", System.Security.Cryptography.PemEncoding.WriteString("CERTIFICATE", _ca.Certificate.RawData));
         var bank = new SiloPlan.OnPrem("bank", "primary", _certificates.Path) { Pkcs11Keys = [token.Uri("bank-rsa"), token.Uri("bank-ec")] };
         _cluster = await KeylessTestCluster.StartAsync(_edge, bank);
-        await _cluster.Grains.GetGrain<IRegistryGrain>(IRegistryGrain.DefaultKey)
-            .SetTenantAsync(new TenantSettings("bank", [Host], new OriginEndpoint("127.0.0.1", _origin.Port)));
-        var services = _cluster.Services(_cluster.Silo(_edge));
-        EndPoint = (await services.GetRequiredService<Tls.EdgeListener>().BoundEndPoint).ToString();
-        var routes = services.GetRequiredService<Routing.RouteTable>();
-        Assert.True(await Poll.UntilAsync(() => Task.FromResult(routes.Resolve(Host) is { Keys.Keys.Count: 2 }), TimeSpan.FromSeconds(30)));
+        EndPoint = (await _cluster.ServeTenantAsync(new TenantSettings("bank", [Host], new OriginEndpoint("127.0.0.1", _origin.Port)), Host, keys: 2)).ToString();
     }
 
     public async Task DisposeAsync()

@@ -1,6 +1,5 @@
 using System.Diagnostics;
 using System.Security.Authentication;
-using KeylessOrleans.Edge.Tls;
 using KeylessOrleans.Registry;
 using KeylessOrleans.TestSupport;
 using Microsoft.Extensions.DependencyInjection;
@@ -23,12 +22,7 @@ public sealed class KeyServerOutageTests : IAsyncLifetime
         _keys = new TenantKeyFolder(_ca, [EdgeFixture.Host]);
         _acme = new SiloPlan.OnPrem("acme", "primary", _keys.Path);
         _cluster = await KeylessTestCluster.StartAsync(_edge, _acme);
-        await _cluster.Grains.GetGrain<IRegistryGrain>(IRegistryGrain.DefaultKey)
-            .SetTenantAsync(new TenantSettings("acme", [EdgeFixture.Host], new OriginEndpoint("127.0.0.1", _origin.Port)));
-        var services = _cluster.Services(_cluster.Silo(_edge));
-        _endPoint = (await services.GetRequiredService<EdgeListener>().BoundEndPoint).ToString();
-        var routes = services.GetRequiredService<Routing.RouteTable>();
-        while (routes.Resolve(EdgeFixture.Host) is not { Keys.Keys.Count: > 0 }) await Task.Delay(50);
+        _endPoint = (await _cluster.ServeTenantAsync(new TenantSettings("acme", [EdgeFixture.Host], new OriginEndpoint("127.0.0.1", _origin.Port)), EdgeFixture.Host)).ToString();
     }
 
     private Task<ExternalTool.Result> SClientAsync(params string[] options) =>

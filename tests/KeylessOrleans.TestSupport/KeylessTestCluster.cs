@@ -155,5 +155,19 @@ public sealed class KeylessTestCluster : IAsyncDisposable
         }
     }
 
+    /// <summary>
+    /// The operator adds <paramref name="tenant"/>; waits until the first edge routes <paramref name="host"/> with at
+    /// least <paramref name="keys"/> registered keys, and returns that edge's TLS endpoint.
+    /// </summary>
+    public async Task<System.Net.IPEndPoint> ServeTenantAsync(TenantSettings tenant, string host, int keys = 1)
+    {
+        await Grains.GetGrain<IRegistryGrain>(IRegistryGrain.DefaultKey).SetTenantAsync(tenant);
+        var edge = Services(Cluster.Silos.First(s => _plans[s.Name] is SiloPlan.Edge));
+        var routes = edge.GetRequiredService<KeylessOrleans.Edge.Routing.RouteTable>();
+        if (!await Poll.UntilAsync(() => Task.FromResult(routes.Resolve(host)?.Keys.Keys.Count >= keys), TimeSpan.FromSeconds(30)))
+            throw new TimeoutException($"{host} never had {keys} routable keys");
+        return await edge.GetRequiredService<KeylessOrleans.Edge.Tls.EdgeListener>().BoundEndPoint;
+    }
+
     public async ValueTask DisposeAsync() => await Cluster.DisposeAsync();
 }

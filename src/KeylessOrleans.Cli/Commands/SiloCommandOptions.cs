@@ -13,27 +13,27 @@ internal sealed class SiloCommandOptions
     public Option<string?> Clustering { get; } = new("--clustering") { Description = "localhost (one machine, default) or redis (multi-host)" };
     public Option<string?> Redis { get; } = new("--redis") { Description = "Redis host:port for --clustering redis (membership and registry storage)" };
     public Option<string?> Advertise { get; } = new("--advertise") { Description = "IP address other silos use to reach this one (redis clustering)" };
-    public Option<string?> TlsCertificate { get; } = new("--tls-cert") { Description = "This silo's cluster certificate (PEM), from `keyless cert issue`: turns on mutual TLS" };
-    public Option<string?> TlsKey { get; } = new("--tls-key") { Description = "Private key of --tls-cert (PEM)" };
-    public Option<string?> TlsCa { get; } = new("--tls-ca") { Description = "The operator's cluster CA certificate (PEM)" };
+    public ClusterTlsCommandOptions Tls { get; } = new();
 
     public void AddTo(Command command)
     {
-        foreach (var option in new Option[] { Config, SiloPort, PrimarySilo, ClusterId, ServiceId, Clustering, Redis, Advertise, TlsCertificate, TlsKey, TlsCa })
+        foreach (var option in new Option[] { Config, SiloPort, PrimarySilo, ClusterId, ServiceId, Clustering, Redis, Advertise }.Concat(Tls.All))
             command.Options.Add(option);
     }
 
-    public Dictionary<string, string?> Overrides(ParseResult result) => new()
+    public Dictionary<string, string?> Overrides(ParseResult result)
     {
-        ["Keyless:Cluster:SiloPort"] = result.GetValue(SiloPort)?.ToString(),
-        ["Keyless:Cluster:PrimarySilo"] = result.GetValue(PrimarySilo),
-        ["Keyless:Cluster:ClusterId"] = result.GetValue(ClusterId),
-        ["Keyless:Cluster:ServiceId"] = result.GetValue(ServiceId),
-        ["Keyless:Cluster:Clustering"] = result.GetValue(Clustering),
-        ["Keyless:Cluster:Redis"] = result.GetValue(Redis),
-        ["Keyless:Cluster:AdvertisedAddress"] = result.GetValue(Advertise),
-        ["Keyless:Cluster:TlsCertificate"] = result.GetValue(TlsCertificate),
-        ["Keyless:Cluster:TlsKey"] = result.GetValue(TlsKey),
-        ["Keyless:Cluster:TlsCa"] = result.GetValue(TlsCa),
-    };
+        var overrides = new Dictionary<string, string?>
+        {
+            ["Keyless:Cluster:SiloPort"] = result.GetValue(SiloPort)?.ToString(),
+            ["Keyless:Cluster:PrimarySilo"] = result.GetValue(PrimarySilo),
+            ["Keyless:Cluster:ClusterId"] = result.GetValue(ClusterId),
+            ["Keyless:Cluster:ServiceId"] = result.GetValue(ServiceId),
+            ["Keyless:Cluster:Clustering"] = result.GetValue(Clustering),
+            ["Keyless:Cluster:Redis"] = result.GetValue(Redis),
+            ["Keyless:Cluster:AdvertisedAddress"] = result.GetValue(Advertise),
+        };
+        Tls.AddOverrides(result, overrides);
+        return overrides;
+    }
 }

@@ -115,13 +115,11 @@ internal static class TenantCommand
         private readonly Option<int?> _gateway = new("--gateway-port") { Description = "An edge's gateway port with localhost clustering (default 30000)" };
         private readonly Option<string?> _clusterId = new("--cluster-id") { Description = "Orleans cluster id (default keyless)" };
         private readonly Option<string?> _serviceId = new("--service-id") { Description = "Orleans service id (default keyless)" };
-        private readonly Option<string?> _tlsCertificate = new("--tls-cert") { Description = "Operator certificate (PEM) when the cluster uses mutual TLS" };
-        private readonly Option<string?> _tlsKey = new("--tls-key") { Description = "Private key of --tls-cert (PEM)" };
-        private readonly Option<string?> _tlsCa = new("--tls-ca") { Description = "The cluster CA certificate (PEM)" };
+        private readonly ClusterTlsCommandOptions _tls = new(); // the operator certificate when the cluster uses mutual TLS
 
         public void AddTo(Command command)
         {
-            foreach (var option in new Option[] { _config, _clustering, _redis, _gateway, _clusterId, _serviceId, _tlsCertificate, _tlsKey, _tlsCa })
+            foreach (var option in new Option[] { _config, _clustering, _redis, _gateway, _clusterId, _serviceId }.Concat(_tls.All))
                 command.Options.Add(option);
         }
 
@@ -129,17 +127,16 @@ internal static class TenantCommand
         {
             try
             {
-                var builder = SiloHosting.CreateBuilder(result.GetValue(_config), new Dictionary<string, string?>
+                var overrides = new Dictionary<string, string?>
                 {
                     ["Keyless:Cluster:Clustering"] = result.GetValue(_clustering),
                     ["Keyless:Cluster:Redis"] = result.GetValue(_redis),
                     ["Keyless:Cluster:GatewayPort"] = result.GetValue(_gateway)?.ToString(),
                     ["Keyless:Cluster:ClusterId"] = result.GetValue(_clusterId),
                     ["Keyless:Cluster:ServiceId"] = result.GetValue(_serviceId),
-                    ["Keyless:Cluster:TlsCertificate"] = result.GetValue(_tlsCertificate),
-                    ["Keyless:Cluster:TlsKey"] = result.GetValue(_tlsKey),
-                    ["Keyless:Cluster:TlsCa"] = result.GetValue(_tlsCa),
-                });
+                };
+                _tls.AddOverrides(result, overrides);
+                var builder = SiloHosting.CreateBuilder(result.GetValue(_config), overrides);
                 builder.Logging.SetMinimumLevel(LogLevel.Error);
                 builder.Logging.AddFilter("Orleans", LogLevel.None); // connection retries are reported once, below
                 var cluster = SiloHosting.ClusterOptions(builder.Configuration, defaultGatewayPort: 30000);
