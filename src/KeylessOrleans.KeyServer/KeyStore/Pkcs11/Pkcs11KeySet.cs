@@ -15,7 +15,11 @@ public sealed partial class Pkcs11KeySet : IDisposable
     private static readonly byte[] P256Oid = [0x06, 0x08, 0x2A, 0x86, 0x48, 0xCE, 0x3D, 0x03, 0x01, 0x07];
     private static readonly byte[] P384Oid = [0x06, 0x05, 0x2B, 0x81, 0x04, 0x00, 0x22];
 
-    private readonly Pkcs11InteropFactories _factories = new();
+    // Pkcs11Interop detects the platform on first use without a lock; silos started side by side in one
+    // process (tests) would race, so the first use is serialised, and a key set without URIs never touches it.
+    private static readonly Lock PlatformLock = new();
+
+    private Pkcs11InteropFactories? _factoriesValue;
     private readonly Dictionary<string, IPkcs11Library> _libraries = [];
     private readonly Dictionary<(string Module, string Token), Pkcs11Token> _tokens = [];
     private readonly ILogger _logger;
@@ -23,10 +27,16 @@ public sealed partial class Pkcs11KeySet : IDisposable
     public Pkcs11KeySet(IEnumerable<string> uris, int sessionPoolSize, ILogger<Pkcs11KeySet> logger)
     {
         _logger = logger;
+        var parsed = uris.Select(Pkcs11Uri.Parse).ToList();
+        if (parsed.Count == 0)
+        {
+            Keys = [];
+            return;
+        }
         Pkcs11Native.EnsureResolver();
         try
         {
-            Keys = uris.Select(Pkcs11Uri.Parse).Select(uri => Load(uri, sessionPoolSize)).ToList();
+            Keys = parsed.Select(uri => Load(uri, sessionPoolSize)).ToList();
         }
         catch
         {
@@ -37,12 +47,22 @@ public sealed partial class Pkcs11KeySet : IDisposable
 
     public IReadOnlyList<IPrivateKey> Keys { get; }
 
+    private Pkcs11InteropFactories Factories
+    {
+        get
+        {
+            if (_factoriesValue is null)
+                lock (PlatformLock) _factoriesValue ??= new Pkcs11InteropFactories();
+            return _factoriesValue;
+        }
+    }
+
     private IPrivateKey Load(Pkcs11Uri uri, int sessionPoolSize)
     {
         var token = OpenToken(uri, sessionPoolSize);
         return token.Use(session =>
         {
-            var attributes = _factories.ObjectAttributeFactory;
+            var attributes = Factories.ObjectAttributeFactory;
             var template = new List<IObjectAttribute> { attributes.Create(CKA.CKA_CLASS, CKO.CKO_PRIVATE_KEY) };
             if (uri.Object is not null) template.Add(attributes.Create(CKA.CKA_LABEL, uri.Object));
             if (uri.Id is not null) template.Add(attributes.Create(CKA.CKA_ID, uri.Id));
@@ -75,7 +95,7 @@ public sealed partial class Pkcs11KeySet : IDisposable
     /// <summary>EC private keys do not carry their point: it comes from the public key object with the same id (or label).</summary>
     private Pkcs11PrivateKey LoadEc(ISession session, Pkcs11Token token, IObjectHandle handle, byte[] id, string label, Pkcs11Uri uri)
     {
-        var attributes = _factories.ObjectAttributeFactory;
+        var attributes = Factories.ObjectAttributeFactory;
         var curveOid = session.GetAttributeValue(handle, [CKA.CKA_EC_PARAMS])[0].GetValueAsByteArray();
         var (algorithm, curve, size) = curveOid.AsSpan().SequenceEqual(P256Oid) ? (KeyAlgorithm.EcdsaP256, ECCurve.NamedCurves.nistP256, 256)
             : curveOid.AsSpan().SequenceEqual(P384Oid) ? (KeyAlgorithm.EcdsaP384, ECCurve.NamedCurves.nistP384, 384)
@@ -100,7 +120,7 @@ public sealed partial class Pkcs11KeySet : IDisposable
         {
             try
             {
-                library = _factories.Pkcs11LibraryFactory.LoadPkcs11Library(_factories, uri.ModulePath, AppType.MultiThreaded);
+                library = Factories.Pkcs11LibraryFactory.LoadPkcs11Library(Factories, uri.ModulePath, AppType.MultiThreaded);
             }
             catch (Exception e) when (e is Pkcs11Exception or UnmanagedException or DllNotFoundException or IOException)
             {
@@ -124,7 +144,7 @@ public sealed partial class Pkcs11KeySet : IDisposable
         var pin = uri.ReadPin();
         try
         {
-            open = new Pkcs11Token(_factories, chosen.Slot, label, pin, sessionPoolSize);
+            open = new Pkcs11Token(Factories, chosen.Slot, label, pin, sessionPoolSize);
         }
         catch (Pkcs11Exception e) when (e.RV is CKR.CKR_PIN_INCORRECT or CKR.CKR_PIN_INVALID or CKR.CKR_PIN_LEN_RANGE or CKR.CKR_PIN_LOCKED)
         {
