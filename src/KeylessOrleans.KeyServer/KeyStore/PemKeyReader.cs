@@ -63,7 +63,9 @@ internal static class PemKeyReader
 
     private static IPrivateKey Rsa(Action<RSA> import)
     {
-        var rsa = RSA.Create();
+        // The key server runs on Linux: RSAOpenSsl gives OpenSSL's raw RSA for constant-time decryption.
+        if (!OperatingSystem.IsLinux()) throw new PlatformNotSupportedException("the key server runs on Linux (OpenSSL)");
+        var rsa = new RSAOpenSsl();
         try
         {
             import(rsa);

@@ -1,29 +1,30 @@
+using System.Runtime.Versioning;
 using System.Security.Cryptography;
 using KeylessOrleans.KeyServer.Tls;
 using KeylessOrleans.Keys;
-using Org.BouncyCastle.Crypto.Engines;
-using Org.BouncyCastle.Crypto.Parameters;
-using Org.BouncyCastle.Security;
 
 namespace KeylessOrleans.KeyServer.KeyStore;
 
-/// <summary>An RSA key in .NET's OpenSSL-backed <see cref="RSA"/> (fast signing), plus a BouncyCastle copy for decryption.</summary>
+/// <summary>An RSA key in .NET's OpenSSL-backed <see cref="RSAOpenSsl"/>: signing through .NET, decryption as raw RSA in OpenSSL.</summary>
 /// <remarks>
 /// Decryption never goes through .NET's PKCS#1 decryption: with OpenSSL 3.0 it throws on bad padding, a timing
 /// oracle (Bleichenbacher). Instead a blinded raw RSA operation is followed by <see cref="PremasterUnpadding"/>.
 /// </remarks>
+[SupportedOSPlatform("linux")]
 public sealed class RsaPrivateKey : IPrivateKey
 {
-    private readonly RSA _rsa;
-    private readonly Lazy<RsaPrivateCrtKeyParameters> _rawKey;
+    private readonly RSAOpenSsl _rsa;
+    private readonly SafeEvpPKeyHandle _evp;
+    private readonly byte[] _modulus;
 
-    public RsaPrivateKey(RSA rsa)
+    public RsaPrivateKey(RSAOpenSsl rsa)
     {
         _rsa = rsa;
+        _evp = rsa.DuplicateKeyHandle();
         KeySizeBits = rsa.KeySize;
         SubjectPublicKeyInfo = rsa.ExportSubjectPublicKeyInfo();
+        _modulus = rsa.ExportParameters(includePrivateParameters: false).Modulus!;
         KeyId = KeyIds.FromSubjectPublicKeyInfo(SubjectPublicKeyInfo);
-        _rawKey = new Lazy<RsaPrivateCrtKeyParameters>(ExportForRawDecryption, LazyThreadSafetyMode.ExecutionAndPublication);
     }
 
     public string KeyId { get; }
@@ -41,12 +42,12 @@ public sealed class RsaPrivateKey : IPrivateKey
     {
         var premaster = new byte[PremasterUnpadding.PremasterLength];
         var fallback = RandomNumberGenerator.GetBytes(PremasterUnpadding.PremasterLength);
-        var modulusLength = (KeySizeBits + 7) / 8;
-        var encoded = new byte[modulusLength];
+        var encoded = new byte[_modulus.Length];
         try
         {
-            // Length and range are public facts about the ciphertext; only the padding is secret.
-            if (ciphertext.Length == modulusLength && RawDecrypt(ciphertext, encoded))
+            // Length and c < n are public facts about the ciphertext; only the padding is secret.
+            if (ciphertext.Length == _modulus.Length && ciphertext.SequenceCompareTo(_modulus) < 0
+                && OpenSslRawRsa.Decrypt(_evp, ciphertext, encoded))
                 PremasterUnpadding.Unpad(encoded, clientVersion, fallback, premaster);
             else
                 fallback.CopyTo(premaster, 0);
@@ -59,34 +60,9 @@ public sealed class RsaPrivateKey : IPrivateKey
         }
     }
 
-    /// <summary>Blinded RSA (BouncyCastle), output left-padded to the modulus length. False when c ≥ n.</summary>
-    private bool RawDecrypt(ReadOnlySpan<byte> ciphertext, byte[] encoded)
+    public void Dispose()
     {
-        var key = _rawKey.Value;
-        var c = new Org.BouncyCastle.Math.BigInteger(1, ciphertext.ToArray());
-        if (c.CompareTo(key.Modulus) >= 0) return false;
-        var engine = new RsaBlindedEngine();
-        engine.Init(false, key);
-        var input = ciphertext.ToArray();
-        var output = engine.ProcessBlock(input, 0, input.Length);
-        output.CopyTo(encoded, encoded.Length - output.Length);
-        CryptographicOperations.ZeroMemory(output);
-        return true;
+        _evp.Dispose();
+        _rsa.Dispose();
     }
-
-    private RsaPrivateCrtKeyParameters ExportForRawDecryption()
-    {
-        var parameters = _rsa.ExportParameters(includePrivateParameters: true);
-        try
-        {
-            return (RsaPrivateCrtKeyParameters)DotNetUtilities.GetRsaKeyPair(parameters).Private;
-        }
-        finally
-        {
-            foreach (var secret in new[] { parameters.D, parameters.P, parameters.Q, parameters.DP, parameters.DQ, parameters.InverseQ })
-                if (secret is not null) CryptographicOperations.ZeroMemory(secret);
-        }
-    }
-
-    public void Dispose() => _rsa.Dispose();
 }
