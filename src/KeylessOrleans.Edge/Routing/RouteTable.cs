@@ -36,15 +36,15 @@ public sealed class RouteTable
         public EdgeRoute? Compute(string host)
         {
             if (Snapshot is null) return null;
-            var allowed = Snapshot.Replicas
-                .Where(r => tenants.TryGetValue(r.Tenant, out var t) && t.HostNames.Any(pattern => HostNames.Matches(pattern, host)));
-            var route = HostRouting.Find(allowed, host);
+            var owners = tenants.Values.Where(t => t.HostNames.Any(pattern => HostNames.Matches(pattern, host))).ToList();
+            if (owners.Count == 0) return null; // no tenant was given this name: no need to look at certificates
+
+            var route = HostRouting.Find(Snapshot.Replicas.Where(r => owners.Any(t => t.Tenant == r.Tenant)), host);
             if (route is not null) return new EdgeRoute(host, route, tenants[route.Tenant]);
 
             // The name belongs to a tenant whose key servers have all gone (or never came): a known name
             // with no usable key, which the TLS server answers with internal_error rather than unrecognized_name.
-            var owner = tenants.Values.FirstOrDefault(t => t.HostNames.Any(pattern => HostNames.Matches(pattern, host)));
-            return owner is null ? null : new EdgeRoute(host, new HostRoute(owner.Tenant, host, []), owner);
+            return new EdgeRoute(host, new HostRoute(owners[0].Tenant, host, []), owners[0]);
         }
     }
 }

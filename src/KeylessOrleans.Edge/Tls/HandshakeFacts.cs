@@ -8,7 +8,6 @@ public sealed class HandshakeFacts
 {
     public string? ServerName { get; set; }
     public EdgeRoute? Route { get; set; }
-    public string? KeyId { get; set; }
     public int KeyCalls { get; set; }
     public KeyOperationStatus? KeyFailure { get; set; }
     public string? KeyFailureDetail { get; set; }

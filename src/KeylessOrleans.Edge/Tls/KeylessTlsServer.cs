@@ -131,13 +131,11 @@ public sealed class KeylessTlsServer(TlsServerContext shared, string clientAddre
     protected override TlsCredentialedDecryptor GetRsaEncryptionCredentials()
     {
         var key = Key(KeyAlgorithm.Rsa) ?? throw new TlsFatalAlert(AlertDescription.internal_error);
-        facts.KeyId = key.KeyId;
         return new KeylessDecryptor(shared.Chains.For(key).Tls12, Crypto, Call(key), shared.Keys, facts);
     }
 
     private KeylessSigner Signer(KeyRoute key, SignatureAndHashAlgorithm scheme, bool tls13)
     {
-        facts.KeyId = key.KeyId;
         var chain = shared.Chains.For(key);
         return new KeylessSigner(tls13 ? chain.Tls13 : chain.Tls12, scheme, tls13, Call(key), shared.Keys, facts);
     }
