@@ -31,6 +31,7 @@ public sealed partial class KeyGrain(
         else if (_identity.Tenant != options.Value.Tenant || _identity.Replica != options.Value.Replica)
             _misplaced = $"grain for {_identity.Tenant}/{_identity.Replica} activated on the silo of {options.Value.Tenant}/{options.Value.Replica}";
         if (_misplaced is not null) LogMisplaced(key, _misplaced);
+        if (options.Value.DrillDelay > TimeSpan.Zero) LogDrill(key, options.Value.DrillDelay.TotalMilliseconds);
         return Task.CompletedTask;
     }
 
@@ -54,6 +55,7 @@ public sealed partial class KeyGrain(
     private async Task<KeyOperationResult> RunAsync(string operation, KeyRequestContext context, Func<KeyOperationResult> work)
     {
         var started = Stopwatch.GetTimestamp();
+        if (options.Value.DrillDelay > TimeSpan.Zero) await Task.Delay(options.Value.DrillDelay);
         var result = CheckContext(context) ?? await Task.Run(work);
         metrics.Record(operation, result.Status, Stopwatch.GetElapsedTime(started));
         if (result.IsOk)
@@ -78,6 +80,9 @@ public sealed partial class KeyGrain(
 
     [LoggerMessage(EventId = 1102, Level = LogLevel.Warning, Message = "{Operation} refused with {Outcome}: {Detail} (tenant {Tenant}, key {KeyId}, edge {EdgeId}, sni {ServerName}, client {ClientAddress})")]
     private partial void LogRefused(string operation, KeyOperationStatus outcome, string? detail, string tenant, string keyId, string edgeId, string? serverName, string? clientAddress);
+
+    [LoggerMessage(EventId = 1104, Level = LogLevel.Warning, Message = "Key grain {GrainKey} delays every operation by {DelayMs:0} ms (fault drill: Keyless:KeyServer:DrillDelay)")]
+    private partial void LogDrill(string grainKey, double delayMs);
 
     [LoggerMessage(EventId = 1103, Level = LogLevel.Error, Message = "Key grain {GrainKey} refuses to serve: {Reason}")]
     private partial void LogMisplaced(string grainKey, string reason);

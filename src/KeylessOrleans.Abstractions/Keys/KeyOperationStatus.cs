@@ -13,4 +13,10 @@ public enum KeyOperationStatus
     Unavailable = 4,
     RateLimited = 5,
     CryptoFailed = 6,
+
+    /// <summary>
+    /// The edge shed the call without sending it: the tenant already had its limit of key calls in flight on
+    /// that edge (a bulkhead, so one slow or dead key server cannot hold every handshake thread).
+    /// </summary>
+    Overloaded = 7,
 }

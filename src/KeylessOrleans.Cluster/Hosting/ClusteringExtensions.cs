@@ -14,6 +14,13 @@ public static class ClusteringExtensions
     public static ISiloBuilder UseKeylessClustering(this ISiloBuilder silo, KeylessClusterOptions options)
     {
         ThrowIfInvalid(options);
+        silo.Configure<ClusterMembershipOptions>(o =>
+        {
+            o.ProbeTimeout = options.ProbeTimeout;
+            o.NumMissedProbesLimit = options.MissedProbesLimit;
+            // Joins and deaths travel by gossip at once; the periodic table read is only the safety net.
+            o.TableRefreshTimeout = TimeSpan.FromSeconds(15);
+        });
         if (!options.UsesRedis)
         {
             var primary = string.IsNullOrWhiteSpace(options.PrimarySilo) ? null : IPEndPoint.Parse(options.PrimarySilo);

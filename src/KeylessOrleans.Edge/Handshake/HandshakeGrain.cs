@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using KeylessOrleans.Edge.Diagnostics;
 using KeylessOrleans.Edge.Hosting;
 using KeylessOrleans.Edge.KeyAccess;
 using KeylessOrleans.Keys;
@@ -8,8 +9,13 @@ using Orleans.Concurrency;
 namespace KeylessOrleans.Edge.Handshake;
 
 /// <inheritdoc cref="IHandshakeGrain"/>
-[StatelessWorker]
-public sealed class HandshakeGrain(KeyServerClient keys, ReplicaHealth health, IOptions<EdgeOptions> options) : Grain, IHandshakeGrain
+/// <remarks>
+/// Reentrant: a call spends nearly all its time awaiting a key server, and without reentrancy each activation
+/// would serve one call at a time — a slow tenant would then queue every other tenant's calls behind its own.
+/// </remarks>
+[StatelessWorker, Reentrant]
+public sealed class HandshakeGrain(KeyServerClient keys, ReplicaHealth health, EdgeMetrics metrics, IOptions<EdgeOptions> options)
+    : Grain, IHandshakeGrain
 {
     private static int _spread;
 
@@ -28,32 +34,46 @@ public sealed class HandshakeGrain(KeyServerClient keys, ReplicaHealth health, I
     private KeyRequestContext Context(KeyCall call) => keys.Context(call.Tenant, call.KeyId, call.ServerName, call.ClientAddress);
 
     /// <summary>
-    /// Tries the healthiest replica; when it is unavailable and another exists, tries one more. Both attempts
-    /// share the overall <see cref="EdgeOptions.KeyCallTimeout"/>, so failover never makes a handshake wait longer.
+    /// Asks the best replica. When it fails — or has not answered within <see cref="EdgeOptions.FailoverAfter"/> —
+    /// and the tenant has another replica, asks that one too and takes the first usable answer (a hedged request:
+    /// a slow replica may still win, a dead one costs at most the failover delay). Both attempts end by the one
+    /// overall <see cref="EdgeOptions.KeyCallTimeout"/>, so failover never makes a handshake wait longer.
     /// </summary>
     private async Task<KeyOperationResult> WithFailoverAsync(KeyCall call, Func<string, TimeSpan, Task<KeyOperationResult>> attempt)
     {
         if (call.Replicas.Count == 0)
             return KeyOperationResult.Failure(KeyOperationStatus.Unavailable, $"tenant {call.Tenant} has no registered key server for key {call.KeyId}");
 
-        var budget = options.Value.KeyCallTimeout;
+        var settings = options.Value;
         var started = Stopwatch.GetTimestamp();
         var order = health.Order(call.Tenant, call.Replicas, Interlocked.Increment(ref _spread));
-        var attempts = Math.Min(2, order.Count);
-        KeyOperationResult result = null!;
-        for (var i = 0; i < attempts; i++)
-        {
-            var remaining = budget - Stopwatch.GetElapsedTime(started);
-            if (remaining <= TimeSpan.Zero) break;
-            var timeout = i == attempts - 1 ? remaining : remaining / (attempts - i);
-            result = await attempt(order[i], timeout);
-            if (result.Status != KeyOperationStatus.Unavailable)
-            {
-                health.Succeeded(call.Tenant, order[i]);
-                return result;
-            }
-            health.Failed(call.Tenant, order[i]);
-        }
-        return result ?? KeyOperationResult.Failure(KeyOperationStatus.Unavailable, "deadline spent before any attempt");
+        var first = AttemptAsync(call.Tenant, order[0], settings.KeyCallTimeout, attempt);
+        if (order.Count == 1) return await first;
+
+        await Task.WhenAny(first, Task.Delay(settings.FailoverAfter));
+        if (first.IsCompleted && Usable(first.Result)) return first.Result;
+
+        var remaining = settings.KeyCallTimeout - Stopwatch.GetElapsedTime(started);
+        if (remaining <= TimeSpan.Zero) return await first;
+        metrics.KeyCallFailover(call.Tenant, first.IsCompleted ? "failed" : "slow");
+        var second = AttemptAsync(call.Tenant, order[1], remaining, attempt);
+        if (first.IsCompleted) return await second;
+
+        var winner = await Task.WhenAny(first, second);
+        if (Usable(winner.Result)) return winner.Result;
+        return await (winner == first ? second : first);
+    }
+
+    /// <summary>Any answer from a key server counts, refusals included; only "could not reach it" sends us elsewhere.</summary>
+    private static bool Usable(KeyOperationResult result) => result.Status != KeyOperationStatus.Unavailable;
+
+    private async Task<KeyOperationResult> AttemptAsync(
+        string tenant, string replica, TimeSpan timeout, Func<string, TimeSpan, Task<KeyOperationResult>> attempt)
+    {
+        var started = Stopwatch.GetTimestamp();
+        var result = await attempt(replica, timeout);
+        if (Usable(result)) health.Succeeded(tenant, replica, Stopwatch.GetElapsedTime(started));
+        else health.Failed(tenant, replica);
+        return result;
     }
 }

@@ -1,23 +1,49 @@
+using KeylessOrleans.Edge.Diagnostics;
 using KeylessOrleans.Edge.Hosting;
 using KeylessOrleans.Edge.Tls;
 using KeylessOrleans.Keys;
+using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 
 namespace KeylessOrleans.Edge.Handshake;
 
-/// <summary>Key operations through this silo's local handshake grain, blocking the calling handshake thread.</summary>
-public sealed class HandshakeGrainGateway(IGrainFactory grains, IOptions<EdgeOptions> options) : IKeyOperationGateway
+/// <summary>
+/// Key operations through this silo's local handshake grain, blocking the calling handshake thread — but only
+/// while the tenant is within its <see cref="TenantBulkhead"/>; beyond it the call is shed at once.
+/// </summary>
+public sealed partial class HandshakeGrainGateway(
+    IGrainFactory grains,
+    TenantBulkhead bulkhead,
+    EdgeMetrics metrics,
+    IOptions<EdgeOptions> options,
+    TimeProvider time,
+    ILogger<HandshakeGrainGateway> logger) : IKeyOperationGateway
 {
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, long> _lastShedLog = new(StringComparer.Ordinal);
+
     private IHandshakeGrain Grain => grains.GetGrain<IHandshakeGrain>(0);
 
     public KeyOperationResult SignCertificateVerify(KeyCall call, SignatureScheme scheme, byte[] signedContent) =>
-        Wait(Grain.SignCertificateVerifyAsync(call, scheme, signedContent));
+        Run(call, "sign_certificate_verify", () => Grain.SignCertificateVerifyAsync(call, scheme, signedContent));
 
     public KeyOperationResult SignServerKeyExchange(KeyCall call, SignatureScheme scheme, byte[] signedParams) =>
-        Wait(Grain.SignServerKeyExchangeAsync(call, scheme, signedParams));
+        Run(call, "sign_server_key_exchange", () => Grain.SignServerKeyExchangeAsync(call, scheme, signedParams));
 
     public KeyOperationResult DecryptPremaster(KeyCall call, byte[] encryptedPremaster, ushort clientVersion) =>
-        Wait(Grain.DecryptPremasterAsync(call, encryptedPremaster, clientVersion));
+        Run(call, "decrypt_premaster", () => Grain.DecryptPremasterAsync(call, encryptedPremaster, clientVersion));
+
+    private KeyOperationResult Run(KeyCall call, string operation, Func<Task<KeyOperationResult>> send)
+    {
+        if (!bulkhead.TryEnter(call.Tenant)) return Shed(call, operation);
+        try
+        {
+            return Wait(send());
+        }
+        finally
+        {
+            bulkhead.Exit(call.Tenant);
+        }
+    }
 
     /// <summary>The grain bounds its own time; this outer bound only guards against a stuck local call.</summary>
     private KeyOperationResult Wait(Task<KeyOperationResult> call)
@@ -31,4 +57,22 @@ public sealed class HandshakeGrainGateway(IGrainFactory grains, IOptions<EdgeOpt
             return KeyOperationResult.Failure(KeyOperationStatus.Unavailable, $"handshake grain failed: {e.GetType().Name}");
         }
     }
+
+    private KeyOperationResult Shed(KeyCall call, string operation)
+    {
+        metrics.RecordKeyCall(call.Tenant, operation, KeyOperationStatus.Overloaded, TimeSpan.Zero);
+        // One line per tenant per 10 s: a shedding edge is under pressure and must not also flood its log.
+        var now = time.GetTimestamp();
+        var last = _lastShedLog.GetOrAdd(call.Tenant, 0);
+        if (last == 0 || time.GetElapsedTime(last, now) > TimeSpan.FromSeconds(10))
+        {
+            _lastShedLog[call.Tenant] = now;
+            LogShed(call.Tenant, bulkhead.LimitPerTenant);
+        }
+        return KeyOperationResult.Failure(KeyOperationStatus.Overloaded,
+            $"tenant {call.Tenant} already has {bulkhead.LimitPerTenant} key calls in flight on this edge");
+    }
+
+    [LoggerMessage(EventId = 3002, Level = LogLevel.Warning, Message = "Shedding key calls of tenant {Tenant}: its {Limit} key calls in flight on this edge are all waiting (Keyless:Edge:MaxKeyCallsPerTenant)")]
+    private partial void LogShed(string tenant, int limit);
 }

@@ -3,28 +3,67 @@ using System.Collections.Concurrent;
 namespace KeylessOrleans.Edge.Handshake;
 
 /// <summary>
-/// What this edge has seen of each key-server replica: replicas that failed recently go to the back of the
-/// line for a while, so one dead replica costs one failed attempt, not one per handshake.
+/// What this edge has seen of each key-server replica: when it last failed and how fast it answers. Replicas
+/// that failed recently go to the back of the line for a while, so one dead replica costs one failed attempt,
+/// not one per handshake; among healthy replicas the clearly slower ones (a far site, a busy HSM) go after
+/// the fast ones, and replicas of similar speed share the load.
 /// </summary>
 public sealed class ReplicaHealth(TimeProvider time)
 {
     public static readonly TimeSpan Penalty = TimeSpan.FromSeconds(5);
 
-    private readonly ConcurrentDictionary<(string Tenant, string Replica), long> _failedAt = new();
+    /// <summary>Weight of the newest sample in the moving average of a replica's latency.</summary>
+    private const double Smoothing = 0.2;
 
-    /// <summary>Healthy replicas first (rotated by <paramref name="spread"/> to share load), recently failed ones last.</summary>
+    private readonly ConcurrentDictionary<(string Tenant, string Replica), State> _replicas = new();
+
+    /// <summary>
+    /// Healthy replicas first, fastest first (replicas within twice the fastest one's latency count as equally
+    /// fast and are rotated by <paramref name="spread"/>), recently failed ones last.
+    /// </summary>
     public IReadOnlyList<string> Order(string tenant, IReadOnlyList<string> replicas, int spread)
     {
         if (replicas.Count <= 1) return replicas;
         var now = time.GetTimestamp();
-        var rotated = replicas.Skip(spread % replicas.Count).Concat(replicas.Take(spread % replicas.Count));
-        return rotated.OrderBy(r => IsPenalized(tenant, r, now) ? 1 : 0).ToList();
+        var offset = (int)((uint)spread % (uint)replicas.Count);
+        var rotated = replicas.Skip(offset).Concat(replicas.Take(offset)).Select(r => (Replica: r, State: Get(tenant, r))).ToList();
+        var fastest = rotated.Where(r => !IsPenalized(r.State, now)).Select(r => r.State.LatencyMs).DefaultIfEmpty(0).Min();
+        return rotated
+            .OrderBy(r => IsPenalized(r.State, now) ? 2 : r.State.LatencyMs > 2 * fastest + 1 ? 1 : 0)
+            .Select(r => r.Replica)
+            .ToList();
     }
 
-    public void Failed(string tenant, string replica) => _failedAt[(tenant, replica)] = time.GetTimestamp();
+    public void Failed(string tenant, string replica) => Get(tenant, replica).FailedAt = time.GetTimestamp();
 
-    public void Succeeded(string tenant, string replica) => _failedAt.TryRemove((tenant, replica), out _);
+    public void Succeeded(string tenant, string replica, TimeSpan latency)
+    {
+        var state = Get(tenant, replica);
+        state.FailedAt = null;
+        var ms = latency.TotalMilliseconds;
+        state.LatencyMs = state.LatencyMs == 0 ? ms : state.LatencyMs + Smoothing * (ms - state.LatencyMs);
+    }
 
-    private bool IsPenalized(string tenant, string replica, long now) =>
-        _failedAt.TryGetValue((tenant, replica), out var at) && time.GetElapsedTime(at, now) < Penalty;
+    /// <summary>The replica's smoothed latency of successful calls, or null before the first one.</summary>
+    public TimeSpan? Latency(string tenant, string replica) =>
+        _replicas.TryGetValue((tenant, replica), out var state) && state.LatencyMs > 0 ? TimeSpan.FromMilliseconds(state.LatencyMs) : null;
+
+    /// <summary>Forgets replicas that are no longer registered, so the table stays as large as the registry.</summary>
+    public void Retain(IReadOnlySet<(string Tenant, string Replica)> registered)
+    {
+        foreach (var key in _replicas.Keys)
+            if (!registered.Contains(key)) _replicas.TryRemove(key, out _);
+    }
+
+    private State Get(string tenant, string replica) => _replicas.GetOrAdd((tenant, replica), _ => new State());
+
+    private bool IsPenalized(State state, long now) => state.FailedAt is { } at && time.GetElapsedTime(at, now) < Penalty;
+
+    /// <summary>Racy updates are fine: these are hints for ordering, not accounts.</summary>
+    private sealed class State
+    {
+        public long? FailedAt { get; set; }
+
+        public double LatencyMs { get; set; }
+    }
 }

@@ -15,6 +15,20 @@ public sealed class EdgeOptions
     /// </summary>
     public TimeSpan KeyCallTimeout { get; set; } = TimeSpan.FromSeconds(2);
 
+    /// <summary>
+    /// When a tenant has several key-server replicas and the first one asked has not answered after this long,
+    /// the next one is asked as well (the first answer wins). A few times a healthy replica's round trip:
+    /// high enough that healthy calls rarely go twice, low enough that a dead replica costs little.
+    /// </summary>
+    public TimeSpan FailoverAfter { get; set; } = TimeSpan.FromMilliseconds(250);
+
+    /// <summary>
+    /// Key calls one tenant may have in flight on this edge; beyond, its handshakes fail at once with
+    /// internal_error. Each in-flight call holds a handshake thread, so this keeps one slow or dead key server
+    /// from holding all of <see cref="HandshakeThreads"/>.
+    /// </summary>
+    public int MaxKeyCallsPerTenant { get; set; } = 32;
+
     /// <summary>How often the edge asks the registry for changes (new tenants, rotated certificates).</summary>
     public TimeSpan RegistryPollInterval { get; set; } = TimeSpan.FromSeconds(1);
 
@@ -31,7 +45,7 @@ public sealed class EdgeOptions
     /// Dedicated threads that run handshake steps. The key callback blocks its thread for one key-server round
     /// trip, so size this as handshakes per second × key-call latency, with headroom.
     /// </summary>
-    public int HandshakeThreads { get; set; } = 64;
+    public int HandshakeThreads { get; set; } = 128;
 
     /// <summary>Handshake steps that may wait for a thread; when full, new connections are refused at once.</summary>
     public int HandshakeQueueLength { get; set; } = 512;
@@ -67,6 +81,8 @@ internal sealed class EdgeOptionsValidator : IValidateOptions<EdgeOptions>
 
         Require(!string.IsNullOrWhiteSpace(o.EdgeId), "Keyless:Edge:EdgeId must not be empty");
         Require(o.KeyCallTimeout > TimeSpan.Zero && o.KeyCallTimeout <= TimeSpan.FromSeconds(30), $"Keyless:Edge:KeyCallTimeout {o.KeyCallTimeout} must be above zero and at most 30 s");
+        Require(o.FailoverAfter > TimeSpan.Zero && o.FailoverAfter < o.KeyCallTimeout, $"Keyless:Edge:FailoverAfter {o.FailoverAfter} must be above zero and below KeyCallTimeout ({o.KeyCallTimeout})");
+        Require(o.MaxKeyCallsPerTenant >= 1 && o.MaxKeyCallsPerTenant <= o.HandshakeThreads, $"Keyless:Edge:MaxKeyCallsPerTenant {o.MaxKeyCallsPerTenant} must be 1–HandshakeThreads ({o.HandshakeThreads})");
         Require(o.RegistryPollInterval > TimeSpan.Zero, "Keyless:Edge:RegistryPollInterval must be positive");
         Require(IPAddress.TryParse(o.ListenAddress, out _), $"Keyless:Edge:ListenAddress '{o.ListenAddress}' is not an IP address");
         Require(o.HttpsPort is null or (>= 0 and <= 65535), $"Keyless:Edge:HttpsPort {o.HttpsPort} is out of range");

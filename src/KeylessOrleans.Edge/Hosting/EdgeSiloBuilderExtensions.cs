@@ -34,6 +34,7 @@ public static class EdgeSiloBuilderExtensions
         services.TryAddSingleton<EdgeMetrics>();
         services.TryAddSingleton<KeyServerClient>();
         services.TryAddSingleton<ReplicaHealth>();
+        services.TryAddSingleton(sp => new TenantBulkhead(sp.GetRequiredService<IOptions<EdgeOptions>>().Value.MaxKeyCallsPerTenant));
         services.TryAddSingleton<RouteTable>();
         services.AddHostedService<RegistryFollower>();
 

@@ -1,3 +1,4 @@
+using KeylessOrleans.Edge.Handshake;
 using KeylessOrleans.Edge.Hosting;
 using KeylessOrleans.Registry;
 using Microsoft.Extensions.Hosting;
@@ -13,6 +14,7 @@ namespace KeylessOrleans.Edge.Routing;
 public sealed partial class RegistryFollower(
     IGrainFactory grains,
     RouteTable routes,
+    ReplicaHealth health,
     IOptions<EdgeOptions> options,
     ILogger<RegistryFollower> logger) : BackgroundService
 {
@@ -28,6 +30,7 @@ public sealed partial class RegistryFollower(
                 if (snapshot is not null)
                 {
                     routes.Apply(snapshot);
+                    health.Retain(snapshot.Replicas.Select(r => (r.Tenant, r.Replica)).ToHashSet());
                     LogApplied(snapshot.Version, snapshot.Tenants.Count, snapshot.Replicas.Count);
                 }
                 failing = false;

@@ -24,6 +24,13 @@ public sealed class KeyServerOptions
     /// <summary>Sessions per PKCS#11 token: as many as key operations may run at once.</summary>
     public int Pkcs11SessionPoolSize { get; set; } = Math.Max(4, Environment.ProcessorCount * 2);
 
+    /// <summary>
+    /// Fault drill: every key operation waits this long first, as behind a slow HSM or an overloaded host, so an
+    /// operator can rehearse a slow key server against a live edge fleet. Zero (off) outside drills; a key grain
+    /// that starts with it on says so in a warning.
+    /// </summary>
+    public TimeSpan DrillDelay { get; set; } = TimeSpan.Zero;
+
     /// <summary>How often the replica re-announces itself to the registry (it also does at start).</summary>
     public TimeSpan RegistrationInterval { get; set; } = TimeSpan.FromSeconds(30);
 
@@ -44,6 +51,8 @@ internal sealed class KeyServerOptionsValidator : IValidateOptions<KeyServerOpti
             failures.Add($"Keyless:KeyServer:KeyDirectory '{options.KeyDirectory}' is not an existing folder");
         if (options.Pkcs11SessionPoolSize < 1)
             failures.Add("Keyless:KeyServer:Pkcs11SessionPoolSize must be at least 1");
+        if (options.DrillDelay < TimeSpan.Zero || options.DrillDelay > TimeSpan.FromMinutes(1))
+            failures.Add($"Keyless:KeyServer:DrillDelay {options.DrillDelay} must be between zero and 1 min");
         if (options.RegistrationInterval <= TimeSpan.Zero || options.RegistrationRetryDelay <= TimeSpan.Zero)
             failures.Add("Keyless:KeyServer registration intervals must be positive");
         return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);

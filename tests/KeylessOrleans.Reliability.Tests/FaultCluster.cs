@@ -1,0 +1,152 @@
+using System.Net;
+using System.Security.Cryptography;
+using KeylessOrleans.TestSupport;
+using KeylessOrleans.TestSupport.Load;
+
+namespace KeylessOrleans.Reliability.Tests;
+
+/// <summary>
+/// A multi-host cluster on loopback, each part its own process as in production: Redis (with its append-only
+/// file, as an operator runs it), two edges, tenant "alpha" with two key-server replicas and tenant "beta" with
+/// one. Tests kill and restart parts by PID; each test leaves the cluster whole again for the next.
+/// </summary>
+public sealed class FaultCluster : IAsyncLifetime
+{
+    public const string AlphaHost = "alpha.test";
+    public const string BetaHost = "beta.test";
+
+    private readonly TempDirectory _files = new("keyless-fault");
+    private readonly TestCertificateAuthority _ca = new();
+    private TenantKeyFolder _alphaKeys = null!;
+    private TenantKeyFolder _betaKeys = null!;
+
+    public TestOrigin Origin { get; } = new();
+    public int RedisPort { get; } = KeylessProcess.FreePort();
+    public string Redis => $"127.0.0.1:{RedisPort}";
+
+    public ClusterPart RedisServer { get; private set; } = null!;
+    public ClusterPart Edge1 { get; private set; } = null!;
+    public ClusterPart Edge2 { get; private set; } = null!;
+    public ClusterPart AlphaR1 { get; private set; } = null!;
+    public ClusterPart AlphaR2 { get; private set; } = null!;
+    public ClusterPart BetaR1 { get; private set; } = null!;
+
+    public IPEndPoint Edge1Tls { get; } = new(IPAddress.Loopback, KeylessProcess.FreePort());
+    public IPEndPoint Edge2Tls { get; } = new(IPAddress.Loopback, KeylessProcess.FreePort());
+
+    private IEnumerable<ClusterPart> Parts => new[] { BetaR1, AlphaR2, AlphaR1, Edge2, Edge1, RedisServer }.Where(p => p is not null);
+
+    public async Task InitializeAsync()
+    {
+        _alphaKeys = new TenantKeyFolder(_ca, [AlphaHost]);
+        _betaKeys = new TenantKeyFolder(_ca, [BetaHost]);
+        var redisDir = Directory.CreateDirectory(Path.Combine(_files.Path, "redis")).FullName;
+        RedisServer = new ClusterPart("redis", "Ready to accept connections", () => KeylessProcess.StartProgram("redis-server",
+            ["--port", $"{RedisPort}", "--bind", "127.0.0.1", "--dir", redisDir, "--appendonly", "yes", "--save", ""], null));
+        await RedisServer.StartAsync();
+
+        Edge1 = Edge("edge1", Edge1Tls.Port);
+        Edge2 = Edge("edge2", Edge2Tls.Port);
+        AlphaR1 = KeyServer("alpha", "r1", _alphaKeys);
+        AlphaR2 = KeyServer("alpha", "r2", _alphaKeys);
+        BetaR1 = KeyServer("beta", "r1", _betaKeys);
+        await Task.WhenAll(Edge1.StartAsync(), Edge2.StartAsync());
+        await Task.WhenAll(AlphaR1.StartAsync(), AlphaR2.StartAsync(), BetaR1.StartAsync());
+        foreach (var (tenant, host) in new[] { ("alpha", AlphaHost), ("beta", BetaHost) })
+        {
+            var added = await KeylessProcess.RunToEndAsync("tenant", "add", tenant, "--host", host, "--origin", $"127.0.0.1:{Origin.Port}", "--clustering", "redis", "--redis", Redis);
+            if (added.ExitCode != 0) throw new InvalidOperationException($"tenant add {tenant} failed:\n{added.Output}");
+        }
+        foreach (var replica in new[] { AlphaR1, AlphaR2, BetaR1 }) await replica.WaitForRegistrationAsync();
+        foreach (var edge in new[] { Edge1Tls, Edge2Tls })
+        foreach (var host in new[] { AlphaHost, BetaHost })
+            await UntilServedAsync(edge, host, TimeSpan.FromSeconds(60));
+    }
+
+    private ClusterPart Edge(string id, int httpsPort)
+    {
+        // Fixed ports, so a restarted edge comes back where it was (as under a supervisor).
+        var silo = KeylessProcess.FreePort();
+        var gateway = KeylessProcess.FreePort();
+        return new ClusterPart(id, "Edge listening for TLS", () => KeylessProcess.Start("edge", "--clustering", "redis", "--redis", Redis,
+            "--advertise", "127.0.0.1", "--silo-port", $"{silo}", "--gateway-port", $"{gateway}", "--https-port", $"{httpsPort}", "--edge-id", id));
+    }
+
+    private ClusterPart KeyServer(string tenant, string replica, TenantKeyFolder keys)
+    {
+        var silo = KeylessProcess.FreePort();
+        return new ClusterPart($"{tenant}/{replica}", "Loaded 2 keys", () => KeylessProcess.Start("keyserver", "--tenant", tenant, "--replica", replica,
+            "--keys", keys.Path, "--clustering", "redis", "--redis", Redis, "--advertise", "127.0.0.1", "--silo-port", $"{silo}"))
+        {
+            RegisteredLine = $"Replica {tenant}/{replica} registered",
+        };
+    }
+
+    /// <summary>Handshakes until one completes; fails with the last error after <paramref name="limit"/>.</summary>
+    public static async Task<TimeSpan> UntilServedAsync(IPEndPoint edge, string host, TimeSpan limit)
+    {
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        while (true)
+        {
+            var error = await HandshakeLoad.TryHandshakeAsync(edge, host);
+            if (error is null) return clock.Elapsed;
+            if (clock.Elapsed > limit) throw new TimeoutException($"{host} at {edge} not served within {limit}: {error}");
+            await Task.Delay(100);
+        }
+    }
+
+    /// <summary>Everything the parts printed, for a failing test's output.</summary>
+    public string Logs(int lastLines = 40) => string.Join("\n", Parts.Select(p => $"--- {p.Name} (last {lastLines} lines) ---\n{p.Tail(lastLines)}"));
+
+    public async Task DisposeAsync()
+    {
+        foreach (var part in Parts) await part.DisposeAsync(); // Redis last: silos leave the cluster while it is there
+        await Origin.DisposeAsync();
+        _alphaKeys.Dispose();
+        _betaKeys.Dispose();
+        _ca.Dispose();
+        _files.Dispose();
+    }
+}
+
+/// <summary>One process of the cluster, restartable with the same command line (same ports).</summary>
+public sealed class ClusterPart(string name, string readyLine, Func<KeylessProcess> start) : IAsyncDisposable
+{
+    private readonly List<KeylessProcess> _generations = [];
+
+    public string Name => name;
+
+    /// <summary>The running process (the latest generation).</summary>
+    public KeylessProcess Process => _generations[^1];
+
+    public string? RegisteredLine { get; init; }
+
+    public async Task StartAsync()
+    {
+        _generations.Add(start());
+        await Process.WaitForLineAsync(readyLine, TimeSpan.FromSeconds(90));
+    }
+
+    public async Task WaitForRegistrationAsync() =>
+        await Process.WaitForLineAsync(RegisteredLine ?? throw new InvalidOperationException($"{name} does not register"), TimeSpan.FromSeconds(60));
+
+    /// <summary>SIGKILL: no goodbye to the cluster.</summary>
+    public async Task CrashAsync()
+    {
+        Process.Crash();
+        if (!await Process.WaitForExitAsync(TimeSpan.FromSeconds(10))) throw new TimeoutException($"{name} survived SIGKILL");
+    }
+
+    public async Task RestartAsync()
+    {
+        await Process.DisposeAsync();
+        await StartAsync();
+    }
+
+    public string Tail(int lines) => string.Join("\n", Process.Output.Split('\n').TakeLast(lines));
+
+    public async ValueTask DisposeAsync()
+    {
+        foreach (var generation in _generations) await generation.DisposeAsync();
+    }
+}
