@@ -22,12 +22,19 @@ public abstract record SiloPlan
         public TimeSpan IdleTimeout { get; init; } = TimeSpan.FromSeconds(120);
 
         public string? DefaultHostName { get; init; }
+
+        public int HandshakeThreads { get; init; } = 16;
+
+        public int MaxKeyCallsPerTenant { get; init; } = 8;
     }
 
     public sealed record OnPrem(string Tenant, string Replica, string KeyDirectory) : SiloPlan
     {
         /// <summary>Keys in a PKCS#11 token (RFC 7512 URIs); their chains are in <see cref="KeyDirectory"/>.</summary>
         public IReadOnlyList<string> Pkcs11Keys { get; init; } = [];
+
+        /// <summary>A slow key server (fault drill): every key operation waits this long first.</summary>
+        public TimeSpan DrillDelay { get; init; } = TimeSpan.Zero;
     }
 }
 
@@ -86,7 +93,8 @@ public sealed class KeylessTestCluster : IAsyncDisposable
                     o.IdleTimeout = edge.IdleTimeout;
                     o.DefaultHostName = edge.DefaultHostName;
                     o.RegistryPollInterval = TimeSpan.FromMilliseconds(200);
-                    o.HandshakeThreads = 16;
+                    o.HandshakeThreads = edge.HandshakeThreads;
+                    o.MaxKeyCallsPerTenant = edge.MaxKeyCallsPerTenant;
                 });
                 break;
             case SiloPlan.OnPrem onPrem:
@@ -97,6 +105,7 @@ public sealed class KeylessTestCluster : IAsyncDisposable
                     o.KeyDirectory = onPrem.KeyDirectory;
                     o.Pkcs11Keys = [.. onPrem.Pkcs11Keys];
                     o.RegistrationRetryDelay = TimeSpan.FromMilliseconds(200);
+                    o.DrillDelay = onPrem.DrillDelay;
                 });
                 break;
         }

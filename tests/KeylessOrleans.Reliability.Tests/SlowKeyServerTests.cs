@@ -1,0 +1,113 @@
+using System.Diagnostics;
+using KeylessOrleans.Edge.Handshake;
+using KeylessOrleans.Edge.Tls;
+using KeylessOrleans.Registry;
+using KeylessOrleans.TestSupport;
+using KeylessOrleans.TestSupport.Load;
+using Microsoft.Extensions.DependencyInjection;
+using Xunit.Abstractions;
+
+namespace KeylessOrleans.Reliability.Tests;
+
+/// <summary>
+/// A key server that answers, but slowly (fault drill: every operation delayed 1.5 s): its tenant's calls fill
+/// only its own bulkhead on the edge; other tenants keep their speed and the edge's threads stay within bounds.
+/// In-process cluster, so the test can watch the edge's thread pool and bulkhead directly.
+/// </summary>
+public sealed class SlowKeyServerTests(ITestOutputHelper output) : IAsyncLifetime
+{
+    private const int PerTenantLimit = 4;
+    private readonly TestCertificateAuthority _ca = new();
+    private readonly TestOrigin _origin = new();
+    private readonly List<TenantKeyFolder> _keys = [];
+    private KeylessTestCluster _cluster = null!;
+    private System.Net.IPEndPoint _edge = null!;
+    private readonly SiloPlan.Edge _edgePlan = new(HttpsPort: 0) { HandshakeThreads = 16, MaxKeyCallsPerTenant = PerTenantLimit };
+
+    public async Task InitializeAsync()
+    {
+        TenantKeyFolder Keys(string host)
+        {
+            var folder = new TenantKeyFolder(_ca, [host]);
+            _keys.Add(folder);
+            return folder;
+        }
+        _cluster = await KeylessTestCluster.StartAsync(
+            _edgePlan,
+            new SiloPlan.OnPrem("alpha", "r1", Keys("alpha.test").Path),
+            new SiloPlan.OnPrem("beta", "r1", Keys("beta.test").Path),
+            new SiloPlan.OnPrem("gamma", "r1", Keys("gamma.test").Path) { DrillDelay = TimeSpan.FromSeconds(1.5) });
+        foreach (var tenant in new[] { "alpha", "beta", "gamma" })
+            _edge = await _cluster.ServeTenantAsync(new TenantSettings(tenant, [$"{tenant}.test"], new OriginEndpoint("127.0.0.1", _origin.Port)), $"{tenant}.test");
+    }
+
+    [Fact]
+    public async Task A_slow_key_server_fills_only_its_own_bulkhead_and_other_tenants_keep_their_speed()
+    {
+        var services = _cluster.Services(_cluster.Silo(_edgePlan));
+        var pool = services.GetRequiredService<HandshakeWorkerPool>();
+        var bulkhead = services.GetRequiredService<TenantBulkhead>();
+        await FaultCluster.UntilServedAsync(_edge, "gamma.test", TimeSpan.FromSeconds(30)); // activates gamma's key grain
+        var (maxBusy, maxGammaInFlight) = (0, 0);
+        using var stopWatching = new CancellationTokenSource();
+        var watcher = Task.Run(async () =>
+        {
+            while (!stopWatching.IsCancellationRequested)
+            {
+                maxBusy = Math.Max(maxBusy, pool.Busy);
+                maxGammaInFlight = Math.Max(maxGammaInFlight, bulkhead.InFlight("gamma"));
+                await Task.Delay(2);
+            }
+        });
+
+        // Same shape of load twice: alpha next to a healthy neighbour (beta), then next to the slow one (gamma).
+        // The neighbours' clients come at a steady pace, as real clients do, not as fast as the edge refuses them.
+        var neighbourClients = 3 * PerTenantLimit;
+        var alphaClients = 2;
+        var pace = TimeSpan.FromMilliseconds(50);
+        await using var load = new HandshakeLoad(FaultDrill.Phase(60));
+        load.Add("alpha", _edge, "alpha.test", alphaClients);
+        load.Add("beta", _edge, "beta.test", neighbourClients, pace);
+        await Task.Delay(FaultDrill.Phase(1));
+        var healthyFrom = load.Now;
+        await Task.Delay(FaultDrill.Phase(5));
+        var betaLoad = load.Now;
+        var gammaLoad = new HandshakeLoad(FaultDrill.Phase(60));
+        await using (gammaLoad)
+        {
+            // beta's load stops, gamma's (same shape) starts; there is no way to stop half a HandshakeLoad, so
+            // beta's samples after this point are simply not counted.
+            gammaLoad.Add("gamma", _edge, "gamma.test", neighbourClients, pace);
+            await Task.Delay(FaultDrill.Phase(6));
+        }
+        var samples = await load.StopAsync();
+        var gamma = gammaLoad.Samples;
+        stopWatching.Cancel();
+        await watcher;
+
+        var alphaHealthy = samples.For("alpha").Between(healthyFrom, betaLoad).ToList();
+        var alphaSlow = samples.For("alpha").Between(betaLoad + TimeSpan.FromSeconds(1), TimeSpan.MaxValue).ToList();
+        output.WriteLine($"alpha next to a healthy tenant: {alphaHealthy.Summary()}");
+        output.WriteLine($"alpha next to a slow tenant:    {alphaSlow.Summary()}");
+        output.WriteLine($"gamma (1.5 s per key operation): {gamma.Summary()}; served {gamma.Count(s => s.Ok)}, shed {gamma.Count(s => !s.Ok)}");
+        output.WriteLine($"edge handshake threads busy at most {maxBusy} of 16; gamma key calls in flight at most {maxGammaInFlight} (limit {PerTenantLimit})");
+
+        Assert.True(maxGammaInFlight <= PerTenantLimit, $"gamma had {maxGammaInFlight} key calls in flight");
+        // The slow tenant holds at most its limit of threads for long; the others only ever need short steps, so a
+        // thread was always free.
+        Assert.True(maxBusy < 16, $"all {maxBusy} handshake threads were busy at once");
+        Assert.Contains(gamma, s => s.Ok); // slow, not dead: up to its limit it is still served
+        Assert.All(gamma.Where(s => !s.Ok), s => Assert.True(s.Duration < TimeSpan.FromSeconds(1), $"a shed gamma client waited {s.Duration}"));
+        Assert.Equal(0, alphaSlow.Count(s => !s.Ok));
+        var (before, during) = (alphaHealthy.DurationPercentileMs(99), alphaSlow.DurationPercentileMs(99));
+        Assert.True(during <= 1.2 * before + 5, $"alpha p99 went from {before:0.0} ms to {during:0.0} ms next to the slow tenant");
+    }
+
+    public async Task DisposeAsync()
+    {
+        await _cluster.DisposeAsync();
+        await _origin.DisposeAsync();
+        foreach (var folder in _keys) folder.Dispose();
+        _ca.Dispose();
+    }
+}
