@@ -58,7 +58,9 @@ trap 'exit 0' INT TERM
 "${keyless[@]}" demo --prepare-only --data-dir "$state/data" --origin-port "$origin_port"
 cluster=(--clustering redis --redis "127.0.0.1:$redis_port" --advertise 127.0.0.1)
 
-start redis redis-server --port "$redis_port" --bind 127.0.0.1 --save "" --appendonly no
+rm -rf "$state/redis" && mkdir -p "$state/redis" # each run starts a fresh cluster
+# Append-only file, as in compose/k8s: a restarted Redis brings back membership and the registry.
+start redis redis-server --port "$redis_port" --bind 127.0.0.1 --dir "$state/redis" --save "" --appendonly yes
 start origin "${keyless[@]}" origin --listen "127.0.0.1:$origin_port"
 start edge1 "${keyless[@]}" edge "${cluster[@]}" --silo-port "$edge1_silo" --gateway-port "$edge1_gateway" --https-port "$edge1_https" --edge-id edge1
 start edge2 "${keyless[@]}" edge "${cluster[@]}" --silo-port "$edge2_silo" --gateway-port "$edge2_gateway" --https-port "$edge2_https" --edge-id edge2

@@ -41,7 +41,7 @@ public sealed class FaultCluster : IAsyncLifetime
         _alphaKeys = new TenantKeyFolder(_ca, [AlphaHost]);
         _betaKeys = new TenantKeyFolder(_ca, [BetaHost]);
         var redisDir = Directory.CreateDirectory(Path.Combine(_files.Path, "redis")).FullName;
-        RedisServer = new ClusterPart("redis", "Ready to accept connections", () => KeylessProcess.StartProgram("redis-server",
+        RedisServer = new ClusterPart("redis", "Ready to accept connections", RedisPort, () => KeylessProcess.StartProgram("redis-server",
             ["--port", $"{RedisPort}", "--bind", "127.0.0.1", "--dir", redisDir, "--appendonly", "yes", "--save", ""], null));
         await RedisServer.StartAsync();
 
@@ -68,14 +68,14 @@ public sealed class FaultCluster : IAsyncLifetime
         // Fixed ports, so a restarted edge comes back where it was (as under a supervisor).
         var silo = KeylessProcess.FreePort();
         var gateway = KeylessProcess.FreePort();
-        return new ClusterPart(id, "Edge listening for TLS", () => KeylessProcess.Start("edge", "--clustering", "redis", "--redis", Redis,
+        return new ClusterPart(id, "Edge listening for TLS", silo, () => KeylessProcess.Start("edge", "--clustering", "redis", "--redis", Redis,
             "--advertise", "127.0.0.1", "--silo-port", $"{silo}", "--gateway-port", $"{gateway}", "--https-port", $"{httpsPort}", "--edge-id", id));
     }
 
     private ClusterPart KeyServer(string tenant, string replica, TenantKeyFolder keys)
     {
         var silo = KeylessProcess.FreePort();
-        return new ClusterPart($"{tenant}/{replica}", "Loaded 2 keys", () => KeylessProcess.Start("keyserver", "--tenant", tenant, "--replica", replica,
+        return new ClusterPart($"{tenant}/{replica}", "Loaded 2 keys", silo, () => KeylessProcess.Start("keyserver", "--tenant", tenant, "--replica", replica,
             "--keys", keys.Path, "--clustering", "redis", "--redis", Redis, "--advertise", "127.0.0.1", "--silo-port", $"{silo}"))
         {
             RegisteredLine = $"Replica {tenant}/{replica} registered",
@@ -95,6 +95,27 @@ public sealed class FaultCluster : IAsyncLifetime
         }
     }
 
+    /// <summary>
+    /// Polls the membership table in Redis until the silo on <paramref name="siloPort"/> is declared dead (status 6);
+    /// the time from the call, or null if it did not happen within <paramref name="limit"/>.
+    /// </summary>
+    public async Task<TimeSpan?> UntilDeclaredDeadAsync(int siloPort, TimeSpan limit)
+    {
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        while (clock.Elapsed < limit)
+        {
+            var table = await ExternalTool.RunAsync("redis-cli", ["-p", $"{RedisPort}", "hgetall", "keyless/members/keyless"]);
+            var lines = table.Output.Split('\n', StringSplitOptions.TrimEntries);
+            // Field/value pairs; values are JSON naming "address:port@generation". The newest generation counts.
+            var marker = $"127.0.0.1:{siloPort}@";
+            var entry = lines.Where(l => l.StartsWith('{') && l.Contains(marker))
+                .MaxBy(l => long.Parse(new string(l[(l.IndexOf(marker, StringComparison.Ordinal) + marker.Length)..].TakeWhile(char.IsDigit).ToArray())));
+            if (entry is not null && entry.Contains("\"Status\":6")) return clock.Elapsed;
+            await Task.Delay(100);
+        }
+        return null;
+    }
+
     /// <summary>Everything the parts printed, for a failing test's output.</summary>
     public string Logs(int lastLines = 40) => string.Join("\n", Parts.Select(p => $"--- {p.Name} (last {lastLines} lines) ---\n{p.Tail(lastLines)}"));
 
@@ -110,8 +131,11 @@ public sealed class FaultCluster : IAsyncLifetime
 }
 
 /// <summary>One process of the cluster, restartable with the same command line (same ports).</summary>
-public sealed class ClusterPart(string name, string readyLine, Func<KeylessProcess> start) : IAsyncDisposable
+public sealed class ClusterPart(string name, string readyLine, int port, Func<KeylessProcess> start) : IAsyncDisposable
 {
+    /// <summary>The silo port (Redis: its port), the same in every generation.</summary>
+    public int Port => port;
+
     private readonly List<KeylessProcess> _generations = [];
 
     public string Name => name;

@@ -22,8 +22,11 @@ public sealed class ReplicaFailoverTests(FaultCluster cluster, ITestOutputHelper
             await Task.Delay(FaultDrill.Phase(3));
             var killedAt = load.Now;
             await victim.CrashAsync();
+            var declaredDead = cluster.UntilDeclaredDeadAsync(victim.Port, FaultDrill.Phase(8));
             await Task.Delay(FaultDrill.Phase(8));
             var samples = await load.StopAsync();
+            var dead = await declaredDead;
+            output.WriteLine($"membership declared {victim.Name} dead {dead?.TotalMilliseconds:0} ms after the kill");
 
             var after = samples.Between(killedAt, TimeSpan.MaxValue).ToList();
             var lastFailure = after.Where(s => !s.Ok).Select(s => s.StartedAt + s.Duration).DefaultIfEmpty(killedAt).Max();
@@ -35,6 +38,8 @@ public sealed class ReplicaFailoverTests(FaultCluster cluster, ITestOutputHelper
             Assert.True(after.Count > 50, $"too little load to judge: {after.Count} handshakes");
             Assert.True(after.FailedShare() <= 0.01, $"{after.FailedShare():P2} of handshakes failed after killing {victim.Name}\n{cluster.Logs()}");
             Assert.True(recovery <= TimeSpan.FromSeconds(5), $"handshakes failed until {recovery} after the kill");
+            // Keyless:Cluster:ProbeTimeout 2 s: about 3 s here (Orleans' default 5 s took about 15 s).
+            Assert.True(dead is not null, $"membership had not declared {victim.Name} dead 8 s after the kill");
 
             // The replica comes back as its supervisor would restart it: same command, same port.
             var restarted = System.Diagnostics.Stopwatch.StartNew();

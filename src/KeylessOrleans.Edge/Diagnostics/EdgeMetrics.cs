@@ -13,6 +13,7 @@ public sealed class EdgeMetrics : IDisposable
     private readonly Counter<long> _keyCalls;
     private readonly Histogram<double> _keyCallDuration;
     private readonly Counter<long> _failovers;
+    private readonly Counter<long> _shortCircuited;
     private readonly Counter<long> _handshakes;
     private readonly Histogram<double> _handshakeDuration;
     private readonly UpDownCounter<long> _openConnections;
@@ -24,6 +25,7 @@ public sealed class EdgeMetrics : IDisposable
         _keyCalls = _meter.CreateCounter<long>("keyless.edge.key_calls", description: "Calls to key servers by tenant, operation and outcome");
         _keyCallDuration = _meter.CreateHistogram<double>("keyless.edge.key_call.duration", unit: "ms", description: "Round trip of a key call, as the edge sees it");
         _failovers = _meter.CreateCounter<long>("keyless.edge.key_call.failovers", description: "Key calls also sent to a second replica, by tenant and why (failed, slow)");
+        _shortCircuited = _meter.CreateCounter<long>("keyless.edge.key_calls.short_circuited", description: "Key calls refused at the edge because every replica of the tenant just failed, by tenant");
         _handshakes = _meter.CreateCounter<long>("keyless.edge.handshakes", description: "TLS handshakes by tenant, version, resumption and outcome");
         _handshakeDuration = _meter.CreateHistogram<double>("keyless.edge.handshake.duration", unit: "ms", description: "From accept to finished (or failed) handshake");
         _openConnections = _meter.CreateUpDownCounter<long>("keyless.edge.connections.open", description: "Client connections open now");
@@ -41,6 +43,8 @@ public sealed class EdgeMetrics : IDisposable
 
     public void KeyCallFailover(string tenant, string reason) =>
         _failovers.Add(1, new TagList { { "tenant", tenant }, { "reason", reason } });
+
+    public void KeyCallShortCircuited(string tenant) => _shortCircuited.Add(1, new KeyValuePair<string, object?>("tenant", tenant));
 
     public void RecordHandshake(string? tenant, string? version, bool resumed, string outcome, TimeSpan elapsed)
     {

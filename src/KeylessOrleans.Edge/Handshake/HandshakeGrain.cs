@@ -38,6 +38,8 @@ public sealed class HandshakeGrain(KeyServerClient keys, ReplicaHealth health, E
     /// and the tenant has another replica, asks that one too and takes the first usable answer (a hedged request:
     /// a slow replica may still win, a dead one costs at most the failover delay). Both attempts end by the one
     /// overall <see cref="EdgeOptions.KeyCallTimeout"/>, so failover never makes a handshake wait longer.
+    /// Replicas whose circuit is open (<see cref="ReplicaHealth.TryAdmit"/>) are passed over; when that is all of
+    /// them the call fails at once.
     /// </summary>
     private async Task<KeyOperationResult> WithFailoverAsync(KeyCall call, Func<string, TimeSpan, Task<KeyOperationResult>> attempt)
     {
@@ -47,16 +49,33 @@ public sealed class HandshakeGrain(KeyServerClient keys, ReplicaHealth health, E
         var settings = options.Value;
         var started = Stopwatch.GetTimestamp();
         var order = health.Order(call.Tenant, call.Replicas, Interlocked.Increment(ref _spread));
-        var first = AttemptAsync(call.Tenant, order[0], settings.KeyCallTimeout, attempt);
-        if (order.Count == 1) return await first;
+        var next = 0;
+        string? Admit() // the next replica in order whose circuit lets a call through; asked only when needed
+        {
+            while (next < order.Count)
+            {
+                var replica = order[next++];
+                if (health.TryAdmit(call.Tenant, replica)) return replica;
+            }
+            return null;
+        }
+
+        if (Admit() is not { } firstReplica)
+        {
+            metrics.KeyCallShortCircuited(call.Tenant);
+            return KeyOperationResult.Failure(KeyOperationStatus.Unavailable,
+                $"every key server of tenant {call.Tenant} failed its last {ReplicaHealth.FailuresToOpen} calls; probing again within {ReplicaHealth.ProbeInterval.TotalMilliseconds:0} ms");
+        }
+        var first = AttemptAsync(call.Tenant, firstReplica, settings.KeyCallTimeout, attempt);
+        if (next == order.Count) return await first;
 
         await Task.WhenAny(first, Task.Delay(settings.FailoverAfter));
         if (first.IsCompleted && Usable(first.Result)) return first.Result;
 
         var remaining = settings.KeyCallTimeout - Stopwatch.GetElapsedTime(started);
-        if (remaining <= TimeSpan.Zero) return await first;
+        if (remaining <= TimeSpan.Zero || Admit() is not { } secondReplica) return await first;
         metrics.KeyCallFailover(call.Tenant, first.IsCompleted ? "failed" : "slow");
-        var second = AttemptAsync(call.Tenant, order[1], remaining, attempt);
+        var second = AttemptAsync(call.Tenant, secondReplica, remaining, attempt);
         if (first.IsCompleted) return await second;
 
         var winner = await Task.WhenAny(first, second);

@@ -12,6 +12,12 @@ public sealed class ReplicaHealth(TimeProvider time)
 {
     public static readonly TimeSpan Penalty = TimeSpan.FromSeconds(5);
 
+    /// <summary>Consecutive failures after which a replica is skipped (its circuit opens) for the rest of the penalty.</summary>
+    public const int FailuresToOpen = 3;
+
+    /// <summary>While a replica's circuit is open, one call per this interval still goes through to see whether it is back.</summary>
+    public static readonly TimeSpan ProbeInterval = TimeSpan.FromMilliseconds(250);
+
     /// <summary>Weight of the newest sample in the moving average of a replica's latency.</summary>
     private const double Smoothing = 0.2;
 
@@ -34,12 +40,36 @@ public sealed class ReplicaHealth(TimeProvider time)
             .ToList();
     }
 
-    public void Failed(string tenant, string replica) => Get(tenant, replica).FailedAt = time.GetTimestamp();
+    /// <summary>
+    /// Whether a call may go to the replica now. A replica that failed <see cref="FailuresToOpen"/> times in a row
+    /// within the penalty gets one call per <see cref="ProbeInterval"/>; the rest are refused here, at once, instead
+    /// of each holding a handshake thread until Orleans gives up on a dead silo.
+    /// </summary>
+    public bool TryAdmit(string tenant, string replica)
+    {
+        var state = Get(tenant, replica);
+        var now = time.GetTimestamp();
+        if (state.ConsecutiveFailures < FailuresToOpen || !IsPenalized(state, now)) return true;
+        lock (state)
+        {
+            if (state.ProbedAt is { } probed && time.GetElapsedTime(probed, now) < ProbeInterval) return false;
+            state.ProbedAt = now;
+            return true;
+        }
+    }
+
+    public void Failed(string tenant, string replica)
+    {
+        var state = Get(tenant, replica);
+        state.FailedAt = time.GetTimestamp();
+        state.ConsecutiveFailures++;
+    }
 
     public void Succeeded(string tenant, string replica, TimeSpan latency)
     {
         var state = Get(tenant, replica);
         state.FailedAt = null;
+        state.ConsecutiveFailures = 0;
         var ms = latency.TotalMilliseconds;
         state.LatencyMs = state.LatencyMs == 0 ? ms : state.LatencyMs + Smoothing * (ms - state.LatencyMs);
     }
@@ -65,5 +95,9 @@ public sealed class ReplicaHealth(TimeProvider time)
         public long? FailedAt { get; set; }
 
         public double LatencyMs { get; set; }
+
+        public int ConsecutiveFailures { get; set; }
+
+        public long? ProbedAt { get; set; }
     }
 }
