@@ -17,6 +17,6 @@ internal sealed class LocalKeyGateway(KeyOperations operations) : IKeyOperationG
     public KeyOperationResult SignServerKeyExchange(KeyCall call, SignatureScheme scheme, byte[] signedParams) =>
         operations.SignServerKeyExchange(call.KeyId, scheme, signedParams);
 
-    public KeyOperationResult DecryptPremaster(KeyCall call, byte[] encryptedPremaster, ushort clientVersion) =>
+    public KeyOperationResult DecryptPremaster(KeyCall call, byte[] encryptedPremaster, ushort clientVersion, byte[] clientRandom, byte[] serverRandom) =>
         operations.DecryptPremaster(call.KeyId, encryptedPremaster, clientVersion);
 }

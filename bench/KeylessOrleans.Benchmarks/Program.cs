@@ -32,17 +32,18 @@ Console.WriteLine("| operation | in-process ops/s | keyless ops/s | ratio | in-p
 Console.WriteLine("|---|---|---|---|---|---|");
 var client = cluster.KeylessEdgeServices.GetRequiredService<KeyServerClient>();
 var local = cluster.KeyServerServices.GetRequiredService<KeyOperations>();
-var content = CertificateVerifyContent.Build(RandomNumberGenerator.GetBytes(32));
+// Every request is new (fresh transcript hash / server_random): the key server refuses replays.
+byte[] Content() => CertificateVerifyContent.Build(RandomNumberGenerator.GetBytes(32));
 byte[] premaster = [0x03, 0x03, .. RandomNumberGenerator.GetBytes(46)];
 var ciphertext = keys.RsaPublic.Encrypt(premaster, RSAEncryptionPadding.Pkcs1);
 var keyOps = new (string Name, Func<KeyOperationResult> Local, Func<Task<KeyOperationResult>> Remote)[]
 {
-    ("ECDSA P-256 sign", () => local.SignCertificateVerify(keys.EcdsaKeyId, SignatureScheme.EcdsaSecp256r1Sha256, content),
-        () => client.SignCertificateVerifyAsync("primary", new(client.Context("bench", keys.EcdsaKeyId, null, null), SignatureScheme.EcdsaSecp256r1Sha256, content))),
-    ("RSA-2048 PSS sign", () => local.SignCertificateVerify(keys.RsaKeyId, SignatureScheme.RsaPssRsaeSha256, content),
-        () => client.SignCertificateVerifyAsync("primary", new(client.Context("bench", keys.RsaKeyId, null, null), SignatureScheme.RsaPssRsaeSha256, content))),
+    ("ECDSA P-256 sign", () => local.SignCertificateVerify(keys.EcdsaKeyId, SignatureScheme.EcdsaSecp256r1Sha256, Content()),
+        () => client.SignCertificateVerifyAsync("primary", new(client.Context("bench", keys.EcdsaKeyId, BenchCluster.Host, null), SignatureScheme.EcdsaSecp256r1Sha256, Content()))),
+    ("RSA-2048 PSS sign", () => local.SignCertificateVerify(keys.RsaKeyId, SignatureScheme.RsaPssRsaeSha256, Content()),
+        () => client.SignCertificateVerifyAsync("primary", new(client.Context("bench", keys.RsaKeyId, BenchCluster.Host, null), SignatureScheme.RsaPssRsaeSha256, Content()))),
     ("RSA-2048 decrypt", () => local.DecryptPremaster(keys.RsaKeyId, ciphertext, 0x0303),
-        () => client.DecryptPremasterAsync("primary", new(client.Context("bench", keys.RsaKeyId, null, null), ciphertext, 0x0303))),
+        () => client.DecryptPremasterAsync("primary", new(client.Context("bench", keys.RsaKeyId, BenchCluster.Host, null), ciphertext, 0x0303, TlsRandoms.Client(), TlsRandoms.Server()))),
 };
 foreach (var (name, localOp, remoteOp) in keyOps)
 {

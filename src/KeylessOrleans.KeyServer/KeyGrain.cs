@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using KeylessOrleans.Cluster.Placement;
+using KeylessOrleans.KeyServer.Access;
 using KeylessOrleans.KeyServer.Diagnostics;
 using KeylessOrleans.KeyServer.Hosting;
 using KeylessOrleans.Keys;
@@ -58,10 +59,11 @@ public sealed partial class KeyGrain(
         if (options.Value.DrillDelay > TimeSpan.Zero) await Task.Delay(options.Value.DrillDelay);
         var result = CheckContext(context) ?? await Task.Run(work);
         metrics.Record(operation, result.Status, Stopwatch.GetElapsedTime(started));
+        var edge = KeyAccessFilter.AuthorizedEdge ?? context.EdgeId; // the authenticated name when edge proofs are on
         if (result.IsOk)
-            LogDone(operation, context.Tenant, context.KeyId, context.EdgeId, context.ServerName, context.ClientAddress);
+            LogDone(operation, context.Tenant, context.KeyId, edge, context.ServerName, context.ClientAddress);
         else
-            LogRefused(operation, result.Status, result.Detail, context.Tenant, context.KeyId, context.EdgeId, context.ServerName, context.ClientAddress);
+            LogRefused(operation, result.Status, result.Detail, context.Tenant, context.KeyId, edge, context.ServerName, context.ClientAddress);
         return result;
     }
 

@@ -41,23 +41,27 @@ public sealed class KeyCustodyTests(TwoTenantsFixture fixture) : IClassFixture<T
         var acme = fixture.AcmeKeys;
         var edKeyId = KeyIds.FromSubjectPublicKeyInfo(acme.Ed25519!.SubjectPublicKeyInfo);
         var context = (string keyId) => client.Context("acme", keyId, "www.acme.test", "198.51.100.1");
-        var content = CertificateVerifyContent.Build(RandomNumberGenerator.GetBytes(32));
+        // Each request is new: the key server refuses replays, and refused requests would exercise less.
+        byte[] Content() => CertificateVerifyContent.Build(RandomNumberGenerator.GetBytes(32));
         using var ecdh = ECDiffieHellman.Create(ECCurve.NamedCurves.nistP256);
         var q = ecdh.ExportParameters(false).Q;
-        var ske = ServerKeyExchangeParams.Build(RandomNumberGenerator.GetBytes(32), RandomNumberGenerator.GetBytes(32),
-            ServerKeyExchangeParams.Secp256r1, [0x04, .. q.X!, .. q.Y!]);
+        byte[] Ske() => ServerKeyExchangeParams.Build(TlsRandoms.Client(), TlsRandoms.Server(), ServerKeyExchangeParams.Secp256r1, [0x04, .. q.X!, .. q.Y!]);
 
-        await client.SignCertificateVerifyAsync("primary", new(context(acme.RsaKeyId), SignatureScheme.RsaPssRsaeSha256, content));
-        await client.SignCertificateVerifyAsync("primary", new(context(acme.EcdsaKeyId), SignatureScheme.EcdsaSecp256r1Sha256, content));
-        await client.SignCertificateVerifyAsync("primary", new(context(edKeyId), SignatureScheme.Ed25519, content));
-        await client.SignServerKeyExchangeAsync("primary", new(context(acme.RsaKeyId), SignatureScheme.RsaPkcs1Sha256, ske));
-        await client.SignServerKeyExchangeAsync("primary", new(context(acme.EcdsaKeyId), SignatureScheme.EcdsaSecp256r1Sha256, ske));
+        var results = new List<KeyOperationResult>
+        {
+            await client.SignCertificateVerifyAsync("primary", new(context(acme.RsaKeyId), SignatureScheme.RsaPssRsaeSha256, Content())),
+            await client.SignCertificateVerifyAsync("primary", new(context(acme.EcdsaKeyId), SignatureScheme.EcdsaSecp256r1Sha256, Content())),
+            await client.SignCertificateVerifyAsync("primary", new(context(edKeyId), SignatureScheme.Ed25519, Content())),
+            await client.SignServerKeyExchangeAsync("primary", new(context(acme.RsaKeyId), SignatureScheme.RsaPkcs1Sha256, Ske())),
+            await client.SignServerKeyExchangeAsync("primary", new(context(acme.EcdsaKeyId), SignatureScheme.EcdsaSecp256r1Sha256, Ske())),
+        };
         byte[] premaster = [0x03, 0x03, .. RandomNumberGenerator.GetBytes(46)];
-        await client.DecryptPremasterAsync("primary", new(context(acme.RsaKeyId), acme.RsaPublic.Encrypt(premaster, RSAEncryptionPadding.Pkcs1), 0x0303));
-        await client.DecryptPremasterAsync("primary", new(context(acme.RsaKeyId), RandomNumberGenerator.GetBytes(256), 0x0303));
+        results.Add(await client.DecryptPremasterAsync("primary", new(context(acme.RsaKeyId), acme.RsaPublic.Encrypt(premaster, RSAEncryptionPadding.Pkcs1), 0x0303, TlsRandoms.Client(), TlsRandoms.Server())));
+        results.Add(await client.DecryptPremasterAsync("primary", new(context(acme.RsaKeyId), RandomNumberGenerator.GetBytes(256), 0x0303, TlsRandoms.Client(), TlsRandoms.Server())));
+        Assert.All(results, r => Assert.Equal(KeyOperationStatus.Ok, r.Status)); // the key operations really ran
         // Refused requests too: their error details must not leak anything either.
-        await client.SignCertificateVerifyAsync("primary", new(context(acme.RsaKeyId), SignatureScheme.RsaPkcs1Sha256, content));
-        await client.SignServerKeyExchangeAsync("primary", new(context(acme.EcdsaKeyId), SignatureScheme.EcdsaSecp256r1Sha256, content));
+        await client.SignCertificateVerifyAsync("primary", new(context(acme.RsaKeyId), SignatureScheme.RsaPkcs1Sha256, Content()));
+        await client.SignServerKeyExchangeAsync("primary", new(context(acme.EcdsaKeyId), SignatureScheme.EcdsaSecp256r1Sha256, Content()));
         foreach (var keyId in new[] { acme.RsaKeyId, acme.EcdsaKeyId, edKeyId })
             await fixture.Cluster.Grains.GetGrain<IKeyGrain>(new KeyGrainKey("acme", "primary", keyId).ToString()).DescribeAsync();
         await fixture.Registry.LookupHostAsync("www.acme.test");

@@ -11,7 +11,7 @@ public sealed class KeyGrainPlacementTests(TwoTenantsFixture fixture) : IClassFi
     private IManagementGrain Management => fixture.Cluster.Grains.GetGrain<IManagementGrain>(0);
 
     private SignCertificateVerifyRequest CertificateVerify(string tenant, string keyId, SignatureScheme scheme) =>
-        new(fixture.KeyClient.Context(tenant, keyId, "www.acme.test", "192.0.2.7"), scheme,
+        new(fixture.KeyClient.Context(tenant, keyId, tenant == "globex" ? "globex.test" : "www.acme.test", "192.0.2.7"), scheme,
             CertificateVerifyContent.Build(RandomNumberGenerator.GetBytes(32)));
 
     [Fact]
@@ -46,7 +46,7 @@ public sealed class KeyGrainPlacementTests(TwoTenantsFixture fixture) : IClassFi
         byte[] premaster = [0x03, 0x03, .. RandomNumberGenerator.GetBytes(46)];
         var ciphertext = fixture.AcmeKeys.RsaPublic.Encrypt(premaster, RSAEncryptionPadding.Pkcs1);
         var result = await fixture.KeyClient.DecryptPremasterAsync("primary",
-            new DecryptPremasterRequest(fixture.KeyClient.Context("acme", fixture.AcmeKeys.RsaKeyId, "www.acme.test", null), ciphertext, 0x0303));
+            new DecryptPremasterRequest(fixture.KeyClient.Context("acme", fixture.AcmeKeys.RsaKeyId, "www.acme.test", null), ciphertext, 0x0303, TlsRandoms.Client(), TlsRandoms.Server()));
 
         Assert.Equal(KeyOperationStatus.Ok, result.Status);
         Assert.Equal(premaster, result.Output);
@@ -73,9 +73,13 @@ public sealed class KeyGrainPlacementTests(TwoTenantsFixture fixture) : IClassFi
     {
         var grain = fixture.Cluster.Grains.GetGrain<IKeyGrain>(new KeyGrainKey("acme", "primary", fixture.AcmeKeys.RsaKeyId).ToString());
         var forgedTenant = new SignCertificateVerifyRequest(
-            new KeyRequestContext("globex", fixture.AcmeKeys.RsaKeyId, null, null, "edge"), SignatureScheme.RsaPssRsaeSha256,
-            CertificateVerifyContent.Build(new byte[32]));
-        var forgedKey = forgedTenant with { Context = forgedTenant.Context with { Tenant = "acme", KeyId = fixture.AcmeKeys.EcdsaKeyId } };
+            new KeyRequestContext("globex", fixture.AcmeKeys.RsaKeyId, "www.acme.test", null, "edge"), SignatureScheme.RsaPssRsaeSha256,
+            CertificateVerifyContent.Build(RandomNumberGenerator.GetBytes(32)));
+        var forgedKey = forgedTenant with
+        {
+            Context = forgedTenant.Context with { Tenant = "acme", KeyId = fixture.AcmeKeys.EcdsaKeyId },
+            SignedContent = CertificateVerifyContent.Build(RandomNumberGenerator.GetBytes(32)),
+        };
 
         Assert.Equal(KeyOperationStatus.InvalidRequest, (await grain.SignCertificateVerifyAsync(forgedTenant)).Status);
         Assert.Equal(KeyOperationStatus.InvalidRequest, (await grain.SignCertificateVerifyAsync(forgedKey)).Status);

@@ -30,7 +30,7 @@ public sealed class TenantSiloOutageTests : IAsyncLifetime
 
     private Task<KeyOperationResult> SignAsync(string tenant, string keyId) =>
         Client.SignCertificateVerifyAsync("primary", new SignCertificateVerifyRequest(
-            Client.Context(tenant, keyId, null, null), SignatureScheme.EcdsaSecp256r1Sha256,
+            Client.Context(tenant, keyId, tenant == "acme" ? "www.acme.test" : "globex.test", null), SignatureScheme.EcdsaSecp256r1Sha256,
             CertificateVerifyContent.Build(RandomNumberGenerator.GetBytes(32))));
 
     private async Task<KeyOperationResult> SignUntilOkAsync(TimeSpan limit)

@@ -26,6 +26,9 @@ public abstract record SiloPlan
         public int HandshakeThreads { get; init; } = 16;
 
         public int MaxKeyCallsPerTenant { get; init; } = 8;
+
+        /// <summary>The edge's cluster identity (certificate + key PEM files) for signing key requests; null: unsigned.</summary>
+        public (string Certificate, string Key)? Identity { get; init; }
     }
 
     public sealed record OnPrem(string Tenant, string Replica, string KeyDirectory) : SiloPlan
@@ -35,6 +38,9 @@ public abstract record SiloPlan
 
         /// <summary>A slow key server (fault drill): every key operation waits this long first.</summary>
         public TimeSpan DrillDelay { get; init; } = TimeSpan.Zero;
+
+        /// <summary>The tenant's access policy (edge CA, allowed edges, rates); default: the product's defaults.</summary>
+        public KeylessOrleans.KeyServer.Access.KeyAccessOptions Access { get; init; } = new();
     }
 }
 
@@ -95,6 +101,8 @@ public sealed class KeylessTestCluster : IAsyncDisposable
                     o.RegistryPollInterval = TimeSpan.FromMilliseconds(200);
                     o.HandshakeThreads = edge.HandshakeThreads;
                     o.MaxKeyCallsPerTenant = edge.MaxKeyCallsPerTenant;
+                    o.IdentityCertificate = edge.Identity?.Certificate;
+                    o.IdentityKey = edge.Identity?.Key;
                 });
                 break;
             case SiloPlan.OnPrem onPrem:
@@ -106,6 +114,7 @@ public sealed class KeylessTestCluster : IAsyncDisposable
                     o.Pkcs11Keys = [.. onPrem.Pkcs11Keys];
                     o.RegistrationRetryDelay = TimeSpan.FromMilliseconds(200);
                     o.DrillDelay = onPrem.DrillDelay;
+                    o.Access = onPrem.Access;
                 });
                 break;
         }

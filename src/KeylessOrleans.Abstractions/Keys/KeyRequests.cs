@@ -1,4 +1,22 @@
+using System.Buffers.Binary;
+using System.Security.Cryptography;
+
 namespace KeylessOrleans.Keys;
+
+/// <summary>What every key request has: who asks (context, and the edge's proof of identity) and what it asks.</summary>
+public interface IKeyOperationRequest
+{
+    KeyRequestContext Context { get; }
+
+    /// <summary>The forwarding edge's signature over this request; null where edges are not authenticated (single-machine demo).</summary>
+    EdgeProof? Proof { get; }
+
+    /// <summary>The operation's name in logs, metrics, audit records and proofs.</summary>
+    string Operation { get; }
+
+    /// <summary>SHA-256 over the request's input bytes (never its output): what a proof signs and an audit record keeps.</summary>
+    byte[] InputDigest();
+}
 
 /// <summary>Sign a TLS 1.3 CertificateVerify.</summary>
 /// <param name="SignedContent">
@@ -9,7 +27,15 @@ namespace KeylessOrleans.Keys;
 public sealed record SignCertificateVerifyRequest(
     [property: Id(0)] KeyRequestContext Context,
     [property: Id(1)] SignatureScheme Scheme,
-    [property: Id(2)] byte[] SignedContent);
+    [property: Id(2)] byte[] SignedContent,
+    [property: Id(3)] EdgeProof? Proof = null) : IKeyOperationRequest
+{
+    public const string OperationName = "sign_certificate_verify";
+
+    public string Operation => OperationName;
+
+    public byte[] InputDigest() => KeyRequestDigest.Of(OperationName, (ushort)Scheme, SignedContent);
+}
 
 /// <summary>Sign the parameters of a TLS 1.2 ECDHE ServerKeyExchange.</summary>
 /// <param name="SignedParams">client_random ‖ server_random ‖ ServerECDHParams (named curve only).</param>
@@ -17,13 +43,53 @@ public sealed record SignCertificateVerifyRequest(
 public sealed record SignServerKeyExchangeRequest(
     [property: Id(0)] KeyRequestContext Context,
     [property: Id(1)] SignatureScheme Scheme,
-    [property: Id(2)] byte[] SignedParams);
+    [property: Id(2)] byte[] SignedParams,
+    [property: Id(3)] EdgeProof? Proof = null) : IKeyOperationRequest
+{
+    public const string OperationName = "sign_server_key_exchange";
 
-/// <summary>Decrypt a TLS 1.2 RSA key-exchange premaster secret.</summary>
+    public string Operation => OperationName;
+
+    public byte[] InputDigest() => KeyRequestDigest.Of(OperationName, (ushort)Scheme, SignedParams);
+}
+
+/// <summary>Decrypt a TLS 1.2 RSA key-exchange premaster secret, for one handshake.</summary>
 /// <param name="EncryptedPremaster">The ClientKeyExchange ciphertext, exactly the modulus length.</param>
 /// <param name="ClientVersion">The client_version from the ClientHello (0x0303 for TLS 1.2), which the premaster must start with.</param>
+/// <param name="ClientRandom">The handshake's client_random (32 bytes).</param>
+/// <param name="ServerRandom">
+/// The handshake's server_random (32 bytes: gmt_unix_time first, the TLS 1.2 downgrade marker last). The key
+/// server decrypts once per server_random and only while its time is fresh, so a recorded key exchange cannot
+/// be replayed through it later.
+/// </param>
 [GenerateSerializer, Immutable, Alias("keyless.DecryptPremasterRequest")]
 public sealed record DecryptPremasterRequest(
     [property: Id(0)] KeyRequestContext Context,
     [property: Id(1)] byte[] EncryptedPremaster,
-    [property: Id(2)] ushort ClientVersion);
+    [property: Id(2)] ushort ClientVersion,
+    [property: Id(3)] byte[] ClientRandom,
+    [property: Id(4)] byte[] ServerRandom,
+    [property: Id(5)] EdgeProof? Proof = null) : IKeyOperationRequest
+{
+    public const string OperationName = "decrypt_premaster";
+
+    public string Operation => OperationName;
+
+    public byte[] InputDigest() => KeyRequestDigest.Of(OperationName, ClientVersion, [.. ClientRandom, .. ServerRandom, .. EncryptedPremaster]);
+}
+
+/// <summary>The canonical digest of a request's input: operation ‖ a 16-bit parameter ‖ length-prefixed payload.</summary>
+public static class KeyRequestDigest
+{
+    public static byte[] Of(string operation, ushort parameter, ReadOnlySpan<byte> payload)
+    {
+        using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        hash.AppendData(System.Text.Encoding.ASCII.GetBytes(operation));
+        Span<byte> fixedPart = stackalloc byte[6];
+        BinaryPrimitives.WriteUInt16BigEndian(fixedPart, parameter);
+        BinaryPrimitives.WriteInt32BigEndian(fixedPart[2..], payload.Length);
+        hash.AppendData(fixedPart);
+        hash.AppendData(payload);
+        return hash.GetHashAndReset();
+    }
+}

@@ -43,7 +43,13 @@ internal static class EdgeCommand
                 if (cluster.UsesTls)
                     orleans.UseKeylessTls(cluster, identity => identity.Role == SiloIdentity.EdgeRole ? null : $"an edge needs an edge certificate, not {identity}");
                 orleans.AddKeylessRegistryStorage(cluster);
-                orleans.AddKeylessEdge(o => builder.Configuration.GetSection("Keyless:Edge").Bind(o));
+                orleans.AddKeylessEdge(o =>
+                {
+                    builder.Configuration.GetSection("Keyless:Edge").Bind(o);
+                    // The cluster certificate is also the edge's identity towards tenants' key servers.
+                    if (cluster.UsesTls && string.IsNullOrWhiteSpace(o.IdentityCertificate))
+                        (o.IdentityCertificate, o.IdentityKey) = (cluster.TlsCertificate, cluster.TlsKey);
+                });
             });
             if (result.GetValue(tenants) is { } file)
             {

@@ -46,7 +46,12 @@ internal static class KeyServerCommand
                     var expected = SiloIdentity.OnPrem(settings.Tenant, settings.Replica);
                     orleans.UseKeylessTls(cluster, identity => identity == expected ? null : $"this key server runs as {expected} but its certificate names {identity}");
                 }
-                orleans.AddKeylessKeyServer(o => builder.Configuration.GetSection("Keyless:KeyServer").Bind(o));
+                orleans.AddKeylessKeyServer(o =>
+                {
+                    builder.Configuration.GetSection("Keyless:KeyServer").Bind(o);
+                    // With mutual TLS the cluster CA also certifies edges' request proofs: authenticate them.
+                    if (cluster.UsesTls && string.IsNullOrWhiteSpace(o.Access.EdgeCa)) o.Access.EdgeCa = cluster.TlsCa;
+                });
             });
             return builder.Build();
         }));

@@ -27,9 +27,9 @@ public sealed class HandshakeGrain(KeyServerClient keys, ReplicaHealth health, E
         WithFailoverAsync(call, (replica, timeout) =>
             keys.SignServerKeyExchangeAsync(replica, new SignServerKeyExchangeRequest(Context(call), scheme, signedParams), timeout));
 
-    public Task<KeyOperationResult> DecryptPremasterAsync(KeyCall call, byte[] encryptedPremaster, ushort clientVersion) =>
+    public Task<KeyOperationResult> DecryptPremasterAsync(KeyCall call, byte[] encryptedPremaster, ushort clientVersion, byte[] clientRandom, byte[] serverRandom) =>
         WithFailoverAsync(call, (replica, timeout) =>
-            keys.DecryptPremasterAsync(replica, new DecryptPremasterRequest(Context(call), encryptedPremaster, clientVersion), timeout));
+            keys.DecryptPremasterAsync(replica, new DecryptPremasterRequest(Context(call), encryptedPremaster, clientVersion, clientRandom, serverRandom), timeout));
 
     private KeyRequestContext Context(KeyCall call) => keys.Context(call.Tenant, call.KeyId, call.ServerName, call.ClientAddress);
 

@@ -29,8 +29,8 @@ public sealed partial class HandshakeGrainGateway(
     public KeyOperationResult SignServerKeyExchange(KeyCall call, SignatureScheme scheme, byte[] signedParams) =>
         Run(call, "sign_server_key_exchange", () => Grain.SignServerKeyExchangeAsync(call, scheme, signedParams));
 
-    public KeyOperationResult DecryptPremaster(KeyCall call, byte[] encryptedPremaster, ushort clientVersion) =>
-        Run(call, "decrypt_premaster", () => Grain.DecryptPremasterAsync(call, encryptedPremaster, clientVersion));
+    public KeyOperationResult DecryptPremaster(KeyCall call, byte[] encryptedPremaster, ushort clientVersion, byte[] clientRandom, byte[] serverRandom) =>
+        Run(call, "decrypt_premaster", () => Grain.DecryptPremasterAsync(call, encryptedPremaster, clientVersion, clientRandom, serverRandom));
 
     private KeyOperationResult Run(KeyCall call, string operation, Func<Task<KeyOperationResult>> send)
     {

@@ -26,5 +26,5 @@ public interface IHandshakeGrain : IGrainWithIntegerKey
     Task<KeyOperationResult> SignServerKeyExchangeAsync(KeyCall call, SignatureScheme scheme, byte[] signedParams);
 
     [Alias("DecryptPremaster")]
-    Task<KeyOperationResult> DecryptPremasterAsync(KeyCall call, byte[] encryptedPremaster, ushort clientVersion);
+    Task<KeyOperationResult> DecryptPremasterAsync(KeyCall call, byte[] encryptedPremaster, ushort clientVersion, byte[] clientRandom, byte[] serverRandom);
 }

@@ -29,6 +29,16 @@ public sealed class EdgeOptions
     /// </summary>
     public int MaxKeyCallsPerTenant { get; set; } = 32;
 
+    /// <summary>
+    /// This edge's cluster certificate (PEM), issued by the operator's CA for keyless://edge/EdgeId. Every key
+    /// request is signed with its key, and tenants' key servers authorize edges by it. The edge command fills it
+    /// from Keyless:Cluster:TlsCertificate. Unset: requests go unsigned (single-machine demo).
+    /// </summary>
+    public string? IdentityCertificate { get; set; }
+
+    /// <summary>The private key of <see cref="IdentityCertificate"/> (PEM); from Keyless:Cluster:TlsKey by default.</summary>
+    public string? IdentityKey { get; set; }
+
     /// <summary>How often the edge asks the registry for changes (new tenants, rotated certificates).</summary>
     public TimeSpan RegistryPollInterval { get; set; } = TimeSpan.FromSeconds(1);
 
@@ -83,6 +93,10 @@ internal sealed class EdgeOptionsValidator : IValidateOptions<EdgeOptions>
         Require(o.KeyCallTimeout > TimeSpan.Zero && o.KeyCallTimeout <= TimeSpan.FromSeconds(30), $"Keyless:Edge:KeyCallTimeout {o.KeyCallTimeout} must be above zero and at most 30 s");
         Require(o.FailoverAfter > TimeSpan.Zero && o.FailoverAfter < o.KeyCallTimeout, $"Keyless:Edge:FailoverAfter {o.FailoverAfter} must be above zero and below KeyCallTimeout ({o.KeyCallTimeout})");
         Require(o.MaxKeyCallsPerTenant >= 1 && o.MaxKeyCallsPerTenant <= o.HandshakeThreads, $"Keyless:Edge:MaxKeyCallsPerTenant {o.MaxKeyCallsPerTenant} must be 1–HandshakeThreads ({o.HandshakeThreads})");
+        Require(string.IsNullOrWhiteSpace(o.IdentityCertificate) == string.IsNullOrWhiteSpace(o.IdentityKey),
+            "Keyless:Edge:IdentityCertificate and IdentityKey go together");
+        foreach (var (setting, path) in new[] { ("IdentityCertificate", o.IdentityCertificate), ("IdentityKey", o.IdentityKey) })
+            Require(string.IsNullOrWhiteSpace(path) || File.Exists(path), $"Keyless:Edge:{setting} '{path}' is not an existing file");
         Require(o.RegistryPollInterval > TimeSpan.Zero, "Keyless:Edge:RegistryPollInterval must be positive");
         Require(IPAddress.TryParse(o.ListenAddress, out _), $"Keyless:Edge:ListenAddress '{o.ListenAddress}' is not an IP address");
         Require(o.HttpsPort is null or (>= 0 and <= 65535), $"Keyless:Edge:HttpsPort {o.HttpsPort} is out of range");

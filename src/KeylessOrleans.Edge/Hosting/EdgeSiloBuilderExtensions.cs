@@ -32,6 +32,7 @@ public static class EdgeSiloBuilderExtensions
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<EdgeOptions>, EdgeOptionsValidator>());
         services.TryAddSingleton(TimeProvider.System);
         services.TryAddSingleton<EdgeMetrics>();
+        services.TryAddSingleton<EdgeProofSigner>();
         services.TryAddSingleton<KeyServerClient>();
         services.TryAddSingleton<ReplicaHealth>();
         services.TryAddSingleton(sp => new TenantBulkhead(sp.GetRequiredService<IOptions<EdgeOptions>>().Value.MaxKeyCallsPerTenant));

@@ -15,38 +15,46 @@ namespace KeylessOrleans.Edge.KeyAccess;
 public sealed partial class KeyServerClient(
     IGrainFactory grains,
     IOptions<EdgeOptions> options,
+    EdgeProofSigner signer,
     EdgeMetrics metrics,
     ILogger<KeyServerClient> logger)
 {
     public Task<KeyOperationResult> SignCertificateVerifyAsync(string replica, SignCertificateVerifyRequest request, TimeSpan? timeout = null) =>
-        CallAsync("sign_certificate_verify", replica, request.Context, (grain, token) => grain.SignCertificateVerifyAsync(request, token), timeout);
+        CallAsync(replica, request, target => request with { Proof = signer.Sign(target, request) },
+            (grain, signed, token) => grain.SignCertificateVerifyAsync(signed, token), timeout);
 
     public Task<KeyOperationResult> SignServerKeyExchangeAsync(string replica, SignServerKeyExchangeRequest request, TimeSpan? timeout = null) =>
-        CallAsync("sign_server_key_exchange", replica, request.Context, (grain, token) => grain.SignServerKeyExchangeAsync(request, token), timeout);
+        CallAsync(replica, request, target => request with { Proof = signer.Sign(target, request) },
+            (grain, signed, token) => grain.SignServerKeyExchangeAsync(signed, token), timeout);
 
     public Task<KeyOperationResult> DecryptPremasterAsync(string replica, DecryptPremasterRequest request, TimeSpan? timeout = null) =>
-        CallAsync("decrypt_premaster", replica, request.Context, (grain, token) => grain.DecryptPremasterAsync(request, token), timeout);
+        CallAsync(replica, request, target => request with { Proof = signer.Sign(target, request) },
+            (grain, signed, token) => grain.DecryptPremasterAsync(signed, token), timeout);
 
     /// <summary>A request context for this edge.</summary>
     public KeyRequestContext Context(string tenant, string keyId, string? serverName, string? clientAddress) =>
         new(tenant, keyId, serverName, clientAddress, options.Value.EdgeId);
 
-    private async Task<KeyOperationResult> CallAsync(
-        string operation,
+    /// <summary>Signs <paramref name="request"/> for the replica's key grain (each replica gets its own proof) and calls it.</summary>
+    private async Task<KeyOperationResult> CallAsync<TRequest>(
         string replica,
-        KeyRequestContext context,
-        Func<IKeyGrain, CancellationToken, Task<KeyOperationResult>> call,
-        TimeSpan? timeout)
+        TRequest request,
+        Func<KeyGrainKey, TRequest> sign,
+        Func<IKeyGrain, TRequest, CancellationToken, Task<KeyOperationResult>> call,
+        TimeSpan? timeout) where TRequest : IKeyOperationRequest
     {
+        var context = request.Context;
+        var operation = request.Operation;
         var started = Stopwatch.GetTimestamp();
         var limit = timeout ?? options.Value.KeyCallTimeout;
         using var deadline = new CancellationTokenSource(limit);
         KeyOperationResult result;
         try
         {
-            var grain = grains.GetGrain<IKeyGrain>(new KeyGrainKey(context.Tenant, replica, context.KeyId).ToString());
+            var target = new KeyGrainKey(context.Tenant, replica, context.KeyId);
+            var grain = grains.GetGrain<IKeyGrain>(target.ToString());
             // WaitAsync bounds the wait even where Orleans does not observe the token (placement retries).
-            result = await call(grain, deadline.Token).WaitAsync(deadline.Token);
+            result = await call(grain, sign(target), deadline.Token).WaitAsync(deadline.Token);
         }
         catch (Exception e) when (IsUnreachable(e))
         {

@@ -26,7 +26,11 @@ public sealed partial class EdgeListener(
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         var settings = options.Value;
-        if (settings.HttpsPort is not { } port) return;
+        if (settings.HttpsPort is not { } port)
+        {
+            _bound.TrySetException(new InvalidOperationException("this edge's HTTPS listener is off (Keyless:Edge:HttpsPort is unset)"));
+            return;
+        }
         var endPoint = new IPEndPoint(IPAddress.Parse(settings.ListenAddress), port);
         using var listener = new Socket(endPoint.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
         try

@@ -13,5 +13,5 @@ public interface IKeyOperationGateway
 
     KeyOperationResult SignServerKeyExchange(KeyCall call, SignatureScheme scheme, byte[] signedParams);
 
-    KeyOperationResult DecryptPremaster(KeyCall call, byte[] encryptedPremaster, ushort clientVersion);
+    KeyOperationResult DecryptPremaster(KeyCall call, byte[] encryptedPremaster, ushort clientVersion, byte[] clientRandom, byte[] serverRandom);
 }

@@ -72,7 +72,8 @@ public sealed class KeylessDecryptor(
     {
         facts.KeyCalls++;
         var clientVersion = (ushort)cryptoParams.RsaPreMasterSecretVersion.FullVersion;
-        var result = gateway.DecryptPremaster(call, ciphertext, clientVersion);
+        var randoms = cryptoParams.SecurityParameters;
+        var result = gateway.DecryptPremaster(call, ciphertext, clientVersion, randoms.ClientRandom, randoms.ServerRandom);
         if (result is { IsOk: true, Output.Length: 48 }) return crypto.CreateSecret(result.Output);
         if (result.IsOk) return crypto.CreateSecret(RandomNumberGenerator.GetBytes(48));
         facts.KeyFailure = result.Status;

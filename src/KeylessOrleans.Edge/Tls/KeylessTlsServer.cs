@@ -50,6 +50,12 @@ public sealed class KeylessTlsServer(TlsServerContext shared, string clientAddre
 
     protected override bool PreferLocalCipherSuites() => true;
 
+    /// <summary>
+    /// TLS 1.2 server_random starts with the time, so a key server can refuse to sign a ServerKeyExchange or decrypt
+    /// a premaster for a handshake that is not happening now (replay of recorded requests). TLS 1.3 ignores this.
+    /// </summary>
+    public override bool ShouldUseGmtUnixTime() => true;
+
     public override int[] GetSupportedGroups() => [NamedGroup.x25519, NamedGroup.secp256r1, NamedGroup.secp384r1];
 
     protected override IList<ProtocolName> GetProtocolNames() =>

@@ -15,20 +15,31 @@ public sealed class KeyServerMetrics : IDisposable
     private readonly Meter _meter;
     private readonly Counter<long> _operations;
     private readonly Histogram<double> _duration;
+    private readonly Counter<long> _denied;
 
     public KeyServerMetrics(IMeterFactory meterFactory)
     {
         _meter = meterFactory.Create(MeterName);
         _operations = _meter.CreateCounter<long>("keyless.keyserver.operations", description: "Key operations by operation and outcome");
+        _denied = _meter.CreateCounter<long>("keyless.keyserver.denials", description: "Key requests refused before any key operation, by operation and reason");
         _duration = _meter.CreateHistogram<double>("keyless.keyserver.operation.duration", unit: "ms", description: "Time spent in a key operation");
     }
 
+    private long _performed;
+
+    /// <summary>Key operations that reached a key since start (refusals before any key was touched excluded).</summary>
+    public long OperationsPerformed => Interlocked.Read(ref _performed);
+
     public void Record(string operation, KeyOperationStatus outcome, TimeSpan elapsed)
     {
+        Interlocked.Increment(ref _performed);
         var tags = new TagList { { "operation", operation }, { "outcome", outcome.ToString() } };
         _operations.Add(1, tags);
         _duration.Record(elapsed.TotalMilliseconds, tags);
     }
+
+    public void Denied(string operation, string reason) =>
+        _denied.Add(1, new TagList { { "operation", operation }, { "reason", reason } });
 
     public void Dispose() => _meter.Dispose();
 }

@@ -31,6 +31,9 @@ public sealed class KeyServerOptions
     /// </summary>
     public TimeSpan DrillDelay { get; set; } = TimeSpan.Zero;
 
+    /// <summary>Who may use this tenant's keys, which operations, how often (section "Keyless:KeyServer:Access").</summary>
+    public KeylessOrleans.KeyServer.Access.KeyAccessOptions Access { get; set; } = new();
+
     /// <summary>How often the replica re-announces itself to the registry (it also does at start).</summary>
     public TimeSpan RegistrationInterval { get; set; } = TimeSpan.FromSeconds(30);
 
@@ -55,6 +58,7 @@ internal sealed class KeyServerOptionsValidator : IValidateOptions<KeyServerOpti
             failures.Add($"Keyless:KeyServer:DrillDelay {options.DrillDelay} must be between zero and 1 min");
         if (options.RegistrationInterval <= TimeSpan.Zero || options.RegistrationRetryDelay <= TimeSpan.Zero)
             failures.Add("Keyless:KeyServer registration intervals must be positive");
+        failures.AddRange(options.Access.Validate());
         return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);
     }
 }

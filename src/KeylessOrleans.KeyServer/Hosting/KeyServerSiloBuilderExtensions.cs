@@ -1,5 +1,6 @@
 using KeylessOrleans.Cluster;
 using KeylessOrleans.Cluster.Hosting;
+using KeylessOrleans.KeyServer.Access;
 using KeylessOrleans.KeyServer.Diagnostics;
 using KeylessOrleans.KeyServer.KeyStore;
 using KeylessOrleans.KeyServer.KeyStore.Pkcs11;
@@ -42,6 +43,21 @@ public static class KeyServerSiloBuilderExtensions
         services.TryAddSingleton<KeyOperations>();
         services.TryAddSingleton<KeyServerMetrics>();
         services.AddHostedService<ReplicaRegistrar>();
+
+        // The gate in front of the key grains: edge proofs, tenant policy, rate limits, host names, freshness.
+        services.TryAddSingleton(TimeProvider.System);
+        services.TryAddSingleton(sp => sp.GetRequiredService<IOptions<KeyServerOptions>>().Value.Access);
+        services.TryAddSingleton<EdgeAuthenticator>();
+        services.TryAddSingleton<HostNameBinding>();
+        services.TryAddSingleton(sp =>
+        {
+            var access = sp.GetRequiredService<KeyAccessOptions>();
+            return new ReplayCache(access.FreshnessWindow, access.ReplayCacheSize, sp.GetRequiredService<TimeProvider>());
+        });
+        services.TryAddSingleton<HandshakeFreshness>();
+        services.TryAddSingleton<KeyAccessGuard>();
+        services.AddHostedService<AccessPolicyLog>();
+        builder.AddIncomingGrainCallFilter<KeyAccessFilter>();
         return builder;
     }
 }

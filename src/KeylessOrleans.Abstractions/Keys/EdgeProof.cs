@@ -1,0 +1,51 @@
+using System.Buffers.Binary;
+using System.Text;
+
+namespace KeylessOrleans.Keys;
+
+/// <summary>
+/// An edge's proof that it sent this very request: its cluster certificate (issued by the operator's CA, naming
+/// it keyless://edge/NAME) and its signature over <see cref="EdgeProofContent"/>. The key server learns who asks
+/// from this proof, not from caller-supplied fields, and refuses a proof it has seen before or whose time is
+/// outside its window.
+/// </summary>
+[GenerateSerializer, Immutable, Alias("keyless.EdgeProof")]
+public sealed record EdgeProof(
+    [property: Id(0)] byte[] Certificate,
+    [property: Id(1)] long UnixTimeMilliseconds,
+    [property: Id(2)] byte[] Nonce,
+    [property: Id(3)] byte[] Signature);
+
+/// <summary>What an edge signs: everything the key server acts on or records, bound to one key grain.</summary>
+public static class EdgeProofContent
+{
+    private const string Label = "keyless edge proof v1";
+
+    public static byte[] Build(KeyGrainKey target, IKeyOperationRequest request, long unixTimeMilliseconds, ReadOnlySpan<byte> nonce)
+    {
+        var context = request.Context;
+        using var stream = new MemoryStream(256);
+        void Text(string? value)
+        {
+            var bytes = Encoding.UTF8.GetBytes(value ?? "");
+            Span<byte> length = stackalloc byte[4];
+            BinaryPrimitives.WriteInt32BigEndian(length, value is null ? -1 : bytes.Length);
+            stream.Write(length);
+            stream.Write(bytes);
+        }
+        Text(Label);
+        Text(target.ToString());
+        Text(request.Operation);
+        Text(context.Tenant);
+        Text(context.KeyId);
+        Text(context.ServerName);
+        Text(context.ClientAddress);
+        Text(context.EdgeId);
+        Span<byte> time = stackalloc byte[8];
+        BinaryPrimitives.WriteInt64BigEndian(time, unixTimeMilliseconds);
+        stream.Write(time);
+        stream.Write(nonce);
+        stream.Write(request.InputDigest());
+        return stream.ToArray();
+    }
+}

@@ -1,0 +1,56 @@
+namespace KeylessOrleans.KeyServer.Access;
+
+/// <summary>
+/// The tenant's policy for who may use its keys and how often (configuration section "Keyless:KeyServer:Access").
+/// </summary>
+public sealed class KeyAccessOptions
+{
+    /// <summary>
+    /// The operator's cluster CA (PEM). When set, every key request must carry a proof signed with the key of an
+    /// edge certificate this CA issued (keyless://edge/NAME); the keyserver command fills it from
+    /// Keyless:Cluster:TlsCa. Unset: edges are not authenticated (single-machine demo only; a warning says so).
+    /// </summary>
+    public string? EdgeCa { get; set; }
+
+    /// <summary>Edge names (keyless://edge/NAME) allowed to use this tenant's keys; empty: every edge the CA certified.</summary>
+    public List<string> AllowedEdges { get; set; } = [];
+
+    /// <summary>TLS 1.2 RSA key exchange (premaster decryption) for this tenant's keys; off makes the keys sign only.</summary>
+    public bool AllowRsaDecryption { get; set; } = true;
+
+    /// <summary>
+    /// How far the time in an edge proof or a TLS 1.2 server_random may be from this server's clock. Also how long
+    /// seen requests are remembered, to refuse replays.
+    /// </summary>
+    public TimeSpan FreshnessWindow { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>Key operations per second one edge may ask for (token bucket refill), and its burst.</summary>
+    public double PerEdgeRate { get; set; } = 10_000;
+
+    public int PerEdgeBurst { get; set; } = 20_000;
+
+    /// <summary>Key operations per second for all edges together, and the burst.</summary>
+    public double TenantRate { get; set; } = 40_000;
+
+    public int TenantBurst { get; set; } = 80_000;
+
+    /// <summary>
+    /// Requests remembered per freshness window to refuse replays. When full, further requests are refused
+    /// (rate limited) rather than served unchecked.
+    /// </summary>
+    public int ReplayCacheSize { get; set; } = 2_000_000;
+
+    public IEnumerable<string> Validate()
+    {
+        if (!string.IsNullOrWhiteSpace(EdgeCa) && !File.Exists(EdgeCa))
+            yield return $"Keyless:KeyServer:Access:EdgeCa '{EdgeCa}' is not an existing file";
+        if (AllowedEdges.Count > 0 && string.IsNullOrWhiteSpace(EdgeCa))
+            yield return "Keyless:KeyServer:Access:AllowedEdges needs EdgeCa (the cluster CA): without it edges cannot be told apart";
+        if (FreshnessWindow < TimeSpan.FromSeconds(1) || FreshnessWindow > TimeSpan.FromMinutes(10))
+            yield return $"Keyless:KeyServer:Access:FreshnessWindow {FreshnessWindow} must be 1 s–10 min";
+        if (PerEdgeRate <= 0 || TenantRate <= 0 || PerEdgeBurst < 1 || TenantBurst < 1)
+            yield return "Keyless:KeyServer:Access rates and bursts must be positive";
+        if (ReplayCacheSize < 1000)
+            yield return "Keyless:KeyServer:Access:ReplayCacheSize must be at least 1000";
+    }
+}
