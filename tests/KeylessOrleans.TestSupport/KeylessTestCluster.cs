@@ -22,6 +22,8 @@ public abstract record SiloPlan
         public TimeSpan IdleTimeout { get; init; } = TimeSpan.FromSeconds(120);
 
         public string? DefaultHostName { get; init; }
+
+        public int MaxConnectionsPerClientAddress { get; init; } = 256;
     }
 
     public sealed record OnPrem(string Tenant, string Replica, string KeyDirectory) : SiloPlan
@@ -85,6 +87,7 @@ public sealed class KeylessTestCluster : IAsyncDisposable
                     o.HandshakeTimeout = edge.HandshakeTimeout;
                     o.IdleTimeout = edge.IdleTimeout;
                     o.DefaultHostName = edge.DefaultHostName;
+                    o.MaxConnectionsPerClientAddress = edge.MaxConnectionsPerClientAddress;
                     o.RegistryPollInterval = TimeSpan.FromMilliseconds(200);
                     o.HandshakeThreads = 16;
                 });
