@@ -42,6 +42,17 @@ public sealed class KeylessTlsServer(TlsServerContext shared, string clientAddre
 
     private static readonly KeyAlgorithm[] Tls13Preference = [KeyAlgorithm.EcdsaP256, KeyAlgorithm.EcdsaP384, KeyAlgorithm.Ed25519, KeyAlgorithm.Rsa];
 
+    /// <summary>
+    /// The largest handshake message a client may send. This server never asks for a client certificate, so that
+    /// message is the ClientHello: today's largest (a post-quantum hybrid key share, X25519MLKEM768, is 1,216 of a
+    /// ~1.8 KB hello; several PQ shares plus padding stay under 6 KB) fits with room to spare. BouncyCastle keeps a
+    /// message in memory until it is complete and checks this limit at its 4-byte header, so a client cannot make
+    /// a connection buffer more than this plus one record (2^14 + 256 bytes; BouncyCastle refuses longer records
+    /// with record_overflow). Over the limit it sends a fatal internal_error alert. Its default is 32 KiB.
+    /// (BouncyCastle's other peer limit, GetMaxCertificateChainLength, only bounds client certificate chains.)
+    /// </summary>
+    public const int MaxHandshakeMessageSize = 16 * 1024;
+
     private EdgeRoute? _route;
 
     protected override ProtocolVersion[] GetSupportedVersions() => ProtocolVersion.TLSv13.DownTo(ProtocolVersion.TLSv12);
@@ -49,6 +60,8 @@ public sealed class KeylessTlsServer(TlsServerContext shared, string clientAddre
     protected override int[] GetSupportedCipherSuites() => TlsUtilities.GetSupportedCipherSuites(Crypto, Suites);
 
     protected override bool PreferLocalCipherSuites() => true;
+
+    public override int GetMaxHandshakeMessageSize() => MaxHandshakeMessageSize;
 
     public override int[] GetSupportedGroups() => [NamedGroup.x25519, NamedGroup.secp256r1, NamedGroup.secp384r1];
 
