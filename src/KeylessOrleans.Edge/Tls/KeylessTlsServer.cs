@@ -63,7 +63,32 @@ public sealed class KeylessTlsServer(TlsServerContext shared, string clientAddre
 
     public override int GetMaxHandshakeMessageSize() => MaxHandshakeMessageSize;
 
-    public override int[] GetSupportedGroups() => [NamedGroup.x25519, NamedGroup.secp256r1, NamedGroup.secp384r1];
+    public override int[] GetSupportedGroups() => Groups;
+
+    private static readonly int[] Groups = [NamedGroup.x25519, NamedGroup.secp256r1, NamedGroup.secp384r1];
+
+    /// <summary>
+    /// TLS 1.2 ECDHE curve. BouncyCastle's default ignores <see cref="GetSupportedGroups"/> before TLS 1.3 and takes
+    /// the client's first curve of any kind (secp521r1, x448, brainpool, binary curves), whose ServerKeyExchange the
+    /// key server then refuses to sign: a client that merely prefers such a curve failed with internal_error. Pick
+    /// the client's first curve that is also ours; without a supported_groups extension, BouncyCastle's default
+    /// (secp256r1) stands.
+    /// </summary>
+    protected override int SelectECDH(int minimumCurveBits)
+    {
+        if (m_context.SecurityParameters.ClientSupportedGroups is not { } offered) return base.SelectECDH(minimumCurveBits);
+        foreach (var group in offered)
+        {
+            if (Array.IndexOf(Groups, group) >= 0 && NamedGroup.GetCurveBits(group) >= minimumCurveBits) return group;
+        }
+        return -1;
+    }
+
+    /// <summary>Makes ECDHE suites selectable only when <see cref="SelectECDH"/> will find a curve.</summary>
+    protected override int GetMaximumNegotiableCurveBits() =>
+        m_context.SecurityParameters.ClientSupportedGroups is { } offered
+            ? offered.Where(g => Array.IndexOf(Groups, g) >= 0).Select(NamedGroup.GetCurveBits).DefaultIfEmpty(0).Max()
+            : base.GetMaximumNegotiableCurveBits();
 
     protected override IList<ProtocolName> GetProtocolNames() =>
         _route?.Tenant.Origin.Http2 == true ? [ProtocolName.Http_2_Tls, ProtocolName.Http_1_1] : [ProtocolName.Http_1_1];
