@@ -100,25 +100,25 @@ public sealed class ClientHelloFuzzer(int seed, string serverName)
     private (string, byte[]) BogusExtension(Random random)
     {
         var hello = Hello(random);
-        var at = random.Next(hello.Extensions.Count + 1);
+        int At() => random.Next(hello.Extensions.Count + 1); // after any removal
         string kind;
         switch (random.Next(9))
         {
             case 0:
                 kind = "unknown_type";
-                hello.Extensions.Insert(at, TlsExtension.Raw(random.Next(0x10000), ClientHelloBuilder.Bytes(random, random.Next(300))));
+                hello.Extensions.Insert(At(), TlsExtension.Raw(random.Next(0x10000), ClientHelloBuilder.Bytes(random, random.Next(300))));
                 break;
             case 1:
                 kind = "duplicate";
-                hello.Extensions.Insert(at, hello.Extensions[random.Next(hello.Extensions.Count)]);
+                hello.Extensions.Insert(At(), hello.Extensions[random.Next(hello.Extensions.Count)]);
                 break;
             case 2:
                 kind = "known_type_random_body";
-                hello.Extensions.Insert(at, TlsExtension.Raw(KnownExtensions[random.Next(KnownExtensions.Length)], ClientHelloBuilder.Bytes(random, random.Next(64))));
+                hello.Extensions.Insert(At(), TlsExtension.Raw(KnownExtensions[random.Next(KnownExtensions.Length)], ClientHelloBuilder.Bytes(random, random.Next(64))));
                 break;
             case 3:
                 kind = "huge_declared_length";
-                hello.Extensions.Insert(at, TlsExtension.Raw(random.Next(0x10000), ClientHelloBuilder.Bytes(random, random.Next(16)), 0xffff - random.Next(16)));
+                hello.Extensions.Insert(At(), TlsExtension.Raw(random.Next(0x10000), ClientHelloBuilder.Bytes(random, random.Next(16)), 0xffff - random.Next(16)));
                 break;
             case 4:
                 kind = "many_extensions";
@@ -127,22 +127,22 @@ public sealed class ClientHelloFuzzer(int seed, string serverName)
             case 5:
                 kind = "bogus_sni";
                 hello.Extensions.RemoveAll(e => e.Type == 0);
-                hello.Extensions.Insert(at, BogusServerName(random));
+                hello.Extensions.Insert(At(), BogusServerName(random));
                 break;
             case 6:
                 kind = "bogus_key_share";
                 hello.Extensions.RemoveAll(e => e.Type == 51);
-                hello.Extensions.Insert(at, BogusKeyShare(random));
+                hello.Extensions.Insert(At(), BogusKeyShare(random));
                 break;
             case 7:
                 kind = "bogus_versions";
                 hello.Extensions.RemoveAll(e => e.Type == 43);
                 var versions = Enumerable.Range(0, random.Next(0, 6)).Select(_ => random.Next(4) == 0 ? random.Next(0x10000) : 0x0300 + random.Next(6)).ToArray();
-                hello.Extensions.Insert(at, new(43, w => w.Vector("supported_versions list", 1, l => { foreach (var v in versions) l.U16(v); })));
+                hello.Extensions.Insert(At(), new(43, w => w.Vector("supported_versions list", 1, l => { foreach (var v in versions) l.U16(v); })));
                 break;
             default:
                 kind = "pre_shared_key_not_last";
-                hello.Extensions.Insert(Math.Min(at, hello.Extensions.Count - 1), TlsExtension.Raw(41, ClientHelloBuilder.Bytes(random, random.Next(80))));
+                hello.Extensions.Insert(random.Next(hello.Extensions.Count), TlsExtension.Raw(41, ClientHelloBuilder.Bytes(random, random.Next(80))));
                 break;
         }
         return ($"bogus_extension:{kind}", hello.Record());
