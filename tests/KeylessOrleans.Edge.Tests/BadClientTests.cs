@@ -129,6 +129,19 @@ public sealed class BadClientTests(EdgeFixture edge) : IClassFixture<EdgeFixture
         await AssertStillServingAsync();
     }
 
+    [Fact]
+    public async Task A_client_hello_with_a_lying_inner_length_is_reported_as_malformed_not_as_a_network_error()
+    {
+        using var meters = new EdgeMeterRecorder(edge, ("keyless.edge.handshakes", "outcome"));
+        var hello = ClientHelloBuilder.Standard(new Random(4), EdgeFixture.Host);
+        var fields = hello.LengthFields().ToList();
+        var hostName = fields.FindIndex(f => f.Name == "host_name");
+        await SendAndWaitForCloseAsync(hello.Record(new LengthPatch(hostName, fields[hostName].Length + 1)), closeOurSide: true);
+        Assert.True(await Poll.UntilAsync(() => Task.FromResult(meters.Total("keyless.edge.handshakes", "malformed_message") == 1), TimeSpan.FromSeconds(5)),
+            string.Join(", ", meters.ByTag("keyless.edge.handshakes")));
+        await AssertStillServingAsync();
+    }
+
     /// <summary>Records the first flight of a real TLS 1.2 client (openssl) against a throwaway listener.</summary>
     private static async Task<byte[]> CaptureClientHelloAsync()
     {

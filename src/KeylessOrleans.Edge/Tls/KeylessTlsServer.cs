@@ -220,6 +220,8 @@ public sealed class KeylessTlsServer(TlsServerContext shared, string clientAddre
 
     public override void NotifyAlertRaised(short alertLevel, short alertDescription, string message, Exception cause)
     {
-        if (alertLevel == AlertLevel.fatal) facts.AlertSent = $"{AlertDescription.GetText(alertDescription)}: {message}";
+        // BouncyCastle's message says where it failed ("Failed to read record"); the cause says why.
+        if (alertLevel == AlertLevel.fatal)
+            facts.AlertSent = $"{AlertDescription.GetText(alertDescription)}: {message}{(cause?.Message is { Length: > 0 } why && why != message ? $" ({why})" : "")}";
     }
 }
