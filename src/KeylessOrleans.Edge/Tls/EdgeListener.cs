@@ -31,6 +31,12 @@ public sealed partial class EdgeListener(
     /// <summary>Client addresses with at least one open connection.</summary>
     public int OpenClientAddresses => _perAddress.Addresses;
 
+    /// <summary>
+    /// Open connections allowed: <see cref="EdgeOptions.MaxConnections"/>, or fewer when the process's file limit
+    /// could not hold that many (<see cref="ConnectionBudget"/>). Known once the listener has started.
+    /// </summary>
+    public int MaxConnections { get; private set; } = options.Value.MaxConnections;
+
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         var settings = options.Value;
@@ -47,6 +53,11 @@ public sealed partial class EdgeListener(
             LogCannotListen(endPoint.ToString(), e.SocketErrorCode.ToString());
             _bound.TrySetException(e);
             throw new InvalidOperationException($"Keyless:Edge cannot listen on {endPoint}: {e.SocketErrorCode}", e);
+        }
+        if (ConnectionBudget.ForThisProcess() is { } budget && budget < settings.MaxConnections)
+        {
+            LogConnectionsLimitedByFiles(settings.MaxConnections, budget);
+            MaxConnections = budget;
         }
         var bound = (IPEndPoint)listener.LocalEndPoint!;
         _bound.TrySetResult(bound);
@@ -75,11 +86,11 @@ public sealed partial class EdgeListener(
                 Refuse(client, "per_client_address", address, settings.MaxConnectionsPerClientAddress);
                 continue;
             }
-            if (Interlocked.Increment(ref _open) > settings.MaxConnections)
+            if (Interlocked.Increment(ref _open) > MaxConnections)
             {
                 Interlocked.Decrement(ref _open);
                 _perAddress.Release(address);
-                Refuse(client, "max_connections", address, settings.MaxConnections);
+                Refuse(client, "max_connections", address, MaxConnections);
                 continue;
             }
             metrics.ConnectionOpened();
@@ -125,6 +136,9 @@ public sealed partial class EdgeListener(
 
     [LoggerMessage(EventId = 3303, Level = LogLevel.Error, Message = "A client connection failed unexpectedly")]
     private partial void LogConnectionCrashed(Exception exception);
+
+    [LoggerMessage(EventId = 3305, Level = LogLevel.Warning, Message = "Keyless:Edge:MaxConnections {Configured} lowered to {Budget}: the process's open-file limit (ulimit -n) cannot hold more (raise LimitNOFILE to allow more)")]
+    private partial void LogConnectionsLimitedByFiles(int configured, int budget);
 
     [LoggerMessage(EventId = 3304, Level = LogLevel.Warning, Message = "Refused a connection from {Client}: {Reason} (limit {Limit}); {Suppressed} more refusals since the last such line")]
     private partial void LogConnectionsRefused(string client, string reason, int limit, long suppressed);
