@@ -34,6 +34,7 @@ public sealed class FuzzTests(EdgeFixture edge, ITestOutputHelper output) : ICla
         await RunAsync(Enumerable.Range(0, 300).Select(warmUp.Create), concurrency, limit, new FuzzTally(limit));
         await WaitUntilIdleAsync();
         var memoryBefore = HeapWithoutRecordedGrainCalls();
+        var workingSetBefore = Environment.WorkingSet;
 
         using var meters = new EdgeMeterRecorder(edge, ("keyless.edge.handshakes", "outcome"), ("keyless.edge.connections.refused", "reason"));
         using var sampling = new CancellationTokenSource();
@@ -66,7 +67,8 @@ public sealed class FuzzTests(EdgeFixture edge, ITestOutputHelper output) : ICla
         Assert.Empty(meters.ByTag("keyless.edge.connections.refused"));
         var memoryAfter = HeapWithoutRecordedGrainCalls();
 
-        var report = Report(seed, inputs, concurrency, elapsed, tally, trickled, meters, memoryBefore, peakMemory, memoryAfter);
+        var report = Report(seed, inputs, concurrency, elapsed, tally, trickled, meters, memoryBefore, peakMemory, memoryAfter)
+            + $"process working set: before {workingSetBefore / 1048576.0:F1} MB, after {Environment.WorkingSet / 1048576.0:F1} MB\n";
         output.WriteLine(report);
         if (Environment.GetEnvironmentVariable("KEYLESS_FUZZ_REPORT") is { Length: > 0 } path) await File.WriteAllTextAsync(path, report);
         Assert.True(memoryAfter - memoryBefore < 32 << 20, $"managed heap grew by {(memoryAfter - memoryBefore) >> 20} MB");
