@@ -3,7 +3,9 @@ using System.Net.Security;
 using System.Net.Sockets;
 using System.Security.Authentication;
 using System.Security.Cryptography;
+using KeylessOrleans.Edge.Tls;
 using KeylessOrleans.TestSupport;
+using KeylessOrleans.TestSupport.Fuzzing;
 
 namespace KeylessOrleans.Edge.Tests;
 
@@ -98,6 +100,45 @@ public sealed class BadClientTests(EdgeFixture edge) : IClassFixture<EdgeFixture
         var (reply, elapsed) = await SendAndWaitForCloseAsync(bytes, closeOurSide: false);
         Assert.True(elapsed < TimeSpan.FromSeconds(2), $"took {elapsed}");
         Assert.Contains((byte)21, reply); // an alert record follows the server's flight
+        await AssertStillServingAsync();
+    }
+
+    [Fact]
+    public async Task A_large_post_quantum_client_hello_under_the_handshake_limit_is_answered()
+    {
+        // An X25519MLKEM768 share (1,216 bytes) before the x25519 one, padded to 12 KB: bigger than any browser's.
+        var hello = ClientHelloBuilder.Standard(new Random(1), EdgeFixture.Host);
+        hello.Extensions.RemoveAll(e => e.Type == 51);
+        hello.Extensions.Add(ClientHelloBuilder.KeyShare((0x11ec, RandomNumberGenerator.GetBytes(1216)), (0x001d, RandomNumberGenerator.GetBytes(32))));
+        hello.Extensions.Add(TlsExtension.Raw(21, new byte[12_000 - hello.HandshakeMessage().Length - 4]));
+        Assert.Equal(12_000, hello.HandshakeMessage().Length);
+        var (reply, _) = await SendAndWaitForCloseAsync(hello.Record(), closeOurSide: true);
+        Assert.True(reply.Length > 5 && reply[0] == 22, $"expected the server's flight, got {Convert.ToHexString(reply.AsSpan(0, Math.Min(reply.Length, 16)))}");
+    }
+
+    [Fact]
+    public async Task A_client_hello_over_the_handshake_limit_is_refused_at_its_header()
+    {
+        var hello = ClientHelloBuilder.Standard(new Random(2), EdgeFixture.Host);
+        hello.Extensions.Add(TlsExtension.Raw(21, new byte[KeylessTlsServer.MaxHandshakeMessageSize])); // padding
+        var records = ClientHelloBuilder.Fragment(22, 0x0303, hello.HandshakeMessage(), () => ClientHelloBuilder.MaxRecordFragment);
+        // Only the first full record: the edge must not wait (up to the handshake timeout) for a message it will refuse.
+        var (reply, elapsed) = await SendAndWaitForCloseAsync(records[..(5 + ClientHelloBuilder.MaxRecordFragment)], closeOurSide: false);
+        Assert.True(elapsed < TimeSpan.FromSeconds(1), $"took {elapsed}");
+        if (reply.Length > 0) AssertFatalAlert(reply, 80); // internal_error: BouncyCastle's alert for this
+        await AssertStillServingAsync();
+    }
+
+    [Fact]
+    public async Task A_client_hello_with_a_lying_inner_length_is_reported_as_malformed_not_as_a_network_error()
+    {
+        using var meters = new EdgeMeterRecorder(edge, ("keyless.edge.handshakes", "outcome"));
+        var hello = ClientHelloBuilder.Standard(new Random(4), EdgeFixture.Host);
+        var fields = hello.LengthFields().ToList();
+        var hostName = fields.FindIndex(f => f.Name == "host_name");
+        await SendAndWaitForCloseAsync(hello.Record(new LengthPatch(hostName, fields[hostName].Length + 1)), closeOurSide: true);
+        Assert.True(await Poll.UntilAsync(() => Task.FromResult(meters.Total("keyless.edge.handshakes", "malformed_message") == 1), TimeSpan.FromSeconds(5)),
+            string.Join(", ", meters.ByTag("keyless.edge.handshakes")));
         await AssertStillServingAsync();
     }
 

@@ -35,6 +35,19 @@ public sealed class CommandLineClientTests(EdgeFixture edge) : IClassFixture<Edg
         Assert.Contains(TestOrigin.Body, result.Output);
     }
 
+    [Theory]
+    [InlineData("ECDHE-ECDSA-AES128-GCM-SHA256")]
+    [InlineData("ECDHE-RSA-AES128-GCM-SHA256")]
+    public async Task A_tls12_client_that_prefers_curves_the_edge_lacks_gets_one_it_has(string suite)
+    {
+        // BouncyCastle alone would take secp521r1, whose ServerKeyExchange the key server does not sign.
+        var result = await SClientAsync("-tls1_2", "-cipher", suite, "-groups", "secp521r1:X448:brainpoolP256r1:P-256");
+
+        Assert.True(result.ExitCode == 0, result.All);
+        Assert.Contains("Server Temp Key: ECDH, prime256v1", result.All);
+        Assert.Contains(TestOrigin.Body, result.Output);
+    }
+
     [Fact]
     public async Task Openssl_gets_unrecognized_name_for_an_unknown_host()
     {

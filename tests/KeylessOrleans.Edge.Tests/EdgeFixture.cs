@@ -16,14 +16,22 @@ namespace KeylessOrleans.Edge.Tests;
 /// An edge silo listening for TLS on a free loopback port, the on-prem key server of tenant "acme" (RSA-2048 and
 /// ECDSA P-256 chains for www.acme.test and *.acme.test) and a plain HTTP origin behind them.
 /// </summary>
-public sealed class EdgeFixture : IAsyncLifetime
+public class EdgeFixture : IAsyncLifetime
 {
     public const string Host = "www.acme.test";
+
+    public EdgeFixture() : this(plan => plan)
+    {
+    }
+
+    /// <summary>For fixtures that need an edge configured otherwise (e.g. <c>plan =&gt; plan with { … }</c>).</summary>
+    protected EdgeFixture(Func<SiloPlan.Edge, SiloPlan.Edge> adjust) =>
+        EdgePlan = adjust(new(HttpsPort: 0) { HandshakeTimeout = TimeSpan.FromSeconds(3), IdleTimeout = TimeSpan.FromSeconds(3) });
 
     public TestCertificateAuthority Authority { get; } = new();
     public TenantKeyFolder AcmeKeys { get; private set; } = null!;
     public TestOrigin Origin { get; } = new();
-    public SiloPlan.Edge EdgePlan { get; } = new(HttpsPort: 0) { HandshakeTimeout = TimeSpan.FromSeconds(3), IdleTimeout = TimeSpan.FromSeconds(3) };
+    public SiloPlan.Edge EdgePlan { get; }
     public SiloPlan.OnPrem AcmePlan { get; private set; } = null!;
     public KeylessTestCluster Cluster { get; private set; } = null!;
     public IPEndPoint EdgeEndPoint { get; private set; } = null!;
@@ -33,6 +41,8 @@ public sealed class EdgeFixture : IAsyncLifetime
     public string CaFile { get; private set; } = null!;
 
     public IServiceProvider EdgeServices => Cluster.Services(Cluster.Silo(EdgePlan));
+
+    public EdgeListener Listener => EdgeServices.GetRequiredService<EdgeListener>();
 
     public async Task InitializeAsync()
     {
@@ -80,6 +90,12 @@ public sealed class EdgeFixture : IAsyncLifetime
     {
         var socket = new Socket(SocketType.Stream, ProtocolType.Tcp);
         await socket.ConnectAsync(EdgeEndPoint);
+        return await FetchAsync(socket, protocols, suites, host);
+    }
+
+    /// <summary>Like <see cref="FetchAsync(SslProtocols, TlsCipherSuite[], string)"/> over a socket already connected to the edge.</summary>
+    public async Task<(SslStream Tls, string Response)> FetchAsync(Socket socket, SslProtocols protocols, TlsCipherSuite[]? suites = null, string host = Host)
+    {
         var tls = new SslStream(new NetworkStream(socket, ownsSocket: true));
         var options = new SslClientAuthenticationOptions
         {

@@ -29,6 +29,8 @@ public abstract record SiloPlan
 
         /// <summary>The edge's cluster identity (certificate + key PEM files) for signing key requests; null: unsigned.</summary>
         public (string Certificate, string Key)? Identity { get; init; }
+
+        public int MaxConnectionsPerClientAddress { get; init; } = 256;
     }
 
     public sealed record OnPrem(string Tenant, string Replica, string KeyDirectory) : SiloPlan
@@ -98,6 +100,7 @@ public sealed class KeylessTestCluster : IAsyncDisposable
                     o.HandshakeTimeout = edge.HandshakeTimeout;
                     o.IdleTimeout = edge.IdleTimeout;
                     o.DefaultHostName = edge.DefaultHostName;
+                    o.MaxConnectionsPerClientAddress = edge.MaxConnectionsPerClientAddress;
                     o.RegistryPollInterval = TimeSpan.FromMilliseconds(200);
                     o.HandshakeThreads = edge.HandshakeThreads;
                     o.MaxKeyCallsPerTenant = edge.MaxKeyCallsPerTenant;

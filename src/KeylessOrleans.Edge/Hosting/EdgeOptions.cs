@@ -69,6 +69,12 @@ public sealed class EdgeOptions
     /// <summary>Open client connections at most; beyond, new ones are closed at accept.</summary>
     public int MaxConnections { get; set; } = 10_000;
 
+    /// <summary>
+    /// Open client connections from one IP address at most; beyond, its new ones are closed at accept. Keeps one
+    /// misbehaving client from holding every connection slot; many real users behind one NAT stay well below it.
+    /// </summary>
+    public int MaxConnectionsPerClientAddress { get; set; } = 256;
+
     /// <summary>How long to wait for a TCP connection to the origin.</summary>
     public TimeSpan OriginConnectTimeout { get; set; } = TimeSpan.FromSeconds(5);
 
@@ -105,6 +111,7 @@ internal sealed class EdgeOptionsValidator : IValidateOptions<EdgeOptions>
         Require(o.HandshakeTimeout > TimeSpan.Zero, "Keyless:Edge:HandshakeTimeout must be positive");
         Require(o.IdleTimeout > TimeSpan.Zero, "Keyless:Edge:IdleTimeout must be positive");
         Require(o.MaxConnections >= 1, "Keyless:Edge:MaxConnections must be at least 1");
+        Require(o.MaxConnectionsPerClientAddress >= 1, "Keyless:Edge:MaxConnectionsPerClientAddress must be at least 1");
         Require(o.OriginConnectTimeout > TimeSpan.Zero, "Keyless:Edge:OriginConnectTimeout must be positive");
         Require(o.SessionCacheSize >= 0, "Keyless:Edge:SessionCacheSize must not be negative");
         Require(o.SessionLifetime >= TimeSpan.Zero, "Keyless:Edge:SessionLifetime must not be negative");

@@ -18,10 +18,24 @@ public sealed partial class EdgeListener(
 {
     private readonly TaskCompletionSource<IPEndPoint> _bound = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly ILogger _logger = loggers.CreateLogger<EdgeListener>();
+    private readonly ClientAddressLimiter _perAddress = new(options.Value.MaxConnectionsPerClientAddress);
+    private readonly RefusalLogThrottle _refusalLog = new(TimeSpan.FromMinutes(1));
     private int _open;
 
     /// <summary>The address the listener is bound to, once it is.</summary>
     public Task<IPEndPoint> BoundEndPoint => _bound.Task;
+
+    /// <summary>Client connections accepted and not yet closed.</summary>
+    public int OpenConnections => Volatile.Read(ref _open);
+
+    /// <summary>Client addresses with at least one open connection.</summary>
+    public int OpenClientAddresses => _perAddress.Addresses;
+
+    /// <summary>
+    /// Open connections allowed: <see cref="EdgeOptions.MaxConnections"/>, or fewer when the process's file limit
+    /// could not hold that many (<see cref="ConnectionBudget"/>). Known once the listener has started.
+    /// </summary>
+    public int MaxConnections { get; private set; } = options.Value.MaxConnections;
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
@@ -44,6 +58,11 @@ public sealed partial class EdgeListener(
             _bound.TrySetException(e);
             throw new InvalidOperationException($"Keyless:Edge cannot listen on {endPoint}: {e.SocketErrorCode}", e);
         }
+        if (ConnectionBudget.ForThisProcess() is { } budget && budget < settings.MaxConnections)
+        {
+            LogConnectionsLimitedByFiles(settings.MaxConnections, budget);
+            MaxConnections = budget;
+        }
         var bound = (IPEndPoint)listener.LocalEndPoint!;
         _bound.TrySetResult(bound);
         LogListening(bound.ToString(), settings.HandshakeThreads);
@@ -65,33 +84,50 @@ public sealed partial class EdgeListener(
                 continue; // a client that reset before we accepted it
             }
 
-            if (Interlocked.Increment(ref _open) > settings.MaxConnections)
+            var address = ((IPEndPoint)client.RemoteEndPoint!).Address;
+            if (!_perAddress.TryAcquire(address))
             {
-                Interlocked.Decrement(ref _open);
-                metrics.ConnectionRefused("max_connections");
-                client.Dispose();
+                Refuse(client, "per_client_address", address, settings.MaxConnectionsPerClientAddress);
                 continue;
             }
-            client.NoDelay = true;
+            if (Interlocked.Increment(ref _open) > MaxConnections)
+            {
+                Interlocked.Decrement(ref _open);
+                _perAddress.Release(address);
+                Refuse(client, "max_connections", address, MaxConnections);
+                continue;
+            }
             metrics.ConnectionOpened();
-            _ = ServeAsync(new TlsConnection(client, context, pool, settings, metrics, connectionLogger), stoppingToken);
+            _ = ServeAsync(client, address, settings, connectionLogger, stoppingToken);
         }
     }
 
-    private async Task ServeAsync(TlsConnection connection, CancellationToken stoppingToken)
+    /// <summary>Closes a connection at once. The log line is throttled: a flood of refusals must not become a flood of logs.</summary>
+    private void Refuse(Socket client, string reason, IPAddress address, int limit)
+    {
+        metrics.ConnectionRefused(reason);
+        client.Dispose();
+        if (_refusalLog.ShouldLog(out var suppressed))
+            LogConnectionsRefused(address.ToString(), reason, limit, suppressed);
+    }
+
+    private async Task ServeAsync(Socket client, IPAddress address, EdgeOptions settings, ILogger connectionLogger, CancellationToken stoppingToken)
     {
         try
         {
             await Task.Yield(); // off the accept loop
-            await connection.RunAsync(stoppingToken);
+            client.NoDelay = true;
+            await new TlsConnection(client, context, pool, settings, metrics, connectionLogger).RunAsync(stoppingToken);
         }
         catch (Exception e)
         {
+            client.Dispose();
             LogConnectionCrashed(e);
         }
         finally
         {
             Interlocked.Decrement(ref _open);
+            _perAddress.Release(address);
             metrics.ConnectionClosed();
         }
     }
@@ -104,4 +140,10 @@ public sealed partial class EdgeListener(
 
     [LoggerMessage(EventId = 3303, Level = LogLevel.Error, Message = "A client connection failed unexpectedly")]
     private partial void LogConnectionCrashed(Exception exception);
+
+    [LoggerMessage(EventId = 3305, Level = LogLevel.Warning, Message = "Keyless:Edge:MaxConnections {Configured} lowered to {Budget}: the process's open-file limit (ulimit -n) cannot hold more (raise LimitNOFILE to allow more)")]
+    private partial void LogConnectionsLimitedByFiles(int configured, int budget);
+
+    [LoggerMessage(EventId = 3304, Level = LogLevel.Warning, Message = "Refused a connection from {Client}: {Reason} (limit {Limit}); {Suppressed} more refusals since the last such line")]
+    private partial void LogConnectionsRefused(string client, string reason, int limit, long suppressed);
 }

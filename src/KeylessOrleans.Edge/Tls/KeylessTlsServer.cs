@@ -42,6 +42,17 @@ public sealed class KeylessTlsServer(TlsServerContext shared, string clientAddre
 
     private static readonly KeyAlgorithm[] Tls13Preference = [KeyAlgorithm.EcdsaP256, KeyAlgorithm.EcdsaP384, KeyAlgorithm.Ed25519, KeyAlgorithm.Rsa];
 
+    /// <summary>
+    /// The largest handshake message a client may send. This server never asks for a client certificate, so that
+    /// message is the ClientHello: today's largest (a post-quantum hybrid key share, X25519MLKEM768, is 1,216 of a
+    /// ~1.8 KB hello; several PQ shares plus padding stay under 6 KB) fits with room to spare. BouncyCastle keeps a
+    /// message in memory until it is complete and checks this limit at its 4-byte header, so a client cannot make
+    /// a connection buffer more than this plus one record (2^14 + 256 bytes; BouncyCastle refuses longer records
+    /// with record_overflow). Over the limit it sends a fatal internal_error alert. Its default is 32 KiB.
+    /// (BouncyCastle's other peer limit, GetMaxCertificateChainLength, only bounds client certificate chains.)
+    /// </summary>
+    public const int MaxHandshakeMessageSize = 16 * 1024;
+
     private EdgeRoute? _route;
 
     protected override ProtocolVersion[] GetSupportedVersions() => ProtocolVersion.TLSv13.DownTo(ProtocolVersion.TLSv12);
@@ -56,7 +67,34 @@ public sealed class KeylessTlsServer(TlsServerContext shared, string clientAddre
     /// </summary>
     public override bool ShouldUseGmtUnixTime() => true;
 
-    public override int[] GetSupportedGroups() => [NamedGroup.x25519, NamedGroup.secp256r1, NamedGroup.secp384r1];
+    public override int GetMaxHandshakeMessageSize() => MaxHandshakeMessageSize;
+
+    public override int[] GetSupportedGroups() => Groups;
+
+    private static readonly int[] Groups = [NamedGroup.x25519, NamedGroup.secp256r1, NamedGroup.secp384r1];
+
+    /// <summary>
+    /// TLS 1.2 ECDHE curve. BouncyCastle's default ignores <see cref="GetSupportedGroups"/> before TLS 1.3 and takes
+    /// the client's first curve of any kind (secp521r1, x448, brainpool, binary curves), whose ServerKeyExchange the
+    /// key server then refuses to sign: a client that merely prefers such a curve failed with internal_error. Pick
+    /// the client's first curve that is also ours; without a supported_groups extension, BouncyCastle's default
+    /// (secp256r1) stands.
+    /// </summary>
+    protected override int SelectECDH(int minimumCurveBits)
+    {
+        if (m_context.SecurityParameters.ClientSupportedGroups is not { } offered) return base.SelectECDH(minimumCurveBits);
+        foreach (var group in offered)
+        {
+            if (Array.IndexOf(Groups, group) >= 0 && NamedGroup.GetCurveBits(group) >= minimumCurveBits) return group;
+        }
+        return -1;
+    }
+
+    /// <summary>Makes ECDHE suites selectable only when <see cref="SelectECDH"/> will find a curve.</summary>
+    protected override int GetMaximumNegotiableCurveBits() =>
+        m_context.SecurityParameters.ClientSupportedGroups is { } offered
+            ? offered.Where(g => Array.IndexOf(Groups, g) >= 0).Select(NamedGroup.GetCurveBits).DefaultIfEmpty(0).Max()
+            : base.GetMaximumNegotiableCurveBits();
 
     protected override IList<ProtocolName> GetProtocolNames() =>
         _route?.Tenant.Origin.Http2 == true ? [ProtocolName.Http_2_Tls, ProtocolName.Http_1_1] : [ProtocolName.Http_1_1];
@@ -188,6 +226,8 @@ public sealed class KeylessTlsServer(TlsServerContext shared, string clientAddre
 
     public override void NotifyAlertRaised(short alertLevel, short alertDescription, string message, Exception cause)
     {
-        if (alertLevel == AlertLevel.fatal) facts.AlertSent = $"{AlertDescription.GetText(alertDescription)}: {message}";
+        // BouncyCastle's message says where it failed ("Failed to read record"); the cause says why.
+        if (alertLevel == AlertLevel.fatal)
+            facts.AlertSent = $"{AlertDescription.GetText(alertDescription)}: {message}{(cause?.Message is { Length: > 0 } why && why != message ? $" ({why})" : "")}";
     }
 }

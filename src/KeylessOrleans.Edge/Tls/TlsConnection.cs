@@ -97,6 +97,12 @@ public sealed partial class TlsConnection(
         {
             return Facts.KeyFailure is { } failure ? $"key_{failure}" : AlertDescription.GetName(e.AlertDescription);
         }
+        catch (EndOfStreamException) when (Facts.KeyFailure is null && Facts.AlertSent is not null)
+        {
+            // BouncyCastle read past the end of a structure inside a client message (an inner length that lies).
+            // It answers internal_error, but the fault is the client's malformed message, not the network.
+            return "malformed_message";
+        }
         catch (Exception e) when (e is IOException or SocketException or ObjectDisposedException)
         {
             return Facts.KeyFailure is { } failure ? $"key_{failure}" : "io_error";
