@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The long form of the TLS-port fuzz test (FuzzTests in tests/KeylessOrleans.Edge.Tests): same assertions as CI,
 # many more inputs. Usage: tests/fuzz/run-long.sh [inputs=200000] [seed=random] [concurrency=48]
-# Prints the report (inputs, time, outcome mix, memory); docs/reliability-fuzz.md records a run.
+# Prints the report (inputs, time, outcome mix, memory); docs/reliability.md records a run.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 

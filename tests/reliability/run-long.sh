@@ -24,5 +24,5 @@ echo "scale $KEYLESS_DRILL_SCALE, $KEYLESS_DRILL_CLIENTS clients per load, $KEYL
 dotnet build KeylessOrleans.sln -c Release -nologo -clp:ErrorsOnly
 {
   dotnet test tests/KeylessOrleans.Reliability.Tests -c Release --no-build --logger "console;verbosity=detailed"
-  dotnet test tests/KeylessOrleans.Edge.Tests -c Release --no-build --filter "FullyQualifiedName~Fuzz" --logger "console;verbosity=detailed"
+  tests/fuzz/run-long.sh "$KEYLESS_FUZZ_INPUTS"
 } 2>&1 | tee "$log"
