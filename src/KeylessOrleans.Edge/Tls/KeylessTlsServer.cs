@@ -50,7 +50,29 @@ public sealed class KeylessTlsServer(TlsServerContext shared, string clientAddre
 
     protected override bool PreferLocalCipherSuites() => true;
 
-    public override int[] GetSupportedGroups() => [NamedGroup.x25519, NamedGroup.secp256r1, NamedGroup.secp384r1];
+    // The groups the key server accepts in a TLS 1.2 ServerKeyExchange; TLS 1.3 key shares use the same list.
+    private static readonly int[] Groups = [NamedGroup.x25519, NamedGroup.secp256r1, NamedGroup.secp384r1];
+
+    public override int[] GetSupportedGroups() => Groups;
+
+    /// <summary>
+    /// TLS 1.2 ECDHE: BouncyCastle would take the client's first group of enough bits, ours or not (secp521r1,
+    /// x448, binary curves), and the key server then refuses to sign it. Only groups we offer count, here and
+    /// in <see cref="GetMaximumNegotiableCurveBits"/>, so such a client gets a group we share or a suite without ECDHE.
+    /// </summary>
+    protected override int SelectECDH(int minimumCurveBits)
+    {
+        var offered = m_context.SecurityParameters.ClientSupportedGroups;
+        if (offered is null) return base.SelectECDH(minimumCurveBits); // RFC 8422 §4: none sent, secp256r1 by default
+        return offered.FirstOrDefault(g => Array.IndexOf(Groups, g) >= 0 && NamedGroup.GetCurveBits(g) >= minimumCurveBits, -1);
+    }
+
+    protected override int GetMaximumNegotiableCurveBits()
+    {
+        var offered = m_context.SecurityParameters.ClientSupportedGroups;
+        if (offered is null) return base.GetMaximumNegotiableCurveBits();
+        return offered.Where(g => Array.IndexOf(Groups, g) >= 0).Select(NamedGroup.GetCurveBits).DefaultIfEmpty(0).Max();
+    }
 
     protected override IList<ProtocolName> GetProtocolNames() =>
         _route?.Tenant.Origin.Http2 == true ? [ProtocolName.Http_2_Tls, ProtocolName.Http_1_1] : [ProtocolName.Http_1_1];
