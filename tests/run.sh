@@ -10,6 +10,7 @@ declare -A tools=(
   [redis-server]=redis-server         # clustering store for the multi-host tests (deploy/local)
   [systemd-analyze]=systemd           # verifies deploy/systemd units
   [softhsm2-util]=softhsm2            # a real PKCS#11 token for the HSM key store
+  [testssl]=testssl.sh                # ROBOT, Heartbleed, CCS, renegotiation and fallback scan of a running edge
 )
 
 missing=()
