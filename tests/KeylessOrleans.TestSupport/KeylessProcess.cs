@@ -30,11 +30,14 @@ public sealed class KeylessProcess : IAsyncDisposable
     public int ExitCode => _process.ExitCode;
     public string Output => string.Join('\n', _lines);
 
-    public static KeylessProcess Start(params string[] arguments)
+    public static KeylessProcess Start(params string[] arguments) => Start(new Dictionary<string, string>(), arguments);
+
+    /// <summary>The keyless program with extra environment variables (e.g. <c>Logging__LogLevel__…</c>, <c>TMPDIR</c>).</summary>
+    public static KeylessProcess Start(IReadOnlyDictionary<string, string> environment, params string[] arguments)
     {
         var program = Path.Combine(AppContext.BaseDirectory, "keyless.dll");
         if (!File.Exists(program)) throw new FileNotFoundException("keyless.dll is not next to the tests", program);
-        return StartProgram("dotnet", [program, .. arguments], null);
+        return StartProgram("dotnet", [program, .. arguments], environment);
     }
 
     /// <summary>Any program (e.g. a deploy script), with extra environment variables.</summary>
