@@ -35,6 +35,15 @@ public abstract record SiloPlan
 
         /// <summary>A slow key server (fault drill): every key operation waits this long first.</summary>
         public TimeSpan DrillDelay { get; init; } = TimeSpan.Zero;
+
+        /// <summary>
+        /// The silo's audit log file; by default one per silo in a folder the cluster deletes, so silos of one
+        /// process (and a restarted silo, while its killed predecessor still holds its lock) never share a chain.
+        /// </summary>
+        public string? AuditLogPath { get; init; }
+
+        /// <summary>False runs the silo without an audit log (a baseline for comparisons).</summary>
+        public bool AuditLogEnabled { get; init; } = true;
     }
 }
 
@@ -46,6 +55,7 @@ public abstract record SiloPlan
 public sealed class KeylessTestCluster : IAsyncDisposable
 {
     private readonly Dictionary<string, SiloPlan> _plans = [];
+    private readonly TempDirectory _auditLogs = new("keyless-audit");
 
     private KeylessTestCluster(InProcessTestCluster cluster) => Cluster = cluster;
 
@@ -106,6 +116,8 @@ public sealed class KeylessTestCluster : IAsyncDisposable
                     o.Pkcs11Keys = [.. onPrem.Pkcs11Keys];
                     o.RegistrationRetryDelay = TimeSpan.FromMilliseconds(200);
                     o.DrillDelay = onPrem.DrillDelay;
+                    o.AuditLog.Enabled = onPrem.AuditLogEnabled;
+                    o.AuditLog.Path = onPrem.AuditLogPath ?? Path.Combine(_auditLogs.Path, $"{siloName}.log");
                 });
                 break;
         }
@@ -178,5 +190,9 @@ public sealed class KeylessTestCluster : IAsyncDisposable
         return await edge.GetRequiredService<KeylessOrleans.Edge.Tls.EdgeListener>().BoundEndPoint;
     }
 
-    public async ValueTask DisposeAsync() => await Cluster.DisposeAsync();
+    public async ValueTask DisposeAsync()
+    {
+        await Cluster.DisposeAsync();
+        _auditLogs.Dispose();
+    }
 }
