@@ -44,7 +44,7 @@ internal sealed class AuditFile : IDisposable
         var @lock = Lock(path);
         try
         {
-            var existing = File.Exists(path) ? AuditLogVerifier.VerifyFile(path) : Empty;
+            var existing = File.Exists(path) ? Verify(path) : Empty;
             if (existing.Break is { } broken)
             {
                 if (ifBroken == AuditLogRecovery.Refuse)
@@ -53,17 +53,18 @@ internal sealed class AuditFile : IDisposable
                         "The key server does not append to a broken chain: keep the file as evidence and move it aside (a new chain starts), " +
                         $"or set Keyless:KeyServer:AuditLog:IfBroken to {AuditLogRecovery.MoveAside}.");
                 var aside = $"{path}.broken-{DateTime.UtcNow.ToString("yyyyMMdd'T'HHmmss'Z'", CultureInfo.InvariantCulture)}";
-                File.Move(path, aside);
+                try
+                {
+                    File.Move(path, aside);
+                }
+                catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+                {
+                    throw new InvalidDataException($"audit log {path} is broken at record {broken.Record} and cannot be moved aside: {e.Message}", e);
+                }
                 movedAside = (aside, broken);
                 existing = Empty;
             }
-            var stream = new FileStream(path, OwnerOnly(new FileStreamOptions
-            {
-                Mode = FileMode.OpenOrCreate,
-                Access = FileAccess.Write,
-                Share = FileShare.Read, // `keyless audit verify` may read a live log
-                BufferSize = 0, // one write(2) per batch, so a batch is never left half in our buffer
-            }));
+            var stream = OpenForAppending(path);
             if (stream.Length != existing.ValidLength)
             {
                 stream.Dispose();
@@ -81,11 +82,41 @@ internal sealed class AuditFile : IDisposable
 
     private static readonly AuditVerification Empty = new(0, null, null, AuditChain.Genesis, 0, null);
 
+    private static AuditVerification Verify(string path)
+    {
+        try
+        {
+            return AuditLogVerifier.VerifyFile(path);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new InvalidDataException($"audit log {path} cannot be read to verify it: {e.Message}", e);
+        }
+    }
+
     /// <summary>Files it creates get mode 0600: the log says who used which key when, the tenant's business only.</summary>
     private static FileStreamOptions OwnerOnly(FileStreamOptions options)
     {
         if (!OperatingSystem.IsWindows()) options.UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite;
         return options;
+    }
+
+    private static FileStream OpenForAppending(string path)
+    {
+        try
+        {
+            return new FileStream(path, OwnerOnly(new FileStreamOptions
+            {
+                Mode = FileMode.OpenOrCreate,
+                Access = FileAccess.Write,
+                Share = FileShare.Read, // `keyless audit verify` may read a live log
+                BufferSize = 0, // one write(2) per batch, so a batch is never left half in our buffer
+            }));
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new InvalidDataException($"audit log {path} cannot be opened for writing: {e.Message}", e);
+        }
     }
 
     private static FileStream Lock(string path)

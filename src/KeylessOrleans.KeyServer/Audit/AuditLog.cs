@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Security.Cryptography;
+using System.Text;
 using System.Threading.Channels;
 using KeylessOrleans.KeyServer.Diagnostics;
 using KeylessOrleans.KeyServer.Hosting;
@@ -120,10 +121,35 @@ public sealed partial class AuditLog : IAsyncDisposable, IDisposable
             : result;
     }
 
-    private static string? Cap(string? value) => value is { Length: > MaxFieldLength } ? value[..MaxFieldLength] : value;
+    /// <summary>
+    /// At most <see cref="MaxFieldLength"/> characters, and valid UTF-16: a lone surrogate from a rogue edge would
+    /// otherwise make the JSON writer throw on the writer's thread.
+    /// </summary>
+    private static string? Cap(string? value)
+    {
+        if (value is null) return null;
+        if (value.Length > MaxFieldLength) value = value[..MaxFieldLength];
+        if (value.AsSpan().IndexOfAnyInRange('\uD800', '\uDFFF') >= 0) value = Encoding.UTF8.GetString(Encoding.UTF8.GetBytes(value));
+        return value;
+    }
+
+    private async Task WriteLoopAsync()
+    {
+        try
+        {
+            await WriteQueuedAsync();
+        }
+        catch (Exception e)
+        {
+            // A bug, not a disk error (those are retried): refuse every operation from now on rather than let the
+            // queue fill and each one wait QueueFullWait first.
+            _failing = true;
+            LogWriterFailed(e);
+        }
+    }
 
     /// <summary>Writes what is queued in batches; fsyncs when the oldest unsynced record is SyncInterval old or SyncRecords are unsynced.</summary>
-    private async Task WriteLoopAsync()
+    private async Task WriteQueuedAsync()
     {
         var reader = _queue!.Reader;
         var batch = new List<AuditRecord>(MaxBatch);
@@ -279,6 +305,9 @@ public sealed partial class AuditLog : IAsyncDisposable, IDisposable
 
     [LoggerMessage(EventId = 1208, Level = LogLevel.Critical, Message = "Audit log {Path}: {Count} queued records were never written (the file kept failing until shutdown)")]
     private partial void LogLost(string path, int count);
+
+    [LoggerMessage(EventId = 1211, Level = LogLevel.Critical, Message = "Audit log writer stopped: every key operation is withheld until the key server restarts")]
+    private partial void LogWriterFailed(Exception exception);
 
     [LoggerMessage(EventId = 1209, Level = LogLevel.Information, Message = "Audit log {Path} closed after record {Sequence}")]
     private partial void LogStopped(string path, long sequence);

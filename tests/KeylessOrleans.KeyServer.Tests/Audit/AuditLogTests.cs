@@ -148,11 +148,19 @@ public sealed class AuditLogTests : IDisposable
     }
 
     [Fact]
-    public async Task Fields_from_the_edge_are_capped()
+    public async Task Fields_from_the_edge_are_capped_and_made_valid_text()
     {
         await using (var log = Open())
+        {
             await log.RecordAsync("sign_certificate_verify", Context(serverName: new string('x', 10_000)), Input, Signed);
-        Assert.Equal(AuditLog.MaxFieldLength, Records()[0].GetProperty("sni").GetString()!.Length);
+            await log.RecordAsync("sign_certificate_verify", Context(serverName: "bad\uD800name"), Input, Signed); // a lone surrogate
+            await AppendAsync(log, 1); // the writer survived
+        }
+        var records = Records();
+        Assert.Equal(3, records.Count);
+        Assert.Equal(AuditLog.MaxFieldLength, records[0].GetProperty("sni").GetString()!.Length);
+        Assert.Equal("bad\uFFFDname", records[1].GetProperty("sni").GetString());
+        Assert.True(AuditLogVerifier.VerifyFile(LogPath).IsIntact);
     }
 
     [Fact]
