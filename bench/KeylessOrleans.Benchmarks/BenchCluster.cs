@@ -32,7 +32,11 @@ internal sealed class BenchCluster : IAsyncDisposable
     public IServiceProvider KeylessEdgeServices => _hosts[0].Services;
     public IServiceProvider KeyServerServices => _hosts[2].Services;
 
-    public static async Task<BenchCluster> StartAsync(TenantKeyFolder keys, int originPort, int handshakeThreads)
+    /// <param name="auditLogFolder">
+    /// Also start replica "audited" of the same tenant, writing an audit log into this folder; the "primary" replica
+    /// runs without one either way, so the other rows measure what they always did.
+    /// </param>
+    public static async Task<BenchCluster> StartAsync(TenantKeyFolder keys, int originPort, int handshakeThreads, string? auditLogFolder = null)
     {
         var cluster = new BenchCluster { Keys = keys, OriginPort = originPort };
         var primary = FreePort();
@@ -63,7 +67,19 @@ internal sealed class BenchCluster : IAsyncDisposable
             o.Tenant = "bench";
             o.KeyDirectory = keys.Path;
             o.RegistrationRetryDelay = TimeSpan.FromMilliseconds(200);
+            o.AuditLog.Enabled = false;
         })));
+        if (auditLogFolder is not null)
+        {
+            cluster._hosts.Add(await StartSiloAsync(FreePort(), primary, gateway: 0, silo => silo.AddKeylessKeyServer(o =>
+            {
+                o.Tenant = "bench";
+                o.Replica = "audited";
+                o.KeyDirectory = keys.Path;
+                o.RegistrationRetryDelay = TimeSpan.FromMilliseconds(200);
+                o.AuditLog.Path = Path.Combine(auditLogFolder, "audit-{replica}.log");
+            })));
+        }
 
         var grains = cluster.KeylessEdgeServices.GetRequiredService<IGrainFactory>();
         await grains.GetGrain<IRegistryGrain>(IRegistryGrain.DefaultKey)

@@ -7,12 +7,17 @@ using KeylessOrleans.Keys;
 using KeylessOrleans.TestSupport;
 using Microsoft.Extensions.DependencyInjection;
 
-// Usage: dotnet run -c Release --project bench/KeylessOrleans.Benchmarks -- [--seconds N] [--clients N] [--hsm]
+// Usage: dotnet run -c Release --project bench/KeylessOrleans.Benchmarks -- [--seconds N] [--clients N] [--hsm | --audit]
 var seconds = ArgValue("--seconds", 8);
 var clients = ArgValue("--clients", 4);
 if (args.Contains("--hsm"))
 {
     HsmComparison.Run(seconds);
+    return 0;
+}
+if (args.Contains("--audit"))
+{
+    await AuditComparison.RunAsync(seconds);
     return 0;
 }
 

@@ -6,6 +6,7 @@ var root = new RootCommand("KeylessOrleans: TLS at the edge, private keys on the
     DemoCommand.Create(),
     EdgeCommand.Create(),
     KeyServerCommand.Create(),
+    AuditCommand.Create(),
     OriginCommand.Create(),
     TenantCommand.Create(),
     CertificateCommands.Ca(),

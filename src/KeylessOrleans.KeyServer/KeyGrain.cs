@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using KeylessOrleans.Cluster.Placement;
 using KeylessOrleans.KeyServer.Access;
+using KeylessOrleans.KeyServer.Audit;
 using KeylessOrleans.KeyServer.Diagnostics;
 using KeylessOrleans.KeyServer.Hosting;
 using KeylessOrleans.Keys;
@@ -19,6 +20,7 @@ public sealed partial class KeyGrain(
     KeyOperations operations,
     IOptions<KeyServerOptions> options,
     KeyServerMetrics metrics,
+    AuditLog audit,
     ILogger<KeyGrain> logger) : Grain, IKeyGrain
 {
     private KeyGrainKey _identity;
@@ -37,15 +39,15 @@ public sealed partial class KeyGrain(
     }
 
     public Task<KeyOperationResult> SignCertificateVerifyAsync(SignCertificateVerifyRequest request, CancellationToken cancellationToken = default) =>
-        RunAsync("sign_certificate_verify", request.Context,
+        RunAsync("sign_certificate_verify", request.Context, request.SignedContent,
             () => operations.SignCertificateVerify(_identity.KeyId, request.Scheme, request.SignedContent));
 
     public Task<KeyOperationResult> SignServerKeyExchangeAsync(SignServerKeyExchangeRequest request, CancellationToken cancellationToken = default) =>
-        RunAsync("sign_server_key_exchange", request.Context,
+        RunAsync("sign_server_key_exchange", request.Context, request.SignedParams,
             () => operations.SignServerKeyExchange(_identity.KeyId, request.Scheme, request.SignedParams));
 
     public Task<KeyOperationResult> DecryptPremasterAsync(DecryptPremasterRequest request, CancellationToken cancellationToken = default) =>
-        RunAsync("decrypt_premaster", request.Context,
+        RunAsync("decrypt_premaster", request.Context, request.EncryptedPremaster,
             () => operations.DecryptPremaster(_identity.KeyId, request.EncryptedPremaster, request.ClientVersion));
 
     public Task<KeyDescriptionResult> DescribeAsync(CancellationToken cancellationToken = default) =>
@@ -53,11 +55,12 @@ public sealed partial class KeyGrain(
             ? operations.Describe(_identity.KeyId)
             : new KeyDescriptionResult(KeyOperationStatus.Unauthorized, Detail: "key grain is not on its tenant's silo"));
 
-    private async Task<KeyOperationResult> RunAsync(string operation, KeyRequestContext context, Func<KeyOperationResult> work)
+    private async Task<KeyOperationResult> RunAsync(string operation, KeyRequestContext context, byte[] input, Func<KeyOperationResult> work)
     {
         var started = Stopwatch.GetTimestamp();
         if (options.Value.DrillDelay > TimeSpan.Zero) await Task.Delay(options.Value.DrillDelay);
         var result = CheckContext(context) ?? await Task.Run(work);
+        result = await audit.RecordAsync(operation, context, input, result); // every outcome; no record, no output
         metrics.Record(operation, result.Status, Stopwatch.GetElapsedTime(started));
         var edge = KeyAccessFilter.AuthorizedEdge ?? context.EdgeId; // the authenticated name when edge proofs are on
         if (result.IsOk)

@@ -18,7 +18,8 @@ internal static class CommandSurface
     public static readonly IReadOnlyDictionary<string, string[]> Commands = new Dictionary<string, string[]>
     {
         ["edge"] = [.. SiloOptions, "--gateway-port", "--https-port", "--listen", "--edge-id", "--tenants"],
-        ["keyserver"] = [.. SiloOptions, "--tenant", "--replica", "--keys"],
+        ["keyserver"] = [.. SiloOptions, "--tenant", "--replica", "--keys", "--audit-log"],
+        ["audit verify"] = [],
         ["origin"] = ["--listen"],
         ["demo"] = ["--https-port", "--data-dir", "--silo-port", "--gateway-port", "--prepare-only", "--origin-port"],
         ["tenant add"] = [.. ClientOptions, "--host", "--origin", "--proxy-protocol", "--h2", "--no-rsa-key-exchange"],
@@ -41,6 +42,7 @@ internal static class CommandSurface
         "KEYLESS__EDGE__DEFAULTHOSTNAME", "KEYLESS__EDGE__KEYCALLTIMEOUT", "KEYLESS__EDGE__HANDSHAKETHREADS",
         "KEYLESS__EDGE__HANDSHAKEQUEUELENGTH", "KEYLESS__EDGE__MAXCONNECTIONS",
         "KEYLESS__KEYSERVER__TENANT", "KEYLESS__KEYSERVER__REPLICA", "KEYLESS__KEYSERVER__KEYDIRECTORY",
+        "KEYLESS__KEYSERVER__AUDITLOG__PATH", "KEYLESS__KEYSERVER__AUDITLOG__ENABLED", "KEYLESS__KEYSERVER__AUDITLOG__IFBROKEN",
     };
 
     /// <summary>Problems with one `keyless` argument list (empty when it fits the surface).</summary>

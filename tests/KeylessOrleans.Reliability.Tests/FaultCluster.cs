@@ -75,8 +75,11 @@ public sealed class FaultCluster : IAsyncLifetime
     private ClusterPart KeyServer(string tenant, string replica, TenantKeyFolder keys)
     {
         var silo = KeylessProcess.FreePort();
+        // Each start its own audit log: a SIGKILL in the middle of a multi-page write leaves a torn last line, which a
+        // restarted key server rightly refuses to continue (see AuditLogTests); the drills are about serving.
         return new ClusterPart($"{tenant}/{replica}", "Loaded 2 keys", silo, () => KeylessProcess.Start("keyserver", "--tenant", tenant, "--replica", replica,
-            "--keys", keys.Path, "--clustering", "redis", "--redis", Redis, "--advertise", "127.0.0.1", "--silo-port", $"{silo}"))
+            "--keys", keys.Path, "--clustering", "redis", "--redis", Redis, "--advertise", "127.0.0.1", "--silo-port", $"{silo}",
+            "--audit-log", Path.Combine(_files.Path, $"audit-{tenant}-{replica}-{Guid.NewGuid():N}.log")))
         {
             RegisteredLine = $"Replica {tenant}/{replica} registered",
         };

@@ -43,6 +43,14 @@ public abstract record SiloPlan
 
         /// <summary>The tenant's access policy (edge CA, allowed edges, rates); default: the product's defaults.</summary>
         public KeylessOrleans.KeyServer.Access.KeyAccessOptions Access { get; init; } = new();
+        /// <summary>
+        /// The silo's audit log file; by default one per silo in a folder the cluster deletes, so silos of one
+        /// process (and a restarted silo, while its killed predecessor still holds its lock) never share a chain.
+        /// </summary>
+        public string? AuditLogPath { get; init; }
+
+        /// <summary>False runs the silo without an audit log (a baseline for comparisons).</summary>
+        public bool AuditLogEnabled { get; init; } = true;
     }
 }
 
@@ -54,6 +62,7 @@ public abstract record SiloPlan
 public sealed class KeylessTestCluster : IAsyncDisposable
 {
     private readonly Dictionary<string, SiloPlan> _plans = [];
+    private readonly TempDirectory _auditLogs = new("keyless-audit");
 
     private KeylessTestCluster(InProcessTestCluster cluster) => Cluster = cluster;
 
@@ -118,6 +127,8 @@ public sealed class KeylessTestCluster : IAsyncDisposable
                     o.RegistrationRetryDelay = TimeSpan.FromMilliseconds(200);
                     o.DrillDelay = onPrem.DrillDelay;
                     o.Access = onPrem.Access;
+                    o.AuditLog.Enabled = onPrem.AuditLogEnabled;
+                    o.AuditLog.Path = onPrem.AuditLogPath ?? Path.Combine(_auditLogs.Path, $"{siloName}.log");
                 });
                 break;
         }
@@ -190,5 +201,9 @@ public sealed class KeylessTestCluster : IAsyncDisposable
         return await edge.GetRequiredService<KeylessOrleans.Edge.Tls.EdgeListener>().BoundEndPoint;
     }
 
-    public async ValueTask DisposeAsync() => await Cluster.DisposeAsync();
+    public async ValueTask DisposeAsync()
+    {
+        await Cluster.DisposeAsync();
+        _auditLogs.Dispose();
+    }
 }

@@ -60,7 +60,7 @@ internal static class DemoCommand
             children.Add(ChildProcess.Start("edge", "edge", "--https-port", $"{httpsPort}", "--silo-port", $"{siloPort}",
                 "--gateway-port", $"{gatewayPort}", "--tenants", files.TenantsFile, "--edge-id", "demo-edge"));
             children.Add(ChildProcess.Start("keyserver", "keyserver", "--tenant", DemoFiles.Tenant, "--keys", files.KeyDirectory,
-                "--silo-port", $"{siloPort + 1}", "--primary", $"127.0.0.1:{siloPort}"));
+                "--audit-log", files.AuditLogFile, "--silo-port", $"{siloPort + 1}", "--primary", $"127.0.0.1:{siloPort}"));
 
             var anyExited = Task.WhenAny(children.Select(c => c.Exited));
             var ready = WaitUntilServingAsync(httpsPort, files.CaFile, stop.Token);
@@ -78,6 +78,7 @@ internal static class DemoCommand
             Console.WriteLine();
             Console.WriteLine($"KeylessOrleans demo ready: https://{DemoFiles.HostName}:{httpsPort}/  (edge pid {children[1].Id}, key server pid {children[2].Id})");
             Console.WriteLine($"  curl --cacert {files.CaFile} --resolve {DemoFiles.HostName}:{httpsPort}:127.0.0.1 https://{DemoFiles.HostName}:{httpsPort}/");
+            Console.WriteLine($"Key operations are recorded in {files.AuditLogFile} (check it: keyless audit verify {files.AuditLogFile}).");
             Console.WriteLine("Ctrl-C stops everything.");
             Console.WriteLine();
 

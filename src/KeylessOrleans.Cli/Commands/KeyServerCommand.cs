@@ -16,6 +16,7 @@ internal static class KeyServerCommand
         var tenant = new Option<string?>("--tenant") { Description = "The tenant whose keys this silo serves" };
         var replica = new Option<string?>("--replica") { Description = "This replica's name (default primary)" };
         var keys = new Option<string?>("--keys") { Description = "Folder of PEM private keys and certificate chains" };
+        var auditLog = new Option<string?>("--audit-log") { Description = "The audit log file; {tenant} and {replica} are replaced (default keyless-audit-{tenant}-{replica}.log in the working directory)" };
         var pkcs11 = new Option<string[]>("--pkcs11-key") { Description = "A private key in an HSM, as an RFC 7512 URI with module-path and pin-source (file:PATH or env:NAME); repeatable. Its chain goes in --keys", AllowMultipleArgumentsPerToken = false };
 
         var command = new Command("keyserver", "Run a tenant's key server silo: holds the private keys, answers edges' signing and decryption requests.");
@@ -24,12 +25,14 @@ internal static class KeyServerCommand
         command.Options.Add(replica);
         command.Options.Add(keys);
         command.Options.Add(pkcs11);
+        command.Options.Add(auditLog);
         command.SetAction(result => HostRunner.RunAsync(() =>
         {
             var overrides = silo.Overrides(result);
             overrides["Keyless:KeyServer:Tenant"] = result.GetValue(tenant);
             overrides["Keyless:KeyServer:Replica"] = result.GetValue(replica);
             overrides["Keyless:KeyServer:KeyDirectory"] = result.GetValue(keys);
+            overrides["Keyless:KeyServer:AuditLog:Path"] = result.GetValue(auditLog);
             var uris = result.GetValue(pkcs11) ?? [];
             for (var i = 0; i < uris.Length; i++) overrides[$"Keyless:KeyServer:Pkcs11Keys:{i}"] = uris[i];
             var builder = SiloHosting.CreateBuilder(result.GetValue(silo.Config), overrides);

@@ -19,6 +19,9 @@ internal sealed class DemoFiles(string dataDirectory)
     public string KeyDirectory => Path.Combine(Root, "keyserver", "keys");
     public string TenantsFile => Path.Combine(Root, "edge", "tenants.json");
 
+    /// <summary>The key server's audit log, kept with its keys on the tenant's side (not in the caller's working directory).</summary>
+    public string AuditLogFile => Path.Combine(Root, "keyserver", "audit.log");
+
     /// <returns>True when the keys were created now, false when an earlier run's were reused.</returns>
     public bool EnsureKeys()
     {

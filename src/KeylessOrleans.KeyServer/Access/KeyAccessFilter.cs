@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using KeylessOrleans.KeyServer.Audit;
 using KeylessOrleans.KeyServer.Diagnostics;
 using KeylessOrleans.Keys;
 using Microsoft.Extensions.Logging;
@@ -10,7 +11,7 @@ namespace KeylessOrleans.KeyServer.Access;
 /// only when <see cref="KeyAccessGuard"/> lets it. A refusal is a typed result, a metric and a (throttled) log line,
 /// and no key is touched. Membership in the cluster is not authorization: any silo can send a grain call here.
 /// </summary>
-public sealed partial class KeyAccessFilter(KeyAccessGuard guard, KeyServerMetrics metrics, TimeProvider time, ILogger<KeyAccessFilter> logger)
+public sealed partial class KeyAccessFilter(KeyAccessGuard guard, AuditLog audit, KeyServerMetrics metrics, TimeProvider time, ILogger<KeyAccessFilter> logger)
     : IIncomingGrainCallFilter
 {
     private static readonly AsyncLocal<string?> CurrentEdge = new();
@@ -48,7 +49,8 @@ public sealed partial class KeyAccessFilter(KeyAccessGuard guard, KeyServerMetri
         {
             metrics.Denied(request.Operation, decision.Reason);
             LogThrottled(decision.Reason, decision.Edge, $"{request.Operation} on key {target.KeyId} for '{request.Context.ServerName}': {refusal.Detail}");
-            context.Result = refusal;
+            // Refusals are key operations asked for: the tenant's audit trail has them too.
+            context.Result = await audit.RecordAsync(request.Operation, request.Context, AuditInput(request), refusal, decision.Edge);
             return;
         }
         CurrentEdge.Value = decision.Edge;
@@ -61,6 +63,15 @@ public sealed partial class KeyAccessFilter(KeyAccessGuard guard, KeyServerMetri
             CurrentEdge.Value = null;
         }
     }
+
+    /// <summary>The bytes the key grain records for the same request (its input, whose SHA-256 goes in the record).</summary>
+    private static byte[] AuditInput(IKeyOperationRequest request) => request switch
+    {
+        SignCertificateVerifyRequest r => r.SignedContent,
+        SignServerKeyExchangeRequest r => r.SignedParams,
+        DecryptPremasterRequest r => r.EncryptedPremaster,
+        _ => [],
+    };
 
     /// <summary>One line per reason and edge per 10 s: a flood of forged requests must not become a flood of log lines.</summary>
     private void LogThrottled(string reason, string edge, string detail)

@@ -1,3 +1,4 @@
+using KeylessOrleans.KeyServer.Audit;
 using KeylessOrleans.Keys;
 using Microsoft.Extensions.Options;
 
@@ -39,6 +40,9 @@ public sealed class KeyServerOptions
 
     /// <summary>How soon to try again when the registry cannot be reached (e.g. no edge is up yet).</summary>
     public TimeSpan RegistrationRetryDelay { get; set; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>The tenant's record of every key operation (on unless switched off explicitly).</summary>
+    public AuditLogOptions AuditLog { get; set; } = new();
 }
 
 internal sealed class KeyServerOptionsValidator : IValidateOptions<KeyServerOptions>
@@ -59,6 +63,7 @@ internal sealed class KeyServerOptionsValidator : IValidateOptions<KeyServerOpti
         if (options.RegistrationInterval <= TimeSpan.Zero || options.RegistrationRetryDelay <= TimeSpan.Zero)
             failures.Add("Keyless:KeyServer registration intervals must be positive");
         failures.AddRange(options.Access.Validate());
+        failures.AddRange(options.AuditLog.Problems(options.Tenant, options.Replica));
         return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);
     }
 }

@@ -1,6 +1,7 @@
 using KeylessOrleans.Cluster;
 using KeylessOrleans.Cluster.Hosting;
 using KeylessOrleans.KeyServer.Access;
+using KeylessOrleans.KeyServer.Audit;
 using KeylessOrleans.KeyServer.Diagnostics;
 using KeylessOrleans.KeyServer.KeyStore;
 using KeylessOrleans.KeyServer.KeyStore.Pkcs11;
@@ -16,8 +17,8 @@ public static class KeyServerSiloBuilderExtensions
 {
     /// <summary>
     /// Makes this silo a tenant's key server: declares it on-prem for the tenant and replica, hosts only key
-    /// grains, loads the PEM key folder (unless another <see cref="IKeyStore"/> is registered) and registers
-    /// the replica's certificate chains with the cluster's registry.
+    /// grains, loads the PEM key folder (unless another <see cref="IKeyStore"/> is registered), opens the audit log
+    /// and registers the replica's certificate chains with the cluster's registry.
     /// </summary>
     public static ISiloBuilder AddKeylessKeyServer(this ISiloBuilder builder, Action<KeyServerOptions> configure)
     {
@@ -42,6 +43,9 @@ public static class KeyServerSiloBuilderExtensions
             sp.GetRequiredService<Pkcs11KeySet>().Keys));
         services.TryAddSingleton<KeyOperations>();
         services.TryAddSingleton<KeyServerMetrics>();
+        services.TryAddSingleton<AuditLogMetrics>();
+        services.TryAddSingleton<AuditLog>();
+        services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>, AuditLogLifecycle>();
         services.AddHostedService<ReplicaRegistrar>();
 
         // The gate in front of the key grains: edge proofs, tenant policy, rate limits, host names, freshness.

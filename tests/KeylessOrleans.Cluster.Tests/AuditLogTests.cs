@@ -1,0 +1,119 @@
+using System.Security.Cryptography;
+using System.Text;
+using System.Text.Json;
+using KeylessOrleans.KeyServer.Audit;
+using KeylessOrleans.KeyServer.Tls;
+using KeylessOrleans.Keys;
+using KeylessOrleans.TestSupport;
+
+namespace KeylessOrleans.Cluster.Tests;
+
+/// <summary>
+/// Key grains called directly, as an edge's handshake would: the tenant's key server writes one audit record per
+/// operation — refusals included, key descriptions not — and nothing a key or a session could be recovered from.
+/// </summary>
+public sealed class AuditLogTests : IAsyncLifetime
+{
+    private const string Edge = "edge-fra-1";
+    private readonly TestCertificateAuthority _authority = new();
+    private readonly TempDirectory _auditFolder = new("keyless-audit");
+    private TenantKeyFolder _keys = null!;
+    private KeylessTestCluster _cluster = null!;
+
+    private string AuditLogPath => Path.Combine(_auditFolder.Path, "acme.log");
+
+    public async Task InitializeAsync()
+    {
+        _keys = new TenantKeyFolder(_authority, ["www.acme.test"]);
+        _cluster = await KeylessTestCluster.StartAsync(new SiloPlan.Edge(), new SiloPlan.OnPrem("acme", "primary", _keys.Path) { AuditLogPath = AuditLogPath });
+    }
+
+    private IKeyGrain Key(string keyId) => _cluster.Grains.GetGrain<IKeyGrain>(new KeyGrainKey("acme", "primary", keyId).ToString());
+
+    private static KeyRequestContext Context(string keyId, string client, string sni) => new("acme", keyId, sni, client, Edge);
+
+    private sealed record Call(string Operation, string KeyId, string Client, string Sni, byte[] Input, KeyOperationResult Result);
+
+    [Fact]
+    public async Task Each_key_operation_leaves_one_record_with_its_context_and_no_secret()
+    {
+        // Fresh content for each call: the key server serves a CertificateVerify content once.
+        byte[] Content() => CertificateVerifyContent.Build(RandomNumberGenerator.GetBytes(32));
+        using var ecdh = ECDiffieHellman.Create(ECCurve.NamedCurves.nistP256);
+        var q = ecdh.ExportParameters(false).Q;
+        var ske = ServerKeyExchangeParams.Build(TlsRandoms.Client(), TlsRandoms.Server(),
+            ServerKeyExchangeParams.Secp256r1, [0x04, .. q.X!, .. q.Y!]);
+        var premaster = (byte[])[0x03, 0x03, .. RandomNumberGenerator.GetBytes(46)];
+        var ciphertext = _keys.RsaPublic.Encrypt(premaster, RSAEncryptionPadding.Pkcs1);
+        var garbage = RandomNumberGenerator.GetBytes(256);
+        var rsa = _keys.RsaKeyId;
+        var ec = _keys.EcdsaKeyId;
+
+        var calls = new List<Call>();
+        async Task Run(string operation, string keyId, byte[] input, Func<KeyRequestContext, Task<KeyOperationResult>> call, string sni = "www.acme.test")
+        {
+            var client = $"198.51.100.{calls.Count + 1}";
+            calls.Add(new Call(operation, keyId, client, sni, input, await call(Context(keyId, client, sni))));
+        }
+        var (cv1, cv2, cv3, cv4, cv5) = (Content(), Content(), Content(), Content(), Content());
+        await Run("sign_certificate_verify", rsa, cv1, c => Key(rsa).SignCertificateVerifyAsync(new(c, SignatureScheme.RsaPssRsaeSha256, cv1)));
+        await Run("sign_certificate_verify", ec, cv2, c => Key(ec).SignCertificateVerifyAsync(new(c, SignatureScheme.EcdsaSecp256r1Sha256, cv2)));
+        await Run("sign_server_key_exchange", ec, ske, c => Key(ec).SignServerKeyExchangeAsync(new(c, SignatureScheme.EcdsaSecp256r1Sha256, ske)));
+        await Run("decrypt_premaster", rsa, ciphertext, c => Key(rsa).DecryptPremasterAsync(new(c, ciphertext, 0x0303, TlsRandoms.Client(), TlsRandoms.Server())));
+        await Run("decrypt_premaster", rsa, garbage, c => Key(rsa).DecryptPremasterAsync(new(c, garbage, 0x0303, TlsRandoms.Client(), TlsRandoms.Server())));
+        // Refused: PKCS#1 v1.5 in TLS 1.3, and a request naming another key than the grain it reached (by the key grain);
+        // a host name the key's certificate does not cover (by the access filter, before the grain).
+        await Run("sign_certificate_verify", rsa, cv3, c => Key(rsa).SignCertificateVerifyAsync(new(c, SignatureScheme.RsaPkcs1Sha256, cv3)));
+        await Run("sign_certificate_verify", ec, cv4, c => Key(rsa).SignCertificateVerifyAsync(new(c, SignatureScheme.EcdsaSecp256r1Sha256, cv4)));
+        await Run("sign_certificate_verify", rsa, cv5, c => Key(rsa).SignCertificateVerifyAsync(new(c, SignatureScheme.RsaPssRsaeSha256, cv5)), sni: "www.globex.test");
+        await Key(rsa).DescribeAsync(); // public information only: no key operation, no record
+
+        Assert.Equal([KeyOperationStatus.Ok, KeyOperationStatus.Ok, KeyOperationStatus.Ok, KeyOperationStatus.Ok, KeyOperationStatus.Ok,
+            KeyOperationStatus.InvalidRequest, KeyOperationStatus.InvalidRequest, KeyOperationStatus.Unauthorized], calls.Select(c => c.Result.Status));
+        Assert.True(await Poll.UntilAsync(() => Task.FromResult(File.Exists(AuditLogPath) && File.ReadAllLines(AuditLogPath).Length >= calls.Count),
+            TimeSpan.FromSeconds(10)), "the audit records were not written");
+        await Task.Delay(200); // a record too many (Describe) would show up by now
+
+        var records = File.ReadAllLines(AuditLogPath).Select(line => JsonDocument.Parse(line).RootElement).ToList();
+        Assert.Equal(calls.Count, records.Count);
+        foreach (var (call, record) in calls.Zip(records))
+        {
+            Assert.Equal(call.Operation, record.GetProperty("op").GetString());
+            Assert.Equal(call.KeyId, record.GetProperty("key").GetString());
+            Assert.Equal(call.Client, record.GetProperty("client").GetString());
+            Assert.Equal(call.Result.Status.ToString(), record.GetProperty("outcome").GetString());
+            Assert.Equal(Convert.ToHexStringLower(SHA256.HashData(call.Input)), record.GetProperty("request_sha256").GetString());
+            Assert.Equal("acme", record.GetProperty("tenant").GetString());
+            Assert.Equal("primary", record.GetProperty("replica").GetString());
+            Assert.Equal(Edge, record.GetProperty("edge").GetString());
+            Assert.Equal(call.Sni, record.GetProperty("sni").GetString());
+        }
+        Assert.Equal(Enumerable.Range(1, calls.Count).Select(i => (long)i), records.Select(r => r.GetProperty("seq").GetInt64()));
+        Assert.True(AuditLogVerifier.VerifyFile(AuditLogPath).IsIntact);
+
+        var file = File.ReadAllBytes(AuditLogPath);
+        var outputs = calls.Select(c => c.Result.Output).OfType<byte[]>().Append(premaster).ToList();
+        Assert.Equal(6, outputs.Count);
+        foreach (var secret in outputs.Concat(_keys.AllKeys.SelectMany(k => (IEnumerable<byte[]>)[.. k.Secrets, k.Pkcs8, k.PemDer])))
+            foreach (var form in Forms(secret))
+                Assert.False(file.AsSpan().IndexOf(form) >= 0, "an operation's output or key material is in the audit log");
+    }
+
+    /// <summary>A secret as raw bytes, hex (both cases) and base64, cut to 16 bytes of it so a partial copy counts too.</summary>
+    private static IEnumerable<byte[]> Forms(byte[] secret)
+    {
+        var piece = secret.Length > 16 ? secret[..16] : secret;
+        yield return piece;
+        yield return Encoding.ASCII.GetBytes(Convert.ToHexStringLower(piece));
+        yield return Encoding.ASCII.GetBytes(Convert.ToHexString(piece));
+        yield return Encoding.ASCII.GetBytes(Convert.ToBase64String(secret)[..20]);
+    }
+
+    public async Task DisposeAsync()
+    {
+        await _cluster.DisposeAsync();
+        _keys.Dispose();
+        _authority.Dispose();
+        _auditFolder.Dispose();
+    }
+}

@@ -1,0 +1,118 @@
+using System.Security.Cryptography;
+using System.Text.Json;
+using KeylessOrleans.TestSupport;
+using static KeylessOrleans.TestSupport.AuditLogFile;
+
+namespace KeylessOrleans.EndToEnd.Tests;
+
+/// <summary>
+/// The tenant's audit log through the real program: `keyless audit verify` names the first broken record, a key
+/// server will not append to a broken log, and a real handshake leaves a record that verifies.
+/// </summary>
+public sealed class AuditLogTests : IDisposable
+{
+    private readonly TempDirectory _files = new("keyless-audit-e2e");
+
+    private string Log(IEnumerable<string> lines) => Write(Path.Combine(_files.Path, $"{Guid.NewGuid():N}.log"), lines);
+
+    [Fact]
+    public async Task Verify_reports_an_intact_log_with_its_count_times_and_chain_head()
+    {
+        var lines = Chain(5);
+        var (exitCode, output) = await KeylessProcess.RunToEndAsync("audit", "verify", Log(lines));
+        var head = JsonDocument.Parse(lines[^1]).RootElement.GetProperty("hash").GetString();
+        Assert.Equal(0, exitCode);
+        Assert.Equal($"ok: 5 records, first at 2026-01-02T03:04:05.000000Z, last at 2026-01-02T03:04:09.000000Z, chain head {head}", output.Trim());
+    }
+
+    [Fact]
+    public async Task Verify_accepts_an_empty_log()
+    {
+        var (exitCode, output) = await KeylessProcess.RunToEndAsync("audit", "verify", Log([]));
+        Assert.Equal(0, exitCode);
+        Assert.StartsWith("ok: 0 records", output);
+    }
+
+    public static TheoryData<string, int, string> Tampering() => new()
+    {
+        { "edit", 3, "hash mismatch: the record was edited" },
+        { "delete", 2, "prev is not the hash of record 1: a record was deleted, inserted or moved here" },
+        { "swap", 4, "prev is not the hash of record 3" },
+        { "truncate", 5, "incomplete last line" },
+    };
+
+    [Theory]
+    [MemberData(nameof(Tampering))]
+    public async Task Verify_fails_at_the_record_that_was_tampered_with(string change, int record, string reason)
+    {
+        var lines = change switch
+        {
+            "edit" => EditField(Chain(5), record),
+            "delete" => Delete(Chain(5), record),
+            "swap" => Swap(Chain(5), record),
+            _ => TruncateLast(Chain(5)),
+        };
+        var (exitCode, output) = await KeylessProcess.RunToEndAsync("audit", "verify", Log(lines));
+        Assert.Equal(1, exitCode);
+        Assert.StartsWith($"broken at record {record} (line {record}): {reason}", output);
+        Assert.Contains($"the {record - 1} records before it are intact", output);
+    }
+
+    [Fact]
+    public async Task Verify_of_a_missing_file_is_a_usage_error()
+    {
+        var (exitCode, output) = await KeylessProcess.RunToEndAsync("audit", "verify", Path.Combine(_files.Path, "nope.log"));
+        Assert.Equal(2, exitCode);
+        Assert.Contains("does not exist", output);
+    }
+
+    [Fact]
+    public async Task A_key_server_refuses_to_append_to_a_broken_log()
+    {
+        var broken = Log(EditField(Chain(3), 2));
+        var (exitCode, output) = await KeylessProcess.RunToEndAsync("keyserver", "--tenant", "acme", "--keys", _files.Path,
+            "--audit-log", broken, "--silo-port", $"{KeylessProcess.FreePort()}");
+        Assert.Equal(2, exitCode);
+        Assert.Contains($"audit log {broken} is broken at record 2 (line 2): hash mismatch", output);
+    }
+
+    [Fact]
+    public async Task A_real_handshake_leaves_a_verifiable_record_naming_edge_sni_and_client()
+    {
+        const string host = "audit.example.test";
+        using var ca = new TestCertificateAuthority();
+        using var keys = new TenantKeyFolder(ca, [host]);
+        var originPort = KeylessProcess.FreePort();
+        var httpsPort = KeylessProcess.FreePort();
+        var siloPort = KeylessProcess.FreePort();
+        var tenants = _files.Write("tenants.json", JsonSerializer.Serialize(new
+        {
+            tenants = new[] { new { tenant = "shop", hostNames = new[] { host }, origin = new { host = "127.0.0.1", port = originPort } } },
+        }));
+        var caFile = _files.Write("ca.pem", PemEncoding.WriteString("CERTIFICATE", ca.Certificate.RawData));
+        var auditLog = Path.Combine(_files.Path, "audit-{tenant}-{replica}.log");
+
+        await using var origin = KeylessProcess.Start("origin", "--listen", $"127.0.0.1:{originPort}");
+        await using var edge = KeylessProcess.Start("edge", "--https-port", $"{httpsPort}", "--silo-port", $"{siloPort}",
+            "--gateway-port", $"{KeylessProcess.FreePort()}", "--tenants", tenants, "--edge-id", "edge-audited");
+        await edge.WaitForLineAsync("Edge listening for TLS", TimeSpan.FromSeconds(60));
+        await using (var keyServer = KeylessProcess.Start("keyserver", "--tenant", "shop", "--keys", keys.Path, "--audit-log", auditLog,
+            "--silo-port", $"{KeylessProcess.FreePort()}", "--primary", $"127.0.0.1:{siloPort}"))
+        {
+            var served = await Poll.UntilAsync(async () => (await ExternalTool.CurlAsync(host, httpsPort, caFile)).ExitCode == 0, TimeSpan.FromSeconds(60));
+            Assert.True(served, $"never served:\n{keyServer.Output}");
+        } // stopped gracefully: its last records are written and synced
+
+        var file = Path.Combine(_files.Path, "audit-shop-primary.log");
+        var record = File.ReadAllLines(file).Select(l => JsonDocument.Parse(l).RootElement).Last(r => r.GetProperty("outcome").GetString() == "Ok");
+        Assert.Equal("edge-audited", record.GetProperty("edge").GetString());
+        Assert.Equal(host, record.GetProperty("sni").GetString());
+        Assert.Equal("127.0.0.1", record.GetProperty("client").GetString());
+        Assert.Equal("shop", record.GetProperty("tenant").GetString());
+        var (exitCode, output) = await KeylessProcess.RunToEndAsync("audit", "verify", file);
+        Assert.Equal(0, exitCode);
+        Assert.Matches(@"^ok: \d+ records, first at ", output);
+    }
+
+    public void Dispose() => _files.Dispose();
+}
