@@ -16,7 +16,7 @@ public static class KeyServerSiloBuilderExtensions
 {
     /// <summary>
     /// Makes this silo a tenant's key server: declares it on-prem for the tenant and replica, hosts only key
-    /// grains, loads the PEM key folder (unless another <see cref="IKeyStore"/> is registered) and registers
+    /// grains, loads the PEM key folder and follows its changes (unless another <see cref="IKeyStore"/> is registered) and registers
     /// the replica's certificate chains with the cluster's registry.
     /// </summary>
     public static ISiloBuilder AddKeylessKeyServer(this ISiloBuilder builder, Action<KeyServerOptions> configure)
@@ -39,9 +39,11 @@ public static class KeyServerSiloBuilderExtensions
         services.TryAddSingleton<IKeyStore>(sp => new PemKeyStore(
             sp.GetRequiredService<IOptions<KeyServerOptions>>().Value.KeyDirectory,
             sp.GetRequiredService<ILogger<PemKeyStore>>(),
-            sp.GetRequiredService<Pkcs11KeySet>().Keys));
+            sp.GetRequiredService<Pkcs11KeySet>().Keys,
+            sp.GetRequiredService<IOptions<KeyServerOptions>>().Value.KeyRetirementDelay));
         services.TryAddSingleton<KeyOperations>();
         services.TryAddSingleton<KeyServerMetrics>();
+        services.AddHostedService<KeyFolderWatcher>();
         services.AddHostedService<ReplicaRegistrar>();
 
         // The gate in front of the key grains: edge proofs, tenant policy, rate limits, host names, freshness.

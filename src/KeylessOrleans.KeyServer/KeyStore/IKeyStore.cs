@@ -1,5 +1,6 @@
 using System.Diagnostics.CodeAnalysis;
 using System.Security.Cryptography.X509Certificates;
+using Microsoft.Extensions.Primitives;
 
 namespace KeylessOrleans.KeyServer.KeyStore;
 
@@ -12,6 +13,9 @@ public interface IKeyStore
 
     /// <summary>Certificate chains whose end-entity public key is one of <see cref="Keys"/>.</summary>
     IReadOnlyList<CertificateChain> Chains { get; }
+
+    /// <summary>Fires when keys or chains changed (a reload of the key folder); take a new token after each change.</summary>
+    IChangeToken GetReloadToken();
 }
 
 /// <summary>A certificate chain (end-entity first) and the id of the key it belongs to.</summary>
