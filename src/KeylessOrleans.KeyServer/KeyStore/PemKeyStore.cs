@@ -14,8 +14,9 @@ namespace KeylessOrleans.KeyServer.KeyStore;
 /// <remarks>
 /// <see cref="Reload"/> rescans the folder and swaps in a new <see cref="KeySet"/> when anything changed; readers
 /// always see one whole set. A file that was good and now fails to parse (e.g. caught half-written) keeps its last
-/// good contents, so a botched copy never takes a key in use away. Removed keys are disposed only after
-/// <c>retirementDelay</c>, since operations that picked the key up before the swap may still be running.
+/// good contents, so a botched copy never takes a key in use away. A removed key keeps answering (but is no
+/// longer listed or registered) for <c>retirementDelay</c>: operations that picked it up before the swap may still
+/// be running, and edges serve from the previous registry snapshot until they fetch the next. Then it is disposed.
 /// </remarks>
 public sealed partial class PemKeyStore : IKeyStore, IDisposable
 {
@@ -48,6 +49,8 @@ public sealed partial class PemKeyStore : IKeyStore, IDisposable
     public IReadOnlyList<CertificateChain> Chains => _current.Chains;
 
     public bool TryGetKey(string keyId, [NotNullWhen(true)] out IPrivateKey? key) => _current.TryGetKey(keyId, out key);
+
+    public IEnumerable<CertificateChain> ChainsOf(string keyId) => _current.ChainsOf(keyId);
 
     public IChangeToken GetReloadToken() => new CancellationChangeToken(Volatile.Read(ref _changed).Token);
 
@@ -84,9 +87,8 @@ public sealed partial class PemKeyStore : IKeyStore, IDisposable
             var changed = parsed.Count > 0 || previous.Files.Keys.Any(name => !files.ContainsKey(name));
             if (!changed) return false;
 
-            var next = Build(files, parsed, previous);
+            var next = Retire(previous, Build(files, parsed, previous));
             _current = next;
-            Retire(previous, next);
             if (!ReferenceEquals(previous, KeySet.Empty))
             {
                 LogReloaded(next.Keys.Count, next.Keys.Keys.Count(id => !previous.Keys.ContainsKey(id)),
@@ -105,7 +107,7 @@ public sealed partial class PemKeyStore : IKeyStore, IDisposable
             if (keys.Count > 0 && (stamp.Mode & (UnixFileMode.GroupRead | UnixFileMode.OtherRead)) != 0)
                 LogKeyFileReadable(name);
             // A key already held stays the same object: operations in flight and the key grains keep using it.
-            var held = keys.Select(k => previous.Keys.TryGetValue(k.KeyId, out var same) ? Swap(k, same) : k).ToList();
+            var held = keys.Select(k => previous.TryGetKey(k.KeyId, out var same) ? Swap(k, same) : k).ToList();
             return new KeyFolderFile(name, stamp, held, certificates);
         }
         catch (Exception e) when (e is InvalidDataException or IOException or UnauthorizedAccessException)
@@ -141,7 +143,7 @@ public sealed partial class PemKeyStore : IKeyStore, IDisposable
                     continue;
                 }
                 if (parsed.Contains(file.Name)) LogDuplicateKey(file.Name, key.KeyId);
-                if (!previous.Keys.Values.Contains(key)) key.Dispose();
+                if (!previous.TryGetKey(key.KeyId, out var held) || !ReferenceEquals(held, key)) key.Dispose();
             }
             // A file that lost a key to another file is read again next time, in case that file goes.
             if (kept.Count != file.Keys.Count) files[file.Name] = file with { Keys = kept, Stamp = default };
@@ -162,30 +164,46 @@ public sealed partial class PemKeyStore : IKeyStore, IDisposable
         }
         foreach (var key in keys.Values.Where(k => !previous.Keys.ContainsKey(k.KeyId) && chains.All(c => c.KeyId != k.KeyId)))
             LogKeyWithoutCertificate(key.KeyId, key.Algorithm);
-        return new KeySet(keys, chains, files);
+        return new KeySet(keys, chains, files, previous.Retiring);
     }
 
-    /// <summary>Disposes, after the grace period, what the previous set held and the new one does not.</summary>
-    private void Retire(KeySet previous, KeySet next)
+    /// <summary>
+    /// Moves the keys the folder no longer has into the retiring set and schedules their disposal; a retiring key
+    /// that came back is simply active again. Certificates are public data and are left to the garbage collector.
+    /// </summary>
+    private KeySet Retire(KeySet previous, KeySet next)
     {
-        var keys = previous.Keys.Values.Where(k => !_external.Contains(k) && !next.Keys.Values.Contains(k)).ToList();
-        var kept = next.Files.Values.SelectMany(f => f.Certificates).ToHashSet();
-        var certificates = previous.Files.Values.SelectMany(f => f.Certificates).Where(c => !kept.Contains(c)).ToList();
-        if (keys.Count == 0 && certificates.Count == 0) return;
-        void DisposeAll()
+        var retiring = next.Retiring.Where(r => !next.Keys.ContainsKey(r.Key)).ToDictionary(StringComparer.Ordinal);
+        var removed = previous.Keys.Values.Where(k => !_external.Contains(k) && !next.Keys.ContainsKey(k.KeyId))
+            .Select(k => new RetiringKey(k, previous.Chains.Where(c => c.KeyId == k.KeyId).ToList())).ToList();
+        if (_retirementDelay <= TimeSpan.Zero)
         {
-            keys.ForEach(k => k.Dispose());
-            certificates.ForEach(c => c.Dispose());
+            removed.ForEach(r => r.Key.Dispose());
         }
-        if (_retirementDelay <= TimeSpan.Zero) DisposeAll();
-        else _ = Task.Delay(_retirementDelay).ContinueWith(_ => DisposeAll(), TaskScheduler.Default);
+        else if (removed.Count > 0)
+        {
+            foreach (var r in removed) retiring[r.Key.KeyId] = r;
+            _ = Task.Delay(_retirementDelay).ContinueWith(_ => Expire(removed), TaskScheduler.Default);
+        }
+        return new KeySet(next.Keys, next.Chains, next.Files, retiring);
+    }
+
+    private void Expire(IReadOnlyCollection<RetiringKey> removed)
+    {
+        lock (_reloading)
+        {
+            var current = _current;
+            var expired = removed.Where(r => current.Retiring.TryGetValue(r.Key.KeyId, out var still) && ReferenceEquals(still, r)).ToList();
+            _current = current.WithoutRetiring(expired);
+            expired.ForEach(r => r.Key.Dispose());
+        }
     }
 
     public void Dispose()
     {
         var current = _current;
         _current = KeySet.Empty;
-        foreach (var key in current.Keys.Values.Concat(_external).Distinct()) key.Dispose();
+        foreach (var key in current.Keys.Values.Concat(current.Retiring.Values.Select(r => r.Key)).Concat(_external).Distinct()) key.Dispose();
         foreach (var certificate in current.Files.Values.SelectMany(f => f.Certificates)) certificate.Dispose();
     }
 

@@ -113,7 +113,7 @@ public sealed class PemKeyStoreReloadTests : IDisposable
     }
 
     [Fact]
-    public async Task A_removed_key_stays_usable_for_the_retirement_delay_then_is_disposed()
+    public async Task A_removed_key_is_unlisted_at_once_but_answers_for_the_retirement_delay_then_is_disposed()
     {
         var id = Write("site.pem", NewKey());
         using var store = new PemKeyStore(_folder.Path, _log, retirementDelay: TimeSpan.FromMilliseconds(300));
@@ -123,6 +123,9 @@ public sealed class PemKeyStoreReloadTests : IDisposable
         Assert.True(store.Reload());
 
         Assert.Empty(store.Keys);
+        Assert.Empty(store.Chains);
+        Assert.True(store.TryGetKey(id, out _)); // for edges still on the previous registry snapshot
+        Assert.Single(store.ChainsOf(id));
         inFlight!.Sign(SignatureScheme.EcdsaSecp256r1Sha256, [1, 2, 3]); // an operation that picked it up before the swap
         Assert.True(await Poll.UntilAsync(() =>
         {
@@ -136,6 +139,27 @@ public sealed class PemKeyStoreReloadTests : IDisposable
                 return Task.FromResult(true);
             }
         }, TimeSpan.FromSeconds(5)));
+        Assert.False(store.TryGetKey(id, out _));
+    }
+
+    [Fact]
+    public void A_retiring_key_put_back_is_active_again_and_never_disposed()
+    {
+        var key = NewKey();
+        var id = Write("site.pem", key);
+        using var store = new PemKeyStore(_folder.Path, _log, retirementDelay: TimeSpan.FromMilliseconds(200));
+        store.TryGetKey(id, out var original);
+
+        Delete("site.pem");
+        store.Reload();
+        Write("site-back.pem", key);
+        store.Reload();
+        Thread.Sleep(500);
+
+        store.TryGetKey(id, out var back);
+        Assert.Same(original, back);
+        Assert.Single(store.Keys);
+        back!.Sign(SignatureScheme.EcdsaSecp256r1Sha256, [1, 2, 3]);
     }
 
     [Fact]
