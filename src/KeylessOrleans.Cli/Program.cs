@@ -8,6 +8,7 @@ var root = new RootCommand("KeylessOrleans: TLS at the edge, private keys on the
     KeyServerCommand.Create(),
     OriginCommand.Create(),
     TenantCommand.Create(),
+    StatusCommand.Create(),
     CertificateCommands.Ca(),
     CertificateCommands.Cert(),
 };
