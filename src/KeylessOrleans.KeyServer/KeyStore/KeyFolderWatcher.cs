@@ -37,7 +37,16 @@ public sealed partial class KeyFolderWatcher(IKeyStore store, IOptions<KeyServer
             LogWatcherError(e.GetException().Message);
             _events.Writer.TryWrite(true);
         };
-        watcher.EnableRaisingEvents = true;
+        try
+        {
+            watcher.EnableRaisingEvents = true;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            // E.g. the inotify instance limit reached: a key server must still start and serve, so fall back on
+            // the periodic rescan alone.
+            LogWatcherUnavailable(pem.Folder, e.Message, settings.KeyRescanInterval.TotalSeconds);
+        }
 
         while (!stoppingToken.IsCancellationRequested)
         {
@@ -79,6 +88,9 @@ public sealed partial class KeyFolderWatcher(IKeyStore store, IOptions<KeyServer
 
     [LoggerMessage(EventId = 1010, Level = LogLevel.Warning, Message = "Key folder watcher failed ({Reason}); rescanning")]
     private partial void LogWatcherError(string reason);
+
+    [LoggerMessage(EventId = 1012, Level = LogLevel.Warning, Message = "Cannot watch key folder {Folder} ({Reason}); changes are picked up by the rescan every {Seconds:0} s")]
+    private partial void LogWatcherUnavailable(string folder, string reason, double seconds);
 
     [LoggerMessage(EventId = 1011, Level = LogLevel.Error, Message = "Key folder {Folder} cannot be rescanned ({Reason}); keys already loaded stay in use")]
     private partial void LogRescanFailed(string folder, string reason);
