@@ -54,7 +54,9 @@ public sealed partial class KeyFolderWatcher(IKeyStore store, IOptions<KeyServer
             {
                 if (await NextEventAsync(settings.KeyRescanInterval, stoppingToken))
                 {
-                    while (await NextEventAsync(settings.KeyReloadDelay, stoppingToken)) { } // until quiet
+                    // Until quiet, but not forever: a folder something writes to non-stop is still read now and then.
+                    var burst = System.Diagnostics.Stopwatch.StartNew();
+                    while (burst.Elapsed < settings.KeyReloadDelay * 10 && await NextEventAsync(settings.KeyReloadDelay, stoppingToken)) { }
                 }
                 pem.Reload();
             }
