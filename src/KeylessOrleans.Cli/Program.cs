@@ -9,6 +9,7 @@ var root = new RootCommand("KeylessOrleans: TLS at the edge, private keys on the
     AuditCommand.Create(),
     OriginCommand.Create(),
     TenantCommand.Create(),
+    StatusCommand.Create(),
     CertificateCommands.Ca(),
     CertificateCommands.Cert(),
 };

@@ -26,6 +26,7 @@ internal static class CommandSurface
         ["tenant list"] = ClientOptions,
         ["tenant show"] = ClientOptions,
         ["tenant remove"] = ClientOptions,
+        ["status"] = [.. ClientOptions, "--json"],
         ["ca init"] = ["--dir"],
         ["cert issue"] = ["--ca-dir", "--role", "--tenant", "--out", "--csr"],
         ["cert request"] = ["--tenant", "--out"],
@@ -43,6 +44,8 @@ internal static class CommandSurface
         "KEYLESS__EDGE__HANDSHAKEQUEUELENGTH", "KEYLESS__EDGE__MAXCONNECTIONS",
         "KEYLESS__KEYSERVER__TENANT", "KEYLESS__KEYSERVER__REPLICA", "KEYLESS__KEYSERVER__KEYDIRECTORY",
         "KEYLESS__KEYSERVER__AUDITLOG__PATH", "KEYLESS__KEYSERVER__AUDITLOG__ENABLED", "KEYLESS__KEYSERVER__AUDITLOG__IFBROKEN",
+        "KEYLESS__KEYSERVER__KEYRELOADDELAY", "KEYLESS__KEYSERVER__KEYRESCANINTERVAL", "KEYLESS__KEYSERVER__KEYRETIREMENTDELAY",
+        "KEYLESS__EDGE__STATUSREPORTINTERVAL",
     };
 
     /// <summary>Problems with one `keyless` argument list (empty when it fits the surface).</summary>

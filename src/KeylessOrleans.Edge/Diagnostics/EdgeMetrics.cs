@@ -8,6 +8,8 @@ namespace KeylessOrleans.Edge.Diagnostics;
 public sealed class EdgeMetrics : IDisposable
 {
     public const string MeterName = "KeylessOrleans.Edge";
+    public const string Handshakes = "keyless.edge.handshakes";
+    public const string OpenConnections = "keyless.edge.connections.open";
 
     private readonly Meter _meter;
     private readonly Counter<long> _keyCalls;
@@ -26,9 +28,9 @@ public sealed class EdgeMetrics : IDisposable
         _keyCallDuration = _meter.CreateHistogram<double>("keyless.edge.key_call.duration", unit: "ms", description: "Round trip of a key call, as the edge sees it");
         _failovers = _meter.CreateCounter<long>("keyless.edge.key_call.failovers", description: "Key calls also sent to a second replica, by tenant and why (failed, slow)");
         _shortCircuited = _meter.CreateCounter<long>("keyless.edge.key_calls.short_circuited", description: "Key calls refused at the edge because every replica of the tenant just failed, by tenant");
-        _handshakes = _meter.CreateCounter<long>("keyless.edge.handshakes", description: "TLS handshakes by tenant, version, resumption and outcome");
+        _handshakes = _meter.CreateCounter<long>(Handshakes, description: "TLS handshakes by tenant, version, resumption and outcome");
         _handshakeDuration = _meter.CreateHistogram<double>("keyless.edge.handshake.duration", unit: "ms", description: "From accept to finished (or failed) handshake");
-        _openConnections = _meter.CreateUpDownCounter<long>("keyless.edge.connections.open", description: "Client connections open now");
+        _openConnections = _meter.CreateUpDownCounter<long>(OpenConnections, description: "Client connections open now");
         _refusedConnections = _meter.CreateCounter<long>("keyless.edge.connections.refused", description: "Client connections refused at accept, by reason");
     }
 

@@ -42,6 +42,9 @@ public sealed class EdgeOptions
     /// <summary>How often the edge asks the registry for changes (new tenants, rotated certificates).</summary>
     public TimeSpan RegistryPollInterval { get; set; } = TimeSpan.FromSeconds(1);
 
+    /// <summary>How often this edge sends its last minute of handshake counts for <c>keyless status</c>.</summary>
+    public TimeSpan StatusReportInterval { get; set; } = TimeSpan.FromSeconds(5);
+
     /// <summary>Address the HTTPS listener binds; loopback by default.</summary>
     public string ListenAddress { get; set; } = "127.0.0.1";
 
@@ -104,6 +107,7 @@ internal sealed class EdgeOptionsValidator : IValidateOptions<EdgeOptions>
         foreach (var (setting, path) in new[] { ("IdentityCertificate", o.IdentityCertificate), ("IdentityKey", o.IdentityKey) })
             Require(string.IsNullOrWhiteSpace(path) || File.Exists(path), $"Keyless:Edge:{setting} '{path}' is not an existing file");
         Require(o.RegistryPollInterval > TimeSpan.Zero, "Keyless:Edge:RegistryPollInterval must be positive");
+        Require(o.StatusReportInterval > TimeSpan.Zero, "Keyless:Edge:StatusReportInterval must be positive");
         Require(IPAddress.TryParse(o.ListenAddress, out _), $"Keyless:Edge:ListenAddress '{o.ListenAddress}' is not an IP address");
         Require(o.HttpsPort is null or (>= 0 and <= 65535), $"Keyless:Edge:HttpsPort {o.HttpsPort} is out of range");
         Require(o.HandshakeThreads is >= 1 and <= 4096, $"Keyless:Edge:HandshakeThreads {o.HandshakeThreads} must be 1–4096");

@@ -38,6 +38,8 @@ public static class EdgeSiloBuilderExtensions
         services.TryAddSingleton(sp => new TenantBulkhead(sp.GetRequiredService<IOptions<EdgeOptions>>().Value.MaxKeyCallsPerTenant));
         services.TryAddSingleton<RouteTable>();
         services.AddHostedService<RegistryFollower>();
+        services.TryAddSingleton<HandshakeWindow>(); // before the listener starts, so it sees every connection
+        services.AddHostedService<EdgeStatusReporter>();
 
         services.TryAddSingleton<TlsCrypto>(_ => new BcTlsCrypto(new SecureRandom()));
         services.TryAddSingleton<IKeyOperationGateway, HandshakeGrainGateway>();

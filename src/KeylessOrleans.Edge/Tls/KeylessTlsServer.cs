@@ -209,8 +209,17 @@ public sealed class KeylessTlsServer(TlsServerContext shared, string clientAddre
     // TLS 1.2 session-ID resumption; BouncyCastle never calls these for TLS 1.3 (it has no 1.3 resumption).
     public override byte[] GetNewSessionID() => TlsSessionCache.NewSessionId();
 
-    public override TlsSession? GetSessionToResume(byte[] sessionID) =>
-        shared.Sessions.Find(sessionID, m_offeredCipherSuites, facts.ServerName);
+    /// <summary>
+    /// A session resumes only while its certificate is still served for the name: after a rotation (hot reload on
+    /// the key server) the client gets a full handshake and the new certificate, not the old one for the session's life.
+    /// </summary>
+    public override TlsSession? GetSessionToResume(byte[] sessionID)
+    {
+        var session = shared.Sessions.Find(sessionID, m_offeredCipherSuites, facts.ServerName);
+        if (session?.ExportSessionParameters()?.LocalCertificate is not { IsEmpty: false } served || _route is null) return session;
+        var leaf = served.GetCertificateAt(0).GetEncoded();
+        return _route.Keys.Keys.Any(k => k.ChainDer.Count > 0 && k.ChainDer[0].AsSpan().SequenceEqual(leaf)) ? session : null;
+    }
 
     public override void NotifyHandshakeComplete()
     {

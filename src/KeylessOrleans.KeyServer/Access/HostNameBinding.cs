@@ -21,9 +21,8 @@ public sealed class HostNameBinding(IKeyStore store)
             return KeyOperationResult.Failure(KeyOperationStatus.KeyNotFound, $"no key {keyId[..Math.Min(16, keyId.Length)]}… on this key server");
         if (string.IsNullOrWhiteSpace(serverName))
             return KeyOperationResult.Failure(KeyOperationStatus.Unauthorized, "request names no host (SNI)");
-        foreach (var chain in store.Chains)
+        foreach (var chain in store.ChainsOf(keyId))
         {
-            if (chain.KeyId != keyId) continue;
             var names = _names.GetValue(chain, static c => c.EndEntity.Extensions.OfType<X509SubjectAlternativeNameExtension>()
                 .SelectMany(san => san.EnumerateDnsNames()).ToArray());
             if (names.Any(pattern => HostNames.Matches(pattern, serverName))) return null;

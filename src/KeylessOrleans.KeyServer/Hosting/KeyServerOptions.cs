@@ -35,6 +35,15 @@ public sealed class KeyServerOptions
     /// <summary>Who may use this tenant's keys, which operations, how often (section "Keyless:KeyServer:Access").</summary>
     public KeylessOrleans.KeyServer.Access.KeyAccessOptions Access { get; set; } = new();
 
+    /// <summary>Hot reload: how long the key folder must be quiet after a change before it is read again.</summary>
+    public TimeSpan KeyReloadDelay { get; set; } = TimeSpan.FromMilliseconds(500);
+
+    /// <summary>Hot reload's safety net: the key folder is rescanned this often even without change events.</summary>
+    public TimeSpan KeyRescanInterval { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>How long a key removed from the folder stays usable by operations that had already picked it up.</summary>
+    public TimeSpan KeyRetirementDelay { get; set; } = TimeSpan.FromSeconds(30);
+
     /// <summary>How often the replica re-announces itself to the registry (it also does at start).</summary>
     public TimeSpan RegistrationInterval { get; set; } = TimeSpan.FromSeconds(30);
 
@@ -62,6 +71,8 @@ internal sealed class KeyServerOptionsValidator : IValidateOptions<KeyServerOpti
             failures.Add($"Keyless:KeyServer:DrillDelay {options.DrillDelay} must be between zero and 1 min");
         if (options.RegistrationInterval <= TimeSpan.Zero || options.RegistrationRetryDelay <= TimeSpan.Zero)
             failures.Add("Keyless:KeyServer registration intervals must be positive");
+        if (options.KeyReloadDelay < TimeSpan.Zero || options.KeyRescanInterval <= TimeSpan.Zero || options.KeyRetirementDelay < TimeSpan.Zero)
+            failures.Add("Keyless:KeyServer:KeyReloadDelay, KeyRescanInterval and KeyRetirementDelay must not be negative (the rescan interval must be positive)");
         failures.AddRange(options.Access.Validate());
         failures.AddRange(options.AuditLog.Problems(options.Tenant, options.Replica));
         return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);

@@ -17,8 +17,8 @@ public static class KeyServerSiloBuilderExtensions
 {
     /// <summary>
     /// Makes this silo a tenant's key server: declares it on-prem for the tenant and replica, hosts only key
-    /// grains, loads the PEM key folder (unless another <see cref="IKeyStore"/> is registered), opens the audit log
-    /// and registers the replica's certificate chains with the cluster's registry.
+    /// grains, loads the PEM key folder and follows its changes (unless another <see cref="IKeyStore"/> is registered),
+    /// opens the audit log and registers the replica's certificate chains with the cluster's registry.
     /// </summary>
     public static ISiloBuilder AddKeylessKeyServer(this ISiloBuilder builder, Action<KeyServerOptions> configure)
     {
@@ -40,12 +40,14 @@ public static class KeyServerSiloBuilderExtensions
         services.TryAddSingleton<IKeyStore>(sp => new PemKeyStore(
             sp.GetRequiredService<IOptions<KeyServerOptions>>().Value.KeyDirectory,
             sp.GetRequiredService<ILogger<PemKeyStore>>(),
-            sp.GetRequiredService<Pkcs11KeySet>().Keys));
+            sp.GetRequiredService<Pkcs11KeySet>().Keys,
+            sp.GetRequiredService<IOptions<KeyServerOptions>>().Value.KeyRetirementDelay));
         services.TryAddSingleton<KeyOperations>();
         services.TryAddSingleton<KeyServerMetrics>();
         services.TryAddSingleton<AuditLogMetrics>();
         services.TryAddSingleton<AuditLog>();
         services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>, AuditLogLifecycle>();
+        services.AddHostedService<KeyFolderWatcher>();
         services.AddHostedService<ReplicaRegistrar>();
 
         // The gate in front of the key grains: edge proofs, tenant policy, rate limits, host names, freshness.

@@ -1,8 +1,8 @@
 using System.Diagnostics.CodeAnalysis;
-using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
 using KeylessOrleans.Keys;
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Primitives;
 
 namespace KeylessOrleans.KeyServer.KeyStore;
 
@@ -11,141 +11,200 @@ namespace KeylessOrleans.KeyServer.KeyStore;
 /// an HSM. A file may hold a key, a chain (end-entity first), or both. Chains are matched to keys by public key. A bad file is logged
 /// with its name and reason and skipped; it never stops the others from loading.
 /// </summary>
+/// <remarks>
+/// <see cref="Reload"/> rescans the folder and swaps in a new <see cref="KeySet"/> when anything changed; readers
+/// always see one whole set. A file that was good and now fails to parse (e.g. caught half-written) keeps its last
+/// good contents, so a botched copy never takes a key in use away. A removed key keeps answering (but is no
+/// longer listed or registered) for <c>retirementDelay</c>: operations that picked it up before the swap may still
+/// be running, and edges serve from the previous registry snapshot until they fetch the next. Then it is disposed.
+/// </remarks>
 public sealed partial class PemKeyStore : IKeyStore, IDisposable
 {
-    private static readonly string[] Extensions = [".pem", ".key", ".crt", ".cer"];
-
-    private readonly Dictionary<string, IPrivateKey> _keys = new(StringComparer.Ordinal);
-    private readonly List<CertificateChain> _chains = [];
+    private readonly string _directory;
     private readonly ILogger _logger;
+    private readonly IReadOnlyList<IPrivateKey> _external;
+    private readonly TimeSpan _retirementDelay;
+    private readonly Lock _reloading = new();
+    private volatile KeySet _current = KeySet.Empty;
+    private CancellationTokenSource _changed = new();
 
     /// <param name="externalKeys">Keys held elsewhere (a PKCS#11 token) whose certificate chains live in <paramref name="directory"/>.</param>
-    public PemKeyStore(string directory, ILogger<PemKeyStore> logger, IEnumerable<IPrivateKey>? externalKeys = null)
+    /// <param name="retirementDelay">How long a removed key stays usable by operations already holding it (default 30 s).</param>
+    public PemKeyStore(string directory, ILogger<PemKeyStore> logger, IEnumerable<IPrivateKey>? externalKeys = null, TimeSpan? retirementDelay = null)
     {
         _logger = logger;
-        foreach (var key in externalKeys ?? []) _keys.TryAdd(key.KeyId, key);
+        _external = [.. externalKeys ?? []];
+        _retirementDelay = retirementDelay ?? TimeSpan.FromSeconds(30);
         if (!Directory.Exists(directory))
             throw new DirectoryNotFoundException($"Key directory '{directory}' does not exist.");
+        _directory = directory;
+        Reload();
+        LogLoaded(directory, _current.Keys.Count, _current.Chains.Count);
+    }
 
-        var certificateFiles = new List<(string File, List<X509Certificate2> Certificates)>();
-        foreach (var file in Directory.EnumerateFiles(directory).Where(IsKeyOrCertificateFile).Order(StringComparer.Ordinal))
+    public string Folder => _directory;
+
+    public IReadOnlyCollection<IPrivateKey> Keys => (IReadOnlyCollection<IPrivateKey>)_current.Keys.Values;
+
+    public IReadOnlyList<CertificateChain> Chains => _current.Chains;
+
+    public bool TryGetKey(string keyId, [NotNullWhen(true)] out IPrivateKey? key) => _current.TryGetKey(keyId, out key);
+
+    public IEnumerable<CertificateChain> ChainsOf(string keyId) => _current.ChainsOf(keyId);
+
+    public IChangeToken GetReloadToken() => new CancellationChangeToken(Volatile.Read(ref _changed).Token);
+
+    /// <summary>Rescans the folder; true when keys or chains changed (and the reload token fired).</summary>
+    public bool Reload()
+    {
+        lock (_reloading)
         {
-            try
+            var previous = _current;
+            var files = new Dictionary<string, KeyFolderFile>(StringComparer.Ordinal);
+            var parsed = new HashSet<string>(StringComparer.Ordinal);
+            foreach (var path in System.IO.Directory.EnumerateFiles(_directory).Where(PemFile.IsKeyOrCertificateFile).Order(StringComparer.Ordinal))
             {
-                var certificates = LoadFile(file);
-                if (certificates.Count > 0) certificateFiles.Add((file, certificates));
+                var name = Path.GetFileName(path);
+                FileStamp stamp;
+                try
+                {
+                    stamp = FileStamp.Of(path);
+                }
+                catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+                {
+                    continue; // gone between listing and looking: it is removed
+                }
+                previous.Files.TryGetValue(name, out var before);
+                if (before is not null && before.Stamp == stamp)
+                {
+                    files[name] = before;
+                    continue;
+                }
+                parsed.Add(name);
+                files[name] = ReadFile(path, name, stamp, before, previous);
             }
-            catch (Exception e) when (e is InvalidDataException or IOException or UnauthorizedAccessException)
+
+            var changed = parsed.Count > 0 || previous.Files.Keys.Any(name => !files.ContainsKey(name));
+            if (!changed) return false;
+
+            var next = Retire(previous, Build(files, parsed, previous));
+            _current = next;
+            if (!ReferenceEquals(previous, KeySet.Empty))
             {
-                LogSkippedFile(Path.GetFileName(file), e.Message);
+                LogReloaded(next.Keys.Count, next.Keys.Keys.Count(id => !previous.Keys.ContainsKey(id)),
+                    previous.Keys.Keys.Count(id => !next.Keys.ContainsKey(id)), next.Chains.Count);
             }
+            Interlocked.Exchange(ref _changed, new CancellationTokenSource()).Cancel();
+            return true;
+        }
+    }
+
+    private KeyFolderFile ReadFile(string path, string name, FileStamp stamp, KeyFolderFile? before, KeySet previous)
+    {
+        try
+        {
+            var (keys, certificates) = PemFile.Read(path);
+            if (keys.Count > 0 && (stamp.Mode & (UnixFileMode.GroupRead | UnixFileMode.OtherRead)) != 0)
+                LogKeyFileReadable(name);
+            // A key already held stays the same object: operations in flight and the key grains keep using it.
+            var held = keys.Select(k => previous.TryGetKey(k.KeyId, out var same) ? Swap(k, same) : k).ToList();
+            return new KeyFolderFile(name, stamp, held, certificates);
+        }
+        catch (Exception e) when (e is InvalidDataException or IOException or UnauthorizedAccessException)
+        {
+            if (before is { Error: null })
+            {
+                LogKeptPrevious(name, e.Message);
+                return before with { Stamp = stamp };
+            }
+            LogSkippedFile(name, e.Message);
+            return new KeyFolderFile(name, stamp, [], [], e.Message);
+        }
+    }
+
+    private static IPrivateKey Swap(IPrivateKey fresh, IPrivateKey held)
+    {
+        fresh.Dispose();
+        return held;
+    }
+
+    private KeySet Build(Dictionary<string, KeyFolderFile> files, HashSet<string> parsed, KeySet previous)
+    {
+        var keys = new Dictionary<string, IPrivateKey>(StringComparer.Ordinal);
+        foreach (var key in _external) keys.TryAdd(key.KeyId, key);
+        foreach (var file in files.Values.ToList())
+        {
+            var kept = new List<IPrivateKey>();
+            foreach (var key in file.Keys)
+            {
+                if (keys.TryAdd(key.KeyId, key) || ReferenceEquals(keys[key.KeyId], key))
+                {
+                    kept.Add(key);
+                    continue;
+                }
+                if (parsed.Contains(file.Name)) LogDuplicateKey(file.Name, key.KeyId);
+                if (!previous.TryGetKey(key.KeyId, out var held) || !ReferenceEquals(held, key)) key.Dispose();
+            }
+            // A file that lost a key to another file is read again next time, in case that file goes.
+            if (kept.Count != file.Keys.Count) files[file.Name] = file with { Keys = kept, Stamp = default };
         }
 
-        foreach (var (file, certificates) in certificateFiles) MatchChains(file, certificates);
-        foreach (var key in _keys.Values.Where(k => _chains.All(c => c.KeyId != k.KeyId)))
+        var chains = new List<CertificateChain>();
+        foreach (var file in files.Values.Where(f => f.Certificates.Count > 0))
+        {
+            var matched = false;
+            foreach (var leaf in file.Certificates)
+            {
+                var keyId = KeyIds.FromSubjectPublicKeyInfo(leaf.PublicKey.ExportSubjectPublicKeyInfo());
+                if (!keys.ContainsKey(keyId)) continue;
+                chains.Add(new CertificateChain(keyId, [leaf, .. file.Certificates.Where(c => !ReferenceEquals(c, leaf))], file.Name));
+                matched = true;
+            }
+            if (!matched && parsed.Contains(file.Name)) LogChainWithoutKey(file.Name);
+        }
+        foreach (var key in keys.Values.Where(k => !previous.Keys.ContainsKey(k.KeyId) && chains.All(c => c.KeyId != k.KeyId)))
             LogKeyWithoutCertificate(key.KeyId, key.Algorithm);
-        LogLoaded(directory, _keys.Count, _chains.Count);
+        return new KeySet(keys, chains, files, previous.Retiring);
     }
 
-    public IReadOnlyCollection<IPrivateKey> Keys => _keys.Values;
-
-    public IReadOnlyList<CertificateChain> Chains => _chains;
-
-    public bool TryGetKey(string keyId, [NotNullWhen(true)] out IPrivateKey? key) => _keys.TryGetValue(keyId, out key);
-
-    private static bool IsKeyOrCertificateFile(string path) =>
-        Extensions.Contains(Path.GetExtension(path), StringComparer.OrdinalIgnoreCase);
-
-    /// <summary>Loads the keys of one file into the store and returns its certificates. All or nothing per file.</summary>
-    private List<X509Certificate2> LoadFile(string file)
+    /// <summary>
+    /// Moves the keys the folder no longer has into the retiring set and schedules their disposal; a retiring key
+    /// that came back is simply active again. Certificates are public data and are left to the garbage collector.
+    /// </summary>
+    private KeySet Retire(KeySet previous, KeySet next)
     {
-        var text = File.ReadAllText(file);
-        var keys = new List<IPrivateKey>();
-        var certificates = new List<X509Certificate2>();
-        try
+        var retiring = next.Retiring.Where(r => !next.Keys.ContainsKey(r.Key)).ToDictionary(StringComparer.Ordinal);
+        var removed = previous.Keys.Values.Where(k => !_external.Contains(k) && !next.Keys.ContainsKey(k.KeyId))
+            .Select(k => new RetiringKey(k, previous.Chains.Where(c => c.KeyId == k.KeyId).ToList())).ToList();
+        if (_retirementDelay <= TimeSpan.Zero)
         {
-            var remaining = text.AsSpan();
-            var blocks = 0;
-            while (PemEncoding.TryFind(remaining, out var fields))
-            {
-                blocks++;
-                var label = remaining[fields.Label].ToString();
-                var der = Convert.FromBase64String(remaining[fields.Base64Data].ToString());
-                if (label == "CERTIFICATE")
-                    certificates.Add(ReadCertificate(der));
-                else if (PemKeyReader.IsPrivateKeyLabel(label))
-                    keys.Add(PemKeyReader.Read(label, der));
-                remaining = remaining[fields.Location.End..];
-            }
-            // PemEncoding skips blocks it cannot parse; a key file with a broken block must not load half-way.
-            if (blocks < CountOccurrences(text, "-----BEGIN "))
-                throw new InvalidDataException("a PEM block is malformed (bad base64 or no matching END line)");
-            if (keys.Count == 0 && certificates.Count == 0)
-                throw new InvalidDataException("no PEM private key or certificate found");
+            removed.ForEach(r => r.Key.Dispose());
         }
-        catch
+        else if (removed.Count > 0)
         {
-            keys.ForEach(k => k.Dispose());
-            throw;
+            foreach (var r in removed) retiring[r.Key.KeyId] = r;
+            _ = Task.Delay(_retirementDelay).ContinueWith(_ => Expire(removed), TaskScheduler.Default);
         }
-
-        if (keys.Count > 0) WarnIfReadableByOthers(file);
-        foreach (var key in keys)
-        {
-            if (!_keys.TryAdd(key.KeyId, key))
-            {
-                LogDuplicateKey(Path.GetFileName(file), key.KeyId);
-                key.Dispose();
-            }
-        }
-        return certificates;
+        return new KeySet(next.Keys, next.Chains, next.Files, retiring);
     }
 
-    private static int CountOccurrences(string text, string value)
+    private void Expire(IReadOnlyCollection<RetiringKey> removed)
     {
-        var count = 0;
-        for (var i = text.IndexOf(value, StringComparison.Ordinal); i >= 0; i = text.IndexOf(value, i + value.Length, StringComparison.Ordinal)) count++;
-        return count;
-    }
-
-    private static X509Certificate2 ReadCertificate(byte[] der)
-    {
-        try
+        lock (_reloading)
         {
-            return X509CertificateLoader.LoadCertificate(der);
+            var current = _current;
+            var expired = removed.Where(r => current.Retiring.TryGetValue(r.Key.KeyId, out var still) && ReferenceEquals(still, r)).ToList();
+            _current = current.WithoutRetiring(expired);
+            expired.ForEach(r => r.Key.Dispose());
         }
-        catch (CryptographicException e)
-        {
-            throw new InvalidDataException($"a CERTIFICATE block is malformed ({e.Message})", e);
-        }
-    }
-
-    /// <summary>Each certificate of a file whose public key is a loaded key starts a chain; the file's other certificates follow it.</summary>
-    private void MatchChains(string file, List<X509Certificate2> certificates)
-    {
-        var matched = false;
-        foreach (var leaf in certificates)
-        {
-            var keyId = KeyIds.FromSubjectPublicKeyInfo(leaf.PublicKey.ExportSubjectPublicKeyInfo());
-            if (!_keys.ContainsKey(keyId)) continue;
-            _chains.Add(new CertificateChain(keyId, [leaf, .. certificates.Where(c => !ReferenceEquals(c, leaf))], Path.GetFileName(file)));
-            matched = true;
-        }
-        if (!matched) LogChainWithoutKey(Path.GetFileName(file));
-    }
-
-    private void WarnIfReadableByOthers(string file)
-    {
-        if (OperatingSystem.IsWindows()) return;
-        var mode = File.GetUnixFileMode(file);
-        if ((mode & (UnixFileMode.GroupRead | UnixFileMode.OtherRead)) != 0)
-            LogKeyFileReadable(Path.GetFileName(file));
     }
 
     public void Dispose()
     {
-        foreach (var key in _keys.Values) key.Dispose();
-        foreach (var chain in _chains) foreach (var certificate in chain.Certificates) certificate.Dispose();
+        var current = _current;
+        _current = KeySet.Empty;
+        foreach (var key in current.Keys.Values.Concat(current.Retiring.Values.Select(r => r.Key)).Concat(_external).Distinct()) key.Dispose();
+        foreach (var certificate in current.Files.Values.SelectMany(f => f.Certificates)) certificate.Dispose();
     }
 
     [LoggerMessage(EventId = 1001, Level = LogLevel.Error, Message = "Skipped key file {File}: {Reason}")]
@@ -165,4 +224,10 @@ public sealed partial class PemKeyStore : IKeyStore, IDisposable
 
     [LoggerMessage(EventId = 1006, Level = LogLevel.Information, Message = "Loaded {KeyCount} keys and {ChainCount} certificate chains from {Directory}")]
     private partial void LogLoaded(string directory, int keyCount, int chainCount);
+
+    [LoggerMessage(EventId = 1007, Level = LogLevel.Information, Message = "Key folder changed: now {KeyCount} keys ({Added} added, {Removed} removed) and {ChainCount} certificate chains")]
+    private partial void LogReloaded(int keyCount, int added, int removed, int chainCount);
+
+    [LoggerMessage(EventId = 1008, Level = LogLevel.Error, Message = "Key file {File} changed but cannot be read ({Reason}); still serving its previous contents")]
+    private partial void LogKeptPrevious(string file, string reason);
 }

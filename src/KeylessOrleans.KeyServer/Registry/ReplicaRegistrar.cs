@@ -5,13 +5,14 @@ using KeylessOrleans.Registry;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
+using Microsoft.Extensions.Primitives;
 
 namespace KeylessOrleans.KeyServer.Registry;
 
 /// <summary>
 /// Announces this replica and the public chains of its keys to the registry at start, again every
-/// <see cref="KeyServerOptions.RegistrationInterval"/> (so a registry that lost its state heals), and
-/// withdraws it on a graceful stop. Retries quickly while no edge is up to host the registry.
+/// <see cref="KeyServerOptions.RegistrationInterval"/> (so a registry that lost its state heals), at once when the
+/// key folder changes (hot reload), and withdraws it on a graceful stop. Retries quickly while no edge is up to host the registry.
 /// </summary>
 public sealed partial class ReplicaRegistrar(
     IGrainFactory grains,
@@ -19,13 +20,20 @@ public sealed partial class ReplicaRegistrar(
     IOptions<KeyServerOptions> options,
     ILogger<ReplicaRegistrar> logger) : BackgroundService
 {
+    /// <remarks>
+    /// A chain whose key is gone was read just before a reload swapped the key out; it is left out, and the
+    /// reload's signal makes the registrar describe the store again at once.
+    /// </remarks>
     public static ReplicaRegistration Describe(string tenant, string replica, IKeyStore store) =>
-        new(tenant, replica, store.Chains.Select(chain => new CertificateChainRegistration(
-            chain.KeyId,
-            store.TryGetKey(chain.KeyId, out var key) ? key.Algorithm : throw new InvalidOperationException("chain without key"),
-            chain.Certificates.Select(c => c.RawData).ToList(),
-            DnsNames(chain.EndEntity),
-            chain.EndEntity.NotAfter.ToUniversalTime())).ToList());
+        new(tenant, replica, store.Chains
+            .Select(chain => (Chain: chain, Key: store.TryGetKey(chain.KeyId, out var key) ? key : null))
+            .Where(pair => pair.Key is not null)
+            .Select(pair => new CertificateChainRegistration(
+                pair.Chain.KeyId,
+                pair.Key!.Algorithm,
+                pair.Chain.Certificates.Select(c => c.RawData).ToList(),
+                DnsNames(pair.Chain.EndEntity),
+                pair.Chain.EndEntity.NotAfter.ToUniversalTime())).ToList());
 
     private static List<string> DnsNames(X509Certificate2 certificate) =>
         certificate.Extensions.OfType<X509SubjectAlternativeNameExtension>()
@@ -37,18 +45,20 @@ public sealed partial class ReplicaRegistrar(
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         var settings = options.Value;
-        var registration = Describe(settings.Tenant, settings.Replica, store);
         var registered = false;
         string? lastRefusal = null;
         while (!stoppingToken.IsCancellationRequested)
         {
+            // Taken before describing the store, so a reload during the call is never missed.
+            var reloaded = store.GetReloadToken();
+            var registration = Describe(settings.Tenant, settings.Replica, store);
             try
             {
                 var version = await Registry.RegisterReplicaAsync(registration).WaitAsync(TimeSpan.FromSeconds(10), stoppingToken);
                 if (!registered) LogRegistered(settings.Tenant, settings.Replica, registration.Chains.Count, version);
                 registered = true;
                 lastRefusal = null;
-                await Task.Delay(settings.RegistrationInterval, stoppingToken);
+                if (await UntilChangedAsync(reloaded, settings.RegistrationInterval, stoppingToken)) registered = false; // say the new registration
             }
             catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
             {
@@ -70,6 +80,16 @@ public sealed partial class ReplicaRegistrar(
                 await Task.Delay(settings.RegistrationRetryDelay, stoppingToken).ContinueWith(_ => { }, TaskScheduler.Default);
             }
         }
+    }
+
+    /// <summary>Waits out the re-registration interval, or less when the key folder changes (then true).</summary>
+    private static async Task<bool> UntilChangedAsync(IChangeToken reloaded, TimeSpan interval, CancellationToken stoppingToken)
+    {
+        var changed = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        using var registration = reloaded.RegisterChangeCallback(static state => ((TaskCompletionSource)state!).TrySetResult(), changed);
+        await Task.WhenAny(changed.Task, Task.Delay(interval, stoppingToken));
+        stoppingToken.ThrowIfCancellationRequested();
+        return changed.Task.IsCompleted;
     }
 
     public override async Task StopAsync(CancellationToken cancellationToken)

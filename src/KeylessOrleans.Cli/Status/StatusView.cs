@@ -1,0 +1,54 @@
+using KeylessOrleans.Cluster;
+using KeylessOrleans.Registry;
+using KeylessOrleans.Status;
+
+namespace KeylessOrleans.Cli.Status;
+
+/// <summary>What <c>keyless status</c> prints (and writes as JSON with --json): registry and edges joined per tenant.</summary>
+internal sealed record StatusView(
+    DateTimeOffset At,
+    long RegistryVersion,
+    IReadOnlyList<SiloSummary> Silos,
+    IReadOnlyList<TenantView> Tenants,
+    IReadOnlyList<EdgeStatusReport> Edges)
+{
+    public static StatusView From(RegistrySnapshot registry, ClusterStatus cluster) => new(
+        cluster.At,
+        registry.Version,
+        cluster.Silos,
+        registry.Tenants.OrderBy(t => t.Tenant, StringComparer.Ordinal).Select(t => TenantView.From(t, registry, cluster)).ToList(),
+        cluster.Edges);
+}
+
+/// <param name="Handshakes">Summed over every edge's last minute.</param>
+internal sealed record TenantView(
+    string Tenant,
+    IReadOnlyList<string> HostNames,
+    string Origin,
+    IReadOnlyList<ReplicaView> Replicas,
+    IReadOnlyList<HandshakeCount> Handshakes)
+{
+    public long Succeeded => Handshakes.Where(h => h.Outcome == "ok").Sum(h => h.Count);
+    public long Failed => Handshakes.Where(h => h.Outcome != "ok").Sum(h => h.Count);
+
+    public static TenantView From(TenantSettings tenant, RegistrySnapshot registry, ClusterStatus cluster) => new(
+        tenant.Tenant,
+        tenant.HostNames,
+        $"{tenant.Origin.Host}:{tenant.Origin.Port}",
+        registry.Replicas.Where(r => r.Tenant == tenant.Tenant).OrderBy(r => r.Replica, StringComparer.Ordinal)
+            .Select(r => ReplicaView.From(r, cluster)).ToList(),
+        cluster.Edges.SelectMany(e => e.Handshakes).Where(h => h.Tenant == tenant.Tenant)
+            .GroupBy(h => h.Outcome).Select(g => new HandshakeCount(tenant.Tenant, g.Key, g.Sum(h => h.Count)))
+            .OrderBy(h => h.Outcome, StringComparer.Ordinal).ToList());
+}
+
+/// <param name="Silo">Membership status of the replica's silo, or "absent" when no member declares it.</param>
+internal sealed record ReplicaView(string Replica, string Silo, IReadOnlyList<KeyView> Keys)
+{
+    public static ReplicaView From(ReplicaRegistration replica, ClusterStatus cluster) => new(
+        replica.Replica,
+        cluster.Silos.FirstOrDefault(s => s.Role == SiloRoles.OnPrem && s.Tenant == replica.Tenant && s.Replica == replica.Replica)?.Status ?? "absent",
+        replica.Chains.Select(c => new KeyView(c.KeyId, c.Algorithm.ToString(), c.HostNames, c.NotAfter)).ToList());
+}
+
+internal sealed record KeyView(string KeyId, string Algorithm, IReadOnlyList<string> HostNames, DateTimeOffset NotAfter);

@@ -1,0 +1,47 @@
+using KeylessOrleans.Edge.Hosting;
+using KeylessOrleans.Status;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+
+namespace KeylessOrleans.Edge.Diagnostics;
+
+/// <summary>Sends this edge's <see cref="HandshakeWindow"/> to the cluster status grain every <see cref="EdgeOptions.StatusReportInterval"/>.</summary>
+public sealed partial class EdgeStatusReporter(
+    IGrainFactory grains,
+    HandshakeWindow window,
+    ILocalSiloDetails silo,
+    TimeProvider time,
+    IOptions<EdgeOptions> options,
+    ILogger<EdgeStatusReporter> logger) : BackgroundService
+{
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        var status = grains.GetGrain<IClusterStatusGrain>(IClusterStatusGrain.DefaultKey);
+        var failing = false;
+        while (!stoppingToken.IsCancellationRequested)
+        {
+            try
+            {
+                var report = new EdgeStatusReport(options.Value.EdgeId, silo.SiloAddress.ToParsableString(), time.GetUtcNow(),
+                    HandshakeWindow.Length, window.Snapshot(), window.OpenConnections);
+                await status.ReportEdgeAsync(report).WaitAsync(TimeSpan.FromSeconds(5), stoppingToken);
+                failing = false;
+            }
+            catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+            {
+                return;
+            }
+            catch (Exception e)
+            {
+                // Status is for operators' eyes only: never let it disturb serving. Say it once per outage.
+                if (!failing) LogReportFailed(e.GetType().Name, e.Message);
+                failing = true;
+            }
+            await Task.Delay(options.Value.StatusReportInterval, stoppingToken).ContinueWith(_ => { }, TaskScheduler.Default);
+        }
+    }
+
+    [LoggerMessage(EventId = 3501, Level = LogLevel.Debug, Message = "Edge status report not delivered ({Error}: {Message}); will retry")]
+    private partial void LogReportFailed(string error, string message);
+}
