@@ -42,7 +42,9 @@ public static class KeyServerSiloBuilderExtensions
             sp.GetRequiredService<Pkcs11KeySet>().Keys));
         services.TryAddSingleton<KeyOperations>();
         services.TryAddSingleton<KeyServerMetrics>();
+        services.TryAddSingleton<RegistrationState>();
         services.AddHostedService<ReplicaRegistrar>();
+        services.AddHealthChecks().AddCheck<KeyServerReadinessCheck>(KeyServerReadinessCheck.Name, tags: [HealthTags.Ready]);
 
         // The gate in front of the key grains: edge proofs, tenant policy, rate limits, host names, freshness.
         services.TryAddSingleton(TimeProvider.System);
