@@ -8,7 +8,7 @@ internal static class CommandSurface
 {
     private static readonly string[] SiloOptions =
         ["--config", "--clustering", "--redis", "--cluster-id", "--service-id", "--silo-port", "--advertise",
-         "--tls-cert", "--tls-key", "--tls-ca"];
+         "--tls-cert", "--tls-key", "--tls-ca", "--admin-port", "--admin-listen", "--log-format"];
 
     /// <summary>How the tenant commands reach the cluster (an Orleans client: Redis, or an edge's gateway).</summary>
     private static readonly string[] ClientOptions =
@@ -20,7 +20,7 @@ internal static class CommandSurface
         ["edge"] = [.. SiloOptions, "--gateway-port", "--https-port", "--listen", "--edge-id", "--tenants"],
         ["keyserver"] = [.. SiloOptions, "--tenant", "--replica", "--keys"],
         ["origin"] = ["--listen"],
-        ["demo"] = ["--https-port", "--data-dir", "--silo-port", "--gateway-port", "--prepare-only", "--origin-port"],
+        ["demo"] = ["--https-port", "--data-dir", "--silo-port", "--gateway-port", "--prepare-only", "--origin-port", "--admin-port"],
         ["tenant add"] = [.. ClientOptions, "--host", "--origin", "--proxy-protocol", "--h2", "--no-rsa-key-exchange"],
         ["tenant list"] = ClientOptions,
         ["tenant show"] = ClientOptions,
@@ -41,6 +41,7 @@ internal static class CommandSurface
         "KEYLESS__EDGE__DEFAULTHOSTNAME", "KEYLESS__EDGE__KEYCALLTIMEOUT", "KEYLESS__EDGE__HANDSHAKETHREADS",
         "KEYLESS__EDGE__HANDSHAKEQUEUELENGTH", "KEYLESS__EDGE__MAXCONNECTIONS",
         "KEYLESS__KEYSERVER__TENANT", "KEYLESS__KEYSERVER__REPLICA", "KEYLESS__KEYSERVER__KEYDIRECTORY",
+        "KEYLESS__ADMIN__PORT", "KEYLESS__ADMIN__LISTENADDRESS", "KEYLESS__LOGGING__FORMAT",
     };
 
     /// <summary>Problems with one `keyless` argument list (empty when it fits the surface).</summary>
