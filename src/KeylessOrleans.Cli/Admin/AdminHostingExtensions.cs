@@ -1,6 +1,7 @@
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
 
 namespace KeylessOrleans.Cli.Admin;
 
@@ -19,6 +20,9 @@ public static class AdminHostingExtensions
         options.Validate();
         // Readiness checks come from the roles (AddKeylessEdge / AddKeylessKeyServer); this only makes sure the service exists.
         builder.Services.AddHealthChecks();
+        // Probes come every few seconds and the health service logs each unhealthy result: the /readyz body
+        // carries the reason, and the parts log their own transitions (registration, registry, listener).
+        builder.Logging.AddFilter("Microsoft.Extensions.Diagnostics.HealthChecks", LogLevel.None);
         if (options.Port != 0)
             builder.Services.AddHostedService(sp => ActivatorUtilities.CreateInstance<AdminServer>(sp, options));
         return builder;
