@@ -118,6 +118,7 @@ public sealed class AdminEndpointTests : IDisposable
             Assert.Equal("nobody.example.test", state.GetProperty("ServerName").GetString());
             Assert.Equal("unrecognized_name", state.GetProperty("Reason").GetString());
             Assert.Equal("127.0.0.1", state.GetProperty("Client").GetString());
+            Assert.Equal("-", state.GetProperty("Tenant").GetString()); // no tenant serves the name
         }
         Assert.DoesNotContain("PRIVATE KEY", edge.Output);
     }
