@@ -11,6 +11,7 @@ declare -A tools=(
   [systemd-analyze]=systemd           # verifies deploy/systemd units
   [softhsm2-util]=softhsm2            # a real PKCS#11 token for the HSM key store
   [prlimit]=util-linux                # runs an edge with a low open-file limit
+  [testssl]=testssl.sh                # ROBOT, Heartbleed, CCS, renegotiation and fallback scan of a running edge
 )
 
 missing=()

@@ -26,15 +26,15 @@ internal sealed class BenchCluster : IAsyncDisposable
     private readonly List<IHost> _hosts = [];
 
     public required TenantKeyFolder Keys { get; init; }
-    public required TestOrigin Origin { get; init; }
+    public required int OriginPort { get; init; }
     public int KeylessPort { get; private set; }
     public int LocalPort { get; private set; }
     public IServiceProvider KeylessEdgeServices => _hosts[0].Services;
     public IServiceProvider KeyServerServices => _hosts[2].Services;
 
-    public static async Task<BenchCluster> StartAsync(TenantKeyFolder keys, TestOrigin origin, int handshakeThreads)
+    public static async Task<BenchCluster> StartAsync(TenantKeyFolder keys, int originPort, int handshakeThreads)
     {
-        var cluster = new BenchCluster { Keys = keys, Origin = origin };
+        var cluster = new BenchCluster { Keys = keys, OriginPort = originPort };
         var primary = FreePort();
         cluster.KeylessPort = FreePort();
         cluster.LocalPort = FreePort();
@@ -67,7 +67,7 @@ internal sealed class BenchCluster : IAsyncDisposable
 
         var grains = cluster.KeylessEdgeServices.GetRequiredService<IGrainFactory>();
         await grains.GetGrain<IRegistryGrain>(IRegistryGrain.DefaultKey)
-            .SetTenantAsync(new TenantSettings("bench", [Host], new OriginEndpoint("127.0.0.1", origin.Port)));
+            .SetTenantAsync(new TenantSettings("bench", [Host], new OriginEndpoint("127.0.0.1", originPort)));
         foreach (var edge in cluster._hosts.Take(2))
         {
             var routes = edge.Services.GetRequiredService<RouteTable>();

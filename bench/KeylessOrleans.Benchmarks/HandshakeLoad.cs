@@ -6,7 +6,8 @@ using KeylessOrleans.TestSupport;
 namespace KeylessOrleans.Benchmarks;
 
 /// <summary>One handshake scenario: what the clients ask for.</summary>
-internal sealed record HandshakeScenario(string Name, string[] ClientOptions, string? SignatureAlgorithms);
+/// <param name="Resumed">Resume one TLS session (s_time -reuse) instead of a full handshake per connection.</param>
+internal sealed record HandshakeScenario(string Name, string[] ClientOptions, string? SignatureAlgorithms, bool Resumed = false);
 
 internal sealed record LoadResult(double PerSecond, double P50Ms, double P99Ms);
 
@@ -37,7 +38,7 @@ internal static partial class HandshakeLoad
 
         using var durations = new DurationRecorder();
         var runs = Enumerable.Range(0, clients).Select(_ => ExternalTool.RunAsync("openssl",
-            ["s_time", "-connect", $"127.0.0.1:{port}", "-new", "-time", $"{seconds}", .. scenario.ClientOptions],
+            ["s_time", "-connect", $"127.0.0.1:{port}", scenario.Resumed ? "-reuse" : "-new", "-time", $"{seconds}", .. scenario.ClientOptions],
             timeout: TimeSpan.FromSeconds(seconds + 60), environment: environment)).ToArray();
         var results = await Task.WhenAll(runs);
         var connections = results.Sum(r => ConnectionCount().Match(r.Output) is { Success: true } m ? int.Parse(m.Groups[1].Value) : 0);

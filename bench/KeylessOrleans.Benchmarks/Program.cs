@@ -18,9 +18,11 @@ if (args.Contains("--hsm"))
 
 using var ca = new TestCertificateAuthority("KeylessOrleans Bench CA");
 using var keys = new TenantKeyFolder(ca, [BenchCluster.Host]);
-await using var origin = new TestOrigin();
+await using var origin = new BulkOrigin();
 using var work = new TempDirectory("keyless-bench");
-await using var cluster = await BenchCluster.StartAsync(keys, origin, handshakeThreads: 64);
+await using var cluster = await BenchCluster.StartAsync(keys, origin.Port, handshakeThreads: 64);
+// What an operator would otherwise run: nginx holding the same keys, proxying to the same origin.
+await using var nginx = await NginxServer.StartAsync(keys, origin.Port, work.Path);
 
 Console.WriteLine($"# KeylessOrleans benchmark — {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC, {Environment.ProcessorCount} cores, {seconds} s per row");
 Console.WriteLine();
@@ -53,11 +55,11 @@ foreach (var (name, localOp, remoteOp) in keyOps)
 }
 Console.WriteLine();
 
-// 2. Full handshakes: keyless edge vs. the same edge signing in-process, same openssl clients, same run.
-Console.WriteLine($"## Full TLS handshakes ({clients} × openssl s_time -new)");
+// 2. Full handshakes: keyless edge vs. the same edge signing in-process vs. nginx with the key, same openssl clients, same run.
+Console.WriteLine($"## Full TLS handshakes ({clients} × openssl s_time -new; latency from the edge's own accept-to-finished histogram)");
 Console.WriteLine();
-Console.WriteLine("| handshake | in-process signer /s | keyless /s | ratio | in-process p50/p99 ms | keyless p50/p99 ms |");
-Console.WriteLine("|---|---|---|---|---|---|");
+Console.WriteLine("| handshake | in-process signer /s | keyless /s | nginx /s | keyless ÷ in-process | keyless ÷ nginx | in-process p50/p99 ms | keyless p50/p99 ms |");
+Console.WriteLine("|---|---|---|---|---|---|---|---|");
 var scenarios = new HandshakeScenario[]
 {
     new("TLS 1.3 ECDSA P-256", ["-tls1_3"], "ecdsa_secp256r1_sha256"),
@@ -70,8 +72,38 @@ foreach (var scenario in scenarios)
 {
     var inProcess = await HandshakeLoad.RunAsync(cluster.LocalPort, scenario, clients, seconds, work.Path);
     var keyless = await HandshakeLoad.RunAsync(cluster.KeylessPort, scenario, clients, seconds, work.Path);
-    Console.WriteLine($"| {scenario.Name} | {inProcess.PerSecond:0} | {keyless.PerSecond:0} | {keyless.PerSecond / inProcess.PerSecond:0.00} | {inProcess.P50Ms:0.0} / {inProcess.P99Ms:0.0} | {keyless.P50Ms:0.0} / {keyless.P99Ms:0.0} |");
+    var reference = await HandshakeLoad.RunAsync(nginx.Port, scenario, clients, seconds, work.Path);
+    Console.WriteLine($"| {scenario.Name} | {inProcess.PerSecond:0} | {keyless.PerSecond:0} | {reference.PerSecond:0} | {keyless.PerSecond / inProcess.PerSecond:0.00} | {keyless.PerSecond / reference.PerSecond:0.00} | {inProcess.P50Ms:0.0} / {inProcess.P99Ms:0.0} | {keyless.P50Ms:0.0} / {keyless.P99Ms:0.0} |");
 }
+Console.WriteLine();
+
+// 3. Resumed handshakes (TLS 1.2 session IDs; BouncyCastle's server has no TLS 1.3 resumption): no key operation at all.
+Console.WriteLine($"## Resumed TLS 1.2 handshakes ({clients} × openssl s_time -reuse)");
+Console.WriteLine();
+Console.WriteLine("| handshake | keyless /s | nginx /s | keyless ÷ nginx |");
+Console.WriteLine("|---|---|---|---|");
+foreach (var scenario in new HandshakeScenario[]
+{
+    new("TLS 1.2 ECDHE-ECDSA resumed", ["-tls1_2", "-cipher", "ECDHE-ECDSA-AES128-GCM-SHA256"], null, Resumed: true),
+    new("TLS 1.2 ECDHE-RSA resumed", ["-tls1_2", "-cipher", "ECDHE-RSA-AES128-GCM-SHA256"], null, Resumed: true),
+})
+{
+    var keyless = await HandshakeLoad.RunAsync(cluster.KeylessPort, scenario, clients, seconds, work.Path);
+    var reference = await HandshakeLoad.RunAsync(nginx.Port, scenario, clients, seconds, work.Path);
+    Console.WriteLine($"| {scenario.Name} | {keyless.PerSecond:0} | {reference.PerSecond:0} | {keyless.PerSecond / reference.PerSecond:0.00} |");
+}
+Console.WriteLine();
+
+// 4. Bulk: a 64 MiB response from the same origin through the keyless edge and through nginx.
+Console.WriteLine($"## Bulk throughput ({BulkOrigin.BulkBytes / (1024 * 1024)} MiB response over TLS 1.3, curl, median of 3)");
+Console.WriteLine();
+Console.WriteLine("| path | MB/s |");
+Console.WriteLine("|---|---|");
+var edgeBulk = await BulkDownload.MedianMegabytesPerSecondAsync(cluster.KeylessPort, 3);
+var nginxBulk = await BulkDownload.MedianMegabytesPerSecondAsync(nginx.Port, 3);
+Console.WriteLine($"| keyless edge → origin | {edgeBulk:0} |");
+Console.WriteLine($"| nginx → origin | {nginxBulk:0} |");
+Console.WriteLine($"| ratio keyless ÷ nginx | {edgeBulk / nginxBulk:0.00} |");
 Console.WriteLine();
 Console.WriteLine("Edges, key server and clients share this machine's cores; compare ratios within one run only.");
 return 0;

@@ -48,6 +48,27 @@ public sealed class CommandLineClientTests(EdgeFixture edge) : IClassFixture<Edg
         Assert.Contains(TestOrigin.Body, result.Output);
     }
 
+    // secp521r1 and X448 first, as testssl.sh and some clients send them: the edge must skip to a group the key server signs.
+    [Fact]
+    public async Task Tls12_ecdhe_uses_the_first_group_the_edge_shares_with_the_client()
+    {
+        var result = await SClientAsync("-tls1_2", "-cipher", "ECDHE-RSA-AES128-GCM-SHA256", "-groups", "secp521r1:X448:X25519");
+
+        Assert.True(result.ExitCode == 0, result.All);
+        Assert.Contains("Server Temp Key: X25519", result.All);
+        Assert.Contains(TestOrigin.Body, result.Output);
+    }
+
+    [Fact]
+    public async Task Tls12_ecdhe_client_sharing_no_group_gets_handshake_failure_without_a_key_call()
+    {
+        var calls = edge.KeyGrainCalls;
+        var result = await SClientAsync("-tls1_2", "-cipher", "ECDHE-RSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES128-GCM-SHA256", "-groups", "secp521r1");
+
+        Assert.Contains("alert number 40", result.All); // handshake_failure, not internal_error after a refused signing
+        Assert.Equal(calls, edge.KeyGrainCalls);
+    }
+
     [Fact]
     public async Task Openssl_gets_unrecognized_name_for_an_unknown_host()
     {

@@ -32,20 +32,22 @@ public sealed class KeylessProcess : IAsyncDisposable
 
     /// <summary>
     /// The admin port this process was given (/metrics, /healthz, /readyz): its own free port through
-    /// KEYLESS__ADMIN__PORT, so silos started side by side never fight over the role defaults. An --admin-port
-    /// argument overrides it (command line beats environment), and then this is not the port in use.
+    /// KEYLESS__ADMIN__PORT (unless the caller's environment sets one), so silos started side by side never fight
+    /// over the role defaults. An --admin-port argument overrides it (command line beats environment), and then
+    /// this is not the port in use.
     /// </summary>
     public int AdminPort { get; private init; }
 
-    public static KeylessProcess Start(params string[] arguments)
+    public static KeylessProcess Start(params string[] arguments) => Start(new Dictionary<string, string>(), arguments);
+
+    /// <summary>The keyless program with extra environment variables (e.g. <c>Logging__LogLevel__…</c>, <c>TMPDIR</c>).</summary>
+    public static KeylessProcess Start(IReadOnlyDictionary<string, string> environment, params string[] arguments)
     {
         var program = Path.Combine(AppContext.BaseDirectory, "keyless.dll");
         if (!File.Exists(program)) throw new FileNotFoundException("keyless.dll is not next to the tests", program);
-        var adminPort = FreePort();
-        return new KeylessProcess(Launch("dotnet", [program, .. arguments], new Dictionary<string, string> { ["KEYLESS__ADMIN__PORT"] = $"{adminPort}" }))
-        {
-            AdminPort = adminPort,
-        };
+        var adminPort = environment.TryGetValue("KEYLESS__ADMIN__PORT", out var given) ? int.Parse(given) : FreePort();
+        var withAdmin = new Dictionary<string, string>(environment) { ["KEYLESS__ADMIN__PORT"] = $"{adminPort}" };
+        return new KeylessProcess(Launch("dotnet", [program, .. arguments], withAdmin)) { AdminPort = adminPort };
     }
 
     /// <summary>Any program (e.g. a deploy script), with extra environment variables.</summary>

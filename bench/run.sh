@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# The benchmark, with what it drives installed first: openssl (s_time clients), curl (bulk downloads), nginx (the
+# baseline that holds the key itself), softhsm2 (for --hsm). Arguments go to the benchmark:
+#   bench/run.sh [--seconds N] [--clients N] [--hsm]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+declare -A tools=([openssl]=openssl [curl]=curl [nginx]=nginx-light [softhsm2-util]=softhsm2)
+missing=()
+for tool in "${!tools[@]}"; do command -v "$tool" >/dev/null 2>&1 || missing+=("${tools[$tool]}"); done
+if ((${#missing[@]})); then
+  sudo_cmd=(); [[ $(id -u) -eq 0 ]] || sudo_cmd=(sudo)
+  "${sudo_cmd[@]}" apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
+dotnet run -c Release --project bench/KeylessOrleans.Benchmarks -- "$@"

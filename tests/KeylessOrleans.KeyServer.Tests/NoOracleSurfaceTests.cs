@@ -1,0 +1,49 @@
+using System.Reflection;
+using KeylessOrleans.Keys;
+
+namespace KeylessOrleans.KeyServer.Tests;
+
+/// <summary>
+/// What a key server offers over the cluster is exactly the three TLS operations (plus a public description):
+/// no "sign these bytes", no "sign this digest", no raw RSA. Any new grain method or request field shows up here.
+/// </summary>
+public sealed class NoOracleSurfaceTests
+{
+    [Fact]
+    public void The_key_grain_offers_only_the_three_tls_operations_and_a_description()
+    {
+        var methods = typeof(IKeyGrain).GetMethods().Select(m => m.Name).Order().ToList();
+        Assert.Equal(["DecryptPremasterAsync", "DescribeAsync", "SignCertificateVerifyAsync", "SignServerKeyExchangeAsync"], methods);
+        Assert.Equal([typeof(SignCertificateVerifyRequest), typeof(CancellationToken)], Parameters(nameof(IKeyGrain.SignCertificateVerifyAsync)));
+        Assert.Equal([typeof(SignServerKeyExchangeRequest), typeof(CancellationToken)], Parameters(nameof(IKeyGrain.SignServerKeyExchangeAsync)));
+        Assert.Equal([typeof(DecryptPremasterRequest), typeof(CancellationToken)], Parameters(nameof(IKeyGrain.DecryptPremasterAsync)));
+        Assert.Equal([typeof(CancellationToken)], Parameters(nameof(IKeyGrain.DescribeAsync)));
+    }
+
+    [Fact]
+    public void Requests_carry_tls_structures_not_digests()
+    {
+        string[] Fields(Type type) => type.GetProperties(BindingFlags.Public | BindingFlags.Instance)
+            .Where(p => p.GetCustomAttributes().Any(a => a.GetType().Name == "IdAttribute")).Select(p => p.Name).Order().ToArray();
+        Assert.Equal(["Context", "Proof", "Scheme", "SignedContent"], Fields(typeof(SignCertificateVerifyRequest)));
+        Assert.Equal(["Context", "Proof", "Scheme", "SignedParams"], Fields(typeof(SignServerKeyExchangeRequest)));
+        Assert.Equal(["ClientRandom", "ClientVersion", "Context", "EncryptedPremaster", "Proof", "ServerRandom"], Fields(typeof(DecryptPremasterRequest)));
+    }
+
+    [Fact]
+    public void No_other_grain_interface_takes_bytes()
+    {
+        var grainInterfaces = typeof(IKeyGrain).Assembly.GetTypes()
+            .Where(t => t.IsInterface && typeof(IAddressable).IsAssignableFrom(t) && t != typeof(IKeyGrain)).ToList();
+        Assert.Contains(typeof(KeylessOrleans.Registry.IRegistryGrain), grainInterfaces);
+        var takingBytes = grainInterfaces
+            .SelectMany(t => t.GetMethods().Select(m => (t, m)))
+            .Where(x => x.m.GetParameters().Any(p => p.ParameterType == typeof(byte[])))
+            .Select(x => $"{x.t.Name}.{x.m.Name}")
+            .ToList();
+        Assert.Empty(takingBytes);
+    }
+
+    private static Type[] Parameters(string method) =>
+        typeof(IKeyGrain).GetMethod(method)!.GetParameters().Select(p => p.ParameterType).ToArray();
+}
