@@ -43,8 +43,6 @@ internal static class DemoCommand
 
     private static async Task<int> RunAsync(int httpsPort, string dataDirectory, int siloPort, int gatewayPort, int? adminPort)
     {
-        // Free ports unless asked: a demo must not fail because something already listens on 9090.
-        var (edgeAdmin, keyServerAdmin) = adminPort is { } port ? (port, port + 1) : (FreePort(), FreePort());
         using var stop = new CancellationTokenSource();
         using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, c => { c.Cancel = true; stop.Cancel(); });
         using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, c => { c.Cancel = true; stop.Cancel(); });
@@ -54,6 +52,15 @@ internal static class DemoCommand
             ? $"demo: created a demo CA and RSA-2048 + ECDSA P-256 keys for {DemoFiles.HostName} in {files.KeyDirectory}"
             : $"demo: reusing the keys in {files.KeyDirectory}");
         var originPort = FreePort();
+        // Free ports unless asked: a demo must not fail because something already listens on 9090. A free port
+        // may be one the demo is about to use itself (the key server takes siloPort + 1): skip those.
+        var taken = new HashSet<int> { httpsPort, siloPort, siloPort + 1, gatewayPort, originPort };
+        int FreeAdminPort()
+        {
+            while (true)
+                if (FreePort() is var free && taken.Add(free)) return free;
+        }
+        var (edgeAdmin, keyServerAdmin) = adminPort is { } port ? (port, port + 1) : (FreeAdminPort(), FreeAdminPort());
         files.WriteTenants(originPort);
 
         var children = new List<ChildProcess>();
