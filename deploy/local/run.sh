@@ -6,7 +6,7 @@
 #   deploy/local/run.sh            # Ctrl-C stops everything
 #
 # Environment: KEYLESS_LOCAL_STATE (default ./.keyless-local: keys, logs, pid files),
-# KEYLESS_LOCAL_BASE_PORT (default 17000; uses base..base+8), KEYLESS_BIN (a built keyless.dll; default:
+# KEYLESS_LOCAL_BASE_PORT (default 17000; uses base..base+11), KEYLESS_BIN (a built keyless.dll; default:
 # build src/KeylessOrleans.Cli into the state folder).
 set -euo pipefail
 
@@ -17,6 +17,8 @@ redis_port=$base
 edge1_silo=$((base + 1)) edge1_gateway=$((base + 2)) edge1_https=$((base + 3))
 edge2_silo=$((base + 4)) edge2_gateway=$((base + 5)) edge2_https=$((base + 6))
 keyserver_silo=$((base + 7)) origin_port=$((base + 8))
+# Admin endpoints (/metrics, /healthz, /readyz): each process its own, since the role defaults would collide here.
+edge1_admin=$((base + 9)) edge2_admin=$((base + 10)) keyserver_admin=$((base + 11))
 mkdir -p "$state/pids" "$state/logs"
 
 # What this layout needs from the system.
@@ -62,9 +64,9 @@ rm -rf "$state/redis" && mkdir -p "$state/redis" # each run starts a fresh clust
 # Append-only file, as in compose/k8s: a restarted Redis brings back membership and the registry.
 start redis redis-server --port "$redis_port" --bind 127.0.0.1 --dir "$state/redis" --save "" --appendonly yes
 start origin "${keyless[@]}" origin --listen "127.0.0.1:$origin_port"
-start edge1 "${keyless[@]}" edge "${cluster[@]}" --silo-port "$edge1_silo" --gateway-port "$edge1_gateway" --https-port "$edge1_https" --edge-id edge1
-start edge2 "${keyless[@]}" edge "${cluster[@]}" --silo-port "$edge2_silo" --gateway-port "$edge2_gateway" --https-port "$edge2_https" --edge-id edge2
-start keyserver "${keyless[@]}" keyserver "${cluster[@]}" --tenant demo --keys "$state/data/keyserver/keys" --silo-port "$keyserver_silo" \
+start edge1 "${keyless[@]}" edge "${cluster[@]}" --silo-port "$edge1_silo" --gateway-port "$edge1_gateway" --https-port "$edge1_https" --edge-id edge1 --admin-port "$edge1_admin"
+start edge2 "${keyless[@]}" edge "${cluster[@]}" --silo-port "$edge2_silo" --gateway-port "$edge2_gateway" --https-port "$edge2_https" --edge-id edge2 --admin-port "$edge2_admin"
+start keyserver "${keyless[@]}" keyserver "${cluster[@]}" --tenant demo --keys "$state/data/keyserver/keys" --silo-port "$keyserver_silo" --admin-port "$keyserver_admin" \
   --audit-log "$state/data/keyserver/audit.log"
 
 # The operator adds the tenant; retried while the cluster is still forming (bounded: 60 tries).
@@ -86,6 +88,7 @@ done
 echo
 echo "local deployment ready: edges on https://demo.localhost:$edge1_https/ and https://demo.localhost:$edge2_https/ (redis 127.0.0.1:$redis_port)"
 echo "  curl --cacert $state/data/ca.pem --resolve demo.localhost:$edge1_https:127.0.0.1 https://demo.localhost:$edge1_https/"
+echo "  admin (metrics, healthz, readyz): edge1 http://127.0.0.1:$edge1_admin/ edge2 http://127.0.0.1:$edge2_admin/ keyserver http://127.0.0.1:$keyserver_admin/"
 echo "  ${keyless[*]} tenant list --clustering redis --redis 127.0.0.1:$redis_port"
 echo "logs and pid files: $state; Ctrl-C stops everything"
 while true; do sleep 1; done

@@ -8,7 +8,7 @@ internal static class CommandSurface
 {
     private static readonly string[] SiloOptions =
         ["--config", "--clustering", "--redis", "--cluster-id", "--service-id", "--silo-port", "--advertise",
-         "--tls-cert", "--tls-key", "--tls-ca"];
+         "--tls-cert", "--tls-key", "--tls-ca", "--admin-port", "--admin-listen", "--log-format"];
 
     /// <summary>How the tenant commands reach the cluster (an Orleans client: Redis, or an edge's gateway).</summary>
     private static readonly string[] ClientOptions =
@@ -21,7 +21,7 @@ internal static class CommandSurface
         ["keyserver"] = [.. SiloOptions, "--tenant", "--replica", "--keys", "--audit-log"],
         ["audit verify"] = [],
         ["origin"] = ["--listen"],
-        ["demo"] = ["--https-port", "--data-dir", "--silo-port", "--gateway-port", "--prepare-only", "--origin-port"],
+        ["demo"] = ["--https-port", "--data-dir", "--silo-port", "--gateway-port", "--prepare-only", "--origin-port", "--admin-port"],
         ["tenant add"] = [.. ClientOptions, "--host", "--origin", "--proxy-protocol", "--h2", "--no-rsa-key-exchange"],
         ["tenant list"] = ClientOptions,
         ["tenant show"] = ClientOptions,
@@ -46,6 +46,7 @@ internal static class CommandSurface
         "KEYLESS__KEYSERVER__AUDITLOG__PATH", "KEYLESS__KEYSERVER__AUDITLOG__ENABLED", "KEYLESS__KEYSERVER__AUDITLOG__IFBROKEN",
         "KEYLESS__KEYSERVER__KEYRELOADDELAY", "KEYLESS__KEYSERVER__KEYRESCANINTERVAL", "KEYLESS__KEYSERVER__KEYRETIREMENTDELAY",
         "KEYLESS__EDGE__STATUSREPORTINTERVAL",
+        "KEYLESS__ADMIN__PORT", "KEYLESS__ADMIN__LISTENADDRESS", "KEYLESS__LOGGING__FORMAT",
     };
 
     /// <summary>Problems with one `keyless` argument list (empty when it fits the surface).</summary>

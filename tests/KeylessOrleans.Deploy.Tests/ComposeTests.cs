@@ -54,8 +54,11 @@ public class ComposeTests
             Assert.Equal("redis:6379", Str(env["KEYLESS__CLUSTER__REDIS"]));
             Assert.True(env.ContainsKey("KEYLESS__CLUSTER__TLSCA"), silo);
         }
-        Assert.Equal(["8443:8443"], Strings(Get(compose, "services.edge1.ports")));
-        Assert.Equal(["8444:8443"], Strings(Get(compose, "services.edge2.ports")));
+        // Admin endpoints (/metrics, /healthz, /readyz) reach the host's loopback only.
+        Assert.Equal(["8443:8443", "127.0.0.1:9090:9090"], Strings(Get(compose, "services.edge1.ports")));
+        Assert.Equal(["8444:8443", "127.0.0.1:9190:9090"], Strings(Get(compose, "services.edge2.ports")));
+        foreach (var edge in new[] { "edge1", "edge2" })
+            Assert.Equal("0.0.0.0", Str(Map(Get(compose, $"services.{edge}.environment"))["KEYLESS__ADMIN__LISTENADDRESS"]));
         Assert.Equal(["origin", "--listen", "0.0.0.0:8080"], Strings(Get(compose, "services.origin.command")));
     }
 
@@ -79,7 +82,7 @@ public class ComposeTests
         var context = Path.GetFullPath(Path.Combine(DeployFiles.Path("compose"), Str(Get(compose, "services.edge1.build.context"))!));
         var text = File.ReadAllText(Path.Combine(context, dockerfile));
         Assert.Contains("FROM mcr.microsoft.com/dotnet/sdk:10.0 AS build", text);
-        Assert.Contains("FROM mcr.microsoft.com/dotnet/runtime:10.0", text);
+        Assert.Contains("FROM mcr.microsoft.com/dotnet/aspnet:10.0", text); // the admin endpoint needs the ASP.NET Core shared framework
         Assert.Contains("dotnet publish src/KeylessOrleans.Cli", text);
         Assert.True(Directory.Exists(Path.Combine(context, "src", "KeylessOrleans.Cli")), "build context is the repo root");
     }

@@ -81,15 +81,19 @@ public class KubernetesTests
     }
 
     [Fact]
-    public void Readiness_probes_the_https_port_that_the_config_map_sets()
+    public void Probes_ask_the_admin_port_that_the_config_map_sets_and_https_listens_on_its_port()
     {
         var edge = Find("Deployment", "keyless-edge");
         var container = Seq(Get(edge, "spec.template.spec.containers"))[0];
-        var probePort = Str(container, "readinessProbe.tcpSocket.port");
-        var port = Seq(Get(container, "ports")).Single(p => Str(p, "name") == probePort);
-
         var config = Find("ConfigMap", Str(Seq(Get(container, "envFrom"))[0], "configMapRef.name")!);
-        Assert.Equal(Str(config, "data.KEYLESS__EDGE__HTTPSPORT"), Str(port, "containerPort"));
+        string? ContainerPort(string? name) => Str(Seq(Get(container, "ports")).Single(p => Str(p, "name") == name), "containerPort");
+
+        Assert.Equal("/readyz", Str(container, "readinessProbe.httpGet.path"));
+        Assert.Equal("/healthz", Str(container, "livenessProbe.httpGet.path"));
+        Assert.Equal(Str(config, "data.KEYLESS__ADMIN__PORT"), ContainerPort(Str(container, "readinessProbe.httpGet.port")));
+        Assert.Equal(Str(config, "data.KEYLESS__ADMIN__PORT"), ContainerPort(Str(container, "livenessProbe.httpGet.port")));
+        Assert.Equal("0.0.0.0", Str(config, "data.KEYLESS__ADMIN__LISTENADDRESS")); // the kubelet probes the pod IP
+        Assert.Equal(Str(config, "data.KEYLESS__EDGE__HTTPSPORT"), ContainerPort("https"));
         Assert.Equal("0.0.0.0", Str(config, "data.KEYLESS__EDGE__LISTENADDRESS"));
         Assert.Empty(CommandSurface.CheckEnvironment(Map(Get(config, "data")).Keys));
     }

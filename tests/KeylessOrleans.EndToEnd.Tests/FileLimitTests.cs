@@ -20,7 +20,8 @@ public sealed class FileLimitTests
         var httpsPort = KeylessProcess.FreePort();
         await using var edge = KeylessProcess.StartProgram("prlimit",
             [$"--nofile={FileLimit}:{FileLimit}", "dotnet", Path.Combine(AppContext.BaseDirectory, "keyless.dll"), "edge",
-             "--https-port", $"{httpsPort}", "--silo-port", $"{KeylessProcess.FreePort()}", "--gateway-port", $"{KeylessProcess.FreePort()}"],
+             "--https-port", $"{httpsPort}", "--silo-port", $"{KeylessProcess.FreePort()}", "--gateway-port", $"{KeylessProcess.FreePort()}",
+             "--admin-port", $"{KeylessProcess.FreePort()}"],
             null);
         await edge.WaitForLineAsync("Edge listening for TLS", TimeSpan.FromSeconds(60));
         Assert.Contains("lowered to", edge.Output);

@@ -21,7 +21,7 @@ public sealed class MultiHostTests(ITestOutputHelper output) : IDisposable
     {
         var total = Stopwatch.StartNew();
         void Step(string what) => output.WriteLine($"[{total.Elapsed.TotalSeconds,6:0.0} s] {what}");
-        var basePort = FreePortRange(9);
+        var basePort = FreePortRange(12); // run.sh uses base..base+11
         int redisPort = basePort, edge1Silo = basePort + 1, edge1Gateway = basePort + 2, edge1Https = basePort + 3, edge2Https = basePort + 6, originPort = basePort + 8;
         var redis = $"127.0.0.1:{redisPort}";
         var script = Path.Combine(RepositoryRoot(), "deploy", "local", "run.sh");

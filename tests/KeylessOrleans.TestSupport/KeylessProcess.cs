@@ -30,6 +30,14 @@ public sealed class KeylessProcess : IAsyncDisposable
     public int ExitCode => _process.ExitCode;
     public string Output => string.Join('\n', _lines);
 
+    /// <summary>
+    /// The admin port this process was given (/metrics, /healthz, /readyz): its own free port through
+    /// KEYLESS__ADMIN__PORT (unless the caller's environment sets one), so silos started side by side never fight
+    /// over the role defaults. An --admin-port argument overrides it (command line beats environment), and then
+    /// this is not the port in use.
+    /// </summary>
+    public int AdminPort { get; private init; }
+
     public static KeylessProcess Start(params string[] arguments) => Start(new Dictionary<string, string>(), arguments);
 
     /// <summary>The keyless program with extra environment variables (e.g. <c>Logging__LogLevel__…</c>, <c>TMPDIR</c>).</summary>
@@ -37,11 +45,16 @@ public sealed class KeylessProcess : IAsyncDisposable
     {
         var program = Path.Combine(AppContext.BaseDirectory, "keyless.dll");
         if (!File.Exists(program)) throw new FileNotFoundException("keyless.dll is not next to the tests", program);
-        return StartProgram("dotnet", [program, .. arguments], environment);
+        var adminPort = environment.TryGetValue("KEYLESS__ADMIN__PORT", out var given) ? int.Parse(given) : FreePort();
+        var withAdmin = new Dictionary<string, string>(environment) { ["KEYLESS__ADMIN__PORT"] = $"{adminPort}" };
+        return new KeylessProcess(Launch("dotnet", [program, .. arguments], withAdmin)) { AdminPort = adminPort };
     }
 
     /// <summary>Any program (e.g. a deploy script), with extra environment variables.</summary>
-    public static KeylessProcess StartProgram(string file, IEnumerable<string> arguments, IReadOnlyDictionary<string, string>? environment)
+    public static KeylessProcess StartProgram(string file, IEnumerable<string> arguments, IReadOnlyDictionary<string, string>? environment) =>
+        new(Launch(file, arguments, environment));
+
+    private static Process Launch(string file, IEnumerable<string> arguments, IReadOnlyDictionary<string, string>? environment)
     {
         var start = new ProcessStartInfo(file)
         {
@@ -52,7 +65,7 @@ public sealed class KeylessProcess : IAsyncDisposable
         };
         foreach (var argument in arguments) start.ArgumentList.Add(argument);
         foreach (var (name, value) in environment ?? new Dictionary<string, string>()) start.Environment[name] = value;
-        return new KeylessProcess(Process.Start(start)!);
+        return Process.Start(start)!;
     }
 
     /// <summary>Runs a keyless command to its end: exit code and everything it printed.</summary>

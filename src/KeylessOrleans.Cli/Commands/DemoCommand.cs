@@ -23,14 +23,15 @@ internal static class DemoCommand
         var gatewayPort = new Option<int>("--gateway-port") { Description = "Orleans gateway port of the edge", DefaultValueFactory = _ => 30000 };
         var prepareOnly = new Option<bool>("--prepare-only") { Description = "Only create the data folder (demo CA, keys, tenants file for --origin-port) and exit; deploy/local uses this" };
         var originPort = new Option<int?>("--origin-port") { Description = "Origin port written to the tenants file (default: a free port)" };
+        var adminPort = new Option<int?>("--admin-port") { Description = "Edge admin port (/metrics, /healthz, /readyz); the key server takes the next one (default: free ports)" };
         var command = new Command("demo", "Run an edge, the demo tenant's key server and an origin on localhost, serving https://demo.localhost:<https-port>/.")
         {
-            httpsPort, dataDir, siloPort, gatewayPort, prepareOnly, originPort,
+            httpsPort, dataDir, siloPort, gatewayPort, prepareOnly, originPort, adminPort,
         };
         command.SetAction(result =>
         {
             if (!result.GetValue(prepareOnly))
-                return RunAsync(result.GetValue(httpsPort), result.GetValue(dataDir)!, result.GetValue(siloPort), result.GetValue(gatewayPort));
+                return RunAsync(result.GetValue(httpsPort), result.GetValue(dataDir)!, result.GetValue(siloPort), result.GetValue(gatewayPort), result.GetValue(adminPort));
             var files = new DemoFiles(result.GetValue(dataDir)!);
             files.EnsureKeys();
             files.WriteTenants(result.GetValue(originPort) ?? FreePort());
@@ -40,7 +41,7 @@ internal static class DemoCommand
         return command;
     }
 
-    private static async Task<int> RunAsync(int httpsPort, string dataDirectory, int siloPort, int gatewayPort)
+    private static async Task<int> RunAsync(int httpsPort, string dataDirectory, int siloPort, int gatewayPort, int? adminPort)
     {
         using var stop = new CancellationTokenSource();
         using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, c => { c.Cancel = true; stop.Cancel(); });
@@ -51,6 +52,15 @@ internal static class DemoCommand
             ? $"demo: created a demo CA and RSA-2048 + ECDSA P-256 keys for {DemoFiles.HostName} in {files.KeyDirectory}"
             : $"demo: reusing the keys in {files.KeyDirectory}");
         var originPort = FreePort();
+        // Free ports unless asked: a demo must not fail because something already listens on 9090. A free port
+        // may be one the demo is about to use itself (the key server takes siloPort + 1): skip those.
+        var taken = new HashSet<int> { httpsPort, siloPort, siloPort + 1, gatewayPort, originPort };
+        int FreeAdminPort()
+        {
+            while (true)
+                if (FreePort() is var free && taken.Add(free)) return free;
+        }
+        var (edgeAdmin, keyServerAdmin) = adminPort is { } port ? (port, port + 1) : (FreeAdminPort(), FreeAdminPort());
         files.WriteTenants(originPort);
 
         var children = new List<ChildProcess>();
@@ -58,9 +68,9 @@ internal static class DemoCommand
         {
             children.Add(ChildProcess.Start("origin", "origin", "--listen", $"127.0.0.1:{originPort}"));
             children.Add(ChildProcess.Start("edge", "edge", "--https-port", $"{httpsPort}", "--silo-port", $"{siloPort}",
-                "--gateway-port", $"{gatewayPort}", "--tenants", files.TenantsFile, "--edge-id", "demo-edge"));
+                "--gateway-port", $"{gatewayPort}", "--tenants", files.TenantsFile, "--edge-id", "demo-edge", "--admin-port", $"{edgeAdmin}"));
             children.Add(ChildProcess.Start("keyserver", "keyserver", "--tenant", DemoFiles.Tenant, "--keys", files.KeyDirectory,
-                "--audit-log", files.AuditLogFile, "--silo-port", $"{siloPort + 1}", "--primary", $"127.0.0.1:{siloPort}"));
+                "--audit-log", files.AuditLogFile, "--silo-port", $"{siloPort + 1}", "--primary", $"127.0.0.1:{siloPort}", "--admin-port", $"{keyServerAdmin}"));
 
             var anyExited = Task.WhenAny(children.Select(c => c.Exited));
             var ready = WaitUntilServingAsync(httpsPort, files.CaFile, stop.Token);
@@ -79,6 +89,7 @@ internal static class DemoCommand
             Console.WriteLine($"KeylessOrleans demo ready: https://{DemoFiles.HostName}:{httpsPort}/  (edge pid {children[1].Id}, key server pid {children[2].Id})");
             Console.WriteLine($"  curl --cacert {files.CaFile} --resolve {DemoFiles.HostName}:{httpsPort}:127.0.0.1 https://{DemoFiles.HostName}:{httpsPort}/");
             Console.WriteLine($"Key operations are recorded in {files.AuditLogFile} (check it: keyless audit verify {files.AuditLogFile}).");
+            Console.WriteLine($"  metrics and health: edge http://127.0.0.1:{edgeAdmin}/metrics (/healthz, /readyz), key server http://127.0.0.1:{keyServerAdmin}/metrics");
             Console.WriteLine("Ctrl-C stops everything.");
             Console.WriteLine();
 

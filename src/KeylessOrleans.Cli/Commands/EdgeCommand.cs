@@ -1,4 +1,5 @@
 using System.CommandLine;
+using KeylessOrleans.Cli.Admin;
 using KeylessOrleans.Cli.Hosting;
 using KeylessOrleans.Cluster.Hosting;
 using KeylessOrleans.Cluster.Security;
@@ -36,6 +37,7 @@ internal static class EdgeCommand
             overrides["Keyless:Edge:EdgeId"] = result.GetValue(edgeId);
             overrides["Keyless:Cluster:GatewayPort"] = result.GetValue(gatewayPort)?.ToString();
             var builder = SiloHosting.CreateBuilder(result.GetValue(silo.Config), overrides);
+            builder.AddKeylessAdmin(defaultPort: 9090);
             var cluster = SiloHosting.ClusterOptions(builder.Configuration, defaultGatewayPort: 30000);
             builder.UseOrleans(orleans =>
             {

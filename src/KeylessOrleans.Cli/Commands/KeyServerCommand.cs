@@ -1,4 +1,5 @@
 using System.CommandLine;
+using KeylessOrleans.Cli.Admin;
 using KeylessOrleans.Cli.Hosting;
 using KeylessOrleans.Cluster.Hosting;
 using KeylessOrleans.Cluster.Security;
@@ -36,6 +37,7 @@ internal static class KeyServerCommand
             var uris = result.GetValue(pkcs11) ?? [];
             for (var i = 0; i < uris.Length; i++) overrides[$"Keyless:KeyServer:Pkcs11Keys:{i}"] = uris[i];
             var builder = SiloHosting.CreateBuilder(result.GetValue(silo.Config), overrides);
+            builder.AddKeylessAdmin(defaultPort: 9091);
             // On-prem silos never accept Orleans clients.
             var cluster = SiloHosting.ClusterOptions(builder.Configuration, defaultGatewayPort: 0);
             builder.UseOrleans(orleans =>

@@ -13,11 +13,14 @@ internal sealed class SiloCommandOptions
     public Option<string?> Clustering { get; } = new("--clustering") { Description = "localhost (one machine, default) or redis (multi-host)" };
     public Option<string?> Redis { get; } = new("--redis") { Description = "Redis host:port for --clustering redis (membership and registry storage)" };
     public Option<string?> Advertise { get; } = new("--advertise") { Description = "IP address other silos use to reach this one (redis clustering)" };
+    public Option<int?> AdminPort { get; } = new("--admin-port") { Description = "HTTP port for /metrics, /healthz, /readyz (0: off; default edge 9090, keyserver 9091)" };
+    public Option<string?> AdminListen { get; } = new("--admin-listen") { Description = "IP address the admin endpoint binds (default 127.0.0.1)" };
+    public Option<string?> LogFormat { get; } = new("--log-format") { Description = "Console log format: text (default) or json" };
     public ClusterTlsCommandOptions Tls { get; } = new();
 
     public void AddTo(Command command)
     {
-        foreach (var option in new Option[] { Config, SiloPort, PrimarySilo, ClusterId, ServiceId, Clustering, Redis, Advertise }.Concat(Tls.All))
+        foreach (var option in new Option[] { Config, SiloPort, PrimarySilo, ClusterId, ServiceId, Clustering, Redis, Advertise, AdminPort, AdminListen, LogFormat }.Concat(Tls.All))
             command.Options.Add(option);
     }
 
@@ -32,6 +35,9 @@ internal sealed class SiloCommandOptions
             ["Keyless:Cluster:Clustering"] = result.GetValue(Clustering),
             ["Keyless:Cluster:Redis"] = result.GetValue(Redis),
             ["Keyless:Cluster:AdvertisedAddress"] = result.GetValue(Advertise),
+            ["Keyless:Admin:Port"] = result.GetValue(AdminPort)?.ToString(),
+            ["Keyless:Admin:ListenAddress"] = result.GetValue(AdminListen),
+            ["Keyless:Logging:Format"] = result.GetValue(LogFormat),
         };
         Tls.AddOverrides(result, overrides);
         return overrides;

@@ -24,11 +24,7 @@ internal static class SiloHosting
         builder.Configuration.AddEnvironmentVariables();
         builder.Configuration.AddInMemoryCollection(commandLine.Where(kv => kv.Value is not null));
 
-        builder.Logging.AddSimpleConsole(o =>
-        {
-            o.SingleLine = true;
-            o.TimestampFormat = "HH:mm:ss.fff ";
-        });
+        AddConsoleLogging(builder);
         builder.Logging.SetMinimumLevel(LogLevel.Information);
         builder.Logging.AddFilter("Orleans", LogLevel.Warning);
         builder.Logging.AddFilter("Microsoft", LogLevel.Warning);
@@ -38,6 +34,33 @@ internal static class SiloHosting
         builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(15));
         builder.Services.AddSingleton<IHostLifetime, Microsoft.Extensions.Hosting.Internal.ConsoleLifetime>(); // SIGINT/SIGTERM stop the silo gracefully
         return builder;
+    }
+
+    /// <summary>
+    /// "Keyless:Logging:Format": text (one readable line per entry, the default) or json (one JSON object per
+    /// line, with the message's named values as fields, for log shippers).
+    /// </summary>
+    private static void AddConsoleLogging(HostApplicationBuilder builder)
+    {
+        switch (builder.Configuration["Keyless:Logging:Format"]?.ToLowerInvariant() ?? "text")
+        {
+            case "text":
+                builder.Logging.AddSimpleConsole(o =>
+                {
+                    o.SingleLine = true;
+                    o.TimestampFormat = "HH:mm:ss.fff ";
+                });
+                break;
+            case "json":
+                builder.Logging.AddJsonConsole(o =>
+                {
+                    o.UseUtcTimestamp = true;
+                    o.TimestampFormat = "yyyy-MM-ddTHH:mm:ss.fffZ";
+                });
+                break;
+            case var other:
+                throw new ArgumentException($"Keyless:Logging:Format must be text or json, not '{other}'");
+        }
     }
 
     /// <summary>The "Keyless:Cluster" section, with the role's own gateway default.</summary>

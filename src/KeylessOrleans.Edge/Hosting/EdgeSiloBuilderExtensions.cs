@@ -36,7 +36,7 @@ public static class EdgeSiloBuilderExtensions
         services.TryAddSingleton<KeyServerClient>();
         services.TryAddSingleton<ReplicaHealth>();
         services.TryAddSingleton(sp => new TenantBulkhead(sp.GetRequiredService<IOptions<EdgeOptions>>().Value.MaxKeyCallsPerTenant));
-        services.TryAddSingleton<RouteTable>();
+        services.TryAddSingleton(sp => sp.GetRequiredService<EdgeMetrics>().Observe(new RouteTable(), sp.GetRequiredService<TimeProvider>()));
         services.AddHostedService<RegistryFollower>();
         services.TryAddSingleton<HandshakeWindow>(); // before the listener starts, so it sees every connection
         services.AddHostedService<EdgeStatusReporter>();
@@ -59,10 +59,11 @@ public static class EdgeSiloBuilderExtensions
         services.TryAddSingleton(sp =>
         {
             var o = sp.GetRequiredService<IOptions<EdgeOptions>>().Value;
-            return new HandshakeWorkerPool(o.HandshakeThreads, o.HandshakeQueueLength);
+            return sp.GetRequiredService<EdgeMetrics>().Observe(new HandshakeWorkerPool(o.HandshakeThreads, o.HandshakeQueueLength));
         });
         services.TryAddSingleton<EdgeListener>();
         services.AddHostedService(sp => sp.GetRequiredService<EdgeListener>());
+        services.AddHealthChecks().AddCheck<EdgeReadinessCheck>(EdgeReadinessCheck.Name, tags: [HealthTags.Ready]);
         return builder;
     }
 }

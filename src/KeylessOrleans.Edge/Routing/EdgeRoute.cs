@@ -7,3 +7,6 @@ public sealed record EdgeRoute(string HostName, HostRoute Keys, TenantSettings T
 {
     public string TenantName => Tenant.Tenant;
 }
+
+/// <summary>When one registered certificate for a host name stops being valid.</summary>
+public sealed record CertificateExpiry(string Tenant, string HostName, string KeyId, DateTimeOffset NotAfter);

@@ -21,6 +21,29 @@ public sealed class RouteTable
     public void Apply(RegistrySnapshot snapshot) =>
         _state = new State(snapshot, snapshot.Tenants.ToDictionary(t => t.Tenant, StringComparer.Ordinal));
 
+    /// <summary>
+    /// Every registered certificate by tenant, host name and key, with the earliest NotAfter among the replicas
+    /// holding it: the date by which the operator must see a renewal.
+    /// </summary>
+    public IEnumerable<CertificateExpiry> CertificateExpiries()
+    {
+        var snapshot = _state.Snapshot;
+        if (snapshot is null) return [];
+        return snapshot.Replicas
+            .SelectMany(r => r.Chains.SelectMany(c => c.HostNames.Select(h => (r.Tenant, HostName: h, c.KeyId, c.NotAfter))))
+            .GroupBy(e => (e.Tenant, e.HostName, e.KeyId))
+            .Select(g => new CertificateExpiry(g.Key.Tenant, g.Key.HostName, g.Key.KeyId, g.Min(e => e.NotAfter)));
+    }
+
+    /// <summary>Tenants the operator set up whose key servers have none registered: their names cannot be served.</summary>
+    public IReadOnlyList<string> TenantsWithoutKeyServer()
+    {
+        var snapshot = _state.Snapshot;
+        if (snapshot is null) return [];
+        var served = snapshot.Replicas.Select(r => r.Tenant).ToHashSet(StringComparer.Ordinal);
+        return snapshot.Tenants.Select(t => t.Tenant).Where(t => !served.Contains(t)).Order(StringComparer.Ordinal).ToList();
+    }
+
     public EdgeRoute? Resolve(string hostName)
     {
         var state = _state;

@@ -40,7 +40,8 @@ public sealed partial class TlsConnection(
             metrics.RecordHandshake(Facts.Route?.TenantName, Facts.Version, Facts.Resumed, outcome, Stopwatch.GetElapsedTime(started));
             if (outcome != "ok")
             {
-                LogHandshakeFailed(_clientEndPoint.Address.ToString(), Facts.ServerName, outcome, Facts.AlertSent, Facts.KeyFailureDetail);
+                // One line per failed handshake, named values only (JSON logs make them fields): never key material.
+                LogHandshakeFailed(_clientEndPoint.Address.ToString(), Facts.ServerName, Facts.Route?.TenantName ?? "-", outcome, Facts.AlertSent, Facts.KeyFailureDetail);
                 return;
             }
             await ForwardAsync(stopping);
@@ -267,8 +268,8 @@ public sealed partial class TlsConnection(
         }
     }
 
-    [LoggerMessage(EventId = 3201, Level = LogLevel.Information, Message = "Handshake from {Client} for {ServerName} failed: {Reason} (alert sent: {Alert}; key server: {KeyDetail})")]
-    private partial void LogHandshakeFailed(string client, string? serverName, string reason, string? alert, string? keyDetail);
+    [LoggerMessage(EventId = 3201, Level = LogLevel.Information, Message = "Handshake from {Client} for {ServerName} (tenant {Tenant}) failed: {Reason} (alert sent: {Alert}; key server: {KeyDetail})")]
+    private partial void LogHandshakeFailed(string client, string? serverName, string tenant, string reason, string? alert, string? keyDetail);
 
     [LoggerMessage(EventId = 3202, Level = LogLevel.Warning, Message = "Origin {OriginHost}:{OriginPort} of tenant {Tenant} unreachable ({Error}); closed the client connection")]
     private partial void LogOriginUnreachable(string tenant, string originHost, int originPort, string error);

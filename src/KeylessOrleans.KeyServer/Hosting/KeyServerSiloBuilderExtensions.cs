@@ -48,7 +48,9 @@ public static class KeyServerSiloBuilderExtensions
         services.TryAddSingleton<AuditLog>();
         services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>, AuditLogLifecycle>();
         services.AddHostedService<KeyFolderWatcher>();
+        services.TryAddSingleton<RegistrationState>();
         services.AddHostedService<ReplicaRegistrar>();
+        services.AddHealthChecks().AddCheck<KeyServerReadinessCheck>(KeyServerReadinessCheck.Name, tags: [HealthTags.Ready]);
 
         // The gate in front of the key grains: edge proofs, tenant policy, rate limits, host names, freshness.
         services.TryAddSingleton(TimeProvider.System);

@@ -18,6 +18,7 @@ public sealed partial class ReplicaRegistrar(
     IGrainFactory grains,
     IKeyStore store,
     IOptions<KeyServerOptions> options,
+    RegistrationState state,
     ILogger<ReplicaRegistrar> logger) : BackgroundService
 {
     /// <remarks>
@@ -57,6 +58,7 @@ public sealed partial class ReplicaRegistrar(
                 var version = await Registry.RegisterReplicaAsync(registration).WaitAsync(TimeSpan.FromSeconds(10), stoppingToken);
                 if (!registered) LogRegistered(settings.Tenant, settings.Replica, registration.Chains.Count, version);
                 registered = true;
+                state.Succeeded();
                 lastRefusal = null;
                 if (await UntilChangedAsync(reloaded, settings.RegistrationInterval, stoppingToken)) registered = false; // say the new registration
             }
@@ -69,6 +71,7 @@ public sealed partial class ReplicaRegistrar(
                 // Refused (e.g. tenant not added yet, a certificate for a name the tenant was not given):
                 // say it once, keep trying so the replica comes up as soon as the operator fixes it.
                 registered = false;
+                state.Failed($"registry refused: {e.Message}");
                 if (e.Message != lastRefusal) LogRegistrationRefused(settings.Tenant, settings.Replica, e.Message);
                 lastRefusal = e.Message;
                 await Task.Delay(settings.RegistrationRetryDelay, stoppingToken).ContinueWith(_ => { }, TaskScheduler.Default);
@@ -76,6 +79,7 @@ public sealed partial class ReplicaRegistrar(
             catch (Exception e)
             {
                 registered = false;
+                state.Failed($"registry unreachable ({e.GetType().Name})");
                 LogRegistrationFailed(settings.Tenant, settings.Replica, e.GetType().Name, e.Message);
                 await Task.Delay(settings.RegistrationRetryDelay, stoppingToken).ContinueWith(_ => { }, TaskScheduler.Default);
             }
@@ -95,6 +99,7 @@ public sealed partial class ReplicaRegistrar(
     public override async Task StopAsync(CancellationToken cancellationToken)
     {
         await base.StopAsync(cancellationToken);
+        state.Failed("stopping"); // a stopping replica should get no new work, so readiness drops before the withdrawal
         try
         {
             await Registry.UnregisterReplicaAsync(options.Value.Tenant, options.Value.Replica).WaitAsync(TimeSpan.FromSeconds(2), cancellationToken);

@@ -1,0 +1,30 @@
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+
+namespace KeylessOrleans.Cli.Admin;
+
+public static class AdminHostingExtensions
+{
+    /// <summary>
+    /// Serves /metrics (Prometheus), /healthz and /readyz for this silo on <see cref="AdminOptions.Port"/>, or
+    /// <paramref name="defaultPort"/> when unset. Call before <c>UseOrleans</c>: hosted services start in order,
+    /// so probes answer (not ready) while the silo is still joining the cluster.
+    /// </summary>
+    public static HostApplicationBuilder AddKeylessAdmin(this HostApplicationBuilder builder, int defaultPort)
+    {
+        var options = new AdminOptions();
+        builder.Configuration.GetSection(AdminOptions.Section).Bind(options);
+        options.Port ??= defaultPort;
+        options.Validate();
+        // Readiness checks come from the roles (AddKeylessEdge / AddKeylessKeyServer); this only makes sure the service exists.
+        builder.Services.AddHealthChecks();
+        // Probes come every few seconds and the health service logs each unhealthy result: the /readyz body
+        // carries the reason, and the parts log their own transitions (registration, registry, listener).
+        builder.Logging.AddFilter("Microsoft.Extensions.Diagnostics.HealthChecks", LogLevel.None);
+        if (options.Port != 0)
+            builder.Services.AddHostedService(sp => ActivatorUtilities.CreateInstance<AdminServer>(sp, options));
+        return builder;
+    }
+}

@@ -1,0 +1,73 @@
+using System.Net;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Diagnostics.HealthChecks;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using OpenTelemetry.Metrics;
+
+namespace KeylessOrleans.Cli.Admin;
+
+/// <summary>
+/// A small Kestrel app beside the silo, in the same process. It has its own container so nothing of ASP.NET
+/// leaks into the silo's; it reads the silo's health checks and, through OpenTelemetry's process-wide meter
+/// listener, every meter named in <see cref="Meters"/>.
+/// </summary>
+internal sealed partial class AdminServer(
+    AdminOptions options,
+    HealthCheckService health,
+    IHostApplicationLifetime lifetime,
+    ILoggerFactory loggers) : IHostedService, IAsyncDisposable
+{
+    /// <summary>Ours, Orleans' own, and the runtime's built-in one (GC, thread pool, exceptions).</summary>
+    public static readonly string[] Meters = ["KeylessOrleans.Edge", "KeylessOrleans.KeyServer", "Microsoft.Orleans", "System.Runtime"];
+
+    private readonly ILogger _logger = loggers.CreateLogger<AdminServer>();
+    private WebApplication? _app;
+
+    public async Task StartAsync(CancellationToken cancellationToken)
+    {
+        // The empty builder reads no appsettings.json or ASPNETCORE_* variables: Keyless:Admin is the only input.
+        var builder = WebApplication.CreateEmptyBuilder(new WebApplicationOptions());
+        builder.WebHost.UseKestrelCore().ConfigureKestrel(k => k.Listen(IPAddress.Parse(options.ListenAddress), options.Port!.Value));
+        builder.Services.AddSingleton(loggers); // the silo's logging (text or JSON), not a second configuration
+        builder.Services.AddOpenTelemetry().WithMetrics(metrics => metrics.AddMeter(Meters).AddPrometheusExporter());
+
+        var app = builder.Build();
+        app.UseOpenTelemetryPrometheusScrapingEndpoint(); // GET /metrics
+        app.Map("/healthz", branch => branch.Run(HealthEndpoints.Alive));
+        app.Map("/readyz", branch => branch.Run(context => HealthEndpoints.ReadyAsync(context, health, lifetime.ApplicationStopping)));
+        try
+        {
+            await app.StartAsync(cancellationToken);
+        }
+        catch (IOException e)
+        {
+            LogCannotListen(options.ListenAddress, options.Port!.Value, e.Message);
+            await app.DisposeAsync();
+            throw new InvalidOperationException($"{AdminOptions.Section} cannot listen on {options.ListenAddress}:{options.Port}: {e.Message}", e);
+        }
+        _app = app;
+        var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()?.Addresses.FirstOrDefault();
+        LogListening(address ?? $"http://{options.ListenAddress}:{options.Port}");
+    }
+
+    public async Task StopAsync(CancellationToken cancellationToken)
+    {
+        if (_app is not null) await _app.StopAsync(cancellationToken);
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (_app is not null) await _app.DisposeAsync();
+    }
+
+    [LoggerMessage(EventId = 5001, Level = LogLevel.Information, Message = "Admin endpoint on {Address} (/metrics, /healthz, /readyz)")]
+    private partial void LogListening(string address);
+
+    [LoggerMessage(EventId = 5002, Level = LogLevel.Critical, Message = "Admin endpoint cannot listen on {Address}:{Port}: {Error}")]
+    private partial void LogCannotListen(string address, int port, string error);
+}

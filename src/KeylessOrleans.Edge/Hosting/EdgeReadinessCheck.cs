@@ -1,0 +1,38 @@
+using KeylessOrleans.Edge.Routing;
+using KeylessOrleans.Edge.Tls;
+using Microsoft.Extensions.Diagnostics.HealthChecks;
+using Microsoft.Extensions.Options;
+
+namespace KeylessOrleans.Edge.Hosting;
+
+/// <summary>
+/// Ready = this edge can take traffic: its silo is an active cluster member, it holds a registry snapshot and
+/// its TLS listener is bound. A tenant without a registered key server makes it Degraded, not unready: every
+/// edge would say the same, so taking this one out of the load balancer would only hurt the other tenants.
+/// </summary>
+public sealed class EdgeReadinessCheck(
+    IClusterMembershipService membership,
+    ILocalSiloDetails silo,
+    RouteTable routes,
+    EdgeListener listener,
+    IOptions<EdgeOptions> options) : IHealthCheck
+{
+    public const string Name = "edge";
+
+    public Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default)
+    {
+        var status = membership.CurrentSnapshot.GetSiloStatus(silo.SiloAddress);
+        if (status != SiloStatus.Active)
+            return Task.FromResult(HealthCheckResult.Unhealthy($"silo is {status} in the cluster, not Active"));
+        if (!routes.IsLoaded)
+            return Task.FromResult(HealthCheckResult.Unhealthy("no registry snapshot yet"));
+        if (options.Value.HttpsPort is not null && !listener.BoundEndPoint.IsCompletedSuccessfully)
+            return Task.FromResult(HealthCheckResult.Unhealthy("TLS listener not bound"));
+
+        var data = new Dictionary<string, object> { ["registry_version"] = routes.Version };
+        var missing = routes.TenantsWithoutKeyServer();
+        return Task.FromResult(missing.Count == 0
+            ? HealthCheckResult.Healthy("serving", data)
+            : HealthCheckResult.Degraded($"no key server registered for: {string.Join(", ", missing)}", data: data));
+    }
+}

@@ -1,0 +1,146 @@
+using System.Security.Cryptography;
+using System.Text.Json;
+using KeylessOrleans.TestSupport;
+using Xunit.Abstractions;
+
+namespace KeylessOrleans.EndToEnd.Tests;
+
+/// <summary>
+/// What an operator's Prometheus and load balancer see of real `keyless edge` / `keyless keyserver` processes:
+/// counters and histograms that move with real handshakes, and readiness that follows the key server.
+/// </summary>
+public sealed class AdminEndpointTests : IDisposable
+{
+    private const string Host = "shop.example.test";
+    private readonly TempDirectory _files = new("keyless-admin-test");
+    private readonly TestCertificateAuthority _ca = new();
+    private readonly TenantKeyFolder _keys;
+    private readonly ITestOutputHelper _output;
+
+    public AdminEndpointTests(ITestOutputHelper output)
+    {
+        _output = output;
+        _keys = new TenantKeyFolder(_ca, [Host]);
+    }
+
+    [Fact]
+    public async Task Metrics_move_with_real_handshakes_and_readiness_follows_the_key_server()
+    {
+        var originPort = KeylessProcess.FreePort();
+        var httpsPort = KeylessProcess.FreePort();
+        var siloPort = KeylessProcess.FreePort();
+        var caFile = _files.Write("ca.pem", PemEncoding.WriteString("CERTIFICATE", _ca.Certificate.RawData));
+
+        await using var origin = KeylessProcess.Start("origin", "--listen", $"127.0.0.1:{originPort}");
+        await using var edge = StartEdge(httpsPort, siloPort, originPort);
+        using var edgeAdmin = new AdminEndpoint(edge.AdminPort);
+        KeylessProcess? keyServer = null;
+        try
+        {
+            // Alive as soon as it answers; ready once joined, registry loaded and listener bound. The tenant has no
+            // key server yet: Degraded, still 200 (every edge would say the same; draining this one helps nobody).
+            await edge.WaitForLineAsync("Edge listening for TLS", TimeSpan.FromSeconds(60));
+            Assert.Equal(200, (await edgeAdmin.GetAsync("healthz")).Status);
+            Assert.True(await Poll.UntilAsync(async () => await edgeAdmin.GetAsync("readyz") is (200, var body) && body.Contains("\"Degraded\""), TimeSpan.FromSeconds(30)),
+                $"edge /readyz: {await edgeAdmin.GetAsync("readyz")}");
+
+            keyServer = KeylessProcess.Start("keyserver", "--tenant", "shop", "--keys", _keys.Path,
+                "--silo-port", $"{KeylessProcess.FreePort()}", "--primary", $"127.0.0.1:{siloPort}");
+            using var keyServerAdmin = new AdminEndpoint(keyServer.AdminPort);
+            Assert.True(await Poll.UntilAsync(async () => (await keyServerAdmin.GetAsync("readyz")).Status == 200, TimeSpan.FromSeconds(60)),
+                $"key server /readyz: {await keyServerAdmin.GetAsync("readyz")}\n{keyServer.Output}");
+            Assert.True(await Poll.UntilAsync(async () => await edgeAdmin.GetAsync("readyz") is (200, var body) && body.Contains("\"Healthy\""), TimeSpan.FromSeconds(30)),
+                $"edge /readyz: {await edgeAdmin.GetAsync("readyz")}");
+
+            var before = await edgeAdmin.MetricsAsync();
+            for (var i = 0; i < 2; i++)
+                Assert.Contains("Hello from the KeylessOrleans demo origin", (await HandshakeAsync(httpsPort, caFile, Host)).Output);
+            Assert.Contains("alert", (await HandshakeAsync(httpsPort, caFile, "nobody.example.test")).All);
+
+            (string, string)[] shopOk = [("tenant", "shop"), ("outcome", "ok"), ("resumed", "false")];
+            var after = "";
+            Assert.True(await Poll.UntilAsync(async () =>
+            {
+                after = await edgeAdmin.MetricsAsync(); // the exporter may serve a cached scrape for a moment
+                return AdminEndpoint.Sum(after, "keyless_edge_handshakes_total", shopOk) - AdminEndpoint.Sum(before, "keyless_edge_handshakes_total", shopOk) >= 2;
+            }, TimeSpan.FromSeconds(10)), $"edge /metrics:\n{after}");
+            _output.WriteLine(string.Join('\n', after.Split('\n').Where(l => l.StartsWith("keyless_", StringComparison.Ordinal))));
+
+            Assert.Contains(AdminEndpoint.Samples(after, "keyless_edge_handshakes_total"), s => s.Labels["tenant"] == "shop" && s.Labels["version"].Contains("1.3"));
+            Assert.True(AdminEndpoint.Sum(after, "keyless_edge_handshakes_total", ("outcome", "unrecognized_name")) >= 1, "a refused name counts too");
+            Assert.True(AdminEndpoint.Sum(after, "keyless_edge_key_call_duration_milliseconds_count", ("tenant", "shop"), ("outcome", "Ok")) >= 2);
+            Assert.True(AdminEndpoint.Sum(after, "keyless_edge_handshake_duration_milliseconds_bucket", ("tenant", "shop"), ("le", "+Inf")) >= 2);
+            var expiry = Assert.Single(AdminEndpoint.Samples(after, "keyless_edge_certificate_expiry_seconds"), s => s.Labels["host_name"] == Host && s.Labels["key_id"] == _keys.EcdsaKeyId);
+            Assert.InRange(expiry.Value, TimeSpan.FromDays(1).TotalSeconds, TimeSpan.FromDays(3650).TotalSeconds);
+            Assert.Single(AdminEndpoint.Samples(after, "keyless_edge_handshake_pool_busy"));
+            Assert.Contains("\norleans_", after); // Orleans' own meter
+            Assert.Contains("\ndotnet_", after); // the runtime's
+
+            var keyServerMetrics = await keyServerAdmin.MetricsAsync();
+            Assert.True(AdminEndpoint.Sum(keyServerMetrics, "keyless_keyserver_operation_duration_milliseconds_bucket", ("outcome", "Ok"), ("le", "+Inf")) >= 2,
+                $"key server /metrics:\n{keyServerMetrics}");
+            Assert.True(AdminEndpoint.Sum(keyServerMetrics, "keyless_keyserver_operations_total", ("outcome", "Ok")) >= 2);
+
+            // A graceful stop: the key server leaves readiness before it exits. The edge stays ready: it still serves
+            // every other tenant, and every edge is in the same position, so draining it would help no one.
+            keyServer.Signal(System.Runtime.InteropServices.PosixSignal.SIGTERM);
+            Assert.True(await Poll.UntilAsync(async () => (await keyServerAdmin.GetAsync("readyz")).Status != 200, TimeSpan.FromSeconds(30)));
+            Assert.True(await keyServer.WaitForExitAsync(TimeSpan.FromSeconds(30)), "the key server did not stop");
+            Assert.Equal(0, (await keyServerAdmin.GetAsync("healthz")).Status);
+            Assert.Equal(200, (await edgeAdmin.GetAsync("readyz")).Status);
+        }
+        finally
+        {
+            if (keyServer is not null) await keyServer.DisposeAsync();
+            _output.WriteLine("--- edge output ---\n" + edge.Output);
+            if (keyServer is not null) _output.WriteLine("--- key server output ---\n" + keyServer.Output);
+        }
+    }
+
+    [Fact]
+    public async Task Json_logs_are_one_object_per_line_with_one_line_per_failed_handshake_and_its_reason()
+    {
+        var httpsPort = KeylessProcess.FreePort();
+        var caFile = _files.Write("ca.pem", PemEncoding.WriteString("CERTIFICATE", _ca.Certificate.RawData));
+        await using var edge = StartEdge(httpsPort, KeylessProcess.FreePort(), KeylessProcess.FreePort(), "--log-format", "json");
+        await edge.WaitForLineAsync("Edge listening for TLS", TimeSpan.FromSeconds(60));
+
+        for (var i = 0; i < 2; i++) await HandshakeAsync(httpsPort, caFile, "nobody.example.test");
+        await edge.WaitForLineAsync("\"EventId\":3201", TimeSpan.FromSeconds(10));
+        await Task.Delay(500); // a second line, if there were one, would be out by now
+
+        var entries = edge.Output.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(line => JsonDocument.Parse(line).RootElement).ToList();
+        var failures = entries.Where(e => e.GetProperty("EventId").GetInt32() == 3201).ToList();
+        Assert.Equal(2, failures.Count);
+        foreach (var failure in failures)
+        {
+            var state = failure.GetProperty("State");
+            Assert.Equal("nobody.example.test", state.GetProperty("ServerName").GetString());
+            Assert.Equal("unrecognized_name", state.GetProperty("Reason").GetString());
+            Assert.Equal("127.0.0.1", state.GetProperty("Client").GetString());
+            Assert.Equal("-", state.GetProperty("Tenant").GetString()); // no tenant serves the name
+        }
+        Assert.DoesNotContain("PRIVATE KEY", edge.Output);
+    }
+
+    private KeylessProcess StartEdge(int httpsPort, int siloPort, int originPort, params string[] extra)
+    {
+        var tenants = _files.Write($"tenants-{httpsPort}.json", JsonSerializer.Serialize(new
+        {
+            tenants = new[] { new { tenant = "shop", hostNames = new[] { Host }, origin = new { host = "127.0.0.1", port = originPort } } },
+        }));
+        return KeylessProcess.Start(["edge", "--https-port", $"{httpsPort}", "--silo-port", $"{siloPort}",
+            "--gateway-port", $"{KeylessProcess.FreePort()}", "--tenants", tenants, .. extra]);
+    }
+
+    private static Task<ExternalTool.Result> HandshakeAsync(int httpsPort, string caFile, string serverName) => ExternalTool.RunAsync("openssl",
+        ["s_client", "-connect", $"127.0.0.1:{httpsPort}", "-servername", serverName, "-CAfile", caFile, "-tls1_3", "-ign_eof"],
+        standardInput: $"GET / HTTP/1.1\r\nHost: {serverName}\r\nConnection: close\r\n\r\n");
+
+    public void Dispose()
+    {
+        _keys.Dispose();
+        _ca.Dispose();
+        _files.Dispose();
+    }
+}
