@@ -15,31 +15,19 @@ public sealed partial class EdgeStatusReporter(
     IOptions<EdgeOptions> options,
     ILogger<EdgeStatusReporter> logger) : BackgroundService
 {
-    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    protected override Task ExecuteAsync(CancellationToken stoppingToken)
     {
         var status = grains.GetGrain<IClusterStatusGrain>(IClusterStatusGrain.DefaultKey);
-        var failing = false;
-        while (!stoppingToken.IsCancellationRequested)
-        {
-            try
+        return PollingLoop.RunAsync(async stopping =>
             {
                 var report = new EdgeStatusReport(options.Value.EdgeId, silo.SiloAddress.ToParsableString(), time.GetUtcNow(),
                     HandshakeWindow.Length, window.Snapshot(), window.OpenConnections);
-                await status.ReportEdgeAsync(report).WaitAsync(TimeSpan.FromSeconds(5), stoppingToken);
-                failing = false;
-            }
-            catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
-            {
-                return;
-            }
-            catch (Exception e)
-            {
-                // Status is for operators' eyes only: never let it disturb serving. Say it once per outage.
-                if (!failing) LogReportFailed(e.GetType().Name, e.Message);
-                failing = true;
-            }
-            await Task.Delay(options.Value.StatusReportInterval, stoppingToken).ContinueWith(_ => { }, TaskScheduler.Default);
-        }
+                await status.ReportEdgeAsync(report).WaitAsync(TimeSpan.FromSeconds(5), stopping);
+            },
+            () => options.Value.StatusReportInterval,
+            // Status is for operators' eyes only: never let it disturb serving.
+            e => LogReportFailed(e.GetType().Name, e.Message),
+            stoppingToken);
     }
 
     [LoggerMessage(EventId = 3501, Level = LogLevel.Debug, Message = "Edge status report not delivered ({Error}: {Message}); will retry")]

@@ -18,35 +18,20 @@ public sealed partial class RegistryFollower(
     IOptions<EdgeOptions> options,
     ILogger<RegistryFollower> logger) : BackgroundService
 {
-    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    protected override Task ExecuteAsync(CancellationToken stoppingToken)
     {
         var registry = grains.GetGrain<IRegistryGrain>(IRegistryGrain.DefaultKey);
-        var failing = false;
-        while (!stoppingToken.IsCancellationRequested)
-        {
-            try
+        return PollingLoop.RunAsync(async stopping =>
             {
-                var snapshot = await registry.GetSnapshotIfChangedAsync(routes.Version).WaitAsync(TimeSpan.FromSeconds(10), stoppingToken);
-                if (snapshot is not null)
-                {
-                    routes.Apply(snapshot);
-                    health.Retain(snapshot.Replicas.Select(r => (r.Tenant, r.Replica)).ToHashSet());
-                    LogApplied(snapshot.Version, snapshot.Tenants.Count, snapshot.Replicas.Count);
-                }
-                failing = false;
-            }
-            catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
-            {
-                return;
-            }
-            catch (Exception e)
-            {
-                // Keep serving from the last snapshot; say so once per outage.
-                if (!failing) LogRegistryUnreachable(e.GetType().Name, e.Message);
-                failing = true;
-            }
-            await Task.Delay(options.Value.RegistryPollInterval, stoppingToken).ContinueWith(_ => { }, TaskScheduler.Default);
-        }
+                var snapshot = await registry.GetSnapshotIfChangedAsync(routes.Version).WaitAsync(TimeSpan.FromSeconds(10), stopping);
+                if (snapshot is null) return;
+                routes.Apply(snapshot);
+                health.Retain(snapshot.Replicas.Select(r => (r.Tenant, r.Replica)).ToHashSet());
+                LogApplied(snapshot.Version, snapshot.Tenants.Count, snapshot.Replicas.Count);
+            },
+            () => options.Value.RegistryPollInterval,
+            e => LogRegistryUnreachable(e.GetType().Name, e.Message), // keep serving from the last snapshot
+            stoppingToken);
     }
 
     [LoggerMessage(EventId = 3101, Level = LogLevel.Information, Message = "Registry version {Version} applied: {TenantCount} tenants, {ReplicaCount} key-server replicas")]
