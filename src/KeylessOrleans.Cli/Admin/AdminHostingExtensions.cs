@@ -7,6 +7,14 @@ namespace KeylessOrleans.Cli.Admin;
 
 public static class AdminHostingExtensions
 {
+    /// <summary>Whether this silo should collect for the Orleans Dashboard: the admin endpoint is on and the dashboard not switched off.</summary>
+    public static bool WantsDashboard(IConfiguration configuration)
+    {
+        var options = new AdminOptions();
+        configuration.GetSection(AdminOptions.Section).Bind(options);
+        return options.Port != 0 && options.Dashboard;
+    }
+
     /// <summary>
     /// Serves /metrics (Prometheus), /healthz and /readyz for this silo on <see cref="AdminOptions.Port"/>, or
     /// <paramref name="defaultPort"/> when unset. Call before <c>UseOrleans</c>: hosted services start in order,

@@ -20,6 +20,7 @@ internal sealed partial class AdminServer(
     AdminOptions options,
     HealthCheckService health,
     IHostApplicationLifetime lifetime,
+    IServiceProvider silo,
     ILoggerFactory loggers) : IHostedService, IAsyncDisposable
 {
     /// <summary>Ours, Orleans' own, and the runtime's built-in one (GC, thread pool, exceptions).</summary>
@@ -35,8 +36,15 @@ internal sealed partial class AdminServer(
         builder.WebHost.UseKestrelCore().ConfigureKestrel(k => k.Listen(IPAddress.Parse(options.ListenAddress), options.Port!.Value));
         builder.Services.AddSingleton(loggers); // the silo's logging (text or JSON), not a second configuration
         builder.Services.AddOpenTelemetry().WithMetrics(metrics => metrics.AddMeter(Meters).AddPrometheusExporter());
+        var (dashboard, password) = DashboardSettings();
+        if (dashboard)
+        {
+            builder.Services.AddRouting();
+            DashboardEndpoint.ForwardServices(builder.Services, silo);
+        }
 
         var app = builder.Build();
+        if (dashboard) DashboardEndpoint.Map(app, password);
         app.UseOpenTelemetryPrometheusScrapingEndpoint(); // GET /metrics
         app.Map("/healthz", branch => branch.Run(HealthEndpoints.Alive));
         app.Map("/readyz", branch => branch.Run(context => HealthEndpoints.ReadyAsync(context, health, lifetime.ApplicationStopping)));
@@ -55,6 +63,17 @@ internal sealed partial class AdminServer(
         LogListening(address ?? $"http://{options.ListenAddress}:{options.Port}");
     }
 
+    /// <summary>Edges serve the dashboard; beyond loopback only behind a password, else not at all.</summary>
+    private (bool Serve, string? Password) DashboardSettings()
+    {
+        if (!options.Dashboard || !DashboardEndpoint.IsRegistered(silo)) return (false, null);
+        if (options.IsLoopback) return (true, null);
+        if (options.DashboardPasswordFile is { } file && File.ReadLines(file).FirstOrDefault()?.Trim() is { Length: > 0 } password)
+            return (true, password);
+        LogDashboardWithheld(options.ListenAddress);
+        return (false, null);
+    }
+
     public async Task StopAsync(CancellationToken cancellationToken)
     {
         if (_app is not null) await _app.StopAsync(cancellationToken);
@@ -65,8 +84,11 @@ internal sealed partial class AdminServer(
         if (_app is not null) await _app.DisposeAsync();
     }
 
-    [LoggerMessage(EventId = 5001, Level = LogLevel.Information, Message = "Admin endpoint on {Address} (/metrics, /healthz, /readyz)")]
+    [LoggerMessage(EventId = 5001, Level = LogLevel.Information, Message = "Admin endpoint on {Address} (/metrics, /healthz, /readyz, and /dashboard on edges)")]
     private partial void LogListening(string address);
+
+    [LoggerMessage(EventId = 5003, Level = LogLevel.Warning, Message = "Orleans Dashboard not served: the admin endpoint listens on {Address}, beyond loopback, and Keyless:Admin:DashboardPasswordFile is not set")]
+    private partial void LogDashboardWithheld(string address);
 
     [LoggerMessage(EventId = 5002, Level = LogLevel.Critical, Message = "Admin endpoint cannot listen on {Address}:{Port}: {Error}")]
     private partial void LogCannotListen(string address, int port, string error);

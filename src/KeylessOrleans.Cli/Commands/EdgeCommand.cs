@@ -8,6 +8,7 @@ using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
+using Orleans.Dashboard;
 
 namespace KeylessOrleans.Cli.Commands;
 
@@ -41,6 +42,7 @@ internal static class EdgeCommand
             var cluster = SiloHosting.ClusterOptions(builder.Configuration, defaultGatewayPort: 30000);
             builder.UseOrleans(orleans =>
             {
+                if (AdminHostingExtensions.WantsDashboard(builder.Configuration)) orleans.AddDashboard(); // served on the admin endpoint
                 orleans.UseKeylessClustering(cluster);
                 if (cluster.UsesTls)
                     orleans.UseKeylessTls(cluster, identity => identity.Role == SiloIdentity.EdgeRole ? null : $"an edge needs an edge certificate, not {identity}");
