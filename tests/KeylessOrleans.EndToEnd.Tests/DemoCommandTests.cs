@@ -48,7 +48,7 @@ public sealed partial class DemoCommandTests : IDisposable
 
     private KeylessProcess StartDemo(int httpsPort)
     {
-        var siloPort = KeylessProcess.FreePort();
+        var siloPort = KeylessProcess.FreePortRange(2); // the demo's key server takes the next port
         return KeylessProcess.Start("demo", "--https-port", $"{httpsPort}", "--data-dir", _data.Path,
             "--silo-port", $"{siloPort}", "--gateway-port", $"{KeylessProcess.FreePort()}");
     }

@@ -21,7 +21,7 @@ public sealed class MultiHostTests(ITestOutputHelper output) : IDisposable
     {
         var total = Stopwatch.StartNew();
         void Step(string what) => output.WriteLine($"[{total.Elapsed.TotalSeconds,6:0.0} s] {what}");
-        var basePort = FreePortRange(12); // run.sh uses base..base+11
+        var basePort = KeylessProcess.FreePortRange(12); // run.sh uses base..base+11
         int redisPort = basePort, edge1Silo = basePort + 1, edge1Gateway = basePort + 2, edge1Https = basePort + 3, edge2Https = basePort + 6, originPort = basePort + 8;
         var redis = $"127.0.0.1:{redisPort}";
         var script = Path.Combine(RepositoryRoot(), "deploy", "local", "run.sh");
@@ -101,33 +101,6 @@ public sealed class MultiHostTests(ITestOutputHelper output) : IDisposable
             Assert.False(KeylessProcess.IsRunning(int.Parse(File.ReadAllText(pidFile).Trim())), $"{Path.GetFileName(pidFile)} still runs");
     }
 
-    /// <summary>A base port whose next <paramref name="count"/> ports are all free right now.</summary>
-    private static int FreePortRange(int count)
-    {
-        for (var attempt = 0; attempt < 100; attempt++)
-        {
-            var candidate = Random.Shared.Next(20000, 45000);
-            var sockets = new List<Socket>();
-            try
-            {
-                for (var i = 0; i < count; i++)
-                {
-                    var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
-                    sockets.Add(socket);
-                    socket.Bind(new IPEndPoint(IPAddress.Loopback, candidate + i));
-                }
-                return candidate;
-            }
-            catch (SocketException)
-            {
-            }
-            finally
-            {
-                sockets.ForEach(s => s.Dispose());
-            }
-        }
-        throw new InvalidOperationException("no free port range");
-    }
 
     private static string RepositoryRoot()
     {

@@ -159,6 +159,34 @@ public sealed class KeylessProcess : IAsyncDisposable
         _process.Dispose();
     }
 
+    /// <summary>A base port whose next <paramref name="count"/> ports are all free right now.</summary>
+    public static int FreePortRange(int count)
+    {
+        for (var attempt = 0; attempt < 100; attempt++)
+        {
+            var candidate = Random.Shared.Next(20000, 45000);
+            var sockets = new List<Socket>();
+            try
+            {
+                for (var i = 0; i < count; i++)
+                {
+                    var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+                    sockets.Add(socket);
+                    socket.Bind(new IPEndPoint(IPAddress.Loopback, candidate + i));
+                }
+                return candidate;
+            }
+            catch (SocketException)
+            {
+            }
+            finally
+            {
+                sockets.ForEach(s => s.Dispose());
+            }
+        }
+        throw new InvalidOperationException("no free port range");
+    }
+
     public static int FreePort()
     {
         using var probe = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);

@@ -25,6 +25,15 @@ public sealed partial class RegistryFollower(
             {
                 var snapshot = await registry.GetSnapshotIfChangedAsync(routes.Version).WaitAsync(TimeSpan.FromSeconds(10), stopping);
                 if (snapshot is null) return;
+                if (snapshot.Version < routes.Version && snapshot.Tenants.Count == 0)
+                {
+                    // The registry came back empty (in-memory storage loses its state when the silos holding it
+                    // leave): keep serving what we know until the operator's tenants are set again.
+                    if (!_warnedEmpty) LogRegistryRestartedEmpty(snapshot.Version, routes.Version);
+                    _warnedEmpty = true;
+                    return;
+                }
+                _warnedEmpty = false;
                 routes.Apply(snapshot);
                 health.Retain(snapshot.Replicas.Select(r => (r.Tenant, r.Replica)).ToHashSet());
                 LogApplied(snapshot.Version, snapshot.Tenants.Count, snapshot.Replicas.Count);
@@ -33,6 +42,11 @@ public sealed partial class RegistryFollower(
             e => LogRegistryUnreachable(e.GetType().Name, e.Message), // keep serving from the last snapshot
             stoppingToken);
     }
+
+    private bool _warnedEmpty;
+
+    [LoggerMessage(EventId = 3103, Level = LogLevel.Warning, Message = "Registry came back empty (version {Version}, ours {Ours}); serving from the last snapshot until tenants are set again")]
+    private partial void LogRegistryRestartedEmpty(long version, long ours);
 
     [LoggerMessage(EventId = 3101, Level = LogLevel.Information, Message = "Registry version {Version} applied: {TenantCount} tenants, {ReplicaCount} key-server replicas")]
     private partial void LogApplied(long version, int tenantCount, int replicaCount);
