@@ -25,7 +25,7 @@ public sealed partial class RegistryFollower(
             {
                 var snapshot = await registry.GetSnapshotIfChangedAsync(routes.Version).WaitAsync(TimeSpan.FromSeconds(10), stopping);
                 if (snapshot is null) return;
-                if (snapshot.Version < routes.Version && snapshot.Tenants.Count == 0)
+                if (IsEmptyRestart(snapshot, routes.Version))
                 {
                     // The registry came back empty (in-memory storage loses its state when the silos holding it
                     // leave): keep serving what we know until the operator's tenants are set again.
@@ -44,6 +44,13 @@ public sealed partial class RegistryFollower(
     }
 
     private bool _warnedEmpty;
+
+    /// <summary>
+    /// A snapshot older than ours with no tenants: the registry restarted empty (in-memory storage), not an operator
+    /// removing every tenant (that comes with a newer version).
+    /// </summary>
+    public static bool IsEmptyRestart(RegistrySnapshot snapshot, long knownVersion) =>
+        snapshot.Version < knownVersion && snapshot.Tenants.Count == 0;
 
     [LoggerMessage(EventId = 3103, Level = LogLevel.Warning, Message = "Registry came back empty (version {Version}, ours {Ours}); serving from the last snapshot until tenants are set again")]
     private partial void LogRegistryRestartedEmpty(long version, long ours);
