@@ -16,10 +16,9 @@ public sealed partial class HandshakeGrainGateway(
     TenantBulkhead bulkhead,
     EdgeMetrics metrics,
     IOptions<EdgeOptions> options,
-    TimeProvider time,
     ILogger<HandshakeGrainGateway> logger) : IKeyOperationGateway
 {
-    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, long> _lastShedLog = new(StringComparer.Ordinal);
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, RefusalLogThrottle> _shedLogs = new(StringComparer.Ordinal);
 
     private IHandshakeGrain Grain => grains.GetGrain<IHandshakeGrain>(0);
 
@@ -62,17 +61,12 @@ public sealed partial class HandshakeGrainGateway(
     {
         metrics.RecordKeyCall(call.Tenant, operation, KeyOperationStatus.Overloaded, TimeSpan.Zero);
         // One line per tenant per 10 s: a shedding edge is under pressure and must not also flood its log.
-        var now = time.GetTimestamp();
-        var last = _lastShedLog.GetOrAdd(call.Tenant, 0);
-        if (last == 0 || time.GetElapsedTime(last, now) > TimeSpan.FromSeconds(10))
-        {
-            _lastShedLog[call.Tenant] = now;
-            LogShed(call.Tenant, bulkhead.LimitPerTenant);
-        }
+        if (_shedLogs.GetOrAdd(call.Tenant, _ => new RefusalLogThrottle(TimeSpan.FromSeconds(10))).ShouldLog(out var suppressed))
+            LogShed(call.Tenant, bulkhead.LimitPerTenant, suppressed);
         return KeyOperationResult.Failure(KeyOperationStatus.Overloaded,
             $"tenant {call.Tenant} already has {bulkhead.LimitPerTenant} key calls in flight on this edge");
     }
 
-    [LoggerMessage(EventId = 3002, Level = LogLevel.Warning, Message = "Shedding key calls of tenant {Tenant}: its {Limit} key calls in flight on this edge are all waiting (Keyless:Edge:MaxKeyCallsPerTenant)")]
-    private partial void LogShed(string tenant, int limit);
+    [LoggerMessage(EventId = 3002, Level = LogLevel.Warning, Message = "Shedding key calls of tenant {Tenant}: its {Limit} key calls in flight on this edge are all waiting (Keyless:Edge:MaxKeyCallsPerTenant); {Suppressed} more shed since the last such line")]
+    private partial void LogShed(string tenant, int limit, long suppressed);
 }
