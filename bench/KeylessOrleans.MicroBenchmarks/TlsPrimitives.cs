@@ -7,7 +7,7 @@ using Org.BouncyCastle.Crypto.Engines;
 using Org.BouncyCastle.Crypto.Generators;
 using Org.BouncyCastle.Crypto.Modes;
 using Org.BouncyCastle.Crypto.Parameters;
-using Org.BouncyCastle.Asn1.X9;
+using Org.BouncyCastle.Crypto.EC;
 using Org.BouncyCastle.Security;
 
 namespace KeylessOrleans.MicroBenchmarks;
@@ -40,7 +40,8 @@ public class TlsPrimitives
     {
         _aesGcm = new AesGcm(_key, 16);
         _dotnetPeer = ECDiffieHellman.Create(ECCurve.NamedCurves.nistP256);
-        var curve = ECNamedCurveTable.GetByName("P-256");
+        // The curve BouncyCastle's TLS stack uses: its specialised P-256 arithmetic, not the generic X9 curve.
+        var curve = CustomNamedCurves.GetByName("P-256");
         _p256 = new ECDomainParameters(curve);
         var q = _dotnetPeer.ExportParameters(false).Q;
         _bcPeer = new ECPublicKeyParameters(curve.Curve.CreatePoint(new Org.BouncyCastle.Math.BigInteger(1, q.X), new Org.BouncyCastle.Math.BigInteger(1, q.Y)), _p256);
