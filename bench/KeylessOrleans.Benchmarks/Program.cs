@@ -101,6 +101,20 @@ foreach (var scenario in scenarios.Where(s => Wanted(s.Name)))
 }
 Console.WriteLine();
 
+// 2b. Added latency: one client, one handshake after another, so the figure is the key call's cost and not queueing
+// behind other clients on two saturated cores.
+Console.WriteLine("## Added handshake latency at low load (1 × openssl s_time -new; edge accept-to-finished p50)");
+Console.WriteLine();
+Console.WriteLine("| handshake | in-process p50 ms | keyless p50 ms | added by keyless ms |");
+Console.WriteLine("|---|---|---|---|");
+foreach (var scenario in scenarios.Where(s => s.Name.StartsWith("TLS 1.3") && Wanted(s.Name)))
+{
+    var inProcess = await HandshakeLoad.RunAsync(cluster.LocalPort, scenario, 1, seconds, work.Path);
+    var keyless = await HandshakeLoad.RunAsync(cluster.KeylessPort, scenario, 1, seconds, work.Path);
+    Console.WriteLine($"| {scenario.Name} | {inProcess.P50Ms:0.00} | {keyless.P50Ms:0.00} | {keyless.P50Ms - inProcess.P50Ms:0.00} |");
+}
+Console.WriteLine();
+
 // 3. Resumed handshakes (TLS 1.2 session IDs; BouncyCastle's server has no TLS 1.3 resumption): no key operation at all.
 Console.WriteLine($"## Resumed TLS 1.2 handshakes ({clients} × openssl s_time -reuse)");
 Console.WriteLine();
