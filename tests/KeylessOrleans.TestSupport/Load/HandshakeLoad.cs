@@ -34,6 +34,12 @@ public sealed class HandshakeLoad : IAsyncDisposable
         _maxHandshakes = maxHandshakes;
     }
 
+    /// <summary>
+    /// Makes each client's socket. The default is a TCP socket in the test's own network namespace; a harness
+    /// with network namespaces makes it inside the namespace the edges run in.
+    /// </summary>
+    public Func<Socket> NewSocket { get; init; } = DefaultSocket;
+
     /// <summary>Time since the run began, to mark events (a kill, a restart) on the samples' time line.</summary>
     public TimeSpan Now => _clock.Elapsed;
 
@@ -64,7 +70,7 @@ public sealed class HandshakeLoad : IAsyncDisposable
             string? error = null;
             try
             {
-                await HandshakeOnceAsync(edge, host);
+                await HandshakeOnceAsync(edge, host, NewSocket);
             }
             catch (Exception e)
             {
@@ -77,11 +83,11 @@ public sealed class HandshakeLoad : IAsyncDisposable
     }
 
     /// <summary>One handshake: null when it completed, else what went wrong.</summary>
-    public static async Task<string?> TryHandshakeAsync(IPEndPoint edge, string host)
+    public static async Task<string?> TryHandshakeAsync(IPEndPoint edge, string host, Func<Socket>? newSocket = null)
     {
         try
         {
-            await HandshakeOnceAsync(edge, host);
+            await HandshakeOnceAsync(edge, host, newSocket ?? DefaultSocket);
             return null;
         }
         catch (Exception e)
@@ -90,10 +96,26 @@ public sealed class HandshakeLoad : IAsyncDisposable
         }
     }
 
-    private static async Task HandshakeOnceAsync(IPEndPoint edge, string host)
+    /// <summary>Handshakes until one completes: the time that took; fails with the last error after <paramref name="limit"/>.</summary>
+    public static async Task<TimeSpan> UntilServedAsync(IPEndPoint edge, string host, TimeSpan limit, Func<Socket>? newSocket = null)
+    {
+        var clock = Stopwatch.StartNew();
+        while (true)
+        {
+            var error = await TryHandshakeAsync(edge, host, newSocket);
+            if (error is null) return clock.Elapsed;
+            if (clock.Elapsed > limit) throw new TimeoutException($"{host} at {edge} not served within {limit}: {error}");
+            await Task.Delay(100);
+        }
+    }
+
+    private static Socket DefaultSocket() => new(SocketType.Stream, ProtocolType.Tcp);
+
+    private static async Task HandshakeOnceAsync(IPEndPoint edge, string host, Func<Socket> newSocket)
     {
         using var limit = new CancellationTokenSource(HandshakeLimit);
-        using var socket = new Socket(SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+        using var socket = newSocket();
+        socket.NoDelay = true;
         await socket.ConnectAsync(edge, limit.Token);
         await using var tls = new SslStream(new NetworkStream(socket, ownsSocket: false));
         await tls.AuthenticateAsClientAsync(new SslClientAuthenticationOptions
