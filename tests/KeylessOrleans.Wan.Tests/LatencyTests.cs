@@ -17,7 +17,7 @@ public sealed class LatencyTests(WanCluster cluster, ITestOutputHelper output)
     {
         await using var load = cluster.Load(TimeSpan.FromMinutes(5));
         load.Add("alpha", cluster.EdgeTls, WanCluster.AlphaHost, clients: 1);
-        var result = await new Slices(cluster.Link, Loopback, Wan30).RunAsync(load, rounds: 4, WanDrill.Phase(1));
+        var result = await new Slices(cluster.Link, Loopback, Wan30).RunAsync(load, rounds: 3, WanDrill.Phase(1));
 
         var (near, far) = (result.Baseline.DurationPercentileMs(50), result.Changed.DurationPercentileMs(50));
         var appliedRtt = 2 * Percentile(result.ChangedHoldMs, 50);
@@ -71,9 +71,10 @@ public sealed class LatencyTests(WanCluster cluster, ITestOutputHelper output)
     [Fact]
     public async Task Handshake_throughput_over_a_30_ms_link_matches_loopback()
     {
-        // Enough clients that the edge, not the clients' own waiting, limits the rate at 30 ms (each client does one
-        // handshake at a time), and fewer than the tenant's bulkhead (MaxKeyCallsPerTenant, 32), which would shed
-        // the excess at once.
+        // Enough clients that the edge, not the clients' own waiting, limits the rate at 30 ms: each client does one
+        // handshake at a time, and at ~400/s × 34 ms some 14 of them are always waiting on the link alone. Fewer than
+        // the tenant's bulkhead on the edge (MaxKeyCallsPerTenant, sized for rate × RTT in WanCluster), which would
+        // shed the excess at once.
         await using var load = cluster.Load(TimeSpan.FromMinutes(5));
         load.Add("alpha", cluster.EdgeTls, WanCluster.AlphaHost, clients: Clients);
         var result = await new Slices(cluster.Link, Loopback, Wan30).RunAsync(load, rounds: 3, WanDrill.Phase(2));
@@ -87,11 +88,12 @@ public sealed class LatencyTests(WanCluster cluster, ITestOutputHelper output)
 
         Assert.All(result.Baseline.Concat(result.Changed), s => Assert.True(s.Ok, s.Error));
         Assert.True(near > 20, $"only {near:0} handshakes/s on loopback: too little to judge");
-        // Target ≥ 0.9; CI judges ≥ 0.75 on the shared machine, the long form reports the figure.
-        Assert.True(far >= 0.75 * near, $"throughput fell from {near:0}/s to {far:0}/s over a 30 ms link");
+        // Target ≥ 0.9 (the long form's figure, docs/wan.md). CI judges ≥ 0.6 on the shared machine: what it must
+        // catch is anything that serialises on the link, which caps the rate near 1 / RTT (~30/s).
+        Assert.True(far >= 0.6 * near, $"throughput fell from {near:0}/s to {far:0}/s over a 30 ms link");
     }
 
-    private const int Clients = 24;
+    private const int Clients = 40;
 
     private static double Percentile(IReadOnlyList<double> values, double percentile)
     {

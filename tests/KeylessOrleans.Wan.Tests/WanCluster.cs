@@ -80,7 +80,11 @@ public sealed class WanCluster : IAsyncLifetime
         await RedisServer.StartAsync();
 
         Edge = new ClusterPart("edge", "Edge listening for TLS", EdgeSiloPort, () => KeylessProcess.StartUnder(Network.Edges.Launcher,
-            new Dictionary<string, string>(WanMembership) { ["KEYLESS__EDGE__DEFAULTHOSTNAME"] = AlphaHost }, // openssl s_time sends no SNI
+            new Dictionary<string, string>(WanMembership)
+            {
+                // Key calls in flight per tenant ≈ handshake rate × key-call latency: room for ~1,500/s at 40 ms.
+                ["KEYLESS__EDGE__MAXKEYCALLSPERTENANT"] = "64",
+            },
             "edge", "--clustering", "redis", "--redis", Redis, "--advertise", $"{WanTopology.EdgeSite}", "--silo-port", $"{EdgeSiloPort}",
             "--gateway-port", $"{GatewayPort}", "--https-port", $"{HttpsPort}", "--edge-id", "edge1"));
         await Edge.StartAsync();
