@@ -13,6 +13,9 @@ public sealed class ClusterPart(string name, string readyLine, int port, Func<Ke
     /// <summary>The running process (the latest generation).</summary>
     public KeylessProcess Process => _generations[^1];
 
+    /// <summary>Every process started so far, oldest first (a restarted part's earlier lives, for their output).</summary>
+    public IReadOnlyList<KeylessProcess> Generations => _generations;
+
     public string? RegisteredLine { get; init; }
 
     public async Task StartAsync()

@@ -102,7 +102,9 @@ public sealed class PartitionTests(WanCluster cluster, ITestOutputHelper output)
         output.WriteLine($"alpha while cut off: {alphaCut.Summary()}; slowest {alphaCut.Select(s => s.Duration).DefaultIfEmpty().Max().TotalMilliseconds:0} ms");
         output.WriteLine($"beta while alpha was cut off: {betaCut.Summary()}");
         foreach (var failure in betaCut.Where(s => !s.Ok).Take(3)) output.WriteLine($"  beta at {failure.StartedAt.TotalSeconds:0.0} s (cut at {cutAt.TotalSeconds:0.0} s): {failure.Error}");
-        output.WriteLine(cluster.Logs(80));
+        if (cluster.Alpha.Generations.Count > 1)
+            output.WriteLine($"--- alpha's key server before its restart ---\n{string.Join('\n', cluster.Alpha.Generations[^2].Output.Split('\n').Where(l => l.Length > 2 && char.IsDigit(l[0])).TakeLast(30))}");
+        output.WriteLine(cluster.Logs(40));
         WanDrill.Report($"partition-long: declared dead after {declaredDead?.TotalSeconds:0.0} s; key server exited {exitedAfter?.TotalSeconds:0.0} s after the link returned (code {exit?.ExitCode}); " +
             $"served again {(servedAgain - healedAt).TotalSeconds:0.0} s after the link returned; beta {betaCut.Count(s => !s.Ok)} of {betaCut.Count} failed");
 

@@ -61,6 +61,12 @@ public sealed class WanCluster : IAsyncLifetime
         ["KEYLESS__CLUSTER__MISSEDPROBESLIMIT"] = "3",
     };
 
+    /// <summary>On-prem silos also re-read the membership table sooner: after a long partition that is how they learn they were voted out.</summary>
+    public static IReadOnlyDictionary<string, string> KeyServerMembership { get; } = new Dictionary<string, string>(WanMembership)
+    {
+        ["KEYLESS__CLUSTER__MEMBERSHIPREFRESHINTERVAL"] = "00:00:05",
+    };
+
     public async Task InitializeAsync()
     {
         _alphaKeys = new TenantKeyFolder(_ca, [AlphaHost]);
@@ -103,7 +109,7 @@ public sealed class WanCluster : IAsyncLifetime
     }
 
     private ClusterPart KeyServer(string tenant, TenantKeyFolder keys, NetworkNamespace site, int siloPort, IPAddress advertised) =>
-        new($"{tenant}/r1", "Loaded 2 keys", siloPort, () => KeylessProcess.StartUnder(site.Launcher, WanMembership,
+        new($"{tenant}/r1", "Loaded 2 keys", siloPort, () => KeylessProcess.StartUnder(site.Launcher, KeyServerMembership,
             "keyserver", "--tenant", tenant, "--replica", "r1", "--keys", keys.Path, "--clustering", "redis", "--redis", Redis,
             "--advertise", $"{advertised}", "--silo-port", $"{siloPort}",
             "--audit-log", Path.Combine(_files.Path, $"audit-{tenant}-{Guid.NewGuid():N}.log")))
