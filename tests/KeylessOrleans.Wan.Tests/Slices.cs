@@ -12,7 +12,13 @@ public sealed class Slices(WanLink link, LinkSettings baseline, LinkSettings cha
 {
     private static readonly TimeSpan Settle = TimeSpan.FromMilliseconds(400);
 
-    public sealed record Result(List<HandshakeSample> Baseline, List<HandshakeSample> Changed, TimeSpan BaselineTime, TimeSpan ChangedTime, IReadOnlyList<double> ChangedHoldMs);
+    public sealed record Result(List<HandshakeSample> Baseline, List<HandshakeSample> Changed, TimeSpan BaselineTime, TimeSpan ChangedTime,
+        IReadOnlyList<double> ChangedHoldMs, IReadOnlyList<(bool Changed, TimeSpan From, TimeSpan To)> Windows)
+    {
+        /// <summary>Values stamped on the run's time line that fall in the baseline (false) or changed (true) slices.</summary>
+        public List<double> In<T>(IEnumerable<(TimeSpan At, T Value)> stamped, bool changed, Func<T, double> value) =>
+            stamped.Where(s => Windows.Any(w => w.Changed == changed && s.At >= w.From && s.At < w.To)).Select(s => value(s.Value)).ToList();
+    }
 
     /// <summary>Runs <paramref name="rounds"/> × (baseline slice, changed slice) of <paramref name="slice"/> each on <paramref name="load"/>.</summary>
     public async Task<Result> RunAsync(HandshakeLoad load, int rounds, TimeSpan slice)
@@ -37,6 +43,6 @@ public sealed class Slices(WanLink link, LinkSettings baseline, LinkSettings cha
         List<HandshakeSample> In(bool isChanged) =>
             windows.Where(w => w.Changed == isChanged).SelectMany(w => samples.Where(s => s.StartedAt >= w.From && s.StartedAt + s.Duration <= w.To)).ToList();
         TimeSpan Time(bool isChanged) => windows.Where(w => w.Changed == isChanged).Aggregate(TimeSpan.Zero, (sum, w) => sum + (w.To - w.From));
-        return new Result(In(false), In(true), Time(false), Time(true), holds);
+        return new Result(In(false), In(true), Time(false), Time(true), holds, windows);
     }
 }

@@ -25,6 +25,7 @@ public sealed class WanCluster : IAsyncLifetime
     private const int AlphaSiloPort = 11113;
     private const int GatewayPort = 30000;
     private const int HttpsPort = 8443;
+    private const int PingPort = 7777;
 
     private readonly TempDirectory _files = new("keyless-wan");
     private readonly TestCertificateAuthority _ca = new();
@@ -78,6 +79,7 @@ public sealed class WanCluster : IAsyncLifetime
         foreach (var port in new[] { RedisPort, EdgeSiloPort, BetaSiloPort })
             Proxy.Forward(new IPEndPoint(WanTopology.EdgeSite, port), new IPEndPoint(WanTopology.EdgeLan, port));
         Proxy.Forward(new IPEndPoint(WanTopology.OnPremAdvertised, AlphaSiloPort), new IPEndPoint(WanTopology.OnPremHost, AlphaSiloPort));
+        Proxy.Forward(PingTarget, new IPEndPoint(WanTopology.OnPremHost, PingPort));
 
         var redisDir = Directory.CreateDirectory(Path.Combine(_files.Path, "redis")).FullName;
         RedisServer = new ClusterPart("redis", "Ready to accept connections", RedisPort, () => KeylessProcess.StartProgram(Network.Edges.Launcher[0],
@@ -121,6 +123,12 @@ public sealed class WanCluster : IAsyncLifetime
     public HandshakeLoad Load(TimeSpan maxDuration) => new(maxDuration) { NewSocket = Network.Edges.NewSocket };
 
     public Task<TimeSpan> UntilServedAsync(string host, TimeSpan limit) => HandshakeLoad.UntilServedAsync(EdgeTls, host, limit, Network.Edges.NewSocket);
+
+    /// <summary>Where a <see cref="Ping"/> answers, seen from the edges' site: across the link like alpha's key server.</summary>
+    public static IPEndPoint PingTarget { get; } = new(WanTopology.OnPremAdvertised, PingPort);
+
+    /// <summary>An echo server in the tenant's site, for a <see cref="TcpPing"/> from the edges' site across the link.</summary>
+    public TcpPing Ping() => new(Network.OnPrem.NewSocket, new IPEndPoint(WanTopology.OnPremHost, PingPort));
 
     public Task PartitionAsync() => Network.PartitionAsync();
 
