@@ -26,13 +26,14 @@ public sealed class LatencyTests(WanCluster cluster, ITestOutputHelper output)
         // "One RTT" as a TCP ping across the same link at the same moments measures it: what the proxy adds (its
         // timers fire late by a ms or two under load) plus what waking idle processes costs on this machine.
         var pings = ping.Samples.Select(p => (p.At, p.RttMs)).ToList();
-        var appliedRtt = Percentile(result.In(pings, true, v => v), 50) - Percentile(result.In(pings, false, v => v), 50);
+        var (pingNear, pingFar) = (result.In(pings, false, v => v).Percentile(50), result.In(pings, true, v => v).Percentile(50));
+        var appliedRtt = pingFar - pingNear;
         output.WriteLine($"link 0 ms:  {result.Baseline.Summary()}");
-        output.WriteLine($"link 30 ms: {result.Changed.Summary()}; the proxy held chunks p50 {Percentile(result.ChangedHoldMs, 50):0.00} ms each way");
-        output.WriteLine($"TCP ping across the link: p50 {Percentile(result.In(pings, false, v => v), 50):0.00} ms -> {Percentile(result.In(pings, true, v => v), 50):0.00} ms");
+        output.WriteLine($"link 30 ms: {result.Changed.Summary()}; the proxy held chunks p50 {result.ChangedHoldMs.Percentile(50):0.00} ms each way");
+        output.WriteLine($"TCP ping across the link: p50 {pingNear:0.00} ms -> {pingFar:0.00} ms");
         var addedAtP10 = result.Changed.DurationPercentileMs(10) - result.Baseline.DurationPercentileMs(10);
         output.WriteLine($"added p50 {added:0.0} ms (p10 {addedAtP10:0.0} ms) for an RTT of {appliedRtt:0.0} ms added by the link (TCP ping; nominal 30 ms)");
-        WanDrill.Report($"full-handshake-latency: p50 {near:0.0} -> {far:0.0} ms, added {added:0.0} ms (at p10 {addedAtP10:0.0} ms); RTT added by the link {appliedRtt:0.0} ms (TCP ping p50), proxy hold p50 {Percentile(result.ChangedHoldMs, 50):0.00} ms each way; n={result.Baseline.Count}/{result.Changed.Count}");
+        WanDrill.Report($"full-handshake-latency: p50 {near:0.0} -> {far:0.0} ms, added {added:0.0} ms (at p10 {addedAtP10:0.0} ms); RTT added by the link {appliedRtt:0.0} ms (TCP ping p50), proxy hold p50 {result.ChangedHoldMs.Percentile(50):0.00} ms each way; n={result.Baseline.Count}/{result.Changed.Count}");
 
         Assert.True(result.Baseline.Count > 20 && result.Changed.Count > 20, "too few handshakes to judge");
         Assert.All(result.Baseline.Concat(result.Changed), s => Assert.True(s.Ok, s.Error));
@@ -67,7 +68,7 @@ public sealed class LatencyTests(WanCluster cluster, ITestOutputHelper output)
             cluster.Link.Set(Loopback);
         });
 
-        var (near, far) = (Percentile(timings[false], 50), Percentile(timings[true], 50));
+        var (near, far) = (timings[false].Percentile(50), timings[true].Percentile(50));
         output.WriteLine($"resumed TLS 1.2: link 0 ms p50 {near:0.00} ms (n={timings[false].Count}), link 30 ms p50 {far:0.00} ms (n={timings[true].Count}); not resumed: {notResumed}");
         WanDrill.Report($"resumed-latency: p50 {near:0.00} -> {far:0.00} ms; n={timings[false].Count}/{timings[true].Count}; not resumed {notResumed}");
         Assert.True(timings[false].Count > 20 && timings[true].Count > 20, "too few resumed handshakes to judge");
@@ -102,10 +103,4 @@ public sealed class LatencyTests(WanCluster cluster, ITestOutputHelper output)
 
     private const int Clients = 40;
 
-    private static double Percentile(IReadOnlyList<double> values, double percentile)
-    {
-        if (values.Count == 0) return double.NaN;
-        var sorted = values.Order().ToList();
-        return sorted[Math.Clamp((int)Math.Ceiling(percentile / 100 * sorted.Count) - 1, 0, sorted.Count - 1)];
-    }
 }

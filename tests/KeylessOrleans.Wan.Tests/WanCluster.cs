@@ -18,6 +18,9 @@ public sealed class WanCluster : IAsyncLifetime
     public const string AlphaHost = "alpha.test";
     public const string BetaHost = "beta.test";
 
+    /// <summary>The edge's Keyless:Edge:KeyCallTimeout (its default): a client of a cut-off tenant gets its alert by then.</summary>
+    public static readonly TimeSpan KeyCallTimeout = TimeSpan.FromSeconds(2);
+
     // Every role has its own namespace, so fixed ports cannot collide with anything on the machine.
     private const int RedisPort = 6379;
     private const int EdgeSiloPort = 11111;

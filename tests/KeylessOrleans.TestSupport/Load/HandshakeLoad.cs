@@ -55,6 +55,22 @@ public sealed class HandshakeLoad : IAsyncDisposable
         get { lock (_samples) return _samples.ToList(); }
     }
 
+    /// <summary>
+    /// Waits for the first successful handshake to <paramref name="target"/> that started at or after
+    /// <paramref name="from"/>: the time it ended, or null if none within <paramref name="limit"/>.
+    /// </summary>
+    public async Task<TimeSpan?> FirstSuccessAfterAsync(string target, TimeSpan from, TimeSpan limit)
+    {
+        var clock = Stopwatch.StartNew();
+        while (clock.Elapsed < limit)
+        {
+            var first = Samples.For(target).Where(s => s.Ok && s.StartedAt >= from).Select(s => s.StartedAt + s.Duration).DefaultIfEmpty().Min();
+            if (first > TimeSpan.Zero) return first;
+            await Task.Delay(100);
+        }
+        return null;
+    }
+
     public async Task<IReadOnlyList<HandshakeSample>> StopAsync()
     {
         _stop.Cancel();
@@ -159,9 +175,13 @@ public static class HandshakeStats
     }
 
     /// <summary>The <paramref name="percentile"/> (0–100) of handshake durations, in milliseconds.</summary>
-    public static double DurationPercentileMs(this IEnumerable<HandshakeSample> samples, double percentile)
+    public static double DurationPercentileMs(this IEnumerable<HandshakeSample> samples, double percentile) =>
+        samples.Select(s => s.Duration.TotalMilliseconds).Percentile(percentile);
+
+    /// <summary>The <paramref name="percentile"/> (0–100) of <paramref name="values"/> (nearest rank); NaN when empty.</summary>
+    public static double Percentile(this IEnumerable<double> values, double percentile)
     {
-        var sorted = samples.Select(s => s.Duration.TotalMilliseconds).Order().ToList();
+        var sorted = values.Order().ToList();
         if (sorted.Count == 0) return double.NaN;
         var rank = (int)Math.Ceiling(percentile / 100 * sorted.Count) - 1;
         return sorted[Math.Clamp(rank, 0, sorted.Count - 1)];

@@ -6,17 +6,45 @@ using Xunit.Abstractions;
 
 namespace KeylessOrleans.Wan.Tests;
 
-/// <summary>The tenant site drops off the network — briefly, and long enough to be voted out of the cluster.</summary>
+/// <summary>
+/// The link to the tenant's site misbehaves: it loses segments, it goes away for a few seconds, and it goes away long
+/// enough for the key server to be voted out of the cluster.
+/// </summary>
 [Collection(nameof(WanClusterCollection))]
-public sealed class PartitionTests(WanCluster cluster, ITestOutputHelper output)
+public sealed class LinkFaultTests(WanCluster cluster, ITestOutputHelper output)
 {
-    /// <summary>The edge's default Keyless:Edge:KeyCallTimeout: a client gets its alert by then.</summary>
-    private static readonly TimeSpan KeyCallTimeout = TimeSpan.FromSeconds(2);
-
     /// <summary>Handshake time beyond the key call's deadline (TLS work, scheduling on a shared machine).</summary>
     private static readonly TimeSpan Slack = TimeSpan.FromMilliseconds(500);
 
     private static readonly LinkSettings Wan30 = new(Delay: TimeSpan.FromMilliseconds(15));
+
+    [Fact]
+    public async Task With_one_percent_loss_handshakes_still_complete_within_the_deadline()
+    {
+        var lossy = new LinkSettings(Delay: TimeSpan.FromMilliseconds(15), Jitter: TimeSpan.FromMilliseconds(2), Loss: 0.01);
+        cluster.Link.Set(lossy);
+        await using var load = cluster.Load(TimeSpan.FromMinutes(5));
+        load.Add("alpha", cluster.EdgeTls, WanCluster.AlphaHost, 8);
+        await Task.Delay(TimeSpan.FromSeconds(1));
+        var from = load.Now;
+        cluster.Link.TakeHoldTimes();
+        await Task.Delay(WanDrill.Phase(5));
+        var to = load.Now;
+        var holds = cluster.Link.TakeHoldTimes();
+        var samples = (await load.StopAsync()).Between(from, to).ToList();
+        cluster.Link.Set(new LinkSettings());
+
+        var stalled = holds.Count(h => h >= lossy.Retransmit.TotalMilliseconds);
+        var slowest = samples.Select(s => s.Duration).DefaultIfEmpty().Max();
+        output.WriteLine($"{lossy}: {samples.Summary()}; slowest {slowest.TotalMilliseconds:0} ms; {stalled} of {holds.Count} chunks crossed with a retransmission");
+        foreach (var failure in samples.Where(s => !s.Ok).Take(3)) output.WriteLine($"  {failure.Error}");
+        WanDrill.Report($"loss-1%: {samples.Summary()}; slowest {slowest.TotalMilliseconds:0} ms; {stalled} of {holds.Count} chunks retransmitted");
+
+        Assert.True(samples.Count > 50, $"too few handshakes to judge: {samples.Count}");
+        Assert.True(stalled > 0, "no chunk was lost: the test did not test loss");
+        Assert.All(samples, s => Assert.True(s.Ok, s.Error));
+        Assert.True(slowest < WanCluster.KeyCallTimeout, $"a handshake took {slowest.TotalMilliseconds:0} ms");
+    }
 
     [Fact]
     public async Task A_five_second_partition_fails_that_tenant_fast_leaves_others_alone_and_heals_by_itself()
@@ -34,7 +62,7 @@ public sealed class PartitionTests(WanCluster cluster, ITestOutputHelper output)
         await Task.Delay(TimeSpan.FromSeconds(5));
         var healedAt = load.Now;
         await cluster.HealAsync();
-        var servedAgain = await FirstSuccessAfterAsync(load, "alpha", healedAt, TimeSpan.FromSeconds(30));
+        var servedAgain = await load.FirstSuccessAfterAsync("alpha", healedAt, TimeSpan.FromSeconds(30)) ?? throw new TimeoutException($"alpha not served within 30 s of the link returning\n{cluster.Logs()}");
         await Task.Delay(WanDrill.Phase(2));
         var samples = await load.StopAsync();
         var status = await cluster.Membership.StatusAsync(WanCluster.AlphaSilo);
@@ -59,7 +87,7 @@ public sealed class PartitionTests(WanCluster cluster, ITestOutputHelper output)
         Assert.True(alphaCut.Count(s => !s.Ok) > 10, $"too few alpha handshakes during the partition to judge: {alphaCut.Summary()}");
         Assert.All(alphaCut.Where(s => !s.Ok), s =>
         {
-            Assert.True(s.Duration < KeyCallTimeout + Slack, $"an alpha client waited {s.Duration.TotalMilliseconds:0} ms for its alert");
+            Assert.True(s.Duration < WanCluster.KeyCallTimeout + Slack, $"an alpha client waited {s.Duration.TotalMilliseconds:0} ms for its alert");
             Assert.Contains("internal error", s.Error);
         });
         // Other tenants: nothing failed.
@@ -88,7 +116,7 @@ public sealed class PartitionTests(WanCluster cluster, ITestOutputHelper output)
         var healedAt = load.Now;
         var healed = Stopwatch.GetTimestamp();
         await cluster.HealAsync();
-        var servedAgain = await FirstSuccessAfterAsync(load, "alpha", healedAt, TimeSpan.FromSeconds(90));
+        var servedAgain = await load.FirstSuccessAfterAsync("alpha", healedAt, TimeSpan.FromSeconds(90)) ?? throw new TimeoutException($"alpha not served within 90 s of the link returning\n{cluster.Logs()}");
         var samples = await load.StopAsync();
         cluster.Link.Set(new LinkSettings());
 
@@ -110,21 +138,8 @@ public sealed class PartitionTests(WanCluster cluster, ITestOutputHelper output)
 
         Assert.True(declaredDead is not null, $"alpha was not declared dead within 90 s of partition\n{cluster.Logs()}");
         Assert.Equal(0, betaCut.Count(s => !s.Ok));
-        Assert.All(alphaCut.Where(s => !s.Ok), s => Assert.True(s.Duration < KeyCallTimeout + Slack, $"an alpha client waited {s.Duration.TotalMilliseconds:0} ms"));
+        Assert.All(alphaCut.Where(s => !s.Ok), s => Assert.True(s.Duration < WanCluster.KeyCallTimeout + Slack, $"an alpha client waited {s.Duration.TotalMilliseconds:0} ms"));
         Assert.True(exit is { Restarted: true }, $"alpha's key server did not exit with a failure after being declared dead, so Restart=on-failure would not restart it\n{cluster.Logs()}");
         Assert.True(servedAgain - healedAt < TimeSpan.FromSeconds(60), $"alpha served again only {(servedAgain - healedAt).TotalSeconds:0.0} s after the link returned");
-    }
-
-    /// <summary>The end of <paramref name="target"/>'s first successful handshake that started after <paramref name="from"/>.</summary>
-    private static async Task<TimeSpan> FirstSuccessAfterAsync(HandshakeLoad load, string target, TimeSpan from, TimeSpan limit)
-    {
-        var clock = Stopwatch.StartNew();
-        while (clock.Elapsed < limit)
-        {
-            var first = load.Samples.For(target).Where(s => s.Ok && s.StartedAt >= from).Select(s => s.StartedAt + s.Duration).DefaultIfEmpty().Min();
-            if (first > TimeSpan.Zero) return first;
-            await Task.Delay(100);
-        }
-        throw new TimeoutException($"{target} was not served within {limit} of {from}");
     }
 }
