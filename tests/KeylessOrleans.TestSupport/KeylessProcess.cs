@@ -106,6 +106,9 @@ public sealed class KeylessProcess : IAsyncDisposable
     /// <summary>SIGTERM to any process by PID.</summary>
     public static void Terminate(int pid) => _ = Kill(pid, 15);
 
+    /// <summary>SIGKILL to a process by PID (an orphan of a crashed test run).</summary>
+    public static void Kill(int pid) => _ = Kill(pid, 9);
+
     private void Add(string? line)
     {
         if (line is null) return;

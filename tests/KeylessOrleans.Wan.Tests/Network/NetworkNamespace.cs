@@ -80,6 +80,13 @@ public sealed class NetworkNamespace : IDisposable
     public static IReadOnlyList<string> Existing() =>
         Directory.Exists("/var/run/netns") ? Directory.GetFiles("/var/run/netns").Select(Path.GetFileName).OfType<string>().ToList() : [];
 
+    /// <summary>The processes running in the namespace <paramref name="name"/> (<c>ip netns pids</c>).</summary>
+    public static IReadOnlyList<int> Pids(string name)
+    {
+        var result = ExternalTool.RunAsync("ip", ["netns", "pids", name]).GetAwaiter().GetResult();
+        return result.Output.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Select(int.Parse).ToList();
+    }
+
     /// <summary>Deletes a namespace by name (no-op when it is gone); used for leftovers of a crashed run.</summary>
     public static void Delete(string name)
     {

@@ -78,15 +78,17 @@ public sealed class WanTopology : IDisposable
     public Task HealAsync() => Wan.RunIpAsync("link", "set", "to-onprem", "up");
 
     /// <summary>
-    /// Namespaces of an earlier run of this harness whose process is gone (it crashed or was killed before it could
-    /// clean up). Their interfaces and processes' sockets go with them.
+    /// Namespaces of an earlier run of this harness whose test process is gone (it crashed or was killed before it
+    /// could clean up): the processes it started in them (Redis, silos) are killed by PID, then the namespaces are
+    /// deleted with their interfaces.
     /// </summary>
     public static void RemoveLeftovers()
     {
         foreach (var name in NetworkNamespace.Existing().Where(n => n.StartsWith(Prefix, StringComparison.Ordinal)))
         {
             var owner = name[Prefix.Length..].Split('-')[0];
-            if (int.TryParse(owner, out var pid) && KeylessProcess.IsRunning(pid) && pid != Environment.ProcessId) continue;
+            if (int.TryParse(owner, out var pid) && KeylessProcess.IsRunning(pid)) continue; // a live run's, maybe our own
+            foreach (var orphan in NetworkNamespace.Pids(name)) KeylessProcess.Kill(orphan);
             NetworkNamespace.Delete(name);
         }
     }
