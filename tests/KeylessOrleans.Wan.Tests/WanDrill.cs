@@ -6,6 +6,8 @@ namespace KeylessOrleans.Wan.Tests;
 /// </summary>
 public static class WanDrill
 {
+    private static readonly Lock ReportLock = new();
+
     public static double Scale { get; } = double.TryParse(Environment.GetEnvironmentVariable("KEYLESS_WAN_SCALE"), out var s) && s >= 1 ? s : 1;
 
     public static TimeSpan Phase(double seconds) => TimeSpan.FromSeconds(seconds * Scale);
@@ -14,6 +16,6 @@ public static class WanDrill
     public static void Report(string line)
     {
         if (Environment.GetEnvironmentVariable("KEYLESS_WAN_REPORT") is { Length: > 0 } file)
-            lock (typeof(WanDrill)) File.AppendAllText(file, line + Environment.NewLine);
+            lock (ReportLock) File.AppendAllText(file, line + Environment.NewLine);
     }
 }

@@ -15,12 +15,8 @@ public sealed class DelayProxy(Func<Socket> newSocket) : IAsyncDisposable
     private readonly CancellationTokenSource _stop = new();
     private readonly List<Socket> _listeners = [];
     private readonly List<Task> _running = [];
-    private int _connections;
 
     public WanLink Link { get; } = new();
-
-    /// <summary>Connections accepted so far.</summary>
-    public int Connections => Volatile.Read(ref _connections);
 
     /// <summary>Accepts on <paramref name="listen"/> and forwards each connection to <paramref name="upstream"/>.</summary>
     public void Forward(IPEndPoint listen, IPEndPoint upstream)
@@ -46,7 +42,6 @@ public sealed class DelayProxy(Func<Socket> newSocket) : IAsyncDisposable
             {
                 return;
             }
-            Interlocked.Increment(ref _connections);
             Track(ConnectAsync(client, upstream));
         }
     }

@@ -14,7 +14,7 @@ public sealed class NetworkNamespace : IDisposable
     private const int CloneNewNet = 0x40000000;
 
     private readonly Thread _insider;
-    private readonly BlockingQueueOfWork _work = new();
+    private readonly InsiderWork _work = new();
 
     private NetworkNamespace(string name)
     {
@@ -106,7 +106,7 @@ public sealed class NetworkNamespace : IDisposable
     private static extern int SetNs(int fd, int nstype);
 
     /// <summary>Work items for the thread inside the namespace.</summary>
-    private sealed class BlockingQueueOfWork
+    private sealed class InsiderWork
     {
         private readonly System.Collections.Concurrent.BlockingCollection<Action> _items = new();
 
