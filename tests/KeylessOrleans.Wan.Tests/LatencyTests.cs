@@ -80,9 +80,9 @@ public sealed class LatencyTests(WanCluster cluster, ITestOutputHelper output)
     public async Task Handshake_throughput_over_a_30_ms_link_matches_loopback()
     {
         // Enough clients that the edge, not the clients' own waiting, limits the rate at 30 ms: each client does one
-        // handshake at a time, and at ~400/s × 34 ms some 14 of them are always waiting on the link alone. Fewer than
-        // the tenant's bulkhead on the edge (MaxKeyCallsPerTenant, sized for rate × RTT in WanCluster), which would
-        // shed the excess at once.
+        // handshake at a time, so it takes about rate × (RTT + latency at loopback) of them — ~60 at 700/s — and
+        // fewer than the tenant's bulkhead on the edge (MaxKeyCallsPerTenant, sized for that in WanCluster), which
+        // would shed the excess at once.
         await using var load = cluster.Load(TimeSpan.FromMinutes(5));
         load.Add("alpha", cluster.EdgeTls, WanCluster.AlphaHost, clients: Clients);
         var result = await new Slices(cluster.Link, Loopback, Wan30).RunAsync(load, rounds: 3, WanDrill.Phase(2));
@@ -101,6 +101,6 @@ public sealed class LatencyTests(WanCluster cluster, ITestOutputHelper output)
         Assert.True(far >= 0.6 * near, $"throughput fell from {near:0}/s to {far:0}/s over a 30 ms link");
     }
 
-    private const int Clients = 40;
+    private const int Clients = 96;
 
 }
