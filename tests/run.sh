@@ -12,6 +12,7 @@ declare -A tools=(
   [softhsm2-util]=softhsm2            # a real PKCS#11 token for the HSM key store
   [prlimit]=util-linux                # runs an edge with a low open-file limit
   [testssl]=testssl.sh                # ROBOT, Heartbleed, CCS, renegotiation and fallback scan of a running edge
+  [ip]=iproute2                       # network namespaces and veth links for the WAN drills (needs root)
 )
 
 missing=()

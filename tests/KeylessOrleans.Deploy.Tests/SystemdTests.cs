@@ -46,6 +46,8 @@ public partial class SystemdTests
         Expect("ProtectSystem", "strict");
         Expect("PrivateTmp", "yes");
         Expect("Restart", "on-failure");
+        if (One(unit, "Unit.StartLimitIntervalSec") != "0")
+            problems.Add($"StartLimitIntervalSec={One(unit, "Unit.StartLimitIntervalSec")}, want 0 (a silo voted out after a partition must always be restarted)");
         Expect("CapabilityBoundingSet", bindsPrivilegedPort ? "CAP_NET_BIND_SERVICE" : "");
         if (One(unit, "Service.User") == "<unset>" && One(unit, "Service.DynamicUser") != "yes")
             problems.Add("runs as root: set User= or DynamicUser=yes");
@@ -152,5 +154,5 @@ public partial class SystemdTests
 
     [Fact]
     public void Hardening_check_reports_a_bare_unit() =>
-        Assert.Equal(8, CheckHardening("[Service]\nExecStart=/opt/keyless/keyless edge\nMemoryDenyWriteExecute=yes\n", false).Count);
+        Assert.Equal(9, CheckHardening("[Service]\nExecStart=/opt/keyless/keyless edge\nMemoryDenyWriteExecute=yes\n", false).Count);
 }

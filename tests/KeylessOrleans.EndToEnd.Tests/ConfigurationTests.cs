@@ -39,12 +39,14 @@ public sealed class ConfigurationTests
         Assert.Contains(setting, output);
     }
 
-    [Fact]
-    public async Task Environment_variables_configure_the_same_settings()
+    [Theory]
+    [InlineData("KEYLESS__EDGE__HANDSHAKETHREADS", "0", "Keyless:Edge:HandshakeThreads")]
+    [InlineData("KEYLESS__CLUSTER__MEMBERSHIPREFRESHINTERVAL", "00:00:00.100", "Keyless:Cluster:MembershipRefreshInterval")]
+    public async Task Environment_variables_configure_the_same_settings(string variable, string value, string setting)
     {
-        var (exitCode, output) = await RunAsync(new Dictionary<string, string> { ["KEYLESS__EDGE__HANDSHAKETHREADS"] = "0" }, "edge");
+        var (exitCode, output) = await RunAsync(new Dictionary<string, string> { [variable] = value }, "edge");
         Assert.Equal(2, exitCode);
-        Assert.Contains("Keyless:Edge:HandshakeThreads", output);
+        Assert.Contains(setting, output);
     }
 
     [Theory]

@@ -28,7 +28,7 @@ public sealed class EdgeAndRedisFaultTests(FaultCluster cluster, ITestOutputHelp
 
         var restart = System.Diagnostics.Stopwatch.StartNew();
         await cluster.Edge1.RestartAsync();
-        await FaultCluster.UntilServedAsync(cluster.Edge1Tls, FaultCluster.AlphaHost, TimeSpan.FromSeconds(60));
+        await HandshakeLoad.UntilServedAsync(cluster.Edge1Tls, FaultCluster.AlphaHost, TimeSpan.FromSeconds(60));
         output.WriteLine($"edge1 restarted and served again after {restart.ElapsedMilliseconds} ms");
     }
 

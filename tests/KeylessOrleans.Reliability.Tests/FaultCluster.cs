@@ -60,7 +60,7 @@ public sealed class FaultCluster : IAsyncLifetime
         foreach (var replica in new[] { AlphaR1, AlphaR2, BetaR1 }) await replica.WaitForRegistrationAsync();
         foreach (var edge in new[] { Edge1Tls, Edge2Tls })
         foreach (var host in new[] { AlphaHost, BetaHost })
-            await UntilServedAsync(edge, host, TimeSpan.FromSeconds(60));
+            await HandshakeLoad.UntilServedAsync(edge, host, TimeSpan.FromSeconds(60));
     }
 
     private ClusterPart Edge(string id, int httpsPort)
@@ -85,39 +85,12 @@ public sealed class FaultCluster : IAsyncLifetime
         };
     }
 
-    /// <summary>Handshakes until one completes; fails with the last error after <paramref name="limit"/>.</summary>
-    public static async Task<TimeSpan> UntilServedAsync(IPEndPoint edge, string host, TimeSpan limit)
-    {
-        var clock = System.Diagnostics.Stopwatch.StartNew();
-        while (true)
-        {
-            var error = await HandshakeLoad.TryHandshakeAsync(edge, host);
-            if (error is null) return clock.Elapsed;
-            if (clock.Elapsed > limit) throw new TimeoutException($"{host} at {edge} not served within {limit}: {error}");
-            await Task.Delay(100);
-        }
-    }
-
     /// <summary>
-    /// Polls the membership table in Redis until the silo on <paramref name="siloPort"/> is declared dead (status 6);
-    /// the time from the call, or null if it did not happen within <paramref name="limit"/>.
+    /// Polls the membership table in Redis until the silo on <paramref name="siloPort"/> is declared dead; the time
+    /// from the call, or null if it did not happen within <paramref name="limit"/>.
     /// </summary>
-    public async Task<TimeSpan?> UntilDeclaredDeadAsync(int siloPort, TimeSpan limit)
-    {
-        var clock = System.Diagnostics.Stopwatch.StartNew();
-        while (clock.Elapsed < limit)
-        {
-            var table = await ExternalTool.RunAsync("redis-cli", ["-p", $"{RedisPort}", "hgetall", "keyless/members/keyless"]);
-            var lines = table.Output.Split('\n', StringSplitOptions.TrimEntries);
-            // Field/value pairs; values are JSON naming "address:port@generation". The newest generation counts.
-            var marker = $"127.0.0.1:{siloPort}@";
-            var entry = lines.Where(l => l.StartsWith('{') && l.Contains(marker))
-                .MaxBy(l => long.Parse(new string(l[(l.IndexOf(marker, StringComparison.Ordinal) + marker.Length)..].TakeWhile(char.IsDigit).ToArray())));
-            if (entry is not null && entry.Contains("\"Status\":6")) return clock.Elapsed;
-            await Task.Delay(100);
-        }
-        return null;
-    }
+    public Task<TimeSpan?> UntilDeclaredDeadAsync(int siloPort, TimeSpan limit) =>
+        new RedisMembership(["redis-cli", "-p", $"{RedisPort}"]).UntilDeclaredDeadAsync($"127.0.0.1:{siloPort}", limit);
 
     /// <summary>Everything the parts printed, for a failing test's output.</summary>
     public string Logs(int lastLines = 40) => string.Join("\n", Parts.Select(p => $"--- {p.Name} (last {lastLines} lines) ---\n{p.Tail(lastLines)}"));
@@ -130,50 +103,5 @@ public sealed class FaultCluster : IAsyncLifetime
         _betaKeys.Dispose();
         _ca.Dispose();
         _files.Dispose();
-    }
-}
-
-/// <summary>One process of the cluster, restartable with the same command line (same ports).</summary>
-public sealed class ClusterPart(string name, string readyLine, int port, Func<KeylessProcess> start) : IAsyncDisposable
-{
-    /// <summary>The silo port (Redis: its port), the same in every generation.</summary>
-    public int Port => port;
-
-    private readonly List<KeylessProcess> _generations = [];
-
-    public string Name => name;
-
-    /// <summary>The running process (the latest generation).</summary>
-    public KeylessProcess Process => _generations[^1];
-
-    public string? RegisteredLine { get; init; }
-
-    public async Task StartAsync()
-    {
-        _generations.Add(start());
-        await Process.WaitForLineAsync(readyLine, TimeSpan.FromSeconds(90));
-    }
-
-    public async Task WaitForRegistrationAsync() =>
-        await Process.WaitForLineAsync(RegisteredLine ?? throw new InvalidOperationException($"{name} does not register"), TimeSpan.FromSeconds(60));
-
-    /// <summary>SIGKILL: no goodbye to the cluster.</summary>
-    public async Task CrashAsync()
-    {
-        Process.Crash();
-        if (!await Process.WaitForExitAsync(TimeSpan.FromSeconds(10))) throw new TimeoutException($"{name} survived SIGKILL");
-    }
-
-    public async Task RestartAsync()
-    {
-        await Process.DisposeAsync();
-        await StartAsync();
-    }
-
-    public string Tail(int lines) => string.Join("\n", Process.Output.Split('\n').TakeLast(lines));
-
-    public async ValueTask DisposeAsync()
-    {
-        foreach (var generation in _generations) await generation.DisposeAsync();
     }
 }

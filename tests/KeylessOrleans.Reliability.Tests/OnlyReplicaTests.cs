@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using KeylessOrleans.TestSupport.Load;
 using Xunit.Abstractions;
 
@@ -22,7 +21,7 @@ public sealed class OnlyReplicaTests(FaultCluster cluster, ITestOutputHelper out
         await Task.Delay(FaultDrill.Phase(5));
         var restartedAt = load.Now;
         await cluster.BetaR1.RestartAsync();
-        var servedAgain = await Poll(load, "beta", restartedAt, TimeSpan.FromSeconds(30));
+        var servedAgain = await load.FirstSuccessAfterAsync("beta", restartedAt, TimeSpan.FromSeconds(30)) ?? TimeSpan.MaxValue / 2;
         var samples = await load.StopAsync();
 
         var alphaBefore = samples.For("alpha").Between(baselineFrom, killedAt).ToList();
@@ -49,18 +48,5 @@ public sealed class OnlyReplicaTests(FaultCluster cluster, ITestOutputHelper out
         Assert.True(p99During <= 1.2 * p99Before + 5, $"alpha p99 went from {p99Before:0.0} ms to {p99During:0.0} ms");
 
         Assert.True(servedAgain - restartedAt < TimeSpan.FromSeconds(15), $"beta was served again only {servedAgain - restartedAt} after the restart began");
-    }
-
-    /// <summary>The time of <paramref name="target"/>'s first successful handshake after <paramref name="from"/>.</summary>
-    private static async Task<TimeSpan> Poll(HandshakeLoad load, string target, TimeSpan from, TimeSpan limit)
-    {
-        var clock = Stopwatch.StartNew();
-        while (clock.Elapsed < limit)
-        {
-            var first = load.Samples.For(target).Where(s => s.Ok && s.StartedAt >= from).Select(s => s.StartedAt + s.Duration).DefaultIfEmpty().Min();
-            if (first > TimeSpan.Zero) return first;
-            await Task.Delay(100);
-        }
-        return TimeSpan.MaxValue / 2;
     }
 }

@@ -47,7 +47,7 @@ public sealed class SlowKeyServerTests(ITestOutputHelper output) : IAsyncLifetim
         var services = _cluster.Services(_cluster.Silo(_edgePlan));
         var pool = services.GetRequiredService<HandshakeWorkerPool>();
         var bulkhead = services.GetRequiredService<TenantBulkhead>();
-        await FaultCluster.UntilServedAsync(_edge, "gamma.test", TimeSpan.FromSeconds(30)); // activates gamma's key grain
+        await HandshakeLoad.UntilServedAsync(_edge, "gamma.test", TimeSpan.FromSeconds(30)); // activates gamma's key grain
         var (maxBusy, maxGammaInFlight, busySum, busySamples) = (0, 0, 0L, 0L);
         var gammaPhase = false;
         using var stopWatching = new CancellationTokenSource();

@@ -41,13 +41,22 @@ public sealed class KeylessProcess : IAsyncDisposable
     public static KeylessProcess Start(params string[] arguments) => Start(new Dictionary<string, string>(), arguments);
 
     /// <summary>The keyless program with extra environment variables (e.g. <c>Logging__LogLevel__…</c>, <c>TMPDIR</c>).</summary>
-    public static KeylessProcess Start(IReadOnlyDictionary<string, string> environment, params string[] arguments)
+    public static KeylessProcess Start(IReadOnlyDictionary<string, string> environment, params string[] arguments) =>
+        StartUnder([], environment, arguments);
+
+    /// <summary>
+    /// The keyless program started through <paramref name="launcher"/> — a command that runs the rest of its command
+    /// line in another context and then becomes it (e.g. <c>ip netns exec NAME</c>, which execs, so the PID is the
+    /// program's own). Empty: started directly.
+    /// </summary>
+    public static KeylessProcess StartUnder(IReadOnlyList<string> launcher, IReadOnlyDictionary<string, string> environment, params string[] arguments)
     {
         var program = Path.Combine(AppContext.BaseDirectory, "keyless.dll");
         if (!File.Exists(program)) throw new FileNotFoundException("keyless.dll is not next to the tests", program);
         var adminPort = environment.TryGetValue("KEYLESS__ADMIN__PORT", out var given) ? int.Parse(given) : FreePort();
         var withAdmin = new Dictionary<string, string>(environment) { ["KEYLESS__ADMIN__PORT"] = $"{adminPort}" };
-        return new KeylessProcess(Launch("dotnet", [program, .. arguments], withAdmin)) { AdminPort = adminPort };
+        string[] command = [.. launcher, "dotnet", program, .. arguments];
+        return new KeylessProcess(Launch(command[0], command[1..], withAdmin)) { AdminPort = adminPort };
     }
 
     /// <summary>Any program (e.g. a deploy script), with extra environment variables.</summary>
@@ -69,9 +78,12 @@ public sealed class KeylessProcess : IAsyncDisposable
     }
 
     /// <summary>Runs a keyless command to its end: exit code and everything it printed.</summary>
-    public static async Task<(int ExitCode, string Output)> RunToEndAsync(params string[] arguments)
+    public static Task<(int ExitCode, string Output)> RunToEndAsync(params string[] arguments) => RunToEndUnderAsync([], arguments);
+
+    /// <summary>A keyless command run to its end through <paramref name="launcher"/> (see <see cref="StartUnder"/>).</summary>
+    public static async Task<(int ExitCode, string Output)> RunToEndUnderAsync(IReadOnlyList<string> launcher, params string[] arguments)
     {
-        await using var process = Start(arguments);
+        await using var process = StartUnder(launcher, new Dictionary<string, string>(), arguments);
         if (!await process.WaitForExitAsync(TimeSpan.FromSeconds(60)))
             throw new TimeoutException($"keyless {string.Join(' ', arguments)} did not finish:\n{process.Output}");
         process._process.WaitForExit(); // drains the redirected output
@@ -93,6 +105,9 @@ public sealed class KeylessProcess : IAsyncDisposable
 
     /// <summary>SIGTERM to any process by PID.</summary>
     public static void Terminate(int pid) => _ = Kill(pid, 15);
+
+    /// <summary>SIGKILL to a process by PID (an orphan of a crashed test run).</summary>
+    public static void Kill(int pid) => _ = Kill(pid, 9);
 
     private void Add(string? line)
     {

@@ -13,12 +13,14 @@ public sealed class TestOrigin : IAsyncDisposable
 {
     public const string Body = "hello from the origin";
 
-    private readonly Socket _listener = new(SocketType.Stream, ProtocolType.Tcp);
+    private readonly Socket _listener;
     private readonly CancellationTokenSource _stop = new();
     private readonly Task _accepting;
 
-    public TestOrigin()
+    /// <param name="newSocket">Makes the listening socket (e.g. inside a network namespace); default: the test's own loopback.</param>
+    public TestOrigin(Func<Socket>? newSocket = null)
     {
+        _listener = newSocket?.Invoke() ?? new Socket(SocketType.Stream, ProtocolType.Tcp);
         _listener.Bind(new IPEndPoint(IPAddress.Loopback, 0));
         _listener.Listen(128);
         _accepting = AcceptAsync();

@@ -19,7 +19,7 @@ public static class ClusteringExtensions
             o.ProbeTimeout = options.ProbeTimeout;
             o.NumMissedProbesLimit = options.MissedProbesLimit;
             // Joins and deaths travel by gossip at once; the periodic table read is only the safety net.
-            o.TableRefreshTimeout = TimeSpan.FromSeconds(15);
+            o.TableRefreshTimeout = options.MembershipRefreshInterval;
         });
         if (!options.UsesRedis)
         {
@@ -65,6 +65,11 @@ public static class ClusteringExtensions
     {
         var configuration = ConfigurationOptions.Parse(options.Redis!);
         configuration.AbortOnConnectFail = false; // keep retrying while Redis restarts
+        // Reconnect within ~2 s of Redis becoming reachable again (the client's default backs off to ~10 s): a silo
+        // cut off by a partition learns from the membership table whether it was declared dead, and one that was is
+        // stopped by Orleans and restarted by its supervisor, so this wait is part of the tenant's outage. One
+        // connection attempt every 2 s while Redis is unreachable costs nothing.
+        configuration.ReconnectRetryPolicy = new ExponentialRetry(500, 2000);
         return configuration;
     }
 

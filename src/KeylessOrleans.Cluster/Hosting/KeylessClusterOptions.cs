@@ -52,6 +52,14 @@ public sealed class KeylessClusterOptions
     /// <summary>Missed probes after which a silo is suspected (Orleans' default, 3).</summary>
     public int MissedProbesLimit { get; set; } = 3;
 
+    /// <summary>
+    /// How often the silo re-reads the membership table (Orleans' TableRefreshTimeout). Joins and deaths normally
+    /// arrive by gossip at once; this read is how a silo that was cut off learns what happened meanwhile — among
+    /// other things that it was declared dead, after which Orleans stops it and its supervisor starts it afresh.
+    /// Lower it (5 s) on on-prem silos behind a WAN, so they come back sooner after a long partition.
+    /// </summary>
+    public TimeSpan MembershipRefreshInterval { get; set; } = TimeSpan.FromSeconds(15);
+
     public bool UsesTls => !string.IsNullOrWhiteSpace(TlsCertificate) || !string.IsNullOrWhiteSpace(TlsKey) || !string.IsNullOrWhiteSpace(TlsCa);
 
     public bool UsesRedis => Clustering is null ? !string.IsNullOrWhiteSpace(Redis) : string.Equals(Clustering, RedisClustering, StringComparison.OrdinalIgnoreCase);
@@ -78,6 +86,8 @@ public sealed class KeylessClusterOptions
         }
         if (ProbeTimeout < TimeSpan.FromMilliseconds(500) || ProbeTimeout > TimeSpan.FromMinutes(1))
             problems.Add($"Keyless:Cluster:ProbeTimeout {ProbeTimeout} must be between 0.5 s and 1 min");
+        if (MembershipRefreshInterval < TimeSpan.FromSeconds(1) || MembershipRefreshInterval > TimeSpan.FromMinutes(10))
+            problems.Add($"Keyless:Cluster:MembershipRefreshInterval {MembershipRefreshInterval} must be between 1 s and 10 min");
         if (MissedProbesLimit is < 1 or > 10) problems.Add($"Keyless:Cluster:MissedProbesLimit {MissedProbesLimit} must be 1–10");
         if (string.IsNullOrWhiteSpace(ClusterId)) problems.Add("Keyless:Cluster:ClusterId must not be empty");
         if (string.IsNullOrWhiteSpace(ServiceId)) problems.Add("Keyless:Cluster:ServiceId must not be empty");

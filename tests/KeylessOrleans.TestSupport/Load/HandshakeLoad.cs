@@ -34,6 +34,12 @@ public sealed class HandshakeLoad : IAsyncDisposable
         _maxHandshakes = maxHandshakes;
     }
 
+    /// <summary>
+    /// Makes each client's socket. The default is a TCP socket in the test's own network namespace; a harness
+    /// with network namespaces makes it inside the namespace the edges run in.
+    /// </summary>
+    public Func<Socket> NewSocket { get; init; } = DefaultSocket;
+
     /// <summary>Time since the run began, to mark events (a kill, a restart) on the samples' time line.</summary>
     public TimeSpan Now => _clock.Elapsed;
 
@@ -47,6 +53,22 @@ public sealed class HandshakeLoad : IAsyncDisposable
     public IReadOnlyList<HandshakeSample> Samples
     {
         get { lock (_samples) return _samples.ToList(); }
+    }
+
+    /// <summary>
+    /// Waits for the first successful handshake to <paramref name="target"/> that started at or after
+    /// <paramref name="from"/>: the time it ended, or null if none within <paramref name="limit"/>.
+    /// </summary>
+    public async Task<TimeSpan?> FirstSuccessAfterAsync(string target, TimeSpan from, TimeSpan limit)
+    {
+        var clock = Stopwatch.StartNew();
+        while (clock.Elapsed < limit)
+        {
+            var first = Samples.For(target).Where(s => s.Ok && s.StartedAt >= from).Select(s => s.StartedAt + s.Duration).DefaultIfEmpty().Min();
+            if (first > TimeSpan.Zero) return first;
+            await Task.Delay(100);
+        }
+        return null;
     }
 
     public async Task<IReadOnlyList<HandshakeSample>> StopAsync()
@@ -64,7 +86,7 @@ public sealed class HandshakeLoad : IAsyncDisposable
             string? error = null;
             try
             {
-                await HandshakeOnceAsync(edge, host);
+                await HandshakeOnceAsync(edge, host, NewSocket);
             }
             catch (Exception e)
             {
@@ -77,11 +99,11 @@ public sealed class HandshakeLoad : IAsyncDisposable
     }
 
     /// <summary>One handshake: null when it completed, else what went wrong.</summary>
-    public static async Task<string?> TryHandshakeAsync(IPEndPoint edge, string host)
+    public static async Task<string?> TryHandshakeAsync(IPEndPoint edge, string host, Func<Socket>? newSocket = null)
     {
         try
         {
-            await HandshakeOnceAsync(edge, host);
+            await HandshakeOnceAsync(edge, host, newSocket ?? DefaultSocket);
             return null;
         }
         catch (Exception e)
@@ -90,10 +112,26 @@ public sealed class HandshakeLoad : IAsyncDisposable
         }
     }
 
-    private static async Task HandshakeOnceAsync(IPEndPoint edge, string host)
+    /// <summary>Handshakes until one completes: the time that took; fails with the last error after <paramref name="limit"/>.</summary>
+    public static async Task<TimeSpan> UntilServedAsync(IPEndPoint edge, string host, TimeSpan limit, Func<Socket>? newSocket = null)
+    {
+        var clock = Stopwatch.StartNew();
+        while (true)
+        {
+            var error = await TryHandshakeAsync(edge, host, newSocket);
+            if (error is null) return clock.Elapsed;
+            if (clock.Elapsed > limit) throw new TimeoutException($"{host} at {edge} not served within {limit}: {error}");
+            await Task.Delay(100);
+        }
+    }
+
+    private static Socket DefaultSocket() => new(SocketType.Stream, ProtocolType.Tcp);
+
+    private static async Task HandshakeOnceAsync(IPEndPoint edge, string host, Func<Socket> newSocket)
     {
         using var limit = new CancellationTokenSource(HandshakeLimit);
-        using var socket = new Socket(SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+        using var socket = newSocket();
+        socket.NoDelay = true;
         await socket.ConnectAsync(edge, limit.Token);
         await using var tls = new SslStream(new NetworkStream(socket, ownsSocket: false));
         await tls.AuthenticateAsClientAsync(new SslClientAuthenticationOptions
@@ -137,9 +175,13 @@ public static class HandshakeStats
     }
 
     /// <summary>The <paramref name="percentile"/> (0–100) of handshake durations, in milliseconds.</summary>
-    public static double DurationPercentileMs(this IEnumerable<HandshakeSample> samples, double percentile)
+    public static double DurationPercentileMs(this IEnumerable<HandshakeSample> samples, double percentile) =>
+        samples.Select(s => s.Duration.TotalMilliseconds).Percentile(percentile);
+
+    /// <summary>The <paramref name="percentile"/> (0–100) of <paramref name="values"/> (nearest rank); NaN when empty.</summary>
+    public static double Percentile(this IEnumerable<double> values, double percentile)
     {
-        var sorted = samples.Select(s => s.Duration.TotalMilliseconds).Order().ToList();
+        var sorted = values.Order().ToList();
         if (sorted.Count == 0) return double.NaN;
         var rank = (int)Math.Ceiling(percentile / 100 * sorted.Count) - 1;
         return sorted[Math.Clamp(rank, 0, sorted.Count - 1)];
