@@ -7,7 +7,8 @@ using KeylessOrleans.Keys;
 using KeylessOrleans.TestSupport;
 using Microsoft.Extensions.DependencyInjection;
 
-// Usage: dotnet run -c Release --project bench/KeylessOrleans.Benchmarks -- [--seconds N] [--clients N] [--only TEXT] [--hsm | --audit]
+// Usage: dotnet run -c Release --project bench/KeylessOrleans.Benchmarks -- [--seconds N] [--clients N] [--only TEXT] [--no-proofs] [--hsm | --audit]
+// --no-proofs runs the cluster without edge authentication (as the single-machine demo does), to see what proofs cost.
 // --only keeps the rows whose name contains TEXT (e.g. "resumed", "TLS 1.3", "bulk"): for profiling one path.
 var seconds = ArgValue("--seconds", 8);
 var clients = ArgValue("--clients", 4);
@@ -30,7 +31,8 @@ await using var origin = new BulkOrigin();
 using var work = new TempDirectory("keyless-bench");
 using var identities = new ClusterIdentities("KeylessOrleans Bench cluster CA");
 // Production security: the keyless edge proves itself with its cluster certificate on every key request.
-await using var cluster = await BenchCluster.StartAsync(keys, origin.Port, handshakeThreads: 64, identities: identities);
+var proofs = !args.Contains("--no-proofs");
+await using var cluster = await BenchCluster.StartAsync(keys, origin.Port, handshakeThreads: 64, identities: proofs ? identities : null);
 // What an operator would otherwise run: nginx holding the same keys, proxying to the same origin.
 await using var nginx = await NginxServer.StartAsync(keys, origin.Port, work.Path);
 
@@ -38,7 +40,7 @@ Console.WriteLine($"# KeylessOrleans benchmark — {DateTime.UtcNow:yyyy-MM-dd H
 Console.WriteLine();
 
 // 1. Key operations: through Orleans to the key grain vs. the same operation in-process.
-Console.WriteLine("## Key operations (in-process: one thread per core; keyless: 16 concurrent grain calls from the edge silo, each with an edge proof)");
+Console.WriteLine($"## Key operations (in-process: one thread per core; keyless: 16 concurrent grain calls from the edge silo, {(proofs ? "each with an edge proof" : "edge proofs off")})");
 Console.WriteLine();
 Console.WriteLine("| operation | in-process ops/s | keyless ops/s | ratio | in-process p50/p99 ms | keyless p50/p99 ms |");
 Console.WriteLine("|---|---|---|---|---|---|");
