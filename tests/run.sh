@@ -12,6 +12,8 @@ declare -A tools=(
   [softhsm2-util]=softhsm2            # a real PKCS#11 token for the HSM key store
   [prlimit]=util-linux                # runs an edge with a low open-file limit
   [testssl]=testssl.sh                # ROBOT, Heartbleed, CCS, renegotiation and fallback scan of a running edge
+  [gnutls-cli]=gnutls-bin             # a second, independent TLS client (Ed25519, P-384, FFDHE)
+  [tstclnt]=libnss3-tools             # NSS's client: the one with delegated credentials (RFC 9345)
 )
 
 missing=()

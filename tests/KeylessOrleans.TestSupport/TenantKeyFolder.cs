@@ -37,10 +37,15 @@ public sealed class TenantKeyFolder : IDisposable
 
     public IEnumerable<TestKey> AllKeys => new[] { Rsa, Ecdsa, Ed25519 }.OfType<TestKey>();
 
-    private void Write(string file, TestKey key, TestCertificateAuthority ca, string[] hostNames)
+    private void Write(string file, TestKey key, TestCertificateAuthority ca, string[] hostNames) => Add(file, key, ca, LeafExtras.None, hostNames);
+
+    /// <summary>Adds a key and a certificate chain for it (before the key server starts, or as a hot-reload change).</summary>
+    /// <returns>The end-entity certificate's DER.</returns>
+    public byte[] Add(string file, TestKey key, TestCertificateAuthority ca, LeafExtras extras, params string[] hostNames)
     {
-        using var leaf = ca.Issue(key, hostNames);
+        using var leaf = ca.Issue(key.SubjectPublicKeyInfo, extras, hostNames);
         _directory.Write(file, key.Pem + "\n" + ca.ChainPem(leaf));
+        return leaf.RawData;
     }
 
     public void Dispose()

@@ -188,14 +188,18 @@ public sealed class KeylessTlsServer(TlsServerContext shared, string clientAddre
 
     private KeyRoute? Key(KeyAlgorithm algorithm) => _route?.Keys.Keys.FirstOrDefault(k => k.Algorithm == algorithm);
 
-    /// <summary>RFC 8422 §5.1: in TLS 1.2 the client's supported_groups also limit the curve of the ECDSA certificate.</summary>
+    /// <summary>
+    /// RFC 8422 §5.1: in TLS 1.2 the client's supported_groups also limit the curve of the ECDSA certificate.
+    /// Ed25519 (RFC 8422 §5.1.1) is chosen by signature_algorithms alone; it comes after the ECDSA curves because
+    /// fewer TLS 1.2 clients verify it.
+    /// </summary>
     private (KeyRoute Key, SignatureAndHashAlgorithm Scheme)? Tls12EcdsaKey()
     {
         var groups = m_context.SecurityParameters.ClientSupportedGroups;
-        foreach (var (algorithm, group) in new[] { (KeyAlgorithm.EcdsaP256, NamedGroup.secp256r1), (KeyAlgorithm.EcdsaP384, NamedGroup.secp384r1) })
+        foreach (var (algorithm, group) in new[] { (KeyAlgorithm.EcdsaP256, NamedGroup.secp256r1), (KeyAlgorithm.EcdsaP384, NamedGroup.secp384r1), (KeyAlgorithm.Ed25519, -1) })
         {
             if (Key(algorithm) is not { } key) continue;
-            if (groups is not null && Array.IndexOf(groups, group) < 0) continue;
+            if (group >= 0 && groups is not null && Array.IndexOf(groups, group) < 0) continue;
             if (SignatureSelection.Select(algorithm, false, m_context.SecurityParameters.ClientSigAlgs) is { } scheme) return (key, scheme);
         }
         return null;

@@ -1,0 +1,32 @@
+using System.Security.Cryptography;
+using KeylessOrleans.TestSupport;
+
+namespace KeylessOrleans.Edge.Tests.Breadth;
+
+/// <summary>
+/// The edge of <see cref="EdgeFixture"/> with more of the key types and protocol features a TLS operator expects:
+/// tenant acme also holds ECDSA P-384, Ed25519, RSA-3072 and RSA-4096 keys, each for its own exact host name (an
+/// exact certificate wins over the *.acme.test wildcard, so a name reaches exactly one key).
+/// </summary>
+public class BreadthFixture : EdgeFixture
+{
+    public const string P384Host = "p384.acme.test";
+    public const string Ed25519Host = "ed25519.acme.test";
+    public const string Rsa3072Host = "rsa3072.acme.test";
+    public const string Rsa4096Host = "rsa4096.acme.test";
+
+    protected override async Task PrepareKeysAsync(TenantKeyFolder keys)
+    {
+        await base.PrepareKeysAsync(keys);
+        keys.Add("p384.pem", TestKeys.Ecdsa(ECCurve.NamedCurves.nistP384).Key, Authority, LeafExtras.None, P384Host);
+        keys.Add("ed25519-only.pem", TestKeys.Ed25519().Key, Authority, LeafExtras.None, Ed25519Host);
+        keys.Add("rsa3072.pem", TestKeys.Rsa(3072).Key, Authority, LeafExtras.None, Rsa3072Host);
+        keys.Add("rsa4096.pem", TestKeys.Rsa(4096).Key, Authority, LeafExtras.None, Rsa4096Host);
+    }
+
+    public override async Task InitializeAsync()
+    {
+        await base.InitializeAsync();
+        foreach (var host in new[] { P384Host, Ed25519Host, Rsa3072Host, Rsa4096Host }) await WaitUntilRoutedAsync(host);
+    }
+}
