@@ -95,6 +95,12 @@ public class EdgeFixture : IAsyncLifetime
             ["s_client", "-connect", EdgeEndPoint.ToString(), "-servername", host, "-CAfile", CaFile, "-verify_return_error", "-ign_eof", .. options],
             standardInput: $"GET / HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n");
 
+    /// <summary>GnuTLS's client against this edge for <paramref name="host"/> with a priority string; verifies the chain and name.</summary>
+    public Task<ExternalTool.Result> GnutlsAsync(string host, string priority) =>
+        ExternalTool.RunAsync("gnutls-cli",
+            ["--x509cafile", CaFile, "-p", EdgeEndPoint.Port.ToString(), "--sni-hostname", host, "--verify-hostname", host, "--priority", priority, "127.0.0.1"],
+            standardInput: "");
+
     /// <summary>Connects with .NET's SslStream, trusting only the test CA, and fetches "/".</summary>
     public async Task<(SslStream Tls, string Response)> FetchAsync(SslProtocols protocols, TlsCipherSuite[]? suites = null, string host = Host)
     {

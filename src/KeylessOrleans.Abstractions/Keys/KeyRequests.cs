@@ -37,8 +37,10 @@ public sealed record SignCertificateVerifyRequest(
     public byte[] InputDigest() => KeyRequestDigest.Of(OperationName, (ushort)Scheme, SignedContent);
 }
 
-/// <summary>Sign the parameters of a TLS 1.2 ECDHE ServerKeyExchange.</summary>
-/// <param name="SignedParams">client_random ‖ server_random ‖ ServerECDHParams (named curve only).</param>
+/// <summary>Sign the parameters of a TLS 1.2 ECDHE or DHE ServerKeyExchange.</summary>
+/// <param name="SignedParams">
+/// client_random ‖ server_random ‖ ServerECDHParams (named curve only) or ServerDHParams (an RFC 7919 group only).
+/// </param>
 [GenerateSerializer, Immutable, Alias("keyless.SignServerKeyExchangeRequest")]
 public sealed record SignServerKeyExchangeRequest(
     [property: Id(0)] KeyRequestContext Context,

@@ -24,7 +24,8 @@ public sealed record TlsServerContext(
 public sealed class KeylessTlsServer(TlsServerContext shared, string clientAddress, HandshakeFacts facts)
     : DefaultTlsServer(shared.Crypto)
 {
-    // Order matters: the server's preference wins (PreferLocalCipherSuites). ECDHE before RSA key exchange.
+    // Order matters: the server's preference wins (PreferLocalCipherSuites). ECDHE, then finite-field DHE (slower,
+    // but forward secret), then RSA key exchange.
     private static readonly int[] Suites =
     [
         CipherSuite.TLS_AES_128_GCM_SHA256,
@@ -36,6 +37,9 @@ public sealed class KeylessTlsServer(TlsServerContext shared, string clientAddre
         CipherSuite.TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256,
         CipherSuite.TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384,
         CipherSuite.TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256,
+        CipherSuite.TLS_DHE_RSA_WITH_AES_128_GCM_SHA256,
+        CipherSuite.TLS_DHE_RSA_WITH_AES_256_GCM_SHA384,
+        CipherSuite.TLS_DHE_RSA_WITH_CHACHA20_POLY1305_SHA256,
         CipherSuite.TLS_RSA_WITH_AES_128_GCM_SHA256,
         CipherSuite.TLS_RSA_WITH_AES_256_GCM_SHA384,
     ];
@@ -69,9 +73,15 @@ public sealed class KeylessTlsServer(TlsServerContext shared, string clientAddre
 
     public override int GetMaxHandshakeMessageSize() => MaxHandshakeMessageSize;
 
-    public override int[] GetSupportedGroups() => Groups;
+    public override int[] GetSupportedGroups() => [.. Curves, .. FiniteFieldGroups];
 
-    private static readonly int[] Groups = [NamedGroup.x25519, NamedGroup.secp256r1, NamedGroup.secp384r1];
+    private static readonly int[] Curves = [NamedGroup.x25519, NamedGroup.secp256r1, NamedGroup.secp384r1];
+
+    /// <summary>
+    /// RFC 7919 groups, for TLS 1.3 key shares and TLS 1.2 DHE; exactly those the key server signs ServerDHParams
+    /// for. ffdhe6144/8192 are not offered: their cost per handshake would make the edge easy to exhaust.
+    /// </summary>
+    private static readonly int[] FiniteFieldGroups = [NamedGroup.ffdhe2048, NamedGroup.ffdhe3072, NamedGroup.ffdhe4096];
 
     /// <summary>
     /// TLS 1.2 ECDHE curve. BouncyCastle's default ignores <see cref="GetSupportedGroups"/> before TLS 1.3 and takes
@@ -85,7 +95,7 @@ public sealed class KeylessTlsServer(TlsServerContext shared, string clientAddre
         if (m_context.SecurityParameters.ClientSupportedGroups is not { } offered) return base.SelectECDH(minimumCurveBits);
         foreach (var group in offered)
         {
-            if (Array.IndexOf(Groups, group) >= 0 && NamedGroup.GetCurveBits(group) >= minimumCurveBits) return group;
+            if (Array.IndexOf(Curves, group) >= 0 && NamedGroup.GetCurveBits(group) >= minimumCurveBits) return group;
         }
         return -1;
     }
@@ -93,8 +103,33 @@ public sealed class KeylessTlsServer(TlsServerContext shared, string clientAddre
     /// <summary>Makes ECDHE suites selectable only when <see cref="SelectECDH"/> will find a curve.</summary>
     protected override int GetMaximumNegotiableCurveBits() =>
         m_context.SecurityParameters.ClientSupportedGroups is { } offered
-            ? offered.Where(g => Array.IndexOf(Groups, g) >= 0).Select(NamedGroup.GetCurveBits).DefaultIfEmpty(0).Max()
+            ? offered.Where(g => Array.IndexOf(Curves, g) >= 0).Select(NamedGroup.GetCurveBits).DefaultIfEmpty(0).Max()
             : base.GetMaximumNegotiableCurveBits();
+
+    /// <summary>
+    /// TLS 1.2 DHE group: the client's first RFC 7919 group that is also ours; a client that names no finite-field
+    /// group gets ffdhe2048 (RFC 7919 §4 lets the server choose). BouncyCastle's default would take any named group
+    /// up to ffdhe8192 and, for such a client, its own pick among all five.
+    /// </summary>
+    protected override int SelectDH(int minimumFiniteFieldBits)
+    {
+        var offered = m_context.SecurityParameters.ClientSupportedGroups;
+        if (offered is null || !offered.Any(NamedGroup.IsFiniteField))
+            return NamedGroup.GetFiniteFieldBits(NamedGroup.ffdhe2048) >= minimumFiniteFieldBits ? NamedGroup.ffdhe2048 : -1;
+        foreach (var group in offered)
+        {
+            if (Array.IndexOf(FiniteFieldGroups, group) >= 0 && NamedGroup.GetFiniteFieldBits(group) >= minimumFiniteFieldBits) return group;
+        }
+        return -1;
+    }
+
+    /// <summary>Makes DHE suites selectable only when <see cref="SelectDH"/> will find a group.</summary>
+    protected override int GetMaximumNegotiableFiniteFieldBits()
+    {
+        var offered = m_context.SecurityParameters.ClientSupportedGroups;
+        if (offered is null || !offered.Any(NamedGroup.IsFiniteField)) return NamedGroup.GetFiniteFieldBits(NamedGroup.ffdhe2048);
+        return offered.Where(g => Array.IndexOf(FiniteFieldGroups, g) >= 0).Select(NamedGroup.GetFiniteFieldBits).DefaultIfEmpty(0).Max();
+    }
 
     protected override IList<ProtocolName> GetProtocolNames() =>
         _route?.Tenant.Origin.Http2 == true ? [ProtocolName.Http_2_Tls, ProtocolName.Http_1_1] : [ProtocolName.Http_1_1];
@@ -147,7 +182,7 @@ public sealed class KeylessTlsServer(TlsServerContext shared, string clientAddre
         {
             KeyExchangeAlgorithm.NULL => true,
             KeyExchangeAlgorithm.ECDHE_ECDSA => Tls12EcdsaKey() is not null,
-            KeyExchangeAlgorithm.ECDHE_RSA => Tls12RsaSigner() is not null,
+            KeyExchangeAlgorithm.ECDHE_RSA or KeyExchangeAlgorithm.DHE_RSA => Tls12RsaSigner() is not null,
             KeyExchangeAlgorithm.RSA => _route?.Tenant.AllowRsaKeyExchange == true && Key(KeyAlgorithm.Rsa) is not null,
             _ => false,
         };

@@ -42,10 +42,7 @@ public sealed class KeyTypeTests(BreadthFixture edge) : IClassFixture<BreadthFix
     [InlineData(BreadthFixture.P384Host, "NORMAL:-VERS-ALL:+VERS-TLS1.3", "(ECDSA-SECP384R1-SHA384)")]
     public async Task Gnutls_verifies_ed25519_and_p384_certificates(string host, string priority, string signature)
     {
-        var result = await ExternalTool.RunAsync("gnutls-cli",
-            ["--x509cafile", edge.CaFile, "-p", edge.EdgeEndPoint.Port.ToString(), "--sni-hostname", host, "--verify-hostname", host,
-             "--priority", priority, "127.0.0.1"],
-            standardInput: "");
+        var result = await edge.GnutlsAsync(host, priority);
 
         Assert.True(result.ExitCode == 0, result.All);
         Assert.True(result.All.Contains(signature), result.All);
