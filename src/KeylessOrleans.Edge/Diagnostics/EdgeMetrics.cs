@@ -20,6 +20,7 @@ public sealed class EdgeMetrics : IDisposable
     private readonly Histogram<double> _handshakeDuration;
     private readonly UpDownCounter<long> _openConnections;
     private readonly Counter<long> _refusedConnections;
+    private readonly Counter<long> _ocspFetches;
 
     public EdgeMetrics(IMeterFactory meterFactory)
     {
@@ -32,6 +33,7 @@ public sealed class EdgeMetrics : IDisposable
         _handshakeDuration = _meter.CreateHistogram<double>("keyless.edge.handshake.duration", unit: "ms", description: "From accept to finished (or failed) handshake");
         _openConnections = _meter.CreateUpDownCounter<long>(OpenConnections, description: "Client connections open now");
         _refusedConnections = _meter.CreateCounter<long>("keyless.edge.connections.refused", description: "Client connections refused at accept, by reason");
+        _ocspFetches = _meter.CreateCounter<long>("keyless.edge.ocsp.fetches", description: "OCSP responses fetched for stapling, by outcome (ok, refused, unreachable)");
     }
 
     public Meter Meter => _meter;
@@ -60,6 +62,8 @@ public sealed class EdgeMetrics : IDisposable
     public void ConnectionClosed() => _openConnections.Add(-1);
 
     public void ConnectionRefused(string reason) => _refusedConnections.Add(1, new KeyValuePair<string, object?>("reason", reason));
+
+    public void OcspFetched(string outcome) => _ocspFetches.Add(1, new KeyValuePair<string, object?>("outcome", outcome));
 
     public void Dispose() => _meter.Dispose();
 }

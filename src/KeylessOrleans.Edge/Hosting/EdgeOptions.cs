@@ -89,6 +89,22 @@ public sealed class EdgeOptions
     /// clients without the tenant's key server, e.g. after the tenant revoked it.
     /// </summary>
     public TimeSpan SessionLifetime { get; set; } = TimeSpan.FromHours(1);
+
+    /// <summary>
+    /// Staple OCSP responses (TLS 1.2 CertificateStatus, TLS 1.3 status_request in the certificate entry) to clients
+    /// that ask, fetched from the responder each certificate names. The edge then makes HTTP requests to the URLs in
+    /// tenants' certificates: switch this off where edges must not reach such addresses.
+    /// </summary>
+    public bool OcspStapling { get; set; } = true;
+
+    /// <summary>How long one OCSP request may take.</summary>
+    public TimeSpan OcspFetchTimeout { get; set; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>After a failed or refused OCSP fetch, how long until the next try (the last good staple stays in use meanwhile).</summary>
+    public TimeSpan OcspRetryInterval { get; set; } = TimeSpan.FromMinutes(1);
+
+    /// <summary>The longest time between two fetches for a certificate (otherwise halfway to the response's nextUpdate).</summary>
+    public TimeSpan OcspRefreshInterval { get; set; } = TimeSpan.FromHours(1);
 }
 
 internal sealed class EdgeOptionsValidator : IValidateOptions<EdgeOptions>
@@ -119,6 +135,9 @@ internal sealed class EdgeOptionsValidator : IValidateOptions<EdgeOptions>
         Require(o.OriginConnectTimeout > TimeSpan.Zero, "Keyless:Edge:OriginConnectTimeout must be positive");
         Require(o.SessionCacheSize >= 0, "Keyless:Edge:SessionCacheSize must not be negative");
         Require(o.SessionLifetime >= TimeSpan.Zero, "Keyless:Edge:SessionLifetime must not be negative");
+        Require(o.OcspFetchTimeout > TimeSpan.Zero && o.OcspFetchTimeout <= TimeSpan.FromMinutes(1), "Keyless:Edge:OcspFetchTimeout must be above zero and at most 1 min");
+        Require(o.OcspRetryInterval >= TimeSpan.FromSeconds(1), "Keyless:Edge:OcspRetryInterval must be at least 1 s");
+        Require(o.OcspRefreshInterval >= TimeSpan.FromSeconds(1), "Keyless:Edge:OcspRefreshInterval must be at least 1 s");
         return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);
     }
 }

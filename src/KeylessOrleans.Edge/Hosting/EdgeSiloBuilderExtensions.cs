@@ -4,6 +4,7 @@ using KeylessOrleans.Edge.Diagnostics;
 using KeylessOrleans.Edge.Handshake;
 using KeylessOrleans.Edge.KeyAccess;
 using KeylessOrleans.Edge.Routing;
+using KeylessOrleans.Edge.Stapling;
 using KeylessOrleans.Edge.Tls;
 using KeylessOrleans.Keys;
 using Microsoft.Extensions.DependencyInjection;
@@ -49,13 +50,17 @@ public static class EdgeSiloBuilderExtensions
             var o = sp.GetRequiredService<IOptions<EdgeOptions>>().Value;
             return new TlsSessionCache(sp.GetRequiredService<TlsCrypto>(), o.SessionLifetime, o.SessionCacheSize, sp.GetRequiredService<TimeProvider>());
         });
+        services.TryAddSingleton<OcspStapler>();
         services.TryAddSingleton(sp => new TlsServerContext(
             sp.GetRequiredService<TlsCrypto>(),
             sp.GetRequiredService<RouteTable>(),
             sp.GetRequiredService<ServerChainCache>(),
             sp.GetRequiredService<IKeyOperationGateway>(),
             sp.GetRequiredService<TlsSessionCache>(),
-            sp.GetRequiredService<IOptions<EdgeOptions>>().Value.DefaultHostName));
+            sp.GetRequiredService<IOptions<EdgeOptions>>().Value.DefaultHostName)
+        {
+            Staples = sp.GetRequiredService<OcspStapler>(),
+        });
         services.TryAddSingleton(sp =>
         {
             var o = sp.GetRequiredService<IOptions<EdgeOptions>>().Value;

@@ -1,6 +1,7 @@
 using System.Text;
 using KeylessOrleans.Edge.Handshake;
 using KeylessOrleans.Edge.Routing;
+using KeylessOrleans.Edge.Stapling;
 using KeylessOrleans.Keys;
 using KeylessOrleans.Registry;
 using Org.BouncyCastle.Tls;
@@ -15,7 +16,11 @@ public sealed record TlsServerContext(
     ServerChainCache Chains,
     IKeyOperationGateway Keys,
     TlsSessionCache Sessions,
-    string? DefaultHostName);
+    string? DefaultHostName)
+{
+    /// <summary>OCSP responses to staple; null: no stapling.</summary>
+    public OcspStapler? Staples { get; init; }
+}
 
 /// <summary>
 /// One connection's TLS server: TLS 1.3 and 1.2 with AEAD suites only, certificate chosen per SNI from the
@@ -58,6 +63,7 @@ public sealed class KeylessTlsServer(TlsServerContext shared, string clientAddre
     public const int MaxHandshakeMessageSize = 16 * 1024;
 
     private EdgeRoute? _route;
+    private ServerChain? _served;
 
     protected override ProtocolVersion[] GetSupportedVersions() => ProtocolVersion.TLSv13.DownTo(ProtocolVersion.TLSv12);
 
@@ -210,14 +216,37 @@ public sealed class KeylessTlsServer(TlsServerContext shared, string clientAddre
     protected override TlsCredentialedDecryptor GetRsaEncryptionCredentials()
     {
         var key = Key(KeyAlgorithm.Rsa) ?? throw new TlsFatalAlert(AlertDescription.internal_error);
-        return new KeylessDecryptor(shared.Chains.For(key).Tls12, Crypto, Call(key), shared.Keys, facts);
+        _served = shared.Chains.For(key);
+        return new KeylessDecryptor(_served.Tls12, Crypto, Call(key), shared.Keys, facts);
     }
 
     private KeylessSigner Signer(KeyRoute key, SignatureAndHashAlgorithm scheme, bool tls13)
     {
-        var chain = shared.Chains.For(key);
-        return new KeylessSigner(tls13 ? chain.Tls13 : chain.Tls12, scheme, tls13, Call(key), shared.Keys, facts);
+        _served = shared.Chains.For(key);
+        return new KeylessSigner(tls13 ? Tls13Certificate(_served) : _served.Tls12, scheme, tls13, Call(key), shared.Keys, facts);
     }
+
+    /// <summary>The TLS 1.3 certificate message, with the OCSP staple in the end-entity entry when the client asked (RFC 8446 §4.4.2.1).</summary>
+    private Certificate Tls13Certificate(ServerChain chain)
+    {
+        if (Staple(chain) is not { } status) return chain.Tls13;
+        var encoded = new MemoryStream();
+        status.Encode(encoded);
+        return chain.Tls13With(new Dictionary<int, byte[]> { [ExtensionType.status_request] = encoded.ToArray() });
+    }
+
+    /// <summary>The staple for the chain, if the client asked for OCSP and a current one is at hand.</summary>
+    private CertificateStatus? Staple(ServerChain chain) =>
+        m_certificateStatusRequest?.StatusType == CertificateStatusType.ocsp && shared.Staples?.Current(chain.ChainDer) is { } staple
+            ? new CertificateStatus(CertificateStatusType.ocsp, staple.Response)
+            : null;
+
+    /// <summary>TLS 1.2: acknowledge status_request only when a staple can follow (RFC 6066 §8), for any key of the name.</summary>
+    protected override bool AllowCertificateStatus() =>
+        _route?.Keys.Keys.Any(k => shared.Staples?.Current(k.ChainDer) is not null) == true;
+
+    /// <summary>TLS 1.2 CertificateStatus, sent right after the Certificate message.</summary>
+    public override CertificateStatus? GetCertificateStatus() => _served is { } chain ? Staple(chain) : null;
 
     private KeyCall Call(KeyRoute key) => new(_route!.TenantName, key.KeyId, key.Replicas, facts.ServerName, clientAddress);
 

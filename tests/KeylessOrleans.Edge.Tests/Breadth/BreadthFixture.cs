@@ -6,10 +6,15 @@ namespace KeylessOrleans.Edge.Tests.Breadth;
 /// <summary>
 /// The edge of <see cref="EdgeFixture"/> with more of the key types and protocol features a TLS operator expects:
 /// tenant acme also holds ECDSA P-384, Ed25519, RSA-3072 and RSA-4096 keys, each for its own exact host name (an
-/// exact certificate wins over the *.acme.test wildcard, so a name reaches exactly one key).
+/// exact certificate wins over the *.acme.test wildcard, so a name reaches exactly one key). The certificates of
+/// <see cref="OcspHost"/> and <see cref="RevokedHost"/> name a real OCSP responder (openssl ocsp) that answers
+/// "good" for the first and "revoked" for the second.
 /// </summary>
 public class BreadthFixture : EdgeFixture
 {
+    public const string OcspHost = "ocsp.acme.test";
+    public const string RevokedHost = "revoked.acme.test";
+
     public const string P384Host = "p384.acme.test";
     public const string Ed25519Host = "ed25519.acme.test";
     public const string Rsa3072Host = "rsa3072.acme.test";
@@ -22,11 +27,25 @@ public class BreadthFixture : EdgeFixture
         keys.Add("ed25519-only.pem", TestKeys.Ed25519().Key, Authority, LeafExtras.None, Ed25519Host);
         keys.Add("rsa3072.pem", TestKeys.Rsa(3072).Key, Authority, LeafExtras.None, Rsa3072Host);
         keys.Add("rsa4096.pem", TestKeys.Rsa(4096).Key, Authority, LeafExtras.None, Rsa4096Host);
+
+        Ocsp = new OcspResponderProcess(Authority);
+        var withResponder = new LeafExtras(OcspResponder: Ocsp.Url);
+        Ocsp.Add(keys.Add("ocsp.pem", TestKeys.Ecdsa(ECCurve.NamedCurves.nistP256).Key, Authority, withResponder, OcspHost));
+        Ocsp.Add(keys.Add("revoked.pem", TestKeys.Ecdsa(ECCurve.NamedCurves.nistP256).Key, Authority, withResponder, RevokedHost), revoked: true);
+        await Ocsp.StartAsync();
     }
+
+    public OcspResponderProcess Ocsp { get; private set; } = null!;
 
     public override async Task InitializeAsync()
     {
         await base.InitializeAsync();
-        foreach (var host in new[] { P384Host, Ed25519Host, Rsa3072Host, Rsa4096Host }) await WaitUntilRoutedAsync(host);
+        foreach (var host in new[] { P384Host, Ed25519Host, Rsa3072Host, Rsa4096Host, OcspHost, RevokedHost }) await WaitUntilRoutedAsync(host);
+    }
+
+    public override async Task DisposeAsync()
+    {
+        await base.DisposeAsync();
+        if (Ocsp is not null) await Ocsp.DisposeAsync();
     }
 }
