@@ -52,6 +52,9 @@ public sealed class TestCertificateAuthority : IDisposable
     /// <summary>The CA's private key as PKCS#8 PEM, for tools that sign as the CA (an OCSP responder).</summary>
     public string KeyPem => _caKey.ExportPkcs8PrivateKeyPem();
 
+    /// <summary>The CA's private key as PKCS#8 DER, for libraries that sign as the CA.</summary>
+    public byte[] KeyPkcs8 => _caKey.ExportPkcs8PrivateKey();
+
     /// <summary>PEM of the end-entity certificate followed by the CA: a full chain as key servers store it.</summary>
     public string ChainPem(X509Certificate2 leaf) =>
         PemEncoding.WriteString("CERTIFICATE", leaf.RawData) + "\n" + PemEncoding.WriteString("CERTIFICATE", Certificate.RawData) + "\n";
