@@ -1,4 +1,5 @@
 using System.Net;
+using KeylessOrleans.Keys;
 using Microsoft.Extensions.Options;
 
 namespace KeylessOrleans.Edge.Hosting;
@@ -105,6 +106,21 @@ public sealed class EdgeOptions
 
     /// <summary>The longest time between two fetches for a certificate (otherwise halfway to the response's nextUpdate).</summary>
     public TimeSpan OcspRefreshInterval { get; set; } = TimeSpan.FromHours(1);
+
+    /// <summary>
+    /// Serve RFC 9345 delegated credentials to TLS 1.3 clients that accept them, for certificates with DelegationUsage:
+    /// the edge signs those handshakes with a key of its own that the tenant's key server certified for a while.
+    /// </summary>
+    public bool DelegatedCredentials { get; set; } = true;
+
+    /// <summary>The validity the edge asks for (tenants cap it; RFC 9345 at 7 days). Credentials are renewed halfway.</summary>
+    public TimeSpan DelegatedCredentialLifetime { get; set; } = TimeSpan.FromHours(8);
+
+    /// <summary>The edge's delegated key: EcdsaSecp256r1Sha256 (what browsers and NSS accept) or Ed25519.</summary>
+    public SignatureScheme DelegatedCredentialScheme { get; set; } = SignatureScheme.EcdsaSecp256r1Sha256;
+
+    /// <summary>After a refused or failed issuance, how long until the edge asks again for that host name.</summary>
+    public TimeSpan DelegatedCredentialRetryInterval { get; set; } = TimeSpan.FromMinutes(1);
 }
 
 internal sealed class EdgeOptionsValidator : IValidateOptions<EdgeOptions>
@@ -138,6 +154,11 @@ internal sealed class EdgeOptionsValidator : IValidateOptions<EdgeOptions>
         Require(o.OcspFetchTimeout > TimeSpan.Zero && o.OcspFetchTimeout <= TimeSpan.FromMinutes(1), "Keyless:Edge:OcspFetchTimeout must be above zero and at most 1 min");
         Require(o.OcspRetryInterval >= TimeSpan.FromSeconds(1), "Keyless:Edge:OcspRetryInterval must be at least 1 s");
         Require(o.OcspRefreshInterval >= TimeSpan.FromSeconds(1), "Keyless:Edge:OcspRefreshInterval must be at least 1 s");
+        Require(o.DelegatedCredentialLifetime >= TimeSpan.FromMinutes(5) && o.DelegatedCredentialLifetime <= DelegatedCredential.MaxValidity,
+            $"Keyless:Edge:DelegatedCredentialLifetime {o.DelegatedCredentialLifetime} must be 5 min–7 days (RFC 9345)");
+        Require(o.DelegatedCredentialScheme is SignatureScheme.EcdsaSecp256r1Sha256 or SignatureScheme.Ed25519,
+            "Keyless:Edge:DelegatedCredentialScheme must be EcdsaSecp256r1Sha256 or Ed25519");
+        Require(o.DelegatedCredentialRetryInterval >= TimeSpan.FromSeconds(1), "Keyless:Edge:DelegatedCredentialRetryInterval must be at least 1 s");
         return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);
     }
 }

@@ -1,5 +1,6 @@
 using KeylessOrleans.Cluster;
 using KeylessOrleans.Cluster.Hosting;
+using KeylessOrleans.Edge.Delegation;
 using KeylessOrleans.Edge.Diagnostics;
 using KeylessOrleans.Edge.Handshake;
 using KeylessOrleans.Edge.KeyAccess;
@@ -51,6 +52,7 @@ public static class EdgeSiloBuilderExtensions
             return new TlsSessionCache(sp.GetRequiredService<TlsCrypto>(), o.SessionLifetime, o.SessionCacheSize, sp.GetRequiredService<TimeProvider>());
         });
         services.TryAddSingleton<OcspStapler>();
+        services.TryAddSingleton<DelegatedCredentials>();
         services.TryAddSingleton(sp => new TlsServerContext(
             sp.GetRequiredService<TlsCrypto>(),
             sp.GetRequiredService<RouteTable>(),
@@ -60,6 +62,7 @@ public static class EdgeSiloBuilderExtensions
             sp.GetRequiredService<IOptions<EdgeOptions>>().Value.DefaultHostName)
         {
             Staples = sp.GetRequiredService<OcspStapler>(),
+            Delegation = sp.GetRequiredService<DelegatedCredentials>(),
         });
         services.TryAddSingleton(sp =>
         {

@@ -1,4 +1,5 @@
 using System.Text;
+using KeylessOrleans.Edge.Delegation;
 using KeylessOrleans.Edge.Handshake;
 using KeylessOrleans.Edge.Routing;
 using KeylessOrleans.Edge.Stapling;
@@ -20,6 +21,9 @@ public sealed record TlsServerContext(
 {
     /// <summary>OCSP responses to staple; null: no stapling.</summary>
     public OcspStapler? Staples { get; init; }
+
+    /// <summary>Delegated credentials to serve TLS 1.3 clients that accept them; null: always keyless.</summary>
+    public DelegatedCredentials? Delegation { get; init; }
 }
 
 /// <summary>
@@ -64,6 +68,7 @@ public sealed class KeylessTlsServer(TlsServerContext shared, string clientAddre
 
     private EdgeRoute? _route;
     private ServerChain? _served;
+    private int[]? _delegationSchemes; // the client's delegated_credential extension: it accepts credentials with these schemes
 
     protected override ProtocolVersion[] GetSupportedVersions() => ProtocolVersion.TLSv13.DownTo(ProtocolVersion.TLSv12);
 
@@ -163,7 +168,17 @@ public sealed class KeylessTlsServer(TlsServerContext shared, string clientAddre
             facts.KeyFailureDetail = $"no key server of tenant {_route.TenantName} is registered";
             throw new TlsFatalAlert(AlertDescription.internal_error, facts.KeyFailureDetail);
         }
+        _delegationSchemes = DelegationSchemes(clientExtensions);
         base.ProcessClientExtensions(clientExtensions);
+    }
+
+    /// <summary>RFC 9345 §4.1.1: the client's delegated_credential extension, a SignatureSchemeList; null when absent.</summary>
+    private static int[]? DelegationSchemes(IDictionary<int, byte[]> clientExtensions)
+    {
+        if (TlsUtilities.GetExtensionData(clientExtensions, DelegatedCredential.ExtensionType) is not { } data) return null;
+        if (data.Length < 4 || data.Length % 2 != 0 || (data[0] << 8 | data[1]) != data.Length - 2)
+            throw new TlsFatalAlert(AlertDescription.decode_error, "malformed delegated_credential extension");
+        return Enumerable.Range(0, (data.Length - 2) / 2).Select(i => data[2 + 2 * i] << 8 | data[3 + 2 * i]).ToArray();
     }
 
     public override IDictionary<int, byte[]> GetServerExtensions()
@@ -199,12 +214,35 @@ public sealed class KeylessTlsServer(TlsServerContext shared, string clientAddre
     {
         if (!TlsUtilities.IsTlsV13(m_context)) return base.GetCredentials();
         var clientSigAlgs = m_context.SecurityParameters.ClientSigAlgs;
+        if (DelegatedSigner(clientSigAlgs) is { } delegated) return delegated;
         foreach (var algorithm in Tls13Preference)
         {
             if (Key(algorithm) is { } key && SignatureSelection.Select(algorithm, true, clientSigAlgs) is { } scheme)
                 return Signer(key, scheme, tls13: true);
         }
         throw new TlsFatalAlert(AlertDescription.handshake_failure, "no certificate this client can verify");
+    }
+
+    /// <summary>
+    /// Credentials that need no key server, when the client accepts delegated credentials (RFC 9345 §4.1.1): the
+    /// credential's algorithm (how the certificate's key signed it) in the client's signature_algorithms and its
+    /// CertificateVerify scheme in the client's delegated_credential list. Asking for a credential is started here,
+    /// for the next handshakes; this one then goes the keyless way.
+    /// </summary>
+    private DelegatedSigner? DelegatedSigner(IList<SignatureAndHashAlgorithm>? clientSigAlgs)
+    {
+        if (_delegationSchemes is not { } accepted || shared.Delegation is not { } delegation || clientSigAlgs is null || facts.ServerName is not { } host) return null;
+        foreach (var algorithm in Tls13Preference)
+        {
+            if (Key(algorithm) is not { } key) continue;
+            var chain = shared.Chains.For(key);
+            if (delegation.Current(_route!.TenantName, key, chain, host) is not { } credential) continue;
+            if (!clientSigAlgs.Any(offered => Org.BouncyCastle.Tls.SignatureScheme.From(offered) == (int)credential.Algorithm)) continue;
+            if (Array.IndexOf(accepted, (int)credential.Key.Scheme) < 0) continue;
+            _served = chain;
+            return new DelegatedSigner(Tls13Certificate(chain, credential.Encoded), credential, facts);
+        }
+        return null;
     }
 
     protected override TlsCredentialedSigner GetECDsaSignerCredentials() =>
@@ -226,13 +264,21 @@ public sealed class KeylessTlsServer(TlsServerContext shared, string clientAddre
         return new KeylessSigner(tls13 ? Tls13Certificate(_served) : _served.Tls12, scheme, tls13, Call(key), shared.Keys, facts);
     }
 
-    /// <summary>The TLS 1.3 certificate message, with the OCSP staple in the end-entity entry when the client asked (RFC 8446 §4.4.2.1).</summary>
-    private Certificate Tls13Certificate(ServerChain chain)
+    /// <summary>
+    /// The TLS 1.3 certificate message; its end-entity entry carries the OCSP staple when the client asked
+    /// (RFC 8446 §4.4.2.1) and the delegated credential being served (RFC 9345 §4.1.1).
+    /// </summary>
+    private Certificate Tls13Certificate(ServerChain chain, byte[]? delegatedCredential = null)
     {
-        if (Staple(chain) is not { } status) return chain.Tls13;
-        var encoded = new MemoryStream();
-        status.Encode(encoded);
-        return chain.Tls13With(new Dictionary<int, byte[]> { [ExtensionType.status_request] = encoded.ToArray() });
+        var extensions = new Dictionary<int, byte[]>();
+        if (Staple(chain) is { } status)
+        {
+            var encoded = new MemoryStream();
+            status.Encode(encoded);
+            extensions[ExtensionType.status_request] = encoded.ToArray();
+        }
+        if (delegatedCredential is not null) extensions[DelegatedCredential.ExtensionType] = delegatedCredential;
+        return extensions.Count == 0 ? chain.Tls13 : chain.Tls13With(extensions);
     }
 
     /// <summary>The staple for the chain, if the client asked for OCSP and a current one is at hand.</summary>

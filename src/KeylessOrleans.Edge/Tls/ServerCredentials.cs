@@ -1,4 +1,7 @@
 using System.Runtime.CompilerServices;
+using System.Security.Cryptography;
+using System.Security.Cryptography.X509Certificates;
+using KeylessOrleans.Keys;
 using KeylessOrleans.Registry;
 using Org.BouncyCastle.Tls;
 using Org.BouncyCastle.Tls.Crypto;
@@ -13,6 +16,13 @@ public sealed class ServerChain
     public ServerChain(TlsCrypto crypto, IReadOnlyList<byte[]> chainDer)
     {
         ChainDer = chainDer;
+        Sha256 = SHA256.HashData(chainDer[0]);
+        Sha256Hex = Convert.ToHexString(Sha256);
+        using (var endEntity = X509CertificateLoader.LoadCertificate(chainDer[0]))
+        {
+            NotBefore = endEntity.NotBefore.ToUniversalTime();
+            AllowsDelegation = endEntity.Extensions[DelegatedCredential.DelegationUsageOid] is not null;
+        }
         _certificates = chainDer.Select(crypto.CreateCertificate).ToArray();
         Tls12 = new Certificate(_certificates);
         Tls13 = Tls13With(null);
@@ -20,6 +30,17 @@ public sealed class ServerChain
 
     /// <summary>DER certificates, end-entity first.</summary>
     public IReadOnlyList<byte[]> ChainDer { get; }
+
+    /// <summary>SHA-256 of the end-entity certificate: how a key server finds it.</summary>
+    public byte[] Sha256 { get; }
+
+    public string Sha256Hex { get; }
+
+    /// <summary>From when the end-entity certificate is valid; delegated credentials count their validity from here.</summary>
+    public DateTimeOffset NotBefore { get; }
+
+    /// <summary>The end-entity certificate carries DelegationUsage (RFC 9345), so its key may issue delegated credentials.</summary>
+    public bool AllowsDelegation { get; }
 
     public Certificate Tls12 { get; }
     public Certificate Tls13 { get; }

@@ -8,11 +8,13 @@ namespace KeylessOrleans.Edge.Tests.Breadth;
 /// tenant acme also holds ECDSA P-384, Ed25519, RSA-3072 and RSA-4096 keys, each for its own exact host name (an
 /// exact certificate wins over the *.acme.test wildcard, so a name reaches exactly one key). The certificates of
 /// <see cref="OcspHost"/> and <see cref="RevokedHost"/> name a real OCSP responder (openssl ocsp) that answers
-/// "good" for the first and "revoked" for the second.
+/// "good" for the first and "revoked" for the second. <see cref="DelegationHost"/>'s ECDSA P-256 certificate
+/// carries DelegationUsage, so the edge can serve it with delegated credentials.
 /// </summary>
 public class BreadthFixture : EdgeFixture
 {
     public const string OcspHost = "ocsp.acme.test";
+    public const string DelegationHost = "dc.acme.test";
     public const string RevokedHost = "revoked.acme.test";
 
     public const string P384Host = "p384.acme.test";
@@ -28,6 +30,8 @@ public class BreadthFixture : EdgeFixture
         keys.Add("rsa3072.pem", TestKeys.Rsa(3072).Key, Authority, LeafExtras.None, Rsa3072Host);
         keys.Add("rsa4096.pem", TestKeys.Rsa(4096).Key, Authority, LeafExtras.None, Rsa4096Host);
 
+        DelegationCertificate = keys.Add("dc.pem", DelegationKey, Authority, new LeafExtras(DelegationUsage: true), DelegationHost);
+
         Ocsp = new OcspResponderProcess(Authority);
         var withResponder = new LeafExtras(OcspResponder: Ocsp.Url);
         Ocsp.Add(keys.Add("ocsp.pem", TestKeys.Ecdsa(ECCurve.NamedCurves.nistP256).Key, Authority, withResponder, OcspHost));
@@ -37,10 +41,14 @@ public class BreadthFixture : EdgeFixture
 
     public OcspResponderProcess Ocsp { get; private set; } = null!;
 
+    public TestKey DelegationKey { get; } = TestKeys.Ecdsa(ECCurve.NamedCurves.nistP256).Key;
+
+    public byte[] DelegationCertificate { get; private set; } = null!;
+
     public override async Task InitializeAsync()
     {
         await base.InitializeAsync();
-        foreach (var host in new[] { P384Host, Ed25519Host, Rsa3072Host, Rsa4096Host, OcspHost, RevokedHost }) await WaitUntilRoutedAsync(host);
+        foreach (var host in new[] { P384Host, Ed25519Host, Rsa3072Host, Rsa4096Host, OcspHost, RevokedHost, DelegationHost }) await WaitUntilRoutedAsync(host);
     }
 
     public override async Task DisposeAsync()
