@@ -1,4 +1,7 @@
+using KeylessOrleans.KeyServer.Hosting;
 using KeylessOrleans.TestSupport;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Options;
 
 namespace KeylessOrleans.Edge.Tests.Breadth;
 
@@ -11,10 +14,10 @@ public sealed class DelegatedCredentialTests(BreadthFixture edge) : IClassFixtur
 {
     private int CertificateVerifyCalls => edge.Cluster.Calls.Messages.Count(m => m.Method.Contains("SignCertificateVerify") && m.Method.Contains("IKeyGrain")) / 2;
 
-    [Fact]
-    public async Task Nss_tstclnt_is_served_through_a_delegated_credential_without_a_certificate_verify_call()
+    /// <summary>The first handshake that could use a credential only starts its issuance; wait until one is served.</summary>
+    private async Task<NssClient> NssWithCredentialServedAsync()
     {
-        using var nss = await NssClient.CreateAsync(edge.Authority);
+        var nss = await NssClient.CreateAsync(edge.Authority);
         ExternalTool.Result? last = null;
         var delegated = await Poll.UntilAsync(async () =>
         {
@@ -22,6 +25,13 @@ public sealed class DelegatedCredentialTests(BreadthFixture edge) : IClassFixtur
             return last.All.Contains("Received a Delegated Credential");
         }, TimeSpan.FromSeconds(20));
         Assert.True(delegated, last?.All);
+        return nss;
+    }
+
+    [Fact]
+    public async Task Nss_tstclnt_is_served_through_a_delegated_credential_without_a_certificate_verify_call()
+    {
+        using var nss = await NssWithCredentialServedAsync();
 
         var calls = CertificateVerifyCalls;
         for (var i = 0; i < 3; i++)
@@ -32,5 +42,29 @@ public sealed class DelegatedCredentialTests(BreadthFixture edge) : IClassFixtur
             Assert.Contains(TestOrigin.Body, result.Output);
         }
         Assert.Equal(calls, CertificateVerifyCalls);
+
+        // The issuance is in the tenant's audit log, like any other key operation.
+        var auditLog = edge.Cluster.Services(edge.Cluster.Silo(edge.AcmePlan))
+            .GetRequiredService<IOptions<KeyServerOptions>>().Value.AuditLog.Path!;
+        Assert.True(await Poll.UntilAsync(() => Task.FromResult(File.ReadLines(auditLog).Any(line =>
+            line.Contains("\"op\":\"delegate_credential\"") && line.Contains($"\"sni\":\"{BreadthFixture.DelegationHost}\"") && line.Contains("\"outcome\":\"Ok\""))),
+            TimeSpan.FromSeconds(5)));
+    }
+
+    [Fact]
+    public async Task Clients_that_do_not_accept_credentials_take_the_keyless_path_on_the_same_edge()
+    {
+        using var nss = await NssWithCredentialServedAsync();
+
+        var calls = CertificateVerifyCalls;
+        var openssl = await edge.SClientAsync(BreadthFixture.DelegationHost, "-tls1_3");
+        var nssWithout = await nss.GetAsync(edge.EdgeEndPoint.Port, BreadthFixture.DelegationHost, delegatedCredentials: false);
+
+        Assert.True(openssl.ExitCode == 0, openssl.All);
+        Assert.Contains(TestOrigin.Body, openssl.Output);
+        Assert.True(nssWithout.ExitCode == 0, nssWithout.All);
+        Assert.DoesNotContain("Received a Delegated Credential", nssWithout.All);
+        Assert.Contains(TestOrigin.Body, nssWithout.Output);
+        Assert.Equal(calls + 2, CertificateVerifyCalls); // one key-server signature each
     }
 }
