@@ -36,7 +36,8 @@ internal sealed class BenchCluster : IAsyncDisposable
     /// Also start replica "audited" of the same tenant, writing an audit log into this folder; the "primary" replica
     /// runs without one either way, so the other rows measure what they always did.
     /// </param>
-    public static async Task<BenchCluster> StartAsync(TenantKeyFolder keys, int originPort, int handshakeThreads, string? auditLogFolder = null)
+    /// <param name="keyServerDelay">The key server answers this much later (its fault drill), as one across a WAN would.</param>
+    public static async Task<BenchCluster> StartAsync(TenantKeyFolder keys, int originPort, int handshakeThreads, string? auditLogFolder = null, TimeSpan keyServerDelay = default)
     {
         var cluster = new BenchCluster { Keys = keys, OriginPort = originPort };
         var primary = FreePort();
@@ -68,6 +69,7 @@ internal sealed class BenchCluster : IAsyncDisposable
             o.KeyDirectory = keys.Path;
             o.RegistrationRetryDelay = TimeSpan.FromMilliseconds(200);
             o.AuditLog.Enabled = false;
+            o.DrillDelay = keyServerDelay;
         })));
         if (auditLogFolder is not null)
         {

@@ -7,12 +7,17 @@ using KeylessOrleans.Keys;
 using KeylessOrleans.TestSupport;
 using Microsoft.Extensions.DependencyInjection;
 
-// Usage: dotnet run -c Release --project bench/KeylessOrleans.Benchmarks -- [--seconds N] [--clients N] [--hsm | --audit]
+// Usage: dotnet run -c Release --project bench/KeylessOrleans.Benchmarks -- [--seconds N] [--clients N] [--hsm | --audit | --delegation]
 var seconds = ArgValue("--seconds", 8);
 var clients = ArgValue("--clients", 4);
 if (args.Contains("--hsm"))
 {
     HsmComparison.Run(seconds);
+    return 0;
+}
+if (args.Contains("--delegation"))
+{
+    await DelegationComparison.RunAsync(seconds, clients);
     return 0;
 }
 if (args.Contains("--audit"))

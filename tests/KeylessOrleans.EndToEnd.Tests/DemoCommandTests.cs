@@ -32,6 +32,12 @@ public sealed partial class DemoCommandTests : IDisposable
                 Assert.EndsWith("200", result.Output.Trim());
             }
 
+            // The demo's ECDSA certificate carries DelegationUsage: NSS gets a delegated credential once the edge has one.
+            using var nss = await NssClient.CreateAsync(await File.ReadAllTextAsync(Path.Combine(_data.Path, "ca.pem")));
+            Assert.True(await Poll.UntilAsync(async () =>
+                (await nss.GetAsync(httpsPort, "demo.localhost", delegatedCredentials: true)).All.Contains("Received a Delegated Credential"),
+                TimeSpan.FromSeconds(20)), "no delegated credential from the demo edge");
+
             var clock = Stopwatch.StartNew();
             demo.Signal(PosixSignal.SIGTERM);
             Assert.True(await demo.WaitForExitAsync(TimeSpan.FromSeconds(30)), $"demo did not stop:\n{demo.Output}");

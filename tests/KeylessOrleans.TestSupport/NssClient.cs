@@ -14,10 +14,14 @@ public sealed class NssClient : IDisposable
     {
     }
 
-    public static async Task<NssClient> CreateAsync(TestCertificateAuthority authority)
+    public static Task<NssClient> CreateAsync(TestCertificateAuthority authority) =>
+        CreateAsync(PemEncoding.WriteString("CERTIFICATE", authority.Certificate.RawData));
+
+    /// <param name="caPem">The one CA to trust, as PEM.</param>
+    public static async Task<NssClient> CreateAsync(string caPem)
     {
         var client = new NssClient();
-        var ca = client._database.Write("ca.pem", PemEncoding.WriteString("CERTIFICATE", authority.Certificate.RawData));
+        var ca = client._database.Write("ca.pem", caPem);
         await Check(ExternalTool.RunAsync("certutil", ["-N", "-d", client.Database, "--empty-password"]));
         await Check(ExternalTool.RunAsync("certutil", ["-A", "-d", client.Database, "-n", "keyless-test-ca", "-t", "C,,", "-i", ca]));
         return client;

@@ -11,13 +11,14 @@ public sealed class TenantKeyFolder : IDisposable
 {
     private readonly TempDirectory _directory;
 
-    public TenantKeyFolder(TestCertificateAuthority ca, string[] hostNames, bool withEd25519 = false)
+    /// <param name="delegationUsage">The ECDSA certificate carries RFC 9345 DelegationUsage (edges may serve delegated credentials).</param>
+    public TenantKeyFolder(TestCertificateAuthority ca, string[] hostNames, bool withEd25519 = false, bool delegationUsage = false)
     {
         _directory = new TempDirectory("keyless-keys");
         (Rsa, RsaPublic) = TestKeys.Rsa(2048, TestKeys.Format.Pkcs1);
         (Ecdsa, EcdsaPublic) = TestKeys.Ecdsa(ECCurve.NamedCurves.nistP256, TestKeys.Format.Sec1);
         Write("rsa.pem", Rsa, ca, hostNames);
-        Write("ecdsa.pem", Ecdsa, ca, hostNames);
+        Add("ecdsa.pem", Ecdsa, ca, new LeafExtras(DelegationUsage: delegationUsage), hostNames);
         if (withEd25519)
         {
             (Ed25519, _) = TestKeys.Ed25519();
