@@ -9,12 +9,14 @@ namespace KeylessOrleans.Edge.Tests.Breadth;
 /// exact certificate wins over the *.acme.test wildcard, so a name reaches exactly one key). The certificates of
 /// <see cref="OcspHost"/> and <see cref="RevokedHost"/> name a real OCSP responder (openssl ocsp) that answers
 /// "good" for the first and "revoked" for the second. <see cref="DelegationHost"/>'s ECDSA P-256 certificate
-/// carries DelegationUsage, so the edge can serve it with delegated credentials.
+/// carries DelegationUsage, so the edge can serve it with delegated credentials (<see cref="SecondDelegationHost"/>'s
+/// too, for a test that revokes delegation before its first credential).
 /// </summary>
 public class BreadthFixture : EdgeFixture
 {
     public const string OcspHost = "ocsp.acme.test";
     public const string DelegationHost = "dc.acme.test";
+    public const string SecondDelegationHost = "dc2.acme.test";
     public const string RevokedHost = "revoked.acme.test";
 
     public const string P384Host = "p384.acme.test";
@@ -31,6 +33,7 @@ public class BreadthFixture : EdgeFixture
         keys.Add("rsa4096.pem", TestKeys.Rsa(4096).Key, Authority, LeafExtras.None, Rsa4096Host);
 
         DelegationCertificate = keys.Add("dc.pem", DelegationKey, Authority, new LeafExtras(DelegationUsage: true), DelegationHost);
+        keys.Add("dc2.pem", TestKeys.Ecdsa(ECCurve.NamedCurves.nistP256).Key, Authority, new LeafExtras(DelegationUsage: true), SecondDelegationHost);
 
         Ocsp = new OcspResponderProcess(Authority);
         var withResponder = new LeafExtras(OcspResponder: Ocsp.Url);
@@ -48,7 +51,7 @@ public class BreadthFixture : EdgeFixture
     public override async Task InitializeAsync()
     {
         await base.InitializeAsync();
-        foreach (var host in new[] { P384Host, Ed25519Host, Rsa3072Host, Rsa4096Host, OcspHost, RevokedHost, DelegationHost }) await WaitUntilRoutedAsync(host);
+        foreach (var host in new[] { P384Host, Ed25519Host, Rsa3072Host, Rsa4096Host, OcspHost, RevokedHost, DelegationHost, SecondDelegationHost }) await WaitUntilRoutedAsync(host);
     }
 
     public override async Task DisposeAsync()
@@ -56,4 +59,11 @@ public class BreadthFixture : EdgeFixture
         await base.DisposeAsync();
         if (Ocsp is not null) await Ocsp.DisposeAsync();
     }
+}
+
+/// <summary>One <see cref="BreadthFixture"/> (cluster, OCSP responder, RSA-4096 key) for all protocol-breadth tests.</summary>
+[CollectionDefinition(Name)]
+public sealed class BreadthCollection : ICollectionFixture<BreadthFixture>
+{
+    public const string Name = "protocol breadth";
 }

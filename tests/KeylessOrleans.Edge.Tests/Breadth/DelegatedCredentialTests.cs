@@ -10,7 +10,8 @@ namespace KeylessOrleans.Edge.Tests.Breadth;
 /// certified for the edge, and the key server sees no CertificateVerify call for them; other clients take the
 /// keyless path on the same edge.
 /// </summary>
-public sealed class DelegatedCredentialTests(BreadthFixture edge) : IClassFixture<BreadthFixture>
+[Collection(BreadthCollection.Name)]
+public sealed class DelegatedCredentialTests(BreadthFixture edge)
 {
     private int CertificateVerifyCalls => edge.Cluster.Calls.Messages.Count(m => m.Method.Contains("SignCertificateVerify") && m.Method.Contains("IKeyGrain")) / 2;
 
@@ -66,5 +67,33 @@ public sealed class DelegatedCredentialTests(BreadthFixture edge) : IClassFixtur
         Assert.DoesNotContain("Received a Delegated Credential", nssWithout.All);
         Assert.Contains(TestOrigin.Body, nssWithout.Output);
         Assert.Equal(calls + 2, CertificateVerifyCalls); // one key-server signature each
+    }
+
+    [Fact]
+    public async Task Once_the_tenant_revokes_delegation_no_new_credential_is_issued_and_clients_get_keyless_handshakes()
+    {
+        using var meters = new EdgeMeterRecorder(edge, ("keyless.edge.delegated_credentials.issued", "outcome"));
+        var marker = Path.Combine(edge.AcmeKeys.Path, "delegation-revoked"); // Keyless:KeyServer:DelegatedCredentials:RevocationFile
+        await File.WriteAllTextAsync(marker, "");
+        try
+        {
+            using var nss = await NssClient.CreateAsync(edge.Authority);
+            var first = await nss.GetAsync(edge.EdgeEndPoint.Port, BreadthFixture.SecondDelegationHost, delegatedCredentials: true);
+            Assert.True(first.ExitCode == 0, first.All);
+            Assert.True(await Poll.UntilAsync(() => Task.FromResult(meters.Total("keyless.edge.delegated_credentials.issued", "refused") > 0), TimeSpan.FromSeconds(10)));
+
+            var calls = CertificateVerifyCalls;
+            var next = await nss.GetAsync(edge.EdgeEndPoint.Port, BreadthFixture.SecondDelegationHost, delegatedCredentials: true);
+
+            Assert.True(next.ExitCode == 0, next.All);
+            Assert.DoesNotContain("Received a Delegated Credential", next.All);
+            Assert.Contains(TestOrigin.Body, next.Output);
+            Assert.Equal(calls + 1, CertificateVerifyCalls);
+            Assert.Equal(0, meters.Total("keyless.edge.delegated_credentials.issued", "ok"));
+        }
+        finally
+        {
+            File.Delete(marker);
+        }
     }
 }

@@ -6,7 +6,8 @@ namespace KeylessOrleans.Edge.Tests.Breadth;
 /// Finite-field DHE with RFC 7919 groups only: TLS 1.2 DHE_RSA (the key server signs the ServerDHParams after
 /// checking the group) and TLS 1.3 ffdhe key shares.
 /// </summary>
-public sealed class FiniteFieldDheTests(BreadthFixture edge) : IClassFixture<BreadthFixture>
+[Collection(BreadthCollection.Name)]
+public sealed class FiniteFieldDheTests(BreadthFixture edge)
 {
     [Fact]
     public async Task Openssl_tls12_dhe_rsa_completes_with_ffdhe2048_signed_by_the_key_server()

@@ -6,7 +6,8 @@ namespace KeylessOrleans.Edge.Tests.Breadth;
 /// Certificates with ECDSA P-384, Ed25519 and large RSA keys are served end to end: the key stays on the key server,
 /// openssl and GnuTLS verify the chain and the handshake signature, and the origin's answer comes back.
 /// </summary>
-public sealed class KeyTypeTests(BreadthFixture edge) : IClassFixture<BreadthFixture>
+[Collection(BreadthCollection.Name)]
+public sealed class KeyTypeTests(BreadthFixture edge)
 {
     public static TheoryData<string, string[], string, string> Handshakes() => new()
     {

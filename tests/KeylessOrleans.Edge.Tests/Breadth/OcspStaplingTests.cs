@@ -7,7 +7,8 @@ namespace KeylessOrleans.Edge.Tests.Breadth;
 /// names (a real openssl ocsp here), in TLS 1.2 (CertificateStatus) and TLS 1.3 (status_request in the
 /// end-entity CertificateEntry); a "revoked" answer is never stapled.
 /// </summary>
-public sealed class OcspStaplingTests(BreadthFixture edge) : IClassFixture<BreadthFixture>
+[Collection(BreadthCollection.Name)]
+public sealed class OcspStaplingTests(BreadthFixture edge)
 {
     [Theory]
     [InlineData("-tls1_2")]
