@@ -14,6 +14,7 @@ declare -A tools=(
   [testssl]=testssl.sh                # ROBOT, Heartbleed, CCS, renegotiation and fallback scan of a running edge
   [gnutls-cli]=gnutls-bin             # a second, independent TLS client (Ed25519, P-384, FFDHE)
   [tstclnt]=libnss3-tools             # NSS's client: the one with delegated credentials (RFC 9345)
+  [firefox-esr]=firefox-esr           # a browser taking delegated credentials, headless, DNS pinned to loopback
 )
 
 missing=()
