@@ -36,10 +36,16 @@ internal sealed class BenchCluster : IAsyncDisposable
     /// Also start replica "audited" of the same tenant, writing an audit log into this folder; the "primary" replica
     /// runs without one either way, so the other rows measure what they always did.
     /// </param>
+    /// <param name="identities">
+    /// The operator's cluster CA: the keyless edge signs every key request with its edge certificate and the key
+    /// server checks it, as in production (README, security notes). Null: edges are not authenticated.
+    /// </param>
     /// <param name="keyServerDelay">The key server answers this much later (its fault drill), as one across a WAN would.</param>
-    public static async Task<BenchCluster> StartAsync(TenantKeyFolder keys, int originPort, int handshakeThreads, string? auditLogFolder = null, TimeSpan keyServerDelay = default)
+    public static async Task<BenchCluster> StartAsync(TenantKeyFolder keys, int originPort, int handshakeThreads, string? auditLogFolder = null,
+        ClusterIdentities? identities = null, TimeSpan keyServerDelay = default)
     {
         var cluster = new BenchCluster { Keys = keys, OriginPort = originPort };
+        var edgeIdentity = identities?.Issue(KeylessOrleans.Cluster.Security.SiloIdentity.Edge("keyless-edge"));
         var primary = FreePort();
         cluster.KeylessPort = FreePort();
         cluster.LocalPort = FreePort();
@@ -50,6 +56,8 @@ internal sealed class BenchCluster : IAsyncDisposable
             o.DefaultHostName = Host; // openssl s_time sends no SNI
             o.HttpsPort = cluster.KeylessPort;
             o.HandshakeThreads = handshakeThreads;
+            o.IdentityCertificate = edgeIdentity?.Certificate;
+            o.IdentityKey = edgeIdentity?.Key;
         })));
         var localOperations = new KeyOperations(new PemKeyStore(keys.Path, NullLogger<PemKeyStore>.Instance));
         cluster._hosts.Add(await StartSiloAsync(FreePort(), primary, gateway: 0, silo =>
@@ -69,6 +77,7 @@ internal sealed class BenchCluster : IAsyncDisposable
             o.KeyDirectory = keys.Path;
             o.RegistrationRetryDelay = TimeSpan.FromMilliseconds(200);
             o.AuditLog.Enabled = false;
+            o.Access.EdgeCa = identities?.CaFile;
             o.DrillDelay = keyServerDelay;
         })));
         if (auditLogFolder is not null)
@@ -89,7 +98,7 @@ internal sealed class BenchCluster : IAsyncDisposable
         foreach (var edge in cluster._hosts.Take(2))
         {
             var routes = edge.Services.GetRequiredService<RouteTable>();
-            while (routes.Resolve(Host) is not { Keys.Keys.Count: 2 }) await Task.Delay(100);
+            while (routes.Resolve(Host)?.Keys.Keys.Count != keys.AllKeys.Count()) await Task.Delay(100);
         }
         return cluster;
     }

@@ -24,7 +24,8 @@ internal static class DelegationComparison
             using var ca = new TestCertificateAuthority("KeylessOrleans Bench CA");
             using var keys = new TenantKeyFolder(ca, [BenchCluster.Host], delegationUsage: true);
             await using var origin = new TestOrigin();
-            await using var cluster = await BenchCluster.StartAsync(keys, origin.Port, handshakeThreads: 64, keyServerDelay: delay);
+            using var identities = new ClusterIdentities("KeylessOrleans Bench cluster CA"); // edge proofs on, as in production
+            await using var cluster = await BenchCluster.StartAsync(keys, origin.Port, handshakeThreads: 64, identities: identities, keyServerDelay: delay);
             using var nss = await NssClient.CreateAsync(ca);
             var where = delay == TimeSpan.Zero ? "loopback" : $"+{delay.TotalMilliseconds:0} ms";
             using var recorder = new Recorder();

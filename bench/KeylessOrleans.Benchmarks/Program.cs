@@ -7,9 +7,12 @@ using KeylessOrleans.Keys;
 using KeylessOrleans.TestSupport;
 using Microsoft.Extensions.DependencyInjection;
 
-// Usage: dotnet run -c Release --project bench/KeylessOrleans.Benchmarks -- [--seconds N] [--clients N] [--hsm | --audit | --delegation]
+// Usage: dotnet run -c Release --project bench/KeylessOrleans.Benchmarks -- [--seconds N] [--clients N] [--only TEXT] [--hsm | --audit | --delegation]
+// --only keeps the rows whose name contains TEXT (e.g. "resumed", "TLS 1.3", "bulk"): for profiling one path.
 var seconds = ArgValue("--seconds", 8);
 var clients = ArgValue("--clients", 4);
+var only = Array.IndexOf(args, "--only") is var o and >= 0 && o + 1 < args.Length ? args[o + 1] : null;
+bool Wanted(string row) => only is null || row.Contains(only, StringComparison.OrdinalIgnoreCase);
 if (args.Contains("--hsm"))
 {
     HsmComparison.Run(seconds);
@@ -27,10 +30,12 @@ if (args.Contains("--audit"))
 }
 
 using var ca = new TestCertificateAuthority("KeylessOrleans Bench CA");
-using var keys = new TenantKeyFolder(ca, [BenchCluster.Host]);
+using var keys = new TenantKeyFolder(ca, [BenchCluster.Host], withEd25519: true);
 await using var origin = new BulkOrigin();
 using var work = new TempDirectory("keyless-bench");
-await using var cluster = await BenchCluster.StartAsync(keys, origin.Port, handshakeThreads: 64);
+using var identities = new ClusterIdentities("KeylessOrleans Bench cluster CA");
+// Production security: the keyless edge proves itself with its cluster certificate on every key request.
+await using var cluster = await BenchCluster.StartAsync(keys, origin.Port, handshakeThreads: 64, identities: identities);
 // What an operator would otherwise run: nginx holding the same keys, proxying to the same origin.
 await using var nginx = await NginxServer.StartAsync(keys, origin.Port, work.Path);
 
@@ -38,7 +43,7 @@ Console.WriteLine($"# KeylessOrleans benchmark — {DateTime.UtcNow:yyyy-MM-dd H
 Console.WriteLine();
 
 // 1. Key operations: through Orleans to the key grain vs. the same operation in-process.
-Console.WriteLine("## Key operations (in-process: one thread per core; keyless: 16 concurrent grain calls from the edge silo)");
+Console.WriteLine("## Key operations (in-process: one thread per core; keyless: 16 concurrent grain calls from the edge silo, each with an edge proof)");
 Console.WriteLine();
 Console.WriteLine("| operation | in-process ops/s | keyless ops/s | ratio | in-process p50/p99 ms | keyless p50/p99 ms |");
 Console.WriteLine("|---|---|---|---|---|---|");
@@ -47,17 +52,26 @@ var local = cluster.KeyServerServices.GetRequiredService<KeyOperations>();
 // Every request is new (fresh transcript hash / server_random): the key server refuses replays.
 byte[] Content() => CertificateVerifyContent.Build(RandomNumberGenerator.GetBytes(32));
 byte[] premaster = [0x03, 0x03, .. RandomNumberGenerator.GetBytes(46)];
+using var ecdhe = ECDiffieHellman.Create(ECCurve.NamedCurves.nistP256);
+var point = ecdhe.ExportParameters(false).Q;
+// A TLS 1.2 ServerKeyExchange as the edge sends it: fresh randoms (the key server refuses stale or repeated ones).
+byte[] Ske() => ServerKeyExchangeParams.Build(TlsRandoms.Client(), TlsRandoms.Server(), ServerKeyExchangeParams.Secp256r1, [0x04, .. point.X!, .. point.Y!]);
+var ed25519KeyId = KeyIds.FromSubjectPublicKeyInfo(keys.Ed25519!.SubjectPublicKeyInfo);
 var ciphertext = keys.RsaPublic.Encrypt(premaster, RSAEncryptionPadding.Pkcs1);
 var keyOps = new (string Name, Func<KeyOperationResult> Local, Func<Task<KeyOperationResult>> Remote)[]
 {
     ("ECDSA P-256 sign", () => local.SignCertificateVerify(keys.EcdsaKeyId, SignatureScheme.EcdsaSecp256r1Sha256, Content()),
         () => client.SignCertificateVerifyAsync("primary", new(client.Context("bench", keys.EcdsaKeyId, BenchCluster.Host, null), SignatureScheme.EcdsaSecp256r1Sha256, Content()))),
+    ("Ed25519 sign", () => local.SignCertificateVerify(ed25519KeyId, SignatureScheme.Ed25519, Content()),
+        () => client.SignCertificateVerifyAsync("primary", new(client.Context("bench", ed25519KeyId, BenchCluster.Host, null), SignatureScheme.Ed25519, Content()))),
     ("RSA-2048 PSS sign", () => local.SignCertificateVerify(keys.RsaKeyId, SignatureScheme.RsaPssRsaeSha256, Content()),
         () => client.SignCertificateVerifyAsync("primary", new(client.Context("bench", keys.RsaKeyId, BenchCluster.Host, null), SignatureScheme.RsaPssRsaeSha256, Content()))),
+    ("RSA-2048 PKCS#1 sign (TLS 1.2 SKE)", () => local.SignServerKeyExchange(keys.RsaKeyId, SignatureScheme.RsaPkcs1Sha256, Ske()),
+        () => client.SignServerKeyExchangeAsync("primary", new(client.Context("bench", keys.RsaKeyId, BenchCluster.Host, null), SignatureScheme.RsaPkcs1Sha256, Ske()))),
     ("RSA-2048 decrypt", () => local.DecryptPremaster(keys.RsaKeyId, ciphertext, 0x0303),
         () => client.DecryptPremasterAsync("primary", new(client.Context("bench", keys.RsaKeyId, BenchCluster.Host, null), ciphertext, 0x0303, TlsRandoms.Client(), TlsRandoms.Server()))),
 };
-foreach (var (name, localOp, remoteOp) in keyOps)
+foreach (var (name, localOp, remoteOp) in keyOps.Where(op => Wanted(op.Name)))
 {
     var inProcess = KeyOperationLoad.RunOnThreads(() => Check(localOp()), TimeSpan.FromSeconds(seconds));
     var keyless = await KeyOperationLoad.RunAsync(async () => Check(await remoteOp()), 16, TimeSpan.FromSeconds(seconds));
@@ -78,12 +92,31 @@ var scenarios = new HandshakeScenario[]
     new("TLS 1.2 ECDHE-RSA", ["-tls1_2", "-cipher", "ECDHE-RSA-AES128-GCM-SHA256"], null),
     new("TLS 1.2 RSA key exchange", ["-tls1_2", "-cipher", "AES128-GCM-SHA256"], null),
 };
-foreach (var scenario in scenarios)
+// Warm both edges first (JIT tiers, TLS code paths, Orleans connections): otherwise the first row's first column
+// pays the warm-up, which once made the in-process edge look slower than the keyless one.
+foreach (var port in new[] { cluster.LocalPort, cluster.KeylessPort })
+    foreach (var scenario in scenarios.Where(s => Wanted(s.Name)))
+        await HandshakeLoad.RunAsync(port, scenario, clients, 1, work.Path);
+foreach (var scenario in scenarios.Where(s => Wanted(s.Name)))
 {
     var inProcess = await HandshakeLoad.RunAsync(cluster.LocalPort, scenario, clients, seconds, work.Path);
     var keyless = await HandshakeLoad.RunAsync(cluster.KeylessPort, scenario, clients, seconds, work.Path);
     var reference = await HandshakeLoad.RunAsync(nginx.Port, scenario, clients, seconds, work.Path);
     Console.WriteLine($"| {scenario.Name} | {inProcess.PerSecond:0} | {keyless.PerSecond:0} | {reference.PerSecond:0} | {keyless.PerSecond / inProcess.PerSecond:0.00} | {keyless.PerSecond / reference.PerSecond:0.00} | {inProcess.P50Ms:0.0} / {inProcess.P99Ms:0.0} | {keyless.P50Ms:0.0} / {keyless.P99Ms:0.0} |");
+}
+Console.WriteLine();
+
+// 2b. Added latency: one client, one handshake after another, so the figure is the key call's cost and not queueing
+// behind other clients on two saturated cores.
+Console.WriteLine("## Added handshake latency at low load (1 × openssl s_time -new; edge accept-to-finished p50)");
+Console.WriteLine();
+Console.WriteLine("| handshake | in-process p50 ms | keyless p50 ms | added by keyless ms |");
+Console.WriteLine("|---|---|---|---|");
+foreach (var scenario in scenarios.Where(s => s.Name.StartsWith("TLS 1.3") && Wanted(s.Name)))
+{
+    var inProcess = await HandshakeLoad.RunAsync(cluster.LocalPort, scenario, 1, seconds, work.Path);
+    var keyless = await HandshakeLoad.RunAsync(cluster.KeylessPort, scenario, 1, seconds, work.Path);
+    Console.WriteLine($"| {scenario.Name} | {inProcess.P50Ms:0.00} | {keyless.P50Ms:0.00} | {keyless.P50Ms - inProcess.P50Ms:0.00} |");
 }
 Console.WriteLine();
 
@@ -96,13 +129,15 @@ foreach (var scenario in new HandshakeScenario[]
 {
     new("TLS 1.2 ECDHE-ECDSA resumed", ["-tls1_2", "-cipher", "ECDHE-ECDSA-AES128-GCM-SHA256"], null, Resumed: true),
     new("TLS 1.2 ECDHE-RSA resumed", ["-tls1_2", "-cipher", "ECDHE-RSA-AES128-GCM-SHA256"], null, Resumed: true),
-})
+}.Where(s => Wanted(s.Name)))
 {
     var keyless = await HandshakeLoad.RunAsync(cluster.KeylessPort, scenario, clients, seconds, work.Path);
     var reference = await HandshakeLoad.RunAsync(nginx.Port, scenario, clients, seconds, work.Path);
     Console.WriteLine($"| {scenario.Name} | {keyless.PerSecond:0} | {reference.PerSecond:0} | {keyless.PerSecond / reference.PerSecond:0.00} |");
 }
 Console.WriteLine();
+
+if (!Wanted("bulk")) return 0;
 
 // 4. Bulk: a 64 MiB response from the same origin through the keyless edge and through nginx.
 Console.WriteLine($"## Bulk throughput ({BulkOrigin.BulkBytes / (1024 * 1024)} MiB response over TLS 1.3, curl, median of 3)");

@@ -1,5 +1,8 @@
 using System.Buffers.Binary;
 using System.Net;
+using System.Net.Security;
+using System.Net.Sockets;
+using System.Text;
 using System.Security.Authentication;
 using KeylessOrleans.Registry;
 using KeylessOrleans.TestSupport;
@@ -26,13 +29,44 @@ public sealed class ForwardingTests(EdgeFixture edge) : IClassFixture<EdgeFixtur
             Assert.Equal(0x11, received[13]); // TCP over IPv4
             Assert.Equal(new IPAddress(received[16..20]), IPAddress.Loopback);
             Assert.Equal(edge.EdgeEndPoint.Port, BinaryPrimitives.ReadUInt16BigEndian(received.AsSpan(26)));
-            Assert.StartsWith("GET / HTTP/1.1", System.Text.Encoding.ASCII.GetString(received[28..]));
+            Assert.StartsWith("GET / HTTP/1.1", Encoding.ASCII.GetString(received[28..]));
             tls.Dispose();
         }
         finally
         {
             await edge.SetAcmeOriginAsync(new OriginEndpoint("127.0.0.1", edge.Origin.Port));
         }
+    }
+
+    [Fact]
+    public async Task The_origin_connection_opens_with_the_first_request_not_with_the_handshake()
+    {
+        // Browser preconnects, health checks and scanners handshake and then send nothing (or leave): like nginx,
+        // the edge must not open an origin connection for each of them.
+        var before = edge.Origin.Connections;
+        using (var idle = await HandshakeOnlyAsync())
+        {
+            await Task.Delay(TimeSpan.FromMilliseconds(500));
+            Assert.Equal(before, edge.Origin.Connections);
+
+            await idle.WriteAsync("GET / HTTP/1.1\r\nHost: www.acme.test\r\nConnection: close\r\n\r\n"u8.ToArray());
+            using var reader = new StreamReader(idle, Encoding.ASCII, leaveOpen: true);
+            Assert.StartsWith("HTTP/1.1 200 OK", await reader.ReadToEndAsync());
+            Assert.Equal(before + 1, edge.Origin.Connections);
+        }
+
+        for (var i = 0; i < 3; i++) (await HandshakeOnlyAsync()).Dispose(); // handshake, then leave
+        await Task.Delay(TimeSpan.FromMilliseconds(500));
+        Assert.Equal(before + 1, edge.Origin.Connections);
+    }
+
+    private async Task<SslStream> HandshakeOnlyAsync()
+    {
+        var socket = new Socket(SocketType.Stream, ProtocolType.Tcp);
+        await socket.ConnectAsync(edge.EdgeEndPoint);
+        var tls = new SslStream(new NetworkStream(socket, ownsSocket: true), false, (_, _, _, _) => true);
+        await tls.AuthenticateAsClientAsync(new SslClientAuthenticationOptions { TargetHost = EdgeFixture.Host });
+        return tls;
     }
 
     [Fact]

@@ -28,6 +28,11 @@ public sealed class TestOrigin : IAsyncDisposable
 
     public ConcurrentQueue<byte[]> Received { get; } = new();
 
+    private int _connections;
+
+    /// <summary>Connections accepted so far.</summary>
+    public int Connections => Volatile.Read(ref _connections);
+
     private async Task AcceptAsync()
     {
         while (!_stop.IsCancellationRequested)
@@ -35,6 +40,7 @@ public sealed class TestOrigin : IAsyncDisposable
             Socket client;
             try { client = await _listener.AcceptAsync(_stop.Token); }
             catch (Exception) { return; }
+            Interlocked.Increment(ref _connections);
             _ = ServeAsync(client);
         }
     }

@@ -49,9 +49,11 @@ public sealed partial class HandshakeGrainGateway(
     /// <summary>The grain bounds its own time; this outer bound only guards against a stuck local call.</summary>
     private KeyOperationResult Wait(Task<KeyOperationResult> call)
     {
+        if (!QuietWait.For(call, options.Value.KeyCallTimeout + TimeSpan.FromSeconds(1)))
+            return KeyOperationResult.Failure(KeyOperationStatus.Unavailable, "handshake grain failed: no answer in time");
         try
         {
-            return call.WaitAsync(options.Value.KeyCallTimeout + TimeSpan.FromSeconds(1)).GetAwaiter().GetResult();
+            return call.GetAwaiter().GetResult();
         }
         catch (Exception e)
         {

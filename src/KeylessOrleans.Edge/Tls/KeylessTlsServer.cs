@@ -70,6 +70,17 @@ public sealed class KeylessTlsServer(TlsServerContext shared, string clientAddre
     private ServerChain? _served;
     private int[]? _delegationSchemes; // the client's delegated_credential extension: it accepts credentials with these schemes
 
+    /// <summary>
+    /// Whether the next handshake step may ask the key server (and so block its thread): until the ClientHello has
+    /// been answered (full handshakes sign or, with RSA key exchange, decrypt later), and in a full handshake until
+    /// that one key operation has happened (a TLS 1.3 HelloRetryRequest or a TLS 1.2 RSA key exchange still has it
+    /// ahead). A resumed session never does; neither does a handshake signed with a delegated credential, nor the
+    /// client's Finished and what follows.
+    /// </summary>
+    public bool MayCallKeyServer =>
+        m_context.SecurityParameters is not { NegotiatedVersion: not null } negotiated
+        || (!negotiated.IsResumedSession && facts.KeyCalls == 0 && !facts.Delegated);
+
     protected override ProtocolVersion[] GetSupportedVersions() => ProtocolVersion.TLSv13.DownTo(ProtocolVersion.TLSv12);
 
     protected override int[] GetSupportedCipherSuites() => TlsUtilities.GetSupportedCipherSuites(Crypto, Suites);

@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
@@ -26,25 +27,38 @@ public sealed partial class TlsConnection(
 
     private readonly TlsServerProtocol _tls = new();
     private readonly SemaphoreSlim _tlsLock = new(1, 1); // BouncyCastle state and the order of records sent to the client
-    private readonly byte[] _sendBuffer = new byte[BufferSize];
+    // Pooled: a connection that only handshakes used to allocate (and zero) five 32 KiB buffers.
+    private readonly byte[] _input = ArrayPool<byte>.Shared.Rent(BufferSize);
+    private readonly byte[] _sendBuffer = ArrayPool<byte>.Shared.Rent(BufferSize);
     private readonly IPEndPoint _clientEndPoint = (IPEndPoint)client.RemoteEndPoint!;
 
     public HandshakeFacts Facts { get; } = new();
 
     public async Task RunAsync(CancellationToken stopping)
     {
-        using (client)
+        var outcome = "io_error";
+        try
         {
-            var started = Stopwatch.GetTimestamp();
-            var outcome = await HandshakeAsync(stopping);
-            metrics.RecordHandshake(Facts.Route?.TenantName, Facts.Version, Facts.Resumed, outcome, Stopwatch.GetElapsedTime(started), Facts.Delegated);
-            if (outcome != "ok")
+            using (client)
             {
-                // One line per failed handshake, named values only (JSON logs make them fields): never key material.
-                LogHandshakeFailed(_clientEndPoint.Address.ToString(), Facts.ServerName, Facts.Route?.TenantName ?? "-", outcome, Facts.AlertSent, Facts.KeyFailureDetail);
-                return;
+                var started = Stopwatch.GetTimestamp();
+                outcome = await HandshakeAsync(stopping);
+                metrics.RecordHandshake(Facts.Route?.TenantName, Facts.Version, Facts.Resumed, outcome, Stopwatch.GetElapsedTime(started), Facts.Delegated);
+                if (outcome != "ok")
+                {
+                    // One line per failed handshake, named values only (JSON logs make them fields): never key material.
+                    LogHandshakeFailed(_clientEndPoint.Address.ToString(), Facts.ServerName, Facts.Route?.TenantName ?? "-", outcome, Facts.AlertSent, Facts.KeyFailureDetail);
+                    return;
+                }
+                await ForwardAsync(stopping);
             }
-            await ForwardAsync(stopping);
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(_sendBuffer);
+            // After a handshake deadline a step may still be reading the input on a handshake thread: let the GC
+            // have that buffer rather than hand it to another connection.
+            if (outcome != "timeout") ArrayPool<byte>.Shared.Return(_input);
         }
     }
 
@@ -53,15 +67,23 @@ public sealed partial class TlsConnection(
     {
         using var deadline = CancellationTokenSource.CreateLinkedTokenSource(stopping);
         deadline.CancelAfter(options.HandshakeTimeout);
-        var input = new byte[BufferSize];
+        var input = _input;
         try
         {
-            _tls.Accept(new KeylessTlsServer(shared, _clientEndPoint.Address.ToString(), Facts));
+            var server = new KeylessTlsServer(shared, _clientEndPoint.Address.ToString(), Facts);
+            _tls.Accept(server);
             while (_tls.IsHandshaking)
             {
                 var read = await client.ReceiveAsync(input, SocketFlags.None, deadline.Token);
                 if (read == 0) return "client_closed";
-                if (!pool.TryRun(() => _tls.OfferInput(input, 0, read), out var step))
+                Task step;
+                if (!server.MayCallKeyServer)
+                {
+                    // Nothing in this step can block (the key operation is behind us, or the session resumed): run
+                    // it here and save the two thread hand-offs of the pool, e.g. for every client Finished.
+                    step = RunInline(() => _tls.OfferInput(input, 0, read));
+                }
+                else if (!pool.TryRun(() => _tls.OfferInput(input, 0, read), out step))
                 {
                     metrics.ConnectionRefused("handshake_queue_full");
                     return "overloaded";
@@ -110,10 +132,40 @@ public sealed partial class TlsConnection(
         }
     }
 
+    private static Task RunInline(Action step)
+    {
+        try
+        {
+            step();
+            return Task.CompletedTask;
+        }
+        catch (Exception e)
+        {
+            return Task.FromException(e);
+        }
+    }
+
     private async Task ForwardAsync(CancellationToken stopping)
     {
         var route = Facts.Route!;
-        if (_tls.IsClosed && _tls.GetAvailableInputBytes() == 0) return; // nothing to forward
+        var input = _input;
+        using var idle = CancellationTokenSource.CreateLinkedTokenSource(stopping);
+        idle.CancelAfter(options.IdleTimeout);
+        // The origin connection opens with the client's first request bytes, as nginx does: connections that only
+        // handshake (browser preconnects, health checks, TLS scanners, `openssl s_time`) never cost the origin a
+        // connection. Opening it at once made every such connection an origin connect, accept and reset.
+        switch (await AwaitFirstRequestAsync(input, idle))
+        {
+            case FirstRequest.Arrived:
+                break;
+            case FirstRequest.IdleTimeout:
+                await CloseTlsAsync(CancellationToken.None);
+                return;
+            default:
+                // The client closed (BouncyCastle has answered its close_notify) or is gone: writing more to it
+                // would only fail, and a failed write costs an exception per connection.
+                return;
+        }
         Socket origin;
         try
         {
@@ -126,24 +178,59 @@ public sealed partial class TlsConnection(
             return;
         }
 
+        var plain = ArrayPool<byte>.Shared.Rent(BufferSize);
+        var fromOrigin = ArrayPool<byte>.Shared.Rent(BufferSize);
         using (origin)
-        using (var idle = CancellationTokenSource.CreateLinkedTokenSource(stopping))
         {
-            idle.CancelAfter(options.IdleTimeout);
-            var upstream = ClientToOriginAsync(origin, idle);
-            var downstream = OriginToClientAsync(origin, idle);
+            var upstream = ClientToOriginAsync(origin, input, plain, idle);
+            var downstream = OriginToClientAsync(origin, fromOrigin, idle);
             // Either direction failing ends the connection; a clean end of one side waits for the other.
             await Task.WhenAll(upstream, downstream);
         }
+        ArrayPool<byte>.Shared.Return(plain);
+        ArrayPool<byte>.Shared.Return(fromOrigin);
     }
 
-    private async Task ClientToOriginAsync(Socket origin, CancellationTokenSource idle)
+    private enum FirstRequest { Arrived, ClientClosed, ClientGone, IdleTimeout }
+
+    /// <summary>Reads from the client until decrypted application data waits in BouncyCastle, or the client leaves.</summary>
+    private async Task<FirstRequest> AwaitFirstRequestAsync(byte[] input, CancellationTokenSource idle)
     {
-        var input = new byte[BufferSize];
-        var plain = new byte[BufferSize];
         try
         {
-            // Application data that arrived together with the client's Finished.
+            while (_tls.GetAvailableInputBytes() == 0)
+            {
+                if (_tls.IsClosed) return FirstRequest.ClientClosed;
+                var read = await client.ReceiveAsync(input, SocketFlags.None, idle.Token);
+                if (read == 0) return FirstRequest.ClientGone;
+                await _tlsLock.WaitAsync(idle.Token);
+                try
+                {
+                    _tls.OfferInput(input, 0, read);
+                    await FlushToClientLockedAsync(idle.Token);
+                }
+                finally
+                {
+                    _tlsLock.Release();
+                }
+            }
+            return FirstRequest.Arrived;
+        }
+        catch (OperationCanceledException)
+        {
+            return FirstRequest.IdleTimeout;
+        }
+        catch (Exception e) when (e is IOException or SocketException or ObjectDisposedException)
+        {
+            return FirstRequest.ClientGone;
+        }
+    }
+
+    private async Task ClientToOriginAsync(Socket origin, byte[] input, byte[] plain, CancellationTokenSource idle)
+    {
+        try
+        {
+            // The first request bytes (and any that came with them).
             if (!await SendDecryptedAsync(origin, plain, idle.Token)) return;
             while (true)
             {
@@ -194,9 +281,8 @@ public sealed partial class TlsConnection(
         }
     }
 
-    private async Task OriginToClientAsync(Socket origin, CancellationTokenSource idle)
+    private async Task OriginToClientAsync(Socket origin, byte[] buffer, CancellationTokenSource idle)
     {
-        var buffer = new byte[BufferSize];
         try
         {
             while (true)
