@@ -42,7 +42,7 @@ public sealed partial class DelegatedCredentials(
         var now = time.GetUtcNow();
         var current = entry.Credential;
         if ((current is null || now >= current.RenewAt) && now >= entry.RetryAt && Interlocked.CompareExchange(ref entry.Issuing, 1, 0) == 0)
-            _ = IssueAsync(entry, tenant, key, chain, host);
+            _ = Task.Run(() => IssueAsync(entry, tenant, key, chain, host)); // key generation and the call: off the handshake thread
         return current is not null && now < current.Expiry - ExpiryMargin ? current : null;
     }
 

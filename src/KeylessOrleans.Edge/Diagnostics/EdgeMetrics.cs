@@ -35,7 +35,7 @@ public sealed class EdgeMetrics : IDisposable
         _openConnections = _meter.CreateUpDownCounter<long>(OpenConnections, description: "Client connections open now");
         _refusedConnections = _meter.CreateCounter<long>("keyless.edge.connections.refused", description: "Client connections refused at accept, by reason");
         _delegatedCredentials = _meter.CreateCounter<long>("keyless.edge.delegated_credentials.issued", description: "Delegated credentials asked of key servers, by tenant and outcome (ok, refused, failed)");
-        _ocspFetches = _meter.CreateCounter<long>("keyless.edge.ocsp.fetches", description: "OCSP responses fetched for stapling, by outcome (ok, refused, unreachable)");
+        _ocspFetches = _meter.CreateCounter<long>("keyless.edge.ocsp.fetches", description: "OCSP responses fetched for stapling, by outcome (ok, refused, unreachable, failed)");
     }
 
     public Meter Meter => _meter;

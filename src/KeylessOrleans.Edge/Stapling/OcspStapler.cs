@@ -43,44 +43,55 @@ public sealed partial class OcspStapler : IDisposable
         var entry = _entries.GetOrAdd(key, _ => new Entry());
         var now = _time.GetUtcNow();
         if (now >= entry.RefreshAt && Interlocked.CompareExchange(ref entry.Fetching, 1, 0) == 0)
-            _ = FetchAsync(entry, chainDer[0], chainDer[1]);
+            _ = Task.Run(() => FetchAsync(entry, chainDer[0], chainDer[1])); // off the handshake thread entirely
         var staple = entry.Staple;
         return staple is not null && (staple.NextUpdate is null || staple.NextUpdate > now) ? staple : null;
     }
 
     private async Task FetchAsync(Entry entry, byte[] leafDer, byte[] issuerDer)
     {
-        var parser = new X509CertificateParser();
-        var leaf = parser.ReadCertificate(leafDer);
-        var issuer = parser.ReadCertificate(issuerDer);
-        var subject = leaf.SubjectDN.ToString();
+        var subject = "?";
+        var responder = "?";
         try
         {
-            var responder = ResponderOf(leafDer);
-            if (responder is null)
+            var parser = new X509CertificateParser();
+            var leaf = parser.ReadCertificate(leafDer);
+            var issuer = parser.ReadCertificate(issuerDer);
+            subject = leaf.SubjectDN.ToString();
+            if (ResponderOf(leafDer) is not { } url)
             {
                 entry.RefreshAt = DateTimeOffset.MaxValue; // nothing to ask: no staple for this certificate, ever
                 return;
             }
-            var (staple, problem) = await FetchAndCheckAsync(responder, leaf, issuer);
-            var now = _time.GetUtcNow();
+            responder = url.ToString();
+            var (staple, problem) = await FetchAndCheckAsync(url, leaf, issuer);
             if (staple is null)
             {
-                _metrics.OcspFetched(problem!.StartsWith("the responder could not be reached", StringComparison.Ordinal) ? "unreachable" : "refused");
-                entry.RefreshAt = now + _options.OcspRetryInterval;
-                LogFetchFailed(subject, responder.ToString(), problem, _options.OcspRetryInterval.TotalSeconds);
+                Failed(entry, problem!.StartsWith("the responder could not be reached", StringComparison.Ordinal) ? "unreachable" : "refused", subject, responder, problem);
                 return;
             }
             _metrics.OcspFetched("ok");
             entry.Staple = staple;
             var halfLife = staple.NextUpdate is { } next ? (next - staple.ThisUpdate) / 2 : _options.OcspRefreshInterval;
-            entry.RefreshAt = now + TimeSpan.FromTicks(Math.Clamp(halfLife.Ticks, TimeSpan.FromSeconds(1).Ticks, _options.OcspRefreshInterval.Ticks));
-            LogFetched(subject, responder.ToString(), staple.ThisUpdate, staple.NextUpdate);
+            entry.RefreshAt = _time.GetUtcNow() + TimeSpan.FromTicks(Math.Clamp(halfLife.Ticks, TimeSpan.FromSeconds(1).Ticks, _options.OcspRefreshInterval.Ticks));
+            LogFetched(subject, responder, staple.ThisUpdate, staple.NextUpdate);
+        }
+        catch (Exception e)
+        {
+            // Fire-and-forget: nothing may escape, and a failure must not turn into a fetch per handshake.
+            Failed(entry, "failed", subject, responder, e.GetType().Name);
         }
         finally
         {
             Volatile.Write(ref entry.Fetching, 0);
         }
+    }
+
+    private void Failed(Entry entry, string outcome, string subject, string responder, string problem)
+    {
+        _metrics.OcspFetched(outcome);
+        entry.RefreshAt = _time.GetUtcNow() + _options.OcspRetryInterval;
+        LogFetchFailed(subject, responder, problem, _options.OcspRetryInterval.TotalSeconds);
     }
 
     private async Task<(OcspStaple?, string?)> FetchAndCheckAsync(Uri responder, X509Certificate leaf, X509Certificate issuer)
