@@ -30,12 +30,20 @@ public sealed class NssClient : IDisposable
     private string Database => $"sql:{_database.Path}";
 
     /// <summary>One TLS 1.3 request to https://<paramref name="host"/>/ through 127.0.0.1, verifying the chain and the name.</summary>
-    public Task<ExternalTool.Result> GetAsync(int port, string host, bool delegatedCredentials)
+    public async Task<ExternalTool.Result> GetAsync(int port, string host, bool delegatedCredentials)
     {
         // tstclnt spins instead of exiting when its request comes on a pipe that ends; from a file (-A) it exits.
-        var request = _database.Write($"request-{host}.txt", $"GET / HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n");
-        return ExternalTool.RunAsync("tstclnt",
-            ["-h", "127.0.0.1", "-p", $"{port}", "-a", host, "-d", Database, "-V", "tls1.3:tls1.3", "-A", request, .. delegatedCredentials ? new[] { "-B" } : []]);
+        // One file per call: concurrent calls rewriting a shared one handed tstclnt an empty request, and it waited.
+        var request = _database.Write($"request-{Guid.NewGuid():n}.txt", $"GET / HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n");
+        try
+        {
+            return await ExternalTool.RunAsync("tstclnt",
+                ["-h", "127.0.0.1", "-p", $"{port}", "-a", host, "-d", Database, "-V", "tls1.3:tls1.3", "-A", request, .. delegatedCredentials ? new[] { "-B" } : []]);
+        }
+        finally
+        {
+            File.Delete(request);
+        }
     }
 
     private static async Task Check(Task<ExternalTool.Result> run)
