@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # The benchmark, with what it drives installed first: openssl (s_time clients), curl (bulk downloads), nginx (the
 # baseline that holds the key itself), softhsm2 (for --hsm). Arguments go to the benchmark:
-#   bench/run.sh [--seconds N] [--clients N] [--hsm]
+#   bench/run.sh [--seconds N] [--clients N] [--hsm | --audit | --delegation]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-declare -A tools=([openssl]=openssl [curl]=curl [nginx]=nginx-light [softhsm2-util]=softhsm2)
+declare -A tools=([openssl]=openssl [curl]=curl [nginx]=nginx-light [softhsm2-util]=softhsm2 [tstclnt]=libnss3-tools)
 missing=()
 for tool in "${!tools[@]}"; do command -v "$tool" >/dev/null 2>&1 || missing+=("${tools[$tool]}"); done
 if ((${#missing[@]})); then

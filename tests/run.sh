@@ -13,6 +13,9 @@ declare -A tools=(
   [prlimit]=util-linux                # runs an edge with a low open-file limit
   [testssl]=testssl.sh                # ROBOT, Heartbleed, CCS, renegotiation and fallback scan of a running edge
   [ip]=iproute2                       # network namespaces and veth links for the WAN drills (needs root)
+  [gnutls-cli]=gnutls-bin             # a second, independent TLS client (Ed25519, P-384, FFDHE)
+  [tstclnt]=libnss3-tools             # NSS's client: the one with delegated credentials (RFC 9345)
+  [firefox-esr]=firefox-esr           # a browser taking delegated credentials, headless, DNS pinned to loopback
 )
 
 missing=()

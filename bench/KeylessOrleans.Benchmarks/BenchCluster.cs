@@ -40,7 +40,9 @@ internal sealed class BenchCluster : IAsyncDisposable
     /// The operator's cluster CA: the keyless edge signs every key request with its edge certificate and the key
     /// server checks it, as in production (README, security notes). Null: edges are not authenticated.
     /// </param>
-    public static async Task<BenchCluster> StartAsync(TenantKeyFolder keys, int originPort, int handshakeThreads, string? auditLogFolder = null, ClusterIdentities? identities = null)
+    /// <param name="keyServerDelay">The key server answers this much later (its fault drill), as one across a WAN would.</param>
+    public static async Task<BenchCluster> StartAsync(TenantKeyFolder keys, int originPort, int handshakeThreads, string? auditLogFolder = null,
+        ClusterIdentities? identities = null, TimeSpan keyServerDelay = default)
     {
         var cluster = new BenchCluster { Keys = keys, OriginPort = originPort };
         var edgeIdentity = identities?.Issue(KeylessOrleans.Cluster.Security.SiloIdentity.Edge("keyless-edge"));
@@ -76,6 +78,7 @@ internal sealed class BenchCluster : IAsyncDisposable
             o.RegistrationRetryDelay = TimeSpan.FromMilliseconds(200);
             o.AuditLog.Enabled = false;
             o.Access.EdgeCa = identities?.CaFile;
+            o.DrillDelay = keyServerDelay;
         })));
         if (auditLogFolder is not null)
         {

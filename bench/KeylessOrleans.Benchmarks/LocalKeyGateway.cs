@@ -19,4 +19,8 @@ internal sealed class LocalKeyGateway(KeyOperations operations) : IKeyOperationG
 
     public KeyOperationResult DecryptPremaster(KeyCall call, byte[] encryptedPremaster, ushort clientVersion, byte[] clientRandom, byte[] serverRandom) =>
         operations.DecryptPremaster(call.KeyId, encryptedPremaster, clientVersion);
+
+    /// <summary>The baseline holds the key itself: it has no need of delegated credentials.</summary>
+    public Task<KeyOperationResult> DelegateCredentialAsync(KeyCall call, DelegationAsk ask) =>
+        Task.FromResult(KeyOperationResult.Failure(KeyOperationStatus.Unauthorized, "the in-process baseline does not delegate"));
 }

@@ -7,7 +7,7 @@ using KeylessOrleans.Keys;
 using KeylessOrleans.TestSupport;
 using Microsoft.Extensions.DependencyInjection;
 
-// Usage: dotnet run -c Release --project bench/KeylessOrleans.Benchmarks -- [--seconds N] [--clients N] [--only TEXT] [--no-proofs] [--hsm | --audit]
+// Usage: dotnet run -c Release --project bench/KeylessOrleans.Benchmarks -- [--seconds N] [--clients N] [--only TEXT] [--no-proofs] [--hsm | --audit | --delegation]
 // --no-proofs runs the cluster without edge authentication (as the single-machine demo does), to see what proofs cost.
 // --only keeps the rows whose name contains TEXT (e.g. "resumed", "TLS 1.3", "bulk"): for profiling one path.
 var seconds = ArgValue("--seconds", 8);
@@ -17,6 +17,11 @@ bool Wanted(string row) => only is null || row.Contains(only, StringComparison.O
 if (args.Contains("--hsm"))
 {
     HsmComparison.Run(seconds);
+    return 0;
+}
+if (args.Contains("--delegation"))
+{
+    await DelegationComparison.RunAsync(seconds, clients);
     return 0;
 }
 if (args.Contains("--audit"))

@@ -2,6 +2,7 @@ using System.Diagnostics;
 using KeylessOrleans.Cluster.Placement;
 using KeylessOrleans.KeyServer.Access;
 using KeylessOrleans.KeyServer.Audit;
+using KeylessOrleans.KeyServer.Delegation;
 using KeylessOrleans.KeyServer.Diagnostics;
 using KeylessOrleans.KeyServer.Hosting;
 using KeylessOrleans.Keys;
@@ -18,6 +19,7 @@ namespace KeylessOrleans.KeyServer;
 [TenantKeyPlacement, Reentrant]
 public sealed partial class KeyGrain(
     KeyOperations operations,
+    CredentialDelegation delegation,
     IOptions<KeyServerOptions> options,
     KeyServerMetrics metrics,
     AuditLog audit,
@@ -49,6 +51,10 @@ public sealed partial class KeyGrain(
     public Task<KeyOperationResult> DecryptPremasterAsync(DecryptPremasterRequest request, CancellationToken cancellationToken = default) =>
         RunAsync("decrypt_premaster", request.Context, request.EncryptedPremaster,
             () => operations.DecryptPremaster(_identity.KeyId, request.EncryptedPremaster, request.ClientVersion));
+
+    public Task<KeyOperationResult> DelegateCredentialAsync(DelegateCredentialRequest request, CancellationToken cancellationToken = default) =>
+        RunAsync(DelegateCredentialRequest.OperationName, request.Context, request.Input(),
+            () => delegation.Issue(_identity.KeyId, request));
 
     public Task<KeyDescriptionResult> DescribeAsync(CancellationToken cancellationToken = default) =>
         Task.FromResult(_misplaced is null

@@ -5,11 +5,7 @@ namespace KeylessOrleans.Edge.Tests;
 /// <summary>openssl s_client and curl, the clients operators reach for, complete handshakes against the edge.</summary>
 public sealed class CommandLineClientTests(EdgeFixture edge) : IClassFixture<EdgeFixture>
 {
-    private Task<ExternalTool.Result> SClientAsync(params string[] extra) =>
-        ExternalTool.RunAsync("openssl",
-            ["s_client", "-connect", edge.EdgeEndPoint.ToString(), "-servername", EdgeFixture.Host, "-CAfile", edge.CaFile,
-             "-verify_return_error", "-ign_eof", .. extra],
-            standardInput: $"GET / HTTP/1.1\r\nHost: {EdgeFixture.Host}\r\nConnection: close\r\n\r\n");
+    private Task<ExternalTool.Result> SClientAsync(params string[] extra) => edge.SClientAsync(EdgeFixture.Host, extra);
 
     public static TheoryData<string[], string, string, string> Handshakes() => new()
     {

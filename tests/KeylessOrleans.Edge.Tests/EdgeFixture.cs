@@ -44,9 +44,10 @@ public class EdgeFixture : IAsyncLifetime
 
     public EdgeListener Listener => EdgeServices.GetRequiredService<EdgeListener>();
 
-    public async Task InitializeAsync()
+    public virtual async Task InitializeAsync()
     {
         AcmeKeys = new TenantKeyFolder(Authority, [Host, "*.acme.test"]);
+        await PrepareKeysAsync(AcmeKeys);
         AcmePlan = new SiloPlan.OnPrem("acme", "primary", AcmeKeys.Path);
         CaFile = Files.Write("ca.pem", System.Security.Cryptography.PemEncoding.WriteString("CERTIFICATE", Authority.Certificate.RawData));
         Cluster = await KeylessTestCluster.StartAsync(EdgePlan, AcmePlan);
@@ -54,6 +55,9 @@ public class EdgeFixture : IAsyncLifetime
         EdgeEndPoint = await EdgeServices.GetRequiredService<EdgeListener>().BoundEndPoint.WaitAsync(TimeSpan.FromSeconds(30));
         await WaitUntilRoutedAsync(Host);
     }
+
+    /// <summary>For fixtures that give acme more keys (or certificates with other extensions) before its key server starts.</summary>
+    protected virtual Task PrepareKeysAsync(TenantKeyFolder keys) => Task.CompletedTask;
 
     /// <summary>Changes acme's origin settings and waits until the edge routes with them.</summary>
     public Task SetAcmeOriginAsync(OriginEndpoint origin) => SetAcmeAsync(new TenantSettings("acme", [Host, "*.acme.test"], origin));
@@ -84,6 +88,18 @@ public class EdgeFixture : IAsyncLifetime
 
     /// <summary>Key-grain calls the edge has made so far (every key operation crosses the cluster as one).</summary>
     public int KeyGrainCalls => Cluster.Calls.Messages.Count(m => m.Method.Contains("IKeyGrain") && !m.Method.Contains("Describe")) / 2;
+
+    /// <summary>openssl s_client against this edge for <paramref name="host"/>, verifying the chain, sending one request.</summary>
+    public Task<ExternalTool.Result> SClientAsync(string host, params string[] options) =>
+        ExternalTool.RunAsync("openssl",
+            ["s_client", "-connect", EdgeEndPoint.ToString(), "-servername", host, "-CAfile", CaFile, "-verify_return_error", "-ign_eof", .. options],
+            standardInput: $"GET / HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n");
+
+    /// <summary>GnuTLS's client against this edge for <paramref name="host"/> with a priority string; verifies the chain and name.</summary>
+    public Task<ExternalTool.Result> GnutlsAsync(string host, string priority) =>
+        ExternalTool.RunAsync("gnutls-cli",
+            ["--x509cafile", CaFile, "-p", EdgeEndPoint.Port.ToString(), "--sni-hostname", host, "--verify-hostname", host, "--priority", priority, "127.0.0.1"],
+            standardInput: "");
 
     /// <summary>Connects with .NET's SslStream, trusting only the test CA, and fetches "/".</summary>
     public async Task<(SslStream Tls, string Response)> FetchAsync(SslProtocols protocols, TlsCipherSuite[]? suites = null, string host = Host)
@@ -123,7 +139,7 @@ public class EdgeFixture : IAsyncLifetime
         return chain.Build(leaf) && leaf.MatchesHostname(host);
     }
 
-    public async Task DisposeAsync()
+    public virtual async Task DisposeAsync()
     {
         await Cluster.DisposeAsync();
         await Origin.DisposeAsync();

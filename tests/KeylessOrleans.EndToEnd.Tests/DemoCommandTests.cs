@@ -32,6 +32,8 @@ public sealed partial class DemoCommandTests : IDisposable
                 Assert.EndsWith("200", result.Output.Trim());
             }
 
+            await Delegated_credentials_reach_nss_and_firefox_without_a_key_server_signature(demo.Output, httpsPort);
+
             var clock = Stopwatch.StartNew();
             demo.Signal(PosixSignal.SIGTERM);
             Assert.True(await demo.WaitForExitAsync(TimeSpan.FromSeconds(30)), $"demo did not stop:\n{demo.Output}");
@@ -45,6 +47,39 @@ public sealed partial class DemoCommandTests : IDisposable
         await second.WaitForLineAsync("KeylessOrleans demo ready", TimeSpan.FromSeconds(120));
         Assert.Contains("reusing the keys", second.Output);
     }
+
+    /// <summary>
+    /// The demo's ECDSA certificate carries DelegationUsage: NSS gets a delegated credential once the edge has one, and
+    /// then Firefox ESR loads the page through it while the key server signs no CertificateVerify (its own metric).
+    /// </summary>
+    private async Task Delegated_credentials_reach_nss_and_firefox_without_a_key_server_signature(string demoOutput, int httpsPort)
+    {
+        var caPem = await File.ReadAllTextAsync(Path.Combine(_data.Path, "ca.pem"));
+        using var nss = await NssClient.CreateAsync(caPem);
+        Assert.True(await Poll.UntilAsync(async () =>
+            (await nss.GetAsync(httpsPort, "demo.localhost", delegatedCredentials: true)).All.Contains("Received a Delegated Credential"),
+            TimeSpan.FromSeconds(20)), "no delegated credential from the demo edge");
+
+        var ports = AdminPorts().Match(demoOutput);
+        Assert.True(ports.Success, demoOutput);
+        using var edgeAdmin = new AdminEndpoint(int.Parse(ports.Groups["edge"].Value));
+        using var keyServerAdmin = new AdminEndpoint(int.Parse(ports.Groups["keyserver"].Value));
+        async Task<(double Delegated, double Signatures)> CountsAsync() => (
+            AdminEndpoint.Sum(await edgeAdmin.MetricsAsync(), "keyless_edge_handshakes_total", ("delegated", "true"), ("outcome", "ok")),
+            AdminEndpoint.Sum(await keyServerAdmin.MetricsAsync(), "keyless_keyserver_operations_total", ("operation", "sign_certificate_verify")));
+        var before = await CountsAsync();
+
+        using var firefox = await FirefoxHeadless.CreateAsync(caPem);
+        var (loaded, result) = await firefox.LoadAsync($"https://demo.localhost:{httpsPort}/");
+
+        Assert.True(loaded, result.All);
+        var after = await CountsAsync();
+        Assert.True(after.Delegated > before.Delegated, $"Firefox was not served through a delegated credential ({before} → {after})");
+        Assert.Equal(before.Signatures, after.Signatures);
+    }
+
+    [GeneratedRegex(@"edge http://127\.0\.0\.1:(?<edge>\d+)/metrics.*key server http://127\.0\.0\.1:(?<keyserver>\d+)/metrics")]
+    private static partial Regex AdminPorts();
 
     private KeylessProcess StartDemo(int httpsPort)
     {

@@ -66,6 +66,31 @@ public sealed class KeyOperationsTests(KeyOperationsFixture fixture) : IClassFix
         Assert.True(IndependentVerifier.Verify(scheme, Key(key).SubjectPublicKeyInfo, signedParams, result.Output!));
     }
 
+    [Theory]
+    [InlineData(SignatureScheme.RsaPkcs1Sha256)]
+    [InlineData(SignatureScheme.RsaPssRsaeSha256)]
+    public void Tls12_dhe_params_of_an_rfc7919_group_are_signed_and_verify(SignatureScheme scheme)
+    {
+        var signedParams = ServerDHParamsTests.ValidFfdhe2048Params();
+        var result = fixture.Operations.SignServerKeyExchange(KeyId("rsa"), scheme, signedParams);
+
+        Assert.Equal(KeyOperationStatus.Ok, result.Status);
+        Assert.True(IndependentVerifier.Verify(scheme, Key("rsa").SubjectPublicKeyInfo, signedParams, result.Output!));
+    }
+
+    [Fact]
+    public void Tls12_dhe_params_with_a_non_standard_prime_are_refused_before_signing()
+    {
+        var signedParams = ServerDHParamsTests.ValidFfdhe2048Params();
+        signedParams[64 + 2 + 100] ^= 0x10; // inside dh_p
+
+        var result = fixture.Operations.SignServerKeyExchange(KeyId("rsa"), SignatureScheme.RsaPssRsaeSha256, signedParams);
+
+        Assert.Equal(KeyOperationStatus.InvalidRequest, result.Status);
+        Assert.Contains("RFC 7919", result.Detail);
+        Assert.Null(result.Output);
+    }
+
     [Fact]
     public void A_signature_over_other_content_does_not_verify()
     {

@@ -4,16 +4,26 @@ using KeylessOrleans.Keys;
 namespace KeylessOrleans.KeyServer.Tests;
 
 /// <summary>
-/// What a key server offers over the cluster is exactly the three TLS operations (plus a public description):
-/// no "sign these bytes", no "sign this digest", no raw RSA. Any new grain method or request field shows up here.
+/// What a key server offers over the cluster is exactly the three TLS operations, the issuance of RFC 9345 delegated
+/// credentials, and a public description: no "sign these bytes", no "sign this digest", no raw RSA. Any new grain
+/// method or request field shows up here.
 /// </summary>
+/// <remarks>
+/// Delegation takes no content to sign: only fields (certificate hash, schemes, a public key that must parse as the
+/// scheme's key type, a validity) from which the key server builds the Credential and its signed content itself,
+/// behind the delegated-credentials context string. That content starts with 64 spaces and a context string no
+/// other operation's validator accepts, so a credential signature is never a CertificateVerify or
+/// ServerKeyExchange signature, and neither of those is ever a credential signature
+/// (CredentialDelegationTests checks both ways).
+/// </remarks>
 public sealed class NoOracleSurfaceTests
 {
     [Fact]
-    public void The_key_grain_offers_only_the_three_tls_operations_and_a_description()
+    public void The_key_grain_offers_only_the_three_tls_operations_delegation_and_a_description()
     {
         var methods = typeof(IKeyGrain).GetMethods().Select(m => m.Name).Order().ToList();
-        Assert.Equal(["DecryptPremasterAsync", "DescribeAsync", "SignCertificateVerifyAsync", "SignServerKeyExchangeAsync"], methods);
+        Assert.Equal(["DecryptPremasterAsync", "DelegateCredentialAsync", "DescribeAsync", "SignCertificateVerifyAsync", "SignServerKeyExchangeAsync"], methods);
+        Assert.Equal([typeof(DelegateCredentialRequest), typeof(CancellationToken)], Parameters(nameof(IKeyGrain.DelegateCredentialAsync)));
         Assert.Equal([typeof(SignCertificateVerifyRequest), typeof(CancellationToken)], Parameters(nameof(IKeyGrain.SignCertificateVerifyAsync)));
         Assert.Equal([typeof(SignServerKeyExchangeRequest), typeof(CancellationToken)], Parameters(nameof(IKeyGrain.SignServerKeyExchangeAsync)));
         Assert.Equal([typeof(DecryptPremasterRequest), typeof(CancellationToken)], Parameters(nameof(IKeyGrain.DecryptPremasterAsync)));
@@ -28,6 +38,7 @@ public sealed class NoOracleSurfaceTests
         Assert.Equal(["Context", "Proof", "Scheme", "SignedContent"], Fields(typeof(SignCertificateVerifyRequest)));
         Assert.Equal(["Context", "Proof", "Scheme", "SignedParams"], Fields(typeof(SignServerKeyExchangeRequest)));
         Assert.Equal(["ClientRandom", "ClientVersion", "Context", "EncryptedPremaster", "Proof", "ServerRandom"], Fields(typeof(DecryptPremasterRequest)));
+        Assert.Equal(["CertificateSha256", "Context", "DelegatedPublicKey", "DelegatedScheme", "Proof", "Scheme", "ValiditySeconds"], Fields(typeof(DelegateCredentialRequest)));
     }
 
     [Fact]

@@ -3,7 +3,7 @@ namespace KeylessOrleans.Keys;
 /// <summary>
 /// A tenant's private key, served from the tenant's own on-prem silo. Identity: <see cref="KeyGrainKey"/>.
 /// There is deliberately no "sign these bytes" and no way to read key material: each operation checks that
-/// its input is the exact TLS structure it claims to be.
+/// its input is the exact TLS structure it claims to be, or (delegated credentials) builds that structure itself.
 /// </summary>
 [Alias("keyless.IKeyGrain")]
 public interface IKeyGrain : IGrainWithStringKey
@@ -16,6 +16,10 @@ public interface IKeyGrain : IGrainWithStringKey
 
     [Alias("DecryptPremaster")]
     Task<KeyOperationResult> DecryptPremasterAsync(DecryptPremasterRequest request, CancellationToken cancellationToken = default);
+
+    /// <summary>Issue an RFC 9345 delegated credential to an edge's key; the output is the encoded DelegatedCredential.</summary>
+    [Alias("DelegateCredential")]
+    Task<KeyOperationResult> DelegateCredentialAsync(DelegateCredentialRequest request, CancellationToken cancellationToken = default);
 
     [Alias("Describe")]
     Task<KeyDescriptionResult> DescribeAsync(CancellationToken cancellationToken = default);

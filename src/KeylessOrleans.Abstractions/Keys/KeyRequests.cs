@@ -37,8 +37,10 @@ public sealed record SignCertificateVerifyRequest(
     public byte[] InputDigest() => KeyRequestDigest.Of(OperationName, (ushort)Scheme, SignedContent);
 }
 
-/// <summary>Sign the parameters of a TLS 1.2 ECDHE ServerKeyExchange.</summary>
-/// <param name="SignedParams">client_random ‖ server_random ‖ ServerECDHParams (named curve only).</param>
+/// <summary>Sign the parameters of a TLS 1.2 ECDHE or DHE ServerKeyExchange.</summary>
+/// <param name="SignedParams">
+/// client_random ‖ server_random ‖ ServerECDHParams (named curve only) or ServerDHParams (an RFC 7919 group only).
+/// </param>
 [GenerateSerializer, Immutable, Alias("keyless.SignServerKeyExchangeRequest")]
 public sealed record SignServerKeyExchangeRequest(
     [property: Id(0)] KeyRequestContext Context,
@@ -76,6 +78,41 @@ public sealed record DecryptPremasterRequest(
     public string Operation => OperationName;
 
     public byte[] InputDigest() => KeyRequestDigest.Of(OperationName, ClientVersion, [.. ClientRandom, .. ServerRandom, .. EncryptedPremaster]);
+}
+
+/// <summary>
+/// Delegate to an edge's key for a while (RFC 9345 delegated credentials): the key server builds the Credential
+/// from these fields itself, checks them against the tenant's policy and signs it with the certificate's key,
+/// with the delegated-credentials context string. Nothing else can be signed through this operation.
+/// </summary>
+/// <param name="CertificateSha256">SHA-256 of the end-entity certificate (of this key) the credential is bound to.</param>
+/// <param name="Scheme">How the certificate's key signs the credential (the DelegatedCredential's algorithm).</param>
+/// <param name="DelegatedScheme">dc_cert_verify_algorithm: how the edge's key will sign CertificateVerify.</param>
+/// <param name="DelegatedPublicKey">The edge's public key, DER SubjectPublicKeyInfo.</param>
+/// <param name="ValiditySeconds">How long the credential should be valid from now (at most the tenant's maximum).</param>
+[GenerateSerializer, Immutable, Alias("keyless.DelegateCredentialRequest")]
+public sealed record DelegateCredentialRequest(
+    [property: Id(0)] KeyRequestContext Context,
+    [property: Id(1)] byte[] CertificateSha256,
+    [property: Id(2)] SignatureScheme Scheme,
+    [property: Id(3)] SignatureScheme DelegatedScheme,
+    [property: Id(4)] byte[] DelegatedPublicKey,
+    [property: Id(5)] uint ValiditySeconds,
+    [property: Id(6)] EdgeProof? Proof = null) : IKeyOperationRequest
+{
+    public const string OperationName = "delegate_credential";
+
+    public string Operation => OperationName;
+
+    /// <summary>Every field the key server uses, in a fixed layout.</summary>
+    public byte[] Input() =>
+    [
+        (byte)((ushort)Scheme >> 8), (byte)Scheme,
+        (byte)(ValiditySeconds >> 24), (byte)(ValiditySeconds >> 16), (byte)(ValiditySeconds >> 8), (byte)ValiditySeconds,
+        .. CertificateSha256, .. DelegatedPublicKey,
+    ];
+
+    public byte[] InputDigest() => KeyRequestDigest.Of(OperationName, (ushort)DelegatedScheme, Input());
 }
 
 /// <summary>The canonical digest of a request's input: operation ‖ a 16-bit parameter ‖ length-prefixed payload.</summary>

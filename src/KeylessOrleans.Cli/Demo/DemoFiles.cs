@@ -7,7 +7,9 @@ namespace KeylessOrleans.Cli.Demo;
 /// <summary>
 /// The demo's data folder. On first use: a demo CA, an RSA-2048 and an ECDSA P-256 key with certificates for
 /// demo.localhost, kept in the key server's own sub-folder (which the edge process never opens). The CA's
-/// private key is used once and not kept. Later runs reuse what is there.
+/// private key is used once and not kept. Later runs reuse what is there. The ECDSA certificate carries
+/// DelegationUsage, so TLS 1.3 clients with delegated credentials (Firefox, NSS) are served without a key call;
+/// the RSA one does not (RFC 9345 §7.6: a key that also decrypts RSA key exchanges should not delegate).
 /// </summary>
 internal sealed class DemoFiles(string dataDirectory)
 {
@@ -64,6 +66,7 @@ internal sealed class DemoFiles(string dataDirectory)
         request.CertificateExtensions.Add(new X509BasicConstraintsExtension(false, false, 0, true));
         var usage = X509KeyUsageFlags.DigitalSignature | (rsaKeyExchange ? X509KeyUsageFlags.KeyEncipherment : 0);
         request.CertificateExtensions.Add(new X509KeyUsageExtension(usage, true));
+        if (!rsaKeyExchange) request.CertificateExtensions.Add(new X509Extension(KeylessOrleans.Keys.DelegatedCredential.DelegationUsageOid, [0x05, 0x00], false));
         request.CertificateExtensions.Add(new X509EnhancedKeyUsageExtension([new Oid("1.3.6.1.5.5.7.3.1")], false));
         request.CertificateExtensions.Add(X509AuthorityKeyIdentifierExtension.CreateFromCertificate(ca, true, false));
         var serial = RandomNumberGenerator.GetBytes(16);

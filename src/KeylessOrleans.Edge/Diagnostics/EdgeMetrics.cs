@@ -20,6 +20,8 @@ public sealed class EdgeMetrics : IDisposable
     private readonly Histogram<double> _handshakeDuration;
     private readonly UpDownCounter<long> _openConnections;
     private readonly Counter<long> _refusedConnections;
+    private readonly Counter<long> _ocspFetches;
+    private readonly Counter<long> _delegatedCredentials;
 
     public EdgeMetrics(IMeterFactory meterFactory)
     {
@@ -32,6 +34,8 @@ public sealed class EdgeMetrics : IDisposable
         _handshakeDuration = _meter.CreateHistogram<double>("keyless.edge.handshake.duration", unit: "ms", description: "From accept to finished (or failed) handshake");
         _openConnections = _meter.CreateUpDownCounter<long>(OpenConnections, description: "Client connections open now");
         _refusedConnections = _meter.CreateCounter<long>("keyless.edge.connections.refused", description: "Client connections refused at accept, by reason");
+        _delegatedCredentials = _meter.CreateCounter<long>("keyless.edge.delegated_credentials.issued", description: "Delegated credentials asked of key servers, by tenant and outcome (ok, refused, failed)");
+        _ocspFetches = _meter.CreateCounter<long>("keyless.edge.ocsp.fetches", description: "OCSP responses fetched for stapling, by outcome (ok, refused, unreachable, failed)");
     }
 
     public Meter Meter => _meter;
@@ -48,9 +52,10 @@ public sealed class EdgeMetrics : IDisposable
 
     public void KeyCallShortCircuited(string tenant) => _shortCircuited.Add(1, new KeyValuePair<string, object?>("tenant", tenant));
 
-    public void RecordHandshake(string? tenant, string? version, bool resumed, string outcome, TimeSpan elapsed)
+    /// <param name="delegated">Served through a delegated credential: no key call at all.</param>
+    public void RecordHandshake(string? tenant, string? version, bool resumed, string outcome, TimeSpan elapsed, bool delegated = false)
     {
-        var tags = new TagList { { "tenant", tenant ?? "-" }, { "version", version ?? "-" }, { "resumed", resumed }, { "outcome", outcome } };
+        var tags = new TagList { { "tenant", tenant ?? "-" }, { "version", version ?? "-" }, { "resumed", resumed }, { "delegated", delegated }, { "outcome", outcome } };
         _handshakes.Add(1, tags);
         _handshakeDuration.Record(elapsed.TotalMilliseconds, tags);
     }
@@ -60,6 +65,11 @@ public sealed class EdgeMetrics : IDisposable
     public void ConnectionClosed() => _openConnections.Add(-1);
 
     public void ConnectionRefused(string reason) => _refusedConnections.Add(1, new KeyValuePair<string, object?>("reason", reason));
+
+    public void DelegatedCredentialIssued(string tenant, string outcome) =>
+        _delegatedCredentials.Add(1, new TagList { { "tenant", tenant }, { "outcome", outcome } });
+
+    public void OcspFetched(string outcome) => _ocspFetches.Add(1, new KeyValuePair<string, object?>("outcome", outcome));
 
     public void Dispose() => _meter.Dispose();
 }

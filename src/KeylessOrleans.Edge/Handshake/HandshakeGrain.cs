@@ -31,6 +31,11 @@ public sealed class HandshakeGrain(KeyServerClient keys, ReplicaHealth health, E
         WithFailoverAsync(call, (replica, timeout) =>
             keys.DecryptPremasterAsync(replica, new DecryptPremasterRequest(Context(call), encryptedPremaster, clientVersion, clientRandom, serverRandom), timeout));
 
+    public Task<KeyOperationResult> DelegateCredentialAsync(KeyCall call, DelegationAsk ask) =>
+        WithFailoverAsync(call, (replica, timeout) =>
+            keys.DelegateCredentialAsync(replica, new DelegateCredentialRequest(
+                Context(call), ask.CertificateSha256, ask.Scheme, ask.DelegatedScheme, ask.DelegatedPublicKey, ask.ValiditySeconds), timeout));
+
     private KeyRequestContext Context(KeyCall call) => keys.Context(call.Tenant, call.KeyId, call.ServerName, call.ClientAddress);
 
     /// <summary>

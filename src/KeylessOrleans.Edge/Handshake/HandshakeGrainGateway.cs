@@ -31,6 +31,8 @@ public sealed partial class HandshakeGrainGateway(
     public KeyOperationResult DecryptPremaster(KeyCall call, byte[] encryptedPremaster, ushort clientVersion, byte[] clientRandom, byte[] serverRandom) =>
         Run(call, "decrypt_premaster", () => Grain.DecryptPremasterAsync(call, encryptedPremaster, clientVersion, clientRandom, serverRandom));
 
+    public Task<KeyOperationResult> DelegateCredentialAsync(KeyCall call, DelegationAsk ask) => Grain.DelegateCredentialAsync(call, ask);
+
     private KeyOperationResult Run(KeyCall call, string operation, Func<Task<KeyOperationResult>> send)
     {
         if (!bulkhead.TryEnter(call.Tenant)) return Shed(call, operation);

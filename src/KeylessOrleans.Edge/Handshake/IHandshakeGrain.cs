@@ -27,4 +27,16 @@ public interface IHandshakeGrain : IGrainWithIntegerKey
 
     [Alias("DecryptPremaster")]
     Task<KeyOperationResult> DecryptPremasterAsync(KeyCall call, byte[] encryptedPremaster, ushort clientVersion, byte[] clientRandom, byte[] serverRandom);
+
+    [Alias("DelegateCredential")]
+    Task<KeyOperationResult> DelegateCredentialAsync(KeyCall call, DelegationAsk ask);
 }
+
+/// <summary>What an edge asks a key server to delegate to (see <see cref="DelegateCredentialRequest"/>).</summary>
+[GenerateSerializer, Immutable, Alias("keyless.DelegationAsk")]
+public sealed record DelegationAsk(
+    [property: Id(0)] byte[] CertificateSha256,
+    [property: Id(1)] SignatureScheme Scheme,
+    [property: Id(2)] SignatureScheme DelegatedScheme,
+    [property: Id(3)] byte[] DelegatedPublicKey,
+    [property: Id(4)] uint ValiditySeconds);

@@ -1,4 +1,5 @@
 using System.Net;
+using KeylessOrleans.Keys;
 using Microsoft.Extensions.Options;
 
 namespace KeylessOrleans.Edge.Hosting;
@@ -89,6 +90,37 @@ public sealed class EdgeOptions
     /// clients without the tenant's key server, e.g. after the tenant revoked it.
     /// </summary>
     public TimeSpan SessionLifetime { get; set; } = TimeSpan.FromHours(1);
+
+    /// <summary>
+    /// Staple OCSP responses (TLS 1.2 CertificateStatus, TLS 1.3 status_request in the certificate entry) to clients
+    /// that ask, fetched from the responder each certificate names. The edge then makes HTTP requests to the URLs in
+    /// tenants' certificates: switch this off where edges must not reach such addresses.
+    /// </summary>
+    public bool OcspStapling { get; set; } = true;
+
+    /// <summary>How long one OCSP request may take.</summary>
+    public TimeSpan OcspFetchTimeout { get; set; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>After a failed or refused OCSP fetch, how long until the next try (the last good staple stays in use meanwhile).</summary>
+    public TimeSpan OcspRetryInterval { get; set; } = TimeSpan.FromMinutes(1);
+
+    /// <summary>The longest time between two fetches for a certificate (otherwise halfway to the response's nextUpdate).</summary>
+    public TimeSpan OcspRefreshInterval { get; set; } = TimeSpan.FromHours(1);
+
+    /// <summary>
+    /// Serve RFC 9345 delegated credentials to TLS 1.3 clients that accept them, for certificates with DelegationUsage:
+    /// the edge signs those handshakes with a key of its own that the tenant's key server certified for a while.
+    /// </summary>
+    public bool DelegatedCredentials { get; set; } = true;
+
+    /// <summary>The validity the edge asks for (tenants cap it; RFC 9345 at 7 days). Credentials are renewed halfway.</summary>
+    public TimeSpan DelegatedCredentialLifetime { get; set; } = TimeSpan.FromHours(8);
+
+    /// <summary>The edge's delegated key: EcdsaSecp256r1Sha256 (what browsers and NSS accept) or Ed25519.</summary>
+    public SignatureScheme DelegatedCredentialScheme { get; set; } = SignatureScheme.EcdsaSecp256r1Sha256;
+
+    /// <summary>After a refused or failed issuance, how long until the edge asks again for that host name.</summary>
+    public TimeSpan DelegatedCredentialRetryInterval { get; set; } = TimeSpan.FromMinutes(1);
 }
 
 internal sealed class EdgeOptionsValidator : IValidateOptions<EdgeOptions>
@@ -119,6 +151,14 @@ internal sealed class EdgeOptionsValidator : IValidateOptions<EdgeOptions>
         Require(o.OriginConnectTimeout > TimeSpan.Zero, "Keyless:Edge:OriginConnectTimeout must be positive");
         Require(o.SessionCacheSize >= 0, "Keyless:Edge:SessionCacheSize must not be negative");
         Require(o.SessionLifetime >= TimeSpan.Zero, "Keyless:Edge:SessionLifetime must not be negative");
+        Require(o.OcspFetchTimeout > TimeSpan.Zero && o.OcspFetchTimeout <= TimeSpan.FromMinutes(1), "Keyless:Edge:OcspFetchTimeout must be above zero and at most 1 min");
+        Require(o.OcspRetryInterval >= TimeSpan.FromSeconds(1), "Keyless:Edge:OcspRetryInterval must be at least 1 s");
+        Require(o.OcspRefreshInterval >= TimeSpan.FromSeconds(1), "Keyless:Edge:OcspRefreshInterval must be at least 1 s");
+        Require(o.DelegatedCredentialLifetime >= TimeSpan.FromMinutes(5) && o.DelegatedCredentialLifetime <= DelegatedCredential.MaxValidity,
+            $"Keyless:Edge:DelegatedCredentialLifetime {o.DelegatedCredentialLifetime} must be 5 min–7 days (RFC 9345)");
+        Require(o.DelegatedCredentialScheme is SignatureScheme.EcdsaSecp256r1Sha256 or SignatureScheme.Ed25519,
+            "Keyless:Edge:DelegatedCredentialScheme must be EcdsaSecp256r1Sha256 or Ed25519");
+        Require(o.DelegatedCredentialRetryInterval >= TimeSpan.FromSeconds(1), "Keyless:Edge:DelegatedCredentialRetryInterval must be at least 1 s");
         return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);
     }
 }

@@ -1,9 +1,11 @@
 using KeylessOrleans.Cluster;
 using KeylessOrleans.Cluster.Hosting;
+using KeylessOrleans.Edge.Delegation;
 using KeylessOrleans.Edge.Diagnostics;
 using KeylessOrleans.Edge.Handshake;
 using KeylessOrleans.Edge.KeyAccess;
 using KeylessOrleans.Edge.Routing;
+using KeylessOrleans.Edge.Stapling;
 using KeylessOrleans.Edge.Tls;
 using KeylessOrleans.Keys;
 using Microsoft.Extensions.DependencyInjection;
@@ -49,13 +51,19 @@ public static class EdgeSiloBuilderExtensions
             var o = sp.GetRequiredService<IOptions<EdgeOptions>>().Value;
             return new TlsSessionCache(sp.GetRequiredService<TlsCrypto>(), o.SessionLifetime, o.SessionCacheSize, sp.GetRequiredService<TimeProvider>());
         });
+        services.TryAddSingleton<OcspStapler>();
+        services.TryAddSingleton<DelegatedCredentials>();
         services.TryAddSingleton(sp => new TlsServerContext(
             sp.GetRequiredService<TlsCrypto>(),
             sp.GetRequiredService<RouteTable>(),
             sp.GetRequiredService<ServerChainCache>(),
             sp.GetRequiredService<IKeyOperationGateway>(),
             sp.GetRequiredService<TlsSessionCache>(),
-            sp.GetRequiredService<IOptions<EdgeOptions>>().Value.DefaultHostName));
+            sp.GetRequiredService<IOptions<EdgeOptions>>().Value.DefaultHostName)
+        {
+            Staples = sp.GetRequiredService<OcspStapler>(),
+            Delegation = sp.GetRequiredService<DelegatedCredentials>(),
+        });
         services.TryAddSingleton(sp =>
         {
             var o = sp.GetRequiredService<IOptions<EdgeOptions>>().Value;

@@ -31,6 +31,10 @@ public sealed partial class KeyServerClient(
         CallAsync(replica, request, target => request with { Proof = signer.Sign(target, request) },
             (grain, signed, token) => grain.DecryptPremasterAsync(signed, token), timeout);
 
+    public Task<KeyOperationResult> DelegateCredentialAsync(string replica, DelegateCredentialRequest request, TimeSpan? timeout = null) =>
+        CallAsync(replica, request, target => request with { Proof = signer.Sign(target, request) },
+            (grain, signed, token) => grain.DelegateCredentialAsync(signed, token), timeout);
+
     /// <summary>A request context for this edge.</summary>
     public KeyRequestContext Context(string tenant, string keyId, string? serverName, string? clientAddress) =>
         new(tenant, keyId, serverName, clientAddress, options.Value.EdgeId);

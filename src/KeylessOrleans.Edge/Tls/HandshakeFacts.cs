@@ -14,6 +14,9 @@ public sealed class HandshakeFacts
     public string? Version { get; set; }
     public int CipherSuite { get; set; } = -1;
     public bool Resumed { get; set; }
+
+    /// <summary>CertificateVerify was signed with a delegated credential's key, here: the key server was not asked.</summary>
+    public bool Delegated { get; set; }
     public string? ApplicationProtocol { get; set; }
 
     /// <summary>The fatal alert this edge sent, with BouncyCastle's reason, if the handshake failed on our side.</summary>

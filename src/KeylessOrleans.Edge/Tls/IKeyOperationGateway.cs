@@ -14,4 +14,7 @@ public interface IKeyOperationGateway
     KeyOperationResult SignServerKeyExchange(KeyCall call, SignatureScheme scheme, byte[] signedParams);
 
     KeyOperationResult DecryptPremaster(KeyCall call, byte[] encryptedPremaster, ushort clientVersion, byte[] clientRandom, byte[] serverRandom);
+
+    /// <summary>Asks for a delegated credential, off any handshake's path (no handshake thread waits for it).</summary>
+    Task<KeyOperationResult> DelegateCredentialAsync(KeyCall call, DelegationAsk ask);
 }

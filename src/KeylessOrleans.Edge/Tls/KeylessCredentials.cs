@@ -9,7 +9,7 @@ namespace KeylessOrleans.Edge.Tls;
 /// <summary>
 /// Signing credentials whose private key lives on the tenant's key server. BouncyCastle asks for a stream
 /// signer first and writes the full signed content into it (TLS 1.3: 64 spaces ‖ context ‖ 0 ‖ transcript
-/// hash; TLS 1.2: randoms ‖ ECDH params), which the key server validates before signing. We never offer the
+/// hash; TLS 1.2: randoms ‖ ECDH or DH params), which the key server validates before signing. We never offer the
 /// bare-digest path (<see cref="GenerateRawSignature"/>): the key server does not sign digests.
 /// </summary>
 public sealed class KeylessSigner(

@@ -1,6 +1,8 @@
 using System.Text;
+using KeylessOrleans.Edge.Delegation;
 using KeylessOrleans.Edge.Handshake;
 using KeylessOrleans.Edge.Routing;
+using KeylessOrleans.Edge.Stapling;
 using KeylessOrleans.Keys;
 using KeylessOrleans.Registry;
 using Org.BouncyCastle.Tls;
@@ -15,7 +17,14 @@ public sealed record TlsServerContext(
     ServerChainCache Chains,
     IKeyOperationGateway Keys,
     TlsSessionCache Sessions,
-    string? DefaultHostName);
+    string? DefaultHostName)
+{
+    /// <summary>OCSP responses to staple; null: no stapling.</summary>
+    public OcspStapler? Staples { get; init; }
+
+    /// <summary>Delegated credentials to serve TLS 1.3 clients that accept them; null: always keyless.</summary>
+    public DelegatedCredentials? Delegation { get; init; }
+}
 
 /// <summary>
 /// One connection's TLS server: TLS 1.3 and 1.2 with AEAD suites only, certificate chosen per SNI from the
@@ -24,7 +33,8 @@ public sealed record TlsServerContext(
 public sealed class KeylessTlsServer(TlsServerContext shared, string clientAddress, HandshakeFacts facts)
     : DefaultTlsServer(shared.Crypto)
 {
-    // Order matters: the server's preference wins (PreferLocalCipherSuites). ECDHE before RSA key exchange.
+    // Order matters: the server's preference wins (PreferLocalCipherSuites). ECDHE, then finite-field DHE (slower,
+    // but forward secret), then RSA key exchange.
     private static readonly int[] Suites =
     [
         CipherSuite.TLS_AES_128_GCM_SHA256,
@@ -36,6 +46,9 @@ public sealed class KeylessTlsServer(TlsServerContext shared, string clientAddre
         CipherSuite.TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256,
         CipherSuite.TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384,
         CipherSuite.TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256,
+        CipherSuite.TLS_DHE_RSA_WITH_AES_128_GCM_SHA256,
+        CipherSuite.TLS_DHE_RSA_WITH_AES_256_GCM_SHA384,
+        CipherSuite.TLS_DHE_RSA_WITH_CHACHA20_POLY1305_SHA256,
         CipherSuite.TLS_RSA_WITH_AES_128_GCM_SHA256,
         CipherSuite.TLS_RSA_WITH_AES_256_GCM_SHA384,
     ];
@@ -54,16 +67,19 @@ public sealed class KeylessTlsServer(TlsServerContext shared, string clientAddre
     public const int MaxHandshakeMessageSize = 16 * 1024;
 
     private EdgeRoute? _route;
+    private ServerChain? _served;
+    private int[]? _delegationSchemes; // the client's delegated_credential extension: it accepts credentials with these schemes
 
     /// <summary>
     /// Whether the next handshake step may ask the key server (and so block its thread): until the ClientHello has
     /// been answered (full handshakes sign or, with RSA key exchange, decrypt later), and in a full handshake until
     /// that one key operation has happened (a TLS 1.3 HelloRetryRequest or a TLS 1.2 RSA key exchange still has it
-    /// ahead). A resumed session never does; neither do the client's Finished and what follows.
+    /// ahead). A resumed session never does; neither does a handshake signed with a delegated credential, nor the
+    /// client's Finished and what follows.
     /// </summary>
     public bool MayCallKeyServer =>
         m_context.SecurityParameters is not { NegotiatedVersion: not null } negotiated
-        || (!negotiated.IsResumedSession && facts.KeyCalls == 0);
+        || (!negotiated.IsResumedSession && facts.KeyCalls == 0 && !facts.Delegated);
 
     protected override ProtocolVersion[] GetSupportedVersions() => ProtocolVersion.TLSv13.DownTo(ProtocolVersion.TLSv12);
 
@@ -79,9 +95,15 @@ public sealed class KeylessTlsServer(TlsServerContext shared, string clientAddre
 
     public override int GetMaxHandshakeMessageSize() => MaxHandshakeMessageSize;
 
-    public override int[] GetSupportedGroups() => Groups;
+    public override int[] GetSupportedGroups() => [.. Curves, .. FiniteFieldGroups];
 
-    private static readonly int[] Groups = [NamedGroup.x25519, NamedGroup.secp256r1, NamedGroup.secp384r1];
+    private static readonly int[] Curves = [NamedGroup.x25519, NamedGroup.secp256r1, NamedGroup.secp384r1];
+
+    /// <summary>
+    /// RFC 7919 groups, for TLS 1.3 key shares and TLS 1.2 DHE; exactly those the key server signs ServerDHParams
+    /// for. ffdhe6144/8192 are not offered: their cost per handshake would make the edge easy to exhaust.
+    /// </summary>
+    private static readonly int[] FiniteFieldGroups = [NamedGroup.ffdhe2048, NamedGroup.ffdhe3072, NamedGroup.ffdhe4096];
 
     /// <summary>
     /// TLS 1.2 ECDHE curve. BouncyCastle's default ignores <see cref="GetSupportedGroups"/> before TLS 1.3 and takes
@@ -95,7 +117,7 @@ public sealed class KeylessTlsServer(TlsServerContext shared, string clientAddre
         if (m_context.SecurityParameters.ClientSupportedGroups is not { } offered) return base.SelectECDH(minimumCurveBits);
         foreach (var group in offered)
         {
-            if (Array.IndexOf(Groups, group) >= 0 && NamedGroup.GetCurveBits(group) >= minimumCurveBits) return group;
+            if (Array.IndexOf(Curves, group) >= 0 && NamedGroup.GetCurveBits(group) >= minimumCurveBits) return group;
         }
         return -1;
     }
@@ -103,8 +125,33 @@ public sealed class KeylessTlsServer(TlsServerContext shared, string clientAddre
     /// <summary>Makes ECDHE suites selectable only when <see cref="SelectECDH"/> will find a curve.</summary>
     protected override int GetMaximumNegotiableCurveBits() =>
         m_context.SecurityParameters.ClientSupportedGroups is { } offered
-            ? offered.Where(g => Array.IndexOf(Groups, g) >= 0).Select(NamedGroup.GetCurveBits).DefaultIfEmpty(0).Max()
+            ? offered.Where(g => Array.IndexOf(Curves, g) >= 0).Select(NamedGroup.GetCurveBits).DefaultIfEmpty(0).Max()
             : base.GetMaximumNegotiableCurveBits();
+
+    /// <summary>
+    /// TLS 1.2 DHE group: the client's first RFC 7919 group that is also ours; a client that names no finite-field
+    /// group gets ffdhe2048 (RFC 7919 §4 lets the server choose). BouncyCastle's default would take any named group
+    /// up to ffdhe8192 and, for such a client, its own pick among all five.
+    /// </summary>
+    protected override int SelectDH(int minimumFiniteFieldBits)
+    {
+        var offered = m_context.SecurityParameters.ClientSupportedGroups;
+        if (offered is null || !offered.Any(NamedGroup.IsFiniteField))
+            return NamedGroup.GetFiniteFieldBits(NamedGroup.ffdhe2048) >= minimumFiniteFieldBits ? NamedGroup.ffdhe2048 : -1;
+        foreach (var group in offered)
+        {
+            if (Array.IndexOf(FiniteFieldGroups, group) >= 0 && NamedGroup.GetFiniteFieldBits(group) >= minimumFiniteFieldBits) return group;
+        }
+        return -1;
+    }
+
+    /// <summary>Makes DHE suites selectable only when <see cref="SelectDH"/> will find a group.</summary>
+    protected override int GetMaximumNegotiableFiniteFieldBits()
+    {
+        var offered = m_context.SecurityParameters.ClientSupportedGroups;
+        if (offered is null || !offered.Any(NamedGroup.IsFiniteField)) return NamedGroup.GetFiniteFieldBits(NamedGroup.ffdhe2048);
+        return offered.Where(g => Array.IndexOf(FiniteFieldGroups, g) >= 0).Select(NamedGroup.GetFiniteFieldBits).DefaultIfEmpty(0).Max();
+    }
 
     protected override IList<ProtocolName> GetProtocolNames() =>
         _route?.Tenant.Origin.Http2 == true ? [ProtocolName.Http_2_Tls, ProtocolName.Http_1_1] : [ProtocolName.Http_1_1];
@@ -132,7 +179,17 @@ public sealed class KeylessTlsServer(TlsServerContext shared, string clientAddre
             facts.KeyFailureDetail = $"no key server of tenant {_route.TenantName} is registered";
             throw new TlsFatalAlert(AlertDescription.internal_error, facts.KeyFailureDetail);
         }
+        _delegationSchemes = DelegationSchemes(clientExtensions);
         base.ProcessClientExtensions(clientExtensions);
+    }
+
+    /// <summary>RFC 9345 §4.1.1: the client's delegated_credential extension, a SignatureSchemeList; null when absent.</summary>
+    private static int[]? DelegationSchemes(IDictionary<int, byte[]> clientExtensions)
+    {
+        if (TlsUtilities.GetExtensionData(clientExtensions, DelegatedCredential.ExtensionType) is not { } data) return null;
+        if (data.Length < 4 || data.Length % 2 != 0 || (data[0] << 8 | data[1]) != data.Length - 2)
+            throw new TlsFatalAlert(AlertDescription.decode_error, "malformed delegated_credential extension");
+        return Enumerable.Range(0, (data.Length - 2) / 2).Select(i => data[2 + 2 * i] << 8 | data[3 + 2 * i]).ToArray();
     }
 
     public override IDictionary<int, byte[]> GetServerExtensions()
@@ -157,7 +214,7 @@ public sealed class KeylessTlsServer(TlsServerContext shared, string clientAddre
         {
             KeyExchangeAlgorithm.NULL => true,
             KeyExchangeAlgorithm.ECDHE_ECDSA => Tls12EcdsaKey() is not null,
-            KeyExchangeAlgorithm.ECDHE_RSA => Tls12RsaSigner() is not null,
+            KeyExchangeAlgorithm.ECDHE_RSA or KeyExchangeAlgorithm.DHE_RSA => Tls12RsaSigner() is not null,
             KeyExchangeAlgorithm.RSA => _route?.Tenant.AllowRsaKeyExchange == true && Key(KeyAlgorithm.Rsa) is not null,
             _ => false,
         };
@@ -168,12 +225,35 @@ public sealed class KeylessTlsServer(TlsServerContext shared, string clientAddre
     {
         if (!TlsUtilities.IsTlsV13(m_context)) return base.GetCredentials();
         var clientSigAlgs = m_context.SecurityParameters.ClientSigAlgs;
+        if (DelegatedSigner(clientSigAlgs) is { } delegated) return delegated;
         foreach (var algorithm in Tls13Preference)
         {
             if (Key(algorithm) is { } key && SignatureSelection.Select(algorithm, true, clientSigAlgs) is { } scheme)
                 return Signer(key, scheme, tls13: true);
         }
         throw new TlsFatalAlert(AlertDescription.handshake_failure, "no certificate this client can verify");
+    }
+
+    /// <summary>
+    /// Credentials that need no key server, when the client accepts delegated credentials (RFC 9345 §4.1.1): the
+    /// credential's algorithm (how the certificate's key signed it) in the client's signature_algorithms and its
+    /// CertificateVerify scheme in the client's delegated_credential list. Asking for a credential is started here,
+    /// for the next handshakes; this one then goes the keyless way.
+    /// </summary>
+    private DelegatedSigner? DelegatedSigner(IList<SignatureAndHashAlgorithm>? clientSigAlgs)
+    {
+        if (_delegationSchemes is not { } accepted || shared.Delegation is not { } delegation || clientSigAlgs is null || facts.ServerName is not { } host) return null;
+        foreach (var algorithm in Tls13Preference)
+        {
+            if (Key(algorithm) is not { } key) continue;
+            var chain = shared.Chains.For(key);
+            if (delegation.Current(_route!.TenantName, key, chain, host) is not { } credential) continue;
+            if (!clientSigAlgs.Any(offered => Org.BouncyCastle.Tls.SignatureScheme.From(offered) == (int)credential.Algorithm)) continue;
+            if (Array.IndexOf(accepted, (int)credential.Key.Scheme) < 0) continue;
+            _served = chain;
+            return new DelegatedSigner(Tls13Certificate(chain, credential.Encoded), credential, facts);
+        }
+        return null;
     }
 
     protected override TlsCredentialedSigner GetECDsaSignerCredentials() =>
@@ -185,27 +265,62 @@ public sealed class KeylessTlsServer(TlsServerContext shared, string clientAddre
     protected override TlsCredentialedDecryptor GetRsaEncryptionCredentials()
     {
         var key = Key(KeyAlgorithm.Rsa) ?? throw new TlsFatalAlert(AlertDescription.internal_error);
-        return new KeylessDecryptor(shared.Chains.For(key).Tls12, Crypto, Call(key), shared.Keys, facts);
+        _served = shared.Chains.For(key);
+        return new KeylessDecryptor(_served.Tls12, Crypto, Call(key), shared.Keys, facts);
     }
 
     private KeylessSigner Signer(KeyRoute key, SignatureAndHashAlgorithm scheme, bool tls13)
     {
-        var chain = shared.Chains.For(key);
-        return new KeylessSigner(tls13 ? chain.Tls13 : chain.Tls12, scheme, tls13, Call(key), shared.Keys, facts);
+        _served = shared.Chains.For(key);
+        return new KeylessSigner(tls13 ? Tls13Certificate(_served) : _served.Tls12, scheme, tls13, Call(key), shared.Keys, facts);
     }
+
+    /// <summary>
+    /// The TLS 1.3 certificate message; its end-entity entry carries the OCSP staple when the client asked
+    /// (RFC 8446 §4.4.2.1) and the delegated credential being served (RFC 9345 §4.1.1).
+    /// </summary>
+    private Certificate Tls13Certificate(ServerChain chain, byte[]? delegatedCredential = null)
+    {
+        var extensions = new Dictionary<int, byte[]>();
+        if (Staple(chain) is { } status)
+        {
+            var encoded = new MemoryStream();
+            status.Encode(encoded);
+            extensions[ExtensionType.status_request] = encoded.ToArray();
+        }
+        if (delegatedCredential is not null) extensions[DelegatedCredential.ExtensionType] = delegatedCredential;
+        return extensions.Count == 0 ? chain.Tls13 : chain.Tls13With(extensions);
+    }
+
+    /// <summary>The staple for the chain, if the client asked for OCSP and a current one is at hand.</summary>
+    private CertificateStatus? Staple(ServerChain chain) =>
+        m_certificateStatusRequest?.StatusType == CertificateStatusType.ocsp && shared.Staples?.Current(chain.ChainDer) is { } staple
+            ? new CertificateStatus(CertificateStatusType.ocsp, staple.Response)
+            : null;
+
+    /// <summary>TLS 1.2: acknowledge status_request only when a staple can follow (RFC 6066 §8), for any key of the name.</summary>
+    protected override bool AllowCertificateStatus() =>
+        _route?.Keys.Keys.Any(k => shared.Staples?.Current(k.ChainDer) is not null) == true;
+
+    /// <summary>TLS 1.2 CertificateStatus, sent right after the Certificate message.</summary>
+    public override CertificateStatus? GetCertificateStatus() => _served is { } chain ? Staple(chain) : null;
 
     private KeyCall Call(KeyRoute key) => new(_route!.TenantName, key.KeyId, key.Replicas, facts.ServerName, clientAddress);
 
     private KeyRoute? Key(KeyAlgorithm algorithm) => _route?.Keys.Keys.FirstOrDefault(k => k.Algorithm == algorithm);
 
-    /// <summary>RFC 8422 §5.1: in TLS 1.2 the client's supported_groups also limit the curve of the ECDSA certificate.</summary>
+    /// <summary>
+    /// RFC 8422 §5.1: in TLS 1.2 the client's supported_groups also limit the curve of the ECDSA certificate.
+    /// Ed25519 (RFC 8422 §5.1.1) is chosen by signature_algorithms alone; it comes after the ECDSA curves because
+    /// fewer TLS 1.2 clients verify it.
+    /// </summary>
     private (KeyRoute Key, SignatureAndHashAlgorithm Scheme)? Tls12EcdsaKey()
     {
         var groups = m_context.SecurityParameters.ClientSupportedGroups;
-        foreach (var (algorithm, group) in new[] { (KeyAlgorithm.EcdsaP256, NamedGroup.secp256r1), (KeyAlgorithm.EcdsaP384, NamedGroup.secp384r1) })
+        foreach (var (algorithm, group) in new[] { (KeyAlgorithm.EcdsaP256, NamedGroup.secp256r1), (KeyAlgorithm.EcdsaP384, NamedGroup.secp384r1), (KeyAlgorithm.Ed25519, -1) })
         {
             if (Key(algorithm) is not { } key) continue;
-            if (groups is not null && Array.IndexOf(groups, group) < 0) continue;
+            if (group >= 0 && groups is not null && Array.IndexOf(groups, group) < 0) continue;
             if (SignatureSelection.Select(algorithm, false, m_context.SecurityParameters.ClientSigAlgs) is { } scheme) return (key, scheme);
         }
         return null;

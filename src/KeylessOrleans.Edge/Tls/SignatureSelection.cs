@@ -26,7 +26,8 @@ public static class SignatureSelection
         (KeyAlgorithm.EcdsaP256, true) => [BcScheme.ecdsa_secp256r1_sha256],
         (KeyAlgorithm.EcdsaP384, true) => [BcScheme.ecdsa_secp384r1_sha384],
         (KeyAlgorithm.EcdsaP256 or KeyAlgorithm.EcdsaP384, false) => Ecdsa12,
-        (KeyAlgorithm.Ed25519, true) => [BcScheme.ed25519],
+        // RFC 8422 §5.1.1: Ed25519 also signs TLS 1.2 ECDHE_ECDSA ServerKeyExchanges.
+        (KeyAlgorithm.Ed25519, _) => [BcScheme.ed25519],
         _ => [],
     };
 

@@ -43,7 +43,7 @@ public sealed partial class TlsConnection(
             {
                 var started = Stopwatch.GetTimestamp();
                 outcome = await HandshakeAsync(stopping);
-                metrics.RecordHandshake(Facts.Route?.TenantName, Facts.Version, Facts.Resumed, outcome, Stopwatch.GetElapsedTime(started));
+                metrics.RecordHandshake(Facts.Route?.TenantName, Facts.Version, Facts.Resumed, outcome, Stopwatch.GetElapsedTime(started), Facts.Delegated);
                 if (outcome != "ok")
                 {
                     // One line per failed handshake, named values only (JSON logs make them fields): never key material.

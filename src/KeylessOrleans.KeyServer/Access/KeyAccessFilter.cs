@@ -70,6 +70,7 @@ public sealed partial class KeyAccessFilter(KeyAccessGuard guard, AuditLog audit
         SignCertificateVerifyRequest r => r.SignedContent,
         SignServerKeyExchangeRequest r => r.SignedParams,
         DecryptPremasterRequest r => r.EncryptedPremaster,
+        DelegateCredentialRequest r => r.Input(),
         _ => [],
     };
 

@@ -52,6 +52,9 @@ public sealed class KeyServerOptions
 
     /// <summary>The tenant's record of every key operation (on unless switched off explicitly).</summary>
     public AuditLogOptions AuditLog { get; set; } = new();
+
+    /// <summary>RFC 9345 delegated credentials for edges (section "Keyless:KeyServer:DelegatedCredentials").</summary>
+    public KeylessOrleans.KeyServer.Delegation.DelegatedCredentialOptions DelegatedCredentials { get; set; } = new();
 }
 
 internal sealed class KeyServerOptionsValidator : IValidateOptions<KeyServerOptions>
@@ -74,6 +77,7 @@ internal sealed class KeyServerOptionsValidator : IValidateOptions<KeyServerOpti
         if (options.KeyReloadDelay < TimeSpan.Zero || options.KeyRescanInterval <= TimeSpan.Zero || options.KeyRetirementDelay < TimeSpan.Zero)
             failures.Add("Keyless:KeyServer:KeyReloadDelay, KeyRescanInterval and KeyRetirementDelay must not be negative (the rescan interval must be positive)");
         failures.AddRange(options.Access.Validate());
+        failures.AddRange(options.DelegatedCredentials.Validate());
         failures.AddRange(options.AuditLog.Problems(options.Tenant, options.Replica));
         return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);
     }

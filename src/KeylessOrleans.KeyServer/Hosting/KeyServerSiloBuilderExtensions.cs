@@ -2,6 +2,7 @@ using KeylessOrleans.Cluster;
 using KeylessOrleans.Cluster.Hosting;
 using KeylessOrleans.KeyServer.Access;
 using KeylessOrleans.KeyServer.Audit;
+using KeylessOrleans.KeyServer.Delegation;
 using KeylessOrleans.KeyServer.Diagnostics;
 using KeylessOrleans.KeyServer.KeyStore;
 using KeylessOrleans.KeyServer.KeyStore.Pkcs11;
@@ -43,6 +44,7 @@ public static class KeyServerSiloBuilderExtensions
             sp.GetRequiredService<Pkcs11KeySet>().Keys,
             sp.GetRequiredService<IOptions<KeyServerOptions>>().Value.KeyRetirementDelay));
         services.TryAddSingleton<KeyOperations>();
+        services.TryAddSingleton<CredentialDelegation>();
         services.TryAddSingleton<KeyServerMetrics>();
         services.TryAddSingleton<AuditLogMetrics>();
         services.TryAddSingleton<AuditLog>();

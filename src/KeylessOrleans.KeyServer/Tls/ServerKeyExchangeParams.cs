@@ -3,9 +3,11 @@ using Org.BouncyCastle.Asn1.X9;
 namespace KeylessOrleans.KeyServer.Tls;
 
 /// <summary>
-/// The input a TLS 1.2 server signs in an ECDHE ServerKeyExchange (RFC 8422 §5.4):
-/// client_random (32) ‖ server_random (32) ‖ ServerECDHParams { curve_type = named_curve (3), NamedGroup,
-/// opaque point&lt;1..255&gt; }. Only x25519, secp256r1 and secp384r1 with a valid uncompressed point pass.
+/// The input a TLS 1.2 server signs in a ServerKeyExchange: client_random (32) ‖ server_random (32) ‖ either
+/// ServerECDHParams (RFC 8422 §5.4) { curve_type = named_curve (3), NamedGroup, opaque point&lt;1..255&gt; }, of which
+/// only x25519, secp256r1 and secp384r1 with a valid uncompressed point pass, or ServerDHParams (DHE, RFC 7919
+/// groups only: <see cref="ServerDHParams"/>). The first byte tells them apart without ambiguity: the DH form
+/// starts with the length of a 2048–4096-bit prime (0x01 or 0x02), never with named_curve's 3.
 /// </summary>
 public static class ServerKeyExchangeParams
 {
@@ -22,6 +24,7 @@ public static class ServerKeyExchangeParams
         const int headerLength = 2 * RandomLength + 4; // randoms, curve_type, NamedGroup, point length
         if (signedParams.Length < headerLength) return "ServerKeyExchange params are truncated";
         var ecdh = signedParams[(2 * RandomLength)..];
+        if (ecdh[0] is 0x01 or 0x02) return ServerDHParams.Validate(ecdh);
         if (ecdh[0] != NamedCurve) return $"curve_type {ecdh[0]} is not named_curve (explicit curves are not allowed)";
         var group = (ushort)(ecdh[1] << 8 | ecdh[2]);
         int pointLength = ecdh[3];

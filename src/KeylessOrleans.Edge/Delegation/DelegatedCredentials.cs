@@ -1,0 +1,108 @@
+using System.Collections.Concurrent;
+using KeylessOrleans.Edge.Diagnostics;
+using KeylessOrleans.Edge.Handshake;
+using KeylessOrleans.Edge.Hosting;
+using KeylessOrleans.Edge.Tls;
+using KeylessOrleans.Keys;
+using KeylessOrleans.Registry;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+
+namespace KeylessOrleans.Edge.Delegation;
+
+/// <summary>A delegated credential this edge holds: the encoded DelegatedCredential, its key, and when it lapses.</summary>
+/// <param name="Algorithm">How the certificate's key signed the credential; the client must accept it in signature_algorithms.</param>
+public sealed record IssuedCredential(byte[] Encoded, SignatureScheme Algorithm, DelegatedKey Key, DateTimeOffset Expiry, DateTimeOffset RenewAt);
+
+/// <summary>
+/// RFC 9345 delegated credentials per host name and certificate: made on first demand (the first handshake from a
+/// client that accepts them only starts the request and goes the keyless way), renewed halfway through their life,
+/// asked for again no sooner than <see cref="EdgeOptions.DelegatedCredentialRetryInterval"/> after a refusal. No
+/// handshake ever waits for an issuance. While a credential is current, TLS 1.3 clients that accept it are served
+/// without any call to the tenant's key server.
+/// </summary>
+public sealed partial class DelegatedCredentials(
+    IKeyOperationGateway gateway,
+    IOptions<EdgeOptions> options,
+    TimeProvider time,
+    EdgeMetrics metrics,
+    ILogger<DelegatedCredentials> logger)
+{
+    /// <summary>A credential is not served in its last minute: a client's clock a little ahead must not see it expired.</summary>
+    private static readonly TimeSpan ExpiryMargin = TimeSpan.FromMinutes(1);
+
+    private readonly ConcurrentDictionary<(string Host, string Certificate), Entry> _entries = new();
+
+    /// <summary>The current credential for serving <paramref name="chain"/> as <paramref name="host"/>, or null; starts an issuance when one is due.</summary>
+    public IssuedCredential? Current(string tenant, KeyRoute key, ServerChain chain, string host)
+    {
+        var settings = options.Value;
+        if (!settings.DelegatedCredentials || !chain.AllowsDelegation) return null;
+        var entry = _entries.GetOrAdd((host, chain.Sha256Hex), _ => new Entry());
+        var now = time.GetUtcNow();
+        var current = entry.Credential;
+        if ((current is null || now >= current.RenewAt) && now >= entry.RetryAt && Interlocked.CompareExchange(ref entry.Issuing, 1, 0) == 0)
+            _ = Task.Run(() => IssueAsync(entry, tenant, key, chain, host)); // key generation and the call: off the handshake thread
+        return current is not null && now < current.Expiry - ExpiryMargin ? current : null;
+    }
+
+    private async Task IssueAsync(Entry entry, string tenant, KeyRoute key, ServerChain chain, string host)
+    {
+        var settings = options.Value;
+        try
+        {
+            var algorithm = (SignatureScheme)SignatureSelection.Preference(key.Algorithm, tls13: true)[0];
+            var delegated = DelegatedKey.Create(settings.DelegatedCredentialScheme);
+            var ask = new DelegationAsk(chain.Sha256, algorithm, delegated.Scheme, delegated.SubjectPublicKeyInfo, (uint)settings.DelegatedCredentialLifetime.TotalSeconds);
+            var result = await gateway.DelegateCredentialAsync(new KeyCall(tenant, key.KeyId, key.Replicas, host, null), ask);
+            var now = time.GetUtcNow();
+            var problem = result.IsOk ? Problem(result.Output!, delegated, algorithm) : $"{result.Status}: {result.Detail}";
+            if (problem is not null)
+            {
+                metrics.DelegatedCredentialIssued(tenant, "refused");
+                entry.RetryAt = now + settings.DelegatedCredentialRetryInterval;
+                LogRefused(host, tenant, problem, settings.DelegatedCredentialRetryInterval.TotalSeconds);
+                return;
+            }
+            var parts = DelegatedCredential.Parse(result.Output!)!;
+            var expiry = chain.NotBefore + TimeSpan.FromSeconds(parts.ValidTime);
+            entry.Credential = new IssuedCredential(result.Output!, algorithm, delegated, expiry, now + (expiry - now) / 2);
+            metrics.DelegatedCredentialIssued(tenant, "ok");
+            LogIssued(host, tenant, delegated.Scheme, expiry);
+        }
+        catch (Exception e)
+        {
+            // Fire-and-forget: nothing may escape, and the keyless path serves meanwhile.
+            metrics.DelegatedCredentialIssued(tenant, "failed");
+            entry.RetryAt = time.GetUtcNow() + settings.DelegatedCredentialRetryInterval;
+            LogRefused(host, tenant, e.GetType().Name, settings.DelegatedCredentialRetryInterval.TotalSeconds);
+        }
+        finally
+        {
+            Volatile.Write(ref entry.Issuing, 0);
+        }
+    }
+
+    /// <summary>The key server must have certified exactly the key and schemes asked for.</summary>
+    private static string? Problem(byte[] encoded, DelegatedKey delegated, SignatureScheme algorithm) =>
+        DelegatedCredential.Parse(encoded) switch
+        {
+            null => "the key server's answer is not a delegated credential",
+            var p when !p.SubjectPublicKeyInfo.AsSpan().SequenceEqual(delegated.SubjectPublicKeyInfo) => "the credential certifies another key",
+            var p when p.VerifyScheme != delegated.Scheme || p.Algorithm != algorithm => "the credential names other schemes than asked",
+            _ => null,
+        };
+
+    private sealed class Entry
+    {
+        public volatile IssuedCredential? Credential;
+        public DateTimeOffset RetryAt = DateTimeOffset.MinValue;
+        public int Issuing;
+    }
+
+    [LoggerMessage(EventId = 3401, Level = LogLevel.Information, Message = "Delegated credential for {Host} (tenant {Tenant}) issued: {Scheme} key, valid until {Expiry:O}; TLS 1.3 clients that accept it need no key call now")]
+    private partial void LogIssued(string host, string tenant, SignatureScheme scheme, DateTimeOffset expiry);
+
+    [LoggerMessage(EventId = 3402, Level = LogLevel.Warning, Message = "No delegated credential for {Host} (tenant {Tenant}): {Problem}; keyless handshakes meanwhile, asking again in {RetrySeconds:0} s")]
+    private partial void LogRefused(string host, string tenant, string problem, double retrySeconds);
+}

@@ -1,0 +1,141 @@
+using System.Collections.Concurrent;
+using System.Net.Http.Headers;
+using System.Security.Cryptography;
+using KeylessOrleans.Edge.Diagnostics;
+using KeylessOrleans.Edge.Hosting;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using Org.BouncyCastle.X509;
+
+namespace KeylessOrleans.Edge.Stapling;
+
+/// <summary>
+/// OCSP responses to staple, per served certificate: fetched from the responder the certificate names (its
+/// Authority Information Access), checked (<see cref="OcspResponseCheck"/>) and kept until halfway to their
+/// nextUpdate, then fetched again. Handshakes never wait for a responder: they staple what is current, and the
+/// first handshake for a certificate (or one after its staple went stale) only starts the fetch.
+/// </summary>
+public sealed partial class OcspStapler : IDisposable
+{
+    private const int MaxResponseBytes = 64 * 1024;
+
+    private readonly EdgeOptions _options;
+    private readonly TimeProvider _time;
+    private readonly EdgeMetrics _metrics;
+    private readonly ILogger<OcspStapler> _logger;
+    private readonly HttpClient _http;
+    private readonly ConcurrentDictionary<string, Entry> _entries = new(StringComparer.Ordinal);
+
+    public OcspStapler(IOptions<EdgeOptions> options, TimeProvider time, EdgeMetrics metrics, ILogger<OcspStapler> logger)
+    {
+        _options = options.Value;
+        _time = time;
+        _metrics = metrics;
+        _logger = logger;
+        _http = new HttpClient(new SocketsHttpHandler { AllowAutoRedirect = false, UseProxy = false }) { Timeout = _options.OcspFetchTimeout };
+    }
+
+    /// <summary>The current staple for the chain (end-entity first), or null; starts a fetch when one is due.</summary>
+    public OcspStaple? Current(IReadOnlyList<byte[]> chainDer)
+    {
+        if (!_options.OcspStapling || chainDer.Count < 2) return null; // no issuer, no CertID
+        var key = Convert.ToHexString(SHA256.HashData(chainDer[0]));
+        var entry = _entries.GetOrAdd(key, _ => new Entry());
+        var now = _time.GetUtcNow();
+        if (now >= entry.RefreshAt && Interlocked.CompareExchange(ref entry.Fetching, 1, 0) == 0)
+            _ = Task.Run(() => FetchAsync(entry, chainDer[0], chainDer[1])); // off the handshake thread entirely
+        var staple = entry.Staple;
+        return staple is not null && (staple.NextUpdate is null || staple.NextUpdate > now) ? staple : null;
+    }
+
+    private async Task FetchAsync(Entry entry, byte[] leafDer, byte[] issuerDer)
+    {
+        var subject = "?";
+        var responder = "?";
+        try
+        {
+            var parser = new X509CertificateParser();
+            var leaf = parser.ReadCertificate(leafDer);
+            var issuer = parser.ReadCertificate(issuerDer);
+            subject = leaf.SubjectDN.ToString();
+            if (ResponderOf(leafDer) is not { } url)
+            {
+                entry.RefreshAt = DateTimeOffset.MaxValue; // nothing to ask: no staple for this certificate, ever
+                return;
+            }
+            responder = url.ToString();
+            var (staple, problem) = await FetchAndCheckAsync(url, leaf, issuer);
+            if (staple is null)
+            {
+                Failed(entry, problem!.StartsWith("the responder could not be reached", StringComparison.Ordinal) ? "unreachable" : "refused", subject, responder, problem);
+                return;
+            }
+            _metrics.OcspFetched("ok");
+            entry.Staple = staple;
+            var halfLife = staple.NextUpdate is { } next ? (next - staple.ThisUpdate) / 2 : _options.OcspRefreshInterval;
+            entry.RefreshAt = _time.GetUtcNow() + TimeSpan.FromTicks(Math.Clamp(halfLife.Ticks, TimeSpan.FromSeconds(1).Ticks, _options.OcspRefreshInterval.Ticks));
+            LogFetched(subject, responder, staple.ThisUpdate, staple.NextUpdate);
+        }
+        catch (Exception e)
+        {
+            // Fire-and-forget: nothing may escape, and a failure must not turn into a fetch per handshake.
+            Failed(entry, "failed", subject, responder, e.GetType().Name);
+        }
+        finally
+        {
+            Volatile.Write(ref entry.Fetching, 0);
+        }
+    }
+
+    private void Failed(Entry entry, string outcome, string subject, string responder, string problem)
+    {
+        _metrics.OcspFetched(outcome);
+        entry.RefreshAt = _time.GetUtcNow() + _options.OcspRetryInterval;
+        LogFetchFailed(subject, responder, problem, _options.OcspRetryInterval.TotalSeconds);
+    }
+
+    private async Task<(OcspStaple?, string?)> FetchAndCheckAsync(Uri responder, X509Certificate leaf, X509Certificate issuer)
+    {
+        byte[] body;
+        try
+        {
+            using var content = new ByteArrayContent(OcspResponseCheck.Request(leaf, issuer));
+            content.Headers.ContentType = new MediaTypeHeaderValue("application/ocsp-request");
+            using var response = await _http.PostAsync(responder, content);
+            if (!response.IsSuccessStatusCode) return (null, $"the responder answered HTTP {(int)response.StatusCode}");
+            if (response.Content.Headers.ContentLength > MaxResponseBytes) return (null, "the response is larger than 64 KiB");
+            body = await response.Content.ReadAsByteArrayAsync();
+            if (body.Length > MaxResponseBytes) return (null, "the response is larger than 64 KiB");
+        }
+        catch (Exception e) when (e is HttpRequestException or TaskCanceledException or IOException)
+        {
+            return (null, $"the responder could not be reached ({e.GetType().Name})");
+        }
+        return OcspResponseCheck.Check(body, leaf, issuer, _time.GetUtcNow());
+    }
+
+    /// <summary>The first http(s) OCSP responder in the certificate's Authority Information Access, if any.</summary>
+    private static Uri? ResponderOf(byte[] leafDer)
+    {
+        using var certificate = System.Security.Cryptography.X509Certificates.X509CertificateLoader.LoadCertificate(leafDer);
+        var access = certificate.Extensions.OfType<System.Security.Cryptography.X509Certificates.X509AuthorityInformationAccessExtension>().FirstOrDefault();
+        return access?.EnumerateOcspUris()
+            .Select(u => Uri.TryCreate(u, UriKind.Absolute, out var uri) ? uri : null)
+            .FirstOrDefault(u => u is { Scheme: "http" or "https" });
+    }
+
+    public void Dispose() => _http.Dispose();
+
+    private sealed class Entry
+    {
+        public volatile OcspStaple? Staple;
+        public DateTimeOffset RefreshAt = DateTimeOffset.MinValue;
+        public int Fetching;
+    }
+
+    [LoggerMessage(EventId = 3301, Level = LogLevel.Information, Message = "OCSP response for {Subject} from {Responder}: good, thisUpdate {ThisUpdate:O}, nextUpdate {NextUpdate:O}; stapled from now on")]
+    private partial void LogFetched(string subject, string responder, DateTimeOffset thisUpdate, DateTimeOffset? nextUpdate);
+
+    [LoggerMessage(EventId = 3302, Level = LogLevel.Warning, Message = "No OCSP staple for {Subject} from {Responder}: {Problem}; trying again in {RetrySeconds:0} s")]
+    private partial void LogFetchFailed(string subject, string responder, string problem, double retrySeconds);
+}

@@ -1,0 +1,108 @@
+using System.Security.Cryptography;
+using System.Security.Cryptography.X509Certificates;
+using KeylessOrleans.KeyServer.Hosting;
+using KeylessOrleans.KeyServer.KeyStore;
+using KeylessOrleans.KeyServer.Tls;
+using KeylessOrleans.Keys;
+using Microsoft.Extensions.Options;
+
+namespace KeylessOrleans.KeyServer.Delegation;
+
+/// <summary>
+/// Issues RFC 9345 delegated credentials. The edge names only a certificate of this key, its own public key, a
+/// scheme and a validity; this class checks them against the certificate and the tenant's policy, builds the
+/// Credential and its signed content itself (the delegated-credentials context string, so the signature can never
+/// pass as a CertificateVerify or ServerKeyExchange one, and no CertificateVerify or ServerKeyExchange input can
+/// pass as this) and signs that, nothing else.
+/// </summary>
+public sealed class CredentialDelegation(IKeyStore store, IOptions<KeyServerOptions> options, TimeProvider time)
+{
+    public KeyOperationResult Issue(string keyId, DelegateCredentialRequest request)
+    {
+        var settings = options.Value;
+        var policy = settings.DelegatedCredentials;
+        if (!store.TryGetKey(keyId, out var key)) return Failure(KeyOperationStatus.KeyNotFound, $"key {keyId} is not held here");
+        if (!policy.Enabled) return Failure(KeyOperationStatus.Unauthorized, "this tenant does not issue delegated credentials");
+        var revocation = Path.Combine(settings.KeyDirectory, policy.RevocationFile);
+        if (File.Exists(revocation)) return Failure(KeyOperationStatus.Unauthorized, $"the tenant revoked delegated credentials ({revocation} exists)");
+        if (key.Algorithm == KeyAlgorithm.Rsa && settings.Access.AllowRsaDecryption)
+            return Invalid("an RSA key that also decrypts TLS 1.2 premasters may not delegate (RFC 9345 §7.6): switch off AllowRsaDecryption or delegate from an EC key");
+
+        var certificate = store.ChainsOf(keyId).Select(c => c.EndEntity)
+            .FirstOrDefault(c => SHA256.HashData(c.RawData).AsSpan().SequenceEqual(request.CertificateSha256));
+        if (certificate is null) return Invalid("the named certificate is not one of this key's");
+        if (CertificateProblem(certificate) is { } notDelegable) return Invalid(notDelegable);
+        if (!TlsSignatureSchemes.ForTls13(key.Algorithm).Contains(request.Scheme))
+            return Invalid($"a {key.Algorithm} key does not sign with {request.Scheme} in TLS 1.3");
+        if (!policy.AllowedSchemes.Contains(request.DelegatedScheme))
+            return Invalid($"{request.DelegatedScheme} is not among the tenant's delegated-credential schemes ({string.Join(", ", policy.AllowedSchemes)})");
+        if (PublicKeyProblem(request.DelegatedScheme, request.DelegatedPublicKey) is { } badKey) return Invalid(badKey);
+
+        var validity = TimeSpan.FromSeconds(request.ValiditySeconds);
+        if (validity <= TimeSpan.Zero || validity > policy.MaxValidity)
+            return Invalid($"a validity of {validity} is not within the tenant's maximum of {policy.MaxValidity}");
+        var now = time.GetUtcNow();
+        var notBefore = new DateTimeOffset(certificate.NotBefore.ToUniversalTime());
+        var notAfter = new DateTimeOffset(certificate.NotAfter.ToUniversalTime());
+        if (now < notBefore || now >= notAfter) return Invalid("the certificate is not valid now");
+        var expiry = now + validity < notAfter ? now + validity : notAfter; // never beyond the certificate
+        var validTime = (uint)(expiry - notBefore).TotalSeconds;
+
+        var credential = DelegatedCredential.EncodeCredential(validTime, request.DelegatedScheme, request.DelegatedPublicKey);
+        var content = DelegatedCredential.SignedContent(certificate.RawData, credential, request.Scheme);
+        try
+        {
+            return KeyOperationResult.Success(DelegatedCredential.Encode(credential, request.Scheme, key.Sign(request.Scheme, content)));
+        }
+        catch (CryptographicException e)
+        {
+            return Failure(KeyOperationStatus.CryptoFailed, $"signing failed: {e.Message}");
+        }
+    }
+
+    /// <summary>RFC 9345 §4.2: the certificate must carry DelegationUsage and allow digitalSignature.</summary>
+    private static string? CertificateProblem(X509Certificate2 certificate)
+    {
+        if (certificate.Extensions[DelegatedCredential.DelegationUsageOid] is null)
+            return "the certificate has no DelegationUsage extension (1.3.6.1.4.1.44363.44): its issuer did not allow delegation";
+        return certificate.Extensions.OfType<X509KeyUsageExtension>().FirstOrDefault() is { } usage && usage.KeyUsages.HasFlag(X509KeyUsageFlags.DigitalSignature)
+            ? null
+            : "the certificate's key usage does not include digitalSignature";
+    }
+
+    /// <summary>The edge's key must be a well-formed public key of exactly the scheme's type.</summary>
+    private static string? PublicKeyProblem(SignatureScheme scheme, byte[] subjectPublicKeyInfo)
+    {
+        try
+        {
+            switch (scheme)
+            {
+                case SignatureScheme.EcdsaSecp256r1Sha256 or SignatureScheme.EcdsaSecp384r1Sha384:
+                    using (var ecdsa = ECDsa.Create())
+                    {
+                        ecdsa.ImportSubjectPublicKeyInfo(subjectPublicKeyInfo, out var read);
+                        var curve = ecdsa.ExportParameters(false).Curve.Oid.Value;
+                        var expected = scheme == SignatureScheme.EcdsaSecp256r1Sha256 ? "1.2.840.10045.3.1.7" : "1.3.132.0.34";
+                        if (read != subjectPublicKeyInfo.Length || curve != expected) return $"the delegated public key is not a {scheme} key";
+                    }
+                    return null;
+                case SignatureScheme.Ed25519:
+                    var info = Org.BouncyCastle.Asn1.X509.SubjectPublicKeyInfo.GetInstance(subjectPublicKeyInfo);
+                    return info.Algorithm.Algorithm.Id == "1.3.101.112" && info.PublicKey.GetOctets().Length == 32
+                        && info.GetDerEncoded().AsSpan().SequenceEqual(subjectPublicKeyInfo)
+                        ? null
+                        : "the delegated public key is not an Ed25519 key";
+                default:
+                    return $"{scheme} cannot be a delegated credential's scheme";
+            }
+        }
+        catch (Exception e) when (e is CryptographicException or ArgumentException or InvalidOperationException or IOException)
+        {
+            return "the delegated public key does not parse";
+        }
+    }
+
+    private static KeyOperationResult Invalid(string problem) => Failure(KeyOperationStatus.InvalidRequest, problem);
+
+    private static KeyOperationResult Failure(KeyOperationStatus status, string detail) => KeyOperationResult.Failure(status, detail);
+}

@@ -1,0 +1,39 @@
+using KeylessOrleans.Keys;
+
+namespace KeylessOrleans.KeyServer.Delegation;
+
+/// <summary>
+/// The tenant's policy for RFC 9345 delegated credentials (section "Keyless:KeyServer:DelegatedCredentials"): a
+/// credential lets an edge answer TLS 1.3 handshakes for a certificate with a key of its own, without asking this
+/// server, until the credential expires. Only certificates that carry DelegationUsage can delegate.
+/// </summary>
+public sealed class DelegatedCredentialOptions
+{
+    public bool Enabled { get; set; } = true;
+
+    /// <summary>The longest validity a credential gets: exposure if an edge's key leaks. RFC 9345 allows 7 days at most.</summary>
+    public TimeSpan MaxValidity { get; set; } = TimeSpan.FromHours(24);
+
+    /// <summary>Schemes an edge's delegated key may sign CertificateVerify with (never rsa_pss_rsae_*, RFC 9345 §4).</summary>
+    public List<SignatureScheme> AllowedSchemes { get; set; } = [SignatureScheme.EcdsaSecp256r1Sha256, SignatureScheme.Ed25519];
+
+    /// <summary>
+    /// While this file exists, no credential is issued: the tenant's switch to stop delegation at once, without a
+    /// restart (credentials already issued stay valid until they expire, at most <see cref="MaxValidity"/>). A
+    /// relative path is taken in the key folder.
+    /// </summary>
+    public string RevocationFile { get; set; } = "delegation-revoked";
+
+    public static readonly IReadOnlyList<SignatureScheme> Supported =
+        [SignatureScheme.EcdsaSecp256r1Sha256, SignatureScheme.EcdsaSecp384r1Sha384, SignatureScheme.Ed25519];
+
+    public IEnumerable<string> Validate()
+    {
+        if (MaxValidity <= TimeSpan.Zero || MaxValidity > DelegatedCredential.MaxValidity)
+            yield return $"Keyless:KeyServer:DelegatedCredentials:MaxValidity {MaxValidity} must be above zero and at most 7 days (RFC 9345)";
+        foreach (var scheme in AllowedSchemes.Where(s => !Supported.Contains(s)))
+            yield return $"Keyless:KeyServer:DelegatedCredentials:AllowedSchemes: {scheme} is not one of {string.Join(", ", Supported)}";
+        if (string.IsNullOrWhiteSpace(RevocationFile))
+            yield return "Keyless:KeyServer:DelegatedCredentials:RevocationFile must name a file";
+    }
+}

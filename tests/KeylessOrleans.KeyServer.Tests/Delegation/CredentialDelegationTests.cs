@@ -1,0 +1,174 @@
+using System.Security.Cryptography;
+using KeylessOrleans.KeyServer.Delegation;
+using KeylessOrleans.KeyServer.Hosting;
+using KeylessOrleans.KeyServer.KeyStore;
+using KeylessOrleans.KeyServer.Tls;
+using KeylessOrleans.Keys;
+using KeylessOrleans.TestSupport;
+using Microsoft.Extensions.Options;
+
+namespace KeylessOrleans.KeyServer.Tests.Delegation;
+
+/// <summary>
+/// Issuing RFC 9345 delegated credentials: only for certificates with DelegationUsage, within the tenant's policy,
+/// verifiable under the certificate's key, and never interchangeable with a CertificateVerify or ServerKeyExchange
+/// signature.
+/// </summary>
+public sealed class CredentialDelegationTests : IDisposable
+{
+    private const string Host = "dc.acme.test";
+    private readonly TestCertificateAuthority _ca = new();
+    private readonly TenantKeyFolder _folder;
+    private readonly PemKeyStore _store;
+    private readonly KeyServerOptions _options;
+    private readonly CredentialDelegation _delegation;
+    private readonly TestKey _ecKey = TestKeys.Ecdsa(ECCurve.NamedCurves.nistP256).Key;
+    private readonly TestKey _rsaKey = TestKeys.Rsa(2048).Key;
+    private readonly byte[] _ecCertificate;
+    private readonly byte[] _rsaCertificate;
+
+    public CredentialDelegationTests()
+    {
+        _folder = new TenantKeyFolder(_ca, [Host]); // its own RSA and P-256 certificates have no DelegationUsage
+        var delegable = new LeafExtras(DelegationUsage: true);
+        _ecCertificate = _folder.Add("dc-ec.pem", _ecKey, _ca, delegable, Host);
+        _rsaCertificate = _folder.Add("dc-rsa.pem", _rsaKey, _ca, delegable, Host);
+        _store = new PemKeyStore(_folder.Path, new ListLogger<PemKeyStore>());
+        _options = new KeyServerOptions { Tenant = "acme", KeyDirectory = _folder.Path };
+        _delegation = new CredentialDelegation(_store, Options.Create(_options), TimeProvider.System);
+    }
+
+    private static string IdOf(TestKey key) => KeyIds.FromSubjectPublicKeyInfo(key.SubjectPublicKeyInfo);
+
+    private KeyOperationResult Issue(
+        TestKey key, byte[] certificate, SignatureScheme scheme = SignatureScheme.EcdsaSecp256r1Sha256,
+        SignatureScheme delegatedScheme = SignatureScheme.EcdsaSecp256r1Sha256, byte[]? publicKey = null, TimeSpan? validity = null)
+    {
+        using var delegated = ECDsa.Create(ECCurve.NamedCurves.nistP256);
+        var request = new DelegateCredentialRequest(
+            new KeyRequestContext("acme", IdOf(key), Host, null, "edge-1"), SHA256.HashData(certificate), scheme, delegatedScheme,
+            publicKey ?? delegated.ExportSubjectPublicKeyInfo(), (uint)(validity ?? TimeSpan.FromHours(8)).TotalSeconds);
+        return _delegation.Issue(IdOf(key), request);
+    }
+
+    [Theory]
+    [InlineData(SignatureScheme.EcdsaSecp256r1Sha256)]
+    [InlineData(SignatureScheme.Ed25519)]
+    public void An_issued_credential_verifies_under_the_certificate_key_and_holds_the_edge_key(SignatureScheme delegatedScheme)
+    {
+        var edgeKey = delegatedScheme == SignatureScheme.Ed25519 ? TestKeys.Ed25519().Key.SubjectPublicKeyInfo : TestKeys.Ecdsa(ECCurve.NamedCurves.nistP256).Key.SubjectPublicKeyInfo;
+
+        var result = Issue(_ecKey, _ecCertificate, delegatedScheme: delegatedScheme, publicKey: edgeKey, validity: TimeSpan.FromHours(8));
+
+        Assert.True(result.IsOk, result.Detail);
+        var parts = DelegatedCredential.Parse(result.Output!)!;
+        Assert.Equal(edgeKey, parts.SubjectPublicKeyInfo);
+        Assert.Equal(delegatedScheme, parts.VerifyScheme);
+        Assert.Equal(SignatureScheme.EcdsaSecp256r1Sha256, parts.Algorithm);
+        var content = DelegatedCredential.SignedContent(_ecCertificate, parts.Credential, parts.Algorithm);
+        Assert.True(IndependentVerifier.Verify(parts.Algorithm, _ecKey.SubjectPublicKeyInfo, content, parts.Signature));
+        using var certificate = System.Security.Cryptography.X509Certificates.X509CertificateLoader.LoadCertificate(_ecCertificate);
+        var expiry = certificate.NotBefore.ToUniversalTime() + TimeSpan.FromSeconds(parts.ValidTime);
+        Assert.InRange(expiry - DateTime.UtcNow, TimeSpan.FromHours(8) - TimeSpan.FromSeconds(5), TimeSpan.FromHours(8));
+    }
+
+    [Fact]
+    public void A_request_over_the_tenants_maximum_validity_is_refused()
+    {
+        _options.DelegatedCredentials.MaxValidity = TimeSpan.FromHours(24);
+        var result = Issue(_ecKey, _ecCertificate, validity: TimeSpan.FromHours(25));
+        Assert.Equal(KeyOperationStatus.InvalidRequest, result.Status);
+        Assert.Contains("maximum", result.Detail);
+        Assert.True(Issue(_ecKey, _ecCertificate, validity: TimeSpan.FromHours(24)).IsOk);
+    }
+
+    [Fact]
+    public void A_certificate_without_delegation_usage_cannot_delegate()
+    {
+        var folderCertificate = _store.ChainsOf(_folder.EcdsaKeyId).Single().EndEntity.RawData;
+
+        var result = Issue(_folder.Ecdsa, folderCertificate);
+
+        Assert.Equal(KeyOperationStatus.InvalidRequest, result.Status);
+        Assert.Contains("DelegationUsage", result.Detail);
+    }
+
+    [Fact]
+    public void An_rsa_pss_rsae_delegated_key_is_refused()
+    {
+        var rsaPublic = TestKeys.Rsa(2048).Key.SubjectPublicKeyInfo;
+        _options.DelegatedCredentials.AllowedSchemes.Add(SignatureScheme.RsaPssRsaeSha256); // even a policy that lists it
+
+        var result = Issue(_ecKey, _ecCertificate, delegatedScheme: SignatureScheme.RsaPssRsaeSha256, publicKey: rsaPublic);
+
+        Assert.Equal(KeyOperationStatus.InvalidRequest, result.Status);
+        Assert.Null(result.Output);
+    }
+
+    [Theory]
+    [InlineData("p384 key for a P-256 scheme")]
+    [InlineData("not a key")]
+    public void A_delegated_key_that_is_not_of_the_schemes_type_is_refused(string what)
+    {
+        var key = what == "not a key" ? RandomNumberGenerator.GetBytes(91) : TestKeys.Ecdsa(ECCurve.NamedCurves.nistP384).Key.SubjectPublicKeyInfo;
+        Assert.Equal(KeyOperationStatus.InvalidRequest, Issue(_ecKey, _ecCertificate, publicKey: key).Status);
+    }
+
+    [Fact]
+    public void Revocation_by_the_tenant_stops_issuance_at_once_and_lifting_it_resumes()
+    {
+        Assert.True(Issue(_ecKey, _ecCertificate).IsOk);
+        var marker = Path.Combine(_folder.Path, _options.DelegatedCredentials.RevocationFile);
+        File.WriteAllText(marker, "");
+
+        var refused = Issue(_ecKey, _ecCertificate);
+
+        Assert.Equal(KeyOperationStatus.Unauthorized, refused.Status);
+        Assert.Contains("revoked", refused.Detail);
+        File.Delete(marker);
+        Assert.True(Issue(_ecKey, _ecCertificate).IsOk);
+    }
+
+    [Fact]
+    public void An_rsa_key_delegates_only_when_it_does_not_also_decrypt_premasters()
+    {
+        var refused = Issue(_rsaKey, _rsaCertificate, scheme: SignatureScheme.RsaPssRsaeSha256);
+        Assert.Equal(KeyOperationStatus.InvalidRequest, refused.Status);
+        Assert.Contains("7.6", refused.Detail);
+
+        _options.Access.AllowRsaDecryption = false;
+        var issued = Issue(_rsaKey, _rsaCertificate, scheme: SignatureScheme.RsaPssRsaeSha256);
+
+        Assert.True(issued.IsOk, issued.Detail);
+        var parts = DelegatedCredential.Parse(issued.Output!)!;
+        Assert.True(IndependentVerifier.Verify(SignatureScheme.RsaPssRsaeSha256, _rsaKey.SubjectPublicKeyInfo,
+            DelegatedCredential.SignedContent(_rsaCertificate, parts.Credential, parts.Algorithm), parts.Signature));
+    }
+
+    [Fact]
+    public void Credential_and_handshake_signatures_can_never_stand_in_for_each_other()
+    {
+        var operations = new KeyOperations(_store);
+        var parts = DelegatedCredential.Parse(Issue(_ecKey, _ecCertificate).Output!)!;
+        var credentialContent = DelegatedCredential.SignedContent(_ecCertificate, parts.Credential, parts.Algorithm);
+
+        // No CertificateVerify or ServerKeyExchange request can get the credential's content signed...
+        Assert.Equal(KeyOperationStatus.InvalidRequest, operations.SignCertificateVerify(IdOf(_ecKey), SignatureScheme.EcdsaSecp256r1Sha256, credentialContent).Status);
+        Assert.Equal(KeyOperationStatus.InvalidRequest, operations.SignServerKeyExchange(IdOf(_ecKey), SignatureScheme.EcdsaSecp256r1Sha256, credentialContent).Status);
+        Assert.NotNull(CertificateVerifyContent.Validate(credentialContent));
+        Assert.NotNull(ServerKeyExchangeParams.Validate(credentialContent));
+
+        // ...and a CertificateVerify signature does not pass as a credential's, nor the credential's as a CertificateVerify.
+        var verifyContent = CertificateVerifyContent.Build(SHA256.HashData(credentialContent));
+        var verifySignature = operations.SignCertificateVerify(IdOf(_ecKey), SignatureScheme.EcdsaSecp256r1Sha256, verifyContent).Output!;
+        Assert.False(IndependentVerifier.Verify(SignatureScheme.EcdsaSecp256r1Sha256, _ecKey.SubjectPublicKeyInfo, credentialContent, verifySignature));
+        Assert.False(IndependentVerifier.Verify(SignatureScheme.EcdsaSecp256r1Sha256, _ecKey.SubjectPublicKeyInfo, verifyContent, parts.Signature));
+    }
+
+    public void Dispose()
+    {
+        _store.Dispose();
+        _folder.Dispose();
+        _ca.Dispose();
+    }
+}
