@@ -203,16 +203,7 @@ public sealed partial class TlsConnection(
                 if (_tls.IsClosed) return FirstRequest.ClientClosed;
                 var read = await client.ReceiveAsync(input, SocketFlags.None, idle.Token);
                 if (read == 0) return FirstRequest.ClientGone;
-                await _tlsLock.WaitAsync(idle.Token);
-                try
-                {
-                    _tls.OfferInput(input, 0, read);
-                    await FlushToClientLockedAsync(idle.Token);
-                }
-                finally
-                {
-                    _tlsLock.Release();
-                }
+                await OfferClientBytesAsync(input, read, idle.Token);
             }
             return FirstRequest.Arrived;
         }
@@ -237,18 +228,7 @@ public sealed partial class TlsConnection(
                 var read = await client.ReceiveAsync(input, SocketFlags.None, idle.Token);
                 idle.CancelAfter(options.IdleTimeout);
                 if (read == 0) break;
-                bool closed;
-                await _tlsLock.WaitAsync(idle.Token);
-                try
-                {
-                    _tls.OfferInput(input, 0, read);
-                    closed = _tls.IsClosed;
-                    await FlushToClientLockedAsync(idle.Token);
-                }
-                finally
-                {
-                    _tlsLock.Release();
-                }
+                var closed = await OfferClientBytesAsync(input, read, idle.Token);
                 if (!await SendDecryptedAsync(origin, plain, idle.Token) || closed) break;
             }
             origin.Shutdown(SocketShutdown.Send); // the client is done sending: tell the origin (half-close)
@@ -256,6 +236,26 @@ public sealed partial class TlsConnection(
         catch (Exception e) when (e is IOException or SocketException or OperationCanceledException or ObjectDisposedException)
         {
             idle.Cancel();
+        }
+    }
+
+    /// <summary>
+    /// Feeds bytes from the client to BouncyCastle and sends what it answers at once (alerts, close_notify);
+    /// true when the client has closed the TLS connection.
+    /// </summary>
+    private async Task<bool> OfferClientBytesAsync(byte[] input, int count, CancellationToken cancellationToken)
+    {
+        await _tlsLock.WaitAsync(cancellationToken);
+        try
+        {
+            _tls.OfferInput(input, 0, count);
+            var closed = _tls.IsClosed;
+            await FlushToClientLockedAsync(cancellationToken);
+            return closed;
+        }
+        finally
+        {
+            _tlsLock.Release();
         }
     }
 
