@@ -1,6 +1,5 @@
 using System.Diagnostics;
 using System.Security.Authentication;
-using KeylessOrleans.Registry;
 using KeylessOrleans.TestSupport;
 using Microsoft.Extensions.DependencyInjection;
 
@@ -9,24 +8,12 @@ namespace KeylessOrleans.Edge.Tests;
 /// <summary>With the tenant's key server down, clients get internal_error within the key-call deadline, never a hang.</summary>
 public sealed class KeyServerOutageTests : IAsyncLifetime
 {
-    private readonly TestCertificateAuthority _ca = new();
-    private readonly TestOrigin _origin = new();
-    private readonly SiloPlan.Edge _edge = new(HttpsPort: 0);
-    private TenantKeyFolder _keys = null!;
-    private SiloPlan.OnPrem _acme = null!;
-    private KeylessTestCluster _cluster = null!;
-    private string _endPoint = null!;
+    private SingleTenantEdge _site = null!;
 
-    public async Task InitializeAsync()
-    {
-        _keys = new TenantKeyFolder(_ca, [EdgeFixture.Host]);
-        _acme = new SiloPlan.OnPrem("acme", "primary", _keys.Path);
-        _cluster = await KeylessTestCluster.StartAsync(_edge, _acme);
-        _endPoint = (await _cluster.ServeTenantAsync(new TenantSettings("acme", [EdgeFixture.Host], new OriginEndpoint("127.0.0.1", _origin.Port)), EdgeFixture.Host)).ToString();
-    }
+    public async Task InitializeAsync() => _site = await SingleTenantEdge.StartAsync(new SiloPlan.Edge(HttpsPort: 0));
 
     private Task<ExternalTool.Result> SClientAsync(params string[] options) =>
-        ExternalTool.RunAsync("openssl", ["s_client", "-connect", _endPoint, "-servername", EdgeFixture.Host, .. options],
+        ExternalTool.RunAsync("openssl", ["s_client", "-connect", _site.EndPoint.ToString(), "-servername", EdgeFixture.Host, .. options],
             standardInput: $"GET / HTTP/1.1\r\nHost: {EdgeFixture.Host}\r\nConnection: close\r\n\r\n");
 
     [Fact]
@@ -34,7 +21,7 @@ public sealed class KeyServerOutageTests : IAsyncLifetime
     {
         Assert.Contains(TestOrigin.Body, (await SClientAsync("-tls1_3", "-ign_eof")).Output);
 
-        await _cluster.Cluster.StopSiloAsync(_cluster.Silo(_acme));
+        await _site.Cluster.Cluster.StopSiloAsync(_site.Cluster.Silo(_site.Acme));
 
         foreach (var options in new[] { new[] { "-tls1_3" }, ["-tls1_2", "-cipher", "ECDHE-ECDSA-AES128-GCM-SHA256"], ["-tls1_2", "-cipher", "AES128-GCM-SHA256"] })
         {
@@ -53,8 +40,8 @@ public sealed class KeyServerOutageTests : IAsyncLifetime
     {
         // A replica the registry still lists but that no silo serves, as after a crash: the test cluster's
         // "kill" cancels the replica's goodbye, so its registration stays.
-        await _cluster.Cluster.KillSiloAsync(_cluster.Silo(_acme));
-        var routes = _cluster.Services(_cluster.Silo(_edge)).GetRequiredService<Routing.RouteTable>();
+        await _site.Cluster.Cluster.KillSiloAsync(_site.Cluster.Silo(_site.Acme));
+        var routes = _site.Cluster.Services(_site.Cluster.Silo(_site.Edge)).GetRequiredService<Routing.RouteTable>();
         Assert.Equal(["primary"], routes.Resolve(EdgeFixture.Host)?.Keys.Keys.First().Replicas);
 
         var clock = Stopwatch.StartNew();
@@ -63,14 +50,8 @@ public sealed class KeyServerOutageTests : IAsyncLifetime
 
         Assert.Contains("alert number 80", result.All);
         Assert.True(clock.Elapsed < TimeSpan.FromSeconds(2 + 1.5), $"took {clock.Elapsed}");
-        Assert.Contains(_cluster.Calls.Messages, m => m.Method.Contains("IHandshakeGrain"));
+        Assert.Contains(_site.Cluster.Calls.Messages, m => m.Method.Contains("IHandshakeGrain"));
     }
 
-    public async Task DisposeAsync()
-    {
-        await _cluster.DisposeAsync();
-        await _origin.DisposeAsync();
-        _keys.Dispose();
-        _ca.Dispose();
-    }
+    public async Task DisposeAsync() => await _site.DisposeAsync();
 }

@@ -1,6 +1,5 @@
 using System.Diagnostics;
 using System.Text.Json;
-using KeylessOrleans.Registry;
 using KeylessOrleans.TestSupport;
 using Xunit.Abstractions;
 
@@ -14,24 +13,14 @@ namespace KeylessOrleans.Edge.Tests;
 [Trait("Category", "Slow")]
 public sealed class TestsslScanTests(ITestOutputHelper output) : IAsyncLifetime
 {
-    private readonly TestCertificateAuthority _ca = new();
-    private readonly TestOrigin _origin = new();
     private readonly TempDirectory _files = new("keyless-testssl");
+    private SingleTenantEdge _site = null!;
+
     // testssl.sh's renegotiation checks connect without SNI, as most scanners' raw openssl calls do; an edge
     // without a default host would refuse those with unrecognized_name and testssl would report a failed
-    // handshake as "not vulnerable".
-    private readonly SiloPlan.Edge _edge = new(HttpsPort: 0) { DefaultHostName = EdgeFixture.Host };
-    private TenantKeyFolder _keys = null!;
-    private KeylessTestCluster _cluster = null!;
-    private System.Net.IPEndPoint _endPoint = null!;
-
-    public async Task InitializeAsync()
-    {
-        _keys = new TenantKeyFolder(_ca, [EdgeFixture.Host]);
-        _cluster = await KeylessTestCluster.StartAsync(_edge, new SiloPlan.OnPrem("acme", "primary", _keys.Path));
-        var tenant = new TenantSettings("acme", [EdgeFixture.Host], new OriginEndpoint("127.0.0.1", _origin.Port), AllowRsaKeyExchange: true);
-        _endPoint = await _cluster.ServeTenantAsync(tenant, EdgeFixture.Host, keys: 2);
-    }
+    // handshake as "not vulnerable". The tenant allows RSA key exchange (the default), which ROBOT needs.
+    public async Task InitializeAsync() =>
+        _site = await SingleTenantEdge.StartAsync(new SiloPlan.Edge(HttpsPort: 0) { DefaultHostName = EdgeFixture.Host });
 
     [Fact]
     public async Task Testssl_finds_no_robot_heartbleed_ccs_renegotiation_or_fallback_flaw()
@@ -42,7 +31,7 @@ public sealed class TestsslScanTests(ITestOutputHelper output) : IAsyncLifetime
         var result = await ExternalTool.RunAsync("testssl",
             ["--quiet", "--color", "0", "--warnings", "off", "--nodns", "none", "--jsonfile", json,
              "--ip", "127.0.0.1", "--robot", "--heartbleed", "--ccs-injection", "--renegotiation", "--tls-fallback",
-             $"{EdgeFixture.Host}:{_endPoint.Port}"],
+             $"{EdgeFixture.Host}:{_site.EndPoint.Port}"],
             timeout: TimeSpan.FromSeconds(180));
         clock.Stop();
         output.WriteLine($"testssl.sh took {clock.Elapsed.TotalSeconds:0.0} s (exit code {result.ExitCode})");
@@ -67,7 +56,7 @@ public sealed class TestsslScanTests(ITestOutputHelper output) : IAsyncLifetime
     public async Task A_tls12_fallback_from_tls13_gets_inappropriate_fallback()
     {
         var result = await ExternalTool.RunAsync("openssl",
-            ["s_client", "-connect", _endPoint.ToString(), "-servername", EdgeFixture.Host, "-tls1_2", "-fallback_scsv"], standardInput: "");
+            ["s_client", "-connect", _site.EndPoint.ToString(), "-servername", EdgeFixture.Host, "-tls1_2", "-fallback_scsv"], standardInput: "");
 
         Assert.Contains("alert number 86", result.All); // inappropriate_fallback
     }
@@ -91,10 +80,7 @@ public sealed class TestsslScanTests(ITestOutputHelper output) : IAsyncLifetime
 
     public async Task DisposeAsync()
     {
-        await _cluster.DisposeAsync();
-        await _origin.DisposeAsync();
-        _keys.Dispose();
-        _ca.Dispose();
+        await _site.DisposeAsync();
         _files.Dispose();
     }
 }
