@@ -9,6 +9,7 @@ using KeylessOrleans.Keys;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Orleans.Concurrency;
+using Orleans.GrainDirectory;
 
 namespace KeylessOrleans.KeyServer;
 
@@ -16,7 +17,7 @@ namespace KeylessOrleans.KeyServer;
 /// A tenant's key, served only on that tenant's on-prem silo (placement filter + class removal elsewhere).
 /// Reentrant, with the crypto on the thread pool, so one hot key uses every core of the key server.
 /// </summary>
-[TenantKeyPlacement, Reentrant]
+[TenantKeyPlacement, GrainDirectory(PlacementRuleDirectory.Name), Reentrant]
 public sealed partial class KeyGrain(
     KeyOperations operations,
     CredentialDelegation delegation,

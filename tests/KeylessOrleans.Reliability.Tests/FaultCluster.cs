@@ -45,25 +45,37 @@ public sealed class FaultCluster : IAsyncLifetime
             ["--port", $"{RedisPort}", "--bind", "127.0.0.1", "--dir", redisDir, "--appendonly", "yes", "--save", ""], null));
         await RedisServer.StartAsync();
 
-        Edge1 = Edge("edge1", Edge1Tls.Port);
-        Edge2 = Edge("edge2", Edge2Tls.Port);
-        AlphaR1 = KeyServer("alpha", "r1", _alphaKeys);
-        AlphaR2 = KeyServer("alpha", "r2", _alphaKeys);
-        BetaR1 = KeyServer("beta", "r1", _betaKeys);
+        Edge1 = NewEdge("edge1", Edge1Tls.Port);
+        Edge2 = NewEdge("edge2", Edge2Tls.Port);
+        AlphaR1 = NewKeyServer("alpha", "r1", _alphaKeys.Path);
+        AlphaR2 = NewKeyServer("alpha", "r2", _alphaKeys.Path);
+        BetaR1 = NewKeyServer("beta", "r1", _betaKeys.Path);
         await Task.WhenAll(Edge1.StartAsync(), Edge2.StartAsync());
         await Task.WhenAll(AlphaR1.StartAsync(), AlphaR2.StartAsync(), BetaR1.StartAsync());
-        foreach (var (tenant, host) in new[] { ("alpha", AlphaHost), ("beta", BetaHost) })
-        {
-            var added = await KeylessProcess.RunToEndAsync("tenant", "add", tenant, "--host", host, "--origin", $"127.0.0.1:{Origin.Port}", "--clustering", "redis", "--redis", Redis);
-            if (added.ExitCode != 0) throw new InvalidOperationException($"tenant add {tenant} failed:\n{added.Output}");
-        }
+        await AddTenantAsync("alpha", AlphaHost);
+        await AddTenantAsync("beta", BetaHost);
         foreach (var replica in new[] { AlphaR1, AlphaR2, BetaR1 }) await replica.WaitForRegistrationAsync();
         foreach (var edge in new[] { Edge1Tls, Edge2Tls })
         foreach (var host in new[] { AlphaHost, BetaHost })
             await HandshakeLoad.UntilServedAsync(edge, host, TimeSpan.FromSeconds(60));
     }
 
-    private ClusterPart Edge(string id, int httpsPort)
+    /// <summary>The operator adds (or changes) a tenant with the CLI, its origin the cluster's test origin.</summary>
+    public async Task AddTenantAsync(string tenant, params string[] hosts)
+    {
+        var added = await KeylessProcess.RunToEndAsync(["tenant", "add", tenant, .. hosts.SelectMany(h => new[] { "--host", h }),
+            "--origin", $"127.0.0.1:{Origin.Port}", "--clustering", "redis", "--redis", Redis]);
+        if (added.ExitCode != 0) throw new InvalidOperationException($"tenant add {tenant} failed:\n{added.Output}");
+    }
+
+    public async Task RemoveTenantAsync(string tenant)
+    {
+        var removed = await KeylessProcess.RunToEndAsync("tenant", "remove", tenant, "--clustering", "redis", "--redis", Redis);
+        if (removed.ExitCode != 0) throw new InvalidOperationException($"tenant remove {tenant} failed:\n{removed.Output}");
+    }
+
+    /// <summary>An edge process of this cluster (not started); a test that starts more parts than the fixture's stops them.</summary>
+    public ClusterPart NewEdge(string id, int httpsPort)
     {
         // Fixed ports, so a restarted edge comes back where it was (as under a supervisor).
         var silo = KeylessProcess.FreePort();
@@ -72,13 +84,14 @@ public sealed class FaultCluster : IAsyncLifetime
             "--advertise", "127.0.0.1", "--silo-port", $"{silo}", "--gateway-port", $"{gateway}", "--https-port", $"{httpsPort}", "--edge-id", id));
     }
 
-    private ClusterPart KeyServer(string tenant, string replica, TenantKeyFolder keys)
+    /// <summary>A key-server process of this cluster serving the keys in <paramref name="keyFolder"/> (not started).</summary>
+    public ClusterPart NewKeyServer(string tenant, string replica, string keyFolder)
     {
         var silo = KeylessProcess.FreePort();
         // Each start its own audit log: a SIGKILL in the middle of a multi-page write leaves a torn last line, which a
         // restarted key server rightly refuses to continue (see AuditLogTests); the drills are about serving.
-        return new ClusterPart($"{tenant}/{replica}", "Loaded 2 keys", silo, () => KeylessProcess.Start("keyserver", "--tenant", tenant, "--replica", replica,
-            "--keys", keys.Path, "--clustering", "redis", "--redis", Redis, "--advertise", "127.0.0.1", "--silo-port", $"{silo}",
+        return new ClusterPart($"{tenant}/{replica}", "PemKeyStore[1006] Loaded", silo, () => KeylessProcess.Start("keyserver", "--tenant", tenant, "--replica", replica,
+            "--keys", keyFolder, "--clustering", "redis", "--redis", Redis, "--advertise", "127.0.0.1", "--silo-port", $"{silo}",
             "--audit-log", Path.Combine(_files.Path, $"audit-{tenant}-{replica}-{Guid.NewGuid():N}.log")))
         {
             RegisteredLine = $"Replica {tenant}/{replica} registered",

@@ -134,8 +134,9 @@ public sealed class KeylessTestCluster : IAsyncDisposable
         }
     }
 
+    /// <summary>The silo started for this very plan (by reference: two plans may be equal records).</summary>
     public InProcessSiloHandle Silo(SiloPlan plan) =>
-        Cluster.Silos.Single(s => _plans.TryGetValue(s.Name, out var p) && p == plan);
+        Cluster.Silos.Single(s => _plans.TryGetValue(s.Name, out var p) && ReferenceEquals(p, plan));
 
     /// <summary>Grain calls as an edge silo makes them (tests call from inside the cluster, like handshakes do).</summary>
     public IGrainFactory Grains =>

@@ -1,10 +1,12 @@
 using System.Diagnostics;
+using KeylessOrleans.Cluster.Placement;
 using KeylessOrleans.Edge.Diagnostics;
 using KeylessOrleans.Edge.Hosting;
 using KeylessOrleans.Edge.KeyAccess;
 using KeylessOrleans.Keys;
 using Microsoft.Extensions.Options;
 using Orleans.Concurrency;
+using Orleans.GrainDirectory;
 
 namespace KeylessOrleans.Edge.Handshake;
 
@@ -12,8 +14,11 @@ namespace KeylessOrleans.Edge.Handshake;
 /// <remarks>
 /// Reentrant: a call spends nearly all its time awaiting a key server, and without reentrancy each activation
 /// would serve one call at a time — a slow tenant would then queue every other tenant's calls behind its own.
+/// Its directory is <see cref="PlacementRuleDirectory"/>: a stateless worker is never registered anywhere, yet with
+/// the default directory a cache miss (after a forwarded call) asked whichever silo owns its id's hash, so a dead
+/// bystander silo could fail this edge's handshakes.
 /// </remarks>
-[StatelessWorker, Reentrant]
+[StatelessWorker, GrainDirectory(PlacementRuleDirectory.Name), Reentrant]
 public sealed class HandshakeGrain(KeyServerClient keys, ReplicaHealth health, EdgeMetrics metrics, IOptions<EdgeOptions> options)
     : Grain, IHandshakeGrain
 {
