@@ -1,4 +1,4 @@
-using System.Collections.Concurrent;
+using KeylessOrleans.Edge.Caching;
 using KeylessOrleans.Edge.Diagnostics;
 using KeylessOrleans.Edge.Handshake;
 using KeylessOrleans.Edge.Hosting;
@@ -15,7 +15,8 @@ namespace KeylessOrleans.Edge.Delegation;
 public sealed record IssuedCredential(byte[] Encoded, SignatureScheme Algorithm, DelegatedKey Key, DateTimeOffset Expiry, DateTimeOffset RenewAt);
 
 /// <summary>
-/// RFC 9345 delegated credentials per host name and certificate: made on first demand (the first handshake from a
+/// RFC 9345 delegated credentials per certificate (a credential is bound to the certificate, not to the name the
+/// client asked for: keyed by name, every random name under a wildcard would cost an issuance): made on first demand (the first handshake from a
 /// client that accepts them only starts the request and goes the keyless way), renewed halfway through their life,
 /// asked for again no sooner than <see cref="EdgeOptions.DelegatedCredentialRetryInterval"/> after a refusal. No
 /// handshake ever waits for an issuance. While a credential is current, TLS 1.3 clients that accept it are served
@@ -31,15 +32,18 @@ public sealed partial class DelegatedCredentials(
     /// <summary>A credential is not served in its last minute: a client's clock a little ahead must not see it expired.</summary>
     private static readonly TimeSpan ExpiryMargin = TimeSpan.FromMinutes(1);
 
-    private readonly ConcurrentDictionary<(string Host, string Certificate), Entry> _entries = new();
+    private readonly LastUsedMap<(string Tenant, string Certificate), Entry> _entries = new(keepUnused: TimeSpan.FromDays(1), sweepEvery: TimeSpan.FromHours(1));
 
-    /// <summary>The current credential for serving <paramref name="chain"/> as <paramref name="host"/>, or null; starts an issuance when one is due.</summary>
+    /// <summary>
+    /// The current credential for serving <paramref name="chain"/>, or null; starts an issuance when one is due
+    /// (<paramref name="host"/>, the name this handshake asked for, goes into the key server's audit record).
+    /// </summary>
     public IssuedCredential? Current(string tenant, KeyRoute key, ServerChain chain, string host)
     {
         var settings = options.Value;
         if (!settings.DelegatedCredentials || !chain.AllowsDelegation) return null;
-        var entry = _entries.GetOrAdd((host, chain.Sha256Hex), _ => new Entry());
         var now = time.GetUtcNow();
+        var entry = _entries.Use((tenant, chain.Sha256Hex), now);
         var current = entry.Credential;
         if ((current is null || now >= current.RenewAt) && now >= entry.RetryAt && Interlocked.CompareExchange(ref entry.Issuing, 1, 0) == 0)
             _ = Task.Run(() => IssueAsync(entry, tenant, key, chain, host)); // key generation and the call: off the handshake thread
@@ -93,7 +97,7 @@ public sealed partial class DelegatedCredentials(
             _ => null,
         };
 
-    private sealed class Entry
+    private sealed class Entry : LastUsedEntry
     {
         public volatile IssuedCredential? Credential;
         public DateTimeOffset RetryAt = DateTimeOffset.MinValue;

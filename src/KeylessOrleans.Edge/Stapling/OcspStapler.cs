@@ -1,6 +1,6 @@
-using System.Collections.Concurrent;
 using System.Net.Http.Headers;
 using System.Security.Cryptography;
+using KeylessOrleans.Edge.Caching;
 using KeylessOrleans.Edge.Diagnostics;
 using KeylessOrleans.Edge.Hosting;
 using Microsoft.Extensions.Logging;
@@ -24,7 +24,7 @@ public sealed partial class OcspStapler : IDisposable
     private readonly EdgeMetrics _metrics;
     private readonly ILogger<OcspStapler> _logger;
     private readonly HttpClient _http;
-    private readonly ConcurrentDictionary<string, Entry> _entries = new(StringComparer.Ordinal);
+    private readonly LastUsedMap<string, Entry> _entries = new(keepUnused: TimeSpan.FromDays(1), sweepEvery: TimeSpan.FromHours(1));
 
     public OcspStapler(IOptions<EdgeOptions> options, TimeProvider time, EdgeMetrics metrics, ILogger<OcspStapler> logger)
     {
@@ -40,8 +40,8 @@ public sealed partial class OcspStapler : IDisposable
     {
         if (!_options.OcspStapling || chainDer.Count < 2) return null; // no issuer, no CertID
         var key = Convert.ToHexString(SHA256.HashData(chainDer[0]));
-        var entry = _entries.GetOrAdd(key, _ => new Entry());
         var now = _time.GetUtcNow();
+        var entry = _entries.Use(key, now);
         if (now >= entry.RefreshAt && Interlocked.CompareExchange(ref entry.Fetching, 1, 0) == 0)
             _ = Task.Run(() => FetchAsync(entry, chainDer[0], chainDer[1])); // off the handshake thread entirely
         var staple = entry.Staple;
@@ -126,7 +126,7 @@ public sealed partial class OcspStapler : IDisposable
 
     public void Dispose() => _http.Dispose();
 
-    private sealed class Entry
+    private sealed class Entry : LastUsedEntry
     {
         public volatile OcspStaple? Staple;
         public DateTimeOffset RefreshAt = DateTimeOffset.MinValue;

@@ -17,6 +17,9 @@ public class BreadthFixture : EdgeFixture
     public const string OcspHost = "ocsp.acme.test";
     public const string DelegationHost = "dc.acme.test";
     public const string SecondDelegationHost = "dc2.acme.test";
+
+    /// <summary>Two names of one certificate with DelegationUsage (as many names of a wildcard would be).</summary>
+    public static readonly string[] SharedDelegationHosts = ["dc-a.acme.test", "dc-b.acme.test"];
     public const string RevokedHost = "revoked.acme.test";
 
     public const string P384Host = "p384.acme.test";
@@ -34,6 +37,7 @@ public class BreadthFixture : EdgeFixture
 
         DelegationCertificate = keys.Add("dc.pem", DelegationKey, Authority, new LeafExtras(DelegationUsage: true), DelegationHost);
         keys.Add("dc2.pem", TestKeys.Ecdsa(ECCurve.NamedCurves.nistP256).Key, Authority, new LeafExtras(DelegationUsage: true), SecondDelegationHost);
+        keys.Add("dc-shared.pem", TestKeys.Ecdsa(ECCurve.NamedCurves.nistP256).Key, Authority, new LeafExtras(DelegationUsage: true), SharedDelegationHosts);
 
         Ocsp = new OcspResponderProcess(Authority);
         var withResponder = new LeafExtras(OcspResponder: Ocsp.Url);
@@ -51,7 +55,8 @@ public class BreadthFixture : EdgeFixture
     public override async Task InitializeAsync()
     {
         await base.InitializeAsync();
-        foreach (var host in new[] { P384Host, Ed25519Host, Rsa3072Host, Rsa4096Host, OcspHost, RevokedHost, DelegationHost, SecondDelegationHost }) await WaitUntilRoutedAsync(host);
+        string[] hosts = [P384Host, Ed25519Host, Rsa3072Host, Rsa4096Host, OcspHost, RevokedHost, DelegationHost, SecondDelegationHost, .. SharedDelegationHosts];
+        foreach (var host in hosts) await WaitUntilRoutedAsync(host);
     }
 
     public override async Task DisposeAsync()

@@ -16,13 +16,13 @@ public sealed class DelegatedCredentialTests(BreadthFixture edge)
     private int CertificateVerifyCalls => edge.Cluster.Calls.Messages.Count(m => m.Method.Contains("SignCertificateVerify") && m.Method.Contains("IKeyGrain")) / 2;
 
     /// <summary>The first handshake that could use a credential only starts its issuance; wait until one is served.</summary>
-    private async Task<NssClient> NssWithCredentialServedAsync()
+    private async Task<NssClient> NssWithCredentialServedAsync(string host = BreadthFixture.DelegationHost)
     {
         var nss = await NssClient.CreateAsync(edge.Authority);
         ExternalTool.Result? last = null;
         var delegated = await Poll.UntilAsync(async () =>
         {
-            last = await nss.GetAsync(edge.EdgeEndPoint.Port, BreadthFixture.DelegationHost, delegatedCredentials: true);
+            last = await nss.GetAsync(edge.EdgeEndPoint.Port, host, delegatedCredentials: true);
             return last.All.Contains("Received a Delegated Credential");
         }, TimeSpan.FromSeconds(20));
         Assert.True(delegated, last?.All);
@@ -67,6 +67,21 @@ public sealed class DelegatedCredentialTests(BreadthFixture edge)
         Assert.DoesNotContain("Received a Delegated Credential", nssWithout.All);
         Assert.Contains(TestOrigin.Body, nssWithout.Output);
         Assert.Equal(calls + 2, CertificateVerifyCalls); // one key-server signature each
+    }
+
+    [Fact]
+    public async Task One_credential_serves_every_name_of_its_certificate()
+    {
+        using var meters = new EdgeMeterRecorder(edge, ("keyless.edge.delegated_credentials.issued", "outcome"));
+        var (first, second) = (BreadthFixture.SharedDelegationHosts[0], BreadthFixture.SharedDelegationHosts[1]);
+        using var nss = await NssWithCredentialServedAsync(first);
+
+        // The other name's very first handshake is served with it: names under a wildcard cost no issuance each.
+        var other = await nss.GetAsync(edge.EdgeEndPoint.Port, second, delegatedCredentials: true);
+
+        Assert.True(other.ExitCode == 0, other.All);
+        Assert.Contains("Received a Delegated Credential", other.All);
+        Assert.Equal(1, meters.Total("keyless.edge.delegated_credentials.issued", "ok"));
     }
 
     [Fact]
