@@ -31,6 +31,9 @@ public abstract record SiloPlan
         public (string Certificate, string Key)? Identity { get; init; }
 
         public int MaxConnectionsPerClientAddress { get; init; } = 256;
+
+        /// <summary>Where OCSP responders may be reached besides public addresses: the tests' responders run on loopback.</summary>
+        public IReadOnlyList<string> OcspResponderPrivateNetworks { get; init; } = ["127.0.0.0/8"];
     }
 
     public sealed record OnPrem(string Tenant, string Replica, string KeyDirectory) : SiloPlan
@@ -115,6 +118,7 @@ public sealed class KeylessTestCluster : IAsyncDisposable
                     o.MaxKeyCallsPerTenant = edge.MaxKeyCallsPerTenant;
                     o.IdentityCertificate = edge.Identity?.Certificate;
                     o.IdentityKey = edge.Identity?.Key;
+                    o.OcspResponderPrivateNetworks = [.. edge.OcspResponderPrivateNetworks];
                 });
                 break;
             case SiloPlan.OnPrem onPrem:

@@ -98,6 +98,13 @@ public sealed class EdgeOptions
     /// </summary>
     public bool OcspStapling { get; set; } = true;
 
+    /// <summary>
+    /// Private or reserved networks (CIDR, e.g. <c>10.20.0.0/16</c>) where OCSP responders may be reached. By default
+    /// only public addresses are: the responder URL comes from a tenant's certificate, and must not let a tenant aim
+    /// the edge at the operator's own network.
+    /// </summary>
+    public List<string> OcspResponderPrivateNetworks { get; set; } = [];
+
     /// <summary>How long one OCSP request may take.</summary>
     public TimeSpan OcspFetchTimeout { get; set; } = TimeSpan.FromSeconds(5);
 
@@ -153,6 +160,8 @@ internal sealed class EdgeOptionsValidator : IValidateOptions<EdgeOptions>
         Require(o.SessionLifetime >= TimeSpan.Zero, "Keyless:Edge:SessionLifetime must not be negative");
         Require(o.OcspFetchTimeout > TimeSpan.Zero && o.OcspFetchTimeout <= TimeSpan.FromMinutes(1), "Keyless:Edge:OcspFetchTimeout must be above zero and at most 1 min");
         Require(o.OcspRetryInterval >= TimeSpan.FromSeconds(1), "Keyless:Edge:OcspRetryInterval must be at least 1 s");
+        foreach (var network in o.OcspResponderPrivateNetworks)
+            Require(IPNetwork.TryParse(network, out _), $"Keyless:Edge:OcspResponderPrivateNetworks '{network}' is not a network in CIDR notation");
         Require(o.OcspRefreshInterval >= TimeSpan.FromSeconds(1), "Keyless:Edge:OcspRefreshInterval must be at least 1 s");
         Require(o.DelegatedCredentialLifetime >= TimeSpan.FromMinutes(5) && o.DelegatedCredentialLifetime <= DelegatedCredential.MaxValidity,
             $"Keyless:Edge:DelegatedCredentialLifetime {o.DelegatedCredentialLifetime} must be 5 min–7 days (RFC 9345)");

@@ -1,4 +1,6 @@
+using System.Net;
 using System.Net.Http.Headers;
+using System.Net.Sockets;
 using System.Security.Cryptography;
 using KeylessOrleans.Edge.Caching;
 using KeylessOrleans.Edge.Diagnostics;
@@ -24,6 +26,7 @@ public sealed partial class OcspStapler : IDisposable
     private readonly EdgeMetrics _metrics;
     private readonly ILogger<OcspStapler> _logger;
     private readonly HttpClient _http;
+    private readonly ResponderAddressPolicy _addresses;
     private readonly LastUsedMap<string, Entry> _entries = new(keepUnused: TimeSpan.FromDays(1), sweepEvery: TimeSpan.FromHours(1));
 
     public OcspStapler(IOptions<EdgeOptions> options, TimeProvider time, EdgeMetrics metrics, ILogger<OcspStapler> logger)
@@ -32,7 +35,31 @@ public sealed partial class OcspStapler : IDisposable
         _time = time;
         _metrics = metrics;
         _logger = logger;
-        _http = new HttpClient(new SocketsHttpHandler { AllowAutoRedirect = false, UseProxy = false }) { Timeout = _options.OcspFetchTimeout };
+        _addresses = new ResponderAddressPolicy(_options.OcspResponderPrivateNetworks.Select(IPNetwork.Parse));
+        _http = new HttpClient(new SocketsHttpHandler { AllowAutoRedirect = false, UseProxy = false, ConnectCallback = ConnectAsync })
+        {
+            Timeout = _options.OcspFetchTimeout,
+        };
+    }
+
+    /// <summary>Connects only to addresses the policy allows, resolving the name here so the check sees what is dialled.</summary>
+    private async ValueTask<Stream> ConnectAsync(SocketsHttpConnectionContext context, CancellationToken cancellationToken)
+    {
+        var host = context.DnsEndPoint.Host;
+        var addresses = IPAddress.TryParse(host, out var literal) ? [literal] : await Dns.GetHostAddressesAsync(host, cancellationToken);
+        var allowed = addresses.Where(_addresses.Allows).ToArray();
+        if (allowed.Length == 0) throw new ResponderAddressRefusedException(host, addresses);
+        var socket = new Socket(SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+        try
+        {
+            await socket.ConnectAsync(allowed, context.DnsEndPoint.Port, cancellationToken);
+            return new NetworkStream(socket, ownsSocket: true);
+        }
+        catch
+        {
+            socket.Dispose();
+            throw;
+        }
     }
 
     /// <summary>The current staple for the chain (end-entity first), or null; starts a fetch when one is due.</summary>
@@ -106,6 +133,10 @@ public sealed partial class OcspStapler : IDisposable
             if (response.Content.Headers.ContentLength > MaxResponseBytes) return (null, "the response is larger than 64 KiB");
             body = await response.Content.ReadAsByteArrayAsync();
             if (body.Length > MaxResponseBytes) return (null, "the response is larger than 64 KiB");
+        }
+        catch (HttpRequestException e) when (e.InnerException is ResponderAddressRefusedException refused)
+        {
+            return (null, refused.Message);
         }
         catch (Exception e) when (e is HttpRequestException or TaskCanceledException or IOException)
         {
