@@ -21,6 +21,7 @@ namespace KeylessOrleans.KeyServer;
 public sealed partial class KeyGrain(
     KeyOperations operations,
     CredentialDelegation delegation,
+    EdgeAuthenticator authenticator,
     IOptions<KeyServerOptions> options,
     KeyServerMetrics metrics,
     AuditLog audit,
@@ -57,6 +58,19 @@ public sealed partial class KeyGrain(
         RunAsync(DelegateCredentialRequest.OperationName, request.Context, request.Input(),
             () => delegation.Issue(_identity.KeyId, request));
 
+    public Task<EdgeSessionGrant> OpenEdgeSessionAsync(EdgeSessionRequest request, CancellationToken cancellationToken = default)
+    {
+        if (_misplaced is not null) return Task.FromResult(EdgeSessionGrant.Refused("key grain is not on its tenant's silo"));
+        if (!authenticator.IsEnabled)
+            return Task.FromResult(EdgeSessionGrant.Refused("this key server does not authenticate edges (no Keyless:KeyServer:Access:EdgeCa)"));
+        var (grant, edge) = authenticator.OpenSession(_identity.Tenant, _identity.Replica, request);
+        metrics.EdgeSession(grant.Problem is null ? "opened" : "refused");
+        if (grant.Problem is null) LogSessionOpened(edge!, _identity.Tenant, _identity.Replica, DateTimeOffset.FromUnixTimeMilliseconds(grant.ExpiresUnixTimeMilliseconds));
+        else if (edge is not null) LogSessionRefused(edge, _identity.Tenant, _identity.Replica, grant.Problem);
+        else LogSessionRefusedUncertified(_identity.Tenant, _identity.Replica, grant.Problem); // anyone can send these: no warning flood
+        return Task.FromResult(grant);
+    }
+
     public Task<KeyDescriptionResult> DescribeAsync(CancellationToken cancellationToken = default) =>
         Task.FromResult(_misplaced is null
             ? operations.Describe(_identity.KeyId)
@@ -92,6 +106,15 @@ public sealed partial class KeyGrain(
 
     [LoggerMessage(EventId = 1102, Level = LogLevel.Warning, Message = "{Operation} refused with {Outcome}: {Detail} (tenant {Tenant}, key {KeyId}, edge {EdgeId}, sni {ServerName}, client {ClientAddress})")]
     private partial void LogRefused(string operation, KeyOperationStatus outcome, string? detail, string tenant, string keyId, string edgeId, string? serverName, string? clientAddress);
+
+    [LoggerMessage(EventId = 1105, Level = LogLevel.Information, Message = "Edge {Edge} opened a session with {Tenant}/{Replica} until {Expires:O}: its requests carry an HMAC now, not a signature")]
+    private partial void LogSessionOpened(string edge, string tenant, string replica, DateTimeOffset expires);
+
+    [LoggerMessage(EventId = 1106, Level = LogLevel.Warning, Message = "Edge session refused (edge {Edge}, {Tenant}/{Replica}): {Problem}")]
+    private partial void LogSessionRefused(string edge, string tenant, string replica, string problem);
+
+    [LoggerMessage(EventId = 1107, Level = LogLevel.Debug, Message = "Edge session refused ({Tenant}/{Replica}): {Problem}")]
+    private partial void LogSessionRefusedUncertified(string tenant, string replica, string problem);
 
     [LoggerMessage(EventId = 1104, Level = LogLevel.Warning, Message = "Key grain {GrainKey} delays every operation by {DelayMs:0} ms (fault drill: Keyless:KeyServer:DrillDelay)")]
     private partial void LogDrill(string grainKey, double delayMs);

@@ -5,7 +5,7 @@ namespace KeylessOrleans.KeyServer.Tests;
 
 /// <summary>
 /// What a key server offers over the cluster is exactly the three TLS operations, the issuance of RFC 9345 delegated
-/// credentials, and a public description: no "sign these bytes", no "sign this digest", no raw RSA. Any new grain
+/// credentials, edge sessions (for cheaper edge proofs) and a public description: no "sign these bytes", no "sign this digest", no raw RSA. Any new grain
 /// method or request field shows up here.
 /// </summary>
 /// <remarks>
@@ -15,14 +15,19 @@ namespace KeylessOrleans.KeyServer.Tests;
 /// other operation's validator accepts, so a credential signature is never a CertificateVerify or
 /// ServerKeyExchange signature, and neither of those is ever a credential signature
 /// (CredentialDelegationTests checks both ways).
+/// Opening an edge session signs nothing with a tenant key: the key server checks the edge's certificate and its
+/// signature, makes an ephemeral P-256 key of its own and answers with that public key, a random id and an expiry;
+/// the session key is derived by ECDH on both sides. The only edge-chosen bytes are its own ephemeral public key,
+/// which must parse as P-256, and the proof fields (EdgeSessionTests).
 /// </remarks>
 public sealed class NoOracleSurfaceTests
 {
     [Fact]
-    public void The_key_grain_offers_only_the_three_tls_operations_delegation_and_a_description()
+    public void The_key_grain_offers_only_the_three_tls_operations_delegation_edge_sessions_and_a_description()
     {
         var methods = typeof(IKeyGrain).GetMethods().Select(m => m.Name).Order().ToList();
-        Assert.Equal(["DecryptPremasterAsync", "DelegateCredentialAsync", "DescribeAsync", "SignCertificateVerifyAsync", "SignServerKeyExchangeAsync"], methods);
+        Assert.Equal(["DecryptPremasterAsync", "DelegateCredentialAsync", "DescribeAsync", "OpenEdgeSessionAsync", "SignCertificateVerifyAsync", "SignServerKeyExchangeAsync"], methods);
+        Assert.Equal([typeof(EdgeSessionRequest), typeof(CancellationToken)], Parameters(nameof(IKeyGrain.OpenEdgeSessionAsync)));
         Assert.Equal([typeof(DelegateCredentialRequest), typeof(CancellationToken)], Parameters(nameof(IKeyGrain.DelegateCredentialAsync)));
         Assert.Equal([typeof(SignCertificateVerifyRequest), typeof(CancellationToken)], Parameters(nameof(IKeyGrain.SignCertificateVerifyAsync)));
         Assert.Equal([typeof(SignServerKeyExchangeRequest), typeof(CancellationToken)], Parameters(nameof(IKeyGrain.SignServerKeyExchangeAsync)));
@@ -39,6 +44,8 @@ public sealed class NoOracleSurfaceTests
         Assert.Equal(["Context", "Proof", "Scheme", "SignedParams"], Fields(typeof(SignServerKeyExchangeRequest)));
         Assert.Equal(["ClientRandom", "ClientVersion", "Context", "EncryptedPremaster", "Proof", "ServerRandom"], Fields(typeof(DecryptPremasterRequest)));
         Assert.Equal(["CertificateSha256", "Context", "DelegatedPublicKey", "DelegatedScheme", "Proof", "Scheme", "ValiditySeconds"], Fields(typeof(DelegateCredentialRequest)));
+        Assert.Equal(["Certificate", "EdgePublicKey", "Nonce", "Signature", "UnixTimeMilliseconds"], Fields(typeof(EdgeSessionRequest)));
+        Assert.Equal(["Certificate", "Nonce", "Session", "Signature", "UnixTimeMilliseconds"], Fields(typeof(EdgeProof)));
     }
 
     [Fact]

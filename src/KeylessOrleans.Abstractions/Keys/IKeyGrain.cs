@@ -21,6 +21,13 @@ public interface IKeyGrain : IGrainWithStringKey
     [Alias("DelegateCredential")]
     Task<KeyOperationResult> DelegateCredentialAsync(DelegateCredentialRequest request, CancellationToken cancellationToken = default);
 
+    /// <summary>
+    /// Open an edge session (<see cref="EdgeSessionRequest"/>): later requests from that edge to this tenant replica
+    /// may prove themselves with the session's HMAC instead of a signature. Touches no tenant key.
+    /// </summary>
+    [Alias("OpenEdgeSession")]
+    Task<EdgeSessionGrant> OpenEdgeSessionAsync(EdgeSessionRequest request, CancellationToken cancellationToken = default);
+
     [Alias("Describe")]
     Task<KeyDescriptionResult> DescribeAsync(CancellationToken cancellationToken = default);
 }

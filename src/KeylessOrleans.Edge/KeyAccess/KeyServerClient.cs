@@ -57,8 +57,16 @@ public sealed partial class KeyServerClient(
         {
             var target = new KeyGrainKey(context.Tenant, replica, context.KeyId);
             var grain = grains.GetGrain<IKeyGrain>(target.ToString());
+            var proven = sign(target);
             // WaitAsync bounds the wait even where Orleans does not observe the token (placement retries).
-            result = await call(grain, sign(target), deadline.Token).WaitAsync(deadline.Token);
+            result = await call(grain, proven, deadline.Token).WaitAsync(deadline.Token);
+            if (proven.Proof?.Session is { } session && result is { Status: KeyOperationStatus.Unauthorized, Detail: EdgeSessionCrypto.UnknownSession })
+            {
+                // The key server restarted (or ended the session): the same request again, signed, and a new session.
+                signer.Forget(context.Tenant, replica, session);
+                result = await call(grain, sign(target), deadline.Token).WaitAsync(deadline.Token);
+            }
+            if (signer.TryClaimOpening(context.Tenant, replica)) _ = Task.Run(() => OpenSessionAsync(grain, context.Tenant, replica));
         }
         catch (Exception e) when (IsUnreachable(e))
         {
@@ -76,8 +84,35 @@ public sealed partial class KeyServerClient(
         return result;
     }
 
+    /// <summary>Opens an edge session with the replica in the background; until it is open, requests stay signed.</summary>
+    private async Task OpenSessionAsync(IKeyGrain grain, string tenant, string replica)
+    {
+        var (request, ephemeral) = signer.NewSessionRequest(tenant, replica);
+        using (ephemeral)
+        {
+            try
+            {
+                using var deadline = new CancellationTokenSource(options.Value.KeyCallTimeout);
+                var grant = await grain.OpenEdgeSessionAsync(request, deadline.Token).WaitAsync(deadline.Token);
+                if (signer.Opened(tenant, replica, request, ephemeral, grant) is { } problem) LogSessionRefused(tenant, replica, problem);
+                else LogSessionOpened(tenant, replica, DateTimeOffset.FromUnixTimeMilliseconds(grant.ExpiresUnixTimeMilliseconds));
+            }
+            catch (Exception e)
+            {
+                signer.OpenFailed(tenant, replica);
+                LogSessionRefused(tenant, replica, e.GetType().Name);
+            }
+        }
+    }
+
     private static bool IsUnreachable(Exception e) =>
         e is OperationCanceledException or TimeoutException or OrleansException;
+
+    [LoggerMessage(EventId = 3003, Level = LogLevel.Information, Message = "Edge session with {Tenant}/{Replica} open until {Expires:O}: key requests there carry an HMAC instead of a signature")]
+    private partial void LogSessionOpened(string tenant, string replica, DateTimeOffset expires);
+
+    [LoggerMessage(EventId = 3004, Level = LogLevel.Warning, Message = "No edge session with {Tenant}/{Replica}: {Problem}; key requests stay signed; trying again later")]
+    private partial void LogSessionRefused(string tenant, string replica, string problem);
 
     [LoggerMessage(EventId = 3001, Level = LogLevel.Warning, Message = "{Operation} for {Tenant}/{Replica} key {KeyId} ended {Outcome} after {ElapsedMs:0.0} ms: {Detail}")]
     private partial void LogKeyCallFailed(string operation, string tenant, string replica, string keyId, KeyOperationStatus outcome, string? detail, double elapsedMs);

@@ -9,16 +9,23 @@ namespace KeylessOrleans.KeyServer.Access;
 /// <summary>
 /// Who sent a key request, from its <see cref="EdgeProof"/>: a certificate the cluster CA issued to an edge, and
 /// that certificate's key signing this very request, recently, once. Certificates are checked once and then
-/// remembered by their hash (until they expire); signatures are checked every time.
+/// remembered by their hash (until they expire); signatures are checked every time. An edge may instead prove a
+/// request with the HMAC of an edge session it opened by such a signature (<see cref="OpenSession"/>).
 /// </summary>
 public sealed class EdgeAuthenticator : IDisposable
 {
     private const int CachedCertificates = 4096;
+    private const int MaxSessions = 4096;
+    private const string NistP256Oid = "1.2.840.10045.3.1.7";
+
+    /// <summary>How long a session lasts (at most until the edge's certificate expires); edges open the next one before.</summary>
+    public static readonly TimeSpan SessionLifetime = TimeSpan.FromHours(1);
 
     private readonly X509Certificate2? _authority;
     private readonly TimeSpan _window;
     private readonly TimeProvider _time;
     private readonly ConcurrentDictionary<string, CertifiedEdge> _certified = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, EdgeSession> _sessions = new(StringComparer.Ordinal);
 
     public EdgeAuthenticator(KeyAccessOptions options, TimeProvider time)
     {
@@ -34,9 +41,9 @@ public sealed class EdgeAuthenticator : IDisposable
     public (string? Edge, string? Problem) Authenticate(KeyGrainKey target, IKeyOperationRequest request)
     {
         if (request.Proof is not { } proof) return (null, "the request carries no edge proof");
-        var skew = _time.GetUtcNow() - DateTimeOffset.FromUnixTimeMilliseconds(proof.UnixTimeMilliseconds);
-        if (skew.Duration() > _window) return (null, $"the edge proof's time is {skew.TotalSeconds:0.0} s off (window {_window.TotalSeconds:0} s)");
+        if (Stale(proof.UnixTimeMilliseconds, "edge proof") is { } stale) return (null, stale);
         if (proof.Nonce.Length != 16) return (null, "the edge proof's nonce is not 16 bytes");
+        if (proof.Session is { } sessionId) return AuthenticateBySession(target, request, proof, sessionId);
 
         var edge = Certify(proof.Certificate);
         if (edge.Problem is not null) return (null, edge.Problem);
@@ -44,6 +51,74 @@ public sealed class EdgeAuthenticator : IDisposable
         if (!edge.Key!.VerifyData(content, proof.Signature, HashAlgorithmName.SHA256))
             return (null, $"the signature of edge {edge.Name} does not match the request");
         return (edge.Name, null);
+    }
+
+    private (string? Edge, string? Problem) AuthenticateBySession(KeyGrainKey target, IKeyOperationRequest request, EdgeProof proof, byte[] sessionId)
+    {
+        if (!_sessions.TryGetValue(Convert.ToHexString(sessionId), out var session) || session.Expires <= _time.GetUtcNow())
+            return (null, EdgeSessionCrypto.UnknownSession);
+        if (session.Tenant != target.Tenant || session.Replica != target.Replica)
+            return (null, $"edge {session.Edge}'s session is for {session.Tenant}/{session.Replica}, not this key server");
+        var mac = EdgeSessionCrypto.Mac(session.Key, EdgeProofContent.Build(target, request, proof.UnixTimeMilliseconds, proof.Nonce));
+        if (!CryptographicOperations.FixedTimeEquals(mac, proof.Signature))
+            return (null, $"the session MAC of edge {session.Edge} does not match the request");
+        return (session.Edge, null);
+    }
+
+    /// <summary>
+    /// Opens a session for the edge whose certificate signed <paramref name="request"/>, with this tenant replica:
+    /// an ephemeral P-256 key of ours against the edge's, the session key derived on both sides and never sent.
+    /// </summary>
+    /// <returns>The grant (or refusal) and, when the certificate held, the edge's name.</returns>
+    public (EdgeSessionGrant Grant, string? Edge) OpenSession(string tenant, string replica, EdgeSessionRequest request)
+    {
+        if (Stale(request.UnixTimeMilliseconds, "session request") is { } stale) return (EdgeSessionGrant.Refused(stale), null);
+        if (request.Nonce.Length != 16) return (EdgeSessionGrant.Refused("the session request's nonce is not 16 bytes"), null);
+        var edge = Certify(request.Certificate);
+        if (edge.Problem is not null) return (EdgeSessionGrant.Refused(edge.Problem), null);
+        var content = EdgeSessionCrypto.OpenContent(tenant, replica, request.UnixTimeMilliseconds, request.Nonce, request.EdgePublicKey);
+        if (!edge.Key!.VerifyData(content, request.Signature, HashAlgorithmName.SHA256))
+            return (EdgeSessionGrant.Refused($"the signature of edge {edge.Name} does not match the session request"), edge.Name);
+
+        using var edgeKey = ECDiffieHellman.Create();
+        try
+        {
+            edgeKey.ImportSubjectPublicKeyInfo(request.EdgePublicKey, out var read);
+            if (read != request.EdgePublicKey.Length || edgeKey.ExportParameters(false).Curve.Oid.Value != NistP256Oid)
+                return (EdgeSessionGrant.Refused("the session key is not a P-256 public key"), edge.Name);
+        }
+        catch (CryptographicException)
+        {
+            return (EdgeSessionGrant.Refused("the session key is not a P-256 public key"), edge.Name);
+        }
+        using var ours = ECDiffieHellman.Create(ECCurve.NamedCurves.nistP256);
+        var ourPublicKey = ours.ExportSubjectPublicKeyInfo();
+        var id = RandomNumberGenerator.GetBytes(EdgeSessionCrypto.SessionIdLength);
+        var key = EdgeSessionCrypto.SessionKey(ours.DeriveRawSecretAgreement(edgeKey.PublicKey), id, request.EdgePublicKey, ourPublicKey);
+        var now = _time.GetUtcNow();
+        var expires = now + SessionLifetime < edge.NotAfter ? now + SessionLifetime : edge.NotAfter;
+        Remember(new EdgeSession(Convert.ToHexString(id), edge.Name!, tenant, replica, key, expires), now);
+        return (new EdgeSessionGrant(id, ourPublicKey, expires.ToUnixTimeMilliseconds(), null), edge.Name);
+    }
+
+    /// <summary>Open sessions (expired ones linger until the table fills up).</summary>
+    public int Sessions => _sessions.Count;
+
+    private void Remember(EdgeSession session, DateTimeOffset now)
+    {
+        if (_sessions.Count >= MaxSessions)
+        {
+            foreach (var (id, old) in _sessions) if (old.Expires <= now) _sessions.TryRemove(id, out _);
+            // Only certified edges get here; if they hold that many live sessions, start over (they re-open).
+            if (_sessions.Count >= MaxSessions) _sessions.Clear();
+        }
+        _sessions[session.Id] = session;
+    }
+
+    private string? Stale(long unixTimeMilliseconds, string what)
+    {
+        var skew = _time.GetUtcNow() - DateTimeOffset.FromUnixTimeMilliseconds(unixTimeMilliseconds);
+        return skew.Duration() > _window ? $"the {what}'s time is {skew.TotalSeconds:0.0} s off (window {_window.TotalSeconds:0} s)" : null;
     }
 
     private CertifiedEdge Certify(byte[] der)
@@ -84,6 +159,8 @@ public sealed class EdgeAuthenticator : IDisposable
         _authority?.Dispose();
         foreach (var edge in _certified.Values) edge.Key?.Dispose();
     }
+
+    private sealed record EdgeSession(string Id, string Edge, string Tenant, string Replica, byte[] Key, DateTimeOffset Expires);
 
     private sealed record CertifiedEdge(string? Name, ECDsa? Key, string? Problem, DateTimeOffset NotAfter)
     {

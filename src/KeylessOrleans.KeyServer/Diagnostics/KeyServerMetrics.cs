@@ -16,12 +16,14 @@ public sealed class KeyServerMetrics : IDisposable
     private readonly Counter<long> _operations;
     private readonly Histogram<double> _duration;
     private readonly Counter<long> _denied;
+    private readonly Counter<long> _sessions;
 
     public KeyServerMetrics(IMeterFactory meterFactory)
     {
         _meter = meterFactory.Create(MeterName);
         _operations = _meter.CreateCounter<long>("keyless.keyserver.operations", description: "Key operations by operation and outcome");
         _denied = _meter.CreateCounter<long>("keyless.keyserver.denials", description: "Key requests refused before any key operation, by operation and reason");
+        _sessions = _meter.CreateCounter<long>("keyless.keyserver.edge_sessions", description: "Edge sessions opened or refused");
         _duration = _meter.CreateHistogram<double>("keyless.keyserver.operation.duration", unit: "ms", description: "Time spent in a key operation");
     }
 
@@ -40,6 +42,8 @@ public sealed class KeyServerMetrics : IDisposable
 
     public void Denied(string operation, string reason) =>
         _denied.Add(1, new TagList { { "operation", operation }, { "reason", reason } });
+
+    public void EdgeSession(string outcome) => _sessions.Add(1, new TagList { { "outcome", outcome } });
 
     public void Dispose() => _meter.Dispose();
 }
