@@ -21,9 +21,9 @@ public sealed class EdgeSessionTests : IAsyncLifetime
     private readonly ClusterIdentities _identities = new();
     private readonly ClusterIdentities _foreign = new("Someone else's CA");
     private readonly TestCertificateAuthority _webCa = new();
-    private TenantKeyFolder _acme = null!;
+    private TenantKeyFolder _acme = null!, _initech = null!;
     private SiloPlan.Edge _edge = null!;
-    private SiloPlan.OnPrem _acmePlan = null!;
+    private SiloPlan.OnPrem _acmePlan = null!, _initechPlan = null!;
     private KeylessTestCluster _cluster = null!;
 
     public async Task InitializeAsync()
@@ -31,7 +31,12 @@ public sealed class EdgeSessionTests : IAsyncLifetime
         _acme = new TenantKeyFolder(_webCa, ["www.acme.test"]);
         _edge = new SiloPlan.Edge { Identity = _identities.Issue(SiloIdentity.Edge("edge-a")) };
         _acmePlan = new SiloPlan.OnPrem("acme", "primary", _acme.Path) { Access = new KeyAccessOptions { EdgeCa = _identities.CaFile } };
-        _cluster = await KeylessTestCluster.StartAsync(_edge, _acmePlan);
+        _initech = new TenantKeyFolder(_webCa, ["initech.test"]);
+        _initechPlan = new SiloPlan.OnPrem("initech", "primary", _initech.Path)
+        {
+            Access = new KeyAccessOptions { EdgeCa = _identities.CaFile, TenantRate = 1, TenantBurst = 2 },
+        };
+        _cluster = await KeylessTestCluster.StartAsync(_edge, _acmePlan, _initechPlan);
     }
 
     private IServiceProvider Edge => _cluster.Services(_cluster.Silo(_edge));
@@ -125,6 +130,22 @@ public sealed class EdgeSessionTests : IAsyncLifetime
             "the edge did not open a new session with the restarted key server");
     }
 
+    [Fact]
+    public async Task Session_requests_take_from_the_tenants_rate_limit_like_key_requests()
+    {
+        var grain = _cluster.Grains.GetGrain<IKeyGrain>(new KeyGrainKey("initech", "primary", _initech.EcdsaKeyId).ToString());
+        var signer = Signer(_edge.Identity!.Value);
+        var problems = new List<string?>();
+        for (var i = 0; i < 6; i++)
+        {
+            var (request, ephemeral) = signer.NewSessionRequest("initech", "primary");
+            using (ephemeral) problems.Add((await grain.OpenEdgeSessionAsync(request)).Problem);
+        }
+
+        Assert.Contains(null, problems); // the burst lets the first ones open
+        Assert.True(problems.Count(p => p == "tenant rate limit reached") >= 3, string.Join(" | ", problems));
+    }
+
     private static EdgeProofSigner Signer((string Certificate, string Key) identity) =>
         new(Options.Create(new EdgeOptions { IdentityCertificate = identity.Certificate, IdentityKey = identity.Key }), TimeProvider.System);
 
@@ -132,6 +153,7 @@ public sealed class EdgeSessionTests : IAsyncLifetime
     {
         await _cluster.DisposeAsync();
         _acme.Dispose();
+        _initech.Dispose();
         _webCa.Dispose();
         _identities.Dispose();
         _foreign.Dispose();

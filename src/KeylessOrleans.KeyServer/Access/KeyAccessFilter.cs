@@ -33,6 +33,18 @@ public sealed partial class KeyAccessFilter(KeyAccessGuard guard, AuditLog audit
             LogThrottled("not_a_key_grain", context.SourceId?.ToString() ?? "?", $"{context.InterfaceName}.{context.MethodName} on {context.TargetId}");
             throw new UnauthorizedAccessException("an on-prem key server serves key grains only");
         }
+        if (context.Request.GetArgumentCount() > 0 && context.Request.GetArgument(0) is EdgeSessionRequest)
+        {
+            if (guard.AdmitSessionOpen())
+            {
+                await context.Invoke(); // the key grain checks the certificate and signature itself; no key is touched
+                return;
+            }
+            metrics.Denied("open_edge_session", "tenant_rate");
+            LogThrottled("tenant_rate", context.SourceId?.ToString() ?? "?", "edge session request over the tenant's rate limit");
+            context.Result = EdgeSessionGrant.Refused("tenant rate limit reached");
+            return;
+        }
         if (context.Request.GetArgumentCount() == 0 || context.Request.GetArgument(0) is not IKeyOperationRequest request)
         {
             await context.Invoke(); // Describe: public key facts only

@@ -50,6 +50,12 @@ public sealed class KeyAccessGuard(
         return new Decision(edge, authenticated, null, "ok");
     }
 
+    /// <summary>
+    /// Opening an edge session checks a certificate and a signature before it knows who asks: it takes from the
+    /// tenant's rate like a key request, so a flood of session requests costs no more than one of key requests.
+    /// </summary>
+    public bool AdmitSessionOpen() => _tenant.TryTake();
+
     private TokenBucket EdgeBucket(string edge)
     {
         // Unauthenticated edge ids are caller-chosen: bound how many buckets they can make.
