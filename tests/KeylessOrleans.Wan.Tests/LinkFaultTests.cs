@@ -13,8 +13,13 @@ namespace KeylessOrleans.Wan.Tests;
 [Collection(nameof(WanClusterCollection))]
 public sealed class LinkFaultTests(WanCluster cluster, ITestOutputHelper output)
 {
-    /// <summary>Handshake time beyond the key call's deadline (TLS work, scheduling on a shared machine).</summary>
-    private static readonly TimeSpan Slack = TimeSpan.FromMilliseconds(500);
+    /// <summary>
+    /// Handshake time beyond the key call's deadline (TLS work, scheduling on a shared machine). Quiet runs stay within
+    /// 30 ms of the deadline; one CI run saw a single alert 644 ms late on the loaded 2-core box (the clients and the
+    /// link proxy share the test process). What this guards against is a wait for Orleans' 30 s response timeout or
+    /// the 10 s handshake timeout, which 1.5 s still tells apart.
+    /// </summary>
+    private static readonly TimeSpan Slack = TimeSpan.FromMilliseconds(1500);
 
     private static readonly LinkSettings Wan30 = new(Delay: TimeSpan.FromMilliseconds(15));
 
