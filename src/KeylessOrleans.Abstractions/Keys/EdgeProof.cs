@@ -1,6 +1,3 @@
-using System.Buffers.Binary;
-using System.Text;
-
 namespace KeylessOrleans.Keys;
 
 /// <summary>
@@ -27,28 +24,10 @@ public static class EdgeProofContent
     public static byte[] Build(KeyGrainKey target, IKeyOperationRequest request, long unixTimeMilliseconds, ReadOnlySpan<byte> nonce)
     {
         var context = request.Context;
-        using var stream = new MemoryStream(256);
-        void Text(string? value)
-        {
-            var bytes = Encoding.UTF8.GetBytes(value ?? "");
-            Span<byte> length = stackalloc byte[4];
-            BinaryPrimitives.WriteInt32BigEndian(length, value is null ? -1 : bytes.Length);
-            stream.Write(length);
-            stream.Write(bytes);
-        }
-        Text(Label);
-        Text(target.ToString());
-        Text(request.Operation);
-        Text(context.Tenant);
-        Text(context.KeyId);
-        Text(context.ServerName);
-        Text(context.ClientAddress);
-        Text(context.EdgeId);
-        Span<byte> time = stackalloc byte[8];
-        BinaryPrimitives.WriteInt64BigEndian(time, unixTimeMilliseconds);
-        stream.Write(time);
-        stream.Write(nonce);
-        stream.Write(request.InputDigest());
-        return stream.ToArray();
+        using var content = new SignedContentWriter();
+        return content.Text(Label).Text(target.ToString()).Text(request.Operation)
+            .Text(context.Tenant).Text(context.KeyId).Text(context.ServerName).Text(context.ClientAddress).Text(context.EdgeId)
+            .Int64(unixTimeMilliseconds).Bytes(nonce).Bytes(request.InputDigest())
+            .ToArray();
     }
 }

@@ -1,4 +1,3 @@
-using System.Buffers.Binary;
 using System.Security.Cryptography;
 using System.Text;
 
@@ -45,21 +44,8 @@ public static class EdgeSessionCrypto
     /// <summary>What the edge signs to open a session with <paramref name="tenant"/>'s replica <paramref name="replica"/>.</summary>
     public static byte[] OpenContent(string tenant, string replica, long unixTimeMilliseconds, ReadOnlySpan<byte> nonce, ReadOnlySpan<byte> edgePublicKey)
     {
-        using var stream = new MemoryStream(256);
-        Span<byte> length = stackalloc byte[4];
-        foreach (var text in new[] { OpenLabel, tenant, replica })
-        {
-            var bytes = Encoding.UTF8.GetBytes(text);
-            BinaryPrimitives.WriteInt32BigEndian(length, bytes.Length);
-            stream.Write(length);
-            stream.Write(bytes);
-        }
-        Span<byte> time = stackalloc byte[8];
-        BinaryPrimitives.WriteInt64BigEndian(time, unixTimeMilliseconds);
-        stream.Write(time);
-        stream.Write(nonce);
-        stream.Write(edgePublicKey);
-        return stream.ToArray();
+        using var content = new SignedContentWriter();
+        return content.Text(OpenLabel).Text(tenant).Text(replica).Int64(unixTimeMilliseconds).Bytes(nonce).Bytes(edgePublicKey).ToArray();
     }
 
     /// <summary>The session key: HKDF-SHA256 over the ECDH secret, salted with the session id, bound to both public keys.</summary>
