@@ -105,7 +105,13 @@ public sealed class EdgeSessionTests : IAsyncLifetime
         Assert.Contains("signature of edge edge-a does not match", (await Grain.OpenEdgeSessionAsync(elsewhere.Request)).Problem);
         Assert.Contains("time is", (await Grain.OpenEdgeSessionAsync(stale.Request with { UnixTimeMilliseconds = stale.Request.UnixTimeMilliseconds - 600_000 })).Problem);
         Assert.Equal(before, KeyServerSessions.Sessions);
-        foreach (var (_, ephemeral) in new[] { foreign, elsewhere, stale }) ephemeral.Dispose();
+
+        // A genuine session request opens one session; the same request again opens none.
+        var genuineOpen = Signer(_edge.Identity!.Value).NewSessionRequest("acme", "primary");
+        Assert.Null((await Grain.OpenEdgeSessionAsync(genuineOpen.Request)).Problem);
+        Assert.Contains("replayed", (await Grain.OpenEdgeSessionAsync(genuineOpen.Request)).Problem);
+        Assert.Equal(before + 1, KeyServerSessions.Sessions);
+        foreach (var (_, ephemeral) in new[] { foreign, elsewhere, stale, genuineOpen }) ephemeral.Dispose();
     }
 
     [Fact]

@@ -27,6 +27,9 @@ public sealed class EdgeAuthenticator : IDisposable
     private readonly ConcurrentDictionary<string, CertifiedEdge> _certified = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, EdgeSession> _sessions = new(StringComparer.Ordinal);
 
+    /// <summary>Nonces of session requests still inside the freshness window, so a replayed one opens nothing.</summary>
+    private readonly ConcurrentDictionary<string, DateTimeOffset> _sessionNonces = new(StringComparer.Ordinal);
+
     public EdgeAuthenticator(KeyAccessOptions options, TimeProvider time)
     {
         _window = options.FreshnessWindow;
@@ -79,6 +82,8 @@ public sealed class EdgeAuthenticator : IDisposable
         var content = EdgeSessionCrypto.OpenContent(tenant, replica, request.UnixTimeMilliseconds, request.Nonce, request.EdgePublicKey);
         if (!edge.Key!.VerifyData(content, request.Signature, HashAlgorithmName.SHA256))
             return (EdgeSessionGrant.Refused($"the signature of edge {edge.Name} does not match the session request"), edge.Name);
+        if (!FirstUseOf(request.Nonce))
+            return (EdgeSessionGrant.Refused($"edge {edge.Name}'s session request was replayed"), edge.Name);
 
         using var edgeKey = ECDiffieHellman.Create();
         try
@@ -103,6 +108,19 @@ public sealed class EdgeAuthenticator : IDisposable
 
     /// <summary>Open sessions (expired ones linger until the table fills up).</summary>
     public int Sessions => _sessions.Count;
+
+    /// <summary>
+    /// True the first time a (signature-checked) nonce is seen within the window. A replay could not use the session
+    /// it opened (that needs the edge's ephemeral private key), but would take a slot in the session table.
+    /// </summary>
+    private bool FirstUseOf(byte[] nonce)
+    {
+        var now = _time.GetUtcNow();
+        if (_sessionNonces.Count >= MaxSessions)
+            foreach (var (old, until) in _sessionNonces) if (until <= now) _sessionNonces.TryRemove(old, out _);
+        if (_sessionNonces.Count >= MaxSessions) return false; // that many fresh session requests in one window: refuse more
+        return _sessionNonces.TryAdd(Convert.ToHexString(nonce), now + 2 * _window);
+    }
 
     private void Remember(EdgeSession session, DateTimeOffset now)
     {
