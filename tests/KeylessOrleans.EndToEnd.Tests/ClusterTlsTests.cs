@@ -55,6 +55,12 @@ public sealed class ClusterTlsTests : IDisposable
         var webCa = _files.Write("web-ca.pem", System.Security.Cryptography.PemEncoding.WriteString("CERTIFICATE", _webCa.Certificate.RawData));
         var served = await Poll.UntilAsync(async () => (await ExternalTool.CurlAsync(Host, httpsPort, webCa)).ExitCode == 0, TimeSpan.FromSeconds(60));
         Assert.True(served, $"the enrolled key server was never served:\n{shop.Output}");
+        // The edge's first request was signed; it then opened an edge session, and the next ones carry its HMAC.
+        await edge.WaitForLineAsync("Edge session with shop/", TimeSpan.FromSeconds(30));
+        await shop.WaitForLineAsync("Edge edge1 opened a session with shop/", TimeSpan.FromSeconds(30));
+        for (var i = 0; i < 3; i++) Assert.Equal(0, (await ExternalTool.CurlAsync(Host, httpsPort, webCa)).ExitCode);
+        Assert.DoesNotContain("unknown or expired edge session", shop.Output); // each HMAC was taken at the first try
+        Assert.DoesNotContain("session MAC", shop.Output);
 
         // A silo whose certificate comes from another CA is refused at the TLS handshake and never serves.
         await using var rogue = KeylessProcess.Start(["keyserver", "--tenant", "rogue", "--keys", _rogueKeys.Path, "--silo-port", $"{KeylessProcess.FreePort()}",
