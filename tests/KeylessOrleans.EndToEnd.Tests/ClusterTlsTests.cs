@@ -86,6 +86,50 @@ public sealed class ClusterTlsTests : IDisposable
         Assert.NotEqual(0, withoutCertificate.ExitCode);
     }
 
+    [Fact]
+    public async Task The_tenants_security_team_changes_its_allowed_edges_in_the_config_file_and_the_running_key_server_applies_it()
+    {
+        await RunOkAsync("ca", "init", "--dir", F("ca"));
+        await RunOkAsync("cert", "issue", "--ca-dir", F("ca"), "--role", "edge", "--name", "edge1", "--out", F("edge"));
+        await RunOkAsync("cert", "issue", "--ca-dir", F("ca"), "--role", "operator", "--out", F("operator"));
+        await RunOkAsync("cert", "issue", "--ca-dir", F("ca"), "--role", "onprem", "--tenant", "shop", "--out", F("shop"));
+        var originPort = KeylessProcess.FreePort();
+        var siloPort = KeylessProcess.FreePort();
+        var gatewayPort = KeylessProcess.FreePort();
+        var httpsPort = KeylessProcess.FreePort();
+        string[] Tls(string folder) => ["--tls-cert", F($"{folder}/cert.pem"), "--tls-key", F($"{folder}/key.pem"), "--tls-ca", F("ca/ca.pem")];
+        var policy = F("shop.json");
+        void Policy(string access) => File.WriteAllText(policy, "{ \"Keyless\": { \"KeyServer\": { \"Access\": " + access + " } } }");
+        Policy("{ \"AllowedEdges\": [ \"edge1\" ] }");
+
+        await using var origin = KeylessProcess.Start("origin", "--listen", $"127.0.0.1:{originPort}");
+        await using var edge = KeylessProcess.Start(["edge", "--silo-port", $"{siloPort}", "--gateway-port", $"{gatewayPort}", "--https-port", $"{httpsPort}", .. Tls("edge")]);
+        await edge.WaitForLineAsync("Edge listening for TLS", TimeSpan.FromSeconds(60));
+        await RunOkAsync(["tenant", "add", "shop", "--host", Host, "--origin", $"127.0.0.1:{originPort}", "--gateway-port", $"{gatewayPort}", .. Tls("operator")]);
+        await using var shop = KeylessProcess.Start(["keyserver", "--tenant", "shop", "--keys", _shopKeys.Path, "--config", policy,
+            "--silo-port", $"{KeylessProcess.FreePort()}", "--primary", $"127.0.0.1:{siloPort}", .. Tls("shop")]);
+        var webCa = _files.Write("web-ca.pem", System.Security.Cryptography.PemEncoding.WriteString("CERTIFICATE", _webCa.Certificate.RawData));
+        async Task<int> CurlAsync() => (await ExternalTool.CurlAsync(Host, httpsPort, webCa)).ExitCode;
+        Assert.True(await Poll.UntilAsync(async () => await CurlAsync() == 0, TimeSpan.FromSeconds(60)), $"never served:\n{shop.Output}");
+
+        // edge1 is taken off the list: its next handshakes fail, without a restart.
+        Policy("{ \"AllowedEdges\": [ \"edge2\" ] }");
+        await shop.WaitForLineAsync("Access policy reloaded: allowed edges: edge2", TimeSpan.FromSeconds(20));
+        Assert.NotEqual(0, await CurlAsync());
+        await shop.WaitForLineAsync("edge edge1 is not among this tenant's allowed edges", TimeSpan.FromSeconds(10));
+
+        // A broken change is refused and the running policy stays.
+        Policy("{ \"AllowedEdges\": [ \"edge1\" ], \"PerEdgeRate\": -5 }");
+        await shop.WaitForLineAsync("Access policy change refused", TimeSpan.FromSeconds(20));
+        Assert.NotEqual(0, await CurlAsync());
+
+        // Back on the list: served again.
+        Policy("{ \"AllowedEdges\": [ \"edge1\" ] }");
+        await shop.WaitForLineAsync("Access policy reloaded: allowed edges: edge1", TimeSpan.FromSeconds(20));
+        Assert.Equal(0, await CurlAsync());
+        Assert.False(shop.HasExited);
+    }
+
     private static async Task RunOkAsync(params string[] arguments)
     {
         var (exitCode, output) = await KeylessProcess.RunToEndAsync(arguments);

@@ -5,7 +5,9 @@ using KeylessOrleans.Cluster.Hosting;
 using KeylessOrleans.Cluster.Security;
 using KeylessOrleans.KeyServer.Hosting;
 using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Options;
 
 namespace KeylessOrleans.Cli.Commands;
 
@@ -38,6 +40,9 @@ internal static class KeyServerCommand
             for (var i = 0; i < uris.Length; i++) overrides[$"Keyless:KeyServer:Pkcs11Keys:{i}"] = uris[i];
             var builder = SiloHosting.CreateBuilder(result.GetValue(silo.Config), overrides);
             builder.AddKeylessAdmin(defaultPort: 9091);
+            // A saved --config file re-applies the tenant's access policy (allowed edges, RSA decryption, rates).
+            builder.Services.AddSingleton<IOptionsChangeTokenSource<KeyServerOptions>>(
+                new ConfigurationChangeTokenSource<KeyServerOptions>(builder.Configuration.GetSection("Keyless:KeyServer")));
             // On-prem silos never accept Orleans clients.
             var cluster = SiloHosting.ClusterOptions(builder.Configuration, defaultGatewayPort: 0);
             builder.UseOrleans(orleans =>

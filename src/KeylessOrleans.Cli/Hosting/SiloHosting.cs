@@ -19,7 +19,8 @@ internal static class SiloHosting
         if (configFile is not null)
         {
             if (!File.Exists(configFile)) throw new FileNotFoundException($"Configuration file '{configFile}' does not exist.", configFile);
-            builder.Configuration.AddJsonFile(Path.GetFullPath(configFile), optional: false);
+            // Reloaded on save: a key server applies its access policy from it while running (KeyAccessPolicy).
+            builder.Configuration.AddJsonFile(Path.GetFullPath(configFile), optional: false, reloadOnChange: true);
         }
         builder.Configuration.AddEnvironmentVariables();
         builder.Configuration.AddInMemoryCollection(commandLine.Where(kv => kv.Value is not null));

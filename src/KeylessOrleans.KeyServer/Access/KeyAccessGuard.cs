@@ -1,4 +1,3 @@
-using System.Collections.Concurrent;
 using KeylessOrleans.Keys;
 
 namespace KeylessOrleans.KeyServer.Access;
@@ -9,25 +8,21 @@ namespace KeylessOrleans.KeyServer.Access;
 /// serve, and freshness (no replay).
 /// </summary>
 public sealed class KeyAccessGuard(
-    KeyAccessOptions options,
+    KeyAccessPolicy policies,
     EdgeAuthenticator authenticator,
     HostNameBinding hostNames,
-    HandshakeFreshness freshness,
-    TimeProvider time)
+    HandshakeFreshness freshness)
 {
-    private const int MaxTrackedEdges = 10_000;
-
-    private readonly TokenBucket _tenant = new(options.TenantRate, options.TenantBurst, time);
-    private readonly ConcurrentDictionary<string, TokenBucket> _edges = new(StringComparer.Ordinal);
 
     /// <summary>The decision on one request: the edge that asked (authenticated when proofs are on) and the refusal, if any.</summary>
     public readonly record struct Decision(string Edge, bool Authenticated, KeyOperationResult? Refusal, string Reason);
 
     public Decision Check(KeyGrainKey target, IKeyOperationRequest request)
     {
+        var policy = policies.Current;
         var claimed = request.Context.EdgeId;
-        if (!_tenant.TryTake())
-            return Refuse(claimed, false, KeyOperationStatus.RateLimited, "tenant_rate", $"tenant rate limit ({options.TenantRate:0}/s) reached");
+        if (!policy.TryTakeTenant())
+            return Refuse(claimed, false, KeyOperationStatus.RateLimited, "tenant_rate", $"tenant rate limit ({policy.TenantRate:0}/s) reached");
 
         var edge = claimed;
         if (authenticator.IsEnabled)
@@ -37,12 +32,12 @@ public sealed class KeyAccessGuard(
             edge = name;
         }
         var authenticated = authenticator.IsEnabled;
-        if (options.AllowedEdges.Count > 0 && !options.AllowedEdges.Contains(edge, StringComparer.Ordinal))
+        if (!policy.Allows(edge))
             return Refuse(edge, authenticated, KeyOperationStatus.Unauthorized, "edge_not_allowed", $"edge {edge} is not among this tenant's allowed edges");
-        if (request is DecryptPremasterRequest && !options.AllowRsaDecryption)
+        if (request is DecryptPremasterRequest && !policy.AllowRsaDecryption)
             return Refuse(edge, authenticated, KeyOperationStatus.Unauthorized, "operation_not_allowed", "this tenant does not allow RSA key exchange (premaster decryption)");
-        if (!EdgeBucket(edge).TryTake())
-            return Refuse(edge, authenticated, KeyOperationStatus.RateLimited, "edge_rate", $"edge {edge} rate limit ({options.PerEdgeRate:0}/s) reached");
+        if (!policy.TryTakeEdge(edge))
+            return Refuse(edge, authenticated, KeyOperationStatus.RateLimited, "edge_rate", $"edge {edge} rate limit ({policy.PerEdgeRate:0}/s) reached");
         if (hostNames.Check(target.KeyId, request.Context.ServerName) is { } unbound)
             return new Decision(edge, authenticated, unbound, "host_name");
         if (freshness.Check(request) is { } stale)
@@ -54,14 +49,7 @@ public sealed class KeyAccessGuard(
     /// Opening an edge session checks a certificate and a signature before it knows who asks: it takes from the
     /// tenant's rate like a key request, so a flood of session requests costs no more than one of key requests.
     /// </summary>
-    public bool AdmitSessionOpen() => _tenant.TryTake();
-
-    private TokenBucket EdgeBucket(string edge)
-    {
-        // Unauthenticated edge ids are caller-chosen: bound how many buckets they can make.
-        if (_edges.Count >= MaxTrackedEdges && !_edges.ContainsKey(edge)) _edges.Clear();
-        return _edges.GetOrAdd(edge, _ => new TokenBucket(options.PerEdgeRate, options.PerEdgeBurst, time));
-    }
+    public bool AdmitSessionOpen() => policies.Current.TryTakeTenant();
 
     private static Decision Refuse(string edge, bool authenticated, KeyOperationStatus status, string reason, string detail) =>
         new(edge, authenticated, KeyOperationResult.Failure(status, detail), reason);

@@ -32,6 +32,7 @@ public static class KeyServerSiloBuilderExtensions
 
         var services = builder.Services;
         services.AddOptions<KeyServerOptions>().Configure(configure).ValidateOnStart();
+        services.TryAddSingleton(new KeyServerSettings(configure));
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<KeyServerOptions>, KeyServerOptionsValidator>());
         services.TryAddSingleton(sp =>
         {
@@ -65,6 +66,7 @@ public static class KeyServerSiloBuilderExtensions
             return new ReplayCache(access.FreshnessWindow, access.ReplayCacheSize, sp.GetRequiredService<TimeProvider>());
         });
         services.TryAddSingleton<HandshakeFreshness>();
+        services.TryAddSingleton<KeyAccessPolicy>();
         services.TryAddSingleton<KeyAccessGuard>();
         services.AddHostedService<AccessPolicyLog>();
         builder.AddIncomingGrainCallFilter<KeyAccessFilter>();

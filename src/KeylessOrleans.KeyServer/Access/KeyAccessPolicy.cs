@@ -1,0 +1,111 @@
+using System.Collections.Concurrent;
+using KeylessOrleans.KeyServer.Hosting;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using Microsoft.Extensions.Primitives;
+
+namespace KeylessOrleans.KeyServer.Access;
+
+/// <summary>
+/// The parts of the tenant's access policy a security team changes while the key server runs: which edges may use
+/// the keys, whether RSA decryption is allowed, and the rate limits. When the configuration changes (a JSON file
+/// given with --config, reloaded on save), the new policy applies to the next request; an invalid change is refused
+/// with an error line and the running policy stays. The edge CA, the freshness window and the replay cache size are
+/// read at start only (a change says "restart to apply").
+/// </summary>
+public sealed partial class KeyAccessPolicy : IDisposable
+{
+    private const int MaxTrackedEdges = 10_000;
+
+    private readonly KeyAccessOptions _started;
+    private readonly KeyServerSettings _settings;
+    private readonly TimeProvider _time;
+    private readonly ILogger<KeyAccessPolicy> _logger;
+    private readonly List<IDisposable> _subscriptions = [];
+    private volatile Snapshot _current;
+
+    public KeyAccessPolicy(KeyAccessOptions options, KeyServerSettings settings, IEnumerable<IOptionsChangeTokenSource<KeyServerOptions>> changes,
+        TimeProvider time, ILogger<KeyAccessPolicy> logger)
+    {
+        _started = options;
+        _settings = settings;
+        _time = time;
+        _logger = logger;
+        _current = new Snapshot(options, time);
+        foreach (var source in changes) _subscriptions.Add(ChangeToken.OnChange(source.GetChangeToken, Reload));
+    }
+
+    /// <summary>The policy for the request at hand.</summary>
+    public Snapshot Current => _current;
+
+    /// <summary>Reads the configuration again and applies its access policy, or keeps the running one if it is invalid.</summary>
+    public void Reload()
+    {
+        try
+        {
+            var fresh = _settings.Read().Access;
+            var problems = fresh.Validate().ToList();
+            if (problems.Count > 0)
+            {
+                LogRefused(string.Join("; ", problems));
+                return;
+            }
+            if (fresh.EdgeCa != _started.EdgeCa || fresh.FreshnessWindow != _started.FreshnessWindow || fresh.ReplayCacheSize != _started.ReplayCacheSize)
+                LogRestartNeeded();
+            var previous = _current;
+            if (previous.Matches(fresh)) return; // another setting changed
+            _current = new Snapshot(fresh, _time);
+            LogReloaded(fresh.AllowedEdges.Count == 0 ? "any edge the CA certified" : string.Join(", ", fresh.AllowedEdges),
+                fresh.AllowRsaDecryption, fresh.PerEdgeRate, fresh.TenantRate);
+        }
+        catch (Exception e)
+        {
+            LogRefused($"{e.GetType().Name}: {e.Message}");
+        }
+    }
+
+    public void Dispose()
+    {
+        foreach (var subscription in _subscriptions) subscription.Dispose();
+    }
+
+    /// <summary>One version of the policy, with its own rate buckets (a change of rates starts them afresh).</summary>
+    public sealed class Snapshot(KeyAccessOptions options, TimeProvider time)
+    {
+        private readonly HashSet<string> _allowedEdges = new(options.AllowedEdges, StringComparer.Ordinal);
+        private readonly TokenBucket _tenant = new(options.TenantRate, options.TenantBurst, time);
+        private readonly ConcurrentDictionary<string, TokenBucket> _edges = new(StringComparer.Ordinal);
+
+        public bool AllowRsaDecryption { get; } = options.AllowRsaDecryption;
+
+        public double PerEdgeRate { get; } = options.PerEdgeRate;
+
+        public double TenantRate { get; } = options.TenantRate;
+
+        /// <summary>Whether <paramref name="edge"/> may use the keys (an empty list allows every certified edge).</summary>
+        public bool Allows(string edge) => _allowedEdges.Count == 0 || _allowedEdges.Contains(edge);
+
+        public bool TryTakeTenant() => _tenant.TryTake();
+
+        public bool TryTakeEdge(string edge)
+        {
+            // Unauthenticated edge ids are caller-chosen: bound how many buckets they can make.
+            if (_edges.Count >= MaxTrackedEdges && !_edges.ContainsKey(edge)) _edges.Clear();
+            return _edges.GetOrAdd(edge, _ => new TokenBucket(options.PerEdgeRate, options.PerEdgeBurst, time)).TryTake();
+        }
+
+        internal bool Matches(KeyAccessOptions other) =>
+            _allowedEdges.SetEquals(other.AllowedEdges) && AllowRsaDecryption == other.AllowRsaDecryption
+            && options.PerEdgeRate == other.PerEdgeRate && options.PerEdgeBurst == other.PerEdgeBurst
+            && options.TenantRate == other.TenantRate && options.TenantBurst == other.TenantBurst;
+    }
+
+    [LoggerMessage(EventId = 1313, Level = LogLevel.Information, Message = "Access policy reloaded: allowed edges: {AllowedEdges}; RSA decryption allowed: {AllowRsaDecryption}; rate limits {PerEdgeRate}/s per edge, {TenantRate}/s in all")]
+    private partial void LogReloaded(string allowedEdges, bool allowRsaDecryption, double perEdgeRate, double tenantRate);
+
+    [LoggerMessage(EventId = 1314, Level = LogLevel.Error, Message = "Access policy change refused, the running policy stays: {Problems}")]
+    private partial void LogRefused(string problems);
+
+    [LoggerMessage(EventId = 1315, Level = LogLevel.Warning, Message = "Keyless:KeyServer:Access:EdgeCa, FreshnessWindow and ReplayCacheSize are read at start only: restart the key server to apply their change")]
+    private partial void LogRestartNeeded();
+}
