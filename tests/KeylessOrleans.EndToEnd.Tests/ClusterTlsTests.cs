@@ -23,6 +23,9 @@ public sealed class ClusterTlsTests : IDisposable
 
     private string F(string relative) => Path.Combine(_files.Path, relative);
 
+    /// <summary>The cluster-TLS options of a process whose certificate and key the CLI wrote to <paramref name="folder"/>.</summary>
+    private string[] Tls(string folder) => ["--tls-cert", F($"{folder}/cert.pem"), "--tls-key", F($"{folder}/key.pem"), "--tls-ca", F("ca/ca.pem")];
+
     [Fact]
     public async Task Only_silos_with_a_certificate_from_the_cluster_ca_for_their_own_identity_join()
     {
@@ -41,7 +44,6 @@ public sealed class ClusterTlsTests : IDisposable
         var siloPort = KeylessProcess.FreePort();
         var gatewayPort = KeylessProcess.FreePort();
         var httpsPort = KeylessProcess.FreePort();
-        string[] Tls(string folder) => ["--tls-cert", F($"{folder}/cert.pem"), "--tls-key", F($"{folder}/key.pem"), "--tls-ca", F("ca/ca.pem")];
 
         await using var origin = KeylessProcess.Start("origin", "--listen", $"127.0.0.1:{originPort}");
         await using var edge = KeylessProcess.Start(["edge", "--silo-port", $"{siloPort}", "--gateway-port", $"{gatewayPort}", "--https-port", $"{httpsPort}", .. Tls("edge")]);
@@ -97,7 +99,6 @@ public sealed class ClusterTlsTests : IDisposable
         var siloPort = KeylessProcess.FreePort();
         var gatewayPort = KeylessProcess.FreePort();
         var httpsPort = KeylessProcess.FreePort();
-        string[] Tls(string folder) => ["--tls-cert", F($"{folder}/cert.pem"), "--tls-key", F($"{folder}/key.pem"), "--tls-ca", F("ca/ca.pem")];
         var policy = F("shop.json");
         void Policy(string access) => File.WriteAllText(policy, "{ \"Keyless\": { \"KeyServer\": { \"Access\": " + access + " } } }");
         Policy("{ \"AllowedEdges\": [ \"edge1\" ] }");
