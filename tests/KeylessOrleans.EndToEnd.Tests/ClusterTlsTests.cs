@@ -119,9 +119,13 @@ public sealed class ClusterTlsTests : IDisposable
         Assert.NotEqual(0, await CurlAsync());
         await shop.WaitForLineAsync("edge edge1 is not among this tenant's allowed edges", TimeSpan.FromSeconds(10));
 
-        // A broken change is refused and the running policy stays.
+        // A broken change is refused and the running policy stays: a negative rate, then a file that does not parse
+        // (as an editor may leave it for a moment) — not read as "no allow-list", which would let every edge in.
         Policy("{ \"AllowedEdges\": [ \"edge1\" ], \"PerEdgeRate\": -5 }");
         await shop.WaitForLineAsync("Access policy change refused", TimeSpan.FromSeconds(20));
+        Assert.NotEqual(0, await CurlAsync());
+        File.WriteAllText(policy, "{ \"Keyless\": { \"KeyServer\": ");
+        await shop.WaitForLineAsync("Failed to load configuration from file", TimeSpan.FromSeconds(20));
         Assert.NotEqual(0, await CurlAsync());
 
         // Back on the list: served again.

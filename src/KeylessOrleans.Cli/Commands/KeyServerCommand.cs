@@ -38,13 +38,25 @@ internal static class KeyServerCommand
             overrides["Keyless:KeyServer:AuditLog:Path"] = result.GetValue(auditLog);
             var uris = result.GetValue(pkcs11) ?? [];
             for (var i = 0; i < uris.Length; i++) overrides[$"Keyless:KeyServer:Pkcs11Keys:{i}"] = uris[i];
-            var builder = SiloHosting.CreateBuilder(result.GetValue(silo.Config), overrides);
+            var configFile = result.GetValue(silo.Config);
+            var builder = SiloHosting.CreateBuilder(configFile, overrides);
             builder.AddKeylessAdmin(defaultPort: 9091);
-            // A saved --config file re-applies the tenant's access policy (allowed edges, RSA decryption, rates).
-            builder.Services.AddSingleton<IOptionsChangeTokenSource<KeyServerOptions>>(
-                new ConfigurationChangeTokenSource<KeyServerOptions>(builder.Configuration.GetSection("Keyless:KeyServer")));
             // On-prem silos never accept Orleans clients.
             var cluster = SiloHosting.ClusterOptions(builder.Configuration, defaultGatewayPort: 0);
+            void Bind(IConfiguration configuration, KeyServerOptions o)
+            {
+                configuration.GetSection("Keyless:KeyServer").Bind(o);
+                // With mutual TLS the cluster CA also certifies edges' request proofs: authenticate them.
+                if (cluster.UsesTls && string.IsNullOrWhiteSpace(o.Access.EdgeCa)) o.Access.EdgeCa = cluster.TlsCa;
+            }
+            if (configFile is not null)
+            {
+                // Saving the --config file re-applies the tenant's access policy (allowed edges, RSA decryption, rates),
+                // read afresh from all sources; a file that is missing or does not parse changes nothing.
+                var path = Path.GetFullPath(configFile);
+                builder.Services.AddSingleton(new KeyServerSettings(o => Bind(SiloHosting.ReadAgain(configFile, overrides), o)));
+                builder.Services.AddSingleton<IOptionsChangeTokenSource<KeyServerOptions>>(new FileChangeTokenSource(path));
+            }
             builder.UseOrleans(orleans =>
             {
                 orleans.UseKeylessClustering(cluster);
@@ -56,12 +68,7 @@ internal static class KeyServerCommand
                     var expected = SiloIdentity.OnPrem(settings.Tenant, settings.Replica);
                     orleans.UseKeylessTls(cluster, identity => identity == expected ? null : $"this key server runs as {expected} but its certificate names {identity}");
                 }
-                orleans.AddKeylessKeyServer(o =>
-                {
-                    builder.Configuration.GetSection("Keyless:KeyServer").Bind(o);
-                    // With mutual TLS the cluster CA also certifies edges' request proofs: authenticate them.
-                    if (cluster.UsesTls && string.IsNullOrWhiteSpace(o.Access.EdgeCa)) o.Access.EdgeCa = cluster.TlsCa;
-                });
+                orleans.AddKeylessKeyServer(o => Bind(builder.Configuration, o));
             });
             return builder.Build();
         }));

@@ -16,14 +16,8 @@ internal static class SiloHosting
     public static HostApplicationBuilder CreateBuilder(string? configFile, IReadOnlyDictionary<string, string?> commandLine)
     {
         var builder = Host.CreateEmptyApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
-        if (configFile is not null)
-        {
-            if (!File.Exists(configFile)) throw new FileNotFoundException($"Configuration file '{configFile}' does not exist.", configFile);
-            // Reloaded on save: a key server applies its access policy from it while running (KeyAccessPolicy).
-            builder.Configuration.AddJsonFile(Path.GetFullPath(configFile), optional: false, reloadOnChange: true);
-        }
-        builder.Configuration.AddEnvironmentVariables();
-        builder.Configuration.AddInMemoryCollection(commandLine.Where(kv => kv.Value is not null));
+        if (configFile is not null && !File.Exists(configFile)) throw new FileNotFoundException($"Configuration file '{configFile}' does not exist.", configFile);
+        AddSources(builder.Configuration, configFile, commandLine);
 
         AddConsoleLogging(builder);
         builder.Logging.SetMinimumLevel(LogLevel.Information);
@@ -35,6 +29,26 @@ internal static class SiloHosting
         builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(15));
         builder.Services.AddSingleton<IHostLifetime, Microsoft.Extensions.Hosting.Internal.ConsoleLifetime>(); // SIGINT/SIGTERM stop the silo gracefully
         return builder;
+    }
+
+    /// <summary>
+    /// The configuration as it is now, read afresh from the same sources (for settings applied while running). Throws
+    /// when the file is missing or does not parse — say, half-written by an editor — so the caller keeps what it has.
+    /// Not the provider's own reloadOnChange: on a bad file that empties the configuration (and throws on a watcher
+    /// thread), which would read as "no policy at all".
+    /// </summary>
+    public static IConfiguration ReadAgain(string? configFile, IReadOnlyDictionary<string, string?> commandLine)
+    {
+        var configuration = new ConfigurationBuilder();
+        AddSources(configuration, configFile, commandLine);
+        return configuration.Build();
+    }
+
+    private static void AddSources(IConfigurationBuilder configuration, string? configFile, IReadOnlyDictionary<string, string?> commandLine)
+    {
+        if (configFile is not null) configuration.AddJsonFile(Path.GetFullPath(configFile), optional: false, reloadOnChange: false);
+        configuration.AddEnvironmentVariables();
+        configuration.AddInMemoryCollection(commandLine.Where(kv => kv.Value is not null));
     }
 
     /// <summary>

@@ -32,7 +32,18 @@ public sealed partial class KeyAccessPolicy : IDisposable
         _time = time;
         _logger = logger;
         _current = new Snapshot(options, time);
-        foreach (var source in changes) _subscriptions.Add(ChangeToken.OnChange(source.GetChangeToken, Reload));
+        foreach (var source in changes) _subscriptions.Add(ChangeToken.OnChange(source.GetChangeToken, () => _ = ReloadSoonAsync()));
+    }
+
+    /// <summary>How long after a change signal the settings are read: editors write a file in more than one step.</summary>
+    public static readonly TimeSpan ReloadDelay = TimeSpan.FromMilliseconds(300);
+
+    private readonly Lock _reloading = new();
+
+    private async Task ReloadSoonAsync()
+    {
+        await Task.Delay(ReloadDelay);
+        lock (_reloading) Reload(); // one at a time; each reads the file as it is then
     }
 
     /// <summary>The policy for the request at hand.</summary>
