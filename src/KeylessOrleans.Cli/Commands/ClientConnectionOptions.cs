@@ -28,6 +28,11 @@ internal sealed class ClientConnectionOptions
     public Task<int> RunAsync(ParseResult result, Func<IRegistryGrain, Task<int>> action) =>
         RunAsync(result, grains => action(grains.GetGrain<IRegistryGrain>(IRegistryGrain.DefaultKey)));
 
+    /// <summary>Tries per command: every gateway of a small fleet, should several be dead but not yet declared so.</summary>
+    private const int MaxAttempts = 5;
+
+    private static readonly TimeSpan RetryDelay = TimeSpan.FromMilliseconds(200);
+
     /// <summary>Connects as an Orleans client, runs <paramref name="action"/>, and turns connection trouble into exit code 3.</summary>
     public async Task<int> RunAsync(ParseResult result, Func<IGrainFactory, Task<int>> action)
     {
@@ -46,17 +51,38 @@ internal sealed class ClientConnectionOptions
             builder.Logging.SetMinimumLevel(LogLevel.Error);
             builder.Logging.AddFilter("Orleans", LogLevel.None); // connection retries are reported once, below
             var cluster = SiloHosting.ClusterOptions(builder.Configuration, defaultGatewayPort: 30000);
+            var startAttempts = 0;
             builder.UseOrleansClient(client =>
             {
                 client.UseKeylessClustering(cluster);
                 if (cluster.UsesTls) client.UseKeylessTls(cluster);
+                client.UseConnectionRetryFilter(async (_, cancellationToken) =>
+                {
+                    if (++startAttempts >= MaxAttempts) return false;
+                    await Task.Delay(RetryDelay, cancellationToken);
+                    return true;
+                });
             });
             using var host = builder.Build();
             using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(15));
             await host.StartAsync(timeout.Token);
             try
             {
-                return await action(host.Services.GetRequiredService<IClusterClient>());
+                var grains = host.Services.GetRequiredService<IClusterClient>();
+                for (var attempt = 1; ; attempt++)
+                {
+                    try
+                    {
+                        return await action(grains);
+                    }
+                    catch (Orleans.Runtime.Messaging.ConnectionFailedException) when (attempt < MaxAttempts)
+                    {
+                        // The request went to a gateway that is gone but still listed (an edge that crashed seconds
+                        // ago, before membership declared it dead); it never reached a silo, and the client now
+                        // counts that gateway out: the same request through another one.
+                        await Task.Delay(RetryDelay);
+                    }
+                }
             }
             finally
             {
