@@ -79,10 +79,7 @@ public sealed class HandshakeGrain(KeyServerClient keys, ReplicaHealth health, E
         var first = AttemptAsync(call.Tenant, firstReplica, settings.KeyCallTimeout, attempt);
         if (next == order.Count) return await first;
 
-        // WaitAsync drops its timer as soon as the first answer is in (a Task.Delay here would keep one alive per
-        // call for the whole failover delay); its timeout only means "go on to hedge".
-        await ((Task)first.WaitAsync(settings.FailoverAfter))
-            .ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing | ConfigureAwaitOptions.ContinueOnCapturedContext);
+        await Task.WhenAny(first, Task.Delay(settings.FailoverAfter));
         if (first.IsCompleted && Usable(first.Result)) return first.Result;
 
         var remaining = settings.KeyCallTimeout - Stopwatch.GetElapsedTime(started);
