@@ -55,7 +55,7 @@ internal static class KeyServerCommand
                 // read afresh from all sources; a file that is missing or does not parse changes nothing.
                 var path = Path.GetFullPath(configFile);
                 builder.Services.AddSingleton(new KeyServerSettings(o => Bind(SiloHosting.ReadAgain(configFile, overrides), o)));
-                builder.Services.AddSingleton<IOptionsChangeTokenSource<KeyServerOptions>>(new FileChangeTokenSource(path));
+                builder.Services.AddSingleton<IOptionsChangeTokenSource<KeyServerOptions>>(_ => new FileChangeTokenSource(path)); // disposed with the host: its file watcher too
             }
             builder.UseOrleans(orleans =>
             {

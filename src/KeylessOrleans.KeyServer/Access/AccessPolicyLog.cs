@@ -11,7 +11,7 @@ public sealed partial class AccessPolicyLog(KeyAccessOptions options, ILogger<Ac
         if (string.IsNullOrWhiteSpace(options.EdgeCa))
             LogUnauthenticated();
         else
-            LogPolicy(options.EdgeCa, options.AllowedEdges.Count == 0 ? "any edge the CA certified" : string.Join(", ", options.AllowedEdges));
+            LogPolicy(options.EdgeCa, options.DescribeAllowedEdges());
         LogLimits(options.AllowRsaDecryption, options.PerEdgeRate, options.TenantRate, options.FreshnessWindow.TotalSeconds);
         return Task.CompletedTask;
     }

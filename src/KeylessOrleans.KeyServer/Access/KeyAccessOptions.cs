@@ -45,6 +45,9 @@ public sealed class KeyAccessOptions
     /// </summary>
     public int ReplayCacheSize { get; set; } = 2_000_000;
 
+    /// <summary>The allow-list as the log shows it to the tenant's security team.</summary>
+    public string DescribeAllowedEdges() => AllowedEdges.Count == 0 ? "any edge the CA certified" : string.Join(", ", AllowedEdges);
+
     public IEnumerable<string> Validate()
     {
         if (!string.IsNullOrWhiteSpace(EdgeCa) && !File.Exists(EdgeCa))

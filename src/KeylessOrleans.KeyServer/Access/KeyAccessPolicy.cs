@@ -63,11 +63,9 @@ public sealed partial class KeyAccessPolicy : IDisposable
             }
             if (fresh.EdgeCa != _started.EdgeCa || fresh.FreshnessWindow != _started.FreshnessWindow || fresh.ReplayCacheSize != _started.ReplayCacheSize)
                 LogRestartNeeded();
-            var previous = _current;
-            if (previous.Matches(fresh)) return; // another setting changed
+            if (_current.Matches(fresh)) return; // another setting changed
             _current = new Snapshot(fresh, _time);
-            LogReloaded(fresh.AllowedEdges.Count == 0 ? "any edge the CA certified" : string.Join(", ", fresh.AllowedEdges),
-                fresh.AllowRsaDecryption, fresh.PerEdgeRate, fresh.TenantRate);
+            LogReloaded(fresh.DescribeAllowedEdges(), fresh.AllowRsaDecryption, fresh.PerEdgeRate, fresh.TenantRate);
         }
         catch (Exception e)
         {
