@@ -174,40 +174,11 @@ public sealed class KeylessProcess : IAsyncDisposable
         _process.Dispose();
     }
 
-    /// <summary>A base port whose next <paramref name="count"/> ports are all free right now.</summary>
-    public static int FreePortRange(int count)
-    {
-        for (var attempt = 0; attempt < 100; attempt++)
-        {
-            var candidate = Random.Shared.Next(20000, 45000);
-            var sockets = new List<Socket>();
-            try
-            {
-                for (var i = 0; i < count; i++)
-                {
-                    var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
-                    sockets.Add(socket);
-                    socket.Bind(new IPEndPoint(IPAddress.Loopback, candidate + i));
-                }
-                return candidate;
-            }
-            catch (SocketException)
-            {
-            }
-            finally
-            {
-                sockets.ForEach(s => s.Dispose());
-            }
-        }
-        throw new InvalidOperationException("no free port range");
-    }
+    /// <summary>A base port whose next <paramref name="count"/> ports are free for a child process to listen on.</summary>
+    public static int FreePortRange(int count) => LoopbackPorts.Take(count);
 
-    public static int FreePort()
-    {
-        using var probe = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
-        probe.Bind(new IPEndPoint(IPAddress.Loopback, 0));
-        return ((IPEndPoint)probe.LocalEndPoint!).Port;
-    }
+    /// <summary>A port free for a child process to listen on (see <see cref="LoopbackPorts"/> for why not bind(0)).</summary>
+    public static int FreePort() => LoopbackPorts.Take(1);
 
     [DllImport("libc", EntryPoint = "kill", SetLastError = true)]
     private static extern int Kill(int pid, int signal);
