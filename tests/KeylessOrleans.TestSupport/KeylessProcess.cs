@@ -171,7 +171,20 @@ public sealed class KeylessProcess : IAsyncDisposable
                 await _process.WaitForExitAsync();
             }
         }
+        RemoveRuntimeIpcFiles(_process.Id);
         _process.Dispose();
+    }
+
+    /// <summary>
+    /// The .NET runtime's diagnostic socket and debugger pipes in the temp folder, which it removes only on a clean
+    /// exit: a SIGKILLed process leaves them behind.
+    /// </summary>
+    private static void RemoveRuntimeIpcFiles(int pid)
+    {
+        var temp = Path.GetTempPath();
+        foreach (var pattern in new[] { $"dotnet-diagnostic-{pid}-*-socket", $"clr-debug-pipe-{pid}-*" })
+            foreach (var file in Directory.EnumerateFiles(temp, pattern))
+                File.Delete(file);
     }
 
     /// <summary>A base port whose next <paramref name="count"/> ports are free for a child process to listen on.</summary>
