@@ -89,7 +89,7 @@ public sealed class ClusterTlsTests : IDisposable
     }
 
     [Fact]
-    public async Task The_tenants_security_team_changes_its_allowed_edges_in_the_config_file_and_the_running_key_server_applies_it()
+    public async Task The_tenants_security_team_changes_its_allowed_edges_and_delegation_policy_in_the_config_file_and_the_running_key_server_applies_them()
     {
         await RunOkAsync("ca", "init", "--dir", F("ca"));
         await RunOkAsync("cert", "issue", "--ca-dir", F("ca"), "--role", "edge", "--name", "edge1", "--out", F("edge"));
@@ -131,6 +131,12 @@ public sealed class ClusterTlsTests : IDisposable
         // Back on the list: served again.
         Policy("{ \"AllowedEdges\": [ \"edge1\" ] }");
         await shop.WaitForLineAsync("Access policy reloaded: allowed edges: edge1", TimeSpan.FromSeconds(20));
+        Assert.Equal(0, await CurlAsync());
+
+        // The delegated-credential policy lives in the same file and applies the same way.
+        Assert.Contains("Delegated credentials: issuing, at most 1.00:00:00 valid", shop.Output);
+        File.WriteAllText(policy, "{ \"Keyless\": { \"KeyServer\": { \"Access\": { \"AllowedEdges\": [ \"edge1\" ] }, \"DelegatedCredentials\": { \"Enabled\": false } } } }");
+        await shop.WaitForLineAsync("Delegated-credential policy reloaded: not issuing", TimeSpan.FromSeconds(20));
         Assert.Equal(0, await CurlAsync());
         Assert.False(shop.HasExited);
     }

@@ -3,8 +3,8 @@ using Microsoft.Extensions.Logging;
 
 namespace KeylessOrleans.KeyServer.Access;
 
-/// <summary>Says at start which access policy this key server enforces, so the tenant's security team can see it in the log.</summary>
-public sealed partial class AccessPolicyLog(KeyAccessOptions options, ILogger<AccessPolicyLog> logger) : IHostedService
+/// <summary>Says at start which access and delegation policy this key server enforces, so the tenant's security team can see it in the log.</summary>
+public sealed partial class AccessPolicyLog(KeyAccessOptions options, KeyAccessPolicy policies, ILogger<AccessPolicyLog> logger) : IHostedService
 {
     public Task StartAsync(CancellationToken cancellationToken)
     {
@@ -13,6 +13,7 @@ public sealed partial class AccessPolicyLog(KeyAccessOptions options, ILogger<Ac
         else
             LogPolicy(options.EdgeCa, options.DescribeAllowedEdges());
         LogLimits(options.AllowRsaDecryption, options.PerEdgeRate, options.TenantRate, options.FreshnessWindow.TotalSeconds);
+        LogDelegation(policies.Delegation.Describe());
         return Task.CompletedTask;
     }
 
@@ -26,4 +27,7 @@ public sealed partial class AccessPolicyLog(KeyAccessOptions options, ILogger<Ac
 
     [LoggerMessage(EventId = 1312, Level = LogLevel.Information, Message = "RSA decryption allowed: {AllowRsaDecryption}; rate limits {PerEdgeRate}/s per edge, {TenantRate}/s in all; freshness window {WindowSeconds} s")]
     private partial void LogLimits(bool allowRsaDecryption, double perEdgeRate, double tenantRate, double windowSeconds);
+
+    [LoggerMessage(EventId = 1317, Level = LogLevel.Information, Message = "Delegated credentials: {Policy}")]
+    private partial void LogDelegation(string policy);
 }

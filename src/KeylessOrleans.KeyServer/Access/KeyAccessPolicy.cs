@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using KeylessOrleans.KeyServer.Delegation;
 using KeylessOrleans.KeyServer.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
@@ -8,7 +9,8 @@ namespace KeylessOrleans.KeyServer.Access;
 
 /// <summary>
 /// The parts of the tenant's access policy a security team changes while the key server runs: which edges may use
-/// the keys, whether RSA decryption is allowed, and the rate limits. When the configuration changes (a JSON file
+/// the keys, whether RSA decryption is allowed, the rate limits, and the delegated-credential policy (issuing on or
+/// off, maximum validity, schemes, revocation file). When the configuration changes (a JSON file
 /// given with --config, reloaded on save), the new policy applies to the next request; an invalid change is refused
 /// with an error line and the running policy stays. The edge CA, the freshness window and the replay cache size are
 /// read at start only (a change says "restart to apply").
@@ -23,15 +25,17 @@ public sealed partial class KeyAccessPolicy : IDisposable
     private readonly ILogger<KeyAccessPolicy> _logger;
     private readonly List<IDisposable> _subscriptions = [];
     private volatile Snapshot _current;
+    private volatile DelegatedCredentialOptions _delegation;
 
-    public KeyAccessPolicy(KeyAccessOptions options, KeyServerSettings settings, IEnumerable<IOptionsChangeTokenSource<KeyServerOptions>> changes,
+    public KeyAccessPolicy(IOptions<KeyServerOptions> options, KeyServerSettings settings, IEnumerable<IOptionsChangeTokenSource<KeyServerOptions>> changes,
         TimeProvider time, ILogger<KeyAccessPolicy> logger)
     {
-        _started = options;
+        _started = options.Value.Access;
+        _delegation = options.Value.DelegatedCredentials;
         _settings = settings;
         _time = time;
         _logger = logger;
-        _current = new Snapshot(options, time);
+        _current = new Snapshot(_started, time);
         foreach (var source in changes) _subscriptions.Add(ChangeToken.OnChange(source.GetChangeToken, () => _ = ReloadSoonAsync()));
     }
 
@@ -49,23 +53,34 @@ public sealed partial class KeyAccessPolicy : IDisposable
     /// <summary>The policy for the request at hand.</summary>
     public Snapshot Current => _current;
 
+    /// <summary>The delegated-credential policy for the next issuance (credentials already issued run to their expiry).</summary>
+    public DelegatedCredentialOptions Delegation => _delegation;
+
     /// <summary>Reads the configuration again and applies its access policy, or keeps the running one if it is invalid.</summary>
     public void Reload()
     {
         try
         {
-            var fresh = _settings.Read().Access;
-            var problems = fresh.Validate().ToList();
+            var settings = _settings.Read();
+            var (fresh, delegation) = (settings.Access, settings.DelegatedCredentials);
+            var problems = fresh.Validate().Concat(delegation.Validate()).ToList();
             if (problems.Count > 0)
             {
-                LogRefused(string.Join("; ", problems));
+                LogRefused(string.Join("; ", problems)); // all or nothing: half a policy change is a policy nobody wrote
                 return;
             }
             if (fresh.EdgeCa != _started.EdgeCa || fresh.FreshnessWindow != _started.FreshnessWindow || fresh.ReplayCacheSize != _started.ReplayCacheSize)
                 LogRestartNeeded();
-            if (_current.Matches(fresh)) return; // another setting changed
-            _current = new Snapshot(fresh, _time);
-            LogReloaded(fresh.DescribeAllowedEdges(), fresh.AllowRsaDecryption, fresh.PerEdgeRate, fresh.TenantRate);
+            if (!_current.Matches(fresh))
+            {
+                _current = new Snapshot(fresh, _time);
+                LogReloaded(fresh.DescribeAllowedEdges(), fresh.AllowRsaDecryption, fresh.PerEdgeRate, fresh.TenantRate);
+            }
+            if (!delegation.SameAs(_delegation))
+            {
+                _delegation = delegation;
+                LogDelegationReloaded(delegation.Describe());
+            }
         }
         catch (Exception e)
         {
@@ -111,6 +126,9 @@ public sealed partial class KeyAccessPolicy : IDisposable
 
     [LoggerMessage(EventId = 1313, Level = LogLevel.Information, Message = "Access policy reloaded: allowed edges: {AllowedEdges}; RSA decryption allowed: {AllowRsaDecryption}; rate limits {PerEdgeRate}/s per edge, {TenantRate}/s in all")]
     private partial void LogReloaded(string allowedEdges, bool allowRsaDecryption, double perEdgeRate, double tenantRate);
+
+    [LoggerMessage(EventId = 1316, Level = LogLevel.Information, Message = "Delegated-credential policy reloaded: {Policy}")]
+    private partial void LogDelegationReloaded(string policy);
 
     [LoggerMessage(EventId = 1314, Level = LogLevel.Error, Message = "Access policy change refused, the running policy stays: {Problems}")]
     private partial void LogRefused(string problems);

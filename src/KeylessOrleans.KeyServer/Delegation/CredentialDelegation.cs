@@ -1,5 +1,6 @@
 using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
+using KeylessOrleans.KeyServer.Access;
 using KeylessOrleans.KeyServer.Hosting;
 using KeylessOrleans.KeyServer.KeyStore;
 using KeylessOrleans.KeyServer.Tls;
@@ -15,17 +16,18 @@ namespace KeylessOrleans.KeyServer.Delegation;
 /// pass as a CertificateVerify or ServerKeyExchange one, and no CertificateVerify or ServerKeyExchange input can
 /// pass as this) and signs that, nothing else.
 /// </summary>
-public sealed class CredentialDelegation(IKeyStore store, IOptions<KeyServerOptions> options, TimeProvider time)
+public sealed class CredentialDelegation(IKeyStore store, IOptions<KeyServerOptions> options, KeyAccessPolicy policies, TimeProvider time)
 {
     public KeyOperationResult Issue(string keyId, DelegateCredentialRequest request)
     {
+        // The running policy (the tenant may change it while the key server runs); the key folder is fixed at start.
         var settings = options.Value;
-        var policy = settings.DelegatedCredentials;
+        var policy = policies.Delegation;
         if (!store.TryGetKey(keyId, out var key)) return Failure(KeyOperationStatus.KeyNotFound, $"key {keyId} is not held here");
         if (!policy.Enabled) return Failure(KeyOperationStatus.Unauthorized, "this tenant does not issue delegated credentials");
         var revocation = Path.Combine(settings.KeyDirectory, policy.RevocationFile);
         if (File.Exists(revocation)) return Failure(KeyOperationStatus.Unauthorized, $"the tenant revoked delegated credentials ({revocation} exists)");
-        if (key.Algorithm == KeyAlgorithm.Rsa && settings.Access.AllowRsaDecryption)
+        if (key.Algorithm == KeyAlgorithm.Rsa && policies.Current.AllowRsaDecryption)
             return Invalid("an RSA key that also decrypts TLS 1.2 premasters may not delegate (RFC 9345 §7.6): switch off AllowRsaDecryption or delegate from an EC key");
 
         var certificate = store.ChainsOf(keyId).Select(c => c.EndEntity)
@@ -34,8 +36,8 @@ public sealed class CredentialDelegation(IKeyStore store, IOptions<KeyServerOpti
         if (CertificateProblem(certificate) is { } notDelegable) return Invalid(notDelegable);
         if (!TlsSignatureSchemes.ForTls13(key.Algorithm).Contains(request.Scheme))
             return Invalid($"a {key.Algorithm} key does not sign with {request.Scheme} in TLS 1.3");
-        if (!policy.AllowedSchemes.Contains(request.DelegatedScheme))
-            return Invalid($"{request.DelegatedScheme} is not among the tenant's delegated-credential schemes ({string.Join(", ", policy.AllowedSchemes)})");
+        if (!policy.Schemes.Contains(request.DelegatedScheme))
+            return Invalid($"{request.DelegatedScheme} is not among the tenant's delegated-credential schemes ({string.Join(", ", policy.Schemes)})");
         if (PublicKeyProblem(request.DelegatedScheme, request.DelegatedPublicKey) is { } badKey) return Invalid(badKey);
 
         var validity = TimeSpan.FromSeconds(request.ValiditySeconds);

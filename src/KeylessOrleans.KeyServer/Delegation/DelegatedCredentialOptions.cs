@@ -14,8 +14,17 @@ public sealed class DelegatedCredentialOptions
     /// <summary>The longest validity a credential gets: exposure if an edge's key leaks. RFC 9345 allows 7 days at most.</summary>
     public TimeSpan MaxValidity { get; set; } = TimeSpan.FromHours(24);
 
-    /// <summary>Schemes an edge's delegated key may sign CertificateVerify with (never rsa_pss_rsae_*, RFC 9345 §4).</summary>
-    public List<SignatureScheme> AllowedSchemes { get; set; } = [SignatureScheme.EcdsaSecp256r1Sha256, SignatureScheme.Ed25519];
+    /// <summary>
+    /// Schemes an edge's delegated key may sign CertificateVerify with (never rsa_pss_rsae_*, RFC 9345 §4); empty:
+    /// <see cref="DefaultSchemes"/>. Empty rather than holding the defaults because the configuration binder adds the
+    /// configured items to a list's existing ones: a tenant writing ["Ed25519"] would have allowed ECDSA as well.
+    /// </summary>
+    public List<SignatureScheme> AllowedSchemes { get; set; } = [];
+
+    public static readonly IReadOnlyList<SignatureScheme> DefaultSchemes = [SignatureScheme.EcdsaSecp256r1Sha256, SignatureScheme.Ed25519];
+
+    /// <summary>The schemes in force: <see cref="AllowedSchemes"/>, or the defaults when none are named.</summary>
+    public IReadOnlyList<SignatureScheme> Schemes => AllowedSchemes.Count > 0 ? AllowedSchemes : DefaultSchemes;
 
     /// <summary>
     /// While this file exists, no credential is issued: the tenant's switch to stop delegation at once, without a
@@ -26,6 +35,15 @@ public sealed class DelegatedCredentialOptions
 
     public static readonly IReadOnlyList<SignatureScheme> Supported =
         [SignatureScheme.EcdsaSecp256r1Sha256, SignatureScheme.EcdsaSecp384r1Sha384, SignatureScheme.Ed25519];
+
+    /// <summary>The policy in one line, for the key server's log.</summary>
+    public string Describe() => Enabled
+        ? $"issuing, at most {MaxValidity} valid, schemes {string.Join(", ", Schemes)}; revoked while {RevocationFile} exists"
+        : "not issuing";
+
+    internal bool SameAs(DelegatedCredentialOptions other) =>
+        Enabled == other.Enabled && MaxValidity == other.MaxValidity && Schemes.SequenceEqual(other.Schemes)
+        && RevocationFile == other.RevocationFile;
 
     public IEnumerable<string> Validate()
     {

@@ -1,10 +1,12 @@
 using System.Security.Cryptography;
+using KeylessOrleans.KeyServer.Access;
 using KeylessOrleans.KeyServer.Delegation;
 using KeylessOrleans.KeyServer.Hosting;
 using KeylessOrleans.KeyServer.KeyStore;
 using KeylessOrleans.KeyServer.Tls;
 using KeylessOrleans.Keys;
 using KeylessOrleans.TestSupport;
+using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.Options;
 
 namespace KeylessOrleans.KeyServer.Tests.Delegation;
@@ -20,8 +22,10 @@ public sealed class CredentialDelegationTests : IDisposable
     private readonly TestCertificateAuthority _ca = new();
     private readonly TenantKeyFolder _folder;
     private readonly PemKeyStore _store;
-    private readonly KeyServerOptions _options;
+    private readonly KeyServerSettings _tenantConfig;
+    private readonly KeyAccessPolicy _policies;
     private readonly CredentialDelegation _delegation;
+    private Action<KeyServerOptions> _tenantEdits = _ => { };
     private readonly TestKey _ecKey = TestKeys.Ecdsa(ECCurve.NamedCurves.nistP256).Key;
     private readonly TestKey _rsaKey = TestKeys.Rsa(2048).Key;
     private readonly byte[] _ecCertificate;
@@ -34,21 +38,41 @@ public sealed class CredentialDelegationTests : IDisposable
         _ecCertificate = _folder.Add("dc-ec.pem", _ecKey, _ca, delegable, Host);
         _rsaCertificate = _folder.Add("dc-rsa.pem", _rsaKey, _ca, delegable, Host);
         _store = new PemKeyStore(_folder.Path, new ListLogger<PemKeyStore>());
-        _options = new KeyServerOptions { Tenant = "acme", KeyDirectory = _folder.Path };
-        _delegation = new CredentialDelegation(_store, Options.Create(_options), TimeProvider.System);
+        // The tenant's configuration as the key server reads it, at start and again on every change.
+        _tenantConfig = new KeyServerSettings(o =>
+        {
+            o.Tenant = "acme";
+            o.KeyDirectory = _folder.Path;
+            _tenantEdits(o);
+        });
+        (_policies, _delegation) = NewDelegation(_tenantConfig.Read());
+    }
+
+    private (KeyAccessPolicy, CredentialDelegation) NewDelegation(KeyServerOptions started)
+    {
+        var policies = new KeyAccessPolicy(Options.Create(started), _tenantConfig, [], TimeProvider.System, new ListLogger<KeyAccessPolicy>());
+        return (policies, new CredentialDelegation(_store, Options.Create(started), policies, TimeProvider.System));
+    }
+
+    /// <summary>The tenant edits its configuration file while the key server runs.</summary>
+    private void TenantChanges(Action<KeyServerOptions> edit)
+    {
+        _tenantEdits += edit;
+        _policies.Reload();
     }
 
     private static string IdOf(TestKey key) => KeyIds.FromSubjectPublicKeyInfo(key.SubjectPublicKeyInfo);
 
     private KeyOperationResult Issue(
         TestKey key, byte[] certificate, SignatureScheme scheme = SignatureScheme.EcdsaSecp256r1Sha256,
-        SignatureScheme delegatedScheme = SignatureScheme.EcdsaSecp256r1Sha256, byte[]? publicKey = null, TimeSpan? validity = null)
+        SignatureScheme delegatedScheme = SignatureScheme.EcdsaSecp256r1Sha256, byte[]? publicKey = null, TimeSpan? validity = null,
+        CredentialDelegation? through = null)
     {
         using var delegated = ECDsa.Create(ECCurve.NamedCurves.nistP256);
         var request = new DelegateCredentialRequest(
             new KeyRequestContext("acme", IdOf(key), Host, null, "edge-1"), SHA256.HashData(certificate), scheme, delegatedScheme,
             publicKey ?? delegated.ExportSubjectPublicKeyInfo(), (uint)(validity ?? TimeSpan.FromHours(8)).TotalSeconds);
-        return _delegation.Issue(IdOf(key), request);
+        return (through ?? _delegation).Issue(IdOf(key), request);
     }
 
     [Theory]
@@ -75,11 +99,11 @@ public sealed class CredentialDelegationTests : IDisposable
     [Fact]
     public void A_request_over_the_tenants_maximum_validity_is_refused()
     {
-        _options.DelegatedCredentials.MaxValidity = TimeSpan.FromHours(24);
-        var result = Issue(_ecKey, _ecCertificate, validity: TimeSpan.FromHours(25));
+        TenantChanges(o => o.DelegatedCredentials.MaxValidity = TimeSpan.FromHours(12));
+        var result = Issue(_ecKey, _ecCertificate, validity: TimeSpan.FromHours(13));
         Assert.Equal(KeyOperationStatus.InvalidRequest, result.Status);
         Assert.Contains("maximum", result.Detail);
-        Assert.True(Issue(_ecKey, _ecCertificate, validity: TimeSpan.FromHours(24)).IsOk);
+        Assert.True(Issue(_ecKey, _ecCertificate, validity: TimeSpan.FromHours(12)).IsOk);
     }
 
     [Fact]
@@ -97,9 +121,12 @@ public sealed class CredentialDelegationTests : IDisposable
     public void An_rsa_pss_rsae_delegated_key_is_refused()
     {
         var rsaPublic = TestKeys.Rsa(2048).Key.SubjectPublicKeyInfo;
-        _options.DelegatedCredentials.AllowedSchemes.Add(SignatureScheme.RsaPssRsaeSha256); // even a policy that lists it
+        // Even a policy that lists it (the key server's start-up validation refuses such a policy; this is the layer behind).
+        var started = _tenantConfig.Read();
+        started.DelegatedCredentials.AllowedSchemes.Add(SignatureScheme.RsaPssRsaeSha256);
+        var (_, delegation) = NewDelegation(started);
 
-        var result = Issue(_ecKey, _ecCertificate, delegatedScheme: SignatureScheme.RsaPssRsaeSha256, publicKey: rsaPublic);
+        var result = Issue(_ecKey, _ecCertificate, delegatedScheme: SignatureScheme.RsaPssRsaeSha256, publicKey: rsaPublic, through: delegation);
 
         Assert.Equal(KeyOperationStatus.InvalidRequest, result.Status);
         Assert.Null(result.Output);
@@ -118,7 +145,7 @@ public sealed class CredentialDelegationTests : IDisposable
     public void Revocation_by_the_tenant_stops_issuance_at_once_and_lifting_it_resumes()
     {
         Assert.True(Issue(_ecKey, _ecCertificate).IsOk);
-        var marker = Path.Combine(_folder.Path, _options.DelegatedCredentials.RevocationFile);
+        var marker = Path.Combine(_folder.Path, _policies.Delegation.RevocationFile);
         File.WriteAllText(marker, "");
 
         var refused = Issue(_ecKey, _ecCertificate);
@@ -136,13 +163,73 @@ public sealed class CredentialDelegationTests : IDisposable
         Assert.Equal(KeyOperationStatus.InvalidRequest, refused.Status);
         Assert.Contains("7.6", refused.Detail);
 
-        _options.Access.AllowRsaDecryption = false;
+        TenantChanges(o => o.Access.AllowRsaDecryption = false);
         var issued = Issue(_rsaKey, _rsaCertificate, scheme: SignatureScheme.RsaPssRsaeSha256);
 
         Assert.True(issued.IsOk, issued.Detail);
         var parts = DelegatedCredential.Parse(issued.Output!)!;
         Assert.True(IndependentVerifier.Verify(SignatureScheme.RsaPssRsaeSha256, _rsaKey.SubjectPublicKeyInfo,
             DelegatedCredential.SignedContent(_rsaCertificate, parts.Credential, parts.Algorithm), parts.Signature));
+    }
+
+    [Fact]
+    public void A_tenant_switching_issuance_off_in_its_configuration_gets_no_new_credential_until_it_switches_it_on()
+    {
+        Assert.True(Issue(_ecKey, _ecCertificate).IsOk);
+
+        TenantChanges(o => o.DelegatedCredentials.Enabled = false);
+        var refused = Issue(_ecKey, _ecCertificate);
+        Assert.Equal(KeyOperationStatus.Unauthorized, refused.Status);
+        Assert.Contains("does not issue", refused.Detail);
+
+        TenantChanges(o => o.DelegatedCredentials.Enabled = true);
+        Assert.True(Issue(_ecKey, _ecCertificate).IsOk);
+    }
+
+    [Fact]
+    public void A_tenant_naming_only_ed25519_in_its_configuration_gets_no_ecdsa_delegated_key_certified()
+    {
+        var tenantFile = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>
+        {
+            ["Keyless:KeyServer:DelegatedCredentials:AllowedSchemes:0"] = "Ed25519",
+        }).Build();
+        TenantChanges(o => tenantFile.GetSection("Keyless:KeyServer").Bind(o));
+
+        var refused = Issue(_ecKey, _ecCertificate, delegatedScheme: SignatureScheme.EcdsaSecp256r1Sha256);
+        var ed25519 = TestKeys.Ed25519().Key.SubjectPublicKeyInfo;
+        var issued = Issue(_ecKey, _ecCertificate, delegatedScheme: SignatureScheme.Ed25519, publicKey: ed25519);
+
+        Assert.Equal(KeyOperationStatus.InvalidRequest, refused.Status);
+        Assert.Contains("not among the tenant's delegated-credential schemes (Ed25519)", refused.Detail);
+        Assert.True(issued.IsOk, issued.Detail);
+    }
+
+    [Fact]
+    public void A_change_with_any_invalid_setting_is_refused_whole_and_the_running_policy_stays()
+    {
+        TenantChanges(o =>
+        {
+            o.DelegatedCredentials.Enabled = false;
+            o.DelegatedCredentials.MaxValidity = TimeSpan.FromDays(8); // beyond RFC 9345's 7 days
+        });
+
+        Assert.True(_policies.Delegation.Enabled);
+        Assert.True(Issue(_ecKey, _ecCertificate).IsOk);
+    }
+
+    [Fact]
+    public void Switching_rsa_decryption_on_while_running_stops_delegation_from_an_rsa_key_at_once()
+    {
+        _tenantEdits += o => o.Access.AllowRsaDecryption = false; // as the key server started
+        var (policies, delegation) = NewDelegation(_tenantConfig.Read());
+        Assert.True(Issue(_rsaKey, _rsaCertificate, scheme: SignatureScheme.RsaPssRsaeSha256, through: delegation).IsOk);
+
+        _tenantEdits += o => o.Access.AllowRsaDecryption = true;
+        policies.Reload();
+
+        var refused = Issue(_rsaKey, _rsaCertificate, scheme: SignatureScheme.RsaPssRsaeSha256, through: delegation);
+        Assert.Equal(KeyOperationStatus.InvalidRequest, refused.Status);
+        Assert.Contains("7.6", refused.Detail);
     }
 
     [Fact]
