@@ -124,6 +124,10 @@ public sealed class ClusterTlsTests : IDisposable
         Policy("{ \"AllowedEdges\": [ \"edge1\" ], \"PerEdgeRate\": -5 }");
         await shop.WaitForLineAsync("Access policy change refused", TimeSpan.FromSeconds(20));
         Assert.NotEqual(0, await CurlAsync());
+        using var admin = new AdminEndpoint(shop.AdminPort); // what the security team's alert watches
+        var metrics = await admin.MetricsAsync();
+        Assert.True(AdminEndpoint.Sum(metrics, "keyless_keyserver_policy_changes_total", ("outcome", "refused")) >= 1, metrics);
+        Assert.True(AdminEndpoint.Sum(metrics, "keyless_keyserver_policy_changes_total", ("outcome", "applied")) >= 1, metrics);
         File.WriteAllText(policy, "{ \"Keyless\": { \"KeyServer\": ");
         await shop.WaitForLineAsync("Failed to load configuration from file", TimeSpan.FromSeconds(20));
         Assert.NotEqual(0, await CurlAsync());

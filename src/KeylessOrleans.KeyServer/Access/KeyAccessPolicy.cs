@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using KeylessOrleans.KeyServer.Delegation;
+using KeylessOrleans.KeyServer.Diagnostics;
 using KeylessOrleans.KeyServer.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
@@ -22,18 +23,20 @@ public sealed partial class KeyAccessPolicy : IDisposable
     private readonly KeyAccessOptions _started;
     private readonly KeyServerSettings _settings;
     private readonly TimeProvider _time;
+    private readonly KeyServerMetrics _metrics;
     private readonly ILogger<KeyAccessPolicy> _logger;
     private readonly List<IDisposable> _subscriptions = [];
     private volatile Snapshot _current;
     private volatile DelegatedCredentialOptions _delegation;
 
     public KeyAccessPolicy(IOptions<KeyServerOptions> options, KeyServerSettings settings, IEnumerable<IOptionsChangeTokenSource<KeyServerOptions>> changes,
-        TimeProvider time, ILogger<KeyAccessPolicy> logger)
+        TimeProvider time, KeyServerMetrics metrics, ILogger<KeyAccessPolicy> logger)
     {
         _started = options.Value.Access;
         _delegation = options.Value.DelegatedCredentials;
         _settings = settings;
         _time = time;
+        _metrics = metrics;
         _logger = logger;
         _current = new Snapshot(_started, time);
         foreach (var source in changes) _subscriptions.Add(ChangeToken.OnChange(source.GetChangeToken, () => _ = ReloadSoonAsync()));
@@ -56,7 +59,7 @@ public sealed partial class KeyAccessPolicy : IDisposable
     /// <summary>The delegated-credential policy for the next issuance (credentials already issued run to their expiry).</summary>
     public DelegatedCredentialOptions Delegation => _delegation;
 
-    /// <summary>Reads the configuration again and applies its access policy, or keeps the running one if it is invalid.</summary>
+    /// <summary>Reads the configuration again and applies its access and delegation policy, or keeps the running ones if any part is invalid.</summary>
     public void Reload()
     {
         try
@@ -66,11 +69,13 @@ public sealed partial class KeyAccessPolicy : IDisposable
             var problems = fresh.Validate().Concat(delegation.Validate()).ToList();
             if (problems.Count > 0)
             {
-                LogRefused(string.Join("; ", problems)); // all or nothing: half a policy change is a policy nobody wrote
+                Refuse(string.Join("; ", problems)); // all or nothing: half a policy change is a policy nobody wrote
                 return;
             }
             if (fresh.EdgeCa != _started.EdgeCa || fresh.FreshnessWindow != _started.FreshnessWindow || fresh.ReplayCacheSize != _started.ReplayCacheSize)
                 LogRestartNeeded();
+            if (_current.Matches(fresh) && delegation.SameAs(_delegation)) return; // another setting changed
+            _metrics.PolicyChange("applied");
             if (!_current.Matches(fresh))
             {
                 _current = new Snapshot(fresh, _time);
@@ -84,8 +89,14 @@ public sealed partial class KeyAccessPolicy : IDisposable
         }
         catch (Exception e)
         {
-            LogRefused($"{e.GetType().Name}: {e.Message}");
+            Refuse($"{e.GetType().Name}: {e.Message}");
         }
+    }
+
+    private void Refuse(string problems)
+    {
+        _metrics.PolicyChange("refused");
+        LogRefused(problems);
     }
 
     public void Dispose()

@@ -17,6 +17,7 @@ public sealed class KeyServerMetrics : IDisposable
     private readonly Histogram<double> _duration;
     private readonly Counter<long> _denied;
     private readonly Counter<long> _sessions;
+    private readonly Counter<long> _policyChanges;
 
     public KeyServerMetrics(IMeterFactory meterFactory)
     {
@@ -24,6 +25,7 @@ public sealed class KeyServerMetrics : IDisposable
         _operations = _meter.CreateCounter<long>("keyless.keyserver.operations", description: "Key operations by operation and outcome");
         _denied = _meter.CreateCounter<long>("keyless.keyserver.denials", description: "Key requests refused before any key operation, by operation and reason");
         _sessions = _meter.CreateCounter<long>("keyless.keyserver.edge_sessions", description: "Edge sessions opened or refused");
+        _policyChanges = _meter.CreateCounter<long>("keyless.keyserver.policy_changes", description: "Changes of the tenant's policy file while running: applied or refused");
         _duration = _meter.CreateHistogram<double>("keyless.keyserver.operation.duration", unit: "ms", description: "Time spent in a key operation");
     }
 
@@ -44,6 +46,9 @@ public sealed class KeyServerMetrics : IDisposable
         _denied.Add(1, new TagList { { "operation", operation }, { "reason", reason } });
 
     public void EdgeSession(string outcome) => _sessions.Add(1, new TagList { { "outcome", outcome } });
+
+    /// <summary>A change of the policy file: "applied", or "refused" (invalid; the running policy stays) — worth an alert.</summary>
+    public void PolicyChange(string outcome) => _policyChanges.Add(1, new TagList { { "outcome", outcome } });
 
     public void Dispose() => _meter.Dispose();
 }

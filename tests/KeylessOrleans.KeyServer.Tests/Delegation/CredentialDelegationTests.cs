@@ -6,7 +6,10 @@ using KeylessOrleans.KeyServer.KeyStore;
 using KeylessOrleans.KeyServer.Tls;
 using KeylessOrleans.Keys;
 using KeylessOrleans.TestSupport;
+using System.Diagnostics.Metrics;
+using KeylessOrleans.KeyServer.Diagnostics;
 using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
 
 namespace KeylessOrleans.KeyServer.Tests.Delegation;
@@ -26,6 +29,7 @@ public sealed class CredentialDelegationTests : IDisposable
     private readonly KeyAccessPolicy _policies;
     private readonly CredentialDelegation _delegation;
     private Action<KeyServerOptions> _tenantEdits = _ => { };
+    private readonly ServiceProvider _meters = new ServiceCollection().AddMetrics().BuildServiceProvider();
     private readonly TestKey _ecKey = TestKeys.Ecdsa(ECCurve.NamedCurves.nistP256).Key;
     private readonly TestKey _rsaKey = TestKeys.Rsa(2048).Key;
     private readonly byte[] _ecCertificate;
@@ -50,7 +54,8 @@ public sealed class CredentialDelegationTests : IDisposable
 
     private (KeyAccessPolicy, CredentialDelegation) NewDelegation(KeyServerOptions started)
     {
-        var policies = new KeyAccessPolicy(Options.Create(started), _tenantConfig, [], TimeProvider.System, new ListLogger<KeyAccessPolicy>());
+        var policies = new KeyAccessPolicy(Options.Create(started), _tenantConfig, [], TimeProvider.System, new KeyServerMetrics(_meters.GetRequiredService<IMeterFactory>()),
+            new ListLogger<KeyAccessPolicy>());
         return (policies, new CredentialDelegation(_store, Options.Create(started), policies, TimeProvider.System));
     }
 
@@ -254,6 +259,7 @@ public sealed class CredentialDelegationTests : IDisposable
 
     public void Dispose()
     {
+        _meters.Dispose();
         _store.Dispose();
         _folder.Dispose();
         _ca.Dispose();
