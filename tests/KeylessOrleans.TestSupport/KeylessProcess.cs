@@ -188,10 +188,10 @@ public sealed class KeylessProcess : IAsyncDisposable
     }
 
     /// <summary>A base port whose next <paramref name="count"/> ports are free for a child process to listen on.</summary>
-    public static int FreePortRange(int count) => LoopbackPorts.Take(count);
+    public static int FreePortRange(int count) => Cluster.Hosting.LoopbackPorts.Take(count);
 
-    /// <summary>A port free for a child process to listen on (see <see cref="LoopbackPorts"/> for why not bind(0)).</summary>
-    public static int FreePort() => LoopbackPorts.Take(1);
+    /// <summary>A port free for a child process to listen on (see <see cref="Cluster.Hosting.LoopbackPorts"/> for why not bind(0)).</summary>
+    public static int FreePort() => Cluster.Hosting.LoopbackPorts.Take();
 
     [DllImport("libc", EntryPoint = "kill", SetLastError = true)]
     private static extern int Kill(int pid, int signal);

@@ -6,6 +6,7 @@ using System.Runtime.InteropServices;
 using System.Security.Cryptography.X509Certificates;
 using System.Text;
 using KeylessOrleans.Cli.Demo;
+using KeylessOrleans.Cluster.Hosting;
 
 namespace KeylessOrleans.Cli.Commands;
 
@@ -34,7 +35,7 @@ internal static class DemoCommand
                 return RunAsync(result.GetValue(httpsPort), result.GetValue(dataDir)!, result.GetValue(siloPort), result.GetValue(gatewayPort), result.GetValue(adminPort));
             var files = new DemoFiles(result.GetValue(dataDir)!);
             files.EnsureKeys();
-            files.WriteTenants(result.GetValue(originPort) ?? FreePort());
+            files.WriteTenants(result.GetValue(originPort) ?? LoopbackPorts.Take());
             Console.WriteLine($"demo data ready in {files.Root}: CA {files.CaFile}, keys {files.KeyDirectory}, tenants {files.TenantsFile}");
             return Task.FromResult(0);
         });
@@ -51,14 +52,14 @@ internal static class DemoCommand
         Console.WriteLine(files.EnsureKeys()
             ? $"demo: created a demo CA and RSA-2048 + ECDSA P-256 keys for {DemoFiles.HostName} in {files.KeyDirectory}"
             : $"demo: reusing the keys in {files.KeyDirectory}");
-        var originPort = FreePort();
+        var originPort = LoopbackPorts.Take();
         // Free ports unless asked: a demo must not fail because something already listens on 9090. A free port
         // may be one the demo is about to use itself (the key server takes siloPort + 1): skip those.
         var taken = new HashSet<int> { httpsPort, siloPort, siloPort + 1, gatewayPort, originPort };
         int FreeAdminPort()
         {
             while (true)
-                if (FreePort() is var free && taken.Add(free)) return free;
+                if (LoopbackPorts.Take() is var free && taken.Add(free)) return free;
         }
         var (edgeAdmin, keyServerAdmin) = adminPort is { } port ? (port, port + 1) : (FreeAdminPort(), FreeAdminPort());
         files.WriteTenants(originPort);
@@ -151,12 +152,5 @@ internal static class DemoCommand
         chain.ChainPolicy.RevocationMode = X509RevocationMode.NoCheck;
         using var leaf = X509CertificateLoader.LoadCertificate(certificate.GetRawCertData());
         return chain.Build(leaf);
-    }
-
-    private static int FreePort()
-    {
-        using var probe = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
-        probe.Bind(new IPEndPoint(IPAddress.Loopback, 0));
-        return ((IPEndPoint)probe.LocalEndPoint!).Port;
     }
 }
