@@ -29,8 +29,11 @@ public sealed class NssClient : IDisposable
 
     private string Database => $"sql:{_database.Path}";
 
-    /// <summary>One TLS 1.3 request to https://<paramref name="host"/>/ through 127.0.0.1, verifying the chain and the name.</summary>
-    public async Task<ExternalTool.Result> GetAsync(int port, string host, bool delegatedCredentials)
+    /// <summary>
+    /// One TLS 1.3 request to https://<paramref name="host"/>/ through 127.0.0.1, verifying the chain and the name;
+    /// with <paramref name="ocspStapling"/> it asks for a stapled OCSP response (status_request) and says how many came.
+    /// </summary>
+    public async Task<ExternalTool.Result> GetAsync(int port, string host, bool delegatedCredentials, bool ocspStapling = false)
     {
         // tstclnt spins instead of exiting when its request comes on a pipe that ends; from a file (-A) it exits.
         // One file per call: concurrent calls rewriting a shared one handed tstclnt an empty request, and it waited.
@@ -38,7 +41,8 @@ public sealed class NssClient : IDisposable
         try
         {
             return await ExternalTool.RunAsync("tstclnt",
-                ["-h", "127.0.0.1", "-p", $"{port}", "-a", host, "-d", Database, "-V", "tls1.3:tls1.3", "-A", request, .. delegatedCredentials ? new[] { "-B" } : []]);
+                ["-h", "127.0.0.1", "-p", $"{port}", "-a", host, "-d", Database, "-V", "tls1.3:tls1.3", "-A", request,
+                    .. delegatedCredentials ? new[] { "-B" } : [], .. ocspStapling ? new[] { "-T" } : []]);
         }
         finally
         {

@@ -22,6 +22,9 @@ public class BreadthFixture : EdgeFixture
     public static readonly string[] SharedDelegationHosts = ["dc-a.acme.test", "dc-b.acme.test"];
     public const string RevokedHost = "revoked.acme.test";
 
+    /// <summary>A DelegationUsage certificate that also names the OCSP responder: credential and staple in one entry.</summary>
+    public const string DelegationOcspHost = "dc-ocsp.acme.test";
+
     public const string P384Host = "p384.acme.test";
     public const string Ed25519Host = "ed25519.acme.test";
     public const string Rsa3072Host = "rsa3072.acme.test";
@@ -43,6 +46,8 @@ public class BreadthFixture : EdgeFixture
         var withResponder = new LeafExtras(OcspResponder: Ocsp.Url);
         Ocsp.Add(keys.Add("ocsp.pem", TestKeys.Ecdsa(ECCurve.NamedCurves.nistP256).Key, Authority, withResponder, OcspHost));
         Ocsp.Add(keys.Add("revoked.pem", TestKeys.Ecdsa(ECCurve.NamedCurves.nistP256).Key, Authority, withResponder, RevokedHost), revoked: true);
+        Ocsp.Add(keys.Add("dc-ocsp.pem", TestKeys.Ecdsa(ECCurve.NamedCurves.nistP256).Key, Authority,
+            new LeafExtras(DelegationUsage: true, OcspResponder: Ocsp.Url), DelegationOcspHost));
         await Ocsp.StartAsync();
     }
 
@@ -55,7 +60,7 @@ public class BreadthFixture : EdgeFixture
     public override async Task InitializeAsync()
     {
         await base.InitializeAsync();
-        string[] hosts = [P384Host, Ed25519Host, Rsa3072Host, Rsa4096Host, OcspHost, RevokedHost, DelegationHost, SecondDelegationHost, .. SharedDelegationHosts];
+        string[] hosts = [P384Host, Ed25519Host, Rsa3072Host, Rsa4096Host, OcspHost, RevokedHost, DelegationOcspHost, DelegationHost, SecondDelegationHost, .. SharedDelegationHosts];
         foreach (var host in hosts) await WaitUntilRoutedAsync(host);
     }
 

@@ -85,6 +85,22 @@ public sealed class DelegatedCredentialTests(BreadthFixture edge)
     }
 
     [Fact]
+    public async Task A_credential_and_an_ocsp_staple_arrive_together_for_a_certificate_that_has_both()
+    {
+        using var nss = await NssClient.CreateAsync(edge.Authority);
+        ExternalTool.Result? last = null;
+        // The first handshakes only start the issuance and the OCSP fetch; wait until one gets both.
+        var both = await Poll.UntilAsync(async () =>
+        {
+            last = await nss.GetAsync(edge.EdgeEndPoint.Port, BreadthFixture.DelegationOcspHost, delegatedCredentials: true, ocspStapling: true);
+            return last.All.Contains("Received a Delegated Credential") && last.All.Contains("Received 1 Cert Status items (OCSP stapled data)");
+        }, TimeSpan.FromSeconds(20));
+        Assert.True(both, last?.All);
+        Assert.Equal(0, last!.ExitCode);
+        Assert.Contains(TestOrigin.Body, last.Output);
+    }
+
+    [Fact]
     public async Task Once_the_tenant_revokes_delegation_no_new_credential_is_issued_and_clients_get_keyless_handshakes()
     {
         using var meters = new EdgeMeterRecorder(edge, ("keyless.edge.delegated_credentials.issued", "outcome"));
