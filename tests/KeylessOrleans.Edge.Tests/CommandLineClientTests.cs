@@ -96,15 +96,18 @@ public sealed class CommandLineClientTests(EdgeFixture edge) : IClassFixture<Edg
         Assert.EndsWith("200 0", result.Output.Trim());
     }
 
-    [Fact]
-    public async Task Tls12_session_resumption_makes_no_key_call()
+    [Theory]
+    [InlineData(true)] // by session ticket, openssl's default
+    [InlineData(false)] // by session id
+    public async Task Tls12_session_resumption_makes_no_key_call(bool ticket)
     {
         var session = Path.Combine(edge.Files.Path, $"session-{Guid.NewGuid():n}.pem");
-        var first = await SClientAsync("-tls1_2", "-cipher", "ECDHE-ECDSA-AES128-GCM-SHA256", "-sess_out", session);
+        string[] options = ["-tls1_2", "-cipher", "ECDHE-ECDSA-AES128-GCM-SHA256", .. ticket ? Array.Empty<string>() : ["-no_ticket"]];
+        var first = await SClientAsync([.. options, "-sess_out", session]);
         Assert.Contains("New, TLSv1.2", first.Output);
 
         var calls = edge.KeyGrainCalls;
-        var resumed = await SClientAsync("-tls1_2", "-cipher", "ECDHE-ECDSA-AES128-GCM-SHA256", "-sess_in", session);
+        var resumed = await SClientAsync([.. options, "-sess_in", session]);
 
         Assert.Contains("Reused, TLSv1.2", resumed.Output);
         Assert.Contains(TestOrigin.Body, resumed.Output);

@@ -1,6 +1,7 @@
 using System.Diagnostics.Metrics;
 using KeylessOrleans.Edge.Diagnostics;
 using KeylessOrleans.Status;
+using KeylessOrleans.TestSupport;
 using Microsoft.Extensions.DependencyInjection;
 
 namespace KeylessOrleans.Edge.Tests;
@@ -8,13 +9,6 @@ namespace KeylessOrleans.Edge.Tests;
 /// <summary>The last minute of handshakes an edge shows in `keyless status`.</summary>
 public sealed class HandshakeWindowTests : IDisposable
 {
-    private sealed class ManualClock : TimeProvider
-    {
-        private DateTimeOffset _now = new(2026, 11, 27, 12, 0, 0, TimeSpan.Zero);
-        public override DateTimeOffset GetUtcNow() => _now;
-        public void Advance(TimeSpan by) => _now += by;
-    }
-
     private readonly ServiceProvider _services = new ServiceCollection().AddMetrics().BuildServiceProvider();
     private readonly ServiceProvider _otherServices = new ServiceCollection().AddMetrics().BuildServiceProvider();
     private readonly ManualClock _clock = new();

@@ -1,18 +1,11 @@
 using KeylessOrleans.Edge.Handshake;
+using KeylessOrleans.TestSupport;
 
 namespace KeylessOrleans.Edge.Tests;
 
 /// <summary>How the edge ranks a tenant's key-server replicas and when it stops sending calls to a dead one.</summary>
 public sealed class ReplicaHealthTests
 {
-    private sealed class ManualClock : TimeProvider
-    {
-        private long _ticks;
-        public override long TimestampFrequency => TimeSpan.TicksPerSecond;
-        public override long GetTimestamp() => _ticks;
-        public void Advance(TimeSpan by) => _ticks += by.Ticks;
-    }
-
     private readonly ManualClock _clock = new();
     private readonly ReplicaHealth _health;
     private static readonly string[] Replicas = ["r1", "r2", "r3"];

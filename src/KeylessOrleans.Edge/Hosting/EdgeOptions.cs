@@ -92,6 +92,18 @@ public sealed class EdgeOptions
     public TimeSpan SessionLifetime { get; set; } = TimeSpan.FromHours(1);
 
     /// <summary>
+    /// TLS 1.2 session tickets (RFC 5077) sealed with keys the whole edge fleet shares, so a client resumes on any
+    /// edge; off: session ids only, which resume only on the edge that made the session.
+    /// </summary>
+    public bool SessionTickets { get; set; } = true;
+
+    /// <summary>How often the fleet's ticket key is replaced (old keys still open tickets for <see cref="SessionLifetime"/>).</summary>
+    public TimeSpan SessionTicketKeyRotation { get; set; } = TimeSpan.FromHours(1);
+
+    /// <summary>How often an edge fetches the ticket keys; a new key seals only once it is this old.</summary>
+    public TimeSpan SessionTicketKeyRefresh { get; set; } = TimeSpan.FromMinutes(1);
+
+    /// <summary>
     /// Staple OCSP responses (TLS 1.2 CertificateStatus, TLS 1.3 status_request in the certificate entry) to clients
     /// that ask, fetched from the responder each certificate names. The edge then makes HTTP requests to the URLs in
     /// tenants' certificates: switch this off where edges must not reach such addresses.
@@ -158,6 +170,8 @@ internal sealed class EdgeOptionsValidator : IValidateOptions<EdgeOptions>
         Require(o.OriginConnectTimeout > TimeSpan.Zero, "Keyless:Edge:OriginConnectTimeout must be positive");
         Require(o.SessionCacheSize >= 0, "Keyless:Edge:SessionCacheSize must not be negative");
         Require(o.SessionLifetime >= TimeSpan.Zero, "Keyless:Edge:SessionLifetime must not be negative");
+        Require(o.SessionTicketKeyRefresh > TimeSpan.Zero && o.SessionTicketKeyRefresh * 2 <= o.SessionTicketKeyRotation,
+            "Keyless:Edge:SessionTicketKeyRefresh must be positive and at most half of SessionTicketKeyRotation");
         Require(o.OcspFetchTimeout > TimeSpan.Zero && o.OcspFetchTimeout <= TimeSpan.FromMinutes(1), "Keyless:Edge:OcspFetchTimeout must be above zero and at most 1 min");
         Require(o.OcspRetryInterval >= TimeSpan.FromSeconds(1), "Keyless:Edge:OcspRetryInterval must be at least 1 s");
         foreach (var network in o.OcspResponderPrivateNetworks)

@@ -7,6 +7,7 @@ using KeylessOrleans.Edge.KeyAccess;
 using KeylessOrleans.Edge.Routing;
 using KeylessOrleans.Edge.Stapling;
 using KeylessOrleans.Edge.Tls;
+using KeylessOrleans.Edge.Tls.Tickets;
 using KeylessOrleans.Keys;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
@@ -53,6 +54,8 @@ public static class EdgeSiloBuilderExtensions
         });
         services.TryAddSingleton<OcspStapler>();
         services.TryAddSingleton<DelegatedCredentials>();
+        services.TryAddSingleton<SessionTicketKeyRing>();
+        services.AddHostedService<SessionTicketKeyFollower>();
         services.TryAddSingleton(sp => new TlsServerContext(
             sp.GetRequiredService<TlsCrypto>(),
             sp.GetRequiredService<RouteTable>(),
@@ -63,6 +66,7 @@ public static class EdgeSiloBuilderExtensions
         {
             Staples = sp.GetRequiredService<OcspStapler>(),
             Delegation = sp.GetRequiredService<DelegatedCredentials>(),
+            Tickets = sp.GetRequiredService<IOptions<EdgeOptions>>().Value.SessionTickets ? sp.GetRequiredService<SessionTicketKeyRing>() : null,
         });
         services.TryAddSingleton(sp =>
         {

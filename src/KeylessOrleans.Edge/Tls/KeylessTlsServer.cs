@@ -1,8 +1,10 @@
+using System.Security.Cryptography;
 using System.Text;
 using KeylessOrleans.Edge.Delegation;
 using KeylessOrleans.Edge.Handshake;
 using KeylessOrleans.Edge.Routing;
 using KeylessOrleans.Edge.Stapling;
+using KeylessOrleans.Edge.Tls.Tickets;
 using KeylessOrleans.Keys;
 using KeylessOrleans.Registry;
 using Org.BouncyCastle.Tls;
@@ -24,6 +26,9 @@ public sealed record TlsServerContext(
 
     /// <summary>Delegated credentials to serve TLS 1.3 clients that accept them; null: always keyless.</summary>
     public DelegatedCredentials? Delegation { get; init; }
+
+    /// <summary>The fleet's session-ticket keys (TLS 1.2 resumption on any edge); null: session ids only.</summary>
+    public SessionTicketKeyRing? Tickets { get; init; }
 }
 
 /// <summary>
@@ -69,6 +74,8 @@ public sealed class KeylessTlsServer(TlsServerContext shared, string clientAddre
     private EdgeRoute? _route;
     private ServerChain? _served;
     private int[]? _delegationSchemes; // the client's delegated_credential extension: it accepts credentials with these schemes
+    private byte[]? _clientTicket; // the client's session_ticket extension: null when absent, empty when it holds no ticket
+    private IList<ProtocolName>? _clientProtocols; // the client's ALPN list
 
     /// <summary>
     /// Whether the next handshake step may ask the key server (and so block its thread): until the ClientHello has
@@ -180,6 +187,8 @@ public sealed class KeylessTlsServer(TlsServerContext shared, string clientAddre
             throw new TlsFatalAlert(AlertDescription.internal_error, facts.KeyFailureDetail);
         }
         _delegationSchemes = DelegationSchemes(clientExtensions);
+        _clientTicket = TlsUtilities.GetExtensionData(clientExtensions, ExtensionType.session_ticket);
+        _clientProtocols = TlsExtensionsUtilities.GetAlpnExtensionClient(clientExtensions);
         base.ProcessClientExtensions(clientExtensions);
     }
 
@@ -197,13 +206,42 @@ public sealed class KeylessTlsServer(TlsServerContext shared, string clientAddre
         var extensions = base.GetServerExtensions();
         if (m_context.SecurityParameters.ClientServerNames is { Count: > 0 })
             TlsExtensionsUtilities.AddServerNameExtensionServer(extensions); // RFC 6066 §3 acknowledgement
+        // RFC 5077 §3.2: an empty session_ticket extension promises a NewSessionTicket after the client's Finished.
+        if (_clientTicket is not null && shared.Tickets is { HasKeys: true } && !TlsUtilities.IsTlsV13(m_context))
+            extensions[ExtensionType.session_ticket] = TlsUtilities.EmptyBytes;
         return extensions;
     }
 
     public override void GetServerExtensionsForConnection(IDictionary<int, byte[]> serverExtensions)
     {
         base.GetServerExtensionsForConnection(serverExtensions);
-        if (m_context.SecurityParameters.IsResumedSession) serverExtensions.Remove(ExtensionType.server_name);
+        if (!m_context.SecurityParameters.IsResumedSession) return;
+        serverExtensions.Remove(ExtensionType.server_name);
+        // A resumed session's extensions are those of its full handshake; no new ticket follows a resumption here.
+        serverExtensions.Remove(ExtensionType.session_ticket);
+    }
+
+    /// <summary>
+    /// RFC 5077 §3.3: the session sealed with the fleet's ticket key, so the client can resume it on any edge. An
+    /// empty ticket (allowed) when there is nothing to seal it with.
+    /// </summary>
+    public override NewSessionTicket GetNewSessionTicket()
+    {
+        var parameters = m_context.SecurityParameters;
+        if (shared.Tickets is not { } tickets || facts.ServerName is not { } name || parameters.MasterSecret is not { } master
+            || parameters.LocalCertificate is not { IsEmpty: false } served)
+            return base.GetNewSessionTicket();
+        var secret = shared.Crypto.AdoptSecret(master).Extract(); // a copy: the connection keeps its own
+        try
+        {
+            var session = new SessionTicketContent(default, parameters.CipherSuite, parameters.IsExtendedMasterSecret, secret, name,
+                SHA256.HashData(served.GetCertificateAt(0).GetEncoded()), parameters.ApplicationProtocol?.GetUtf8Decoding());
+            return tickets.Issue(session) is { } ticket ? new NewSessionTicket((long)tickets.Lifetime.TotalSeconds, ticket) : base.GetNewSessionTicket();
+        }
+        finally
+        {
+            CryptographicOperations.ZeroMemory(secret);
+        }
     }
 
     /// <summary>TLS 1.2 suites are only selectable when this host has a key that can serve them for this client.</summary>
@@ -340,10 +378,43 @@ public sealed class KeylessTlsServer(TlsServerContext shared, string clientAddre
     /// </summary>
     public override TlsSession? GetSessionToResume(byte[] sessionID)
     {
-        var session = shared.Sessions.Find(sessionID, m_offeredCipherSuites, facts.ServerName);
+        var session = shared.Sessions.Find(sessionID, m_offeredCipherSuites, facts.ServerName) ?? TicketSession(sessionID);
         if (session?.ExportSessionParameters()?.LocalCertificate is not { IsEmpty: false } served || _route is null) return session;
         var leaf = served.GetCertificateAt(0).GetEncoded();
         return _route.Keys.Keys.Any(k => k.ChainDer.Count > 0 && k.ChainDer[0].AsSpan().SequenceEqual(leaf)) ? session : null;
+    }
+
+    /// <summary>
+    /// The session in the client's ticket, if this fleet sealed it, it has not expired, it was made for this name,
+    /// its suite is offered again, its leaf certificate is still served here, and its ALPN protocol is offered again.
+    /// RFC 5077 §3.4: the client sends a session id with its ticket; echoing it tells the client it resumed.
+    /// </summary>
+    private TlsSession? TicketSession(byte[] sessionID)
+    {
+        if (_clientTicket is not { Length: > 0 } || sessionID.Length == 0 || _route is null || shared.Tickets?.Redeem(_clientTicket) is not { } content)
+            return null;
+        try
+        {
+            if (!string.Equals(content.ServerName, facts.ServerName, StringComparison.Ordinal)) return null;
+            if (m_offeredCipherSuites is null || Array.IndexOf(m_offeredCipherSuites, content.CipherSuite) < 0) return null;
+            if (content.ApplicationProtocol is { } protocol && _clientProtocols?.Any(p => p.GetUtf8Decoding() == protocol) != true) return null;
+            var served = _route.Keys.Keys.Select(shared.Chains.For).FirstOrDefault(chain => chain.Sha256.AsSpan().SequenceEqual(content.LeafSha256));
+            if (served is null) return null;
+            var extensions = new Dictionary<int, byte[]>();
+            if (content.ApplicationProtocol is { } alpn) TlsExtensionsUtilities.AddAlpnExtensionServer(extensions, ProtocolName.AsUtf8Encoding(alpn));
+            return TlsUtilities.ImportSession(sessionID, new SessionParameters.Builder()
+                .SetCipherSuite(content.CipherSuite)
+                .SetExtendedMasterSecret(content.ExtendedMasterSecret)
+                .SetLocalCertificate(served.Tls12)
+                .SetMasterSecret(shared.Crypto.CreateSecret(content.MasterSecret))
+                .SetNegotiatedVersion(ProtocolVersion.TLSv12)
+                .SetServerExtensions(extensions)
+                .Build());
+        }
+        finally
+        {
+            CryptographicOperations.ZeroMemory(content.MasterSecret);
+        }
     }
 
     public override void NotifyHandshakeComplete()
