@@ -36,7 +36,7 @@ public sealed partial class RegistryGrain(
             return state.State.Version; // a periodic re-announcement that changes nothing
         }
 
-        state.State.Replicas[key] = registration;
+        state.State.Replicas[key] = RegistryState.Storable(registration);
         state.State.Version++;
         await state.WriteStateAsync();
         LogRegistered(registration.Tenant, registration.Replica, registration.Chains.Count, state.State.Version);
@@ -65,7 +65,7 @@ public sealed partial class RegistryGrain(
         if (state.State.Tenants.TryGetValue(settings.Tenant, out var existing) && SameSettings(existing, settings))
             return state.State.Version;
 
-        state.State.Tenants[settings.Tenant] = settings;
+        state.State.Tenants[settings.Tenant] = RegistryState.Storable(settings);
         state.State.Version++;
         await state.WriteStateAsync();
         LogTenantSet(settings.Tenant, settings.HostNames.Count, settings.Origin.Host, settings.Origin.Port, state.State.Version);
