@@ -86,8 +86,9 @@ public sealed class EdgeOptions
     public int SessionCacheSize { get; set; } = 20_000;
 
     /// <summary>
-    /// How long a TLS 1.2 session may be resumed. It also bounds how long this edge can keep serving a tenant's
-    /// clients without the tenant's key server, e.g. after the tenant revoked it.
+    /// How long a TLS 1.2 session may be resumed, by id on this edge or by ticket on any edge of the fleet. It also
+    /// bounds how long the fleet can keep serving a tenant's clients without the tenant's key server, e.g. after the
+    /// tenant revoked an edge.
     /// </summary>
     public TimeSpan SessionLifetime { get; set; } = TimeSpan.FromHours(1);
 
