@@ -68,7 +68,10 @@ public class EdgeFixture : IAsyncLifetime
         await Cluster.Grains.GetGrain<IRegistryGrain>(IRegistryGrain.DefaultKey).SetTenantAsync(settings);
         var routes = EdgeServices.GetRequiredService<RouteTable>();
         var clock = System.Diagnostics.Stopwatch.StartNew();
-        while (routes.Resolve(Host)?.Tenant != settings)
+        // By value: the registry stores its own copy (lists as arrays), so the routed record is an equal one, not this one.
+        static bool Same(TenantSettings? a, TenantSettings b) => a is not null && a.Tenant == b.Tenant && a.Origin == b.Origin
+            && a.AllowRsaKeyExchange == b.AllowRsaKeyExchange && a.HostNames.SequenceEqual(b.HostNames);
+        while (!Same(routes.Resolve(Host)?.Tenant, settings))
         {
             if (clock.Elapsed > TimeSpan.FromSeconds(30)) throw new TimeoutException("the edge never saw the new origin");
             await Task.Delay(50);
