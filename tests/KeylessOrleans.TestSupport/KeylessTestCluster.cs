@@ -86,9 +86,17 @@ public sealed class KeylessTestCluster : IAsyncDisposable
         builder.ConfigureSilo((options, silo) => result!.Configure(options.SiloName, silo));
         result = new KeylessTestCluster(builder.Build());
         for (var i = 0; i < plans.Length; i++) result._plans[$"Silo_{i}"] = plans[i];
-        await result.Cluster.DeployAsync();
-        await result.WaitForMetadataAsync();
-        return result;
+        try
+        {
+            await result.Cluster.DeployAsync();
+            await result.WaitForMetadataAsync();
+            return result;
+        }
+        catch
+        {
+            await result.DisposeAsync(); // a cluster that did not start still holds silos and a temp folder
+            throw;
+        }
     }
 
     private void Configure(string siloName, ISiloBuilder silo)
