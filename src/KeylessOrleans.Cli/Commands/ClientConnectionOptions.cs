@@ -5,6 +5,7 @@ using KeylessOrleans.Registry;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
+using Orleans.Configuration;
 
 namespace KeylessOrleans.Cli.Commands;
 
@@ -56,6 +57,10 @@ internal sealed class ClientConnectionOptions
             {
                 client.UseKeylessClustering(cluster);
                 if (cluster.UsesTls) client.UseKeylessTls(cluster);
+                // After a failed manifest request the client waits min(TypeMapRefreshInterval, 5 s) before trying
+                // another gateway; with 1 min (the default) that is 5 s per dead-but-listed gateway, and three crashed
+                // edges used up the 15 s start timeout (seen in CI). A one-shot command can refresh every second.
+                client.Configure<TypeManagementOptions>(o => o.TypeMapRefreshInterval = TimeSpan.FromSeconds(1));
                 client.UseConnectionRetryFilter(async (_, cancellationToken) =>
                 {
                     if (++startAttempts >= MaxAttempts) return false;
