@@ -229,13 +229,13 @@ public sealed class KeylessTlsServer(TlsServerContext shared, string clientAddre
     {
         var parameters = m_context.SecurityParameters;
         if (shared.Tickets is not { } tickets || facts.ServerName is not { } name || parameters.MasterSecret is not { } master
-            || parameters.LocalCertificate is not { IsEmpty: false } served)
+            || _served is not { } served)
             return base.GetNewSessionTicket();
         var secret = shared.Crypto.AdoptSecret(master).Extract(); // a copy: the connection keeps its own
         try
         {
             var session = new SessionTicketContent(default, parameters.CipherSuite, parameters.IsExtendedMasterSecret, secret, name,
-                SHA256.HashData(served.GetCertificateAt(0).GetEncoded()), parameters.ApplicationProtocol?.GetUtf8Decoding());
+                served.Sha256, parameters.ApplicationProtocol?.GetUtf8Decoding());
             return tickets.Issue(session) is { } ticket ? new NewSessionTicket((long)tickets.Lifetime.TotalSeconds, ticket) : base.GetNewSessionTicket();
         }
         finally
@@ -378,8 +378,9 @@ public sealed class KeylessTlsServer(TlsServerContext shared, string clientAddre
     /// </summary>
     public override TlsSession? GetSessionToResume(byte[] sessionID)
     {
-        var session = shared.Sessions.Find(sessionID, m_offeredCipherSuites, facts.ServerName) ?? TicketSession(sessionID);
-        if (session?.ExportSessionParameters()?.LocalCertificate is not { IsEmpty: false } served || _route is null) return session;
+        var session = shared.Sessions.Find(sessionID, m_offeredCipherSuites, facts.ServerName);
+        if (session is null) return TicketSession(sessionID); // which checks its leaf itself, by hash
+        if (session.ExportSessionParameters()?.LocalCertificate is not { IsEmpty: false } served || _route is null) return session;
         var leaf = served.GetCertificateAt(0).GetEncoded();
         return _route.Keys.Keys.Any(k => k.ChainDer.Count > 0 && k.ChainDer[0].AsSpan().SequenceEqual(leaf)) ? session : null;
     }
