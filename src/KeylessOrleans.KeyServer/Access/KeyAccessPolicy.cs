@@ -74,14 +74,15 @@ public sealed partial class KeyAccessPolicy : IDisposable
             }
             if (fresh.EdgeCa != _started.EdgeCa || fresh.FreshnessWindow != _started.FreshnessWindow || fresh.ReplayCacheSize != _started.ReplayCacheSize)
                 LogRestartNeeded();
-            if (_current.Matches(fresh) && delegation.SameAs(_delegation)) return; // another setting changed
+            var (accessChanged, delegationChanged) = (!_current.Matches(fresh), !delegation.SameAs(_delegation));
+            if (!accessChanged && !delegationChanged) return; // another setting changed
             _metrics.PolicyChange("applied");
-            if (!_current.Matches(fresh))
+            if (accessChanged)
             {
                 _current = new Snapshot(fresh, _time);
                 LogReloaded(fresh.DescribeAllowedEdges(), fresh.AllowRsaDecryption, fresh.PerEdgeRate, fresh.TenantRate);
             }
-            if (!delegation.SameAs(_delegation))
+            if (delegationChanged)
             {
                 _delegation = delegation;
                 LogDelegationReloaded(delegation.Describe());
