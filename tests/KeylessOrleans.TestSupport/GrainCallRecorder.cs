@@ -8,6 +8,9 @@ public sealed class GrainCallRecorder
 {
     public ConcurrentQueue<(string Method, byte[] Encoded)> Messages { get; } = new();
 
+    /// <summary>Key operations the key grains were asked for (each recorded twice: arguments and result).</summary>
+    public int KeyGrainCalls => Messages.Count(m => m.Method.Contains("IKeyGrain") && !m.Method.Contains("Describe")) / 2;
+
     public bool Contains(ReadOnlySpan<byte> needle)
     {
         foreach (var (_, encoded) in Messages)

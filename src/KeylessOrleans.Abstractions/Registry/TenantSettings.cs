@@ -20,4 +20,9 @@ public sealed record TenantSettings(
     [property: Id(0)] string Tenant,
     [property: Id(1)] IReadOnlyList<string> HostNames,
     [property: Id(2)] OriginEndpoint Origin,
-    [property: Id(3)] bool AllowRsaKeyExchange = true);
+    [property: Id(3)] bool AllowRsaKeyExchange = true)
+{
+    /// <summary>The same settings, host names compared by value (a record compares its list by reference).</summary>
+    public bool SameAs(TenantSettings other) =>
+        Tenant == other.Tenant && Origin == other.Origin && AllowRsaKeyExchange == other.AllowRsaKeyExchange && HostNames.SequenceEqual(other.HostNames);
+}

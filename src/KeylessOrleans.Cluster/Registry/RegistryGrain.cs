@@ -62,7 +62,7 @@ public sealed partial class RegistryGrain(
             LogTenantRejected(settings.Tenant, problem);
             throw new ArgumentException(problem, nameof(settings));
         }
-        if (state.State.Tenants.TryGetValue(settings.Tenant, out var existing) && SameSettings(existing, settings))
+        if (state.State.Tenants.TryGetValue(settings.Tenant, out var existing) && existing.SameAs(settings))
             return state.State.Version;
 
         state.State.Tenants[settings.Tenant] = RegistryState.Storable(settings);
@@ -92,9 +92,6 @@ public sealed partial class RegistryGrain(
         Task.FromResult(knownVersion == state.State.Version
             ? null
             : new RegistrySnapshot(state.State.Version, state.State.Replicas.Values.ToList(), state.State.Tenants.Values.ToList()));
-
-    private static bool SameSettings(TenantSettings a, TenantSettings b) =>
-        a.Origin == b.Origin && a.AllowRsaKeyExchange == b.AllowRsaKeyExchange && a.HostNames.SequenceEqual(b.HostNames);
 
     private static string? Validate(TenantSettings settings)
     {
