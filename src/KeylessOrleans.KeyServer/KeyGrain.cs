@@ -58,6 +58,10 @@ public sealed partial class KeyGrain(
         RunAsync(DelegateCredentialRequest.OperationName, request.Context, request.Input(),
             () => delegation.Issue(_identity.KeyId, request));
 
+    public Task<KeyOperationResult> ProvePossessionAsync(ProvePossessionRequest request, CancellationToken cancellationToken = default) =>
+        RunAsync(ProvePossessionRequest.OperationName, request.Context, request.Challenge,
+            () => operations.ProvePossession(_identity, request.Scheme, request.Challenge));
+
     public Task<EdgeSessionGrant> OpenEdgeSessionAsync(EdgeSessionRequest request, CancellationToken cancellationToken = default)
     {
         if (_misplaced is not null) return Task.FromResult(EdgeSessionGrant.Refused("key grain is not on its tenant's silo"));

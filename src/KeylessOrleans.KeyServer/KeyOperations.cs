@@ -27,6 +27,16 @@ public sealed class KeyOperations(IKeyStore store)
         return ServerKeyExchangeParams.Validate(signedParams) is { } problem ? Invalid(problem) : Sign(key, scheme, signedParams);
     }
 
+    /// <summary>Signs an edge's challenge in the possession-proof structure, built here from the challenge alone.</summary>
+    public KeyOperationResult ProvePossession(KeyGrainKey target, SignatureScheme scheme, ReadOnlySpan<byte> challenge)
+    {
+        if (!store.TryGetKey(target.KeyId, out var key)) return KeyNotFound(target.KeyId);
+        if (!TlsSignatureSchemes.Any(key.Algorithm).Contains(scheme))
+            return Invalid($"scheme {scheme} is not allowed for a {key.Algorithm} key");
+        if (challenge.Length != KeyPossession.ChallengeLength) return Invalid($"a challenge is {KeyPossession.ChallengeLength} bytes");
+        return Sign(key, scheme, KeyPossession.SignedContent(target, challenge));
+    }
+
     /// <summary>
     /// Always Ok with 48 bytes for an RSA key: a bad ciphertext yields random bytes, indistinguishable from a
     /// real premaster until the handshake's Finished check fails on the edge (RFC 5246 §7.4.7.1).

@@ -28,6 +28,13 @@ public interface IKeyGrain : IGrainWithStringKey
     [Alias("OpenEdgeSession")]
     Task<EdgeSessionGrant> OpenEdgeSessionAsync(EdgeSessionRequest request, CancellationToken cancellationToken = default);
 
+    /// <summary>
+    /// Sign the edge's fresh challenge with this key (<see cref="KeyPossession.SignedContent"/>): how an edge learns that
+    /// this replica really holds the key of a chain it announced. The output is the signature in <paramref name="request"/>'s scheme.
+    /// </summary>
+    [Alias("ProvePossession")]
+    Task<KeyOperationResult> ProvePossessionAsync(ProvePossessionRequest request, CancellationToken cancellationToken = default);
+
     [Alias("Describe")]
     Task<KeyDescriptionResult> DescribeAsync(CancellationToken cancellationToken = default);
 }

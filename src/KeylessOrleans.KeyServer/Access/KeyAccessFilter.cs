@@ -83,6 +83,7 @@ public sealed partial class KeyAccessFilter(KeyAccessGuard guard, AuditLog audit
         SignServerKeyExchangeRequest r => r.SignedParams,
         DecryptPremasterRequest r => r.EncryptedPremaster,
         DelegateCredentialRequest r => r.Input(),
+        ProvePossessionRequest r => r.Challenge,
         _ => [],
     };
 
