@@ -115,6 +115,7 @@ public sealed class KeylessTestCluster : IAsyncDisposable
                 silo.AddKeylessEdge(o =>
                 {
                     o.EdgeId = siloName.ToLowerInvariant();
+                    o.SharedCluster = true; // this cluster's key servers are members (single-organization mode)
                     o.HttpsPort = edge.HttpsPort;
                     o.KeyCallTimeout = edge.KeyCallTimeout;
                     o.HandshakeTimeout = edge.HandshakeTimeout;
