@@ -33,9 +33,11 @@ public sealed class TenantKeyServerHost : IAsyncDisposable
     public KeyServerEndpoint Endpoint => new(Replica, $"127.0.0.1:{GatewayPort}");
 
     /// <param name="configureSilo">Further silo configuration (e.g. a hostile test grain class, TLS).</param>
+    /// <param name="calls">Records every grain call this silo handles (custody checks), e.g. the operator test cluster's recorder.</param>
     public static async Task<TenantKeyServerHost> StartAsync(
         string tenant, string replica, string keyDirectory,
-        Action<KeyServerOptions>? configure = null, Action<ISiloBuilder>? configureSilo = null, bool keyServer = true)
+        Action<KeyServerOptions>? configure = null, Action<ISiloBuilder>? configureSilo = null, bool keyServer = true,
+        GrainCallRecorder? calls = null)
     {
         var (siloPort, gatewayPort) = (LoopbackPorts.Take(), LoopbackPorts.Take());
         var auditLogs = new TempDirectory("keyless-tenant-audit");
@@ -44,6 +46,11 @@ public sealed class TenantKeyServerHost : IAsyncDisposable
         builder.UseOrleans(silo =>
         {
             silo.UseLocalhostClustering(siloPort, gatewayPort, null, TenantCluster.ServiceId, TenantCluster.ClusterId(tenant));
+            if (calls is not null)
+            {
+                silo.Services.AddSingleton(calls);
+                silo.AddIncomingGrainCallFilter<RecordingGrainCallFilter>();
+            }
             if (keyServer)
             {
                 silo.AddKeylessKeyServer(o =>
