@@ -70,7 +70,7 @@ internal static class DemoCommand
             children.Add(ChildProcess.Start("origin", "origin", "--listen", $"127.0.0.1:{originPort}"));
             children.Add(ChildProcess.Start("edge", "edge", "--https-port", $"{httpsPort}", "--silo-port", $"{siloPort}",
                 "--gateway-port", $"{gatewayPort}", "--tenants", files.TenantsFile, "--edge-id", "demo-edge", "--admin-port", $"{edgeAdmin}"));
-            children.Add(ChildProcess.Start("keyserver", "keyserver", "--tenant", DemoFiles.Tenant, "--keys", files.KeyDirectory,
+            children.Add(ChildProcess.Start("keyserver", "keyserver", "--shared-cluster", "--tenant", DemoFiles.Tenant, "--keys", files.KeyDirectory,
                 "--audit-log", files.AuditLogFile, "--silo-port", $"{siloPort + 1}", "--primary", $"127.0.0.1:{siloPort}", "--admin-port", $"{keyServerAdmin}"));
 
             var anyExited = Task.WhenAny(children.Select(c => c.Exited));
