@@ -54,6 +54,19 @@ public abstract record SiloPlan
 
         /// <summary>False runs the silo without an audit log (a baseline for comparisons).</summary>
         public bool AuditLogEnabled { get; init; } = true;
+
+        /// <summary>The key server's settings for this plan; the audit log goes to <paramref name="defaultAuditLog"/> unless the plan names one.</summary>
+        public void Apply(KeyServerOptions o, string defaultAuditLog)
+        {
+            o.Tenant = Tenant;
+            o.Replica = Replica;
+            o.KeyDirectory = KeyDirectory;
+            o.Pkcs11Keys = [.. Pkcs11Keys];
+            o.DrillDelay = DrillDelay;
+            o.Access = Access;
+            o.AuditLog.Enabled = AuditLogEnabled;
+            o.AuditLog.Path = AuditLogPath ?? defaultAuditLog;
+        }
     }
 }
 
@@ -134,15 +147,9 @@ public sealed class KeylessTestCluster : IAsyncDisposable
             case SiloPlan.OnPrem onPrem:
                 silo.AddKeylessKeyServer(o =>
                 {
-                    o.Tenant = onPrem.Tenant;
-                    o.Replica = onPrem.Replica;
-                    o.KeyDirectory = onPrem.KeyDirectory;
-                    o.Pkcs11Keys = [.. onPrem.Pkcs11Keys];
+                    onPrem.Apply(o, Path.Combine(_auditLogs.Path, $"{siloName}.log"));
+                    o.SharedCluster = true; // edges and key servers in one cluster: single-organization mode
                     o.RegistrationRetryDelay = TimeSpan.FromMilliseconds(200);
-                    o.DrillDelay = onPrem.DrillDelay;
-                    o.Access = onPrem.Access;
-                    o.AuditLog.Enabled = onPrem.AuditLogEnabled;
-                    o.AuditLog.Path = onPrem.AuditLogPath ?? Path.Combine(_auditLogs.Path, $"{siloName}.log");
                 });
                 break;
         }
