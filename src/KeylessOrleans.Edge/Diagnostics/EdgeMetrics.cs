@@ -22,6 +22,7 @@ public sealed class EdgeMetrics : IDisposable
     private readonly Counter<long> _refusedConnections;
     private readonly Counter<long> _ocspFetches;
     private readonly Counter<long> _delegatedCredentials;
+    private readonly Counter<long> _refusedGrainCalls;
 
     public EdgeMetrics(IMeterFactory meterFactory)
     {
@@ -35,6 +36,7 @@ public sealed class EdgeMetrics : IDisposable
         _openConnections = _meter.CreateUpDownCounter<long>(OpenConnections, description: "Client connections open now");
         _refusedConnections = _meter.CreateCounter<long>("keyless.edge.connections.refused", description: "Client connections refused at accept, by reason");
         _delegatedCredentials = _meter.CreateCounter<long>("keyless.edge.delegated_credentials.issued", description: "Delegated credentials asked of key servers, by tenant and outcome (ok, refused, failed)");
+        _refusedGrainCalls = _meter.CreateCounter<long>("keyless.edge.grain_calls.refused", description: "Grain calls this edge refused to run, by grain interface and reason (no-proof, bad-proof, role, not-local, undeclared)");
         _ocspFetches = _meter.CreateCounter<long>("keyless.edge.ocsp.fetches", description: "OCSP responses fetched for stapling, by outcome (ok, refused, unreachable, failed)");
     }
 
@@ -70,6 +72,9 @@ public sealed class EdgeMetrics : IDisposable
         _delegatedCredentials.Add(1, new TagList { { "tenant", tenant }, { "outcome", outcome } });
 
     public void OcspFetched(string outcome) => _ocspFetches.Add(1, new KeyValuePair<string, object?>("outcome", outcome));
+
+    public void GrainCallRefused(string grainInterface, string reason) =>
+        _refusedGrainCalls.Add(1, new TagList { { "interface", grainInterface }, { "reason", reason } });
 
     public void Dispose() => _meter.Dispose();
 }

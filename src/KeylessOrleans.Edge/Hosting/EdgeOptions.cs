@@ -40,6 +40,23 @@ public sealed class EdgeOptions
     /// <summary>The private key of <see cref="IdentityCertificate"/> (PEM); from Keyless:Cluster:TlsKey by default.</summary>
     public string? IdentityKey { get; set; }
 
+    /// <summary>
+    /// Single-organization mode: edges and key servers belong to one organization and share one Orleans cluster, so
+    /// on-prem silos are members (they may connect to the silo port, and register their own tenant's replicas).
+    /// Off (the default): the operator's cluster admits edges on its silo port and edges and operator tools on its
+    /// gateway, and refuses every on-prem identity.
+    /// </summary>
+    public bool SharedCluster { get; set; }
+
+    /// <summary>
+    /// How far a control-plane call's proof (<see cref="KeylessOrleans.Cluster.Security.CallProof"/>) may be from
+    /// this edge's clock, either way. Also how long its nonce is remembered (twice this), so keep it short.
+    /// </summary>
+    public TimeSpan CallProofWindow { get; set; } = TimeSpan.FromMinutes(1);
+
+    /// <summary>Call proofs remembered against replay within the window; beyond, calls are refused until it rolls over.</summary>
+    public int CallProofReplayCacheSize { get; set; } = 200_000;
+
     /// <summary>How often the edge asks the registry for changes (new tenants, rotated certificates).</summary>
     public TimeSpan RegistryPollInterval { get; set; } = TimeSpan.FromSeconds(1);
 
@@ -158,6 +175,8 @@ internal sealed class EdgeOptionsValidator : IValidateOptions<EdgeOptions>
             "Keyless:Edge:IdentityCertificate and IdentityKey go together");
         foreach (var (setting, path) in new[] { ("IdentityCertificate", o.IdentityCertificate), ("IdentityKey", o.IdentityKey) })
             Require(string.IsNullOrWhiteSpace(path) || File.Exists(path), $"Keyless:Edge:{setting} '{path}' is not an existing file");
+        Require(o.CallProofWindow >= TimeSpan.FromSeconds(5) && o.CallProofWindow <= TimeSpan.FromMinutes(10), $"Keyless:Edge:CallProofWindow {o.CallProofWindow} must be 5 s–10 min");
+        Require(o.CallProofReplayCacheSize >= 1000, "Keyless:Edge:CallProofReplayCacheSize must be at least 1000");
         Require(o.RegistryPollInterval > TimeSpan.Zero, "Keyless:Edge:RegistryPollInterval must be positive");
         Require(o.StatusReportInterval > TimeSpan.Zero, "Keyless:Edge:StatusReportInterval must be positive");
         Require(IPAddress.TryParse(o.ListenAddress, out _), $"Keyless:Edge:ListenAddress '{o.ListenAddress}' is not an IP address");
