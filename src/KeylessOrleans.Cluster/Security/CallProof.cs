@@ -1,7 +1,8 @@
 using System.Buffers.Binary;
 using System.Security.Cryptography;
+using System.Reflection;
 using System.Text;
-using Orleans.Serialization;
+using System.Text.Json;
 using Orleans.Serialization.Invocation;
 
 namespace KeylessOrleans.Cluster.Security;
@@ -27,25 +28,31 @@ public static class CallProof
     /// <summary>The call a proof is bound to; both sides describe it from Orleans' own call context.</summary>
     public readonly record struct Call(string Interface, string Method, string Target, byte[] ArgumentsDigest)
     {
-        public static Call Of(IGrainCallContext context, Serializer serializer) =>
-            new(context.InterfaceType.ToString(), context.MethodName, context.TargetId.ToString(), CallProof.ArgumentsDigest(context.Request, serializer));
+        public static Call Of(IGrainCallContext context) =>
+            new(context.InterfaceType.ToString(), context.MethodName, context.TargetId.ToString(), CallProof.ArgumentsDigest(context.InterfaceMethod, context.Request));
     }
 
     /// <summary>Parts of a proof as read from the wire; null when it is not a well-formed proof.</summary>
     public sealed record Parts(long UnixTimeMilliseconds, byte[] Nonce, byte[] Certificate, byte[] Signature);
 
+    private static readonly JsonSerializerOptions ArgumentJson = new() { WriteIndented = false };
+
     /// <summary>
-    /// SHA-256 over each argument as Orleans serializes it (length-prefixed): the caller digests the arguments it
-    /// sends, the edge the arguments it received. Equal values of the contracts' types (records, lists, strings,
-    /// numbers) serialize to equal bytes, so a proof cannot be moved to a call with other arguments.
+    /// SHA-256 over each argument written as JSON by its declared parameter type (length-prefixed): the caller
+    /// digests the arguments it sends, the edge the arguments it received, so a proof cannot be moved to a call with
+    /// other arguments. JSON by declared type, not Orleans' own encoding: Orleans writes the runtime type of a value
+    /// (a list the C# compiler made for <c>IReadOnlyList&lt;string&gt;</c> comes back as another type), so the bytes
+    /// of equal values differ between the two sides. A parameter type JSON cannot write fails the call, visibly.
     /// </summary>
-    public static byte[] ArgumentsDigest(IInvokable request, Serializer serializer)
+    public static byte[] ArgumentsDigest(MethodInfo? method, IInvokable request)
     {
+        var parameters = method?.GetParameters() ?? [];
         using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
         Span<byte> length = stackalloc byte[4];
         for (var i = 0; i < request.GetArgumentCount(); i++)
         {
-            var bytes = serializer.SerializeToArray<object?>(request.GetArgument(i));
+            var type = i < parameters.Length ? parameters[i].ParameterType : typeof(object);
+            var bytes = JsonSerializer.SerializeToUtf8Bytes(request.GetArgument(i), type, ArgumentJson);
             BinaryPrimitives.WriteInt32BigEndian(length, bytes.Length);
             hash.AppendData(length);
             hash.AppendData(bytes);

@@ -6,7 +6,6 @@ using KeylessOrleans.Edge.Hosting;
 using KeylessOrleans.Edge.Tls;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
-using Orleans.Serialization;
 
 namespace KeylessOrleans.Edge.CallAccess;
 
@@ -24,17 +23,15 @@ public sealed partial class GrainCallAuthorization : IIncomingGrainCallFilter
 {
     private readonly CallProofChecker? _checker;
     private readonly LocalCallSecret _local;
-    private readonly Serializer _serializer;
     private readonly EdgeMetrics _metrics;
     private readonly bool _sharedCluster;
     private readonly ILogger _logger;
     private readonly ConcurrentDictionary<string, RefusalLogThrottle> _logThrottles = new(StringComparer.Ordinal);
 
-    public GrainCallAuthorization(IServiceProvider services, LocalCallSecret local, Serializer serializer, EdgeMetrics metrics,
+    public GrainCallAuthorization(IServiceProvider services, LocalCallSecret local, EdgeMetrics metrics,
         IOptions<EdgeOptions> options, TimeProvider time, ILogger<GrainCallAuthorization> logger)
     {
         _local = local;
-        _serializer = serializer;
         _metrics = metrics;
         _logger = logger;
         var o = options.Value;
@@ -74,7 +71,7 @@ public sealed partial class GrainCallAuthorization : IIncomingGrainCallFilter
         if ((allowed & ~Callers.LocalProcess) == Callers.None) return ("not-local", "only the edge's own process may call it");
         if (_checker is null) return null;
 
-        var (caller, problem) = _checker.Check(proof, CallProof.Call.Of(context, _serializer));
+        var (caller, problem) = _checker.Check(proof, CallProof.Call.Of(context));
         if (caller is null) return (proof is null ? "no-proof" : "bad-proof", problem!);
         var permitted = caller.Role switch
         {
