@@ -28,15 +28,16 @@ public sealed partial class GrainCallAuthorization : IIncomingGrainCallFilter
     private readonly ILogger _logger;
     private readonly ConcurrentDictionary<string, RefusalLogThrottle> _logThrottles = new(StringComparer.Ordinal);
 
-    public GrainCallAuthorization(IServiceProvider services, LocalCallSecret local, EdgeMetrics metrics,
-        IOptions<EdgeOptions> options, TimeProvider time, ILogger<GrainCallAuthorization> logger)
+    /// <param name="authority">The cluster CA, registered by <c>UseKeylessTls</c>; null without mutual TLS.</param>
+    public GrainCallAuthorization(LocalCallSecret local, EdgeMetrics metrics, IOptions<EdgeOptions> options, TimeProvider time,
+        ILogger<GrainCallAuthorization> logger, ClusterAuthority? authority = null)
     {
         _local = local;
         _metrics = metrics;
         _logger = logger;
         var o = options.Value;
         _sharedCluster = o.SharedCluster;
-        if (services.GetService(typeof(ClusterAuthority)) is ClusterAuthority authority)
+        if (authority is not null)
             _checker = new CallProofChecker(authority.Certificate, o.CallProofWindow, o.CallProofReplayCacheSize, time);
     }
 
@@ -89,11 +90,11 @@ public sealed partial class GrainCallAuthorization : IIncomingGrainCallFilter
 }
 
 /// <summary>Says at start when grain calls cannot be authorized, so an operator does not take an open cluster for a closed one.</summary>
-internal sealed partial class GrainCallAuthorizationCheck(IServiceProvider services, ILogger<GrainCallAuthorization> logger) : Microsoft.Extensions.Hosting.IHostedService
+internal sealed partial class GrainCallAuthorizationCheck(ILogger<GrainCallAuthorization> logger, ClusterAuthority? authority = null) : Microsoft.Extensions.Hosting.IHostedService
 {
     public Task StartAsync(CancellationToken cancellationToken)
     {
-        if (services.GetService(typeof(ClusterAuthority)) is null) LogOpen();
+        if (authority is null) LogOpen();
         return Task.CompletedTask;
     }
 
