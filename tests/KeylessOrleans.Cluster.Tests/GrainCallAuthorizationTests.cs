@@ -42,6 +42,11 @@ public sealed class GrainCallAuthorizationTests(TwoTenantsFixture fixture) : ICl
         // CertificateVerify: the filter let the edge's own call in.
         Assert.Equal(KeyOperationStatus.InvalidRequest, result.Status);
         Assert.DoesNotContain("handshake grain failed", result.Detail);
+        // The secret came with the call to the handshake grain, and was gone before it called into the tenant's silo.
+        Assert.Contains(_cluster.Calls.ContextKeys, c => c.Method.Contains("IHandshakeGrain") && c.Keys.Contains(LocalCallSecret.ContextKey));
+        var keyCalls = _cluster.Calls.ContextKeys.Where(c => c.Method.Contains("IKeyGrain")).ToList();
+        Assert.NotEmpty(keyCalls);
+        Assert.All(keyCalls, c => Assert.DoesNotContain(LocalCallSecret.ContextKey, c.Keys));
     }
 
     [Fact]
