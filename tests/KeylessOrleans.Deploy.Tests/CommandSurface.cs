@@ -17,7 +17,7 @@ internal static class CommandSurface
     /// <summary>Command path ("edge", "tenant add") -> the options it takes.</summary>
     public static readonly IReadOnlyDictionary<string, string[]> Commands = new Dictionary<string, string[]>
     {
-        ["edge"] = [.. SiloOptions, "--gateway-port", "--https-port", "--listen", "--edge-id", "--tenants"],
+        ["edge"] = [.. SiloOptions, "--gateway-port", "--https-port", "--listen", "--edge-id", "--tenants", "--shared-cluster"],
         ["keyserver"] = [.. SiloOptions, "--tenant", "--replica", "--keys", "--audit-log", "--gateway-port", "--edge-ca", "--shared-cluster"],
         ["audit verify"] = [],
         ["origin"] = ["--listen"],
@@ -45,7 +45,7 @@ internal static class CommandSurface
         "KEYLESS__KEYSERVER__TENANT", "KEYLESS__KEYSERVER__SHAREDCLUSTER", "KEYLESS__KEYSERVER__REPLICA", "KEYLESS__KEYSERVER__KEYDIRECTORY",
         "KEYLESS__KEYSERVER__AUDITLOG__PATH", "KEYLESS__KEYSERVER__AUDITLOG__ENABLED", "KEYLESS__KEYSERVER__AUDITLOG__IFBROKEN",
         "KEYLESS__KEYSERVER__KEYRELOADDELAY", "KEYLESS__KEYSERVER__KEYRESCANINTERVAL", "KEYLESS__KEYSERVER__KEYRETIREMENTDELAY",
-        "KEYLESS__EDGE__STATUSREPORTINTERVAL",
+        "KEYLESS__EDGE__STATUSREPORTINTERVAL", "KEYLESS__EDGE__SHAREDCLUSTER", "KEYLESS__EDGE__CALLPROOFWINDOW",
         "KEYLESS__ADMIN__PORT", "KEYLESS__ADMIN__LISTENADDRESS", "KEYLESS__LOGGING__FORMAT",
     };
 

@@ -1,11 +1,15 @@
 using System.Diagnostics;
+using KeylessOrleans.Cluster.Hosting;
 using KeylessOrleans.TestSupport;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
 
 namespace KeylessOrleans.EndToEnd.Tests;
 
 /// <summary>
 /// Mutual TLS between silos with the operator's cluster CA, as operators and tenants set it up with the keyless
-/// program: only processes holding a certificate from that CA, for the identity they run as, join.
+/// program: only processes holding a certificate from that CA, for the identity they run as, join; and only
+/// callers that prove a role the called grain admits are served.
 /// </summary>
 public sealed class ClusterTlsTests : IDisposable
 {
@@ -46,7 +50,8 @@ public sealed class ClusterTlsTests : IDisposable
         var httpsPort = KeylessProcess.FreePort();
 
         await using var origin = KeylessProcess.Start("origin", "--listen", $"127.0.0.1:{originPort}");
-        await using var edge = KeylessProcess.Start(["edge", "--silo-port", $"{siloPort}", "--gateway-port", $"{gatewayPort}", "--https-port", $"{httpsPort}", .. Tls("edge")]);
+        // The key servers below join the edge's cluster: single-organization mode.
+        await using var edge = KeylessProcess.Start(["edge", "--shared-cluster", "--silo-port", $"{siloPort}", "--gateway-port", $"{gatewayPort}", "--https-port", $"{httpsPort}", .. Tls("edge")]);
         await edge.WaitForLineAsync("Edge listening for TLS", TimeSpan.FromSeconds(60));
         string[] Operator(params string[] command) => [.. command, "--gateway-port", $"{gatewayPort}", .. Tls("operator")];
         await RunOkAsync(Operator("tenant", "add", "shop", "--host", Host, "--origin", $"127.0.0.1:{originPort}"));
@@ -104,7 +109,8 @@ public sealed class ClusterTlsTests : IDisposable
         Policy("{ \"AllowedEdges\": [ \"edge1\" ] }");
 
         await using var origin = KeylessProcess.Start("origin", "--listen", $"127.0.0.1:{originPort}");
-        await using var edge = KeylessProcess.Start(["edge", "--silo-port", $"{siloPort}", "--gateway-port", $"{gatewayPort}", "--https-port", $"{httpsPort}", .. Tls("edge")]);
+        // The key servers below join the edge's cluster: single-organization mode.
+        await using var edge = KeylessProcess.Start(["edge", "--shared-cluster", "--silo-port", $"{siloPort}", "--gateway-port", $"{gatewayPort}", "--https-port", $"{httpsPort}", .. Tls("edge")]);
         await edge.WaitForLineAsync("Edge listening for TLS", TimeSpan.FromSeconds(60));
         await RunOkAsync(["tenant", "add", "shop", "--host", Host, "--origin", $"127.0.0.1:{originPort}", "--gateway-port", $"{gatewayPort}", .. Tls("operator")]);
         await using var shop = KeylessProcess.Start(["keyserver", "--shared-cluster", "--tenant", "shop", "--keys", _shopKeys.Path, "--config", policy,
@@ -143,6 +149,118 @@ public sealed class ClusterTlsTests : IDisposable
         await shop.WaitForLineAsync("Delegated-credential policy reloaded: not issuing", TimeSpan.FromSeconds(20));
         Assert.Equal(0, await CurlAsync());
         Assert.False(shop.HasExited);
+    }
+
+    [Fact]
+    public async Task The_operator_cluster_serves_only_callers_that_prove_a_role_the_grain_admits_and_keeps_tenants_out()
+    {
+        await RunOkAsync("ca", "init", "--dir", F("ca"));
+        await RunOkAsync("cert", "issue", "--ca-dir", F("ca"), "--role", "edge", "--name", "edge1", "--out", F("edge"));
+        await RunOkAsync("cert", "issue", "--ca-dir", F("ca"), "--role", "operator", "--out", F("operator"));
+        await RunOkAsync("cert", "issue", "--ca-dir", F("ca"), "--role", "onprem", "--tenant", "shop", "--out", F("shop"));
+        var siloPort = KeylessProcess.FreePort();
+        var gatewayPort = KeylessProcess.FreePort();
+        await using var edge = KeylessProcess.Start(["edge", "--silo-port", $"{siloPort}", "--gateway-port", $"{gatewayPort}", "--https-port", "0", .. Tls("edge")]);
+        await edge.WaitForLineAsync("Edge listening for TLS", TimeSpan.FromSeconds(60));
+
+        // The operator's commands sign every call: they work.
+        await RunOkAsync(["tenant", "add", "shop", "--host", Host, "--origin", "127.0.0.1:9", "--gateway-port", $"{gatewayPort}", .. Tls("operator")]);
+        await RunOkAsync(["status", "--gateway-port", $"{gatewayPort}", .. Tls("operator")]);
+
+        // The same operator certificate in a client that signs nothing (TLS alone) is refused by the edge.
+        await using (var unsigned = await ClientAsync(gatewayPort, client => client.UseTls(Certificate("operator"), tls =>
+                     {
+                         tls.AllowAnyRemoteCertificate();
+                         tls.OnAuthenticateAsClient = (_, settings) => settings.TargetHost = "keyless-cluster";
+                     })))
+        {
+            var registry = unsigned.Services.GetRequiredService<IClusterClient>().GetGrain<Registry.IRegistryGrain>(Registry.IRegistryGrain.DefaultKey);
+            var refused = await Assert.ThrowsAsync<UnauthorizedAccessException>(() => registry.RemoveTenantAsync("shop"));
+            Assert.Contains("no cluster proof", refused.Message);
+        }
+        var listed = await KeylessProcess.RunToEndAsync(["tenant", "show", "shop", "--gateway-port", $"{gatewayPort}", .. Tls("operator")]);
+        Assert.Contains(Host, listed.Output);
+
+        // With proofs, an operator still may not read the edges' session-ticket keys, nor use the handshake grain.
+        await using (var signed = await ClientAsync(gatewayPort, client => client.UseKeylessTls(ClusterOptions("operator", gatewayPort))))
+        {
+            var grains = signed.Services.GetRequiredService<IClusterClient>();
+            var tickets = await Assert.ThrowsAsync<UnauthorizedAccessException>(() => grains.GetGrain<Edge.Tls.Tickets.ISessionTicketKeysGrain>(0).GetKeysAsync());
+            Assert.Contains("keyless://operator/operator may not call it", tickets.Message);
+            await Assert.ThrowsAsync<UnauthorizedAccessException>(() => grains.GetGrain<Edge.Handshake.IHandshakeGrain>(0).SignCertificateVerifyAsync(
+                new Edge.Handshake.KeyCall("shop", "key", ["primary"], Host, null), Keys.SignatureScheme.EcdsaSecp256r1Sha256, new byte[64]));
+            var snapshot = await grains.GetGrain<Registry.IRegistryGrain>(Registry.IRegistryGrain.DefaultKey).GetSnapshotIfChangedAsync(-1);
+            Assert.Contains(snapshot!.Tenants, t => t.Tenant == "shop"); // what operators may read, they read
+        }
+        using (var admin = new AdminEndpoint(edge.AdminPort))
+        {
+            var metrics = await admin.MetricsAsync();
+            Assert.True(AdminEndpoint.Sum(metrics, "keyless_edge_grain_calls_refused_total", ("reason", "no-proof")) >= 1, metrics);
+            Assert.True(AdminEndpoint.Sum(metrics, "keyless_edge_grain_calls_refused_total", ("reason", "role")) >= 1, metrics);
+        }
+
+        // Outside single-organization mode a tenant's certificate opens neither port: not the silo port ...
+        await using var shop = KeylessProcess.Start(["keyserver", "--tenant", "shop", "--keys", _shopKeys.Path, "--silo-port", $"{KeylessProcess.FreePort()}",
+            "--primary", $"127.0.0.1:{siloPort}", .. Tls("shop")]);
+        await edge.WaitForLineAsync("keyless://onprem/shop/primary has no business on this connection (accepted here: edge)", TimeSpan.FromSeconds(30));
+        // ... nor the gateway.
+        await Assert.ThrowsAnyAsync<Exception>(async () =>
+        {
+            await using var tenant = await ClientAsync(gatewayPort, client => client.UseTls(Certificate("shop"), tls =>
+            {
+                tls.AllowAnyRemoteCertificate();
+                tls.OnAuthenticateAsClient = (_, settings) => settings.TargetHost = "keyless-cluster";
+            }));
+            await tenant.Services.GetRequiredService<IClusterClient>().GetGrain<Registry.IRegistryGrain>(Registry.IRegistryGrain.DefaultKey).GetSnapshotIfChangedAsync(-1);
+        });
+        await edge.WaitForLineAsync("keyless://onprem/shop/primary has no business on this connection (accepted here: edge, operator)", TimeSpan.FromSeconds(30));
+        var shown = await KeylessProcess.RunToEndAsync(["tenant", "show", "shop", "--gateway-port", $"{gatewayPort}", .. Tls("operator")]);
+        Assert.DoesNotContain("replica", shown.Output);
+    }
+
+    private System.Security.Cryptography.X509Certificates.X509Certificate2 Certificate(string folder) =>
+        System.Security.Cryptography.X509Certificates.X509Certificate2.CreateFromPemFile(F($"{folder}/cert.pem"), F($"{folder}/key.pem"));
+
+    private Cluster.Hosting.KeylessClusterOptions ClusterOptions(string folder, int gatewayPort) => new()
+    {
+        GatewayPort = gatewayPort,
+        TlsCertificate = F($"{folder}/cert.pem"),
+        TlsKey = F($"{folder}/key.pem"),
+        TlsCa = F("ca/ca.pem"),
+    };
+
+    /// <summary>An Orleans client of the edge's gateway, built in this process as an attacker (or a tool) would.</summary>
+    private static async Task<OrleansClientHost> ClientAsync(int gatewayPort, Action<IClientBuilder> tls)
+    {
+        var builder = Microsoft.Extensions.Hosting.Host.CreateEmptyApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
+        builder.UseOrleansClient(client =>
+        {
+            Cluster.Hosting.ClusteringExtensions.UseKeylessClustering(client, new Cluster.Hosting.KeylessClusterOptions { GatewayPort = gatewayPort });
+            tls(client);
+        });
+        var host = builder.Build();
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+        try
+        {
+            await host.StartAsync(timeout.Token);
+        }
+        catch
+        {
+            host.Dispose();
+            throw;
+        }
+        return new OrleansClientHost(host);
+    }
+
+    private sealed class OrleansClientHost(IHost host) : IAsyncDisposable
+    {
+        public IServiceProvider Services => host.Services;
+
+        public async ValueTask DisposeAsync()
+        {
+            await host.StopAsync(CancellationToken.None);
+            host.Dispose();
+        }
     }
 
     private static async Task RunOkAsync(params string[] arguments)

@@ -8,6 +8,9 @@ public sealed class GrainCallRecorder
 {
     public ConcurrentQueue<(string Method, byte[] Encoded)> Messages { get; } = new();
 
+    /// <summary>The request-context keys each incoming call arrived with (before any other filter ran).</summary>
+    public ConcurrentQueue<(string Method, string[] Keys)> ContextKeys { get; } = new();
+
     /// <summary>Key operations the key grains were asked for (each recorded twice: arguments and result).</summary>
     public int KeyGrainCalls => Messages.Count(m => m.Method.Contains("IKeyGrain") && !m.Method.Contains("Describe")) / 2;
 
@@ -25,6 +28,7 @@ public sealed class RecordingGrainCallFilter(GrainCallRecorder recorder, Seriali
     public async Task Invoke(IIncomingGrainCallContext context)
     {
         var method = $"{context.InterfaceName}.{context.MethodName}";
+        recorder.ContextKeys.Enqueue((method, [.. RequestContext.Keys ?? []]));
         for (var i = 0; i < context.Request.GetArgumentCount(); i++)
             Record(method, context.Request.GetArgument(i));
         try

@@ -1,3 +1,5 @@
+using KeylessOrleans.Cluster;
+
 namespace KeylessOrleans.Status;
 
 /// <summary>
@@ -5,7 +7,7 @@ namespace KeylessOrleans.Status;
 /// of the last minute. Edges report every few seconds; the grain keeps reports in memory only (they are rebuilt
 /// within one report interval after it moves). Lives on edge silos. One activation, key <see cref="DefaultKey"/>.
 /// </summary>
-[Alias("keyless.IClusterStatusGrain")]
+[Alias("keyless.IClusterStatusGrain"), AllowedCallers(Callers.Edge)]
 public interface IClusterStatusGrain : IGrainWithStringKey
 {
     public const string DefaultKey = "default";
@@ -13,7 +15,8 @@ public interface IClusterStatusGrain : IGrainWithStringKey
     [Alias("ReportEdge")]
     Task ReportEdgeAsync(EdgeStatusReport report);
 
-    [Alias("GetStatus")]
+    /// <summary>For <c>keyless status</c> (operator); edges, the cluster's members, may read it as well.</summary>
+    [Alias("GetStatus"), AllowedCallers(Callers.Operator | Callers.Edge)]
     Task<ClusterStatus> GetStatusAsync();
 }
 

@@ -9,20 +9,41 @@ namespace KeylessOrleans.Cluster.Hosting;
 
 /// <summary>
 /// Mutual TLS on every silo and gateway link: each side presents a certificate from the operator's cluster CA
-/// that names a keyless identity, and refuses a peer whose certificate does not.
+/// that names a keyless identity, and refuses a peer whose certificate does not, or whose role has no business on
+/// that port (<see cref="ClusterPeers"/>). The same certificate signs this process's call proofs
+/// (<see cref="CallProof"/>) on control-plane grain calls.
 /// </summary>
 public static class ClusterTlsExtensions
 {
+    /// <summary>The roles the connection being authenticated on this async flow may have; set per connection, before the handshake.</summary>
+    private static readonly AsyncLocal<IReadOnlySet<string>?> AcceptedRoles = new();
+
+    private static readonly IReadOnlySet<string> NoRoles = new HashSet<string>();
+
     /// <param name="expected">Checks this process's own identity (e.g. an on-prem silo's certificate must name its tenant).</param>
+    /// <param name="peers">Who may connect to which port; null: any identity from the CA.</param>
     /// <exception cref="ArgumentException">The certificate is missing, not from the CA, or names another identity.</exception>
-    public static ISiloBuilder UseKeylessTls(this ISiloBuilder silo, KeylessClusterOptions options, Func<SiloIdentity, string?> expected)
+    public static ISiloBuilder UseKeylessTls(this ISiloBuilder silo, KeylessClusterOptions options, Func<SiloIdentity, string?> expected, ClusterPeers? peers = null)
     {
         var (certificate, authority) = Load(options, expected);
+        peers ??= ClusterPeers.Any;
         // The TLS callback is built before the container; the silo's logger reaches it when the silo starts.
         var log = new RefusalLog();
         silo.Services.AddSingleton(log);
         silo.Services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>, RefusalLogBinder>();
-        return silo.UseTls(certificate, tls => Configure(tls, authority, log));
+        silo.Services.AddSingleton(new ClusterAuthority(authority));
+        silo.Services.AddSingleton(sp => new CallProofSigner(certificate, sp.GetService<TimeProvider>() ?? TimeProvider.System));
+        silo.AddOutgoingGrainCallFilter<CallProofFilter>();
+        return silo.UseTls(certificate, tls =>
+        {
+            Configure(tls, authority, log, outgoing: peers.SiloPort);
+            tls.OnAuthenticateAsServer = (connection, _) => AcceptedRoles.Value = (connection.LocalEndPoint as System.Net.IPEndPoint)?.Port switch
+            {
+                var port when port == options.SiloPort => peers.SiloPort,
+                var port when port == options.GatewayPort && options.GatewayPort != 0 => peers.Gateway,
+                _ => NoRoles,
+            };
+        });
     }
 
     /// <summary>
@@ -82,21 +103,32 @@ public static class ClusterTlsExtensions
         return tls;
     }
 
+    /// <summary>A client of the operator's cluster (the tenant and status commands): an operator certificate, gateways of edges only.</summary>
     public static IClientBuilder UseKeylessTls(this IClientBuilder client, KeylessClusterOptions options)
     {
         var (certificate, authority) = Load(options, identity => identity.Role == SiloIdentity.OperatorRole ? null
             : $"the tenant commands need an operator certificate, not {identity}");
-        return client.UseTls(certificate, tls => Configure(tls, authority, new RefusalLog()));
+        client.Services.AddSingleton(sp => new CallProofSigner(certificate, sp.GetService<TimeProvider>() ?? TimeProvider.System));
+        client.AddOutgoingGrainCallFilter<CallProofFilter>();
+        return client.UseTls(certificate, tls => Configure(tls, authority, new RefusalLog(), outgoing: new HashSet<string>([SiloIdentity.EdgeRole])));
     }
 
-    private static void Configure(TlsOptions tls, X509Certificate2 authority, RefusalLog log)
+    private static void Configure(TlsOptions tls, X509Certificate2 authority, RefusalLog log, IReadOnlySet<string> outgoing)
     {
         tls.RemoteCertificateMode = RemoteCertificateMode.RequireCertificate;
         tls.ClientCertificateMode = RemoteCertificateMode.RequireCertificate;
-        tls.OnAuthenticateAsClient = (_, settings) => settings.TargetHost = "keyless-cluster"; // names are not used: identities are
+        tls.OnAuthenticateAsClient = (_, settings) =>
+        {
+            settings.TargetHost = "keyless-cluster"; // names are not used: identities are
+            AcceptedRoles.Value = outgoing;
+        };
+        // Runs inside the handshake that OnAuthenticateAsServer/AsClient just prepared, on the same async flow, so it
+        // sees that connection's accepted roles; a handshake that did not pass through them accepts no role.
         tls.RemoteCertificateValidation = (certificate, _, _) =>
         {
             var problem = ClusterCertificates.Problem(certificate, authority);
+            if (problem is null && SiloIdentity.FromCertificate(certificate) is { } identity && !(AcceptedRoles.Value ?? NoRoles).Contains(identity.Role))
+                problem = $"{identity} has no business on this connection (accepted here: {string.Join(", ", AcceptedRoles.Value ?? NoRoles)})";
             if (problem is not null) log.Refused(problem);
             return problem is null;
         };

@@ -24,6 +24,7 @@ public sealed class EdgeMetrics : IDisposable
     private readonly Counter<long> _delegatedCredentials;
     private readonly Counter<long> _tenantConnects;
     private readonly Counter<long> _chainAdmissions;
+    private readonly Counter<long> _refusedGrainCalls;
 
     public EdgeMetrics(IMeterFactory meterFactory)
     {
@@ -39,6 +40,7 @@ public sealed class EdgeMetrics : IDisposable
         _delegatedCredentials = _meter.CreateCounter<long>("keyless.edge.delegated_credentials.issued", description: "Delegated credentials asked of key servers, by tenant and outcome (ok, refused, failed)");
         _tenantConnects = _meter.CreateCounter<long>("keyless.edge.tenant_connects", description: "Connections to tenants' key-server clusters, by tenant and outcome (attempt, refused_certificate)");
         _chainAdmissions = _meter.CreateCounter<long>("keyless.edge.chain_admissions", description: "Certificate chains announced by tenants' key servers, by tenant and outcome (accepted, refused)");
+        _refusedGrainCalls = _meter.CreateCounter<long>("keyless.edge.grain_calls.refused", description: "Grain calls this edge refused to run, by grain interface and reason (no-proof, bad-proof, role, not-local, undeclared)");
         _ocspFetches = _meter.CreateCounter<long>("keyless.edge.ocsp.fetches", description: "OCSP responses fetched for stapling, by outcome (ok, refused, unreachable, failed)");
     }
 
@@ -83,6 +85,8 @@ public sealed class EdgeMetrics : IDisposable
 
     public void ChainAdmission(string tenant, bool accepted) =>
         _chainAdmissions.Add(1, new KeyValuePair<string, object?>("tenant", tenant), new KeyValuePair<string, object?>("outcome", accepted ? "accepted" : "refused"));
+    public void GrainCallRefused(string grainInterface, string reason) =>
+        _refusedGrainCalls.Add(1, new TagList { { "interface", grainInterface }, { "reason", reason } });
 
     public void Dispose() => _meter.Dispose();
 }

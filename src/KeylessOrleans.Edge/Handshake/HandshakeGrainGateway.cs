@@ -1,3 +1,4 @@
+using KeylessOrleans.Edge.CallAccess;
 using KeylessOrleans.Edge.Diagnostics;
 using KeylessOrleans.Edge.Hosting;
 using KeylessOrleans.Edge.Tls;
@@ -9,11 +10,13 @@ namespace KeylessOrleans.Edge.Handshake;
 
 /// <summary>
 /// Key operations through this silo's local handshake grain, blocking the calling handshake thread — but only
-/// while the tenant is within its <see cref="TenantBulkhead"/>; beyond it the call is shed at once.
+/// while the tenant is within its <see cref="TenantBulkhead"/>; beyond it the call is shed at once. Each call carries
+/// the process's <see cref="LocalCallSecret"/>: the handshake grain serves this process only.
 /// </summary>
 public sealed partial class HandshakeGrainGateway(
     IGrainFactory grains,
     TenantBulkhead bulkhead,
+    LocalCallSecret local,
     EdgeMetrics metrics,
     IOptions<EdgeOptions> options,
     ILogger<HandshakeGrainGateway> logger) : IKeyOperationGateway
@@ -31,14 +34,14 @@ public sealed partial class HandshakeGrainGateway(
     public KeyOperationResult DecryptPremaster(KeyCall call, byte[] encryptedPremaster, ushort clientVersion, byte[] clientRandom, byte[] serverRandom) =>
         Run(call, "decrypt_premaster", () => Grain.DecryptPremasterAsync(call, encryptedPremaster, clientVersion, clientRandom, serverRandom));
 
-    public Task<KeyOperationResult> DelegateCredentialAsync(KeyCall call, DelegationAsk ask) => Grain.DelegateCredentialAsync(call, ask);
+    public Task<KeyOperationResult> DelegateCredentialAsync(KeyCall call, DelegationAsk ask) => local.Call(() => Grain.DelegateCredentialAsync(call, ask));
 
     private KeyOperationResult Run(KeyCall call, string operation, Func<Task<KeyOperationResult>> send)
     {
         if (!bulkhead.TryEnter(call.Tenant)) return Shed(call, operation);
         try
         {
-            return Wait(send());
+            return Wait(local.Call(send));
         }
         finally
         {

@@ -1,3 +1,4 @@
+using KeylessOrleans.Cluster;
 using KeylessOrleans.Keys;
 
 namespace KeylessOrleans.Edge.Handshake;
@@ -14,9 +15,10 @@ public sealed record KeyCall(
 /// <summary>
 /// The edge-local step between a TLS handshake and a tenant's key grain: picks a replica, calls it within the
 /// deadline, fails over once to another replica. A stateless worker, so it always runs on the edge silo that
-/// terminates the connection.
+/// terminates the connection. Only that silo's own process may call it (<see cref="HandshakeGrainGateway"/>): it
+/// uses tenants' keys on the edge's authority.
 /// </summary>
-[Alias("keyless.IHandshakeGrain")]
+[Alias("keyless.IHandshakeGrain"), AllowedCallers(Callers.LocalProcess)]
 public interface IHandshakeGrain : IGrainWithIntegerKey
 {
     [Alias("SignCertificateVerify")]

@@ -41,10 +41,11 @@ public sealed class EdgeOptions
     public string? IdentityKey { get; set; }
 
     /// <summary>
-    /// Single-organization mode: tenants' key servers may be members of the operator's cluster and register
-    /// themselves with the registry. Only for deployments where edges and key servers belong to one organization — a
-    /// member of an Orleans cluster can forge membership, placement and routing for all of it. Off (the default), every
-    /// tenant's key servers form a cluster of their own, which edges reach as clients (<see cref="KeyAccess.TenantClusterClients"/>).
+    /// Single-organization mode: edges and key servers belong to one organization and share one Orleans cluster, so
+    /// on-prem silos are members (they may connect to the silo port, and register their own tenant's replicas).
+    /// Off (the default): the operator's cluster admits edges on its silo port and edges and operator tools on its
+    /// gateway, and refuses every on-prem identity; every tenant's key servers form a cluster of their own, which
+    /// edges reach as clients (<see cref="KeyAccess.TenantClusterClients"/>).
     /// </summary>
     public bool SharedCluster { get; set; }
 
@@ -56,6 +57,15 @@ public sealed class EdgeOptions
 
     /// <summary>How often the edge asks each of a tenant's key-server replicas whether its certificate chains changed.</summary>
     public TimeSpan ChainPollInterval { get; set; } = TimeSpan.FromSeconds(2);
+
+    /// <summary>
+    /// How far a control-plane call's proof (<see cref="KeylessOrleans.Cluster.Security.CallProof"/>) may be from
+    /// this edge's clock, either way. Also how long its nonce is remembered (twice this), so keep it short.
+    /// </summary>
+    public TimeSpan CallProofWindow { get; set; } = TimeSpan.FromMinutes(1);
+
+    /// <summary>Call proofs remembered against replay within the window; beyond, calls are refused until it rolls over.</summary>
+    public int CallProofReplayCacheSize { get; set; } = 200_000;
 
     /// <summary>How often the edge asks the registry for changes (new tenants, rotated certificates).</summary>
     public TimeSpan RegistryPollInterval { get; set; } = TimeSpan.FromSeconds(1);
@@ -175,6 +185,8 @@ internal sealed class EdgeOptionsValidator : IValidateOptions<EdgeOptions>
             "Keyless:Edge:IdentityCertificate and IdentityKey go together");
         foreach (var (setting, path) in new[] { ("IdentityCertificate", o.IdentityCertificate), ("IdentityKey", o.IdentityKey) })
             Require(string.IsNullOrWhiteSpace(path) || File.Exists(path), $"Keyless:Edge:{setting} '{path}' is not an existing file");
+        Require(o.CallProofWindow >= TimeSpan.FromSeconds(5) && o.CallProofWindow <= TimeSpan.FromMinutes(10), $"Keyless:Edge:CallProofWindow {o.CallProofWindow} must be 5 s–10 min");
+        Require(o.CallProofReplayCacheSize >= 1000, "Keyless:Edge:CallProofReplayCacheSize must be at least 1000");
         Require(o.RegistryPollInterval > TimeSpan.Zero, "Keyless:Edge:RegistryPollInterval must be positive");
         Require(o.TenantConnectTimeout > TimeSpan.Zero && o.TenantConnectTimeout <= TimeSpan.FromMinutes(1), "Keyless:Edge:TenantConnectTimeout must be above zero and at most 1 min");
         Require(o.TenantClientIdleTimeout >= TimeSpan.FromSeconds(1), "Keyless:Edge:TenantClientIdleTimeout must be at least 1 s");

@@ -1,5 +1,6 @@
 using KeylessOrleans.Cluster;
 using KeylessOrleans.Cluster.Hosting;
+using KeylessOrleans.Edge.CallAccess;
 using KeylessOrleans.Edge.Delegation;
 using KeylessOrleans.Edge.Diagnostics;
 using KeylessOrleans.Edge.Handshake;
@@ -35,6 +36,10 @@ public static class EdgeSiloBuilderExtensions
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<EdgeOptions>, EdgeOptionsValidator>());
         services.TryAddSingleton(TimeProvider.System);
         services.TryAddSingleton<EdgeMetrics>();
+        // Who may call this silo's grains; with mutual TLS, UseKeylessTls provides the CA and signs this edge's own calls.
+        services.TryAddSingleton<LocalCallSecret>();
+        builder.AddIncomingGrainCallFilter<GrainCallAuthorization>();
+        services.AddHostedService<GrainCallAuthorizationCheck>();
         services.TryAddSingleton<EdgeProofSigner>();
         services.TryAddSingleton<TenantClusterClients>();
         services.TryAddSingleton<KeyServerClient>();

@@ -1,4 +1,5 @@
 using System.Buffers.Binary;
+using KeylessOrleans.Cluster.Security;
 using KeylessOrleans.Keys;
 
 namespace KeylessOrleans.KeyServer.Access;

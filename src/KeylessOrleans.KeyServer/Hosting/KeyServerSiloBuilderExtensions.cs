@@ -1,5 +1,6 @@
 using KeylessOrleans.Cluster;
 using KeylessOrleans.Cluster.Hosting;
+using KeylessOrleans.Cluster.Security;
 using KeylessOrleans.KeyServer.Access;
 using KeylessOrleans.KeyServer.Audit;
 using KeylessOrleans.KeyServer.Delegation;

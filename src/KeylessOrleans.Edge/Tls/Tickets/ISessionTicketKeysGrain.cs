@@ -1,3 +1,5 @@
+using KeylessOrleans.Cluster;
+
 namespace KeylessOrleans.Edge.Tls.Tickets;
 
 /// <summary>One key that seals TLS 1.2 session tickets: its public name (in every ticket) and its AES-256 secret.</summary>
@@ -13,9 +15,10 @@ public sealed record SessionTicketKeySet([property: Id(0)] IReadOnlyList<Session
 
 /// <summary>
 /// The one place the edge fleet's session-ticket keys come from, so a client resumes on whichever edge the load
-/// balancer picks, not only on the edge that issued its ticket. Hosted by an edge silo, in memory only.
+/// balancer picks, not only on the edge that issued its ticket. Hosted by an edge silo, in memory only. Edges only:
+/// the keys open every session ticket, and so every resumed session's master secret.
 /// </summary>
-[Alias("keyless.ISessionTicketKeysGrain")]
+[Alias("keyless.ISessionTicketKeysGrain"), AllowedCallers(Callers.Edge)]
 public interface ISessionTicketKeysGrain : IGrainWithIntegerKey
 {
     public const long DefaultKey = 0;

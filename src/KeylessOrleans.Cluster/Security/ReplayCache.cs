@@ -1,4 +1,4 @@
-namespace KeylessOrleans.KeyServer.Access;
+namespace KeylessOrleans.Cluster.Security;
 
 /// <summary>
 /// Requests seen in the last one to two freshness windows, by a 128-bit digest. Two generations rotate every
