@@ -42,6 +42,7 @@ internal static class TenantClientCost
     private static readonly int[] Steps = [0, 10, 50, 100, 200];
     private static readonly TimeSpan Budget = TimeSpan.FromSeconds(100);
     private const long WorkingSetLimit = 3L << 30; // stop before the machine does
+    private static readonly TimeSpan IdleWindow = TimeSpan.FromSeconds(10);
 
     public static async Task RunAsync(int count, bool mutualTls, int holdSeconds = 0)
     {
@@ -69,7 +70,8 @@ internal static class TenantClientCost
                 "--silo-port", $"{KeylessProcess.FreePort()}", "--cluster-id", TenantCluster.ClusterId(Tenant), "--service-id", TenantCluster.ServiceId,
                 "--audit-log", Path.Combine(work.Path, "audit.log"), "--admin-port", "0", .. tls]);
 
-        using var loggers = LoggerFactory.Create(l => l.AddSimpleConsole(o => o.SingleLine = true).SetMinimumLevel(LogLevel.Warning));
+        // Errors only from Orleans: the first clients are refused while the key server starts, and say so at warning level.
+        using var loggers = LoggerFactory.Create(l => l.AddSimpleConsole(o => o.SingleLine = true).SetMinimumLevel(LogLevel.Warning).AddFilter("Orleans", LogLevel.Error));
         using var services = new ServiceCollection().AddMetrics().BuildServiceProvider();
         using var metrics = new EdgeMetrics(services.GetRequiredService<IMeterFactory>());
         var edgeOptions = Options.Create(new EdgeOptions
@@ -129,22 +131,24 @@ internal static class TenantClientCost
 
         var edges = new List<TenantClusterClients>();
         var connectTimes = new List<TimeSpan>();
-        var rows = new List<(int Count, Sample Edge, ProcessSample Server, TimeSpan[] Connects)>();
+        var rows = new List<(int Count, Sample Edge, ProcessSample Server, TimeSpan[] Connects, double CpuPerConnect)>();
+        (Idle First, Idle Settled)? idleConnected = null;
         try
         {
             foreach (var step in Steps.Where(s => s < count).Append(count).Distinct())
             {
-                var fromIndex = connectTimes.Count;
+                var (fromIndex, cpuBefore) = (connectTimes.Count, CpuMilliseconds(Environment.ProcessId));
                 while (edges.Count < step)
                 {
                     var edge = NewEdge();
                     edges.Add(edge);
                     connectTimes.Add(await ConnectAndCallAsync(edge));
                 }
+                var cpuPerConnect = (CpuMilliseconds(Environment.ProcessId) - cpuBefore) / Math.Max(1, connectTimes.Count - fromIndex);
                 // Every client is still connected and usable: one more call each, then the reading.
                 foreach (var edge in edges) await ConnectAndCallAsync(edge);
                 var sample = Sample.Take();
-                rows.Add((step, sample, ProcessSample.Read(keyServer.Id), connectTimes.Skip(fromIndex).ToArray()));
+                rows.Add((step, sample, ProcessSample.Read(keyServer.Id), connectTimes.Skip(fromIndex).ToArray(), cpuPerConnect));
                 Console.WriteLine($"  {step} tenants connected after {clock.Elapsed.TotalSeconds:0} s: {sample}");
                 if (sample.WorkingSet > WorkingSetLimit || clock.Elapsed > Budget)
                 {
@@ -152,6 +156,8 @@ internal static class TenantClientCost
                     break;
                 }
             }
+            // Right after connecting, the runtime is still recompiling hot code (tier 1) for a while; then it settles.
+            idleConnected = (await Idle.MeasureAsync(keyServer.Id), await Idle.MeasureAsync(keyServer.Id));
         }
         finally
         {
@@ -165,28 +171,30 @@ internal static class TenantClientCost
             await Task.WhenAll(edges.Select(e => e.DisposeAsync().AsTask()));
             Console.WriteLine($"  closed {edges.Count} clients in {closing.Elapsed.TotalSeconds:0.0} s");
         }
+        // The same process with the clients closed: JIT, GC and the runtime's own timers in the same state.
+        var idleClosed = await Idle.MeasureAsync(keyServer.Id);
 
         Console.WriteLine();
         Console.WriteLine("## This process (the edge's side) — totals");
         Console.WriteLine();
         Console.WriteLine("| tenants | managed heap after full GC MiB | GC committed MiB | working set MiB | private (RssAnon) MiB | threads | open fds | key server RSS MiB | key server threads |");
         Console.WriteLine("|---|---|---|---|---|---|---|---|---|");
-        foreach (var (n, s, server, _) in rows)
+        foreach (var (n, s, server, _, _) in rows)
             Console.WriteLine($"| {n} | {Mb(s.ManagedHeap)} | {Mb(s.GcCommitted)} | {Mb(s.WorkingSet)} | {Mb(s.Private)} | {s.Threads} | {s.FileDescriptors} | {Mb(server.Rss)} | {server.Threads} |");
         Console.WriteLine();
         Console.WriteLine("## Per tenant (difference to the previous row, divided by the tenants added)");
         Console.WriteLine();
-        Console.WriteLine("| tenants | managed heap KiB | GC committed KiB | working set KiB | private KiB | threads | fds | key server RSS KiB | connect + first call ms (median / max) |");
-        Console.WriteLine("|---|---|---|---|---|---|---|---|---|");
+        Console.WriteLine("| tenants | managed heap KiB | GC committed KiB | working set KiB | private KiB | threads | fds | key server RSS KiB | connect + first call ms (median / max) | CPU ms per connect |");
+        Console.WriteLine("|---|---|---|---|---|---|---|---|---|---|");
         for (var i = 1; i < rows.Count; i++)
         {
-            var (n, s, server, connects) = rows[i];
-            var (n0, s0, server0, _) = rows[i - 1];
+            var (n, s, server, connects, cpu) = rows[i];
+            var (n0, s0, server0, _, _) = rows[i - 1];
             double added = n - n0;
             var sorted = connects.Select(t => t.TotalMilliseconds).Order().ToArray();
             Console.WriteLine($"| {n0}→{n} | {Kb(s.ManagedHeap - s0.ManagedHeap, added)} | {Kb(s.GcCommitted - s0.GcCommitted, added)} | {Kb(s.WorkingSet - s0.WorkingSet, added)} | "
                 + $"{Kb(s.Private - s0.Private, added)} | {(s.Threads - s0.Threads) / added:0.00} | {(s.FileDescriptors - s0.FileDescriptors) / added:0.00} | "
-                + $"{Kb(server.Rss - server0.Rss, added)} | {sorted[sorted.Length / 2]:0} / {sorted[^1]:0} |");
+                + $"{Kb(server.Rss - server0.Rss, added)} | {sorted[sorted.Length / 2]:0} / {sorted[^1]:0} | {cpu:0} |");
         }
         if (rows.Count > 1)
         {
@@ -196,6 +204,19 @@ internal static class TenantClientCost
             Console.WriteLine();
             Console.WriteLine($"Over 0→{last.Count}: {perTenant / 1024:0} KiB resident and {(last.Edge.Threads - first.Edge.Threads) / n:0.00} threads per connected tenant; "
                 + $"at that rate 1 GiB holds {(1L << 30) / perTenant:0} tenants and 4 GiB {(4L << 30) / perTenant:0} (before the edge's own needs: baseline {Mb(first.Edge.WorkingSet)} MiB here).");
+        }
+        if (idleConnected is var (busy, settled) && rows.Count > 0)
+        {
+            var n = rows[^1].Count;
+            Console.WriteLine();
+            Console.WriteLine($"## Idle CPU (windows of {IdleWindow.TotalSeconds:0} s with no calls)");
+            Console.WriteLine();
+            Console.WriteLine("| state | this process ms CPU/s | key server ms CPU/s |");
+            Console.WriteLine("|---|---|---|");
+            Console.WriteLine($"| {n} clients connected, first window after the last connect | {busy.EdgeMsPerSecond:0.0} | {busy.ServerMsPerSecond:0.0} |");
+            Console.WriteLine($"| {n} clients connected, next window | {settled.EdgeMsPerSecond:0.0} | {settled.ServerMsPerSecond:0.0} |");
+            Console.WriteLine($"| all closed | {idleClosed.EdgeMsPerSecond:0.0} | {idleClosed.ServerMsPerSecond:0.0} |");
+            Console.WriteLine($"| per connected tenant (next window − closed), µs CPU/s | {(settled.EdgeMsPerSecond - idleClosed.EdgeMsPerSecond) * 1000 / n:0} | {(settled.ServerMsPerSecond - idleClosed.ServerMsPerSecond) * 1000 / n:0} |");
         }
         Console.WriteLine();
         Console.WriteLine("Each tenant: one Orleans client host (own service provider) with one gateway connection, one DescribeAsync call made; all clients stay connected until the last row.");
@@ -244,10 +265,13 @@ internal static class TenantClientCost
         Console.WriteLine();
     }
 
-    /// <summary>Keeps the first exception message that mentions the cluster id; prints nothing.</summary>
+    /// <summary>Keeps the first exception message that mentions the cluster id, else the first one at all; prints nothing.</summary>
     private sealed class FirstProblem : ILoggerProvider, ILogger
     {
-        public string? Message { get; private set; }
+        private string? _clusterId;
+        private string? _any;
+
+        public string? Message => _clusterId ?? _any;
 
         public ILogger CreateLogger(string categoryName) => this;
 
@@ -257,8 +281,10 @@ internal static class TenantClientCost
 
         public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter)
         {
-            if (Message is null && exception?.GetBaseException().Message is { } text && text.Contains("cluster id", StringComparison.OrdinalIgnoreCase))
-                Message = $"{exception.GetBaseException().GetType().Name}: {text}";
+            if (exception?.GetBaseException() is not { } problem) return;
+            var text = $"{problem.GetType().Name}: {problem.Message}";
+            _any ??= text;
+            if (problem.Message.Contains("cluster id", StringComparison.OrdinalIgnoreCase)) _clusterId ??= text;
         }
 
         public void Dispose()
@@ -287,6 +313,30 @@ internal static class TenantClientCost
 
         public override string ToString() =>
             $"heap {Mb(ManagedHeap)} MiB, working set {Mb(WorkingSet)} MiB, private {Mb(Private)} MiB, {Threads} threads, {FileDescriptors} fds";
+    }
+
+    /// <summary>
+    /// CPU time this process and the key server spend per second while every client is connected and nobody calls
+    /// (the clients' own timers, gateway pings and manifest refreshes; the key server's side of them).
+    /// </summary>
+    private sealed record Idle(double EdgeMsPerSecond, double ServerMsPerSecond)
+    {
+        public static async Task<Idle> MeasureAsync(int serverPid)
+        {
+            var (edge, server, started) = (CpuMilliseconds(Environment.ProcessId), CpuMilliseconds(serverPid), Stopwatch.GetTimestamp());
+            await Task.Delay(IdleWindow);
+            var seconds = Stopwatch.GetElapsedTime(started).TotalSeconds;
+            return new Idle((CpuMilliseconds(Environment.ProcessId) - edge) / seconds, (CpuMilliseconds(serverPid) - server) / seconds);
+        }
+
+    }
+
+    /// <summary>User and system time of a process from /proc/PID/stat (fields 14 and 15, in clock ticks of 10 ms).</summary>
+    private static double CpuMilliseconds(int pid)
+    {
+        var stat = File.ReadAllText($"/proc/{pid}/stat");
+        var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' '); // after "pid (comm) ": fields[0] is field 3
+        return (long.Parse(fields[11]) + long.Parse(fields[12])) * 10.0;
     }
 
     /// <summary>Resident memory and threads of any process, from /proc/PID/status.</summary>
