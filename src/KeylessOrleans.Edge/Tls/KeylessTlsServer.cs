@@ -170,10 +170,18 @@ public sealed class KeylessTlsServer(TlsServerContext shared, string clientAddre
     /// </summary>
     public override void ProcessClientExtensions(IDictionary<int, byte[]> clientExtensions)
     {
-        var requested = m_context.SecurityParameters.ClientServerNames?
-            .FirstOrDefault(n => n.NameType == NameType.host_name) is { } sni
-            ? Encoding.ASCII.GetString(sni.NameData)
-            : null;
+        var sni = m_context.SecurityParameters.ClientServerNames?.FirstOrDefault(n => n.NameType == NameType.host_name)?.NameData;
+        var requested = sni is null ? null : Encoding.ASCII.GetString(sni);
+        if (sni is { Length: > ServerNames.MaxLength })
+        {
+            facts.ServerName = ServerNames.ForLog(requested!);
+            throw new TlsFatalAlert(AlertDescription.unrecognized_name, $"the server name is longer than {ServerNames.MaxLength} bytes");
+        }
+        if (requested is not null && ServerNames.HasControlCharacters(requested))
+        {
+            facts.ServerName = ServerNames.ForLog(requested);
+            throw new TlsFatalAlert(AlertDescription.unrecognized_name, "the server name holds control characters");
+        }
         var hostName = requested ?? shared.DefaultHostName;
         facts.ServerName = hostName is null ? null : HostNames.Normalize(hostName);
         _route = hostName is null ? null : shared.Routes.Resolve(hostName);
