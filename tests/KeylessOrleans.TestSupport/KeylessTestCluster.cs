@@ -54,6 +54,9 @@ public abstract record SiloPlan
 
         /// <summary>False runs the silo without an audit log (a baseline for comparisons).</summary>
         public bool AuditLogEnabled { get; init; } = true;
+
+        /// <summary>A hostile key server: every signature and delegated credential it returns has its last byte flipped.</summary>
+        public bool TamperWithAnswers { get; init; }
     }
 }
 
@@ -130,6 +133,7 @@ public sealed class KeylessTestCluster : IAsyncDisposable
                 });
                 break;
             case SiloPlan.OnPrem onPrem:
+                if (onPrem.TamperWithAnswers) silo.AddIncomingGrainCallFilter<TamperingGrainCallFilter>();
                 silo.AddKeylessKeyServer(o =>
                 {
                     o.Tenant = onPrem.Tenant;
@@ -218,5 +222,18 @@ public sealed class KeylessTestCluster : IAsyncDisposable
     {
         await Cluster.DisposeAsync();
         _auditLogs.Dispose();
+    }
+}
+
+/// <summary>What a hostile key server does to its answers: signatures and credentials come back with the last byte flipped.</summary>
+internal sealed class TamperingGrainCallFilter : IIncomingGrainCallFilter
+{
+    public async Task Invoke(IIncomingGrainCallContext context)
+    {
+        await context.Invoke();
+        // A premaster is left alone: no edge can check it, and a wrong one only fails the handshake at Finished.
+        if (context.Result is KeylessOrleans.Keys.KeyOperationResult { IsOk: true, Output: { Length: > 0 } output } result
+            && context.Request.GetArgumentCount() > 0 && context.Request.GetArgument(0) is not KeylessOrleans.Keys.DecryptPremasterRequest)
+            context.Result = result with { Output = [.. output[..^1], (byte)(output[^1] ^ 1)] };
     }
 }
