@@ -22,6 +22,7 @@ public sealed partial class KeyGrain(
     KeyOperations operations,
     CredentialDelegation delegation,
     EdgeAuthenticator authenticator,
+    KeyAccessPolicy policies,
     IOptions<KeyServerOptions> options,
     KeyServerMetrics metrics,
     AuditLog audit,
@@ -67,7 +68,7 @@ public sealed partial class KeyGrain(
         if (_misplaced is not null) return Task.FromResult(EdgeSessionGrant.Refused("key grain is not on its tenant's silo"));
         if (!authenticator.IsEnabled)
             return Task.FromResult(EdgeSessionGrant.Refused("this key server does not authenticate edges (no Keyless:KeyServer:Access:EdgeCa)"));
-        var (grant, edge) = authenticator.OpenSession(_identity.Tenant, _identity.Replica, request);
+        var (grant, edge) = authenticator.OpenSession(_identity.Tenant, _identity.Replica, request, policies.Current.Allows);
         metrics.EdgeSession(grant.Problem is null ? "opened" : "refused");
         if (grant.Problem is null) LogSessionOpened(edge!, _identity.Tenant, _identity.Replica, DateTimeOffset.FromUnixTimeMilliseconds(grant.ExpiresUnixTimeMilliseconds));
         else if (edge is not null) LogSessionRefused(edge, _identity.Tenant, _identity.Replica, grant.Problem);
