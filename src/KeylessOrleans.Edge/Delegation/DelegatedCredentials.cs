@@ -57,7 +57,10 @@ public sealed partial class DelegatedCredentials(
         {
             var algorithm = (SignatureScheme)SignatureSelection.Preference(key.Algorithm, tls13: true)[0];
             var delegated = DelegatedKey.Create(settings.DelegatedCredentialScheme);
-            var ask = new DelegationAsk(chain.Sha256, algorithm, delegated.Scheme, delegated.SubjectPublicKeyInfo, (uint)settings.DelegatedCredentialLifetime.TotalSeconds);
+            var validity = (uint)settings.DelegatedCredentialLifetime.TotalSeconds;
+            var signedAt = time.GetUtcNow().ToUnixTimeMilliseconds();
+            var possession = delegated.Sign(DelegatedCredential.PossessionContent(chain.Sha256, delegated.Scheme, delegated.SubjectPublicKeyInfo, validity, signedAt));
+            var ask = new DelegationAsk(chain.Sha256, algorithm, delegated.Scheme, delegated.SubjectPublicKeyInfo, validity, signedAt, possession);
             // The handshake grain verifies the answer (exactly this key and these schemes, signed by the certificate's key).
             var result = await gateway.DelegateCredentialAsync(new KeyCall(tenant, key.KeyId, key.Replicas, host, null, chain.ChainDer[0]), ask);
             var now = time.GetUtcNow();

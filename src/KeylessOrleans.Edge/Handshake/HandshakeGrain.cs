@@ -50,7 +50,8 @@ public sealed partial class HandshakeGrain(
     public Task<KeyOperationResult> DelegateCredentialAsync(KeyCall call, DelegationAsk ask) =>
         WithFailoverAsync(call, DelegateCredentialRequest.OperationName,
             (replica, timeout) => keys.DelegateCredentialAsync(replica, new DelegateCredentialRequest(
-                Context(call), ask.CertificateSha256, ask.Scheme, ask.DelegatedScheme, ask.DelegatedPublicKey, ask.ValiditySeconds), timeout),
+                Context(call), ask.CertificateSha256, ask.Scheme, ask.DelegatedScheme, ask.DelegatedPublicKey, ask.ValiditySeconds,
+                PossessionTime: ask.PossessionTime, PossessionSignature: ask.PossessionSignature), timeout),
             credential => answers.CredentialProblem(call.Certificate, ask, credential));
 
     private KeyRequestContext Context(KeyCall call) => keys.Context(call.Tenant, call.KeyId, call.ServerName, call.ClientAddress);

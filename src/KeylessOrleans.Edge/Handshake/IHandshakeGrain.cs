@@ -38,11 +38,13 @@ public interface IHandshakeGrain : IGrainWithIntegerKey
     Task<KeyOperationResult> DelegateCredentialAsync(KeyCall call, DelegationAsk ask);
 }
 
-/// <summary>What an edge asks a key server to delegate to (see <see cref="DelegateCredentialRequest"/>).</summary>
+/// <summary>What an edge asks a key server to delegate to, with its proof of holding the key (see <see cref="DelegateCredentialRequest"/>).</summary>
 [GenerateSerializer, Immutable, Alias("keyless.DelegationAsk")]
 public sealed record DelegationAsk(
     [property: Id(0)] byte[] CertificateSha256,
     [property: Id(1)] SignatureScheme Scheme,
     [property: Id(2)] SignatureScheme DelegatedScheme,
     [property: Id(3)] byte[] DelegatedPublicKey,
-    [property: Id(4)] uint ValiditySeconds);
+    [property: Id(4)] uint ValiditySeconds,
+    [property: Id(5)] long PossessionTime,
+    [property: Id(6)] byte[] PossessionSignature);

@@ -58,7 +58,7 @@ public sealed class AnswerCheckTests : IDisposable
         var (certificate, sign) = Issue(certificateScheme);
         var (_, signByAnother) = Issue(certificateScheme);
         using var delegated = ECDsa.Create(ECCurve.NamedCurves.nistP256);
-        var ask = new DelegationAsk(SHA256.HashData(certificate), certificateScheme, SignatureScheme.EcdsaSecp256r1Sha256, delegated.ExportSubjectPublicKeyInfo(), 3600);
+        var ask = new DelegationAsk(SHA256.HashData(certificate), certificateScheme, SignatureScheme.EcdsaSecp256r1Sha256, delegated.ExportSubjectPublicKeyInfo(), 3600, 0, []);
         byte[] Credential(byte[] publicKey, SignatureScheme verifyScheme, Func<byte[], byte[]> signer)
         {
             var credential = DelegatedCredential.EncodeCredential(123_456, verifyScheme, publicKey);
