@@ -18,9 +18,6 @@ public sealed class RouteTable
 
     public bool IsLoaded => _state.Snapshot is not null;
 
-    /// <summary>How many resolved names (routes and misses) the table keeps now; at most <see cref="MaxCachedNames"/>.</summary>
-    public int CachedNames => _state.Routes.Count;
-
     public void Apply(RegistrySnapshot snapshot) =>
         _state = new State(snapshot, snapshot.Tenants.ToDictionary(t => t.Tenant, StringComparer.Ordinal));
 
@@ -53,6 +50,9 @@ public sealed class RouteTable
     /// resolved each time and not kept.
     /// </summary>
     public const int MaxCachedNames = 10_000;
+
+    /// <summary>How many resolved names (routes and misses) the table keeps now; at most <see cref="MaxCachedNames"/>.</summary>
+    public int CachedNames => _state.Routes.Count;
 
     public EdgeRoute? Resolve(string hostName)
     {
