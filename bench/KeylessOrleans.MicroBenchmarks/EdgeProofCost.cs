@@ -42,7 +42,7 @@ public class EdgeProofCost
         var (open, ephemeral) = _sessionSigner.NewSessionRequest(_target.Tenant, _target.Replica);
         using (ephemeral)
         {
-            var (grant, _) = _authenticator.OpenSession(_target.Tenant, _target.Replica, open, _ => true);
+            var (grant, _) = _authenticator.OpenSession(_target.Tenant, _target.Replica, open, _ => null);
             if (_sessionSigner.Opened(_target.Tenant, _target.Replica, open, ephemeral, grant) is { } refused) throw new InvalidOperationException(refused);
         }
         _maced = _request with { Proof = _sessionSigner.Sign(_target, _request) };

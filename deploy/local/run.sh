@@ -69,7 +69,7 @@ start redis redis-server --port "$redis_port" --bind 127.0.0.1 --dir "$state/red
 start origin "${keyless[@]}" origin --listen "127.0.0.1:$origin_port"
 start edge1 "${keyless[@]}" edge "${cluster[@]}" --silo-port "$edge1_silo" --gateway-port "$edge1_gateway" --https-port "$edge1_https" --edge-id edge1 --admin-port "$edge1_admin"
 start edge2 "${keyless[@]}" edge "${cluster[@]}" --silo-port "$edge2_silo" --gateway-port "$edge2_gateway" --https-port "$edge2_https" --edge-id edge2 --admin-port "$edge2_admin"
-start keyserver "${keyless[@]}" keyserver "${cluster[@]}" --tenant demo --keys "$state/data/keyserver/keys" --silo-port "$keyserver_silo" --admin-port "$keyserver_admin" \
+start keyserver "${keyless[@]}" keyserver --shared-cluster "${cluster[@]}" --tenant demo --keys "$state/data/keyserver/keys" --silo-port "$keyserver_silo" --admin-port "$keyserver_admin" \
   --audit-log "$state/data/keyserver/audit.log"
 
 # The operator adds the tenant; retried while the cluster is still forming (bounded: 60 tries).

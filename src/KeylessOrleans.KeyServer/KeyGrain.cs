@@ -22,7 +22,7 @@ public sealed partial class KeyGrain(
     KeyOperations operations,
     CredentialDelegation delegation,
     EdgeAuthenticator authenticator,
-    KeyAccessPolicy policies,
+    KeyAccessGuard guard,
     IOptions<KeyServerOptions> options,
     KeyServerMetrics metrics,
     AuditLog audit,
@@ -68,11 +68,28 @@ public sealed partial class KeyGrain(
         if (_misplaced is not null) return Task.FromResult(EdgeSessionGrant.Refused("key grain is not on its tenant's silo"));
         if (!authenticator.IsEnabled)
             return Task.FromResult(EdgeSessionGrant.Refused("this key server does not authenticate edges (no Keyless:KeyServer:Access:EdgeCa)"));
-        var (grant, edge) = authenticator.OpenSession(_identity.Tenant, _identity.Replica, request, policies.Current.Allows);
-        metrics.EdgeSession(grant.Problem is null ? "opened" : "refused");
-        if (grant.Problem is null) LogSessionOpened(edge!, _identity.Tenant, _identity.Replica, DateTimeOffset.FromUnixTimeMilliseconds(grant.ExpiresUnixTimeMilliseconds));
-        else if (edge is not null) LogSessionRefused(edge, _identity.Tenant, _identity.Replica, grant.Problem);
-        else LogSessionRefusedUncertified(_identity.Tenant, _identity.Replica, grant.Problem); // anyone can send these: no warning flood
+        string? limited = null;
+        var (grant, edge) = authenticator.OpenSession(_identity.Tenant, _identity.Replica, request, name =>
+        {
+            // The tenant's allow-list first: an edge it does not name gets no session (and takes no tokens).
+            if (!guard.Allows(name)) return $"edge {name} is not among this tenant's allowed edges";
+            // Rates are taken only once the edge is authenticated: forged session requests cannot use them up.
+            if (guard.AdmitSessionOpen(name) is not { } refusal) return null;
+            limited = refusal.Reason;
+            return refusal.Detail;
+        });
+        if (limited is not null)
+        {
+            metrics.Denied("open_edge_session", limited);
+            LogSessionThrottled(edge!, _identity.Tenant, _identity.Replica, grant.Problem!); // a busy edge: no warning per request
+        }
+        else
+        {
+            metrics.EdgeSession(grant.Problem is null ? "opened" : "refused");
+            if (grant.Problem is null) LogSessionOpened(edge!, _identity.Tenant, _identity.Replica, DateTimeOffset.FromUnixTimeMilliseconds(grant.ExpiresUnixTimeMilliseconds));
+            else if (edge is not null) LogSessionRefused(edge, _identity.Tenant, _identity.Replica, grant.Problem);
+            else LogSessionRefusedUncertified(_identity.Tenant, _identity.Replica, grant.Problem); // anyone can send these: no warning flood
+        }
         return Task.FromResult(grant);
     }
 
@@ -120,6 +137,9 @@ public sealed partial class KeyGrain(
 
     [LoggerMessage(EventId = 1107, Level = LogLevel.Debug, Message = "Edge session refused ({Tenant}/{Replica}): {Problem}")]
     private partial void LogSessionRefusedUncertified(string tenant, string replica, string problem);
+
+    [LoggerMessage(EventId = 1108, Level = LogLevel.Debug, Message = "Edge session of {Edge} with {Tenant}/{Replica} refused: {Problem}")]
+    private partial void LogSessionThrottled(string edge, string tenant, string replica, string problem);
 
     [LoggerMessage(EventId = 1104, Level = LogLevel.Warning, Message = "Key grain {GrainKey} delays every operation by {DelayMs:0} ms (fault drill: Keyless:KeyServer:DrillDelay)")]
     private partial void LogDrill(string grainKey, double delayMs);

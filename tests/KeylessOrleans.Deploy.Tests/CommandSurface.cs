@@ -18,7 +18,7 @@ internal static class CommandSurface
     public static readonly IReadOnlyDictionary<string, string[]> Commands = new Dictionary<string, string[]>
     {
         ["edge"] = [.. SiloOptions, "--gateway-port", "--https-port", "--listen", "--edge-id", "--tenants"],
-        ["keyserver"] = [.. SiloOptions, "--tenant", "--replica", "--keys", "--audit-log"],
+        ["keyserver"] = [.. SiloOptions, "--tenant", "--replica", "--keys", "--audit-log", "--gateway-port", "--edge-ca", "--shared-cluster"],
         ["audit verify"] = [],
         ["origin"] = ["--listen"],
         ["demo"] = ["--https-port", "--data-dir", "--silo-port", "--gateway-port", "--prepare-only", "--origin-port", "--admin-port"],
@@ -42,7 +42,7 @@ internal static class CommandSurface
         "KEYLESS__EDGE__HTTPSPORT", "KEYLESS__EDGE__LISTENADDRESS", "KEYLESS__EDGE__EDGEID",
         "KEYLESS__EDGE__DEFAULTHOSTNAME", "KEYLESS__EDGE__KEYCALLTIMEOUT", "KEYLESS__EDGE__HANDSHAKETHREADS",
         "KEYLESS__EDGE__HANDSHAKEQUEUELENGTH", "KEYLESS__EDGE__MAXCONNECTIONS",
-        "KEYLESS__KEYSERVER__TENANT", "KEYLESS__KEYSERVER__REPLICA", "KEYLESS__KEYSERVER__KEYDIRECTORY",
+        "KEYLESS__KEYSERVER__TENANT", "KEYLESS__KEYSERVER__SHAREDCLUSTER", "KEYLESS__KEYSERVER__REPLICA", "KEYLESS__KEYSERVER__KEYDIRECTORY",
         "KEYLESS__KEYSERVER__AUDITLOG__PATH", "KEYLESS__KEYSERVER__AUDITLOG__ENABLED", "KEYLESS__KEYSERVER__AUDITLOG__IFBROKEN",
         "KEYLESS__KEYSERVER__KEYRELOADDELAY", "KEYLESS__KEYSERVER__KEYRESCANINTERVAL", "KEYLESS__KEYSERVER__KEYRETIREMENTDELAY",
         "KEYLESS__EDGE__STATUSREPORTINTERVAL",

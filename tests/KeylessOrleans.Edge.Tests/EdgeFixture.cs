@@ -13,8 +13,9 @@ using Microsoft.Extensions.DependencyInjection;
 namespace KeylessOrleans.Edge.Tests;
 
 /// <summary>
-/// An edge silo listening for TLS on a free loopback port, the on-prem key server of tenant "acme" (RSA-2048 and
-/// ECDSA P-256 chains for www.acme.test and *.acme.test) and a plain HTTP origin behind them.
+/// An edge silo listening for TLS on a free loopback port, the key server of tenant "acme" (RSA-2048 and ECDSA P-256
+/// chains for www.acme.test and *.acme.test) as a cluster of its own that the edge reaches as a client, and a plain
+/// HTTP origin behind them.
 /// </summary>
 public class EdgeFixture : IAsyncLifetime
 {
@@ -32,7 +33,10 @@ public class EdgeFixture : IAsyncLifetime
     public TenantKeyFolder AcmeKeys { get; private set; } = null!;
     public TestOrigin Origin { get; } = new();
     public SiloPlan.Edge EdgePlan { get; }
-    public SiloPlan.OnPrem AcmePlan { get; private set; } = null!;
+    public TenantKeyServerHost Acme { get; private set; } = null!;
+
+    /// <summary>The services of acme's key server (key store, audit log).</summary>
+    public IServiceProvider AcmeServices => Acme.Services;
     public KeylessTestCluster Cluster { get; private set; } = null!;
     public IPEndPoint EdgeEndPoint { get; private set; } = null!;
     public TempDirectory Files { get; } = new("keyless-edge-test");
@@ -48,12 +52,17 @@ public class EdgeFixture : IAsyncLifetime
     {
         AcmeKeys = new TenantKeyFolder(Authority, [Host, "*.acme.test"]);
         await PrepareKeysAsync(AcmeKeys);
-        AcmePlan = new SiloPlan.OnPrem("acme", "primary", AcmeKeys.Path);
         CaFile = Files.Write("ca.pem", System.Security.Cryptography.PemEncoding.WriteString("CERTIFICATE", Authority.Certificate.RawData));
-        Cluster = await KeylessTestCluster.StartAsync(EdgePlan, AcmePlan);
+        Cluster = await KeylessTestCluster.StartAsync(EdgePlan);
+        Acme = await TenantKeyServerHost.StartAsync("acme", "primary", AcmeKeys.Path, ConfigureAcme, calls: Cluster.Calls);
         await SetAcmeOriginAsync(new OriginEndpoint("127.0.0.1", Origin.Port));
         EdgeEndPoint = await EdgeServices.GetRequiredService<EdgeListener>().BoundEndPoint.WaitAsync(TimeSpan.FromSeconds(30));
         await WaitUntilRoutedAsync(Host);
+    }
+
+    /// <summary>For fixtures that configure acme's key server otherwise (access policy, HSM keys).</summary>
+    protected virtual void ConfigureAcme(KeylessOrleans.KeyServer.Hosting.KeyServerOptions options)
+    {
     }
 
     /// <summary>For fixtures that give acme more keys (or certificates with other extensions) before its key server starts.</summary>
@@ -62,9 +71,10 @@ public class EdgeFixture : IAsyncLifetime
     /// <summary>Changes acme's origin settings and waits until the edge routes with them.</summary>
     public Task SetAcmeOriginAsync(OriginEndpoint origin) => SetAcmeAsync(new TenantSettings("acme", [Host, "*.acme.test"], origin));
 
-    /// <summary>Changes acme's tenant settings and waits until the edge routes with them.</summary>
+    /// <summary>Changes acme's tenant settings (its key server's gateway added when they name none) and waits until the edge routes with them.</summary>
     public async Task SetAcmeAsync(TenantSettings settings)
     {
+        if (settings.KeyServers is null) settings = settings with { KeyServers = [Acme.Endpoint] };
         await Cluster.Grains.GetGrain<IRegistryGrain>(IRegistryGrain.DefaultKey).SetTenantAsync(settings);
         var routes = EdgeServices.GetRequiredService<RouteTable>();
         var clock = System.Diagnostics.Stopwatch.StartNew();
@@ -143,6 +153,7 @@ public class EdgeFixture : IAsyncLifetime
     public virtual async Task DisposeAsync()
     {
         await Cluster.DisposeAsync();
+        await Acme.DisposeAsync();
         await Origin.DisposeAsync();
         AcmeKeys.Dispose();
         Authority.Dispose();

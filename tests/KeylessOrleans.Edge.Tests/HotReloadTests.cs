@@ -22,7 +22,7 @@ public sealed class HotReloadTests(ITestOutputHelper output) : IAsyncLifetime
 
     private string KeyFolder => _edge.AcmeKeys.Path;
 
-    private IKeyStore AcmeStore => _edge.Cluster.Services(_edge.Cluster.Silo(_edge.AcmePlan)).GetRequiredService<IKeyStore>();
+    private IKeyStore AcmeStore => _edge.AcmeServices.GetRequiredService<IKeyStore>();
 
     private async Task<string> ServedThumbprintAsync()
     {

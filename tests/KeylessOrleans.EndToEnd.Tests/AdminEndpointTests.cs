@@ -44,7 +44,7 @@ public sealed class AdminEndpointTests : IDisposable
             Assert.True(await Poll.UntilAsync(async () => await edgeAdmin.GetAsync("readyz") is (200, var body) && body.Contains("\"Degraded\""), TimeSpan.FromSeconds(30)),
                 $"edge /readyz: {await edgeAdmin.GetAsync("readyz")}");
 
-            keyServer = KeylessProcess.Start("keyserver", "--tenant", "shop", "--keys", _keys.Path,
+            keyServer = KeylessProcess.Start("keyserver", "--shared-cluster", "--tenant", "shop", "--keys", _keys.Path,
                 "--silo-port", $"{KeylessProcess.FreePort()}", "--primary", $"127.0.0.1:{siloPort}");
             using var keyServerAdmin = new AdminEndpoint(keyServer.AdminPort);
             Assert.True(await Poll.UntilAsync(async () => (await keyServerAdmin.GetAsync("readyz")).Status == 200, TimeSpan.FromSeconds(60)),

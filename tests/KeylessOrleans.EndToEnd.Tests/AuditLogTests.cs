@@ -70,7 +70,7 @@ public sealed class AuditLogTests : IDisposable
     public async Task A_key_server_refuses_to_append_to_a_broken_log()
     {
         var broken = Log(EditField(Chain(3), 2));
-        var (exitCode, output) = await KeylessProcess.RunToEndAsync("keyserver", "--tenant", "acme", "--keys", _files.Path,
+        var (exitCode, output) = await KeylessProcess.RunToEndAsync("keyserver", "--shared-cluster", "--tenant", "acme", "--keys", _files.Path,
             "--audit-log", broken, "--silo-port", $"{KeylessProcess.FreePort()}");
         Assert.Equal(2, exitCode);
         Assert.Contains($"audit log {broken} is broken at record 2 (line 2): hash mismatch", output);
@@ -96,7 +96,7 @@ public sealed class AuditLogTests : IDisposable
         await using var edge = KeylessProcess.Start("edge", "--https-port", $"{httpsPort}", "--silo-port", $"{siloPort}",
             "--gateway-port", $"{KeylessProcess.FreePort()}", "--tenants", tenants, "--edge-id", "edge-audited");
         await edge.WaitForLineAsync("Edge listening for TLS", TimeSpan.FromSeconds(60));
-        await using (var keyServer = KeylessProcess.Start("keyserver", "--tenant", "shop", "--keys", keys.Path, "--audit-log", auditLog,
+        await using (var keyServer = KeylessProcess.Start("keyserver", "--shared-cluster", "--tenant", "shop", "--keys", keys.Path, "--audit-log", auditLog,
             "--silo-port", $"{KeylessProcess.FreePort()}", "--primary", $"127.0.0.1:{siloPort}"))
         {
             var served = await Poll.UntilAsync(async () => (await ExternalTool.CurlAsync(host, httpsPort, caFile)).ExitCode == 0, TimeSpan.FromSeconds(60));

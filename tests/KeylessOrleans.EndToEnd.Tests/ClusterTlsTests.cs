@@ -53,7 +53,7 @@ public sealed class ClusterTlsTests : IDisposable
         await RunOkAsync(Operator("tenant", "add", "rogue", "--host", "rogue.example.test", "--origin", $"127.0.0.1:{originPort}"));
 
         // The enrolled key server joins and serves.
-        await using var shop = KeylessProcess.Start(["keyserver", "--tenant", "shop", "--keys", _shopKeys.Path, "--silo-port", $"{KeylessProcess.FreePort()}", "--primary", $"127.0.0.1:{siloPort}", .. Tls("shop")]);
+        await using var shop = KeylessProcess.Start(["keyserver", "--shared-cluster", "--tenant", "shop", "--keys", _shopKeys.Path, "--silo-port", $"{KeylessProcess.FreePort()}", "--primary", $"127.0.0.1:{siloPort}", .. Tls("shop")]);
         var webCa = _files.Write("web-ca.pem", System.Security.Cryptography.PemEncoding.WriteString("CERTIFICATE", _webCa.Certificate.RawData));
         var served = await Poll.UntilAsync(async () => (await ExternalTool.CurlAsync(Host, httpsPort, webCa)).ExitCode == 0, TimeSpan.FromSeconds(60));
         Assert.True(served, $"the enrolled key server was never served:\n{shop.Output}");
@@ -65,11 +65,11 @@ public sealed class ClusterTlsTests : IDisposable
         Assert.DoesNotContain("session MAC", shop.Output);
 
         // A silo whose certificate comes from another CA is refused at the TLS handshake and never serves.
-        await using var rogue = KeylessProcess.Start(["keyserver", "--tenant", "rogue", "--keys", _rogueKeys.Path, "--silo-port", $"{KeylessProcess.FreePort()}",
+        await using var rogue = KeylessProcess.Start(["keyserver", "--shared-cluster", "--tenant", "rogue", "--keys", _rogueKeys.Path, "--silo-port", $"{KeylessProcess.FreePort()}",
             "--primary", $"127.0.0.1:{siloPort}", "--tls-cert", F("rogue/cert.pem"), "--tls-key", F("rogue/key.pem"), "--tls-ca", F("other-ca/ca.pem")]);
         await edge.WaitForLineAsync("is not issued by the cluster CA", TimeSpan.FromSeconds(30));
         // And one without any certificate cannot even speak to the edge's silo port.
-        await using var plain = KeylessProcess.Start("keyserver", "--tenant", "rogue", "--replica", "plain", "--keys", _rogueKeys.Path,
+        await using var plain = KeylessProcess.Start("keyserver", "--shared-cluster", "--tenant", "rogue", "--replica", "plain", "--keys", _rogueKeys.Path,
             "--silo-port", $"{KeylessProcess.FreePort()}", "--primary", $"127.0.0.1:{siloPort}");
         await Task.Delay(TimeSpan.FromSeconds(8));
         Assert.NotEqual(0, (await ExternalTool.CurlAsync("rogue.example.test", httpsPort, webCa)).ExitCode);
@@ -77,7 +77,7 @@ public sealed class ClusterTlsTests : IDisposable
         Assert.DoesNotContain("replica", listed.Output);
 
         // A key server whose certificate names another tenant stops at start, naming the mismatch.
-        await using var impostor = KeylessProcess.Start(["keyserver", "--tenant", "rogue", "--keys", _rogueKeys.Path, "--silo-port", $"{KeylessProcess.FreePort()}",
+        await using var impostor = KeylessProcess.Start(["keyserver", "--shared-cluster", "--tenant", "rogue", "--keys", _rogueKeys.Path, "--silo-port", $"{KeylessProcess.FreePort()}",
             "--primary", $"127.0.0.1:{siloPort}", .. Tls("shop")]);
         Assert.True(await impostor.WaitForExitAsync(TimeSpan.FromSeconds(30)));
         Assert.Equal(2, impostor.ExitCode);
@@ -107,7 +107,7 @@ public sealed class ClusterTlsTests : IDisposable
         await using var edge = KeylessProcess.Start(["edge", "--silo-port", $"{siloPort}", "--gateway-port", $"{gatewayPort}", "--https-port", $"{httpsPort}", .. Tls("edge")]);
         await edge.WaitForLineAsync("Edge listening for TLS", TimeSpan.FromSeconds(60));
         await RunOkAsync(["tenant", "add", "shop", "--host", Host, "--origin", $"127.0.0.1:{originPort}", "--gateway-port", $"{gatewayPort}", .. Tls("operator")]);
-        await using var shop = KeylessProcess.Start(["keyserver", "--tenant", "shop", "--keys", _shopKeys.Path, "--config", policy,
+        await using var shop = KeylessProcess.Start(["keyserver", "--shared-cluster", "--tenant", "shop", "--keys", _shopKeys.Path, "--config", policy,
             "--silo-port", $"{KeylessProcess.FreePort()}", "--primary", $"127.0.0.1:{siloPort}", .. Tls("shop")]);
         var webCa = _files.Write("web-ca.pem", System.Security.Cryptography.PemEncoding.WriteString("CERTIFICATE", _webCa.Certificate.RawData));
         async Task<int> CurlAsync() => (await ExternalTool.CurlAsync(Host, httpsPort, webCa)).ExitCode;

@@ -65,7 +65,7 @@ public sealed class CustodyAfterRunTests : IDisposable
         await using var origin = KeylessProcess.Start(environment, "origin", "--listen", $"127.0.0.1:{originPort}");
         await using var edge = KeylessProcess.Start(environment, ["edge", .. cluster, "--silo-port", $"{KeylessProcess.FreePort()}",
             "--gateway-port", $"{KeylessProcess.FreePort()}", "--https-port", $"{httpsPort}", "--tenants", tenants, "--edge-id", "custody-edge"]);
-        await using var keyServer = KeylessProcess.Start(environment, ["keyserver", .. cluster, "--tenant", "shop", "--keys", _keys.Path,
+        await using var keyServer = KeylessProcess.Start(environment, ["keyserver", "--shared-cluster", .. cluster, "--tenant", "shop", "--keys", _keys.Path,
             "--silo-port", $"{KeylessProcess.FreePort()}"]);
         var processes = new (string Name, KeylessProcess Process)[] { ("redis", redis), ("origin", origin), ("edge", edge), ("keyserver", keyServer) };
 

@@ -82,7 +82,7 @@ public sealed class KeyServerCrashTests : IDisposable
     }
 
     private KeylessProcess StartKeyServer(int siloPort, int edgeSiloPort) =>
-        KeylessProcess.Start("keyserver", "--tenant", "shop", "--keys", _keys.Path,
+        KeylessProcess.Start("keyserver", "--shared-cluster", "--tenant", "shop", "--keys", _keys.Path,
             "--silo-port", $"{siloPort}", "--primary", $"127.0.0.1:{edgeSiloPort}");
 
     /// <summary>Retries the handshake until it is served; fails at once, with its output, if a process it needs died.</summary>

@@ -42,7 +42,7 @@ public sealed class MultiHostTests(ITestOutputHelper output) : IDisposable
         // A second tenant is onboarded while everything runs: its key server starts, the operator adds it.
         using var globexKeys = new TenantKeyFolder(_ca, ["globex.test"]);
         var globexCa = _state.Write("globex-ca.pem", System.Security.Cryptography.PemEncoding.WriteString("CERTIFICATE", _ca.Certificate.RawData));
-        await using var globexKeyServer = KeylessProcess.Start(KeylessProcess.PlaintextMultiHost, "keyserver", "--tenant", "globex", "--keys", globexKeys.Path,
+        await using var globexKeyServer = KeylessProcess.Start(KeylessProcess.PlaintextMultiHost, "keyserver", "--shared-cluster", "--tenant", "globex", "--keys", globexKeys.Path,
             "--clustering", "redis", "--redis", redis, "--advertise", "127.0.0.1", "--silo-port", $"{KeylessProcess.FreePort()}");
         await globexKeyServer.WaitForLineAsync("Loaded 2 keys", TimeSpan.FromSeconds(60));
         Step("globex key server up");

@@ -39,7 +39,7 @@ public sealed class OperationsTests(ITestOutputHelper output) : IAsyncLifetime
         _edge = KeylessProcess.Start("edge", "--https-port", $"{_httpsPort}", "--silo-port", $"{siloPort}",
             "--gateway-port", $"{_gatewayPort}", "--tenants", tenants, "--edge-id", "edge-ops");
         await _edge.WaitForLineAsync("Edge listening for TLS", TimeSpan.FromSeconds(60));
-        _keyServer = KeylessProcess.Start("keyserver", "--tenant", "shop", "--replica", "dc1", "--keys", _keys.Path,
+        _keyServer = KeylessProcess.Start("keyserver", "--shared-cluster", "--tenant", "shop", "--replica", "dc1", "--keys", _keys.Path,
             "--silo-port", $"{KeylessProcess.FreePort()}", "--primary", $"127.0.0.1:{siloPort}");
         var clock = Stopwatch.StartNew();
         while (await TryServedCertificateAsync() is null)

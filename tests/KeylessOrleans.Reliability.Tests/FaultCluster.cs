@@ -97,7 +97,7 @@ public sealed class FaultCluster : IAsyncLifetime
         var silo = KeylessProcess.FreePort();
         // Each start its own audit log: a SIGKILL in the middle of a multi-page write leaves a torn last line, which a
         // restarted key server rightly refuses to continue (see AuditLogTests); the drills are about serving.
-        return new ClusterPart($"{tenant}/{replica}", "PemKeyStore[1006] Loaded", silo, () => KeylessProcess.Start(KeylessProcess.PlaintextMultiHost, "keyserver", "--tenant", tenant, "--replica", replica,
+        return new ClusterPart($"{tenant}/{replica}", "PemKeyStore[1006] Loaded", silo, () => KeylessProcess.Start(KeylessProcess.PlaintextMultiHost, "keyserver", "--shared-cluster", "--tenant", tenant, "--replica", replica,
             "--keys", keyFolder, "--clustering", "redis", "--redis", Redis, "--advertise", "127.0.0.1", "--silo-port", $"{silo}",
             "--audit-log", Path.Combine(_files.Path, $"audit-{tenant}-{replica}-{Guid.NewGuid():N}.log")))
         {

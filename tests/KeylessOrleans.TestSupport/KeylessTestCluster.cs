@@ -57,6 +57,19 @@ public abstract record SiloPlan
 
         /// <summary>A hostile key server: every signature and delegated credential it returns has its last byte flipped.</summary>
         public bool TamperWithAnswers { get; init; }
+
+        /// <summary>The key server's settings for this plan; the audit log goes to <paramref name="defaultAuditLog"/> unless the plan names one.</summary>
+        public void Apply(KeyServerOptions o, string defaultAuditLog)
+        {
+            o.Tenant = Tenant;
+            o.Replica = Replica;
+            o.KeyDirectory = KeyDirectory;
+            o.Pkcs11Keys = [.. Pkcs11Keys];
+            o.DrillDelay = DrillDelay;
+            o.Access = Access;
+            o.AuditLog.Enabled = AuditLogEnabled;
+            o.AuditLog.Path = AuditLogPath ?? defaultAuditLog;
+        }
     }
 }
 
@@ -118,6 +131,7 @@ public sealed class KeylessTestCluster : IAsyncDisposable
                 silo.AddKeylessEdge(o =>
                 {
                     o.EdgeId = siloName.ToLowerInvariant();
+                    o.SharedCluster = true; // this cluster's key servers are members (single-organization mode)
                     o.HttpsPort = edge.HttpsPort;
                     o.KeyCallTimeout = edge.KeyCallTimeout;
                     o.HandshakeTimeout = edge.HandshakeTimeout;
@@ -125,6 +139,7 @@ public sealed class KeylessTestCluster : IAsyncDisposable
                     o.DefaultHostName = edge.DefaultHostName;
                     o.MaxConnectionsPerClientAddress = edge.MaxConnectionsPerClientAddress;
                     o.RegistryPollInterval = TimeSpan.FromMilliseconds(200);
+                    o.ChainPollInterval = TimeSpan.FromMilliseconds(200);
                     o.HandshakeThreads = edge.HandshakeThreads;
                     o.MaxKeyCallsPerTenant = edge.MaxKeyCallsPerTenant;
                     o.IdentityCertificate = edge.Identity?.Certificate;
@@ -136,15 +151,9 @@ public sealed class KeylessTestCluster : IAsyncDisposable
                 if (onPrem.TamperWithAnswers) silo.AddIncomingGrainCallFilter<TamperingGrainCallFilter>();
                 silo.AddKeylessKeyServer(o =>
                 {
-                    o.Tenant = onPrem.Tenant;
-                    o.Replica = onPrem.Replica;
-                    o.KeyDirectory = onPrem.KeyDirectory;
-                    o.Pkcs11Keys = [.. onPrem.Pkcs11Keys];
+                    onPrem.Apply(o, Path.Combine(_auditLogs.Path, $"{siloName}.log"));
+                    o.SharedCluster = true; // edges and key servers in one cluster: single-organization mode
                     o.RegistrationRetryDelay = TimeSpan.FromMilliseconds(200);
-                    o.DrillDelay = onPrem.DrillDelay;
-                    o.Access = onPrem.Access;
-                    o.AuditLog.Enabled = onPrem.AuditLogEnabled;
-                    o.AuditLog.Path = onPrem.AuditLogPath ?? Path.Combine(_auditLogs.Path, $"{siloName}.log");
                 });
                 break;
         }
@@ -184,7 +193,8 @@ public sealed class KeylessTestCluster : IAsyncDisposable
         }
 
         // A silo learns which silos implement which interfaces from the cluster manifest, which follows membership.
-        while (!Knows<IKeyGrain>() || !Knows<IRegistryGrain>())
+        var hostsKeyGrains = _plans.Values.Any(p => p is SiloPlan.OnPrem); // else tenants' key servers are clusters of their own
+        while ((hostsKeyGrains && !Knows<IKeyGrain>()) || !Knows<IRegistryGrain>())
         {
             if (clock.Elapsed > TimeSpan.FromSeconds(30)) throw new TimeoutException("the client never learned the grain types");
             await Task.Delay(50);
@@ -225,15 +235,18 @@ public sealed class KeylessTestCluster : IAsyncDisposable
     }
 }
 
-/// <summary>What a hostile key server does to its answers: signatures and credentials come back with the last byte flipped.</summary>
-internal sealed class TamperingGrainCallFilter : IIncomingGrainCallFilter
+/// <summary>
+/// What a hostile key server does to its answers: signatures and credentials come back with the last byte flipped.
+/// It proves possession honestly (it does hold the key), so edges admit its chains; a premaster is left alone (no edge
+/// can check one, and a wrong one only fails the handshake at Finished).
+/// </summary>
+public sealed class TamperingGrainCallFilter : IIncomingGrainCallFilter
 {
     public async Task Invoke(IIncomingGrainCallContext context)
     {
         await context.Invoke();
-        // A premaster is left alone: no edge can check it, and a wrong one only fails the handshake at Finished.
-        if (context.Result is KeylessOrleans.Keys.KeyOperationResult { IsOk: true, Output: { Length: > 0 } output } result
-            && context.Request.GetArgumentCount() > 0 && context.Request.GetArgument(0) is not KeylessOrleans.Keys.DecryptPremasterRequest)
+        if (context.Result is KeyOperationResult { IsOk: true, Output: { Length: > 0 } output } result
+            && context.Request.GetArgumentCount() > 0 && context.Request.GetArgument(0) is not (DecryptPremasterRequest or ProvePossessionRequest))
             context.Result = result with { Output = [.. output[..^1], (byte)(output[^1] ^ 1)] };
     }
 }

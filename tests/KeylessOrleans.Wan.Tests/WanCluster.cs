@@ -118,7 +118,7 @@ public sealed class WanCluster : IAsyncLifetime
 
     private ClusterPart KeyServer(string tenant, TenantKeyFolder keys, NetworkNamespace site, int siloPort, IPAddress advertised) =>
         new($"{tenant}/r1", "Loaded 2 keys", siloPort, () => KeylessProcess.StartUnder(site.Launcher, KeyServerMembership,
-            "keyserver", "--tenant", tenant, "--replica", "r1", "--keys", keys.Path, "--clustering", "redis", "--redis", Redis,
+            "keyserver", "--shared-cluster", "--tenant", tenant, "--replica", "r1", "--keys", keys.Path, "--clustering", "redis", "--redis", Redis,
             "--advertise", $"{advertised}", "--silo-port", $"{siloPort}",
             "--audit-log", Path.Combine(_files.Path, $"audit-{tenant}-{Guid.NewGuid():N}.log")))
         {

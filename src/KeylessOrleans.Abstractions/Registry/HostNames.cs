@@ -19,4 +19,11 @@ public static class HostNames
         var label = hostName[..^suffix.Length];
         return label.Length > 0 && !label.Contains('.');
     }
+
+    /// <summary>
+    /// True when an allowed name <paramref name="pattern"/> covers a certificate's name: it matches it, or both are the
+    /// same wildcard. A wildcard certificate name is covered only by that very wildcard, never by a single name.
+    /// </summary>
+    public static bool Covers(string pattern, string certificateName) =>
+        Normalize(pattern) == Normalize(certificateName) || (!certificateName.StartsWith("*.", StringComparison.Ordinal) && Matches(pattern, certificateName));
 }

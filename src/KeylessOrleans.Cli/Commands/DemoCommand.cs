@@ -25,24 +25,27 @@ internal static class DemoCommand
         var prepareOnly = new Option<bool>("--prepare-only") { Description = "Only create the data folder (demo CA, keys, tenants file for --origin-port) and exit; deploy/local uses this" };
         var originPort = new Option<int?>("--origin-port") { Description = "Origin port written to the tenants file (default: a free port)" };
         var adminPort = new Option<int?>("--admin-port") { Description = "Edge admin port (/metrics, /healthz, /readyz); the key server takes the next one (default: free ports)" };
-        var command = new Command("demo", "Run an edge, the demo tenant's key server and an origin on localhost, serving https://demo.localhost:<https-port>/.")
+        var keyServerGatewayPort = new Option<int?>("--key-server-gateway-port") { Description = "Gateway port of the demo tenant's key server, where the edge connects as a client (default: a free port)" };
+        var command = new Command("demo", "Run an edge, the demo tenant's key server (a cluster of its own) and an origin on localhost, serving https://demo.localhost:<https-port>/.")
         {
-            httpsPort, dataDir, siloPort, gatewayPort, prepareOnly, originPort, adminPort,
+            httpsPort, dataDir, siloPort, gatewayPort, prepareOnly, originPort, adminPort, keyServerGatewayPort,
         };
         command.SetAction(result =>
         {
             if (!result.GetValue(prepareOnly))
-                return RunAsync(result.GetValue(httpsPort), result.GetValue(dataDir)!, result.GetValue(siloPort), result.GetValue(gatewayPort), result.GetValue(adminPort));
+                return RunAsync(result.GetValue(httpsPort), result.GetValue(dataDir)!, result.GetValue(siloPort), result.GetValue(gatewayPort),
+                    result.GetValue(adminPort), result.GetValue(keyServerGatewayPort));
             var files = new DemoFiles(result.GetValue(dataDir)!);
             files.EnsureKeys();
-            files.WriteTenants(result.GetValue(originPort) ?? LoopbackPorts.Take());
+            files.EnsureClusterCertificates();
+            files.WriteTenants(result.GetValue(originPort) ?? LoopbackPorts.Take(), result.GetValue(keyServerGatewayPort) ?? LoopbackPorts.Take());
             Console.WriteLine($"demo data ready in {files.Root}: CA {files.CaFile}, keys {files.KeyDirectory}, tenants {files.TenantsFile}");
             return Task.FromResult(0);
         });
         return command;
     }
 
-    private static async Task<int> RunAsync(int httpsPort, string dataDirectory, int siloPort, int gatewayPort, int? adminPort)
+    private static async Task<int> RunAsync(int httpsPort, string dataDirectory, int siloPort, int gatewayPort, int? adminPort, int? keyServerGatewayPort)
     {
         using var stop = new CancellationTokenSource();
         using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, c => { c.Cancel = true; stop.Cancel(); });
@@ -52,26 +55,35 @@ internal static class DemoCommand
         Console.WriteLine(files.EnsureKeys()
             ? $"demo: created a demo CA and RSA-2048 + ECDSA P-256 keys for {DemoFiles.HostName} in {files.KeyDirectory}"
             : $"demo: reusing the keys in {files.KeyDirectory}");
+        if (files.EnsureClusterCertificates())
+            Console.WriteLine($"demo: created an operator CA (edge and operator certificates) and the tenant's own CA (key server certificate) for mutual TLS");
         var originPort = LoopbackPorts.Take();
         // Free ports unless asked: a demo must not fail because something already listens on 9090. A free port
         // may be one the demo is about to use itself (the key server takes siloPort + 1): skip those.
         var taken = new HashSet<int> { httpsPort, siloPort, siloPort + 1, gatewayPort, originPort };
-        int FreeAdminPort()
+        var keyServerGateway = keyServerGatewayPort ?? FreePort();
+        int FreePort()
         {
             while (true)
                 if (LoopbackPorts.Take() is var free && taken.Add(free)) return free;
         }
-        var (edgeAdmin, keyServerAdmin) = adminPort is { } port ? (port, port + 1) : (FreeAdminPort(), FreeAdminPort());
-        files.WriteTenants(originPort);
+        var (edgeAdmin, keyServerAdmin) = adminPort is { } port ? (port, port + 1) : (FreePort(), FreePort());
+        files.WriteTenants(originPort, keyServerGateway);
+        string[] Identity(string folder, string authority) =>
+            ["--tls-cert", Path.Combine(folder, "cert.pem"), "--tls-key", Path.Combine(folder, "key.pem"), "--tls-ca", authority];
 
         var children = new List<ChildProcess>();
         try
         {
             children.Add(ChildProcess.Start("origin", "origin", "--listen", $"127.0.0.1:{originPort}"));
-            children.Add(ChildProcess.Start("edge", "edge", "--https-port", $"{httpsPort}", "--silo-port", $"{siloPort}",
-                "--gateway-port", $"{gatewayPort}", "--tenants", files.TenantsFile, "--edge-id", "demo-edge", "--admin-port", $"{edgeAdmin}"));
-            children.Add(ChildProcess.Start("keyserver", "keyserver", "--tenant", DemoFiles.Tenant, "--keys", files.KeyDirectory,
-                "--audit-log", files.AuditLogFile, "--silo-port", $"{siloPort + 1}", "--primary", $"127.0.0.1:{siloPort}", "--admin-port", $"{keyServerAdmin}"));
+            // The operator's cluster: one edge, certified by the operator's CA.
+            children.Add(ChildProcess.Start("edge", ["edge", "--https-port", $"{httpsPort}", "--silo-port", $"{siloPort}",
+                "--gateway-port", $"{gatewayPort}", "--tenants", files.TenantsFile, "--edge-id", "demo-edge", "--admin-port", $"{edgeAdmin}",
+                .. Identity(files.EdgeIdentity, Path.Combine(files.OperatorCaFolder, "ca.pem"))]));
+            // The tenant's own cluster: its key server, certified by the tenant's CA; edges reach its gateway as clients.
+            children.Add(ChildProcess.Start("keyserver", ["keyserver", "--tenant", DemoFiles.Tenant, "--keys", files.KeyDirectory,
+                "--audit-log", files.AuditLogFile, "--silo-port", $"{siloPort + 1}", "--gateway-port", $"{keyServerGateway}", "--admin-port", $"{keyServerAdmin}",
+                "--edge-ca", files.KeyServerEdgeCaFile, .. Identity(files.KeyServerIdentity, Path.Combine(files.TenantCaFolder, "ca.pem"))]));
 
             var anyExited = Task.WhenAny(children.Select(c => c.Exited));
             var ready = WaitUntilServingAsync(httpsPort, files.CaFile, stop.Token);
@@ -90,6 +102,7 @@ internal static class DemoCommand
             Console.WriteLine($"KeylessOrleans demo ready: https://{DemoFiles.HostName}:{httpsPort}/  (edge pid {children[1].Id}, key server pid {children[2].Id})");
             Console.WriteLine($"  curl --cacert {files.CaFile} --resolve {DemoFiles.HostName}:{httpsPort}:127.0.0.1 https://{DemoFiles.HostName}:{httpsPort}/");
             Console.WriteLine($"Key operations are recorded in {files.AuditLogFile} (check it: keyless audit verify {files.AuditLogFile}).");
+            Console.WriteLine($"The key server is a cluster of its own (gateway 127.0.0.1:{keyServerGateway}); the edge reaches it as a client over mutual TLS.");
             Console.WriteLine($"  metrics and health: edge http://127.0.0.1:{edgeAdmin}/metrics (/healthz, /readyz), key server http://127.0.0.1:{keyServerAdmin}/metrics");
             Console.WriteLine("Ctrl-C stops everything.");
             Console.WriteLine();
@@ -106,7 +119,7 @@ internal static class DemoCommand
         finally
         {
             Console.WriteLine("demo: stopping");
-            // Key server first (it unregisters), then the edge, then the origin.
+            // Key server first, then the edge, then the origin.
             for (var i = children.Count - 1; i >= 0; i--) await children[i].DisposeAsync();
             Console.WriteLine("demo: stopped");
         }

@@ -21,6 +21,7 @@ internal static class EdgeCommand
         var listen = new Option<string?>("--listen") { Description = "IP address the HTTPS listener binds (default 127.0.0.1)" };
         var gatewayPort = new Option<int?>("--gateway-port") { Description = "Orleans gateway port for clients (default 30000)" };
         var edgeId = new Option<string?>("--edge-id") { Description = "This edge's id in tenants' audit trails (default: host name)" };
+        var shared = new Option<bool>("--shared-cluster") { Description = "Single-organization mode: tenants' key servers may join this cluster as members (never with untrusted tenants)" };
         var tenants = new Option<string?>("--tenants") { Description = "JSON file of tenant settings (host names, origin) to load into the registry at start" };
 
         var command = new Command("edge", "Run an edge silo: terminate TLS for registered tenants, with private-key operations done by their key servers.");
@@ -30,6 +31,7 @@ internal static class EdgeCommand
         command.Options.Add(gatewayPort);
         command.Options.Add(edgeId);
         command.Options.Add(tenants);
+        command.Options.Add(shared);
         command.SetAction(result => HostRunner.RunAsync(() =>
         {
             var overrides = silo.Overrides(result);
@@ -37,6 +39,7 @@ internal static class EdgeCommand
             overrides["Keyless:Edge:ListenAddress"] = result.GetValue(listen);
             overrides["Keyless:Edge:EdgeId"] = result.GetValue(edgeId);
             overrides["Keyless:Cluster:GatewayPort"] = result.GetValue(gatewayPort)?.ToString();
+            if (result.GetValue(shared)) overrides["Keyless:Edge:SharedCluster"] = "true";
             var builder = SiloHosting.CreateBuilder(result.GetValue(silo.Config), overrides);
             builder.AddKeylessAdmin(defaultPort: 9090);
             var cluster = SiloHosting.ClusterOptions(builder.Configuration, defaultGatewayPort: 30000);

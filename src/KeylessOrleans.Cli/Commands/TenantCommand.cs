@@ -24,7 +24,14 @@ internal static class TenantCommand
         var proxy = new Option<bool>("--proxy-protocol") { Description = "Send a PROXY protocol v2 header with the client address to the origin" };
         var h2 = new Option<bool>("--h2") { Description = "The origin speaks HTTP/2 (cleartext): offer h2 by ALPN" };
         var noRsa = new Option<bool>("--no-rsa-key-exchange") { Description = "Refuse TLS 1.2 RSA key exchange (no forward secrecy) for this tenant" };
-        var add = new Command("add", "Add a tenant, or replace its settings.") { name, hosts, origin, proxy, h2, noRsa };
+        var keyServers = new Option<string[]>("--key-server")
+        {
+            Description = "A replica of the tenant's key server as REPLICA=HOST:PORT (its gateway, reached over mutual TLS); repeat for more. "
+                + "Omit only in single-organization mode, where key servers join the operator's cluster",
+            AllowMultipleArgumentsPerToken = true,
+        };
+        var keyServerCa = new Option<string?>("--key-server-ca") { Description = "PEM file of the CA that issues the tenant's key-server certificates (required with --key-server when edges use mutual TLS)" };
+        var add = new Command("add", "Add a tenant, or replace its settings.") { name, hosts, origin, proxy, h2, noRsa, keyServers, keyServerCa };
         connection.AddTo(add);
         add.SetAction(result => connection.RunAsync(result, async registry =>
         {
@@ -33,8 +40,30 @@ internal static class TenantCommand
                 await Console.Error.WriteLineAsync($"--origin '{result.GetValue(origin)}' is not host:port");
                 return 2;
             }
+            var servers = new List<KeyServerEndpoint>();
+            foreach (var server in result.GetValue(keyServers) ?? [])
+            {
+                var parts = server.Split('=', 2);
+                if (parts.Length != 2 || !TryParseOrigin(parts[1], out _, out _))
+                {
+                    await Console.Error.WriteLineAsync($"--key-server '{server}' is not REPLICA=HOST:PORT");
+                    return 2;
+                }
+                servers.Add(new KeyServerEndpoint(parts[0], parts[1]));
+            }
+            string? caPem = null;
+            if (result.GetValue(keyServerCa) is { } caFile)
+            {
+                if (!File.Exists(caFile))
+                {
+                    await Console.Error.WriteLineAsync($"--key-server-ca '{caFile}' does not exist");
+                    return 2;
+                }
+                caPem = await File.ReadAllTextAsync(caFile);
+            }
             var settings = new TenantSettings(result.GetValue(name)!, result.GetValue(hosts)!.Select(HostNames.Normalize).ToList(),
-                new OriginEndpoint(host, port, result.GetValue(proxy), result.GetValue(h2)), !result.GetValue(noRsa));
+                new OriginEndpoint(host, port, result.GetValue(proxy), result.GetValue(h2)), !result.GetValue(noRsa),
+                servers.Count > 0 ? servers : null, caPem);
             var version = await registry.SetTenantAsync(settings);
             Console.WriteLine($"tenant {settings.Tenant} set (registry version {version})");
             return 0;
@@ -48,7 +77,9 @@ internal static class TenantCommand
             Console.WriteLine($"{"TENANT",-16} {"HOST NAMES",-40} {"ORIGIN",-24} {"REPLICAS"}");
             foreach (var tenant in snapshot.Tenants.OrderBy(t => t.Tenant))
             {
-                var replicas = snapshot.Replicas.Where(r => r.Tenant == tenant.Tenant).Select(r => r.Replica).Order();
+                var replicas = tenant.IsFederated
+                    ? tenant.KeyServers!.Select(k => k.Replica).Order()
+                    : snapshot.Replicas.Where(r => r.Tenant == tenant.Tenant).Select(r => r.Replica).Order();
                 Console.WriteLine($"{tenant.Tenant,-16} {string.Join(",", tenant.HostNames),-40} {tenant.Origin.Host + ":" + tenant.Origin.Port,-24} {string.Join(",", replicas)}");
             }
             return 0;
@@ -70,6 +101,9 @@ internal static class TenantCommand
             Console.WriteLine($"host names:  {string.Join(", ", tenant.HostNames)}");
             Console.WriteLine($"origin:      {tenant.Origin.Host}:{tenant.Origin.Port}{(tenant.Origin.ProxyProtocol ? " (PROXY v2)" : "")}{(tenant.Origin.Http2 ? " (h2)" : "")}");
             Console.WriteLine($"RSA key exchange: {(tenant.AllowRsaKeyExchange ? "allowed" : "refused")}");
+            Console.WriteLine(tenant.IsFederated
+                ? $"key servers: {string.Join(", ", tenant.KeyServers!.Select(k => $"{k.Replica}={k.Gateway}"))} (own cluster{(tenant.KeyServerCa is null ? ", no CA recorded: plaintext" : ", mutual TLS")})"
+                : "key servers: members of the operator's cluster (single-organization mode)");
             foreach (var replica in snapshot.Replicas.Where(r => r.Tenant == tenant.Tenant).OrderBy(r => r.Replica))
             {
                 Console.WriteLine($"replica {replica.Replica}:");

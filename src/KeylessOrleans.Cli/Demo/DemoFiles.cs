@@ -1,6 +1,7 @@
 using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
 using System.Text.Json;
+using KeylessOrleans.Cluster.Security;
 
 namespace KeylessOrleans.Cli.Demo;
 
@@ -23,6 +24,78 @@ internal sealed class DemoFiles(string dataDirectory)
 
     /// <summary>The key server's audit log, kept with its keys on the tenant's side (not in the caller's working directory).</summary>
     public string AuditLogFile => Path.Combine(Root, "keyserver", "audit.log");
+
+    /// <summary>The operator's cluster CA (certifies edges and operators) and the tenant's own CA (certifies its key servers).</summary>
+    public string OperatorCaFolder => Path.Combine(Root, "operator-ca");
+    public string TenantCaFolder => Path.Combine(Root, "keyserver", "tenant-ca");
+
+    /// <summary>A process's cluster identity: cert.pem and key.pem in the folder.</summary>
+    public string EdgeIdentity => Path.Combine(Root, "edge", "tls");
+    public string OperatorIdentity => Path.Combine(Root, "operator");
+    public string KeyServerIdentity => Path.Combine(Root, "keyserver", "tls");
+
+    /// <summary>What the tenant was given by the operator: the CA whose edges may connect to its gateway.</summary>
+    public string KeyServerEdgeCaFile => Path.Combine(Root, "keyserver", "edge-ca.pem");
+
+    /// <summary>
+    /// The demo's federated shape with mutual TLS, as production runs it: an operator CA issues the edge's and the
+    /// operator's certificates; the tenant's own CA issues its key server's. CA keys stay in their folders (mode 0600).
+    /// </summary>
+    /// <returns>True when the certificates were created now.</returns>
+    public bool EnsureClusterCertificates()
+    {
+        if (File.Exists(Path.Combine(KeyServerIdentity, "cert.pem")) && File.Exists(Path.Combine(EdgeIdentity, "cert.pem"))
+            && File.Exists(Path.Combine(OperatorIdentity, "cert.pem")) && File.Exists(KeyServerEdgeCaFile)) return false;
+
+        var lifetime = TimeSpan.FromDays(3650);
+        var (operatorCa, operatorCaKey) = ClusterCertificates.CreateAuthority("KeylessOrleans Demo Operator CA", lifetime);
+        var (tenantCa, tenantCaKey) = ClusterCertificates.CreateAuthority("KeylessOrleans Demo Tenant CA", lifetime);
+        using (operatorCa)
+        using (operatorCaKey)
+        using (tenantCa)
+        using (tenantCaKey)
+        {
+            WriteAuthority(OperatorCaFolder, operatorCa, operatorCaKey);
+            WriteAuthority(TenantCaFolder, tenantCa, tenantCaKey);
+            WriteIdentity(EdgeIdentity, operatorCa, operatorCaKey, SiloIdentity.Edge("demo-edge"), lifetime);
+            WriteIdentity(OperatorIdentity, operatorCa, operatorCaKey, SiloIdentity.Operator("demo-operator"), lifetime);
+            WriteIdentity(KeyServerIdentity, tenantCa, tenantCaKey, SiloIdentity.OnPrem(Tenant, "primary"), lifetime);
+            File.WriteAllText(KeyServerEdgeCaFile, operatorCa.ExportCertificatePem() + "\n");
+        }
+        return true;
+    }
+
+    private static void WriteAuthority(string folder, X509Certificate2 authority, ECDsa key)
+    {
+        Directory.CreateDirectory(folder);
+        File.SetUnixFileMode(folder, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        WritePrivate(Path.Combine(folder, "ca-key.pem"), key.ExportPkcs8PrivateKeyPem());
+        File.WriteAllText(Path.Combine(folder, "ca.pem"), authority.ExportCertificatePem() + "\n");
+    }
+
+    private static void WriteIdentity(string folder, X509Certificate2 authority, ECDsa authorityKey, SiloIdentity identity, TimeSpan lifetime)
+    {
+        Directory.CreateDirectory(folder);
+        File.SetUnixFileMode(folder, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        using var key = ECDsa.Create(ECCurve.NamedCurves.nistP256);
+        using var certificate = ClusterCertificates.Issue(authority, authorityKey, identity, new PublicKey(key), lifetime);
+        WritePrivate(Path.Combine(folder, "key.pem"), key.ExportPkcs8PrivateKeyPem());
+        File.WriteAllText(Path.Combine(folder, "cert.pem"), certificate.ExportCertificatePem() + "\n");
+        File.WriteAllText(Path.Combine(folder, "ca.pem"), authority.ExportCertificatePem() + "\n");
+    }
+
+    private static void WritePrivate(string path, string pem)
+    {
+        using var stream = new FileStream(path, new FileStreamOptions
+        {
+            Mode = FileMode.Create,
+            Access = FileAccess.Write,
+            UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite,
+        });
+        using var writer = new StreamWriter(stream);
+        writer.Write(pem);
+        writer.Write('\n');
+    }
 
     /// <returns>True when the keys were created now, false when an earlier run's were reused.</returns>
     public bool EnsureKeys()
@@ -50,10 +123,24 @@ internal sealed class DemoFiles(string dataDirectory)
         return true;
     }
 
-    public void WriteTenants(int originPort)
+    /// <summary>The operator's record of the demo tenant: its names, origin, key server's gateway and the tenant's CA.</summary>
+    public void WriteTenants(int originPort, int keyServerGatewayPort)
     {
         Directory.CreateDirectory(Path.GetDirectoryName(TenantsFile)!);
-        var tenants = new { tenants = new[] { new { tenant = Tenant, hostNames = new[] { HostName, "*." + HostName }, origin = new { host = "127.0.0.1", port = originPort } } } };
+        var tenants = new
+        {
+            tenants = new[]
+            {
+                new
+                {
+                    tenant = Tenant,
+                    hostNames = new[] { HostName, "*." + HostName },
+                    origin = new { host = "127.0.0.1", port = originPort },
+                    keyServers = new[] { new { replica = "primary", gateway = $"127.0.0.1:{keyServerGatewayPort}" } },
+                    keyServerCa = File.ReadAllText(Path.Combine(TenantCaFolder, "ca.pem")),
+                },
+            },
+        };
         File.WriteAllText(TenantsFile, JsonSerializer.Serialize(tenants, new JsonSerializerOptions { WriteIndented = true }));
     }
 

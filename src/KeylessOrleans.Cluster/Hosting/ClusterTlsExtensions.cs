@@ -2,6 +2,7 @@ using System.Security.Cryptography.X509Certificates;
 using KeylessOrleans.Cluster.Security;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
+using Orleans.Configuration;
 using Orleans.Connections.Security;
 
 namespace KeylessOrleans.Cluster.Hosting;
@@ -22,6 +23,63 @@ public static class ClusterTlsExtensions
         silo.Services.AddSingleton(log);
         silo.Services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>, RefusalLogBinder>();
         return silo.UseTls(certificate, tls => Configure(tls, authority, log));
+    }
+
+    /// <summary>
+    /// Mutual TLS for a key server in its tenant's own cluster. One certificate (keyless://onprem/TENANT/REPLICA from
+    /// the tenant's CA, <see cref="KeylessClusterOptions.TlsCa"/>) on both ports, but each listener accepts its own
+    /// peers: the silo port (in and out) only on-prem silos of the same tenant certified by the tenant's CA, the gateway
+    /// port only edges (keyless://edge/NAME) certified by the operator's edge CA.
+    /// </summary>
+    /// <remarks>
+    /// Orleans builds the silo-inbound, silo-outbound and gateway-inbound connection pipelines separately
+    /// (<see cref="SiloConnectionOptions"/>), so each gets TLS middleware with its own validation: the decision is
+    /// made by the listener the connection arrived on, not guessed from its addresses. (Orleans' own UseTls puts one
+    /// TlsOptions on all three.)
+    /// </remarks>
+    /// <param name="edgeCa">The operator's edge CA certificate (PEM file).</param>
+    /// <exception cref="ArgumentException">A certificate is missing, not from its CA, or names another identity.</exception>
+    public static ISiloBuilder UseKeylessTenantTls(this ISiloBuilder silo, KeylessClusterOptions options, string edgeCa, SiloIdentity self)
+    {
+        if (self.Role != SiloIdentity.OnPremRole) throw new ArgumentException($"a tenant's cluster is made of on-prem silos, not {self}");
+        var (certificate, tenantCa) = Load(options, identity => identity == self ? null : $"this key server runs as {self} but its certificate names {identity}");
+        if (string.IsNullOrWhiteSpace(edgeCa) || !File.Exists(edgeCa))
+            throw new ArgumentException($"Keyless:KeyServer:Access:EdgeCa '{edgeCa}' (--edge-ca) is not an existing file: with mutual TLS the gateway needs the operator's edge CA, whose edges alone may connect");
+        var edgeAuthority = X509CertificateLoader.LoadCertificateFromFile(edgeCa);
+        var log = new RefusalLog();
+        silo.Services.AddSingleton(log);
+        silo.Services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>, RefusalLogBinder>();
+
+        var siloTls = Options(certificate, "silo", log, peer => ClusterCertificates.Problem(peer, tenantCa) ?? (SiloIdentity.FromCertificate(peer) is { Role: SiloIdentity.OnPremRole } identity && identity.Tenant == self.Tenant
+            ? null
+            : $"certificate '{peer.Subject}' is not an on-prem silo of tenant {self.Tenant}"));
+        var gatewayTls = Options(certificate, "gateway", log, peer => ClusterCertificates.Problem(peer, edgeAuthority) ?? (SiloIdentity.FromCertificate(peer) is { Role: SiloIdentity.EdgeRole }
+            ? null
+            : $"certificate '{peer.Subject}' is not an edge's"));
+        return silo.Configure<SiloConnectionOptions>(connections =>
+        {
+            connections.ConfigureSiloInboundConnection(connection => connection.UseServerTls(siloTls));
+            connections.ConfigureSiloOutboundConnection(connection => connection.UseClientTls(siloTls));
+            connections.ConfigureGatewayInboundConnection(connection => connection.UseServerTls(gatewayTls));
+        });
+    }
+
+    private static TlsOptions Options(X509Certificate2 certificate, string port, RefusalLog log, Func<X509Certificate2, string?> problem)
+    {
+        var tls = new TlsOptions
+        {
+            LocalCertificate = certificate,
+            RemoteCertificateMode = RemoteCertificateMode.RequireCertificate,
+            ClientCertificateMode = RemoteCertificateMode.RequireCertificate,
+            OnAuthenticateAsClient = (_, settings) => settings.TargetHost = "keyless-cluster", // names are not used: identities are
+        };
+        tls.RemoteCertificateValidation = (peer, _, _) =>
+        {
+            var refusal = problem(peer);
+            if (refusal is not null) log.Refused($"{port} port: {refusal}");
+            return refusal is null;
+        };
+        return tls;
     }
 
     public static IClientBuilder UseKeylessTls(this IClientBuilder client, KeylessClusterOptions options)

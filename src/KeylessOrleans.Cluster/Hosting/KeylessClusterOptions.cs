@@ -23,7 +23,10 @@ public sealed class KeylessClusterOptions
     /// <summary>This silo's port for silo-to-silo traffic. Every other silo must be able to reach it (full mesh).</summary>
     public int SiloPort { get; set; } = 11111;
 
-    /// <summary>Port for Orleans clients (the tenant CLI); 0 for none. On-prem silos never open one.</summary>
+    /// <summary>
+    /// Port for Orleans clients; 0 for none. Edges open one for the tenant CLI; a key server in its tenant's own cluster
+    /// opens one for the edges (default 30100); a key server in a shared cluster opens none.
+    /// </summary>
     public int GatewayPort { get; set; }
 
     /// <summary>Localhost clustering: host:port of the primary silo; empty on the primary itself.</summary>
@@ -38,7 +41,11 @@ public sealed class KeylessClusterOptions
     /// <summary>The private key of <see cref="TlsCertificate"/> (PEM, mode 0600).</summary>
     public string? TlsKey { get; set; }
 
-    /// <summary>The operator's cluster CA certificate (PEM): peers must present a certificate it issued.</summary>
+    /// <summary>
+    /// The CA certificate (PEM) that issues this cluster's certificates: peers must present a certificate it issued.
+    /// The operator's cluster CA for edges and operator tools; for a key server in its tenant's own cluster, the
+    /// tenant's CA (edges at its gateway are checked against Keyless:KeyServer:Access:EdgeCa instead).
+    /// </summary>
     public string? TlsCa { get; set; }
 
     /// <summary>

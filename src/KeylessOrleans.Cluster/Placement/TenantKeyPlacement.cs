@@ -3,8 +3,8 @@ using Orleans.Placement;
 namespace KeylessOrleans.Cluster.Placement;
 
 /// <summary>
-/// Places a key grain only on the on-prem silo of the tenant and replica named in its key
-/// ("tenant/replica/keyId"). Orleans' built-in metadata filters compare candidates with the caller's
+/// Places a tenant's grain only on the on-prem silo of the tenant and replica named in its key: a key grain
+/// ("tenant/replica/keyId") or a key server grain ("tenant/replica"). Orleans' built-in metadata filters compare candidates with the caller's
 /// metadata, which is an edge's when an edge calls, so they cannot express this.
 /// </summary>
 public sealed class TenantKeyPlacementStrategy : PlacementFilterStrategy

@@ -101,7 +101,32 @@ public sealed partial class RegistryGrain(
             return "host names must be DNS names or *.wildcards";
         if (string.IsNullOrWhiteSpace(settings.Origin.Host)) return "origin host is empty";
         if (settings.Origin.Port is < 1 or > 65535) return $"origin port {settings.Origin.Port} is out of range";
+        foreach (var server in settings.KeyServers ?? [])
+        {
+            if (!KeyGrainKey.IsValidName(server.Replica)) return $"key-server replica name '{server.Replica}' is not valid";
+            if (!IsHostAndPort(server.Gateway)) return $"key-server gateway '{server.Gateway}' of replica {server.Replica} is not host:port";
+        }
+        if ((settings.KeyServers ?? []).Select(k => k.Replica).Distinct().Count() != (settings.KeyServers?.Count ?? 0))
+            return "key-server replica names must differ";
+        if (settings.KeyServerCa is { Length: > 0 } ca)
+        {
+            try
+            {
+                using var certificate = X509Certificate2.CreateFromPem(ca);
+            }
+            catch (CryptographicException)
+            {
+                return "the key-server CA is not a PEM certificate";
+            }
+        }
         return null;
+    }
+
+    private static bool IsHostAndPort(string value)
+    {
+        var colon = value.LastIndexOf(':');
+        if (colon <= 0 || !int.TryParse(value[(colon + 1)..], out var port) || port is < 1 or > 65535) return false;
+        return Uri.CheckHostName(value[..colon].Trim('[', ']')) != UriHostNameType.Unknown;
     }
 
     /// <summary>A replica may only announce certificates for names the operator gave its tenant.</summary>
@@ -111,16 +136,12 @@ public sealed partial class RegistryGrain(
             return $"tenant {registration.Tenant} has not been added by the operator";
         foreach (var chain in registration.Chains)
         {
-            var outside = chain.HostNames.FirstOrDefault(name => !tenant.HostNames.Any(pattern => CoversName(pattern, name)));
+            var outside = chain.HostNames.FirstOrDefault(name => !tenant.HostNames.Any(pattern => HostNames.Covers(pattern, name)));
             if (outside is not null)
                 return $"the certificate of key {chain.KeyId[..16]}… covers {outside}, which tenant {registration.Tenant} was not given (allowed: {string.Join(", ", tenant.HostNames)})";
         }
         return null;
     }
-
-    /// <summary>A pattern covers a certificate name when it matches it, or both are the same wildcard.</summary>
-    private static bool CoversName(string pattern, string name) =>
-        HostNames.Normalize(pattern) == HostNames.Normalize(name) || (!name.StartsWith("*.", StringComparison.Ordinal) && HostNames.Matches(pattern, name));
 
     /// <summary>
     /// Asks the key grain of the registering replica to describe each key: it answers only from that replica's

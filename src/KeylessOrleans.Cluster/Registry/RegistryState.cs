@@ -17,10 +17,11 @@ public sealed class RegistryState
     /// <summary>
     /// The settings with plain arrays for lists, as stored. Grain storage writes JSON naming each value's runtime
     /// type and reads it back by that type; a caller in the same silo hands over its own objects (the records are
-    /// immutable, so not copied), and a C# collection expression's compiler-made list type cannot be created again:
-    /// the registry failed to activate after such a write (seen in the benchmark, whose tenant was set in-process).
+    /// immutable, so not copied), and a C# collection expression's compiler-made list type cannot be created again,
+    /// so a registry written that way could not activate again.
     /// </summary>
-    public static TenantSettings Storable(TenantSettings settings) => settings with { HostNames = settings.HostNames.ToArray() };
+    public static TenantSettings Storable(TenantSettings settings) =>
+        settings with { HostNames = settings.HostNames.ToArray(), KeyServers = settings.KeyServers?.ToArray() };
 
     /// <summary>The registration with plain arrays for lists (see <see cref="Storable(TenantSettings)"/>).</summary>
     public static ReplicaRegistration Storable(ReplicaRegistration registration) => registration with

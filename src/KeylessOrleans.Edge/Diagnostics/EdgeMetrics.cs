@@ -24,6 +24,8 @@ public sealed class EdgeMetrics : IDisposable
     private readonly Counter<long> _refusedConnections;
     private readonly Counter<long> _ocspFetches;
     private readonly Counter<long> _delegatedCredentials;
+    private readonly Counter<long> _tenantConnects;
+    private readonly Counter<long> _chainAdmissions;
 
     public EdgeMetrics(IMeterFactory meterFactory)
     {
@@ -38,6 +40,8 @@ public sealed class EdgeMetrics : IDisposable
         _openConnections = _meter.CreateUpDownCounter<long>(OpenConnections, description: "Client connections open now");
         _refusedConnections = _meter.CreateCounter<long>("keyless.edge.connections.refused", description: "Client connections refused at accept, by reason");
         _delegatedCredentials = _meter.CreateCounter<long>("keyless.edge.delegated_credentials.issued", description: "Delegated credentials asked of key servers, by tenant and outcome (ok, refused, failed)");
+        _tenantConnects = _meter.CreateCounter<long>("keyless.edge.tenant_connects", description: "Connections to tenants' key-server clusters, by tenant and outcome (attempt, refused_certificate)");
+        _chainAdmissions = _meter.CreateCounter<long>("keyless.edge.chain_admissions", description: "Certificate chains announced by tenants' key servers, by tenant and outcome (accepted, refused)");
         _ocspFetches = _meter.CreateCounter<long>("keyless.edge.ocsp.fetches", description: "OCSP responses fetched for stapling, by outcome (ok, refused, unreachable, failed)");
     }
 
@@ -76,6 +80,15 @@ public sealed class EdgeMetrics : IDisposable
         _delegatedCredentials.Add(1, new TagList { { "tenant", tenant }, { "outcome", outcome } });
 
     public void OcspFetched(string outcome) => _ocspFetches.Add(1, new KeyValuePair<string, object?>("outcome", outcome));
+
+    public void TenantConnectAttempt(string tenant) =>
+        _tenantConnects.Add(1, new KeyValuePair<string, object?>("tenant", tenant), new KeyValuePair<string, object?>("outcome", "attempt"));
+
+    public void TenantConnectRefused(string tenant) =>
+        _tenantConnects.Add(1, new KeyValuePair<string, object?>("tenant", tenant), new KeyValuePair<string, object?>("outcome", "refused_certificate"));
+
+    public void ChainAdmission(string tenant, bool accepted) =>
+        _chainAdmissions.Add(1, new KeyValuePair<string, object?>("tenant", tenant), new KeyValuePair<string, object?>("outcome", accepted ? "accepted" : "refused"));
 
     public void Dispose() => _meter.Dispose();
 }

@@ -40,6 +40,23 @@ public sealed class EdgeOptions
     /// <summary>The private key of <see cref="IdentityCertificate"/> (PEM); from Keyless:Cluster:TlsKey by default.</summary>
     public string? IdentityKey { get; set; }
 
+    /// <summary>
+    /// Single-organization mode: tenants' key servers may be members of the operator's cluster and register
+    /// themselves with the registry. Only for deployments where edges and key servers belong to one organization — a
+    /// member of an Orleans cluster can forge membership, placement and routing for all of it. Off (the default), every
+    /// tenant's key servers form a cluster of their own, which edges reach as clients (<see cref="KeyAccess.TenantClusterClients"/>).
+    /// </summary>
+    public bool SharedCluster { get; set; }
+
+    /// <summary>How long a connection attempt to a tenant's key-server gateways may take before it counts as failed.</summary>
+    public TimeSpan TenantConnectTimeout { get; set; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>A tenant's client unused this long is closed (the next call opens it again).</summary>
+    public TimeSpan TenantClientIdleTimeout { get; set; } = TimeSpan.FromMinutes(10);
+
+    /// <summary>How often the edge asks each of a tenant's key-server replicas whether its certificate chains changed.</summary>
+    public TimeSpan ChainPollInterval { get; set; } = TimeSpan.FromSeconds(2);
+
     /// <summary>How often the edge asks the registry for changes (new tenants, rotated certificates).</summary>
     public TimeSpan RegistryPollInterval { get; set; } = TimeSpan.FromSeconds(1);
 
@@ -159,6 +176,9 @@ internal sealed class EdgeOptionsValidator : IValidateOptions<EdgeOptions>
         foreach (var (setting, path) in new[] { ("IdentityCertificate", o.IdentityCertificate), ("IdentityKey", o.IdentityKey) })
             Require(string.IsNullOrWhiteSpace(path) || File.Exists(path), $"Keyless:Edge:{setting} '{path}' is not an existing file");
         Require(o.RegistryPollInterval > TimeSpan.Zero, "Keyless:Edge:RegistryPollInterval must be positive");
+        Require(o.TenantConnectTimeout > TimeSpan.Zero && o.TenantConnectTimeout <= TimeSpan.FromMinutes(1), "Keyless:Edge:TenantConnectTimeout must be above zero and at most 1 min");
+        Require(o.TenantClientIdleTimeout >= TimeSpan.FromSeconds(1), "Keyless:Edge:TenantClientIdleTimeout must be at least 1 s");
+        Require(o.ChainPollInterval >= TimeSpan.FromMilliseconds(100), "Keyless:Edge:ChainPollInterval must be at least 100 ms");
         Require(o.StatusReportInterval > TimeSpan.Zero, "Keyless:Edge:StatusReportInterval must be positive");
         Require(IPAddress.TryParse(o.ListenAddress, out _), $"Keyless:Edge:ListenAddress '{o.ListenAddress}' is not an IP address");
         Require(o.HttpsPort is null or (>= 0 and <= 65535), $"Keyless:Edge:HttpsPort {o.HttpsPort} is out of range");

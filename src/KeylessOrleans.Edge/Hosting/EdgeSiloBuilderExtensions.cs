@@ -28,7 +28,7 @@ public static class EdgeSiloBuilderExtensions
     public static ISiloBuilder AddKeylessEdge(this ISiloBuilder builder, Action<EdgeOptions>? configure = null)
     {
         builder.AddKeylessSiloRole(SiloRoles.Edge);
-        builder.RemoveGrainClasses(type => typeof(IKeyGrain).IsAssignableFrom(type));
+        builder.RemoveGrainClasses(type => typeof(IKeyGrain).IsAssignableFrom(type) || typeof(IKeyServerGrain).IsAssignableFrom(type));
 
         var services = builder.Services;
         services.AddOptions<EdgeOptions>().Configure(configure ?? (_ => { })).ValidateOnStart();
@@ -36,12 +36,14 @@ public static class EdgeSiloBuilderExtensions
         services.TryAddSingleton(TimeProvider.System);
         services.TryAddSingleton<EdgeMetrics>();
         services.TryAddSingleton<EdgeProofSigner>();
+        services.TryAddSingleton<TenantClusterClients>();
         services.TryAddSingleton<KeyServerClient>();
         services.TryAddSingleton<ReplicaHealth>();
         services.TryAddSingleton<AnswerCheck>();
         services.TryAddSingleton(sp => new TenantBulkhead(sp.GetRequiredService<IOptions<EdgeOptions>>().Value.MaxKeyCallsPerTenant));
         services.TryAddSingleton(sp => sp.GetRequiredService<EdgeMetrics>().Observe(new RouteTable(), sp.GetRequiredService<TimeProvider>()));
         services.AddHostedService<RegistryFollower>();
+        services.AddHostedService<TenantChainFollower>();
         services.TryAddSingleton<HandshakeWindow>(); // before the listener starts, so it sees every connection
         services.AddHostedService<EdgeStatusReporter>();
 

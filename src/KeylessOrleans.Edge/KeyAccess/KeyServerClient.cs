@@ -13,7 +13,7 @@ namespace KeylessOrleans.Edge.KeyAccess;
 /// outcome — never an exception, never a wait for Orleans' 30 s response timeout.
 /// </summary>
 public sealed partial class KeyServerClient(
-    IGrainFactory grains,
+    TenantClusterClients tenants,
     IOptions<EdgeOptions> options,
     EdgeProofSigner signer,
     EdgeMetrics metrics,
@@ -35,6 +35,11 @@ public sealed partial class KeyServerClient(
         CallAsync(replica, request, target => request with { Proof = signer.Sign(target, request) },
             (grain, signed, token) => grain.DelegateCredentialAsync(signed, token), timeout);
 
+    /// <summary>Asks the replica to sign <paramref name="request"/>'s challenge with the key (the edge checks the signature).</summary>
+    public Task<KeyOperationResult> ProvePossessionAsync(string replica, ProvePossessionRequest request, TimeSpan? timeout = null) =>
+        CallAsync(replica, request, target => request with { Proof = signer.Sign(target, request) },
+            (grain, signed, token) => grain.ProvePossessionAsync(signed, token), timeout);
+
     /// <summary>A request context for this edge.</summary>
     public KeyRequestContext Context(string tenant, string keyId, string? serverName, string? clientAddress) =>
         new(tenant, keyId, serverName, clientAddress, options.Value.EdgeId);
@@ -55,7 +60,10 @@ public sealed partial class KeyServerClient(
         KeyOperationResult result;
         try
         {
+            // Nothing of this silo's request context travels to a tenant: not the operator's call proofs, not local secrets.
+            RequestContext.Clear();
             var target = new KeyGrainKey(context.Tenant, replica, context.KeyId);
+            var grains = await tenants.GrainsAsync(context.Tenant, deadline.Token);
             var grain = grains.GetGrain<IKeyGrain>(target.ToString());
             var proven = sign(target);
             // WaitAsync bounds the wait even where Orleans does not observe the token (placement retries).

@@ -35,7 +35,8 @@ public sealed partial class RegistryFollower(
                 }
                 _warnedEmpty = false;
                 routes.Apply(snapshot);
-                health.Retain(snapshot.Replicas.Select(r => (r.Tenant, r.Replica)).ToHashSet());
+                health.Retain(snapshot.Replicas.Select(r => (r.Tenant, r.Replica))
+                    .Concat(snapshot.Tenants.SelectMany(t => (t.KeyServers ?? []).Select(k => (t.Tenant, k.Replica)))).ToHashSet());
                 LogApplied(snapshot.Version, snapshot.Tenants.Count, snapshot.Replicas.Count);
             },
             () => options.Value.RegistryPollInterval,

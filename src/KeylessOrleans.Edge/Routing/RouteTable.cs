@@ -8,18 +8,55 @@ namespace KeylessOrleans.Edge.Routing;
 /// The edge's copy of the registry, answering "how do I serve this host name?" without a grain call per
 /// handshake. Only tenants the operator has set up are served, and only for names in their settings:
 /// a certificate covering a name outside the tenant's list never routes that name.
+/// Chains come from two sources: tenants with recorded key servers (federated) have theirs fetched and checked by
+/// this edge (<see cref="TenantChainFollower"/>, <see cref="SetFederatedReplica"/>); in single-organization mode the
+/// others register theirs with the registry, and its snapshot carries them.
 /// </summary>
 public sealed class RouteTable
 {
-    private volatile State _state = new(null, new Dictionary<string, TenantSettings>());
+    private readonly Lock _writer = new();
+    private volatile State _state = new(null, new Dictionary<string, TenantSettings>(), new Dictionary<(string, string), ReplicaRegistration>());
 
     /// <summary>The registry version this table reflects; -1 before the first snapshot.</summary>
     public long Version => _state.Snapshot?.Version ?? -1;
 
     public bool IsLoaded => _state.Snapshot is not null;
 
-    public void Apply(RegistrySnapshot snapshot) =>
-        _state = new State(snapshot, snapshot.Tenants.ToDictionary(t => t.Tenant, StringComparer.Ordinal));
+    public void Apply(RegistrySnapshot snapshot)
+    {
+        lock (_writer)
+        {
+            var tenants = snapshot.Tenants.ToDictionary(t => t.Tenant, StringComparer.Ordinal);
+            // Checked chains of replicas the operator no longer lists (or of removed tenants) go with the snapshot.
+            var federated = _state.Federated
+                .Where(r => tenants.TryGetValue(r.Key.Item1, out var t) && t.IsFederated && t.KeyServers!.Any(k => k.Replica == r.Key.Item2))
+                .ToDictionary();
+            _state = new State(snapshot, tenants, federated);
+        }
+    }
+
+    /// <summary>The operator's settings for <paramref name="tenant"/>, or null when it has none.</summary>
+    public TenantSettings? Tenant(string tenant) => _state.Tenants.GetValueOrDefault(tenant);
+
+    /// <summary>Every tenant the operator has set up.</summary>
+    public IReadOnlyCollection<TenantSettings> Tenants => _state.Tenants.Values;
+
+    /// <summary>A federated replica's chains, after this edge checked them (names, key possession).</summary>
+    public void SetFederatedReplica(ReplicaRegistration registration)
+    {
+        lock (_writer)
+        {
+            var state = _state;
+            var federated = new Dictionary<(string, string), ReplicaRegistration>(state.Federated) { [(registration.Tenant, registration.Replica)] = registration };
+            _state = new State(state.Snapshot, state.Tenants, federated);
+        }
+    }
+
+    /// <summary>The chains this edge admitted for one federated replica, or null.</summary>
+    public ReplicaRegistration? FederatedReplica(string tenant, string replica) => _state.Federated.GetValueOrDefault((tenant, replica));
+
+    /// <summary>Every replica with chains this edge may serve, of either source.</summary>
+    public IReadOnlyList<ReplicaRegistration> Replicas => _state.Replicas;
 
     /// <summary>
     /// Every registered certificate by tenant, host name and key, with the earliest NotAfter among the replicas
@@ -27,9 +64,9 @@ public sealed class RouteTable
     /// </summary>
     public IEnumerable<CertificateExpiry> CertificateExpiries()
     {
-        var snapshot = _state.Snapshot;
-        if (snapshot is null) return [];
-        return snapshot.Replicas
+        var state = _state;
+        if (state.Snapshot is null) return [];
+        return state.Replicas
             .SelectMany(r => r.Chains.SelectMany(c => c.HostNames.Select(h => (r.Tenant, HostName: h, c.KeyId, c.NotAfter))))
             .GroupBy(e => (e.Tenant, e.HostName, e.KeyId))
             .Select(g => new CertificateExpiry(g.Key.Tenant, g.Key.HostName, g.Key.KeyId, g.Min(e => e.NotAfter)));
@@ -38,10 +75,10 @@ public sealed class RouteTable
     /// <summary>Tenants the operator set up whose key servers have none registered: their names cannot be served.</summary>
     public IReadOnlyList<string> TenantsWithoutKeyServer()
     {
-        var snapshot = _state.Snapshot;
-        if (snapshot is null) return [];
-        var served = snapshot.Replicas.Select(r => r.Tenant).ToHashSet(StringComparer.Ordinal);
-        return snapshot.Tenants.Select(t => t.Tenant).Where(t => !served.Contains(t)).Order(StringComparer.Ordinal).ToList();
+        var state = _state;
+        if (state.Snapshot is null) return [];
+        var served = state.Replicas.Select(r => r.Tenant).ToHashSet(StringComparer.Ordinal);
+        return state.Snapshot.Tenants.Select(t => t.Tenant).Where(t => !served.Contains(t)).Order(StringComparer.Ordinal).ToList();
     }
 
     /// <summary>
@@ -64,9 +101,23 @@ public sealed class RouteTable
         return route;
     }
 
-    private sealed class State(RegistrySnapshot? snapshot, Dictionary<string, TenantSettings> tenants)
+    private sealed class State(
+        RegistrySnapshot? snapshot, Dictionary<string, TenantSettings> tenants, Dictionary<(string, string), ReplicaRegistration> federated)
     {
         public RegistrySnapshot? Snapshot { get; } = snapshot;
+        public Dictionary<string, TenantSettings> Tenants { get; } = tenants;
+        public Dictionary<(string, string), ReplicaRegistration> Federated { get; } = federated;
+
+        /// <summary>
+        /// Self-registered replicas count only for tenants without recorded key servers; a federated tenant's chains
+        /// are the ones this edge checked.
+        /// </summary>
+        public IReadOnlyList<ReplicaRegistration> Replicas { get; } =
+        [
+            .. (snapshot?.Replicas ?? []).Where(r => !(tenants.TryGetValue(r.Tenant, out var t) && t.IsFederated)),
+            .. federated.Values,
+        ];
+
         public ConcurrentDictionary<string, EdgeRoute?> Routes { get; } = new(StringComparer.Ordinal);
 
         /// <summary>Names offered to <see cref="Routes"/> (an upper bound of its size: racing callers may offer one name twice).</summary>
@@ -75,11 +126,11 @@ public sealed class RouteTable
         public EdgeRoute? Compute(string host)
         {
             if (Snapshot is null) return null;
-            var owners = tenants.Values.Where(t => t.HostNames.Any(pattern => HostNames.Matches(pattern, host))).ToList();
+            var owners = Tenants.Values.Where(t => t.HostNames.Any(pattern => HostNames.Matches(pattern, host))).ToList();
             if (owners.Count == 0) return null; // no tenant was given this name: no need to look at certificates
 
-            var route = HostRouting.Find(Snapshot.Replicas.Where(r => owners.Any(t => t.Tenant == r.Tenant)), host);
-            if (route is not null) return new EdgeRoute(host, route, tenants[route.Tenant]);
+            var route = HostRouting.Find(Replicas.Where(r => owners.Any(t => t.Tenant == r.Tenant)), host);
+            if (route is not null) return new EdgeRoute(host, route, Tenants[route.Tenant]);
 
             // The name belongs to a tenant whose key servers have all gone (or never came): a known name
             // with no usable key, which the TLS server answers with internal_error rather than unrecognized_name.

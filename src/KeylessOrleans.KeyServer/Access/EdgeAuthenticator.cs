@@ -79,12 +79,12 @@ public sealed class EdgeAuthenticator : IDisposable
     /// Opens a session for the edge whose certificate signed <paramref name="request"/>, with this tenant replica:
     /// an ephemeral P-256 key of ours against the edge's, the session key derived on both sides and never sent.
     /// </summary>
-    /// <param name="edgeAllowed">
-    /// The tenant's allow-list (<see cref="KeyAccessPolicy.Snapshot.Allows"/>): an edge it does not name gets no session,
-    /// so it holds no slot in the table (its requests are refused one by one as well).
+    /// <param name="admit">
+    /// Asked once the edge is authenticated (certificate, signature, fresh nonce) and before any key is made: the
+    /// refusal (e.g. over a rate limit), or null to open the session. Unauthenticated requests never reach it.
     /// </param>
     /// <returns>The grant (or refusal) and, when the certificate held, the edge's name.</returns>
-    public (EdgeSessionGrant Grant, string? Edge) OpenSession(string tenant, string replica, EdgeSessionRequest request, Func<string, bool> edgeAllowed)
+    public (EdgeSessionGrant Grant, string? Edge) OpenSession(string tenant, string replica, EdgeSessionRequest request, Func<string, string?> admit)
     {
         if (Stale(request.UnixTimeMilliseconds, "session request") is { } stale) return (EdgeSessionGrant.Refused(stale), null);
         if (request.Nonce.Length != 16) return (EdgeSessionGrant.Refused("the session request's nonce is not 16 bytes"), null);
@@ -93,10 +93,9 @@ public sealed class EdgeAuthenticator : IDisposable
         var content = EdgeSessionCrypto.OpenContent(tenant, replica, request.UnixTimeMilliseconds, request.Nonce, request.EdgePublicKey);
         if (!edge.Key!.VerifyData(content, request.Signature, HashAlgorithmName.SHA256))
             return (EdgeSessionGrant.Refused($"the signature of edge {edge.Name} does not match the session request"), edge.Name);
-        if (!edgeAllowed(edge.Name!))
-            return (EdgeSessionGrant.Refused($"edge {edge.Name} is not among this tenant's allowed edges"), edge.Name);
         if (!FirstUseOf(request.Nonce))
             return (EdgeSessionGrant.Refused($"edge {edge.Name}'s session request was replayed"), edge.Name);
+        if (admit(edge.Name!) is { } refusal) return (EdgeSessionGrant.Refused(refusal), edge.Name);
 
         using var edgeKey = ECDiffieHellman.Create();
         try

@@ -7,7 +7,8 @@ using Microsoft.Extensions.Logging;
 namespace KeylessOrleans.KeyServer.Access;
 
 /// <summary>
-/// The on-prem silo's gate (an incoming grain-call filter): only key-grain calls get in, and a key operation runs
+/// The on-prem silo's gate (an incoming grain-call filter): only key-grain calls and the key server grain's (public
+/// chains) get in, and a key operation runs
 /// only when <see cref="KeyAccessGuard"/> lets it. A refusal is a typed result, a metric and a (throttled) log line,
 /// and no key is touched. Membership in the cluster is not authorization: any silo can send a grain call here.
 /// </summary>
@@ -27,22 +28,22 @@ public sealed partial class KeyAccessFilter(KeyAccessGuard guard, AuditLog audit
             await context.Invoke(); // Orleans' own traffic: membership, directory, metadata
             return;
         }
+        if (context.InterfaceMethod.DeclaringType == typeof(IKeyServerGrain))
+        {
+            await context.Invoke(); // the replica's public chains
+            return;
+        }
         if (context.InterfaceMethod.DeclaringType != typeof(IKeyGrain))
         {
             metrics.Denied(context.MethodName, "not_a_key_grain");
             LogThrottled("not_a_key_grain", context.SourceId?.ToString() ?? "?", $"{context.InterfaceName}.{context.MethodName} on {context.TargetId}");
-            throw new UnauthorizedAccessException("an on-prem key server serves key grains only");
+            throw new UnauthorizedAccessException("an on-prem key server serves key grains and its key server grain only");
         }
         if (context.Request.GetArgumentCount() > 0 && context.Request.GetArgument(0) is EdgeSessionRequest)
         {
-            if (guard.AdmitSessionOpen())
-            {
-                await context.Invoke(); // the key grain checks the certificate and signature itself; no key is touched
-                return;
-            }
-            metrics.Denied("open_edge_session", "tenant_rate");
-            LogThrottled("tenant_rate", context.SourceId?.ToString() ?? "?", "edge session request over the tenant's rate limit");
-            context.Result = EdgeSessionGrant.Refused("tenant rate limit reached");
+            // The key grain checks the certificate and signature, then takes the rates (KeyAccessGuard.AdmitSessionOpen):
+            // taking them here, before anyone is authenticated, would let forged requests use them up.
+            await context.Invoke();
             return;
         }
         if (context.Request.GetArgumentCount() == 0 || context.Request.GetArgument(0) is not IKeyOperationRequest request)

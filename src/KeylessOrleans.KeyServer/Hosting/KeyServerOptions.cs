@@ -13,6 +13,14 @@ public sealed class KeyServerOptions
     /// <summary>This replica's name; each of a tenant's key servers has its own.</summary>
     public string Replica { get; set; } = "primary";
 
+    /// <summary>
+    /// False (the default, federated): this silo is a member of the tenant's own cluster only, edges reach it as
+    /// Orleans clients through its gateway and read its chains from its key server grain. True (single organization):
+    /// it joins the operator's cluster and registers its chains with the operator's registry; no gateway opens. Only
+    /// for edges and key servers of one organization: a cluster member can forge anything in its cluster.
+    /// </summary>
+    public bool SharedCluster { get; set; }
+
     /// <summary>Folder of PEM keys and certificate chains.</summary>
     public string KeyDirectory { get; set; } = "";
 
@@ -44,7 +52,7 @@ public sealed class KeyServerOptions
     /// <summary>How long a key removed from the folder stays usable by operations that had already picked it up.</summary>
     public TimeSpan KeyRetirementDelay { get; set; } = TimeSpan.FromSeconds(30);
 
-    /// <summary>How often the replica re-announces itself to the registry (it also does at start).</summary>
+    /// <summary>How often the replica re-announces itself to the registry (it also does at start; <see cref="SharedCluster"/> only).</summary>
     public TimeSpan RegistrationInterval { get; set; } = TimeSpan.FromSeconds(30);
 
     /// <summary>How soon to try again when the registry cannot be reached (e.g. no edge is up yet).</summary>

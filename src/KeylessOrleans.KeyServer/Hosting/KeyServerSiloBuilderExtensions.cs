@@ -17,9 +17,11 @@ namespace KeylessOrleans.KeyServer.Hosting;
 public static class KeyServerSiloBuilderExtensions
 {
     /// <summary>
-    /// Makes this silo a tenant's key server: declares it on-prem for the tenant and replica, hosts only key
-    /// grains, loads the PEM key folder and follows its changes (unless another <see cref="IKeyStore"/> is registered),
-    /// opens the audit log and registers the replica's certificate chains with the cluster's registry.
+    /// Makes this silo a tenant's key server: declares it on-prem for the tenant and replica, hosts only key grains and
+    /// its key server grain, loads the PEM key folder and follows its changes (unless another <see cref="IKeyStore"/> is
+    /// registered), opens the audit log, and — in a shared cluster only (<see cref="KeyServerOptions.SharedCluster"/>) —
+    /// registers the replica's certificate chains with the operator's registry. Clustering, gateway and TLS are the
+    /// host's choice (the keyserver command makes the silo a member of the tenant's own cluster).
     /// </summary>
     public static ISiloBuilder AddKeylessKeyServer(this ISiloBuilder builder, Action<KeyServerOptions> configure)
     {
@@ -28,7 +30,7 @@ public static class KeyServerSiloBuilderExtensions
         var declared = new KeyServerOptions();
         configure(declared);
         builder.AddKeylessSiloRole(SiloRoles.OnPrem, declared.Tenant, declared.Replica);
-        builder.RemoveGrainClasses(type => type != typeof(KeyGrain));
+        builder.RemoveGrainClasses(type => type != typeof(KeyGrain) && type != typeof(KeyServerGrain));
 
         var services = builder.Services;
         services.AddOptions<KeyServerOptions>().Configure(configure).ValidateOnStart();
@@ -52,7 +54,9 @@ public static class KeyServerSiloBuilderExtensions
         services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>, AuditLogLifecycle>();
         services.AddHostedService<KeyFolderWatcher>();
         services.TryAddSingleton<RegistrationState>();
-        services.AddHostedService<ReplicaRegistrar>();
+        services.TryAddSingleton<ChainsVersion>();
+        if (declared.SharedCluster) services.AddHostedService<ReplicaRegistrar>();
+        else services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>, ServingLifecycle>();
         services.AddHealthChecks().AddCheck<KeyServerReadinessCheck>(KeyServerReadinessCheck.Name, tags: [HealthTags.Ready]);
 
         // The gate in front of the key grains: edge proofs, tenant policy, rate limits, host names, freshness.

@@ -45,7 +45,7 @@ public sealed class DelegatedCredentialTests(BreadthFixture edge)
         Assert.Equal(calls, CertificateVerifyCalls);
 
         // The issuance is in the tenant's audit log, like any other key operation.
-        var auditLog = edge.Cluster.Services(edge.Cluster.Silo(edge.AcmePlan))
+        var auditLog = edge.AcmeServices
             .GetRequiredService<IOptions<KeyServerOptions>>().Value.AuditLog.Path!;
         Assert.True(await Poll.UntilAsync(() => Task.FromResult(File.ReadLines(auditLog).Any(line =>
             line.Contains("\"op\":\"delegate_credential\"") && line.Contains($"\"sni\":\"{BreadthFixture.DelegationHost}\"") && line.Contains("\"outcome\":\"Ok\""))),

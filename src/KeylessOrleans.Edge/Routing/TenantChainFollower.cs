@@ -1,0 +1,173 @@
+using System.Collections.Concurrent;
+using System.Security.Cryptography;
+using KeylessOrleans.Edge.Diagnostics;
+using KeylessOrleans.Edge.Hosting;
+using KeylessOrleans.Edge.KeyAccess;
+using KeylessOrleans.Keys;
+using KeylessOrleans.Registry;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+
+namespace KeylessOrleans.Edge.Routing;
+
+/// <summary>
+/// Follows the certificate chains of federated tenants' key servers: every <see cref="EdgeOptions.ChainPollInterval"/>
+/// it asks each recorded replica (<see cref="IKeyServerGrain"/>) whether its chains changed, and admits a changed set
+/// only after checking it (<see cref="ChainAdmission"/>: names within the tenant's, and a fresh possession proof for
+/// every key it has not yet proven since the key server started). A rotation reaches the edge within one interval.
+/// An unreachable replica keeps its last admitted chains: its handshakes then fail fast through replica health, and
+/// the key server's own checks still decide every key operation.
+/// </summary>
+public sealed partial class TenantChainFollower(
+    RouteTable routes,
+    TenantClusterClients clients,
+    KeyServerClient keys,
+    EdgeMetrics metrics,
+    IOptions<EdgeOptions> options,
+    ILogger<TenantChainFollower> logger) : BackgroundService
+{
+    /// <summary>Replicas polled at once; a tenant whose key servers hang holds one of these for at most a deadline.</summary>
+    private const int Parallelism = 16;
+
+    private readonly ConcurrentDictionary<(string Tenant, string Replica), ReplicaState> _replicas = new();
+    private readonly SemaphoreSlim _slots = new(Parallelism);
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        while (!stoppingToken.IsCancellationRequested)
+        {
+            var listed = new HashSet<(string, string)>();
+            foreach (var tenant in routes.Tenants.Where(t => t.IsFederated))
+            {
+                foreach (var server in tenant.KeyServers!)
+                {
+                    listed.Add((tenant.Tenant, server.Replica));
+                    var state = _replicas.GetOrAdd((tenant.Tenant, server.Replica), _ => new ReplicaState());
+                    if (Interlocked.CompareExchange(ref state.Busy, 1, 0) != 0) continue;
+                    _ = PollAsync(tenant, server.Replica, state, stoppingToken);
+                }
+            }
+            foreach (var gone in _replicas.Keys.Where(k => !listed.Contains(k)).ToList()) _replicas.TryRemove(gone, out _);
+            await clients.SweepAsync();
+            await Task.Delay(options.Value.ChainPollInterval, stoppingToken).ContinueWith(_ => { }, TaskScheduler.Default);
+        }
+    }
+
+    private async Task PollAsync(TenantSettings tenant, string replica, ReplicaState state, CancellationToken stoppingToken)
+    {
+        try
+        {
+            await _slots.WaitAsync(stoppingToken);
+            try
+            {
+                await RefreshAsync(tenant, replica, state, stoppingToken);
+                state.LastProblem = null;
+            }
+            finally
+            {
+                _slots.Release();
+            }
+        }
+        catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+        {
+        }
+        catch (Exception e)
+        {
+            var problem = $"{e.GetType().Name}: {e.Message}";
+            if (problem != state.LastProblem) LogUnreachable(tenant.Tenant, replica, problem);
+            state.LastProblem = problem;
+        }
+        finally
+        {
+            Volatile.Write(ref state.Busy, 0);
+        }
+    }
+
+    /// <summary>Fetches the replica's chains when changed (or when the tenant's settings did) and admits what passes.</summary>
+    private async Task RefreshAsync(TenantSettings tenant, string replica, ReplicaState state, CancellationToken stoppingToken)
+    {
+        var settingsChanged = state.Settings is null || !state.Settings.SameAs(tenant);
+        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken);
+        deadline.CancelAfter(options.Value.TenantConnectTimeout + options.Value.KeyCallTimeout);
+        var grains = await clients.GrainsAsync(tenant.Tenant, deadline.Token);
+        var server = grains.GetGrain<IKeyServerGrain>($"{tenant.Tenant}/{replica}");
+        var announced = await server.GetChainsIfChangedAsync(settingsChanged ? null : state.Version, deadline.Token).WaitAsync(deadline.Token);
+        if (announced is null) return;
+
+        var epoch = announced.Version.Split(':')[0];
+        if (epoch != state.Epoch) state.Proven.Clear(); // a restarted key server proves its keys again
+        state.Epoch = epoch;
+
+        var admitted = new List<CertificateChainRegistration>();
+        foreach (var (chain, index) in announced.Chains.Select((c, i) => (c, i)))
+        {
+            if (index >= ChainAdmission.MaxChainsPerReplica)
+            {
+                Refuse(tenant.Tenant, replica, $"{announced.Chains.Count - index} chains over the limit of {ChainAdmission.MaxChainsPerReplica} per replica");
+                break;
+            }
+            var (checkedChain, problem) = ChainAdmission.Check(tenant, chain);
+            if (checkedChain is null)
+            {
+                Refuse(tenant.Tenant, replica, problem!);
+                continue;
+            }
+            var leafHash = Convert.ToHexString(SHA256.HashData(checkedChain.ChainDer[0]));
+            if (!state.Proven.Contains(leafHash))
+            {
+                if (await ProveAsync(tenant.Tenant, replica, checkedChain) is { } refusal)
+                {
+                    Refuse(tenant.Tenant, replica, refusal);
+                    continue;
+                }
+                state.Proven.Add(leafHash);
+            }
+            metrics.ChainAdmission(tenant.Tenant, accepted: true);
+            admitted.Add(checkedChain);
+        }
+
+        routes.SetFederatedReplica(new ReplicaRegistration(tenant.Tenant, replica, admitted));
+        state.Version = announced.Version;
+        state.Settings = tenant;
+        LogAdmitted(tenant.Tenant, replica, admitted.Count, announced.Chains.Count);
+    }
+
+    /// <summary>Asks the replica to sign a fresh challenge with the chain's key and checks the signature; null when proven.</summary>
+    private async Task<string?> ProveAsync(string tenant, string replica, CertificateChainRegistration chain)
+    {
+        var challenge = RandomNumberGenerator.GetBytes(KeyPossession.ChallengeLength);
+        var scheme = ChainAdmission.PossessionScheme(chain.Algorithm);
+        var request = new ProvePossessionRequest(keys.Context(tenant, chain.KeyId, chain.HostNames[0], null), scheme, challenge);
+        var result = await keys.ProvePossessionAsync(replica, request);
+        if (!result.IsOk) return $"key {chain.KeyId[..16]}… was not proven: {result.Status} ({result.Detail})";
+        return ChainAdmission.VerifyPossession(chain, new KeyGrainKey(tenant, replica, chain.KeyId), challenge, scheme, result.Output!)
+            ? null
+            : $"the possession proof for key {chain.KeyId[..16]}… does not verify with the certificate's public key";
+    }
+
+    private void Refuse(string tenant, string replica, string problem)
+    {
+        metrics.ChainAdmission(tenant, accepted: false);
+        LogRefused(tenant, replica, problem);
+    }
+
+    private sealed class ReplicaState
+    {
+        public int Busy;
+        public string? Version;
+        public string? Epoch;
+        public TenantSettings? Settings;
+        public string? LastProblem;
+        public HashSet<string> Proven { get; } = [];
+    }
+
+    [LoggerMessage(EventId = 3110, Level = LogLevel.Information, Message = "Admitted {Admitted} of {Announced} certificate chains of {Tenant}/{Replica}")]
+    private partial void LogAdmitted(string tenant, string replica, int admitted, int announced);
+
+    [LoggerMessage(EventId = 3111, Level = LogLevel.Warning, Message = "Refused a certificate chain of {Tenant}/{Replica}: {Problem}")]
+    private partial void LogRefused(string tenant, string replica, string problem);
+
+    [LoggerMessage(EventId = 3112, Level = LogLevel.Warning, Message = "Cannot ask {Tenant}/{Replica} for its certificate chains ({Problem}); serving its last admitted ones")]
+    private partial void LogUnreachable(string tenant, string replica, string problem);
+}
