@@ -59,6 +59,9 @@ trap 'exit 0' INT TERM
 
 "${keyless[@]}" demo --prepare-only --data-dir "$state/data" --origin-port "$origin_port"
 cluster=(--clustering redis --redis "127.0.0.1:$redis_port" --advertise 127.0.0.1)
+# Every silo on this one machine, on loopback, without cluster TLS: multi-host clustering refuses that unless told.
+# Across machines use mutual TLS (--tls-cert/--tls-key/--tls-ca), as deploy/compose, k8s and systemd do.
+export KEYLESS__CLUSTER__ALLOWPLAINTEXTMULTIHOST=true
 
 rm -rf "$state/redis" && mkdir -p "$state/redis" # each run starts a fresh cluster
 # Append-only file, as in compose/k8s: a restarted Redis brings back membership and the registry.

@@ -71,6 +71,8 @@ public sealed partial class KeyGrain(
         string? limited = null;
         var (grant, edge) = authenticator.OpenSession(_identity.Tenant, _identity.Replica, request, name =>
         {
+            // The tenant's allow-list first: an edge it does not name gets no session (and takes no tokens).
+            if (!guard.Allows(name)) return $"edge {name} is not among this tenant's allowed edges";
             // Rates are taken only once the edge is authenticated: forged session requests cannot use them up.
             if (guard.AdmitSessionOpen(name) is not { } refusal) return null;
             limited = refusal.Reason;

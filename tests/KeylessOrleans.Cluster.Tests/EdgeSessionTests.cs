@@ -21,9 +21,9 @@ public sealed class EdgeSessionTests : IAsyncLifetime
     private readonly ClusterIdentities _identities = new();
     private readonly ClusterIdentities _foreign = new("Someone else's CA");
     private readonly TestCertificateAuthority _webCa = new();
-    private TenantKeyFolder _acme = null!, _initech = null!;
+    private TenantKeyFolder _acme = null!, _initech = null!, _globex = null!;
     private SiloPlan.Edge _edge = null!;
-    private SiloPlan.OnPrem _acmePlan = null!, _initechPlan = null!;
+    private SiloPlan.OnPrem _acmePlan = null!, _initechPlan = null!, _globexPlan = null!;
     private KeylessTestCluster _cluster = null!;
 
     public async Task InitializeAsync()
@@ -36,7 +36,12 @@ public sealed class EdgeSessionTests : IAsyncLifetime
         {
             Access = new KeyAccessOptions { EdgeCa = _identities.CaFile, TenantRate = 1, TenantBurst = 2 },
         };
-        _cluster = await KeylessTestCluster.StartAsync(_edge, _acmePlan, _initechPlan);
+        _globex = new TenantKeyFolder(_webCa, ["globex.test"]);
+        _globexPlan = new SiloPlan.OnPrem("globex", "primary", _globex.Path)
+        {
+            Access = new KeyAccessOptions { EdgeCa = _identities.CaFile, AllowedEdges = ["edge-b"] },
+        };
+        _cluster = await KeylessTestCluster.StartAsync(_edge, _acmePlan, _initechPlan, _globexPlan);
     }
 
     private IServiceProvider Edge => _cluster.Services(_cluster.Silo(_edge));
@@ -137,6 +142,16 @@ public sealed class EdgeSessionTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task An_edge_the_tenant_does_not_allow_gets_no_session()
+    {
+        var grain = _cluster.Grains.GetGrain<IKeyGrain>(new KeyGrainKey("globex", "primary", _globex.EcdsaKeyId).ToString());
+        var (request, ephemeral) = Signer(_edge.Identity!.Value).NewSessionRequest("globex", "primary");
+        using (ephemeral)
+            Assert.Contains("edge-a is not among this tenant's allowed edges", (await grain.OpenEdgeSessionAsync(request)).Problem);
+        Assert.Equal(0, _cluster.Services(_cluster.Silo(_globexPlan)).GetRequiredService<EdgeAuthenticator>().Sessions);
+    }
+
+    [Fact]
     public async Task Session_requests_take_from_the_tenants_rate_limit_like_key_requests()
     {
         var grain = _cluster.Grains.GetGrain<IKeyGrain>(new KeyGrainKey("initech", "primary", _initech.EcdsaKeyId).ToString());
@@ -160,6 +175,7 @@ public sealed class EdgeSessionTests : IAsyncLifetime
         await _cluster.DisposeAsync();
         _acme.Dispose();
         _initech.Dispose();
+        _globex.Dispose();
         _webCa.Dispose();
         _identities.Dispose();
         _foreign.Dispose();

@@ -142,6 +142,30 @@ public sealed class BadClientTests(EdgeFixture edge) : IClassFixture<EdgeFixture
         await AssertStillServingAsync();
     }
 
+    [Fact]
+    public async Task A_server_name_longer_than_253_bytes_gets_unrecognized_name_even_under_a_wildcard()
+    {
+        // One label in front of acme.test, which *.acme.test covers: only the length makes it a bad name.
+        var name = new string('a', ServerNames.MaxLength + 1 - ".acme.test".Length) + ".acme.test";
+        var (reply, _) = await SendAndWaitForCloseAsync(ClientHelloBuilder.Standard(new Random(6), name).Record(), closeOurSide: true);
+        AssertFatalAlert(reply, 112); // unrecognized_name
+        await AssertStillServingAsync();
+    }
+
+    [Fact]
+    public async Task A_server_name_with_control_characters_gets_unrecognized_name_even_under_a_wildcard()
+    {
+        var (reply, _) = await SendAndWaitForCloseAsync(ClientHelloBuilder.Standard(new Random(7), "x\r\nforged.acme.test").Record(), closeOurSide: true);
+        AssertFatalAlert(reply, 112);
+    }
+
+    [Fact]
+    public void Server_names_reach_log_lines_without_control_characters_and_cut_short()
+    {
+        Assert.Equal("x[31mforged log line.acme.test", ServerNames.ForLog("x\u001b[31mforged\r\n log line\0.acme.test"));
+        Assert.StartsWith(new string('a', 64) + "…", ServerNames.ForLog(new string('a', 300)));
+    }
+
     /// <summary>Records the first flight of a real TLS 1.2 client (openssl) against a throwaway listener.</summary>
     private static async Task<byte[]> CaptureClientHelloAsync()
     {

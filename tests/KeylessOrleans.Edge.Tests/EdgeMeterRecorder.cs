@@ -14,9 +14,14 @@ public sealed class EdgeMeterRecorder : IDisposable
     private readonly MeterListener _listener = new();
     private readonly ConcurrentDictionary<(string Instrument, string? Tag), long> _totals = new();
 
-    public EdgeMeterRecorder(EdgeFixture edge, params (string Instrument, string? Tag)[] wanted)
+    public EdgeMeterRecorder(EdgeFixture edge, params (string Instrument, string? Tag)[] wanted) : this(edge.EdgeServices, wanted)
     {
-        var meter = edge.EdgeServices.GetRequiredService<EdgeMetrics>().Meter;
+    }
+
+    /// <param name="edgeServices">The edge silo's services (for clusters other than <see cref="EdgeFixture"/>'s).</param>
+    public EdgeMeterRecorder(IServiceProvider edgeServices, params (string Instrument, string? Tag)[] wanted)
+    {
+        var meter = edgeServices.GetRequiredService<EdgeMetrics>().Meter;
         var tagOf = wanted.ToDictionary(w => w.Instrument, w => w.Tag);
         _listener.InstrumentPublished = (instrument, listener) =>
         {

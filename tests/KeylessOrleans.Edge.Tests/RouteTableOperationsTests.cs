@@ -40,4 +40,21 @@ public sealed class RouteTableOperationsTests
             [Tenant("shop", "shop.example"), Tenant("blog", "blog.example"), Tenant("acme", "acme.example")]));
         Assert.Equal(["acme", "blog"], routes.TenantsWithoutKeyServer());
     }
+
+    [Fact]
+    public void Random_client_names_cannot_grow_the_table_beyond_its_cap_and_known_names_still_route()
+    {
+        var routes = new RouteTable();
+        routes.Apply(new RegistrySnapshot(3,
+            [new ReplicaRegistration("shop", "a", [Chain("k1", Later, "*.shop.example")])],
+            [Tenant("shop", "*.shop.example")]));
+
+        // Misses, and names a wildcard covers: every one a client may choose at will.
+        for (var i = 0; i < RouteTable.MaxCachedNames + 5_000; i++)
+            routes.Resolve(i % 2 == 0 ? $"random-{i}.example" : $"random-{i}.shop.example");
+
+        Assert.InRange(routes.CachedNames, 1, RouteTable.MaxCachedNames);
+        Assert.Equal("shop", routes.Resolve("beyond-the-cap.shop.example")?.TenantName);
+        Assert.Null(routes.Resolve("beyond-the-cap.example"));
+    }
 }

@@ -21,6 +21,7 @@ public sealed class ConfigurationTests
         { ["edge", "--listen", "not-an-ip"], "Keyless:Edge:ListenAddress" },
         { ["edge", "--clustering", "zookeeper"], "Keyless:Cluster:Clustering" },
         { ["edge", "--clustering", "redis"], "Keyless:Cluster:Redis" },
+        { ["edge", "--clustering", "redis", "--redis", "127.0.0.1:1"], "Keyless:Cluster:AllowPlaintextMultiHost" }, // multi-host without cluster TLS
         { ["keyserver", "--keys", "/nonexistent"], "Keyless:KeyServer:Tenant" },
         { ["keyserver", "--tenant", "acme", "--keys", "/nonexistent/keys"], "Keyless:KeyServer:KeyDirectory" },
         { ["keyserver", "--tenant", "acme", "--keys", "/tmp", "--tls-cert", "/nonexistent.pem"], "Keyless:Cluster:TlsCertificate" },

@@ -43,7 +43,8 @@ public sealed class NoOracleSurfaceTests
         Assert.Equal(["Context", "Proof", "Scheme", "SignedContent"], Fields(typeof(SignCertificateVerifyRequest)));
         Assert.Equal(["Context", "Proof", "Scheme", "SignedParams"], Fields(typeof(SignServerKeyExchangeRequest)));
         Assert.Equal(["ClientRandom", "ClientVersion", "Context", "EncryptedPremaster", "Proof", "ServerRandom"], Fields(typeof(DecryptPremasterRequest)));
-        Assert.Equal(["CertificateSha256", "Context", "DelegatedPublicKey", "DelegatedScheme", "Proof", "Scheme", "ValiditySeconds"], Fields(typeof(DelegateCredentialRequest)));
+        Assert.Equal(["CertificateSha256", "Context", "DelegatedPublicKey", "DelegatedScheme", "PossessionSignature", "PossessionTime", "Proof", "Scheme", "ValiditySeconds"],
+            Fields(typeof(DelegateCredentialRequest)));
         Assert.Equal(["Certificate", "EdgePublicKey", "Nonce", "Signature", "UnixTimeMilliseconds"], Fields(typeof(EdgeSessionRequest)));
         Assert.Equal(["Certificate", "Nonce", "Session", "Signature", "UnixTimeMilliseconds"], Fields(typeof(EdgeProof)));
     }

@@ -87,7 +87,7 @@ public sealed class FaultCluster : IAsyncLifetime
         // Fixed ports, so a restarted edge comes back where it was (as under a supervisor).
         var silo = KeylessProcess.FreePort();
         var gateway = KeylessProcess.FreePort();
-        return new ClusterPart(id, "Edge listening for TLS", silo, () => KeylessProcess.Start("edge", "--clustering", "redis", "--redis", Redis,
+        return new ClusterPart(id, "Edge listening for TLS", silo, () => KeylessProcess.Start(KeylessProcess.PlaintextMultiHost, "edge", "--clustering", "redis", "--redis", Redis,
             "--advertise", "127.0.0.1", "--silo-port", $"{silo}", "--gateway-port", $"{gateway}", "--https-port", $"{httpsPort}", "--edge-id", id));
     }
 
@@ -97,7 +97,7 @@ public sealed class FaultCluster : IAsyncLifetime
         var silo = KeylessProcess.FreePort();
         // Each start its own audit log: a SIGKILL in the middle of a multi-page write leaves a torn last line, which a
         // restarted key server rightly refuses to continue (see AuditLogTests); the drills are about serving.
-        return new ClusterPart($"{tenant}/{replica}", "PemKeyStore[1006] Loaded", silo, () => KeylessProcess.Start("keyserver", "--shared-cluster", "--tenant", tenant, "--replica", replica,
+        return new ClusterPart($"{tenant}/{replica}", "PemKeyStore[1006] Loaded", silo, () => KeylessProcess.Start(KeylessProcess.PlaintextMultiHost, "keyserver", "--shared-cluster", "--tenant", tenant, "--replica", replica,
             "--keys", keyFolder, "--clustering", "redis", "--redis", Redis, "--advertise", "127.0.0.1", "--silo-port", $"{silo}",
             "--audit-log", Path.Combine(_files.Path, $"audit-{tenant}-{replica}-{Guid.NewGuid():N}.log")))
         {

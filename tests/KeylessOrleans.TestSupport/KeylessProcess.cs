@@ -38,6 +38,13 @@ public sealed class KeylessProcess : IAsyncDisposable
     /// </summary>
     public int AdminPort { get; private init; }
 
+    /// <summary>
+    /// For silos started over Redis on this one machine without cluster TLS: multi-host clustering refuses plaintext
+    /// silo links unless Keyless:Cluster:AllowPlaintextMultiHost names the risk.
+    /// </summary>
+    public static IReadOnlyDictionary<string, string> PlaintextMultiHost { get; } =
+        new Dictionary<string, string> { ["KEYLESS__CLUSTER__ALLOWPLAINTEXTMULTIHOST"] = "true" };
+
     public static KeylessProcess Start(params string[] arguments) => Start(new Dictionary<string, string>(), arguments);
 
     /// <summary>The keyless program with extra environment variables (e.g. <c>Logging__LogLevel__…</c>, <c>TMPDIR</c>).</summary>

@@ -55,6 +55,9 @@ public abstract record SiloPlan
         /// <summary>False runs the silo without an audit log (a baseline for comparisons).</summary>
         public bool AuditLogEnabled { get; init; } = true;
 
+        /// <summary>A hostile key server: every signature and delegated credential it returns has its last byte flipped.</summary>
+        public bool TamperWithAnswers { get; init; }
+
         /// <summary>The key server's settings for this plan; the audit log goes to <paramref name="defaultAuditLog"/> unless the plan names one.</summary>
         public void Apply(KeyServerOptions o, string defaultAuditLog)
         {
@@ -145,6 +148,7 @@ public sealed class KeylessTestCluster : IAsyncDisposable
                 });
                 break;
             case SiloPlan.OnPrem onPrem:
+                if (onPrem.TamperWithAnswers) silo.AddIncomingGrainCallFilter<TamperingGrainCallFilter>();
                 silo.AddKeylessKeyServer(o =>
                 {
                     onPrem.Apply(o, Path.Combine(_auditLogs.Path, $"{siloName}.log"));
@@ -228,5 +232,21 @@ public sealed class KeylessTestCluster : IAsyncDisposable
     {
         await Cluster.DisposeAsync();
         _auditLogs.Dispose();
+    }
+}
+
+/// <summary>
+/// What a hostile key server does to its answers: signatures and credentials come back with the last byte flipped.
+/// It proves possession honestly (it does hold the key), so edges admit its chains; a premaster is left alone (no edge
+/// can check one, and a wrong one only fails the handshake at Finished).
+/// </summary>
+public sealed class TamperingGrainCallFilter : IIncomingGrainCallFilter
+{
+    public async Task Invoke(IIncomingGrainCallContext context)
+    {
+        await context.Invoke();
+        if (context.Result is KeyOperationResult { IsOk: true, Output: { Length: > 0 } output } result
+            && context.Request.GetArgumentCount() > 0 && context.Request.GetArgument(0) is not (DecryptPremasterRequest or ProvePossessionRequest))
+            context.Result = result with { Output = [.. output[..^1], (byte)(output[^1] ^ 1)] };
     }
 }

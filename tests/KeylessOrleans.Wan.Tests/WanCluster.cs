@@ -63,6 +63,8 @@ public sealed class WanCluster : IAsyncLifetime
     {
         ["KEYLESS__CLUSTER__PROBETIMEOUT"] = "00:00:02",
         ["KEYLESS__CLUSTER__MISSEDPROBESLIMIT"] = "3",
+        // The drills are about membership over a WAN, not about the links' encryption: no cluster TLS here.
+        ["KEYLESS__CLUSTER__ALLOWPLAINTEXTMULTIHOST"] = "true",
     };
 
     /// <summary>On-prem silos also re-read the membership table sooner: after a long partition that is how they learn they were voted out.</summary>

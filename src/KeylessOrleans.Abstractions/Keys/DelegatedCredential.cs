@@ -53,6 +53,34 @@ public static class DelegatedCredential
         return content;
     }
 
+    private static ReadOnlySpan<byte> PossessionContext => "KeylessOrleans, delegated key possession"u8;
+
+    /// <summary>
+    /// What an edge signs with the key it asks to have delegated to, proving it holds it: 64 × 0x20 ‖
+    /// "KeylessOrleans, delegated key possession" ‖ 0x00 ‖ SHA-256 of the end-entity certificate ‖ uint16 scheme ‖
+    /// uint32 validity seconds ‖ int64 Unix milliseconds ‖ uint24 length ‖ SubjectPublicKeyInfo. Its context string
+    /// is none of TLS's (CertificateVerify, delegated credentials) nor the key-possession proof's, so this signature
+    /// can never pass for one the same key makes in a handshake, and no handshake signature can pass for this.
+    /// </summary>
+    public static byte[] PossessionContent(
+        ReadOnlySpan<byte> certificateSha256, SignatureScheme delegatedScheme, ReadOnlySpan<byte> subjectPublicKeyInfo, uint validitySeconds, long unixTimeMilliseconds)
+    {
+        var content = new byte[64 + PossessionContext.Length + 1 + certificateSha256.Length + 2 + 4 + 8 + 3 + subjectPublicKeyInfo.Length];
+        content.AsSpan(0, 64).Fill(0x20);
+        PossessionContext.CopyTo(content.AsSpan(64));
+        var at = 64 + PossessionContext.Length + 1;
+        certificateSha256.CopyTo(content.AsSpan(at));
+        at += certificateSha256.Length;
+        BinaryPrimitives.WriteUInt16BigEndian(content.AsSpan(at), (ushort)delegatedScheme);
+        BinaryPrimitives.WriteUInt32BigEndian(content.AsSpan(at + 2), validitySeconds);
+        BinaryPrimitives.WriteInt64BigEndian(content.AsSpan(at + 6), unixTimeMilliseconds);
+        content[at + 14] = (byte)(subjectPublicKeyInfo.Length >> 16);
+        content[at + 15] = (byte)(subjectPublicKeyInfo.Length >> 8);
+        content[at + 16] = (byte)subjectPublicKeyInfo.Length;
+        subjectPublicKeyInfo.CopyTo(content.AsSpan(at + 17));
+        return content;
+    }
+
     public static byte[] Encode(ReadOnlySpan<byte> credential, SignatureScheme algorithm, ReadOnlySpan<byte> signature) =>
         [.. credential, (byte)((ushort)algorithm >> 8), (byte)algorithm, (byte)(signature.Length >> 8), (byte)signature.Length, .. signature];
 

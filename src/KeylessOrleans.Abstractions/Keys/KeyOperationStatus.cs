@@ -19,4 +19,10 @@ public enum KeyOperationStatus
     /// that edge (a bulkhead, so one slow or dead key server cannot hold every handshake thread).
     /// </summary>
     Overloaded = 7,
+
+    /// <summary>
+    /// The edge refused a key server's answer: a signature or delegated credential that does not verify under the
+    /// certificate's public key (a broken or hostile replica). Set by the edge, never sent by a key server.
+    /// </summary>
+    BadAnswer = 8,
 }

@@ -90,6 +90,12 @@ public sealed record DecryptPremasterRequest(
 /// <param name="DelegatedScheme">dc_cert_verify_algorithm: how the edge's key will sign CertificateVerify.</param>
 /// <param name="DelegatedPublicKey">The edge's public key, DER SubjectPublicKeyInfo.</param>
 /// <param name="ValiditySeconds">How long the credential should be valid from now (at most the tenant's maximum).</param>
+/// <param name="PossessionTime">When the edge signed <paramref name="PossessionSignature"/>, Unix milliseconds; the key server wants it fresh.</param>
+/// <param name="PossessionSignature">
+/// The delegated key's own signature (under <paramref name="DelegatedScheme"/>) over
+/// <see cref="DelegatedCredential.PossessionContent"/>: proof that the edge holds the private half of the key it asks
+/// to have certified, so no one gets a credential for a key they do not control (or someone else's).
+/// </param>
 [GenerateSerializer, Immutable, Alias("keyless.DelegateCredentialRequest")]
 public sealed record DelegateCredentialRequest(
     [property: Id(0)] KeyRequestContext Context,
@@ -98,19 +104,26 @@ public sealed record DelegateCredentialRequest(
     [property: Id(3)] SignatureScheme DelegatedScheme,
     [property: Id(4)] byte[] DelegatedPublicKey,
     [property: Id(5)] uint ValiditySeconds,
-    [property: Id(6)] EdgeProof? Proof = null) : IKeyOperationRequest
+    [property: Id(6)] EdgeProof? Proof = null,
+    [property: Id(7)] long PossessionTime = 0,
+    [property: Id(8)] byte[]? PossessionSignature = null) : IKeyOperationRequest
 {
     public const string OperationName = "delegate_credential";
 
     public string Operation => OperationName;
 
-    /// <summary>Every field the key server uses, in a fixed layout.</summary>
-    public byte[] Input() =>
-    [
-        (byte)((ushort)Scheme >> 8), (byte)Scheme,
-        (byte)(ValiditySeconds >> 24), (byte)(ValiditySeconds >> 16), (byte)(ValiditySeconds >> 8), (byte)ValiditySeconds,
-        .. CertificateSha256, .. DelegatedPublicKey,
-    ];
+    /// <summary>Every field the key server uses, in a fixed layout (variable-length fields length-prefixed).</summary>
+    public byte[] Input()
+    {
+        var possession = PossessionSignature ?? [];
+        var fixedPart = new byte[2 + 4 + 8 + 4 + 4];
+        BinaryPrimitives.WriteUInt16BigEndian(fixedPart, (ushort)Scheme);
+        BinaryPrimitives.WriteUInt32BigEndian(fixedPart.AsSpan(2), ValiditySeconds);
+        BinaryPrimitives.WriteInt64BigEndian(fixedPart.AsSpan(6), PossessionTime);
+        BinaryPrimitives.WriteInt32BigEndian(fixedPart.AsSpan(14), DelegatedPublicKey.Length);
+        BinaryPrimitives.WriteInt32BigEndian(fixedPart.AsSpan(18), possession.Length);
+        return [.. fixedPart, .. CertificateSha256, .. DelegatedPublicKey, .. possession];
+    }
 
     public byte[] InputDigest() => KeyRequestDigest.Of(OperationName, (ushort)DelegatedScheme, Input());
 }

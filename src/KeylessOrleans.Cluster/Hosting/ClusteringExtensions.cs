@@ -13,7 +13,7 @@ public static class ClusteringExtensions
     /// <exception cref="ArgumentException">A setting is invalid; the message names it.</exception>
     public static ISiloBuilder UseKeylessClustering(this ISiloBuilder silo, KeylessClusterOptions options)
     {
-        ThrowIfInvalid(options);
+        ThrowIfInvalid(options.ValidateSilo());
         silo.Configure<ClusterMembershipOptions>(o =>
         {
             o.ProbeTimeout = options.ProbeTimeout;
@@ -50,7 +50,7 @@ public static class ClusteringExtensions
     /// <summary>A client of the cluster (the operator's tenant commands): through Redis, or a localhost gateway.</summary>
     public static IClientBuilder UseKeylessClustering(this IClientBuilder client, KeylessClusterOptions options)
     {
-        ThrowIfInvalid(options);
+        ThrowIfInvalid(options.Validate());
         if (!options.UsesRedis)
             return client.UseLocalhostClustering(options.GatewayPort == 0 ? 30000 : options.GatewayPort, options.ServiceId, options.ClusterId);
         client.Configure<ClusterOptions>(o =>
@@ -73,9 +73,8 @@ public static class ClusteringExtensions
         return configuration;
     }
 
-    private static void ThrowIfInvalid(KeylessClusterOptions options)
+    private static void ThrowIfInvalid(IReadOnlyList<string> problems)
     {
-        var problems = options.Validate();
         if (problems.Count > 0) throw new ArgumentException(string.Join("; ", problems));
     }
 

@@ -67,6 +67,13 @@ public sealed class KeylessClusterOptions
     /// </summary>
     public TimeSpan MembershipRefreshInterval { get; set; } = TimeSpan.FromSeconds(15);
 
+    /// <summary>
+    /// Lets a silo join a Redis (multi-host) cluster without <see cref="TlsCertificate"/>/<see cref="TlsKey"/>/<see cref="TlsCa"/>.
+    /// Off by default: across machines, plaintext silo links let anyone on the network read key-operation answers and
+    /// join the cluster (membership is trust). Only for a lab or a single host running several silos.
+    /// </summary>
+    public bool AllowPlaintextMultiHost { get; set; }
+
     public bool UsesTls => !string.IsNullOrWhiteSpace(TlsCertificate) || !string.IsNullOrWhiteSpace(TlsKey) || !string.IsNullOrWhiteSpace(TlsCa);
 
     public bool UsesRedis => Clustering is null ? !string.IsNullOrWhiteSpace(Redis) : string.Equals(Clustering, RedisClustering, StringComparison.OrdinalIgnoreCase);
@@ -98,6 +105,19 @@ public sealed class KeylessClusterOptions
         if (MissedProbesLimit is < 1 or > 10) problems.Add($"Keyless:Cluster:MissedProbesLimit {MissedProbesLimit} must be 1–10");
         if (string.IsNullOrWhiteSpace(ClusterId)) problems.Add("Keyless:Cluster:ClusterId must not be empty");
         if (string.IsNullOrWhiteSpace(ServiceId)) problems.Add("Keyless:Cluster:ServiceId must not be empty");
+        return problems;
+    }
+
+    /// <summary>
+    /// <see cref="Validate"/> and what only a silo needs: a member of a multi-host (Redis) cluster links to other
+    /// machines, so it needs mutual TLS unless <see cref="AllowPlaintextMultiHost"/> accepts the risk.
+    /// </summary>
+    public IReadOnlyList<string> ValidateSilo()
+    {
+        var problems = Validate().ToList();
+        if (UsesRedis && !UsesTls && !AllowPlaintextMultiHost)
+            problems.Add("Keyless:Cluster:Redis (multi-host clustering) needs mutual TLS between silos: set Keyless:Cluster:TlsCertificate, TlsKey and TlsCa "
+                + "(or, only for a lab or one machine, accept plaintext silo links with Keyless:Cluster:AllowPlaintextMultiHost=true)");
         return problems;
     }
 }

@@ -57,15 +57,18 @@ public sealed partial class DelegatedCredentials(
         {
             var algorithm = (SignatureScheme)SignatureSelection.Preference(key.Algorithm, tls13: true)[0];
             var delegated = DelegatedKey.Create(settings.DelegatedCredentialScheme);
-            var ask = new DelegationAsk(chain.Sha256, algorithm, delegated.Scheme, delegated.SubjectPublicKeyInfo, (uint)settings.DelegatedCredentialLifetime.TotalSeconds);
-            var result = await gateway.DelegateCredentialAsync(new KeyCall(tenant, key.KeyId, key.Replicas, host, null), ask);
+            var validity = (uint)settings.DelegatedCredentialLifetime.TotalSeconds;
+            var signedAt = time.GetUtcNow().ToUnixTimeMilliseconds();
+            var possession = delegated.Sign(DelegatedCredential.PossessionContent(chain.Sha256, delegated.Scheme, delegated.SubjectPublicKeyInfo, validity, signedAt));
+            var ask = new DelegationAsk(chain.Sha256, algorithm, delegated.Scheme, delegated.SubjectPublicKeyInfo, validity, signedAt, possession);
+            // The handshake grain verifies the answer (exactly this key and these schemes, signed by the certificate's key).
+            var result = await gateway.DelegateCredentialAsync(new KeyCall(tenant, key.KeyId, key.Replicas, host, null, chain.ChainDer[0]), ask);
             var now = time.GetUtcNow();
-            var problem = result.IsOk ? Problem(result.Output!, delegated, algorithm) : $"{result.Status}: {result.Detail}";
-            if (problem is not null)
+            if (!result.IsOk)
             {
                 metrics.DelegatedCredentialIssued(tenant, "refused");
                 entry.RetryAt = now + settings.DelegatedCredentialRetryInterval;
-                LogRefused(host, tenant, problem, settings.DelegatedCredentialRetryInterval.TotalSeconds);
+                LogRefused(host, tenant, $"{result.Status}: {result.Detail}", settings.DelegatedCredentialRetryInterval.TotalSeconds);
                 return;
             }
             var parts = DelegatedCredential.Parse(result.Output!)!;
@@ -86,16 +89,6 @@ public sealed partial class DelegatedCredentials(
             Volatile.Write(ref entry.Issuing, 0);
         }
     }
-
-    /// <summary>The key server must have certified exactly the key and schemes asked for.</summary>
-    private static string? Problem(byte[] encoded, DelegatedKey delegated, SignatureScheme algorithm) =>
-        DelegatedCredential.Parse(encoded) switch
-        {
-            null => "the key server's answer is not a delegated credential",
-            var p when !p.SubjectPublicKeyInfo.AsSpan().SequenceEqual(delegated.SubjectPublicKeyInfo) => "the credential certifies another key",
-            var p when p.VerifyScheme != delegated.Scheme || p.Algorithm != algorithm => "the credential names other schemes than asked",
-            _ => null,
-        };
 
     private sealed class Entry : LastUsedEntry
     {

@@ -19,7 +19,10 @@ public abstract class DelegatedKey
 
     public abstract byte[] SubjectPublicKeyInfo { get; }
 
-    /// <summary>Signs the full CertificateVerify content as TLS 1.3 sends it (ECDSA: DER; Ed25519: raw).</summary>
+    /// <summary>
+    /// Signs the full CertificateVerify content as TLS 1.3 sends it, or the proof of possession a credential request
+    /// carries (<see cref="DelegatedCredential.PossessionContent"/>) (ECDSA: DER; Ed25519: raw).
+    /// </summary>
     public abstract byte[] Sign(byte[] content);
 
     public static DelegatedKey Create(SignatureScheme scheme) => scheme switch

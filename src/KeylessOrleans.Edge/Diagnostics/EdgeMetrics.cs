@@ -10,12 +10,14 @@ public sealed class EdgeMetrics : IDisposable
     public const string MeterName = "KeylessOrleans.Edge";
     public const string Handshakes = "keyless.edge.handshakes";
     public const string OpenConnections = "keyless.edge.connections.open";
+    public const string BadAnswers = "keyless.edge.key_calls.bad_answers";
 
     private readonly Meter _meter;
     private readonly Counter<long> _keyCalls;
     private readonly Histogram<double> _keyCallDuration;
     private readonly Counter<long> _failovers;
     private readonly Counter<long> _shortCircuited;
+    private readonly Counter<long> _badAnswers;
     private readonly Counter<long> _handshakes;
     private readonly Histogram<double> _handshakeDuration;
     private readonly UpDownCounter<long> _openConnections;
@@ -33,6 +35,7 @@ public sealed class EdgeMetrics : IDisposable
         _keyCallDuration = _meter.CreateHistogram<double>("keyless.edge.key_call.duration", unit: "ms", description: "Round trip of a key call, as the edge sees it");
         _failovers = _meter.CreateCounter<long>("keyless.edge.key_call.failovers", description: "Key calls also sent to a second replica, by tenant and why (failed, slow)");
         _shortCircuited = _meter.CreateCounter<long>("keyless.edge.key_calls.short_circuited", description: "Key calls refused at the edge because every replica of the tenant just failed, by tenant");
+        _badAnswers = _meter.CreateCounter<long>(BadAnswers, description: "Key-server answers the edge refused because they did not verify under the certificate's key, by tenant, replica and operation");
         _handshakes = _meter.CreateCounter<long>(Handshakes, description: "TLS handshakes by tenant, version, resumption and outcome");
         _handshakeDuration = _meter.CreateHistogram<double>("keyless.edge.handshake.duration", unit: "ms", description: "From accept to finished (or failed) handshake");
         _openConnections = _meter.CreateUpDownCounter<long>(OpenConnections, description: "Client connections open now");
@@ -55,6 +58,9 @@ public sealed class EdgeMetrics : IDisposable
 
     public void KeyCallFailover(string tenant, string reason) =>
         _failovers.Add(1, new TagList { { "tenant", tenant }, { "reason", reason } });
+
+    public void KeyAnswerRejected(string tenant, string replica, string operation) =>
+        _badAnswers.Add(1, new TagList { { "tenant", tenant }, { "replica", replica }, { "operation", operation } });
 
     public void KeyCallShortCircuited(string tenant) => _shortCircuited.Add(1, new KeyValuePair<string, object?>("tenant", tenant));
 

@@ -4,6 +4,7 @@ using KeylessOrleans.Edge.Diagnostics;
 using KeylessOrleans.Edge.Hosting;
 using KeylessOrleans.Edge.KeyAccess;
 using KeylessOrleans.Keys;
+using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Orleans.Concurrency;
 using Orleans.GrainDirectory;
@@ -19,27 +20,39 @@ namespace KeylessOrleans.Edge.Handshake;
 /// bystander silo could fail this edge's handshakes.
 /// </remarks>
 [StatelessWorker, GrainDirectory(PlacementRuleDirectory.Name), Reentrant]
-public sealed class HandshakeGrain(KeyServerClient keys, ReplicaHealth health, EdgeMetrics metrics, IOptions<EdgeOptions> options)
+public sealed partial class HandshakeGrain(
+    KeyServerClient keys,
+    ReplicaHealth health,
+    AnswerCheck answers,
+    EdgeMetrics metrics,
+    IOptions<EdgeOptions> options,
+    ILogger<HandshakeGrain> logger)
     : Grain, IHandshakeGrain
 {
     private static int _spread;
 
     public Task<KeyOperationResult> SignCertificateVerifyAsync(KeyCall call, SignatureScheme scheme, byte[] signedContent) =>
-        WithFailoverAsync(call, (replica, timeout) =>
-            keys.SignCertificateVerifyAsync(replica, new SignCertificateVerifyRequest(Context(call), scheme, signedContent), timeout));
+        WithFailoverAsync(call, SignCertificateVerifyRequest.OperationName,
+            (replica, timeout) => keys.SignCertificateVerifyAsync(replica, new SignCertificateVerifyRequest(Context(call), scheme, signedContent), timeout),
+            signature => answers.SignatureProblem(call.Certificate, scheme, signedContent, signature));
 
     public Task<KeyOperationResult> SignServerKeyExchangeAsync(KeyCall call, SignatureScheme scheme, byte[] signedParams) =>
-        WithFailoverAsync(call, (replica, timeout) =>
-            keys.SignServerKeyExchangeAsync(replica, new SignServerKeyExchangeRequest(Context(call), scheme, signedParams), timeout));
+        WithFailoverAsync(call, SignServerKeyExchangeRequest.OperationName,
+            (replica, timeout) => keys.SignServerKeyExchangeAsync(replica, new SignServerKeyExchangeRequest(Context(call), scheme, signedParams), timeout),
+            signature => answers.SignatureProblem(call.Certificate, scheme, signedParams, signature));
 
+    /// <summary>A premaster cannot be checked without the key; a wrong one fails at the client's Finished.</summary>
     public Task<KeyOperationResult> DecryptPremasterAsync(KeyCall call, byte[] encryptedPremaster, ushort clientVersion, byte[] clientRandom, byte[] serverRandom) =>
-        WithFailoverAsync(call, (replica, timeout) =>
-            keys.DecryptPremasterAsync(replica, new DecryptPremasterRequest(Context(call), encryptedPremaster, clientVersion, clientRandom, serverRandom), timeout));
+        WithFailoverAsync(call, DecryptPremasterRequest.OperationName,
+            (replica, timeout) => keys.DecryptPremasterAsync(replica, new DecryptPremasterRequest(Context(call), encryptedPremaster, clientVersion, clientRandom, serverRandom), timeout),
+            static _ => null);
 
     public Task<KeyOperationResult> DelegateCredentialAsync(KeyCall call, DelegationAsk ask) =>
-        WithFailoverAsync(call, (replica, timeout) =>
-            keys.DelegateCredentialAsync(replica, new DelegateCredentialRequest(
-                Context(call), ask.CertificateSha256, ask.Scheme, ask.DelegatedScheme, ask.DelegatedPublicKey, ask.ValiditySeconds), timeout));
+        WithFailoverAsync(call, DelegateCredentialRequest.OperationName,
+            (replica, timeout) => keys.DelegateCredentialAsync(replica, new DelegateCredentialRequest(
+                Context(call), ask.CertificateSha256, ask.Scheme, ask.DelegatedScheme, ask.DelegatedPublicKey, ask.ValiditySeconds,
+                PossessionTime: ask.PossessionTime, PossessionSignature: ask.PossessionSignature), timeout),
+            credential => answers.CredentialProblem(call.Certificate, ask, credential));
 
     private KeyRequestContext Context(KeyCall call) => keys.Context(call.Tenant, call.KeyId, call.ServerName, call.ClientAddress);
 
@@ -51,7 +64,9 @@ public sealed class HandshakeGrain(KeyServerClient keys, ReplicaHealth health, E
     /// Replicas whose circuit is open (<see cref="ReplicaHealth.TryAdmit"/>) are passed over; when that is all of
     /// them the call fails at once.
     /// </summary>
-    private async Task<KeyOperationResult> WithFailoverAsync(KeyCall call, Func<string, TimeSpan, Task<KeyOperationResult>> attempt)
+    /// <param name="check">Why an Ok answer's output is unfit for use, or null when it is fit (<see cref="AnswerCheck"/>).</param>
+    private async Task<KeyOperationResult> WithFailoverAsync(
+        KeyCall call, string operation, Func<string, TimeSpan, Task<KeyOperationResult>> attempt, Func<byte[], string?> check)
     {
         if (call.Replicas.Count == 0)
             return KeyOperationResult.Failure(KeyOperationStatus.Unavailable, $"tenant {call.Tenant} has no registered key server for key {call.KeyId}");
@@ -76,7 +91,7 @@ public sealed class HandshakeGrain(KeyServerClient keys, ReplicaHealth health, E
             return KeyOperationResult.Failure(KeyOperationStatus.Unavailable,
                 $"every key server of tenant {call.Tenant} failed its last {ReplicaHealth.FailuresToOpen} calls; probing again within {ReplicaHealth.ProbeInterval.TotalMilliseconds:0} ms");
         }
-        var first = AttemptAsync(call.Tenant, firstReplica, settings.KeyCallTimeout, attempt);
+        var first = AttemptAsync(call.Tenant, operation, firstReplica, settings.KeyCallTimeout, attempt, check);
         if (next == order.Count) return await first;
 
         await Task.WhenAny(first, Task.Delay(settings.FailoverAfter));
@@ -85,7 +100,7 @@ public sealed class HandshakeGrain(KeyServerClient keys, ReplicaHealth health, E
         var remaining = settings.KeyCallTimeout - Stopwatch.GetElapsedTime(started);
         if (remaining <= TimeSpan.Zero || Admit() is not { } secondReplica) return await first;
         metrics.KeyCallFailover(call.Tenant, first.IsCompleted ? "failed" : "slow");
-        var second = AttemptAsync(call.Tenant, secondReplica, remaining, attempt);
+        var second = AttemptAsync(call.Tenant, operation, secondReplica, remaining, attempt, check);
         if (first.IsCompleted) return await second;
 
         var winner = await Task.WhenAny(first, second);
@@ -93,16 +108,28 @@ public sealed class HandshakeGrain(KeyServerClient keys, ReplicaHealth health, E
         return await (winner == first ? second : first);
     }
 
-    /// <summary>Any answer from a key server counts, refusals included; only "could not reach it" sends us elsewhere.</summary>
-    private static bool Usable(KeyOperationResult result) => result.Status != KeyOperationStatus.Unavailable;
+    /// <summary>
+    /// Any answer from a key server counts, refusals included; "could not reach it" sends us elsewhere, and so does an
+    /// answer that fails verification: that replica is broken or hostile, another may answer properly.
+    /// </summary>
+    private static bool Usable(KeyOperationResult result) => result.Status is not (KeyOperationStatus.Unavailable or KeyOperationStatus.BadAnswer);
 
     private async Task<KeyOperationResult> AttemptAsync(
-        string tenant, string replica, TimeSpan timeout, Func<string, TimeSpan, Task<KeyOperationResult>> attempt)
+        string tenant, string operation, string replica, TimeSpan timeout, Func<string, TimeSpan, Task<KeyOperationResult>> attempt, Func<byte[], string?> check)
     {
         var started = Stopwatch.GetTimestamp();
         var result = await attempt(replica, timeout);
+        if (result.IsOk && check(result.Output!) is { } problem)
+        {
+            metrics.KeyAnswerRejected(tenant, replica, operation);
+            LogBadAnswer(operation, tenant, replica, problem);
+            result = KeyOperationResult.Failure(KeyOperationStatus.BadAnswer, $"key server {tenant}/{replica} answered {operation} with {problem}");
+        }
         if (Usable(result)) health.Succeeded(tenant, replica, Stopwatch.GetElapsedTime(started));
         else health.Failed(tenant, replica);
         return result;
     }
+
+    [LoggerMessage(EventId = 3005, Level = LogLevel.Warning, Message = "Key server {Tenant}/{Replica} answered {Operation} with {Problem}: not used, the replica counts as failed")]
+    private partial void LogBadAnswer(string operation, string tenant, string replica, string problem);
 }

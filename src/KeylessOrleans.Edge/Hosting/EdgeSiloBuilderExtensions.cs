@@ -44,6 +44,7 @@ public static class EdgeSiloBuilderExtensions
         services.TryAddSingleton<TenantClusterClients>();
         services.TryAddSingleton<KeyServerClient>();
         services.TryAddSingleton<ReplicaHealth>();
+        services.TryAddSingleton<AnswerCheck>();
         services.TryAddSingleton(sp => new TenantBulkhead(sp.GetRequiredService<IOptions<EdgeOptions>>().Value.MaxKeyCallsPerTenant));
         services.TryAddSingleton(sp => sp.GetRequiredService<EdgeMetrics>().Observe(new RouteTable(), sp.GetRequiredService<TimeProvider>()));
         services.AddHostedService<RegistryFollower>();

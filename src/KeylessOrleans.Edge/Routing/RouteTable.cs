@@ -81,11 +81,24 @@ public sealed class RouteTable
         return state.Snapshot.Tenants.Select(t => t.Tenant).Where(t => !served.Contains(t)).Order(StringComparer.Ordinal).ToList();
     }
 
+    /// <summary>
+    /// How many resolved names one registry version keeps. Clients choose the names: random ones (misses, or names
+    /// under a wildcard) would otherwise fill memory until the next registry change. Beyond the cap a name is
+    /// resolved each time and not kept.
+    /// </summary>
+    public const int MaxCachedNames = 10_000;
+
+    /// <summary>How many resolved names (routes and misses) the table keeps now; at most <see cref="MaxCachedNames"/>.</summary>
+    public int CachedNames => _state.Routes.Count;
+
     public EdgeRoute? Resolve(string hostName)
     {
         var state = _state;
         var host = HostNames.Normalize(hostName);
-        return state.Routes.GetOrAdd(host, static (h, s) => s.Compute(h), state);
+        if (state.Routes.TryGetValue(host, out var cached)) return cached;
+        var route = state.Compute(host);
+        if (Interlocked.Increment(ref state.Cached) <= MaxCachedNames) state.Routes.TryAdd(host, route);
+        return route;
     }
 
     private sealed class State(
@@ -106,6 +119,9 @@ public sealed class RouteTable
         ];
 
         public ConcurrentDictionary<string, EdgeRoute?> Routes { get; } = new(StringComparer.Ordinal);
+
+        /// <summary>Names offered to <see cref="Routes"/> (an upper bound of its size: racing callers may offer one name twice).</summary>
+        public int Cached;
 
         public EdgeRoute? Compute(string host)
         {

@@ -128,11 +128,15 @@ public sealed partial class OcspStapler : IDisposable
         {
             using var content = new ByteArrayContent(OcspResponseCheck.Request(leaf, issuer));
             content.Headers.ContentType = new MediaTypeHeaderValue("application/ocsp-request");
-            using var response = await _http.PostAsync(responder, content);
+            // Headers only: the body is read here, at most 64 KiB of it, so a responder streaming without end costs
+            // the edge 64 KiB, not its memory (the default would buffer up to 2 GB before any check).
+            using var request = new HttpRequestMessage(HttpMethod.Post, responder) { Content = content };
+            using var response = await _http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead);
             if (!response.IsSuccessStatusCode) return (null, $"the responder answered HTTP {(int)response.StatusCode}");
             if (response.Content.Headers.ContentLength > MaxResponseBytes) return (null, "the response is larger than 64 KiB");
-            body = await response.Content.ReadAsByteArrayAsync();
-            if (body.Length > MaxResponseBytes) return (null, "the response is larger than 64 KiB");
+            await using var stream = await response.Content.ReadAsStreamAsync();
+            if (await ReadAtMostAsync(stream, MaxResponseBytes) is not { } read) return (null, "the response is larger than 64 KiB");
+            body = read;
         }
         catch (HttpRequestException e) when (e.InnerException is ResponderAddressRefusedException refused)
         {
@@ -143,6 +147,16 @@ public sealed partial class OcspStapler : IDisposable
             return (null, $"the responder could not be reached ({e.GetType().Name})");
         }
         return OcspResponseCheck.Check(body, leaf, issuer, _time.GetUtcNow());
+    }
+
+    /// <summary>The whole stream when it holds at most <paramref name="limit"/> bytes; null (having read limit + 1) when longer.</summary>
+    private static async Task<byte[]?> ReadAtMostAsync(Stream stream, int limit)
+    {
+        var buffer = new byte[limit + 1];
+        var length = 0;
+        int read;
+        while (length < buffer.Length && (read = await stream.ReadAsync(buffer.AsMemory(length))) > 0) length += read;
+        return length > limit ? null : buffer[..length];
     }
 
     /// <summary>The first http(s) OCSP responder in the certificate's Authority Information Access, if any.</summary>

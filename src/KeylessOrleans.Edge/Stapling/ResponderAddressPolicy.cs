@@ -11,7 +11,8 @@ namespace KeylessOrleans.Edge.Stapling;
 /// </summary>
 public sealed class ResponderAddressPolicy(IEnumerable<IPNetwork> allowedPrivate)
 {
-    /// <summary>Not publicly routable: this network, private, shared (CGNAT), loopback, link-local, benchmarking, multicast, reserved; IPv6 alike.</summary>
+    /// <summary>Not publicly routable: this network, private, shared (CGNAT), loopback, link-local, benchmarking, multicast, reserved; IPv6 alike, and
+    /// the IPv6 ranges that embed an IPv4 address.</summary>
     private static readonly IPNetwork[] NotPublic =
     [
         .. new[]
@@ -19,6 +20,9 @@ public sealed class ResponderAddressPolicy(IEnumerable<IPNetwork> allowedPrivate
             "0.0.0.0/8", "10.0.0.0/8", "100.64.0.0/10", "127.0.0.0/8", "169.254.0.0/16", "172.16.0.0/12", "192.0.0.0/24",
             "192.0.2.0/24", "192.168.0.0/16", "198.18.0.0/15", "198.51.100.0/24", "203.0.113.0/24", "224.0.0.0/4", "240.0.0.0/4",
             "::/128", "::1/128", "fc00::/7", "fe80::/10", "ff00::/8", "2001:db8::/32",
+            // NAT64 (RFC 6052) and 6to4 (RFC 3056) carry an IPv4 address inside: 64:ff9b::a00:1 reaches 10.0.0.1
+            // through a NAT64 gateway, 2002:a00:1:: through a 6to4 relay, so they could reach private addresses.
+            "64:ff9b::/96", "64:ff9b:1::/48", "2002::/16",
         }.Select(IPNetwork.Parse),
     ];
 

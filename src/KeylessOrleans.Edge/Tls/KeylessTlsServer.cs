@@ -170,10 +170,18 @@ public sealed class KeylessTlsServer(TlsServerContext shared, string clientAddre
     /// </summary>
     public override void ProcessClientExtensions(IDictionary<int, byte[]> clientExtensions)
     {
-        var requested = m_context.SecurityParameters.ClientServerNames?
-            .FirstOrDefault(n => n.NameType == NameType.host_name) is { } sni
-            ? Encoding.ASCII.GetString(sni.NameData)
-            : null;
+        var sni = m_context.SecurityParameters.ClientServerNames?.FirstOrDefault(n => n.NameType == NameType.host_name)?.NameData;
+        var requested = sni is null ? null : Encoding.ASCII.GetString(sni);
+        if (sni is { Length: > ServerNames.MaxLength })
+        {
+            facts.ServerName = ServerNames.ForLog(requested!);
+            throw new TlsFatalAlert(AlertDescription.unrecognized_name, $"the server name is longer than {ServerNames.MaxLength} bytes");
+        }
+        if (requested is not null && ServerNames.HasControlCharacters(requested))
+        {
+            facts.ServerName = ServerNames.ForLog(requested);
+            throw new TlsFatalAlert(AlertDescription.unrecognized_name, "the server name holds control characters");
+        }
         var hostName = requested ?? shared.DefaultHostName;
         facts.ServerName = hostName is null ? null : HostNames.Normalize(hostName);
         _route = hostName is null ? null : shared.Routes.Resolve(hostName);
@@ -304,13 +312,13 @@ public sealed class KeylessTlsServer(TlsServerContext shared, string clientAddre
     {
         var key = Key(KeyAlgorithm.Rsa) ?? throw new TlsFatalAlert(AlertDescription.internal_error);
         _served = shared.Chains.For(key);
-        return new KeylessDecryptor(_served.Tls12, Crypto, Call(key), shared.Keys, facts);
+        return new KeylessDecryptor(_served.Tls12, Crypto, Call(key, _served), shared.Keys, facts);
     }
 
     private KeylessSigner Signer(KeyRoute key, SignatureAndHashAlgorithm scheme, bool tls13)
     {
         _served = shared.Chains.For(key);
-        return new KeylessSigner(tls13 ? Tls13Certificate(_served) : _served.Tls12, scheme, tls13, Call(key), shared.Keys, facts);
+        return new KeylessSigner(tls13 ? Tls13Certificate(_served) : _served.Tls12, scheme, tls13, Call(key, _served), shared.Keys, facts);
     }
 
     /// <summary>
@@ -343,7 +351,7 @@ public sealed class KeylessTlsServer(TlsServerContext shared, string clientAddre
     /// <summary>TLS 1.2 CertificateStatus, sent right after the Certificate message.</summary>
     public override CertificateStatus? GetCertificateStatus() => _served is { } chain ? Staple(chain) : null;
 
-    private KeyCall Call(KeyRoute key) => new(_route!.TenantName, key.KeyId, key.Replicas, facts.ServerName, clientAddress);
+    private KeyCall Call(KeyRoute key, ServerChain chain) => new(_route!.TenantName, key.KeyId, key.Replicas, facts.ServerName, clientAddress, chain.ChainDer[0]);
 
     private KeyRoute? Key(KeyAlgorithm algorithm) => _route?.Keys.Keys.FirstOrDefault(k => k.Algorithm == algorithm);
 

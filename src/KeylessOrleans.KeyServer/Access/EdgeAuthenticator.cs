@@ -16,6 +16,12 @@ public sealed class EdgeAuthenticator : IDisposable
 {
     private const int CachedCertificates = 4096;
     private const int MaxSessions = 4096;
+
+    /// <summary>
+    /// Live sessions one edge may hold with this replica. An edge needs one (two while it renews, a few more across its
+    /// restarts); beyond this its own oldest goes, so one edge opening sessions in a loop cannot fill the table.
+    /// </summary>
+    public const int MaxSessionsPerEdge = 8;
     private const string NistP256Oid = "1.2.840.10045.3.1.7";
 
     /// <summary>How long a session lasts (at most until the edge's certificate expires); edges open the next one before.</summary>
@@ -26,6 +32,7 @@ public sealed class EdgeAuthenticator : IDisposable
     private readonly TimeProvider _time;
     private readonly ConcurrentDictionary<string, CertifiedEdge> _certified = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, EdgeSession> _sessions = new(StringComparer.Ordinal);
+    private readonly Lock _remembering = new();
 
     /// <summary>Nonces of session requests still inside the freshness window, so a replayed one opens nothing.</summary>
     private readonly ConcurrentDictionary<string, DateTimeOffset> _sessionNonces = new(StringComparer.Ordinal);
@@ -107,12 +114,16 @@ public sealed class EdgeAuthenticator : IDisposable
         var key = EdgeSessionCrypto.SessionKey(ours.DeriveRawSecretAgreement(edgeKey.PublicKey), id, request.EdgePublicKey, ourPublicKey);
         var now = _time.GetUtcNow();
         var expires = now + SessionLifetime < edge.NotAfter ? now + SessionLifetime : edge.NotAfter;
-        Remember(new EdgeSession(Convert.ToHexString(id), edge.Name!, tenant, replica, key, expires), now);
+        if (Remember(new EdgeSession(Convert.ToHexString(id), edge.Name!, tenant, replica, key, expires), now) is { } full)
+            return (EdgeSessionGrant.Refused(full), edge.Name);
         return (new EdgeSessionGrant(id, ourPublicKey, expires.ToUnixTimeMilliseconds(), null), edge.Name);
     }
 
     /// <summary>Open sessions (expired ones linger until the table fills up).</summary>
     public int Sessions => _sessions.Count;
+
+    /// <summary>Sessions of one edge in the table.</summary>
+    public int SessionsOf(string edge) => _sessions.Values.Count(s => s.Edge == edge);
 
     /// <summary>
     /// True the first time a (signature-checked) nonce is seen within the window. A replay could not use the session
@@ -127,15 +138,25 @@ public sealed class EdgeAuthenticator : IDisposable
         return _sessionNonces.TryAdd(Convert.ToHexString(nonce), now + 2 * _window);
     }
 
-    private void Remember(EdgeSession session, DateTimeOffset now)
+    /// <summary>
+    /// Keeps <paramref name="session"/>: first the edge's own oldest go beyond <see cref="MaxSessionsPerEdge"/>, then
+    /// expired sessions when the table is full. A table full of live sessions refuses the newcomer rather than evicting
+    /// other edges' sessions (an edge without a session signs each request instead). Session opens are rare (one per
+    /// edge, replica and hour; rate-limited), so scanning the table here costs nothing that matters.
+    /// </summary>
+    /// <returns>Null when kept, else why not.</returns>
+    private string? Remember(EdgeSession session, DateTimeOffset now)
     {
-        if (_sessions.Count >= MaxSessions)
+        lock (_remembering)
         {
-            foreach (var (id, old) in _sessions) if (old.Expires <= now) _sessions.TryRemove(id, out _);
-            // Only certified edges get here; if they hold that many live sessions, start over (they re-open).
-            if (_sessions.Count >= MaxSessions) _sessions.Clear();
+            var own = _sessions.Values.Where(s => s.Edge == session.Edge).OrderBy(s => s.Expires).ToList();
+            foreach (var old in own.Take(own.Count - MaxSessionsPerEdge + 1)) _sessions.TryRemove(old.Id, out _);
+            if (_sessions.Count >= MaxSessions)
+                foreach (var (id, old) in _sessions) if (old.Expires <= now) _sessions.TryRemove(id, out _);
+            if (_sessions.Count >= MaxSessions) return $"this key server holds {MaxSessions} live edge sessions already; sign each request meanwhile";
+            _sessions[session.Id] = session;
+            return null;
         }
-        _sessions[session.Id] = session;
     }
 
     private string? Stale(long unixTimeMilliseconds, string what)

@@ -42,6 +42,9 @@ public sealed class KeyAccessGuard(
         return new Decision(edge, authenticated, null, "ok");
     }
 
+    /// <summary>Whether the tenant's allow-list names <paramref name="edge"/> (an empty list allows every certified edge).</summary>
+    public bool Allows(string edge) => policies.Current.Allows(edge);
+
     /// <summary>
     /// Opening an edge session, after the edge's certificate and signature were checked: takes from the edge's and the
     /// tenant's rate like a key request. Returns the metric reason and the refusal, or null when admitted.

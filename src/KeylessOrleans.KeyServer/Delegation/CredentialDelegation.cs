@@ -39,11 +39,12 @@ public sealed class CredentialDelegation(IKeyStore store, IOptions<KeyServerOpti
         if (!policy.Schemes.Contains(request.DelegatedScheme))
             return Invalid($"{request.DelegatedScheme} is not among the tenant's delegated-credential schemes ({string.Join(", ", policy.Schemes)})");
         if (PublicKeyProblem(request.DelegatedScheme, request.DelegatedPublicKey) is { } badKey) return Invalid(badKey);
+        var now = time.GetUtcNow();
+        if (PossessionProblem(request, now, settings.Access.FreshnessWindow) is { } unproven) return Invalid(unproven);
 
         var validity = TimeSpan.FromSeconds(request.ValiditySeconds);
         if (validity <= TimeSpan.Zero || validity > policy.MaxValidity)
             return Invalid($"a validity of {validity} is not within the tenant's maximum of {policy.MaxValidity}");
-        var now = time.GetUtcNow();
         var notBefore = new DateTimeOffset(certificate.NotBefore.ToUniversalTime());
         var notAfter = new DateTimeOffset(certificate.NotAfter.ToUniversalTime());
         if (now < notBefore || now >= notAfter) return Invalid("the certificate is not valid now");
@@ -102,6 +103,47 @@ public sealed class CredentialDelegation(IKeyStore store, IOptions<KeyServerOpti
         {
             return "the delegated public key does not parse";
         }
+    }
+
+    /// <summary>
+    /// The edge must show it holds the delegated private key: its signature, made recently, over this very request's
+    /// certificate, scheme, key and validity (<see cref="DelegatedCredential.PossessionContent"/>).
+    /// </summary>
+    private static string? PossessionProblem(DelegateCredentialRequest request, DateTimeOffset now, TimeSpan window)
+    {
+        if (request.PossessionSignature is not { Length: > 0 } signature)
+            return "the request does not prove possession of the delegated key (no possession signature)";
+        var skew = now - DateTimeOffset.FromUnixTimeMilliseconds(Math.Clamp(request.PossessionTime, 0, DateTimeOffset.MaxValue.ToUnixTimeMilliseconds()));
+        if (skew.Duration() > window)
+            return $"the delegated key's possession proof is {skew.TotalSeconds:0.0} s off (window {window.TotalSeconds:0} s)";
+        var content = DelegatedCredential.PossessionContent(
+            request.CertificateSha256, request.DelegatedScheme, request.DelegatedPublicKey, request.ValiditySeconds, request.PossessionTime);
+        try
+        {
+            switch (request.DelegatedScheme)
+            {
+                case SignatureScheme.EcdsaSecp256r1Sha256 or SignatureScheme.EcdsaSecp384r1Sha384:
+                    using (var ecdsa = ECDsa.Create())
+                    {
+                        ecdsa.ImportSubjectPublicKeyInfo(request.DelegatedPublicKey, out _);
+                        var hash = request.DelegatedScheme == SignatureScheme.EcdsaSecp256r1Sha256 ? HashAlgorithmName.SHA256 : HashAlgorithmName.SHA384;
+                        if (ecdsa.VerifyData(content, signature, hash, DSASignatureFormat.Rfc3279DerSequence)) return null;
+                    }
+                    break;
+                case SignatureScheme.Ed25519:
+                    var key = (Org.BouncyCastle.Crypto.Parameters.Ed25519PublicKeyParameters)Org.BouncyCastle.Security.PublicKeyFactory.CreateKey(request.DelegatedPublicKey);
+                    var verifier = new Org.BouncyCastle.Crypto.Signers.Ed25519Signer();
+                    verifier.Init(false, key);
+                    verifier.BlockUpdate(content, 0, content.Length);
+                    if (verifier.VerifySignature(signature)) return null;
+                    break;
+            }
+        }
+        catch (Exception e) when (e is CryptographicException or ArgumentException or InvalidCastException)
+        {
+            // Falls through to the refusal: a malformed signature proves nothing.
+        }
+        return "the delegated key's possession proof does not verify: the edge did not show it holds that key";
     }
 
     private static KeyOperationResult Invalid(string problem) => Failure(KeyOperationStatus.InvalidRequest, problem);

@@ -37,6 +37,9 @@ public sealed class OcspResponderAddressTests : IDisposable
     [InlineData("255.255.255.255")]
     [InlineData("fe80::1")]
     [InlineData("fd00::1")]
+    [InlineData("64:ff9b::a00:1")] // NAT64 of 10.0.0.1
+    [InlineData("64:ff9b::7f00:1")] // NAT64 of 127.0.0.1
+    [InlineData("2002:a9fe:a9fe::1")] // 6to4 of 169.254.169.254
     public void Private_and_reserved_addresses_are_refused_by_default(string address) =>
         Assert.False(new ResponderAddressPolicy([]).Allows(IPAddress.Parse(address)));
 
@@ -79,6 +82,38 @@ public sealed class OcspResponderAddressTests : IDisposable
 
         using var accepted = await _internalService.AcceptTcpClientAsync().WaitAsync(TimeSpan.FromSeconds(10));
         Assert.True(accepted.Connected);
+    }
+
+    [Fact]
+    public async Task A_responder_streaming_without_end_costs_the_edge_64_KiB_and_a_warning_not_its_memory()
+    {
+        var logger = new ListLogger<OcspStapler>();
+        using var stapler = Stapler(new EdgeOptions { OcspResponderPrivateNetworks = ["127.0.0.0/8"] }, logger);
+
+        stapler.Current(ChainNaming(new Uri($"http://127.0.0.1:{Port}/")));
+
+        // An HTTP 200 whose chunked body goes on for 256 MiB: the edge must hang up long before the end.
+        using var client = await _internalService.AcceptTcpClientAsync().WaitAsync(TimeSpan.FromSeconds(10));
+        var stream = client.GetStream();
+        await stream.WriteAsync("HTTP/1.1 200 OK\r\nContent-Type: application/ocsp-response\r\nTransfer-Encoding: chunked\r\n\r\n"u8.ToArray());
+        var chunk = System.Text.Encoding.ASCII.GetBytes($"{64 * 1024:x}\r\n").Concat(new byte[64 * 1024]).Concat("\r\n"u8.ToArray()).ToArray();
+        long sent = 0;
+        var hungUp = false;
+        try
+        {
+            while (sent < 256L * 1024 * 1024)
+            {
+                await stream.WriteAsync(chunk).AsTask().WaitAsync(TimeSpan.FromSeconds(10));
+                sent += chunk.Length;
+            }
+        }
+        catch (IOException)
+        {
+            hungUp = true;
+        }
+
+        Assert.True(hungUp, $"the edge read all {sent} bytes of an OCSP response");
+        Assert.True(await Poll.UntilAsync(() => Task.FromResult(logger.Entries.Any(e => e.Message.Contains("larger than 64 KiB"))), TimeSpan.FromSeconds(10)));
     }
 
     private int Port => ((IPEndPoint)_internalService.LocalEndpoint).Port;

@@ -68,16 +68,38 @@ public sealed class CredentialDelegationTests : IDisposable
 
     private static string IdOf(TestKey key) => KeyIds.FromSubjectPublicKeyInfo(key.SubjectPublicKeyInfo);
 
+    /// <param name="delegatedKey">The edge's key (it proves holding it); default a fresh P-256 key.</param>
+    /// <param name="publicKey">Another public key to name instead, with the proof still made by <paramref name="delegatedKey"/>.</param>
+    /// <param name="change">Alters the request after the edge made it (as an attacker or a broken edge would).</param>
     private KeyOperationResult Issue(
         TestKey key, byte[] certificate, SignatureScheme scheme = SignatureScheme.EcdsaSecp256r1Sha256,
         SignatureScheme delegatedScheme = SignatureScheme.EcdsaSecp256r1Sha256, byte[]? publicKey = null, TimeSpan? validity = null,
-        CredentialDelegation? through = null)
+        CredentialDelegation? through = null, TestKey? delegatedKey = null, Func<DelegateCredentialRequest, DelegateCredentialRequest>? change = null)
     {
-        using var delegated = ECDsa.Create(ECCurve.NamedCurves.nistP256);
+        delegatedKey ??= TestKeys.Ecdsa(ECCurve.NamedCurves.nistP256).Key;
         var request = new DelegateCredentialRequest(
             new KeyRequestContext("acme", IdOf(key), Host, null, "edge-1"), SHA256.HashData(certificate), scheme, delegatedScheme,
-            publicKey ?? delegated.ExportSubjectPublicKeyInfo(), (uint)(validity ?? TimeSpan.FromHours(8)).TotalSeconds);
-        return (through ?? _delegation).Issue(IdOf(key), request);
+            publicKey ?? delegatedKey.SubjectPublicKeyInfo, (uint)(validity ?? TimeSpan.FromHours(8)).TotalSeconds,
+            PossessionTime: DateTimeOffset.UtcNow.ToUnixTimeMilliseconds());
+        request = request with { PossessionSignature = SignPossession(delegatedKey, request) };
+        return (through ?? _delegation).Issue(IdOf(key), change is null ? request : change(request));
+    }
+
+    /// <summary>What the edge's delegated key signs to prove it holds it.</summary>
+    private static byte[] SignPossession(TestKey key, DelegateCredentialRequest request)
+    {
+        var content = DelegatedCredential.PossessionContent(
+            request.CertificateSha256, request.DelegatedScheme, request.DelegatedPublicKey, request.ValiditySeconds, request.PossessionTime);
+        if (key.Kind == "ed25519")
+        {
+            var signer = new Org.BouncyCastle.Crypto.Signers.Ed25519Signer();
+            signer.Init(true, Org.BouncyCastle.Security.PrivateKeyFactory.CreateKey(key.Pkcs8));
+            signer.BlockUpdate(content, 0, content.Length);
+            return signer.GenerateSignature();
+        }
+        using var ecdsa = ECDsa.Create();
+        ecdsa.ImportPkcs8PrivateKey(key.Pkcs8, out _);
+        return ecdsa.SignData(content, HashAlgorithmName.SHA256, DSASignatureFormat.Rfc3279DerSequence);
     }
 
     [Theory]
@@ -85,13 +107,13 @@ public sealed class CredentialDelegationTests : IDisposable
     [InlineData(SignatureScheme.Ed25519)]
     public void An_issued_credential_verifies_under_the_certificate_key_and_holds_the_edge_key(SignatureScheme delegatedScheme)
     {
-        var edgeKey = delegatedScheme == SignatureScheme.Ed25519 ? TestKeys.Ed25519().Key.SubjectPublicKeyInfo : TestKeys.Ecdsa(ECCurve.NamedCurves.nistP256).Key.SubjectPublicKeyInfo;
+        var edgeKey = delegatedScheme == SignatureScheme.Ed25519 ? TestKeys.Ed25519().Key : TestKeys.Ecdsa(ECCurve.NamedCurves.nistP256).Key;
 
-        var result = Issue(_ecKey, _ecCertificate, delegatedScheme: delegatedScheme, publicKey: edgeKey, validity: TimeSpan.FromHours(8));
+        var result = Issue(_ecKey, _ecCertificate, delegatedScheme: delegatedScheme, delegatedKey: edgeKey, validity: TimeSpan.FromHours(8));
 
         Assert.True(result.IsOk, result.Detail);
         var parts = DelegatedCredential.Parse(result.Output!)!;
-        Assert.Equal(edgeKey, parts.SubjectPublicKeyInfo);
+        Assert.Equal(edgeKey.SubjectPublicKeyInfo, parts.SubjectPublicKeyInfo);
         Assert.Equal(delegatedScheme, parts.VerifyScheme);
         Assert.Equal(SignatureScheme.EcdsaSecp256r1Sha256, parts.Algorithm);
         var content = DelegatedCredential.SignedContent(_ecCertificate, parts.Credential, parts.Algorithm);
@@ -99,6 +121,31 @@ public sealed class CredentialDelegationTests : IDisposable
         using var certificate = System.Security.Cryptography.X509Certificates.X509CertificateLoader.LoadCertificate(_ecCertificate);
         var expiry = certificate.NotBefore.ToUniversalTime() + TimeSpan.FromSeconds(parts.ValidTime);
         Assert.InRange(expiry - DateTime.UtcNow, TimeSpan.FromHours(8) - TimeSpan.FromSeconds(5), TimeSpan.FromHours(8));
+    }
+
+    [Fact]
+    public void A_request_that_does_not_prove_holding_the_delegated_key_gets_no_credential()
+    {
+        var someoneElses = TestKeys.Ecdsa(ECCurve.NamedCurves.nistP256).Key;
+        var outcomes = new Dictionary<string, KeyOperationResult>
+        {
+            ["no proof"] = Issue(_ecKey, _ecCertificate, change: r => r with { PossessionSignature = null }),
+            // The key of another edge (or of a victim) named, with a proof made by the asker's own key.
+            ["another key named"] = Issue(_ecKey, _ecCertificate, publicKey: someoneElses.SubjectPublicKeyInfo),
+            ["proof for another validity"] = Issue(_ecKey, _ecCertificate, change: r => r with { ValiditySeconds = r.ValiditySeconds + 1 }),
+            ["proof made at another time"] = Issue(_ecKey, _ecCertificate, change: r => r with { PossessionTime = r.PossessionTime + 1 }),
+            ["stale proof"] = Issue(_ecKey, _ecCertificate, change: r => r with { PossessionTime = r.PossessionTime - 600_000 }),
+            ["corrupted proof"] = Issue(_ecKey, _ecCertificate, change: r => r with { PossessionSignature = [.. r.PossessionSignature![..^1], (byte)(r.PossessionSignature[^1] ^ 1)] }),
+            ["ed25519 proof by another key"] = Issue(_ecKey, _ecCertificate, delegatedScheme: SignatureScheme.Ed25519,
+                publicKey: TestKeys.Ed25519().Key.SubjectPublicKeyInfo, delegatedKey: TestKeys.Ed25519().Key),
+        };
+
+        foreach (var (what, result) in outcomes)
+        {
+            Assert.True(result.Status == KeyOperationStatus.InvalidRequest, $"{what}: {result.Status} {result.Detail}");
+            Assert.Null(result.Output);
+            Assert.Contains("possession", result.Detail);
+        }
     }
 
     [Fact]
@@ -201,8 +248,7 @@ public sealed class CredentialDelegationTests : IDisposable
         TenantChanges(o => tenantFile.GetSection("Keyless:KeyServer").Bind(o));
 
         var refused = Issue(_ecKey, _ecCertificate, delegatedScheme: SignatureScheme.EcdsaSecp256r1Sha256);
-        var ed25519 = TestKeys.Ed25519().Key.SubjectPublicKeyInfo;
-        var issued = Issue(_ecKey, _ecCertificate, delegatedScheme: SignatureScheme.Ed25519, publicKey: ed25519);
+        var issued = Issue(_ecKey, _ecCertificate, delegatedScheme: SignatureScheme.Ed25519, delegatedKey: TestKeys.Ed25519().Key);
 
         Assert.Equal(KeyOperationStatus.InvalidRequest, refused.Status);
         Assert.Contains("not among the tenant's delegated-credential schemes (Ed25519)", refused.Detail);
