@@ -16,7 +16,7 @@ public sealed class GrainCallAuthorizationTests(TwoTenantsFixture fixture) : ICl
 {
     private readonly KeylessTestCluster _cluster = fixture.Cluster;
 
-    private KeyCall Call => new("acme", fixture.AcmeKeys.EcdsaKeyId, ["primary"], "www.acme.test", "192.0.2.1");
+    private KeyCall Call => new("acme", fixture.AcmeKeys.EcdsaKeyId, ["primary"], "www.acme.test", "192.0.2.1", []);
 
     [Fact]
     public async Task A_remote_caller_cannot_use_the_handshake_grain()
@@ -25,7 +25,7 @@ public sealed class GrainCallAuthorizationTests(TwoTenantsFixture fixture) : ICl
 
         var refused = await Assert.ThrowsAsync<UnauthorizedAccessException>(() => remote.SignCertificateVerifyAsync(Call, SignatureScheme.EcdsaSecp256r1Sha256, new byte[64]));
         Assert.Contains("only the edge's own process", refused.Message);
-        await Assert.ThrowsAsync<UnauthorizedAccessException>(() => remote.DelegateCredentialAsync(Call, new DelegationAsk(new byte[32], SignatureScheme.EcdsaSecp256r1Sha256, SignatureScheme.EcdsaSecp256r1Sha256, new byte[65], 3600)));
+        await Assert.ThrowsAsync<UnauthorizedAccessException>(() => remote.DelegateCredentialAsync(Call, new DelegationAsk(new byte[32], SignatureScheme.EcdsaSecp256r1Sha256, SignatureScheme.EcdsaSecp256r1Sha256, new byte[65], 3600, 0, new byte[64])));
         // Another silo of the cluster (or a hosted service) without the process's secret is refused the same way.
         var inside = _cluster.Grains.GetGrain<IHandshakeGrain>(0);
         await Assert.ThrowsAsync<UnauthorizedAccessException>(() => inside.SignCertificateVerifyAsync(Call, SignatureScheme.EcdsaSecp256r1Sha256, new byte[64]));

@@ -188,7 +188,7 @@ public sealed class ClusterTlsTests : IDisposable
             var tickets = await Assert.ThrowsAsync<UnauthorizedAccessException>(() => grains.GetGrain<Edge.Tls.Tickets.ISessionTicketKeysGrain>(0).GetKeysAsync());
             Assert.Contains("keyless://operator/operator may not call it", tickets.Message);
             await Assert.ThrowsAsync<UnauthorizedAccessException>(() => grains.GetGrain<Edge.Handshake.IHandshakeGrain>(0).SignCertificateVerifyAsync(
-                new Edge.Handshake.KeyCall("shop", "key", ["primary"], Host, null), Keys.SignatureScheme.EcdsaSecp256r1Sha256, new byte[64]));
+                new Edge.Handshake.KeyCall("shop", "key", ["primary"], Host, null, []), Keys.SignatureScheme.EcdsaSecp256r1Sha256, new byte[64]));
             var snapshot = await grains.GetGrain<Registry.IRegistryGrain>(Registry.IRegistryGrain.DefaultKey).GetSnapshotIfChangedAsync(-1);
             Assert.Contains(snapshot!.Tenants, t => t.Tenant == "shop"); // what operators may read, they read
         }
