@@ -74,6 +74,7 @@ internal sealed class BenchCluster : IAsyncDisposable
         cluster._hosts.Add(await StartSiloAsync(FreePort(), primary, gateway: 0, silo => silo.AddKeylessKeyServer(o =>
         {
             o.Tenant = "bench";
+            o.SharedCluster = true; // edges and key server in one cluster, registered with the edges' registry
             o.KeyDirectory = keys.Path;
             o.RegistrationRetryDelay = TimeSpan.FromMilliseconds(200);
             o.AuditLog.Enabled = false;
@@ -85,6 +86,7 @@ internal sealed class BenchCluster : IAsyncDisposable
             cluster._hosts.Add(await StartSiloAsync(FreePort(), primary, gateway: 0, silo => silo.AddKeylessKeyServer(o =>
             {
                 o.Tenant = "bench";
+                o.SharedCluster = true;
                 o.Replica = "audited";
                 o.KeyDirectory = keys.Path;
                 o.RegistrationRetryDelay = TimeSpan.FromMilliseconds(200);

@@ -25,6 +25,7 @@ public sealed class ConfigurationTests
         { ["keyserver", "--keys", "/nonexistent"], "Keyless:KeyServer:Tenant" },
         { ["keyserver", "--tenant", "acme", "--keys", "/nonexistent/keys"], "Keyless:KeyServer:KeyDirectory" },
         { ["keyserver", "--tenant", "acme", "--keys", "/tmp", "--tls-cert", "/nonexistent.pem"], "Keyless:Cluster:TlsCertificate" },
+        { ["keyserver", "--tenant", "acme", "--keys", "/tmp", "--gateway-port", "0"], "Keyless:Cluster:GatewayPort" },
         { ["edge", "--admin-port", "70000"], "Keyless:Admin:Port" },
         { ["keyserver", "--tenant", "acme", "--admin-listen", "localhost"], "Keyless:Admin:ListenAddress" },
         { ["edge", "--log-format", "xml"], "Keyless:Logging:Format" },

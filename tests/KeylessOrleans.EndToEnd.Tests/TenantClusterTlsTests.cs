@@ -7,6 +7,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Orleans.Configuration;
 using Orleans.Connections.Security;
+using Orleans.Runtime;
 
 namespace KeylessOrleans.EndToEnd.Tests;
 
@@ -66,6 +67,54 @@ public sealed class TenantClusterTlsTests : IDisposable
         await keyServer.WaitForLineAsync("Refused a cluster connection: silo port: certificate 'CN=keyless://edge/edge1' is not issued by the cluster CA", TimeSpan.FromSeconds(10));
         Assert.False(keyServer.HasExited);
     }
+
+    [Fact]
+    public async Task A_second_replica_of_the_tenant_joins_through_the_silo_port_and_a_silo_naming_another_tenant_does_not()
+    {
+        await RunOkAsync("ca", "init", "--dir", F("tenant-ca"), "--name", "Acme key server CA");
+        await RunOkAsync("cert", "issue", "--ca-dir", F("tenant-ca"), "--role", "onprem", "--tenant", "acme", "--out", F("acme"));
+        await RunOkAsync("cert", "issue", "--ca-dir", F("tenant-ca"), "--role", "onprem", "--tenant", "acme", "--replica", "backup", "--out", F("backup"));
+        // The check does not rely on the tenant's CA issuing nothing else: a certificate for another tenant from it.
+        await RunOkAsync("cert", "issue", "--ca-dir", F("tenant-ca"), "--role", "onprem", "--tenant", "globex", "--out", F("globex"));
+        await RunOkAsync("ca", "init", "--dir", F("operator-ca"));
+        await RunOkAsync("cert", "issue", "--ca-dir", F("operator-ca"), "--role", "edge", "--name", "edge1", "--out", F("edge"));
+
+        var siloPort = KeylessProcess.FreePort();
+        var gatewayPort = KeylessProcess.FreePort();
+        await using var primary = StartKeyServer("acme", "primary", "acme", siloPort, gatewayPort);
+        using var admin = new AdminEndpoint(primary.AdminPort);
+        Assert.True(await Poll.UntilAsync(async () => (await admin.GetAsync("readyz")).Status == 200, TimeSpan.FromSeconds(60)),
+            $"the key server never became ready:\n{primary.Output}");
+        await using var backup = StartKeyServer("acme", "backup", "backup", KeylessProcess.FreePort(), KeylessProcess.FreePort(), "--primary", $"127.0.0.1:{siloPort}");
+
+        // The edge knows only the primary's gateway; the backup's grain is reached inside the tenant's cluster.
+        await using var edge = await ConnectAsync(gatewayPort, "edge");
+        var backupServer = edge.Client.GetGrain<IKeyServerGrain>("acme/backup");
+        Assert.True(await Poll.UntilAsync(async () =>
+        {
+            try
+            {
+                return await backupServer.GetChainsIfChangedAsync(null) is { Chains.Count: 2 };
+            }
+            catch (Exception e) when (e is OrleansException or TimeoutException)
+            {
+                return false; // not a member yet
+            }
+        }, TimeSpan.FromSeconds(60)), $"the backup replica never served through the primary's gateway:\n{backup.Output}");
+
+        // A silo with another tenant's identity, asking to join acme's cluster, is refused at the silo port.
+        await using var intruder = StartKeyServer("globex", "primary", "globex", KeylessProcess.FreePort(), KeylessProcess.FreePort(),
+            "--primary", $"127.0.0.1:{siloPort}", "--cluster-id", TenantCluster.ClusterId("acme"));
+        await primary.WaitForLineAsync("Refused a cluster connection: silo port: certificate 'CN=keyless://onprem/globex/primary' is not an on-prem silo of tenant acme", TimeSpan.FromSeconds(30));
+        await Assert.ThrowsAnyAsync<Exception>(() => edge.Client.GetGrain<IKeyServerGrain>("globex/primary").GetChainsIfChangedAsync(null));
+        Assert.False(primary.HasExited);
+    }
+
+    private KeylessProcess StartKeyServer(string tenant, string replica, string identity, int siloPort, int gatewayPort, params string[] more) =>
+        KeylessProcess.Start(["keyserver", "--tenant", tenant, "--replica", replica, "--keys", _keys.Path,
+            "--audit-log", F($"audit-{tenant}-{replica}.log"), "--silo-port", $"{siloPort}", "--gateway-port", $"{gatewayPort}",
+            "--tls-cert", F($"{identity}/cert.pem"), "--tls-key", F($"{identity}/key.pem"), "--tls-ca", F("tenant-ca/ca.pem"),
+            "--edge-ca", F("operator-ca/ca.pem"), .. more]);
 
     private async Task ReadChainsAsync(int port, string identity)
     {

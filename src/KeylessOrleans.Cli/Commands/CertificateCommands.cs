@@ -6,8 +6,11 @@ using KeylessOrleans.Cluster.Security;
 namespace KeylessOrleans.Cli.Commands;
 
 /// <summary>
-/// The cluster's PKI: the operator makes a CA (`ca init`) and issues silo certificates (`cert issue`); a tenant
-/// makes its key and a signing request on its own machine (`cert request`), so its silo key never leaves it.
+/// The clusters' PKI. The operator makes its CA (`ca init`) and issues edge and operator certificates (`cert issue`).
+/// A tenant whose key servers form its own cluster makes its own CA the same way and issues its key servers'
+/// certificates (`cert issue --role onprem`); edges check them against that CA (the tenant gives the operator ca.pem,
+/// never the key). In a shared cluster the operator issues them instead, for the tenant's signing request
+/// (`cert request`), so a silo key never leaves the machine that made it.
 /// </summary>
 internal static class CertificateCommands
 {
@@ -16,8 +19,8 @@ internal static class CertificateCommands
     public static Command Ca()
     {
         var dir = new Option<string>("--dir") { Description = "Folder for ca.pem and ca-key.pem (the CA key stays here, mode 0600)", Required = true };
-        var name = new Option<string>("--name") { Description = "CA name", DefaultValueFactory = _ => "KeylessOrleans Cluster CA" };
-        var init = new Command("init", "Create the operator's cluster CA.") { dir, name };
+        var name = new Option<string>("--name") { Description = "CA name (e.g. \"Acme key server CA\" for a tenant's own CA)", DefaultValueFactory = _ => "KeylessOrleans Cluster CA" };
+        var init = new Command("init", "Create a CA: the operator's cluster CA, or a tenant's CA for the key servers of its own cluster.") { dir, name };
         init.SetAction(result =>
         {
             var folder = result.GetValue(dir)!;
@@ -33,15 +36,15 @@ internal static class CertificateCommands
                 WritePrivate(Path.Combine(folder, "ca-key.pem"), key.ExportPkcs8PrivateKeyPem());
                 File.WriteAllText(Path.Combine(folder, "ca.pem"), certificate.ExportCertificatePem() + "\n");
             }
-            Console.WriteLine($"cluster CA created: {Path.Combine(folder, "ca.pem")} (give this to every silo); key {Path.Combine(folder, "ca-key.pem")} (keep it offline)");
+            Console.WriteLine($"CA created: {Path.Combine(folder, "ca.pem")} (give this to every silo, and a tenant's to the operator for its edges); key {Path.Combine(folder, "ca-key.pem")} (keep it offline)");
             return 0;
         });
-        return new Command("ca", "The operator's cluster certificate authority.") { init };
+        return new Command("ca", "A certificate authority for cluster certificates (the operator's, or a tenant's own).") { init };
     }
 
     public static Command Cert()
     {
-        var caDir = new Option<string>("--ca-dir") { Description = "Folder of the cluster CA (ca init --dir)", Required = true };
+        var caDir = new Option<string>("--ca-dir") { Description = "Folder of the CA (ca init --dir): the operator's, or for --role onprem in a tenant's own cluster, the tenant's", Required = true };
         var role = new Option<string>("--role") { Description = "edge, onprem or operator", Required = true };
         var name = new Option<string?>("--name") { Description = "Edge or operator name (default: the role)" };
         var tenant = new Option<string?>("--tenant") { Description = "Tenant of an on-prem silo" };
@@ -49,7 +52,7 @@ internal static class CertificateCommands
         var csr = new Option<string?>("--csr") { Description = "A signing request (PEM) from `cert request`: the key stays with its maker" };
         var output = new Option<string>("--out") { Description = "Folder for cert.pem (and key.pem when no --csr), plus ca.pem", Required = true };
         var days = new Option<int>("--days") { Description = "Validity in days", DefaultValueFactory = _ => 365 };
-        var issue = new Command("issue", "Issue a cluster certificate (operator).") { caDir, role, name, tenant, replica, csr, output, days };
+        var issue = new Command("issue", "Issue a cluster certificate (the operator; or a tenant, for its own key servers).") { caDir, role, name, tenant, replica, csr, output, days };
         issue.SetAction(result =>
         {
             var identity = result.GetValue(role) switch
@@ -105,7 +108,7 @@ internal static class CertificateCommands
         var requestTenant = new Option<string>("--tenant") { Description = "Your tenant name", Required = true };
         var requestReplica = new Option<string>("--replica") { Description = "This key server's replica name", DefaultValueFactory = _ => "primary" };
         var requestOut = new Option<string>("--out") { Description = "Folder for key.pem (stays here) and csr.pem (send to the operator)", Required = true };
-        var request = new Command("request", "Make this key server's cluster key and a signing request (tenant).") { requestTenant, requestReplica, requestOut };
+        var request = new Command("request", "Make this key server's cluster key and a signing request for whoever holds the CA (tenant).") { requestTenant, requestReplica, requestOut };
         request.SetAction(result =>
         {
             var outFolder = result.GetValue(requestOut)!;

@@ -6,9 +6,10 @@ namespace KeylessOrleans.KeyServer.Access;
 public sealed class KeyAccessOptions
 {
     /// <summary>
-    /// The operator's cluster CA (PEM). When set, every key request must carry a proof signed with the key of an
-    /// edge certificate this CA issued (keyless://edge/NAME); the keyserver command fills it from
-    /// Keyless:Cluster:TlsCa. Unset: edges are not authenticated (single-machine demo only; a warning says so).
+    /// The operator's edge CA (PEM). When set, every key request must carry a proof signed with the key of an
+    /// edge certificate this CA issued (keyless://edge/NAME), and in the tenant's own cluster with mutual TLS only
+    /// such edges may connect to the gateway (required there). In a shared cluster the keyserver command fills it
+    /// from Keyless:Cluster:TlsCa. Unset: edges are not authenticated (single-machine demo only; a warning says so).
     /// </summary>
     public string? EdgeCa { get; set; }
 
