@@ -21,4 +21,13 @@ public sealed class ClusterOptionsTests
         Assert.Empty(new KeylessClusterOptions().ValidateSilo());
         Assert.Empty(new KeylessClusterOptions { Clustering = "redis", Redis = "127.0.0.1:6379" }.Validate());
     }
+
+    [Fact]
+    public void A_lone_key_server_listening_for_other_hosts_needs_cluster_tls_too()
+    {
+        var reachable = new KeylessClusterOptions { AdvertisedAddress = "192.0.2.10", GatewayPort = 30100 };
+
+        Assert.True(reachable.ListensBeyondLoopback);
+        Assert.Contains(reachable.ValidateSilo(), p => p.Contains("Keyless:Cluster:AdvertisedAddress") && p.Contains("AllowPlaintextMultiHost"));
+    }
 }

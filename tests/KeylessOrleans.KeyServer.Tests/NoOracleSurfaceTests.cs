@@ -19,6 +19,10 @@ namespace KeylessOrleans.KeyServer.Tests;
 /// signature, makes an ephemeral P-256 key of its own and answers with that public key, a random id and an expiry;
 /// the session key is derived by ECDH on both sides. The only edge-chosen bytes are its own ephemeral public key,
 /// which must parse as P-256, and the proof fields (EdgeSessionTests).
+/// A possession proof (how an edge learns that a replica holds the key of a chain it announces) signs content the key
+/// server builds itself: 64 spaces, a context string of its own, the key grain's identity and the edge's 32-byte
+/// challenge. Neither TLS validator accepts it (below), so its signature is never a CertificateVerify or a
+/// ServerKeyExchange signature, and those contents are never possession content.
 /// </remarks>
 public sealed class NoOracleSurfaceTests
 {
@@ -26,7 +30,8 @@ public sealed class NoOracleSurfaceTests
     public void The_key_grain_offers_only_the_three_tls_operations_delegation_edge_sessions_and_a_description()
     {
         var methods = typeof(IKeyGrain).GetMethods().Select(m => m.Name).Order().ToList();
-        Assert.Equal(["DecryptPremasterAsync", "DelegateCredentialAsync", "DescribeAsync", "OpenEdgeSessionAsync", "SignCertificateVerifyAsync", "SignServerKeyExchangeAsync"], methods);
+        Assert.Equal(["DecryptPremasterAsync", "DelegateCredentialAsync", "DescribeAsync", "OpenEdgeSessionAsync", "ProvePossessionAsync", "SignCertificateVerifyAsync", "SignServerKeyExchangeAsync"], methods);
+        Assert.Equal([typeof(ProvePossessionRequest), typeof(CancellationToken)], Parameters(nameof(IKeyGrain.ProvePossessionAsync)));
         Assert.Equal([typeof(EdgeSessionRequest), typeof(CancellationToken)], Parameters(nameof(IKeyGrain.OpenEdgeSessionAsync)));
         Assert.Equal([typeof(DelegateCredentialRequest), typeof(CancellationToken)], Parameters(nameof(IKeyGrain.DelegateCredentialAsync)));
         Assert.Equal([typeof(SignCertificateVerifyRequest), typeof(CancellationToken)], Parameters(nameof(IKeyGrain.SignCertificateVerifyAsync)));
@@ -46,7 +51,18 @@ public sealed class NoOracleSurfaceTests
         Assert.Equal(["CertificateSha256", "Context", "DelegatedPublicKey", "DelegatedScheme", "PossessionSignature", "PossessionTime", "Proof", "Scheme", "ValiditySeconds"],
             Fields(typeof(DelegateCredentialRequest)));
         Assert.Equal(["Certificate", "EdgePublicKey", "Nonce", "Signature", "UnixTimeMilliseconds"], Fields(typeof(EdgeSessionRequest)));
+        Assert.Equal(["Challenge", "Context", "Proof", "Scheme"], Fields(typeof(ProvePossessionRequest)));
         Assert.Equal(["Certificate", "Nonce", "Session", "Signature", "UnixTimeMilliseconds"], Fields(typeof(EdgeProof)));
+    }
+
+    [Fact]
+    public void Possession_content_is_no_tls_structure_the_key_server_would_sign()
+    {
+        var content = KeyPossession.SignedContent(new KeyGrainKey("acme", "primary", new string('a', 64)), new byte[KeyPossession.ChallengeLength]);
+
+        Assert.NotNull(KeylessOrleans.KeyServer.Tls.CertificateVerifyContent.Validate(content));
+        Assert.NotNull(KeylessOrleans.KeyServer.Tls.ServerKeyExchangeParams.Validate(content));
+        Assert.Throws<ArgumentException>(() => KeyPossession.SignedContent(new KeyGrainKey("acme", "primary", "k"), new byte[16])); // only a full challenge
     }
 
     [Fact]

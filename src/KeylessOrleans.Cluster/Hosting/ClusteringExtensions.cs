@@ -24,7 +24,16 @@ public static class ClusteringExtensions
         if (!options.UsesRedis)
         {
             var primary = string.IsNullOrWhiteSpace(options.PrimarySilo) ? null : IPEndPoint.Parse(options.PrimarySilo);
-            return silo.UseLocalhostClustering(options.SiloPort, options.GatewayPort, primary, options.ServiceId, options.ClusterId);
+            if (!options.ListensBeyondLoopback)
+                return silo.UseLocalhostClustering(options.SiloPort, options.GatewayPort, primary, options.ServiceId, options.ClusterId);
+            silo.Configure<ClusterOptions>(o =>
+            {
+                o.ClusterId = options.ClusterId;
+                o.ServiceId = options.ServiceId;
+            });
+            var address = IPAddress.Parse(options.AdvertisedAddress!);
+            silo.ConfigureEndpoints(address, options.SiloPort, options.GatewayPort, listenOnAnyHostAddress: true);
+            return silo.UseDevelopmentClustering(primary ?? new IPEndPoint(address, options.SiloPort));
         }
 
         silo.Configure<ClusterOptions>(o =>

@@ -32,7 +32,11 @@ public sealed class KeylessClusterOptions
     /// <summary>Localhost clustering: host:port of the primary silo; empty on the primary itself.</summary>
     public string? PrimarySilo { get; set; }
 
-    /// <summary>Redis clustering: the address other silos use to reach this one (default: this host's first IPv4 address, or loopback).</summary>
+    /// <summary>
+    /// The address other silos (and clients) use to reach this one. Redis clustering: default this host's first IPv4
+    /// address, or loopback. Localhost clustering: unset keeps both ports on loopback; set, they listen on every address
+    /// and this one is advertised (a tenant's single key server that edges on other hosts reach).
+    /// </summary>
     public string? AdvertisedAddress { get; set; }
 
     /// <summary>This process's cluster certificate (PEM). With <see cref="TlsKey"/> and <see cref="TlsCa"/> it turns on mutual TLS on every silo link.</summary>
@@ -74,6 +78,12 @@ public sealed class KeylessClusterOptions
     /// </summary>
     public bool AllowPlaintextMultiHost { get; set; }
 
+    /// <summary>
+    /// Localhost clustering with <see cref="AdvertisedAddress"/>: one machine holds the membership (the primary silo), but
+    /// the ports listen on every address, so edges on other hosts reach a tenant's lone key server's gateway.
+    /// </summary>
+    public bool ListensBeyondLoopback => !UsesRedis && !string.IsNullOrWhiteSpace(AdvertisedAddress);
+
     public bool UsesTls => !string.IsNullOrWhiteSpace(TlsCertificate) || !string.IsNullOrWhiteSpace(TlsKey) || !string.IsNullOrWhiteSpace(TlsCa);
 
     public bool UsesRedis => Clustering is null ? !string.IsNullOrWhiteSpace(Redis) : string.Equals(Clustering, RedisClustering, StringComparison.OrdinalIgnoreCase);
@@ -109,14 +119,14 @@ public sealed class KeylessClusterOptions
     }
 
     /// <summary>
-    /// <see cref="Validate"/> and what only a silo needs: a member of a multi-host (Redis) cluster links to other
-    /// machines, so it needs mutual TLS unless <see cref="AllowPlaintextMultiHost"/> accepts the risk.
+    /// <see cref="Validate"/> and what only a silo needs: a silo reachable from other machines (Redis clustering, or an
+    /// advertised address) needs mutual TLS unless <see cref="AllowPlaintextMultiHost"/> accepts the risk.
     /// </summary>
     public IReadOnlyList<string> ValidateSilo()
     {
         var problems = Validate().ToList();
-        if (UsesRedis && !UsesTls && !AllowPlaintextMultiHost)
-            problems.Add("Keyless:Cluster:Redis (multi-host clustering) needs mutual TLS between silos: set Keyless:Cluster:TlsCertificate, TlsKey and TlsCa "
+        if ((UsesRedis || ListensBeyondLoopback) && !UsesTls && !AllowPlaintextMultiHost)
+            problems.Add($"{(UsesRedis ? "Keyless:Cluster:Redis" : "Keyless:Cluster:AdvertisedAddress")} (silos reachable from other hosts) needs mutual TLS: set Keyless:Cluster:TlsCertificate, TlsKey and TlsCa "
                 + "(or, only for a lab or one machine, accept plaintext silo links with Keyless:Cluster:AllowPlaintextMultiHost=true)");
         return problems;
     }
