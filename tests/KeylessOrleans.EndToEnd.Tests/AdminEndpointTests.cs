@@ -129,7 +129,7 @@ public sealed class AdminEndpointTests : IDisposable
         {
             tenants = new[] { new { tenant = "shop", hostNames = new[] { Host }, origin = new { host = "127.0.0.1", port = originPort } } },
         }));
-        return KeylessProcess.Start(["edge", "--https-port", $"{httpsPort}", "--silo-port", $"{siloPort}",
+        return KeylessProcess.Start(["edge", "--shared-cluster", "--https-port", $"{httpsPort}", "--silo-port", $"{siloPort}",
             "--gateway-port", $"{KeylessProcess.FreePort()}", "--tenants", tenants, .. extra]);
     }
 

@@ -93,7 +93,7 @@ public sealed class AuditLogTests : IDisposable
         var auditLog = Path.Combine(_files.Path, "audit-{tenant}-{replica}.log");
 
         await using var origin = KeylessProcess.Start("origin", "--listen", $"127.0.0.1:{originPort}");
-        await using var edge = KeylessProcess.Start("edge", "--https-port", $"{httpsPort}", "--silo-port", $"{siloPort}",
+        await using var edge = KeylessProcess.Start("edge", "--shared-cluster", "--https-port", $"{httpsPort}", "--silo-port", $"{siloPort}",
             "--gateway-port", $"{KeylessProcess.FreePort()}", "--tenants", tenants, "--edge-id", "edge-audited");
         await edge.WaitForLineAsync("Edge listening for TLS", TimeSpan.FromSeconds(60));
         await using (var keyServer = KeylessProcess.Start("keyserver", "--shared-cluster", "--tenant", "shop", "--keys", keys.Path, "--audit-log", auditLog,

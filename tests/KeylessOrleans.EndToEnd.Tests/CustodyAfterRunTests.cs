@@ -63,7 +63,7 @@ public sealed class CustodyAfterRunTests : IDisposable
             ["--port", $"{redisPort}", "--bind", "127.0.0.1", "--dir", redisDir, "--save", "", "--appendonly", "yes"], null);
         await redis.WaitForLineAsync("Ready to accept connections", TimeSpan.FromSeconds(30));
         await using var origin = KeylessProcess.Start(environment, "origin", "--listen", $"127.0.0.1:{originPort}");
-        await using var edge = KeylessProcess.Start(environment, ["edge", .. cluster, "--silo-port", $"{KeylessProcess.FreePort()}",
+        await using var edge = KeylessProcess.Start(environment, ["edge", "--shared-cluster", .. cluster, "--silo-port", $"{KeylessProcess.FreePort()}",
             "--gateway-port", $"{KeylessProcess.FreePort()}", "--https-port", $"{httpsPort}", "--tenants", tenants, "--edge-id", "custody-edge"]);
         await using var keyServer = KeylessProcess.Start(environment, ["keyserver", "--shared-cluster", .. cluster, "--tenant", "shop", "--keys", _keys.Path,
             "--silo-port", $"{KeylessProcess.FreePort()}"]);

@@ -39,7 +39,7 @@ public sealed class KeyServerCrashTests : IDisposable
         var caFile = _files.Write("ca.pem", PemEncoding.WriteString("CERTIFICATE", _ca.Certificate.RawData));
 
         await using var origin = KeylessProcess.Start("origin", "--listen", $"127.0.0.1:{originPort}");
-        await using var edge = KeylessProcess.Start("edge", "--https-port", $"{httpsPort}", "--silo-port", $"{siloPort}",
+        await using var edge = KeylessProcess.Start("edge", "--shared-cluster", "--https-port", $"{httpsPort}", "--silo-port", $"{siloPort}",
             "--gateway-port", $"{KeylessProcess.FreePort()}", "--tenants", tenants, "--edge-id", "edge-under-test");
         await edge.WaitForLineAsync("Edge listening for TLS", TimeSpan.FromSeconds(60));
         // A restarted key server comes back on its own port, as under systemd: Orleans then retires the dead

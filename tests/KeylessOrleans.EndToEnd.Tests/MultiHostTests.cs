@@ -83,7 +83,7 @@ public sealed class MultiHostTests(ITestOutputHelper output) : IDisposable
         KeylessProcess.Terminate(edge2Pid);
         Assert.True(await Poll.UntilAsync(() => Task.FromResult(!KeylessProcess.IsRunning(edge2Pid)), TimeSpan.FromSeconds(30)));
         Step("edge2 stopped");
-        await using var restarted = KeylessProcess.Start(KeylessProcess.PlaintextMultiHost, "edge", "--clustering", "redis", "--redis", redis, "--advertise", "127.0.0.1",
+        await using var restarted = KeylessProcess.Start(KeylessProcess.PlaintextMultiHost, "edge", "--shared-cluster", "--clustering", "redis", "--redis", redis, "--advertise", "127.0.0.1",
             "--silo-port", $"{edge1Silo}", "--gateway-port", $"{edge1Gateway}", "--https-port", $"{edge1Https}", "--edge-id", "edge1-restarted");
         var restartClock = Stopwatch.StartNew();
         Assert.True(await Poll.UntilAsync(async () => (await ExternalTool.CurlAsync("demo.localhost", edge1Https, demoCa)).ExitCode == 0, TimeSpan.FromSeconds(90)));

@@ -36,7 +36,7 @@ public sealed class OperationsTests(ITestOutputHelper output) : IAsyncLifetime
             tenants = new[] { new { tenant = "shop", hostNames = new[] { Host }, origin = new { host = "127.0.0.1", port = originPort } } },
         }));
         _origin = KeylessProcess.Start("origin", "--listen", $"127.0.0.1:{originPort}");
-        _edge = KeylessProcess.Start("edge", "--https-port", $"{_httpsPort}", "--silo-port", $"{siloPort}",
+        _edge = KeylessProcess.Start("edge", "--shared-cluster", "--https-port", $"{_httpsPort}", "--silo-port", $"{siloPort}",
             "--gateway-port", $"{_gatewayPort}", "--tenants", tenants, "--edge-id", "edge-ops");
         await _edge.WaitForLineAsync("Edge listening for TLS", TimeSpan.FromSeconds(60));
         _keyServer = KeylessProcess.Start("keyserver", "--shared-cluster", "--tenant", "shop", "--replica", "dc1", "--keys", _keys.Path,

@@ -87,7 +87,7 @@ public sealed class FaultCluster : IAsyncLifetime
         // Fixed ports, so a restarted edge comes back where it was (as under a supervisor).
         var silo = KeylessProcess.FreePort();
         var gateway = KeylessProcess.FreePort();
-        return new ClusterPart(id, "Edge listening for TLS", silo, () => KeylessProcess.Start(KeylessProcess.PlaintextMultiHost, "edge", "--clustering", "redis", "--redis", Redis,
+        return new ClusterPart(id, "Edge listening for TLS", silo, () => KeylessProcess.Start(KeylessProcess.PlaintextMultiHost, "edge", "--shared-cluster", "--clustering", "redis", "--redis", Redis,
             "--advertise", "127.0.0.1", "--silo-port", $"{silo}", "--gateway-port", $"{gateway}", "--https-port", $"{httpsPort}", "--edge-id", id));
     }
 

@@ -79,8 +79,12 @@ public sealed class TenantKeyServerHost : IAsyncDisposable
         return new TenantKeyServerHost(host, tenant, replica, gatewayPort, auditLogs);
     }
 
+    private int _disposed;
+
+    /// <summary>Stops the key server (a test may do so early, as an outage); later calls do nothing.</summary>
     public async ValueTask DisposeAsync()
     {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0) return;
         using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(15));
         try
         {

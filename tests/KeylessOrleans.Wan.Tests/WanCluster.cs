@@ -99,7 +99,7 @@ public sealed class WanCluster : IAsyncLifetime
                 // to 96 handshakes in flight, all of them for one tenant.
                 ["KEYLESS__EDGE__MAXKEYCALLSPERTENANT"] = "128",
             },
-            "edge", "--clustering", "redis", "--redis", Redis, "--advertise", $"{WanTopology.EdgeSite}", "--silo-port", $"{EdgeSiloPort}",
+            "edge", "--shared-cluster", "--clustering", "redis", "--redis", Redis, "--advertise", $"{WanTopology.EdgeSite}", "--silo-port", $"{EdgeSiloPort}",
             "--gateway-port", $"{GatewayPort}", "--https-port", $"{HttpsPort}", "--edge-id", "edge1"));
         await Edge.StartAsync();
         Beta = KeyServer("beta", _betaKeys, Network.Edges, BetaSiloPort, WanTopology.EdgeSite);

@@ -23,6 +23,7 @@ public sealed class FederatedTenantsFixture : IAsyncLifetime
     public const string AcmeHost = "www.acme.test";
     public const string InitechHost = "www.initech.test";
     public const string UmbrellaHost = "www.umbrella.test";
+    public const string WayneHost = "www.wayne.test";
 
     public TestCertificateAuthority Authority { get; } = new();
     public TestOrigin Origin { get; } = new();
@@ -34,6 +35,9 @@ public sealed class FederatedTenantsFixture : IAsyncLifetime
     public TenantKeyServerHost Acme { get; private set; } = null!;
     public TenantKeyServerHost Initech { get; private set; } = null!;
     public TenantKeyServerHost Umbrella { get; private set; } = null!;
+
+    /// <summary>Hostile too, but it holds its key: it proves possession, then answers handshakes with bad signatures.</summary>
+    public TenantKeyServerHost Wayne { get; private set; } = null!;
     public IPEndPoint EdgeEndPoint { get; private set; } = null!;
     public SiloPlan.Edge EdgePlan { get; } = new(HttpsPort: 0);
 
@@ -64,16 +68,35 @@ public sealed class FederatedTenantsFixture : IAsyncLifetime
         Umbrella = await TenantKeyServerHost.StartAsync("umbrella", "primary", "", keyServer: false,
             configureSilo: silo => silo.Services.Configure<Orleans.Configuration.GrainTypeOptions>(o => o.Classes.RemoveWhere(t => !HostileKeyServer.IsHostileClass(t))));
 
+        var (wayneKey, _) = TestKeys.Ecdsa(System.Security.Cryptography.ECCurve.NamedCurves.nistP256, TestKeys.Format.Pkcs8);
+        using var wayneLeaf = Authority.Issue(wayneKey.SubjectPublicKeyInfo, WayneHost);
+        var wayneKeyId = KeylessOrleans.Keys.KeyIds.FromSubjectPublicKeyInfo(wayneKey.SubjectPublicKeyInfo);
+        HostileKeyServer.Announced["wayne/primary"] =
+        [
+            new CertificateChainRegistration(wayneKeyId, KeylessOrleans.Keys.KeyAlgorithm.EcdsaP256, [wayneLeaf.RawData, Authority.Certificate.RawData], [WayneHost], wayneLeaf.NotAfter),
+        ];
+        var wayneSigner = System.Security.Cryptography.ECDsa.Create();
+        wayneSigner.ImportPkcs8PrivateKey(wayneKey.Pkcs8, out _);
+        HostileKeyServer.Answers["wayne"] = request => request is KeylessOrleans.Keys.ProvePossessionRequest proof
+            ? KeylessOrleans.Keys.KeyOperationResult.Success(wayneSigner.SignData(
+                KeylessOrleans.Keys.KeyPossession.SignedContent(new KeylessOrleans.Keys.KeyGrainKey("wayne", "primary", wayneKeyId), proof.Challenge),
+                System.Security.Cryptography.HashAlgorithmName.SHA256, System.Security.Cryptography.DSASignatureFormat.Rfc3279DerSequence))
+            : KeylessOrleans.Keys.KeyOperationResult.Success(wayneSigner.SignData(new byte[32], System.Security.Cryptography.HashAlgorithmName.SHA256,
+                System.Security.Cryptography.DSASignatureFormat.Rfc3279DerSequence)); // a real signature by the key, over the wrong content
+        Wayne = await TenantKeyServerHost.StartAsync("wayne", "primary", "", keyServer: false,
+            configureSilo: silo => silo.Services.Configure<Orleans.Configuration.GrainTypeOptions>(o => o.Classes.RemoveWhere(t => !HostileKeyServer.IsHostileClass(t))));
+
         var registry = Operator.Grains.GetGrain<IRegistryGrain>(IRegistryGrain.DefaultKey);
         var origin = new OriginEndpoint("127.0.0.1", Origin.Port);
         await registry.SetTenantAsync(new TenantSettings("acme", [AcmeHost, "*.acme.test"], origin, KeyServers: [Acme.Endpoint]));
         await registry.SetTenantAsync(new TenantSettings("initech", [InitechHost], origin, KeyServers: [Initech.Endpoint]));
         await registry.SetTenantAsync(new TenantSettings("umbrella", [UmbrellaHost], origin, KeyServers: [Umbrella.Endpoint]));
+        await registry.SetTenantAsync(new TenantSettings("wayne", [WayneHost], origin, KeyServers: [Wayne.Endpoint]));
 
         EdgeEndPoint = await EdgeServices.GetRequiredService<EdgeListener>().BoundEndPoint.WaitAsync(TimeSpan.FromSeconds(30));
         if (!await Poll.UntilAsync(() => Task.FromResult(
                 Routes.Resolve(AcmeHost)?.Keys.Keys.Count == 2 && Routes.Resolve(InitechHost)?.Keys.Keys.Count == 2
-                && Routes.FederatedReplica("umbrella", "primary") is not null), TimeSpan.FromSeconds(60)))
+                && Routes.FederatedReplica("umbrella", "primary") is not null && Routes.Resolve(WayneHost)?.Keys.Keys.Count == 1), TimeSpan.FromSeconds(60)))
             throw new TimeoutException("the edge never admitted the tenants' chains");
     }
 
@@ -112,6 +135,7 @@ public sealed class FederatedTenantsFixture : IAsyncLifetime
         await Acme.DisposeAsync();
         await Initech.DisposeAsync();
         await Umbrella.DisposeAsync();
+        await Wayne.DisposeAsync();
         AcmeKeys.Dispose();
         InitechKeys.Dispose();
         await Origin.DisposeAsync();

@@ -61,4 +61,17 @@ public sealed class FederatedTenantsTests(FederatedTenantsFixture tenants) : ICl
         Assert.Empty(tenants.Routes.Resolve(FederatedTenantsFixture.UmbrellaHost)!.Keys.Keys);
         await Assert.ThrowsAnyAsync<AuthenticationException>(() => tenants.FetchAsync(FederatedTenantsFixture.UmbrellaHost, SslProtocols.Tls13));
     }
+
+    [Fact]
+    public async Task A_proven_key_servers_wrong_signature_is_never_sent_and_fails_the_handshake_as_a_bad_answer()
+    {
+        using var meters = new EdgeMeterRecorder(tenants.EdgeServices, (Diagnostics.EdgeMetrics.BadAnswers, "tenant"));
+
+        Assert.Single(tenants.Routes.Resolve(FederatedTenantsFixture.WayneHost)!.Keys.Keys); // its chain was proven and admitted
+        await Assert.ThrowsAnyAsync<AuthenticationException>(() => tenants.FetchAsync(FederatedTenantsFixture.WayneHost, SslProtocols.Tls13));
+        await Assert.ThrowsAnyAsync<AuthenticationException>(() => tenants.FetchAsync(FederatedTenantsFixture.WayneHost, SslProtocols.Tls12,
+            [TlsCipherSuite.TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256]));
+
+        Assert.True(meters.Total(Diagnostics.EdgeMetrics.BadAnswers, "wayne") >= 2, string.Join(", ", meters.ByTag(Diagnostics.EdgeMetrics.BadAnswers)));
+    }
 }
