@@ -1,12 +1,16 @@
 #!/usr/bin/env bash
-# The multi-host layout on one machine, each part its own process: redis-server (membership + registry
-# storage), the demo tenant's key server, two edge silos and a plain-HTTP origin, clustered through Redis.
-# The operator step is real too: the tenant is added with `keyless tenant add`.
+# The federated layout on one machine, each part its own process.
+#   Operator side: redis-server (membership + registry storage) and two edge silos clustered through it, with mutual
+#   TLS from an operator CA this script makes (`keyless ca init` / `cert issue`).
+#   Tenant side: the demo tenant's key server as a cluster of its own, certified by the tenant's own CA; its gateway is
+#   the one port the edges reach (as Orleans clients, over mutual TLS). It never talks to Redis or the edges' silos.
+#   The operator step is real too: the tenant is added with `keyless tenant add --key-server ... --key-server-ca ...`,
+#   with the operator's certificate. A plain-HTTP origin completes it.
 #
 #   deploy/local/run.sh            # Ctrl-C stops everything
 #
-# Environment: KEYLESS_LOCAL_STATE (default ./.keyless-local: keys, logs, pid files),
-# KEYLESS_LOCAL_BASE_PORT (default 17000; uses base..base+11), KEYLESS_BIN (a built keyless.dll; default:
+# Environment: KEYLESS_LOCAL_STATE (default ./.keyless-local: keys, certificates, logs, pid files),
+# KEYLESS_LOCAL_BASE_PORT (default 17000; uses base..base+12), KEYLESS_BIN (a built keyless.dll; default:
 # build src/KeylessOrleans.Cli into the state folder).
 set -euo pipefail
 
@@ -19,6 +23,8 @@ edge2_silo=$((base + 4)) edge2_gateway=$((base + 5)) edge2_https=$((base + 6))
 keyserver_silo=$((base + 7)) origin_port=$((base + 8))
 # Admin endpoints (/metrics, /healthz, /readyz): each process its own, since the role defaults would collide here.
 edge1_admin=$((base + 9)) edge2_admin=$((base + 10)) keyserver_admin=$((base + 11))
+# The tenant's gateway: the one port the tenant opens to the operator's edges.
+keyserver_gateway=$((base + 12))
 mkdir -p "$state/pids" "$state/logs"
 
 # What this layout needs from the system.
@@ -57,25 +63,51 @@ stop_all() { # newest first, one at a time: silos leave the cluster while Redis 
 trap stop_all EXIT
 trap 'exit 0' INT TERM
 
-"${keyless[@]}" demo --prepare-only --data-dir "$state/data" --origin-port "$origin_port"
+# The demo tenant's site keys (what browsers see), in data/keyserver/keys; data/ca.pem is their CA.
+"${keyless[@]}" demo --prepare-only --data-dir "$state/data" --origin-port "$origin_port" --key-server-gateway-port "$keyserver_gateway"
+
+# Cluster PKI, made once and reused by later runs. Each CA key stays in its own folder (mode 0600).
+pki="$state/pki"
+if [[ ! -f "$pki/operator-ca/ca-key.pem" ]]; then # the operator's CA: edges and operator tools
+  rm -rf "$pki/operator-ca" "$pki/edge1" "$pki/edge2" "$pki/operator"
+  "${keyless[@]}" ca init --dir "$pki/operator-ca" --name "KeylessOrleans local operator CA"
+  "${keyless[@]}" cert issue --ca-dir "$pki/operator-ca" --role edge --name edge1 --out "$pki/edge1"
+  "${keyless[@]}" cert issue --ca-dir "$pki/operator-ca" --role edge --name edge2 --out "$pki/edge2"
+  "${keyless[@]}" cert issue --ca-dir "$pki/operator-ca" --role operator --name local-operator --out "$pki/operator"
+fi
+if [[ ! -f "$pki/tenant-ca/ca-key.pem" ]]; then # the tenant's own CA: its key servers only
+  rm -rf "$pki/tenant-ca" "$pki/keyserver"
+  "${keyless[@]}" ca init --dir "$pki/tenant-ca" --name "KeylessOrleans local demo tenant CA"
+  "${keyless[@]}" cert issue --ca-dir "$pki/tenant-ca" --role onprem --tenant demo --replica primary --out "$pki/keyserver"
+fi
+# What each side gives the other: the operator's CA to the tenant (edges allowed at its gateway), the tenant's CA to
+# the operator (recorded with the tenant, checked by edges). Never a CA key.
+operator_ca="$pki/operator-ca/ca.pem" tenant_ca="$pki/tenant-ca/ca.pem"
+tls() { local folder=$1 authority=$2; tls_args=(--tls-cert "$pki/$folder/cert.pem" --tls-key "$pki/$folder/key.pem" --tls-ca "$authority"); }
+tls edge1 "$operator_ca" && edge1_tls=("${tls_args[@]}")
+tls edge2 "$operator_ca" && edge2_tls=("${tls_args[@]}")
+tls operator "$operator_ca" && operator_tls=("${tls_args[@]}")
+tls keyserver "$tenant_ca" && keyserver_tls=("${tls_args[@]}")
 cluster=(--clustering redis --redis "127.0.0.1:$redis_port" --advertise 127.0.0.1)
-# Every silo on this one machine, on loopback, without cluster TLS: multi-host clustering refuses that unless told.
-# Across machines use mutual TLS (--tls-cert/--tls-key/--tls-ca), as deploy/compose, k8s and systemd do.
-export KEYLESS__CLUSTER__ALLOWPLAINTEXTMULTIHOST=true
 
 rm -rf "$state/redis" && mkdir -p "$state/redis" # each run starts a fresh cluster
 # Append-only file, as in compose/k8s: a restarted Redis brings back membership and the registry.
 start redis redis-server --port "$redis_port" --bind 127.0.0.1 --dir "$state/redis" --save "" --appendonly yes
 start origin "${keyless[@]}" origin --listen "127.0.0.1:$origin_port"
-start edge1 "${keyless[@]}" edge "${cluster[@]}" --silo-port "$edge1_silo" --gateway-port "$edge1_gateway" --https-port "$edge1_https" --edge-id edge1 --admin-port "$edge1_admin"
-start edge2 "${keyless[@]}" edge "${cluster[@]}" --silo-port "$edge2_silo" --gateway-port "$edge2_gateway" --https-port "$edge2_https" --edge-id edge2 --admin-port "$edge2_admin"
-start keyserver "${keyless[@]}" keyserver --shared-cluster "${cluster[@]}" --tenant demo --keys "$state/data/keyserver/keys" --silo-port "$keyserver_silo" --admin-port "$keyserver_admin" \
-  --audit-log "$state/data/keyserver/audit.log"
+start edge1 "${keyless[@]}" edge "${cluster[@]}" --silo-port "$edge1_silo" --gateway-port "$edge1_gateway" --https-port "$edge1_https" --edge-id edge1 --admin-port "$edge1_admin" \
+  "${edge1_tls[@]}"
+start edge2 "${keyless[@]}" edge "${cluster[@]}" --silo-port "$edge2_silo" --gateway-port "$edge2_gateway" --https-port "$edge2_https" --edge-id edge2 --admin-port "$edge2_admin" \
+  "${edge2_tls[@]}"
+# The tenant's own cluster (localhost clustering: cluster id tenant-demo); edges certified by --edge-ca may use its gateway.
+start keyserver "${keyless[@]}" keyserver --tenant demo --keys "$state/data/keyserver/keys" --silo-port "$keyserver_silo" --gateway-port "$keyserver_gateway" \
+  --admin-port "$keyserver_admin" --audit-log "$state/data/keyserver/audit.log" "${keyserver_tls[@]}" --edge-ca "$operator_ca"
 
-# The operator adds the tenant; retried while the cluster is still forming (bounded: 60 tries).
+# The operator adds the tenant: names, origin, where its key server's gateway is and the CA that certifies it.
+# Retried while the cluster is still forming (bounded: 60 tries).
 for attempt in $(seq 1 60); do
   "${keyless[@]}" tenant add demo --host demo.localhost --host '*.demo.localhost' --origin "127.0.0.1:$origin_port" \
-    --clustering redis --redis "127.0.0.1:$redis_port" && break
+    --key-server "primary=127.0.0.1:$keyserver_gateway" --key-server-ca "$tenant_ca" \
+    --clustering redis --redis "127.0.0.1:$redis_port" "${operator_tls[@]}" && break
   [[ $attempt -eq 60 ]] && { echo "the cluster never accepted the tenant" >&2; exit 1; }
   sleep 1
 done
@@ -90,8 +122,9 @@ done
 
 echo
 echo "local deployment ready: edges on https://demo.localhost:$edge1_https/ and https://demo.localhost:$edge2_https/ (redis 127.0.0.1:$redis_port)"
+echo "  tenant demo: its key server is a cluster of its own, gateway 127.0.0.1:$keyserver_gateway (mutual TLS, tenant CA $tenant_ca)"
 echo "  curl --cacert $state/data/ca.pem --resolve demo.localhost:$edge1_https:127.0.0.1 https://demo.localhost:$edge1_https/"
 echo "  admin (metrics, healthz, readyz): edge1 http://127.0.0.1:$edge1_admin/ edge2 http://127.0.0.1:$edge2_admin/ keyserver http://127.0.0.1:$keyserver_admin/"
-echo "  ${keyless[*]} tenant list --clustering redis --redis 127.0.0.1:$redis_port"
+echo "  ${keyless[*]} tenant list --clustering redis --redis 127.0.0.1:$redis_port ${operator_tls[*]}"
 echo "logs and pid files: $state; Ctrl-C stops everything"
 while true; do sleep 1; done

@@ -12,24 +12,24 @@ internal static class CommandSurface
 
     /// <summary>How the tenant commands reach the cluster (an Orleans client: Redis, or an edge's gateway).</summary>
     private static readonly string[] ClientOptions =
-        ["--config", "--clustering", "--redis", "--gateway-port", "--cluster-id", "--service-id"];
+        ["--config", "--clustering", "--redis", "--gateway-port", "--cluster-id", "--service-id", "--tls-cert", "--tls-key", "--tls-ca"];
 
     /// <summary>Command path ("edge", "tenant add") -> the options it takes.</summary>
     public static readonly IReadOnlyDictionary<string, string[]> Commands = new Dictionary<string, string[]>
     {
-        ["edge"] = [.. SiloOptions, "--gateway-port", "--https-port", "--listen", "--edge-id", "--tenants", "--shared-cluster"],
-        ["keyserver"] = [.. SiloOptions, "--tenant", "--replica", "--keys", "--audit-log", "--gateway-port", "--edge-ca", "--shared-cluster"],
+        ["edge"] = [.. SiloOptions, "--primary", "--gateway-port", "--https-port", "--listen", "--edge-id", "--tenants", "--shared-cluster"],
+        ["keyserver"] = [.. SiloOptions, "--primary", "--tenant", "--replica", "--keys", "--pkcs11-key", "--audit-log", "--gateway-port", "--edge-ca", "--shared-cluster"],
         ["audit verify"] = [],
         ["origin"] = ["--listen"],
-        ["demo"] = ["--https-port", "--data-dir", "--silo-port", "--gateway-port", "--prepare-only", "--origin-port", "--admin-port"],
-        ["tenant add"] = [.. ClientOptions, "--host", "--origin", "--proxy-protocol", "--h2", "--no-rsa-key-exchange"],
+        ["demo"] = ["--https-port", "--data-dir", "--silo-port", "--gateway-port", "--prepare-only", "--origin-port", "--admin-port", "--key-server-gateway-port"],
+        ["tenant add"] = [.. ClientOptions, "--host", "--origin", "--proxy-protocol", "--h2", "--no-rsa-key-exchange", "--key-server", "--key-server-ca"],
         ["tenant list"] = ClientOptions,
         ["tenant show"] = ClientOptions,
         ["tenant remove"] = ClientOptions,
         ["status"] = [.. ClientOptions, "--json"],
-        ["ca init"] = ["--dir"],
-        ["cert issue"] = ["--ca-dir", "--role", "--tenant", "--out", "--csr"],
-        ["cert request"] = ["--tenant", "--out"],
+        ["ca init"] = ["--dir", "--name"],
+        ["cert issue"] = ["--ca-dir", "--role", "--name", "--tenant", "--replica", "--csr", "--out", "--days"],
+        ["cert request"] = ["--tenant", "--replica", "--out"],
     };
 
     /// <summary>Configuration keys settable as KEYLESS__SECTION__KEY (README "Configuration", EdgeOptions, KeyServerOptions).</summary>
@@ -43,7 +43,7 @@ internal static class CommandSurface
         "KEYLESS__EDGE__DEFAULTHOSTNAME", "KEYLESS__EDGE__KEYCALLTIMEOUT", "KEYLESS__EDGE__HANDSHAKETHREADS",
         "KEYLESS__EDGE__HANDSHAKEQUEUELENGTH", "KEYLESS__EDGE__MAXCONNECTIONS",
         "KEYLESS__KEYSERVER__TENANT", "KEYLESS__KEYSERVER__SHAREDCLUSTER", "KEYLESS__KEYSERVER__REPLICA", "KEYLESS__KEYSERVER__KEYDIRECTORY",
-        "KEYLESS__KEYSERVER__AUDITLOG__PATH", "KEYLESS__KEYSERVER__AUDITLOG__ENABLED", "KEYLESS__KEYSERVER__AUDITLOG__IFBROKEN",
+        "KEYLESS__KEYSERVER__AUDITLOG__PATH", "KEYLESS__KEYSERVER__ACCESS__EDGECA", "KEYLESS__KEYSERVER__AUDITLOG__ENABLED", "KEYLESS__KEYSERVER__AUDITLOG__IFBROKEN",
         "KEYLESS__KEYSERVER__KEYRELOADDELAY", "KEYLESS__KEYSERVER__KEYRESCANINTERVAL", "KEYLESS__KEYSERVER__KEYRETIREMENTDELAY",
         "KEYLESS__EDGE__STATUSREPORTINTERVAL", "KEYLESS__EDGE__SHAREDCLUSTER", "KEYLESS__EDGE__CALLPROOFWINDOW",
         "KEYLESS__ADMIN__PORT", "KEYLESS__ADMIN__LISTENADDRESS", "KEYLESS__LOGGING__FORMAT",

@@ -138,8 +138,34 @@ public partial class SystemdTests
             .Select(l => l.Trim()).Where(l => l.Length > 0 && l[0] != '#').Select(l => l.Split('=')[0]).ToList();
         Assert.Empty(CommandSurface.CheckEnvironment(names, expanded));
         Assert.All(expanded, v => Assert.Contains(v, names));
-        // Redis clustering: without it a silo advertises its first IPv4 address, often not the reachable one.
+        // Edges (Redis clustering): without it a silo advertises its first IPv4 address, often not the reachable one.
+        // Key server (localhost clustering): without it both ports stay on loopback, out of the edges' reach.
         Assert.Contains("KEYLESS__CLUSTER__ADVERTISEDADDRESS", names);
+    }
+
+    /// <summary>The settings an env file assigns (NAME -> value), comments skipped.</summary>
+    private static Dictionary<string, string> Settings(string envFile) =>
+        DeployFiles.Read("systemd", envFile).Split('\n').Select(l => l.Trim()).Where(l => l.Length > 0 && l[0] != '#')
+            .Select(l => l.Split('=', 2)).ToDictionary(p => p[0], p => p[1], StringComparer.Ordinal);
+
+    [Fact]
+    public void Key_server_forms_the_tenants_own_cluster_with_a_gateway_and_never_joins_the_operators()
+    {
+        var keyServer = Settings("keyserver.env.example");
+        // Not the operator's cluster: no Redis, no shared-cluster mode, no operator cluster id.
+        Assert.DoesNotContain(keyServer.Keys, k => k is "KEYLESS__CLUSTER__REDIS" or "KEYLESS__CLUSTER__CLUSTERING" or "KEYLESS__KEYSERVER__SHAREDCLUSTER"
+            or "KEYLESS__CLUSTER__CLUSTERID" or "KEYLESS__CLUSTER__SERVICEID");
+        Assert.DoesNotContain("--shared-cluster", ExecStartArguments(Unit("keyless-keyserver@.service")).Arguments);
+        // Its gateway, mutual TLS with the tenant's CA, and the operator's CA for the edges it admits.
+        Assert.Equal("30100", keyServer["KEYLESS__CLUSTER__GATEWAYPORT"]);
+        Assert.StartsWith("/etc/keyless/", keyServer["KEYLESS__CLUSTER__TLSCA"], StringComparison.Ordinal);
+        Assert.StartsWith("/etc/keyless/", keyServer["KEYLESS__KEYSERVER__ACCESS__EDGECA"], StringComparison.Ordinal);
+        Assert.NotEqual(keyServer["KEYLESS__CLUSTER__TLSCA"], keyServer["KEYLESS__KEYSERVER__ACCESS__EDGECA"]);
+
+        var edge = Settings("edge.env.example");
+        Assert.Equal("redis", edge["KEYLESS__CLUSTER__CLUSTERING"]);
+        Assert.True(edge.ContainsKey("KEYLESS__CLUSTER__TLSCA"));
+        Assert.False(edge.ContainsKey("KEYLESS__EDGE__SHAREDCLUSTER")); // edges refuse on-prem silos as members
     }
 
     // --- the checks can fail ---

@@ -2,14 +2,16 @@ using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
 using System.Runtime.InteropServices;
+using KeylessOrleans.Cluster.Security;
 using KeylessOrleans.TestSupport;
 using Xunit.Abstractions;
 
 namespace KeylessOrleans.EndToEnd.Tests;
 
 /// <summary>
-/// deploy/local/run.sh as an operator runs it: Redis, the demo tenant's key server and two edges as separate
-/// processes clustered through Redis. Then what operators and tenants do to it while it runs.
+/// deploy/local/run.sh as an operator runs it, in the federated shape: Redis and two edges (the operator's cluster,
+/// mutual TLS from the operator's CA) and the demo tenant's key server as a cluster of its own (the tenant's CA),
+/// reached by the edges at its gateway. Then what operators and tenants do to it while it runs.
 /// </summary>
 public sealed class MultiHostTests(ITestOutputHelper output) : IDisposable
 {
@@ -21,8 +23,9 @@ public sealed class MultiHostTests(ITestOutputHelper output) : IDisposable
     {
         var total = Stopwatch.StartNew();
         void Step(string what) => output.WriteLine($"[{total.Elapsed.TotalSeconds,6:0.0} s] {what}");
-        var basePort = KeylessProcess.FreePortRange(12); // run.sh uses base..base+11
-        int redisPort = basePort, edge1Silo = basePort + 1, edge1Gateway = basePort + 2, edge1Https = basePort + 3, edge2Https = basePort + 6, originPort = basePort + 8;
+        var basePort = KeylessProcess.FreePortRange(13); // run.sh uses base..base+12
+        int redisPort = basePort, edge1Silo = basePort + 1, edge1Gateway = basePort + 2, edge1Https = basePort + 3, edge2Https = basePort + 6, originPort = basePort + 8,
+            keyServerGateway = basePort + 12;
         var redis = $"127.0.0.1:{redisPort}";
         var script = Path.Combine(RepositoryRoot(), "deploy", "local", "run.sh");
         await using var deployment = KeylessProcess.StartProgram("bash", [script], new Dictionary<string, string>
@@ -34,32 +37,51 @@ public sealed class MultiHostTests(ITestOutputHelper output) : IDisposable
         await deployment.WaitForLineAsync("local deployment ready", TimeSpan.FromSeconds(180));
         Step("deployment ready");
         var demoCa = Path.Combine(_state.Path, "data", "ca.pem");
+        var pki = Path.Combine(_state.Path, "pki");
+        var operatorCa = Path.Combine(pki, "operator-ca", "ca.pem");
+        // The operator's tools connect with the operator certificate run.sh issued; the cluster refuses them without.
+        string[] Operator(params string[] command) =>
+            [.. command, "--clustering", "redis", "--redis", redis, "--tls-cert", Path.Combine(pki, "operator", "cert.pem"),
+             "--tls-key", Path.Combine(pki, "operator", "key.pem"), "--tls-ca", operatorCa];
+
+        // The tenant's key server is its own cluster: not a member of the edges' cluster, recorded with its gateway and CA.
+        var shown = await KeylessProcess.RunToEndAsync(Operator("tenant", "show", "demo"));
+        Assert.True(shown.ExitCode == 0, shown.Output);
+        Assert.Contains($"key servers: primary=127.0.0.1:{keyServerGateway} (own cluster, mutual TLS)", shown.Output);
+        var plaintext = await KeylessProcess.RunToEndAsync("tenant", "list", "--clustering", "redis", "--redis", redis);
+        Assert.NotEqual(0, plaintext.ExitCode); // the operator's cluster speaks mutual TLS only
 
         // Both edges serve the demo tenant.
         foreach (var port in new[] { edge1Https, edge2Https })
             Assert.Contains("Hello from the KeylessOrleans demo origin", (await ExternalTool.CurlAsync("demo.localhost", port, demoCa)).Output);
 
-        // A second tenant is onboarded while everything runs: its key server starts, the operator adds it.
+        // A second tenant is onboarded while everything runs: its key server starts as a cluster of its own (its own
+        // CA, the operator's CA for edges at its gateway), the operator adds it with that gateway and CA.
         using var globexKeys = new TenantKeyFolder(_ca, ["globex.test"]);
         var globexCa = _state.Write("globex-ca.pem", System.Security.Cryptography.PemEncoding.WriteString("CERTIFICATE", _ca.Certificate.RawData));
-        await using var globexKeyServer = KeylessProcess.Start(KeylessProcess.PlaintextMultiHost, "keyserver", "--shared-cluster", "--tenant", "globex", "--keys", globexKeys.Path,
-            "--clustering", "redis", "--redis", redis, "--advertise", "127.0.0.1", "--silo-port", $"{KeylessProcess.FreePort()}");
+        using var globexClusterCa = new ClusterIdentities("globex key server CA");
+        var (globexCert, globexKey) = globexClusterCa.Issue(SiloIdentity.OnPrem("globex", "primary"));
+        var globexGateway = KeylessProcess.FreePort();
+        await using var globexKeyServer = KeylessProcess.Start("keyserver", "--tenant", "globex", "--keys", globexKeys.Path,
+            "--silo-port", $"{KeylessProcess.FreePort()}", "--gateway-port", $"{globexGateway}", "--admin-port", "0",
+            "--tls-cert", globexCert, "--tls-key", globexKey, "--tls-ca", globexClusterCa.CaFile, "--edge-ca", operatorCa);
         await globexKeyServer.WaitForLineAsync("Loaded 2 keys", TimeSpan.FromSeconds(60));
         Step("globex key server up");
-        var added = await KeylessProcess.RunToEndAsync("tenant", "add", "globex", "--host", "globex.test", "--origin", $"127.0.0.1:{originPort}", "--clustering", "redis", "--redis", redis);
+        var added = await KeylessProcess.RunToEndAsync(Operator("tenant", "add", "globex", "--host", "globex.test", "--origin", $"127.0.0.1:{originPort}",
+            "--key-server", $"primary=127.0.0.1:{globexGateway}", "--key-server-ca", globexClusterCa.CaFile));
         Assert.True(added.ExitCode == 0, added.Output);
         var addClock = Stopwatch.StartNew();
         Assert.True(await Poll.UntilAsync(async () => (await ExternalTool.CurlAsync("globex.test", edge1Https, globexCa)).ExitCode == 0
             && (await ExternalTool.CurlAsync("globex.test", edge2Https, globexCa)).ExitCode == 0, TimeSpan.FromSeconds(60)));
         output.WriteLine($"tenant addition reached both edges after {addClock.ElapsedMilliseconds} ms");
 
-        var listed = await KeylessProcess.RunToEndAsync("tenant", "list", "--clustering", "redis", "--redis", redis);
+        var listed = await KeylessProcess.RunToEndAsync(Operator("tenant", "list"));
         Assert.Contains("globex", listed.Output);
         Assert.Contains("demo", listed.Output);
 
         Step("globex served");
         // ...and removed: both edges stop serving its name.
-        var removed = await KeylessProcess.RunToEndAsync("tenant", "remove", "globex", "--clustering", "redis", "--redis", redis);
+        var removed = await KeylessProcess.RunToEndAsync(Operator("tenant", "remove", "globex"));
         Assert.True(removed.ExitCode == 0, removed.Output);
         var removeClock = Stopwatch.StartNew();
         Assert.True(await Poll.UntilAsync(async () => (await ExternalTool.CurlAsync("globex.test", edge1Https, globexCa)).ExitCode != 0
@@ -83,12 +105,13 @@ public sealed class MultiHostTests(ITestOutputHelper output) : IDisposable
         KeylessProcess.Terminate(edge2Pid);
         Assert.True(await Poll.UntilAsync(() => Task.FromResult(!KeylessProcess.IsRunning(edge2Pid)), TimeSpan.FromSeconds(30)));
         Step("edge2 stopped");
-        await using var restarted = KeylessProcess.Start(KeylessProcess.PlaintextMultiHost, "edge", "--shared-cluster", "--clustering", "redis", "--redis", redis, "--advertise", "127.0.0.1",
-            "--silo-port", $"{edge1Silo}", "--gateway-port", $"{edge1Gateway}", "--https-port", $"{edge1Https}", "--edge-id", "edge1-restarted");
+        await using var restarted = KeylessProcess.Start("edge", "--clustering", "redis", "--redis", redis, "--advertise", "127.0.0.1",
+            "--silo-port", $"{edge1Silo}", "--gateway-port", $"{edge1Gateway}", "--https-port", $"{edge1Https}", "--edge-id", "edge1", "--admin-port", "0",
+            "--tls-cert", Path.Combine(pki, "edge1", "cert.pem"), "--tls-key", Path.Combine(pki, "edge1", "key.pem"), "--tls-ca", operatorCa);
         var restartClock = Stopwatch.StartNew();
         Assert.True(await Poll.UntilAsync(async () => (await ExternalTool.CurlAsync("demo.localhost", edge1Https, demoCa)).ExitCode == 0, TimeSpan.FromSeconds(90)));
         output.WriteLine($"a restarted edge served the tenant from the Redis-stored registry after {restartClock.ElapsedMilliseconds} ms");
-        Assert.DoesNotContain("globex", (await KeylessProcess.RunToEndAsync("tenant", "list", "--clustering", "redis", "--redis", redis)).Output);
+        Assert.DoesNotContain("globex", (await KeylessProcess.RunToEndAsync(Operator("tenant", "list"))).Output);
 
         Step("restarted edge serves");
         // Silos leave while Redis is still there: the test's own processes first, then the deployment.
