@@ -200,7 +200,7 @@ public sealed class ClusterTlsTests : IDisposable
         }
 
         // Outside single-organization mode a tenant's certificate opens neither port: not the silo port ...
-        await using var shop = KeylessProcess.Start(["keyserver", "--tenant", "shop", "--keys", _shopKeys.Path, "--silo-port", $"{KeylessProcess.FreePort()}",
+        await using var shop = KeylessProcess.Start(["keyserver", "--shared-cluster", "--tenant", "shop", "--keys", _shopKeys.Path, "--silo-port", $"{KeylessProcess.FreePort()}",
             "--primary", $"127.0.0.1:{siloPort}", .. Tls("shop")]);
         await edge.WaitForLineAsync("keyless://onprem/shop/primary has no business on this connection (accepted here: edge)", TimeSpan.FromSeconds(30));
         // ... nor the gateway.

@@ -67,6 +67,23 @@ public sealed class HostileTenantTests(HostileTenantTests.Deployment deployment)
             $"acme's p99 went from {p99Before.TotalMilliseconds:0.0} ms to {p99During.TotalMilliseconds:0.0} ms while stuck's gateway hung");
     }
 
+    [Fact]
+    public async Task Status_shows_each_tenants_own_key_servers_and_the_keys_the_edges_admitted()
+    {
+        var (exitCode, output) = await deployment.StatusJsonAsync();
+
+        Assert.True(exitCode == 0, output);
+        using var json = System.Text.Json.JsonDocument.Parse(output[output.IndexOf('{')..]);
+        var tenants = json.RootElement.GetProperty("tenants").EnumerateArray().ToDictionary(t => t.GetProperty("tenant").GetString()!);
+        var acme = tenants["acme"].GetProperty("replicas").EnumerateArray().Single();
+        Assert.Equal("primary", acme.GetProperty("replica").GetString());
+        Assert.Equal("Active", acme.GetProperty("silo").GetString());
+        Assert.Equal(2, acme.GetProperty("keys").GetArrayLength());
+        var evil = tenants["evil"].GetProperty("replicas").EnumerateArray().Single();
+        Assert.Equal(2, evil.GetProperty("keys").GetArrayLength()); // its chain for acme's name is not among them
+        Assert.Equal(0, tenants["mallory"].GetProperty("replicas").EnumerateArray().Single().GetProperty("keys").GetArrayLength());
+    }
+
     private static TimeSpan Percentile(IReadOnlyList<TimeSpan> samples, double p) =>
         samples.Order().ElementAt(Math.Min(samples.Count - 1, (int)Math.Ceiling(p * samples.Count) - 1));
 
@@ -85,6 +102,7 @@ public sealed class HostileTenantTests(HostileTenantTests.Deployment deployment)
         private KeylessProcess _acme = null!;
         private KeylessProcess _evil = null!;
         private int _httpsPort;
+        private int _gatewayPort;
 
         public KeylessProcess Edge { get; private set; } = null!;
         public byte[] AcmeLeaf { get; private set; } = null!;
@@ -117,8 +135,9 @@ public sealed class HostileTenantTests(HostileTenantTests.Deployment deployment)
             var tenantsFile = _files.Write("tenants.json", JsonSerializer.Serialize(tenants));
             var edgeIdentity = _operator.Issue(SiloIdentity.Edge("edge1"));
             _httpsPort = KeylessProcess.FreePort();
+            _gatewayPort = KeylessProcess.FreePort();
             Edge = KeylessProcess.Start("edge", "--https-port", $"{_httpsPort}", "--silo-port", $"{KeylessProcess.FreePort()}",
-                "--gateway-port", $"{KeylessProcess.FreePort()}", "--tenants", tenantsFile, "--edge-id", "edge1",
+                "--gateway-port", $"{_gatewayPort}", "--tenants", tenantsFile, "--edge-id", "edge1",
                 "--tls-cert", edgeIdentity.Certificate, "--tls-key", edgeIdentity.Key, "--tls-ca", _operator.CaFile);
 
             if (!await Poll.UntilAsync(async () => (await CurlAsync("www.acme.test")).ExitCode == 0 && (await CurlAsync("www.evil.test")).ExitCode == 0,
@@ -142,6 +161,14 @@ public sealed class HostileTenantTests(HostileTenantTests.Deployment deployment)
             return KeylessProcess.Start("keyserver", "--tenant", tenant, "--keys", keys, "--silo-port", $"{KeylessProcess.FreePort()}",
                 "--gateway-port", $"{gatewayPort}", "--audit-log", Path.Combine(_files.Path, $"{tenant}-audit.log"),
                 "--tls-cert", identity.Certificate, "--tls-key", identity.Key, "--tls-ca", tenantCa.CaFile, "--edge-ca", _operator.CaFile);
+        }
+
+        /// <summary><c>keyless status --json</c> as the operator runs it (operator certificate, call proofs).</summary>
+        public Task<(int ExitCode, string Output)> StatusJsonAsync()
+        {
+            var operatorIdentity = _operator.Issue(SiloIdentity.Operator("ops"));
+            return KeylessProcess.RunToEndAsync("status", "--gateway-port", $"{_gatewayPort}", "--json",
+                "--tls-cert", operatorIdentity.Certificate, "--tls-key", operatorIdentity.Key, "--tls-ca", _operator.CaFile);
         }
 
         /// <summary>Accepts and holds connections, saying nothing: a gateway that hangs.</summary>

@@ -27,7 +27,23 @@ public sealed record HandshakeCount(
     [property: Id(1)] string Outcome,
     [property: Id(2)] long Count);
 
+/// <summary>A key of a federated tenant's replica as one edge admitted it (public facts only).</summary>
+[GenerateSerializer, Immutable, Alias("keyless.AdmittedKey")]
+public sealed record AdmittedKey(
+    [property: Id(0)] string KeyId,
+    [property: Id(1)] string Algorithm,
+    [property: Id(2)] IReadOnlyList<string> HostNames,
+    [property: Id(3)] DateTimeOffset NotAfter);
+
+/// <summary>The keys one edge admitted from a federated tenant's replica (names checked, possession proven).</summary>
+[GenerateSerializer, Immutable, Alias("keyless.AdmittedReplica")]
+public sealed record AdmittedReplica(
+    [property: Id(0)] string Tenant,
+    [property: Id(1)] string Replica,
+    [property: Id(2)] IReadOnlyList<AdmittedKey> Keys);
+
 /// <summary>One edge's counters over the last <paramref name="Window"/>, as of <paramref name="At"/>.</summary>
+/// <param name="Admitted">The federated tenants' replicas whose chains this edge admitted (tenants' own clusters are not members to list).</param>
 [GenerateSerializer, Immutable, Alias("keyless.EdgeStatusReport")]
 public sealed record EdgeStatusReport(
     [property: Id(0)] string Edge,
@@ -35,7 +51,8 @@ public sealed record EdgeStatusReport(
     [property: Id(2)] DateTimeOffset At,
     [property: Id(3)] TimeSpan Window,
     [property: Id(4)] IReadOnlyList<HandshakeCount> Handshakes,
-    [property: Id(5)] long OpenConnections);
+    [property: Id(5)] long OpenConnections,
+    [property: Id(6)] IReadOnlyList<AdmittedReplica>? Admitted = null);
 
 /// <summary>A cluster member and the role it declared (silo metadata).</summary>
 [GenerateSerializer, Immutable, Alias("keyless.SiloSummary")]

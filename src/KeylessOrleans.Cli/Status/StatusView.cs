@@ -35,16 +35,32 @@ internal sealed record TenantView(
         tenant.Tenant,
         tenant.HostNames,
         $"{tenant.Origin.Host}:{tenant.Origin.Port}",
-        registry.Replicas.Where(r => r.Tenant == tenant.Tenant).OrderBy(r => r.Replica, StringComparer.Ordinal)
-            .Select(r => ReplicaView.From(r, cluster)).ToList(),
+        tenant.IsFederated
+            ? tenant.KeyServers!.OrderBy(k => k.Replica, StringComparer.Ordinal).Select(k => ReplicaView.Federated(tenant.Tenant, k, cluster)).ToList()
+            : registry.Replicas.Where(r => r.Tenant == tenant.Tenant).OrderBy(r => r.Replica, StringComparer.Ordinal)
+                .Select(r => ReplicaView.From(r, cluster)).ToList(),
         cluster.Edges.SelectMany(e => e.Handshakes).Where(h => h.Tenant == tenant.Tenant)
             .GroupBy(h => h.Outcome).Select(g => new HandshakeCount(tenant.Tenant, g.Key, g.Sum(h => h.Count)))
             .OrderBy(h => h.Outcome, StringComparer.Ordinal).ToList());
 }
 
-/// <param name="Silo">Membership status of the replica's silo, or "absent" when no member declares it.</param>
+/// <param name="Silo">
+/// Membership status of the replica's silo, or "absent" when no member declares it; for a replica in its tenant's own
+/// cluster, "Active" when every edge admitted its chains, else how many edges did.
+/// </param>
 internal sealed record ReplicaView(string Replica, string Silo, IReadOnlyList<KeyView> Keys)
 {
+    /// <summary>A replica of a tenant's own cluster, as the edges see it: the keys they admitted from it.</summary>
+    public static ReplicaView Federated(string tenant, KeyServerEndpoint server, ClusterStatus cluster)
+    {
+        var admitted = cluster.Edges.Select(e => e.Admitted?.FirstOrDefault(a => a.Tenant == tenant && a.Replica == server.Replica)).ToList();
+        var admitting = admitted.Count(a => a is { Keys.Count: > 0 });
+        var keys = admitted.OfType<AdmittedReplica>().SelectMany(a => a.Keys).DistinctBy(k => k.KeyId)
+            .Select(k => new KeyView(k.KeyId, k.Algorithm, k.HostNames, k.NotAfter)).ToList();
+        var state = cluster.Edges.Count > 0 && admitting == cluster.Edges.Count ? "Active" : $"admitted by {admitting} of {cluster.Edges.Count} edges";
+        return new ReplicaView(server.Replica, $"{state}", keys);
+    }
+
     public static ReplicaView From(ReplicaRegistration replica, ClusterStatus cluster) => new(
         replica.Replica,
         cluster.Silos.FirstOrDefault(s => s.Role == SiloRoles.OnPrem && s.Tenant == replica.Tenant && s.Replica == replica.Replica)?.Status ?? "absent",

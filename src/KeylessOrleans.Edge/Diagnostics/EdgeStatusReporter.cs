@@ -10,6 +10,7 @@ namespace KeylessOrleans.Edge.Diagnostics;
 public sealed partial class EdgeStatusReporter(
     IGrainFactory grains,
     HandshakeWindow window,
+    Routing.RouteTable routes,
     ILocalSiloDetails silo,
     TimeProvider time,
     IOptions<EdgeOptions> options,
@@ -21,7 +22,7 @@ public sealed partial class EdgeStatusReporter(
         return PollingLoop.RunAsync(async stopping =>
             {
                 var report = new EdgeStatusReport(options.Value.EdgeId, silo.SiloAddress.ToParsableString(), time.GetUtcNow(),
-                    HandshakeWindow.Length, window.Snapshot(), window.OpenConnections);
+                    HandshakeWindow.Length, window.Snapshot(), window.OpenConnections, Admitted());
                 await status.ReportEdgeAsync(report).WaitAsync(TimeSpan.FromSeconds(5), stopping);
             },
             () => options.Value.StatusReportInterval,
@@ -29,6 +30,14 @@ public sealed partial class EdgeStatusReporter(
             e => LogReportFailed(e.GetType().Name, e.Message),
             stoppingToken);
     }
+
+    private List<AdmittedReplica> Admitted() =>
+        routes.Tenants.Where(t => t.IsFederated)
+            .SelectMany(t => t.KeyServers!.Select(k => routes.FederatedReplica(t.Tenant, k.Replica)))
+            .OfType<Registry.ReplicaRegistration>()
+            .Select(r => new AdmittedReplica(r.Tenant, r.Replica,
+                r.Chains.Select(c => new AdmittedKey(c.KeyId, c.Algorithm.ToString(), [.. c.HostNames], c.NotAfter)).ToList()))
+            .ToList();
 
     [LoggerMessage(EventId = 3501, Level = LogLevel.Debug, Message = "Edge status report not delivered ({Error}: {Message}); will retry")]
     private partial void LogReportFailed(string error, string message);
