@@ -26,4 +26,12 @@ public static class HostNames
     /// </summary>
     public static bool Covers(string pattern, string certificateName) =>
         Normalize(pattern) == Normalize(certificateName) || (!certificateName.StartsWith("*.", StringComparison.Ordinal) && Matches(pattern, certificateName));
+
+    /// <summary>The DNS names of a certificate's subject alternative names, normalized, each once.</summary>
+    public static List<string> Of(System.Security.Cryptography.X509Certificates.X509Certificate2 certificate) =>
+        certificate.Extensions.OfType<System.Security.Cryptography.X509Certificates.X509SubjectAlternativeNameExtension>()
+            .SelectMany(san => san.EnumerateDnsNames())
+            .Select(Normalize)
+            .Distinct()
+            .ToList();
 }

@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
+using KeylessOrleans.Cli.Hosting;
 using KeylessOrleans.Cluster.Security;
 
 namespace KeylessOrleans.Cli.Commands;
@@ -33,7 +34,7 @@ internal static class CertificateCommands
             var (certificate, key) = ClusterCertificates.CreateAuthority(result.GetValue(name)!, CaLifetime);
             using (key)
             {
-                WritePrivate(Path.Combine(folder, "ca-key.pem"), key.ExportPkcs8PrivateKeyPem());
+                PrivateFile.Write(Path.Combine(folder, "ca-key.pem"), key.ExportPkcs8PrivateKeyPem());
                 File.WriteAllText(Path.Combine(folder, "ca.pem"), certificate.ExportCertificatePem() + "\n");
             }
             Console.WriteLine($"CA created: {Path.Combine(folder, "ca.pem")} (give this to every silo, and a tenant's to the operator for its edges); key {Path.Combine(folder, "ca-key.pem")} (keep it offline)");
@@ -93,7 +94,7 @@ internal static class CertificateCommands
             {
                 newKey = ECDsa.Create(ECCurve.NamedCurves.nistP256);
                 publicKey = new PublicKey(newKey);
-                WritePrivate(Path.Combine(outFolder, "key.pem"), newKey.ExportPkcs8PrivateKeyPem());
+                PrivateFile.Write(Path.Combine(outFolder, "key.pem"), newKey.ExportPkcs8PrivateKeyPem());
             }
             using (newKey)
             using (var certificate = ClusterCertificates.Issue(authority, authorityKey, identity, publicKey, TimeSpan.FromDays(result.GetValue(days))))
@@ -116,24 +117,11 @@ internal static class CertificateCommands
             using var key = ECDsa.Create(ECCurve.NamedCurves.nistP256);
             var identity = SiloIdentity.OnPrem(result.GetValue(requestTenant)!, result.GetValue(requestReplica)!);
             var csr = new CertificateRequest(new X500DistinguishedName($"CN={identity}"), key, HashAlgorithmName.SHA256);
-            WritePrivate(Path.Combine(outFolder, "key.pem"), key.ExportPkcs8PrivateKeyPem());
+            PrivateFile.Write(Path.Combine(outFolder, "key.pem"), key.ExportPkcs8PrivateKeyPem());
             File.WriteAllText(Path.Combine(outFolder, "csr.pem"), csr.CreateSigningRequestPem() + "\n");
             Console.WriteLine($"key {Path.Combine(outFolder, "key.pem")} (stays here); send {Path.Combine(outFolder, "csr.pem")} to the operator");
             return 0;
         });
         return new Command("cert", "Cluster certificates for silos and the operator.") { issue, request };
-    }
-
-    private static void WritePrivate(string path, string pem)
-    {
-        using var stream = new FileStream(path, new FileStreamOptions
-        {
-            Mode = FileMode.Create,
-            Access = FileAccess.Write,
-            UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite,
-        });
-        using var writer = new StreamWriter(stream);
-        writer.Write(pem);
-        writer.Write('\n');
     }
 }

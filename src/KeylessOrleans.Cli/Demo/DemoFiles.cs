@@ -1,6 +1,7 @@
 using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
 using System.Text.Json;
+using KeylessOrleans.Cli.Hosting;
 using KeylessOrleans.Cluster.Security;
 
 namespace KeylessOrleans.Cli.Demo;
@@ -69,7 +70,7 @@ internal sealed class DemoFiles(string dataDirectory)
     {
         Directory.CreateDirectory(folder);
         File.SetUnixFileMode(folder, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
-        WritePrivate(Path.Combine(folder, "ca-key.pem"), key.ExportPkcs8PrivateKeyPem());
+        PrivateFile.Write(Path.Combine(folder, "ca-key.pem"), key.ExportPkcs8PrivateKeyPem());
         File.WriteAllText(Path.Combine(folder, "ca.pem"), authority.ExportCertificatePem() + "\n");
     }
 
@@ -79,23 +80,11 @@ internal sealed class DemoFiles(string dataDirectory)
         File.SetUnixFileMode(folder, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
         using var key = ECDsa.Create(ECCurve.NamedCurves.nistP256);
         using var certificate = ClusterCertificates.Issue(authority, authorityKey, identity, new PublicKey(key), lifetime);
-        WritePrivate(Path.Combine(folder, "key.pem"), key.ExportPkcs8PrivateKeyPem());
+        PrivateFile.Write(Path.Combine(folder, "key.pem"), key.ExportPkcs8PrivateKeyPem());
         File.WriteAllText(Path.Combine(folder, "cert.pem"), certificate.ExportCertificatePem() + "\n");
         File.WriteAllText(Path.Combine(folder, "ca.pem"), authority.ExportCertificatePem() + "\n");
     }
 
-    private static void WritePrivate(string path, string pem)
-    {
-        using var stream = new FileStream(path, new FileStreamOptions
-        {
-            Mode = FileMode.Create,
-            Access = FileAccess.Write,
-            UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite,
-        });
-        using var writer = new StreamWriter(stream);
-        writer.Write(pem);
-        writer.Write('\n');
-    }
 
     /// <returns>True when the keys were created now, false when an earlier run's were reused.</returns>
     public bool EnsureKeys()

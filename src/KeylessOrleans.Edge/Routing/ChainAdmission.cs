@@ -44,7 +44,7 @@ public static class ChainAdmission
             var keyId = KeyIds.FromSubjectPublicKeyInfo(leaf.PublicKey.ExportSubjectPublicKeyInfo());
             if (announced.KeyId != keyId) return (null, $"key id {Short(announced.KeyId)} does not match the certificate's public key");
             if (AlgorithmOf(leaf) is not { } algorithm) return (null, $"the certificate's key ({leaf.PublicKey.Oid.FriendlyName ?? leaf.PublicKey.Oid.Value}) is of no supported type");
-            var names = DnsNames(leaf);
+            var names = HostNames.Of(leaf);
             if (names.Count == 0) return (null, "the certificate names no DNS host");
             var outside = names.FirstOrDefault(name => !tenant.HostNames.Any(pattern => HostNames.Covers(pattern, name)));
             if (outside is not null)
@@ -105,13 +105,6 @@ public static class ChainAdmission
             _ => null,
         };
     }
-
-    private static List<string> DnsNames(X509Certificate2 certificate) =>
-        certificate.Extensions.OfType<X509SubjectAlternativeNameExtension>()
-            .SelectMany(san => san.EnumerateDnsNames())
-            .Select(HostNames.Normalize)
-            .Distinct()
-            .ToList();
 
     private static string Short(string keyId) => keyId.Length > 16 ? keyId[..16] + "…" : keyId;
 }

@@ -1,4 +1,3 @@
-using System.Security.Cryptography.X509Certificates;
 using KeylessOrleans.KeyServer.Hosting;
 using KeylessOrleans.KeyServer.KeyStore;
 using KeylessOrleans.Registry;
@@ -33,15 +32,8 @@ public sealed partial class ReplicaRegistrar(
                 pair.Chain.KeyId,
                 pair.Key!.Algorithm,
                 pair.Chain.Certificates.Select(c => c.RawData).ToList(),
-                DnsNames(pair.Chain.EndEntity),
+                HostNames.Of(pair.Chain.EndEntity),
                 pair.Chain.EndEntity.NotAfter.ToUniversalTime())).ToList());
-
-    private static List<string> DnsNames(X509Certificate2 certificate) =>
-        certificate.Extensions.OfType<X509SubjectAlternativeNameExtension>()
-            .SelectMany(san => san.EnumerateDnsNames())
-            .Select(HostNames.Normalize)
-            .Distinct()
-            .ToList();
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
