@@ -27,6 +27,7 @@ public sealed class TenantKeyServerHost : IAsyncDisposable
     public string Tenant { get; }
     public string Replica { get; }
     public int GatewayPort { get; }
+    public int SiloPort { get; private init; }
     public IServiceProvider Services => _host.Services;
 
     /// <summary>What the operator records for this replica.</summary>
@@ -34,10 +35,11 @@ public sealed class TenantKeyServerHost : IAsyncDisposable
 
     /// <param name="configureSilo">Further silo configuration (e.g. a hostile test grain class, TLS).</param>
     /// <param name="calls">Records every grain call this silo handles (custody checks), e.g. the operator test cluster's recorder.</param>
+    /// <param name="join">Another replica of the same tenant whose cluster this one joins (it holds the membership).</param>
     public static async Task<TenantKeyServerHost> StartAsync(
         string tenant, string replica, string keyDirectory,
         Action<KeyServerOptions>? configure = null, Action<ISiloBuilder>? configureSilo = null, bool keyServer = true,
-        GrainCallRecorder? calls = null)
+        GrainCallRecorder? calls = null, TenantKeyServerHost? join = null)
     {
         var (siloPort, gatewayPort) = (LoopbackPorts.Take(), LoopbackPorts.Take());
         var auditLogs = new TempDirectory("keyless-tenant-audit");
@@ -45,7 +47,8 @@ public sealed class TenantKeyServerHost : IAsyncDisposable
         builder.Logging.SetMinimumLevel(LogLevel.Warning);
         builder.UseOrleans(silo =>
         {
-            silo.UseLocalhostClustering(siloPort, gatewayPort, null, TenantCluster.ServiceId, TenantCluster.ClusterId(tenant));
+            var primary = join is null ? null : new System.Net.IPEndPoint(System.Net.IPAddress.Loopback, join.SiloPort);
+            silo.UseLocalhostClustering(siloPort, gatewayPort, primary, TenantCluster.ServiceId, TenantCluster.ClusterId(tenant));
             if (calls is not null)
             {
                 silo.Services.AddSingleton(calls);
@@ -76,7 +79,7 @@ public sealed class TenantKeyServerHost : IAsyncDisposable
             auditLogs.Dispose();
             throw;
         }
-        return new TenantKeyServerHost(host, tenant, replica, gatewayPort, auditLogs);
+        return new TenantKeyServerHost(host, tenant, replica, gatewayPort, auditLogs) { SiloPort = siloPort };
     }
 
     private int _disposed;
