@@ -2,7 +2,6 @@ using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
 using KeylessOrleans.Keys;
 using KeylessOrleans.Registry;
-using Org.BouncyCastle.Math.EC.Rfc8032;
 
 namespace KeylessOrleans.Edge.Routing;
 
@@ -10,7 +9,8 @@ namespace KeylessOrleans.Edge.Routing;
 /// What an edge believes of a chain a tenant's key server announces: only what it checks itself. The names come from
 /// the end-entity certificate (not from the announcement) and must all lie within the names the operator gave the
 /// tenant; the key id and algorithm come from its public key; and the replica must sign a fresh challenge with that
-/// key (<see cref="KeyPossession"/>) before any handshake is served with it.
+/// key (<see cref="KeyPossession"/>, checked like every answer by <see cref="KeyAccess.AnswerCheck"/>) before any
+/// handshake is served with it.
 /// </summary>
 public static class ChainAdmission
 {
@@ -61,36 +61,6 @@ public static class ChainAdmission
         KeyAlgorithm.Ed25519 => SignatureScheme.Ed25519,
         _ => SignatureScheme.EcdsaSecp256r1Sha256,
     };
-
-    /// <summary>True when <paramref name="signature"/> is the certificate key's signature over the possession content.</summary>
-    public static bool VerifyPossession(CertificateChainRegistration chain, KeyGrainKey target, byte[] challenge, SignatureScheme scheme, byte[] signature)
-    {
-        var content = KeyPossession.SignedContent(target, challenge);
-        using var leaf = X509CertificateLoader.LoadCertificate(chain.ChainDer[0]);
-        try
-        {
-            switch (scheme)
-            {
-                case SignatureScheme.RsaPssRsaeSha256:
-                    using (var rsa = leaf.GetRSAPublicKey())
-                        return rsa is not null && rsa.VerifyData(content, signature, HashAlgorithmName.SHA256, RSASignaturePadding.Pss);
-                case SignatureScheme.EcdsaSecp256r1Sha256 or SignatureScheme.EcdsaSecp384r1Sha384:
-                    using (var ecdsa = leaf.GetECDsaPublicKey())
-                        return ecdsa is not null && ecdsa.VerifyData(content, signature,
-                            scheme == SignatureScheme.EcdsaSecp256r1Sha256 ? HashAlgorithmName.SHA256 : HashAlgorithmName.SHA384, DSASignatureFormat.Rfc3279DerSequence);
-                case SignatureScheme.Ed25519:
-                    var publicKey = leaf.PublicKey.EncodedKeyValue.RawData;
-                    return publicKey.Length == Ed25519.PublicKeySize && signature.Length == Ed25519.SignatureSize
-                        && Ed25519.Verify(signature, 0, publicKey, 0, content, 0, content.Length);
-                default:
-                    return false;
-            }
-        }
-        catch (CryptographicException)
-        {
-            return false;
-        }
-    }
 
     private static KeyAlgorithm? AlgorithmOf(X509Certificate2 leaf)
     {

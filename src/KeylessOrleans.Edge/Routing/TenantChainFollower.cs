@@ -23,6 +23,7 @@ public sealed partial class TenantChainFollower(
     RouteTable routes,
     TenantClusterClients clients,
     KeyServerClient keys,
+    AnswerCheck answers,
     EdgeMetrics metrics,
     IOptions<EdgeOptions> options,
     ILogger<TenantChainFollower> logger) : BackgroundService
@@ -141,9 +142,10 @@ public sealed partial class TenantChainFollower(
         var request = new ProvePossessionRequest(keys.Context(tenant, chain.KeyId, chain.HostNames[0], null), scheme, challenge);
         var result = await keys.ProvePossessionAsync(replica, request);
         if (!result.IsOk) return $"key {chain.KeyId[..16]}… was not proven: {result.Status} ({result.Detail})";
-        return ChainAdmission.VerifyPossession(chain, new KeyGrainKey(tenant, replica, chain.KeyId), challenge, scheme, result.Output!)
-            ? null
-            : $"the possession proof for key {chain.KeyId[..16]}… does not verify with the certificate's public key";
+        var content = KeyPossession.SignedContent(new KeyGrainKey(tenant, replica, chain.KeyId), challenge);
+        return answers.SignatureProblem(chain.ChainDer[0], scheme, content, result.Output!) is { } problem
+            ? $"the possession proof for key {chain.KeyId[..16]}… is {problem}"
+            : null;
     }
 
     private void Refuse(string tenant, string replica, string problem)
