@@ -78,7 +78,7 @@ internal static class AuditComparison
         {
             ("ECDSA P-256 sign", replica => client.SignCertificateVerifyAsync(replica, new(Context(keys.EcdsaKeyId), SignatureScheme.EcdsaSecp256r1Sha256, Content()))),
             ("RSA-2048 PSS sign", replica => client.SignCertificateVerifyAsync(replica, new(Context(keys.RsaKeyId), SignatureScheme.RsaPssRsaeSha256, Content()))),
-            ("RSA-2048 decrypt", replica => client.DecryptPremasterAsync(replica, new(Context(keys.RsaKeyId), ciphertext, 0x0303, TlsRandoms.Client(), TlsRandoms.Server()))),
+            ("RSA-2048 decrypt + master secret", replica => client.DeriveMasterSecretAsync(replica, new(Context(keys.RsaKeyId), RsaKeyExchanges.Fresh(ciphertext)))),
         };
         foreach (var (name, call) in operations)
         {

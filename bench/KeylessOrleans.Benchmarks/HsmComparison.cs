@@ -45,8 +45,8 @@ internal static class HsmComparison
                 () => Check(hsm.SignCertificateVerify(hsmEcId, SignatureScheme.EcdsaSecp256r1Sha256, content))),
             ("RSA-2048 PSS sign", () => Check(local.SignCertificateVerify(pem.RsaKeyId, SignatureScheme.RsaPssRsaeSha256, content)),
                 () => Check(hsm.SignCertificateVerify(hsmRsaId, SignatureScheme.RsaPssRsaeSha256, content))),
-            ("RSA-2048 decrypt", () => Check(local.DecryptPremaster(pem.RsaKeyId, pemCiphertext, 0x0303)),
-                () => Check(hsm.DecryptPremaster(hsmRsaId, hsmCiphertext, 0x0303))),
+            ("RSA-2048 decrypt + master secret", () => Check(local.DeriveMasterSecret(pem.RsaKeyId, RsaKeyExchanges.Fresh(pemCiphertext))),
+                () => Check(hsm.DeriveMasterSecret(hsmRsaId, RsaKeyExchanges.Fresh(hsmCiphertext)))),
         };
         foreach (var (name, pemOperation, hsmOperation) in rows)
         {

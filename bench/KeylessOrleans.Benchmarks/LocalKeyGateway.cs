@@ -17,8 +17,8 @@ internal sealed class LocalKeyGateway(KeyOperations operations) : IKeyOperationG
     public KeyOperationResult SignServerKeyExchange(KeyCall call, SignatureScheme scheme, byte[] signedParams) =>
         operations.SignServerKeyExchange(call.KeyId, scheme, signedParams);
 
-    public KeyOperationResult DecryptPremaster(KeyCall call, byte[] encryptedPremaster, ushort clientVersion, byte[] clientRandom, byte[] serverRandom) =>
-        operations.DecryptPremaster(call.KeyId, encryptedPremaster, clientVersion);
+    public KeyOperationResult DeriveMasterSecret(KeyCall call, RsaKeyExchange exchange) =>
+        operations.DeriveMasterSecret(call.KeyId, exchange);
 
     /// <summary>The baseline holds the key itself: it has no need of delegated credentials.</summary>
     public Task<KeyOperationResult> DelegateCredentialAsync(KeyCall call, DelegationAsk ask) =>

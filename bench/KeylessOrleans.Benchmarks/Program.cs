@@ -78,8 +78,8 @@ var keyOps = new (string Name, Func<KeyOperationResult> Local, Func<Task<KeyOper
         () => client.SignCertificateVerifyAsync("primary", new(client.Context("bench", keys.RsaKeyId, BenchCluster.Host, null), SignatureScheme.RsaPssRsaeSha256, Content()))),
     ("RSA-2048 PKCS#1 sign (TLS 1.2 SKE)", () => local.SignServerKeyExchange(keys.RsaKeyId, SignatureScheme.RsaPkcs1Sha256, Ske()),
         () => client.SignServerKeyExchangeAsync("primary", new(client.Context("bench", keys.RsaKeyId, BenchCluster.Host, null), SignatureScheme.RsaPkcs1Sha256, Ske()))),
-    ("RSA-2048 decrypt", () => local.DecryptPremaster(keys.RsaKeyId, ciphertext, 0x0303),
-        () => client.DecryptPremasterAsync("primary", new(client.Context("bench", keys.RsaKeyId, BenchCluster.Host, null), ciphertext, 0x0303, TlsRandoms.Client(), TlsRandoms.Server()))),
+    ("RSA-2048 decrypt + master secret", () => local.DeriveMasterSecret(keys.RsaKeyId, RsaKeyExchanges.Fresh(ciphertext)),
+        () => client.DeriveMasterSecretAsync("primary", new(client.Context("bench", keys.RsaKeyId, BenchCluster.Host, null), RsaKeyExchanges.Fresh(ciphertext)))),
 };
 foreach (var (name, localOp, remoteOp) in keyOps.Where(op => Wanted(op.Name)))
 {

@@ -44,16 +44,16 @@ public sealed partial class KeyGrain(
     }
 
     public Task<KeyOperationResult> SignCertificateVerifyAsync(SignCertificateVerifyRequest request, CancellationToken cancellationToken = default) =>
-        RunAsync("sign_certificate_verify", request.Context, request.SignedContent,
+        RunAsync(SignCertificateVerifyRequest.OperationName, request.Context, request.SignedContent,
             () => operations.SignCertificateVerify(_identity.KeyId, request.Scheme, request.SignedContent));
 
     public Task<KeyOperationResult> SignServerKeyExchangeAsync(SignServerKeyExchangeRequest request, CancellationToken cancellationToken = default) =>
-        RunAsync("sign_server_key_exchange", request.Context, request.SignedParams,
+        RunAsync(SignServerKeyExchangeRequest.OperationName, request.Context, request.SignedParams,
             () => operations.SignServerKeyExchange(_identity.KeyId, request.Scheme, request.SignedParams));
 
-    public Task<KeyOperationResult> DecryptPremasterAsync(DecryptPremasterRequest request, CancellationToken cancellationToken = default) =>
-        RunAsync("decrypt_premaster", request.Context, request.EncryptedPremaster,
-            () => operations.DecryptPremaster(_identity.KeyId, request.EncryptedPremaster, request.ClientVersion));
+    public Task<KeyOperationResult> DeriveMasterSecretAsync(DeriveMasterSecretRequest request, CancellationToken cancellationToken = default) =>
+        RunAsync(DeriveMasterSecretRequest.OperationName, request.Context, request.Exchange.Input(),
+            () => operations.DeriveMasterSecret(_identity.KeyId, request.Exchange));
 
     public Task<KeyOperationResult> DelegateCredentialAsync(DelegateCredentialRequest request, CancellationToken cancellationToken = default) =>
         RunAsync(DelegateCredentialRequest.OperationName, request.Context, request.Input(),

@@ -6,7 +6,7 @@ using KeylessOrleans.Keys;
 namespace KeylessOrleans.KeyServer;
 
 /// <summary>
-/// The three private-key operations of a TLS server, each refusing anything but its own TLS structure.
+/// The private-key operations of a TLS server, each refusing anything but its own TLS structure.
 /// Plain logic over a key store, so it is tested without a cluster; the key grain only orchestrates.
 /// </summary>
 public sealed class KeyOperations(IKeyStore store)
@@ -38,21 +38,45 @@ public sealed class KeyOperations(IKeyStore store)
     }
 
     /// <summary>
-    /// Always Ok with 48 bytes for an RSA key: a bad ciphertext yields random bytes, indistinguishable from a
-    /// real premaster until the handshake's Finished check fails on the edge (RFC 5246 §7.4.7.1).
+    /// The master secret of one TLS 1.2 RSA key exchange. The premaster is decrypted with implicit rejection (a bad
+    /// ciphertext yields a stand-in that is indistinguishable until the client's Finished fails on the edge, RFC 5246
+    /// §7.4.7.1), fed to the PRF here and wiped: it never leaves this method. With a transcript the seed is the session
+    /// hash of those very messages (RFC 7627), computed here; without, the two randoms. Freshness of the server_random
+    /// is checked before this runs (<see cref="Access.HandshakeFreshness"/>).
     /// </summary>
-    public KeyOperationResult DecryptPremaster(string keyId, ReadOnlySpan<byte> ciphertext, ushort clientVersion)
+    public KeyOperationResult DeriveMasterSecret(string keyId, RsaKeyExchange exchange)
     {
         if (!store.TryGetKey(keyId, out var key)) return KeyNotFound(keyId);
         if (key.Algorithm != KeyAlgorithm.Rsa) return Invalid($"a {key.Algorithm} key cannot decrypt");
+        if (exchange.Prf is not (TlsPrfHash.Sha256 or TlsPrfHash.Sha384)) return Invalid($"PRF {exchange.Prf} is not a TLS 1.2 PRF");
+        if (exchange.ClientRandom.Length != 32 || exchange.ServerRandom.Length != 32) return Invalid("client and server randoms are 32 bytes");
+        string label;
+        byte[] seed;
+        if (exchange.Transcript is { } transcript)
+        {
+            if (RsaKeyExchangeTranscript.Validate(exchange) is { } problem) return Invalid($"transcript refused: {problem}");
+            label = Tls12Prf.ExtendedMasterSecretLabel;
+            seed = CryptographicOperations.HashData(Tls12Prf.HashOf(exchange.Prf), transcript);
+        }
+        else
+        {
+            label = Tls12Prf.MasterSecretLabel;
+            seed = [.. exchange.ClientRandom, .. exchange.ServerRandom];
+        }
+        byte[]? premaster = null;
         try
         {
-            return KeyOperationResult.Success(key.DecryptPremaster(ciphertext, clientVersion));
+            premaster = key.DecryptPremaster(exchange.EncryptedPremaster, exchange.ClientVersion);
+            return KeyOperationResult.Success(Tls12Prf.Derive(exchange.Prf, premaster, label, seed, Tls12Prf.MasterSecretLength));
         }
         catch (CryptographicException e)
         {
             // Only failures of the key's holder (e.g. an HSM gone) get here; bad ciphertexts never throw.
             return KeyOperationResult.Failure(KeyOperationStatus.CryptoFailed, $"decryption failed: {e.Message}");
+        }
+        finally
+        {
+            if (premaster is not null) CryptographicOperations.ZeroMemory(premaster);
         }
     }
 

@@ -59,8 +59,9 @@ public sealed class AuditLogTests : IAsyncLifetime
         await Run("sign_certificate_verify", rsa, cv1, c => Key(rsa).SignCertificateVerifyAsync(new(c, SignatureScheme.RsaPssRsaeSha256, cv1)));
         await Run("sign_certificate_verify", ec, cv2, c => Key(ec).SignCertificateVerifyAsync(new(c, SignatureScheme.EcdsaSecp256r1Sha256, cv2)));
         await Run("sign_server_key_exchange", ec, ske, c => Key(ec).SignServerKeyExchangeAsync(new(c, SignatureScheme.EcdsaSecp256r1Sha256, ske)));
-        await Run("decrypt_premaster", rsa, ciphertext, c => Key(rsa).DecryptPremasterAsync(new(c, ciphertext, 0x0303, TlsRandoms.Client(), TlsRandoms.Server())));
-        await Run("decrypt_premaster", rsa, garbage, c => Key(rsa).DecryptPremasterAsync(new(c, garbage, 0x0303, TlsRandoms.Client(), TlsRandoms.Server())));
+        var (exchange, garbageExchange) = (RsaKeyExchanges.Fresh(ciphertext), RsaKeyExchanges.Fresh(garbage));
+        await Run("derive_master_secret", rsa, exchange.Input(), c => Key(rsa).DeriveMasterSecretAsync(new(c, exchange)));
+        await Run("derive_master_secret", rsa, garbageExchange.Input(), c => Key(rsa).DeriveMasterSecretAsync(new(c, garbageExchange)));
         // Refused: PKCS#1 v1.5 in TLS 1.3, and a request naming another key than the grain it reached (by the key grain);
         // a host name the key's certificate does not cover (by the access filter, before the grain).
         await Run("sign_certificate_verify", rsa, cv3, c => Key(rsa).SignCertificateVerifyAsync(new(c, SignatureScheme.RsaPkcs1Sha256, cv3)));

@@ -81,11 +81,11 @@ public sealed class KeyAccessTests(KeyAccessFixture fixture) : IClassFixture<Key
         return new(client.Context(tenant, keyId, host, "192.0.2.9"), SignatureScheme.EcdsaSecp256r1Sha256, signed);
     }
 
-    private DecryptPremasterRequest Decrypt(KeyServerClient client, TenantKeyFolder keys, string tenant, string host, byte[]? serverRandom = null)
+    private DeriveMasterSecretRequest Decrypt(KeyServerClient client, TenantKeyFolder keys, string tenant, string host, byte[]? serverRandom = null)
     {
         byte[] premaster = [0x03, 0x03, .. RandomNumberGenerator.GetBytes(46)];
-        return new(client.Context(tenant, keys.RsaKeyId, host, "192.0.2.9"), keys.RsaPublic.Encrypt(premaster, RSAEncryptionPadding.Pkcs1), 0x0303,
-            TlsRandoms.Client(), serverRandom ?? TlsRandoms.Server());
+        return new(client.Context(tenant, keys.RsaKeyId, host, "192.0.2.9"),
+            RsaKeyExchanges.Fresh(keys.RsaPublic.Encrypt(premaster, RSAEncryptionPadding.Pkcs1), serverRandom: serverRandom));
     }
 
     [Fact]
@@ -148,12 +148,16 @@ public sealed class KeyAccessTests(KeyAccessFixture fixture) : IClassFixture<Key
         Assert.Equal(KeyOperationStatus.Unauthorized, elsewhere.Status);
         Assert.Equal(before, fixture.Performed("acme"));
 
-        // The same edge-a proof on its own request is accepted, once.
+        // The same edge-a proof on its own request is accepted, once: the proof's nonce is remembered, and so is the
+        // content (a freshly signed copy of the same request is refused too).
         var signedGenuine = genuine with { Proof = edgeA.Sign(targetKey, genuine) };
         Assert.Equal(KeyOperationStatus.Ok, (await grain.SignCertificateVerifyAsync(signedGenuine)).Status);
         var replayed = await grain.SignCertificateVerifyAsync(signedGenuine);
-        Assert.Equal(KeyOperationStatus.InvalidRequest, replayed.Status);
-        Assert.Contains("replayed", replayed.Detail);
+        Assert.Equal(KeyOperationStatus.Unauthorized, replayed.Status);
+        Assert.Contains("proof was replayed", replayed.Detail);
+        var resigned = await grain.SignCertificateVerifyAsync(genuine with { Proof = edgeA.Sign(targetKey, genuine) });
+        Assert.Equal(KeyOperationStatus.InvalidRequest, resigned.Status);
+        Assert.Contains("already served", resigned.Detail);
     }
 
     private static EdgeProofSigner Signer((string Certificate, string Key) identity) =>
@@ -179,11 +183,11 @@ public sealed class KeyAccessTests(KeyAccessFixture fixture) : IClassFixture<Key
             (await client.SignServerKeyExchangeAsync("primary", ServerKeyExchange(client, "acme", fixture.Acme.EcdsaKeyId, "www.acme.test", noMarker))).Status);
 
         var decrypt = Decrypt(client, fixture.Acme, "acme", "www.acme.test");
-        Assert.Equal(KeyOperationStatus.Ok, (await client.DecryptPremasterAsync("primary", decrypt)).Status);
-        var decryptAgain = await client.DecryptPremasterAsync("primary", decrypt);
+        Assert.Equal(KeyOperationStatus.Ok, (await client.DeriveMasterSecretAsync("primary", decrypt)).Status);
+        var decryptAgain = await client.DeriveMasterSecretAsync("primary", decrypt);
         Assert.Equal(KeyOperationStatus.InvalidRequest, decryptAgain.Status);
         Assert.Contains("replayed", decryptAgain.Detail);
-        var staleDecrypt = await client.DecryptPremasterAsync("primary",
+        var staleDecrypt = await client.DeriveMasterSecretAsync("primary",
             Decrypt(client, fixture.Acme, "acme", "www.acme.test", TlsRandoms.Server(DateTimeOffset.UtcNow.AddMinutes(5))));
         Assert.Equal(KeyOperationStatus.InvalidRequest, staleDecrypt.Status);
     }
@@ -211,7 +215,7 @@ public sealed class KeyAccessTests(KeyAccessFixture fixture) : IClassFixture<Key
 
         await Task.Delay(TimeSpan.FromSeconds(1.5));
         var before = fixture.Performed("initech");
-        var decrypt = await client.DecryptPremasterAsync("primary", Decrypt(client, fixture.Initech, "initech", "initech.test"));
+        var decrypt = await client.DeriveMasterSecretAsync("primary", Decrypt(client, fixture.Initech, "initech", "initech.test"));
         Assert.Equal(KeyOperationStatus.Unauthorized, decrypt.Status);
         Assert.Contains("RSA key exchange", decrypt.Detail);
         Assert.Equal(before, fixture.Performed("initech"));

@@ -56,8 +56,8 @@ public sealed class KeyCustodyTests(TwoTenantsFixture fixture) : IClassFixture<T
             await client.SignServerKeyExchangeAsync("primary", new(context(acme.EcdsaKeyId), SignatureScheme.EcdsaSecp256r1Sha256, Ske())),
         };
         byte[] premaster = [0x03, 0x03, .. RandomNumberGenerator.GetBytes(46)];
-        results.Add(await client.DecryptPremasterAsync("primary", new(context(acme.RsaKeyId), acme.RsaPublic.Encrypt(premaster, RSAEncryptionPadding.Pkcs1), 0x0303, TlsRandoms.Client(), TlsRandoms.Server())));
-        results.Add(await client.DecryptPremasterAsync("primary", new(context(acme.RsaKeyId), RandomNumberGenerator.GetBytes(256), 0x0303, TlsRandoms.Client(), TlsRandoms.Server())));
+        results.Add(await client.DeriveMasterSecretAsync("primary", new(context(acme.RsaKeyId), RsaKeyExchanges.Fresh(acme.RsaPublic.Encrypt(premaster, RSAEncryptionPadding.Pkcs1)))));
+        results.Add(await client.DeriveMasterSecretAsync("primary", new(context(acme.RsaKeyId), RsaKeyExchanges.Fresh(RandomNumberGenerator.GetBytes(256)))));
         Assert.All(results, r => Assert.Equal(KeyOperationStatus.Ok, r.Status)); // the key operations really ran
         // Refused requests too: their error details must not leak anything either.
         await client.SignCertificateVerifyAsync("primary", new(context(acme.RsaKeyId), SignatureScheme.RsaPkcs1Sha256, Content()));

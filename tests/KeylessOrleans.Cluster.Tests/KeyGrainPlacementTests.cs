@@ -41,15 +41,16 @@ public sealed class KeyGrainPlacementTests(TwoTenantsFixture fixture) : IClassFi
     }
 
     [Fact]
-    public async Task A_premaster_decrypted_through_the_cluster_round_trips()
+    public async Task A_master_secret_derived_through_the_cluster_is_the_handshakes_and_no_premaster_comes_back()
     {
         byte[] premaster = [0x03, 0x03, .. RandomNumberGenerator.GetBytes(46)];
-        var ciphertext = fixture.AcmeKeys.RsaPublic.Encrypt(premaster, RSAEncryptionPadding.Pkcs1);
-        var result = await fixture.KeyClient.DecryptPremasterAsync("primary",
-            new DecryptPremasterRequest(fixture.KeyClient.Context("acme", fixture.AcmeKeys.RsaKeyId, "www.acme.test", null), ciphertext, 0x0303, TlsRandoms.Client(), TlsRandoms.Server()));
+        var exchange = RsaKeyExchanges.Fresh(fixture.AcmeKeys.RsaPublic.Encrypt(premaster, RSAEncryptionPadding.Pkcs1));
+        var result = await fixture.KeyClient.DeriveMasterSecretAsync("primary",
+            new DeriveMasterSecretRequest(fixture.KeyClient.Context("acme", fixture.AcmeKeys.RsaKeyId, "www.acme.test", null), exchange));
 
         Assert.Equal(KeyOperationStatus.Ok, result.Status);
-        Assert.Equal(premaster, result.Output);
+        Assert.Equal(IndependentPrf.MasterSecret(premaster, exchange.ClientRandom, exchange.ServerRandom), result.Output);
+        Assert.NotEqual(premaster, result.Output);
     }
 
     [Fact]

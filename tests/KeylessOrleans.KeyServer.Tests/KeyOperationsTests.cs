@@ -155,15 +155,15 @@ public sealed class KeyOperationsTests(KeyOperationsFixture fixture) : IClassFix
     {
         var unknown = new string('0', 64);
         Assert.Equal(KeyOperationStatus.KeyNotFound, fixture.Operations.SignCertificateVerify(unknown, SignatureScheme.EcdsaSecp256r1Sha256, CertificateVerifyContent.Build(new byte[32])).Status);
-        Assert.Equal(KeyOperationStatus.KeyNotFound, fixture.Operations.DecryptPremaster(unknown, new byte[256], 0x0303).Status);
+        Assert.Equal(KeyOperationStatus.KeyNotFound, fixture.Operations.DeriveMasterSecret(unknown, RsaKeyExchanges.Fresh(new byte[256])).Status);
         Assert.Equal(KeyOperationStatus.KeyNotFound, fixture.Operations.Describe(unknown).Status);
     }
 
     [Fact]
     public void Ec_and_ed25519_keys_refuse_to_decrypt()
     {
-        Assert.Equal(KeyOperationStatus.InvalidRequest, fixture.Operations.DecryptPremaster(KeyId("p256"), new byte[64], 0x0303).Status);
-        Assert.Equal(KeyOperationStatus.InvalidRequest, fixture.Operations.DecryptPremaster(KeyId("ed25519"), new byte[64], 0x0303).Status);
+        Assert.Equal(KeyOperationStatus.InvalidRequest, fixture.Operations.DeriveMasterSecret(KeyId("p256"), RsaKeyExchanges.Fresh(new byte[64])).Status);
+        Assert.Equal(KeyOperationStatus.InvalidRequest, fixture.Operations.DeriveMasterSecret(KeyId("ed25519"), RsaKeyExchanges.Fresh(new byte[64])).Status);
     }
 
     [Fact]

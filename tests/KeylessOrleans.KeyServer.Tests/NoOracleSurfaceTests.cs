@@ -30,13 +30,13 @@ public sealed class NoOracleSurfaceTests
     public void The_key_grain_offers_only_the_three_tls_operations_delegation_edge_sessions_and_a_description()
     {
         var methods = typeof(IKeyGrain).GetMethods().Select(m => m.Name).Order().ToList();
-        Assert.Equal(["DecryptPremasterAsync", "DelegateCredentialAsync", "DescribeAsync", "OpenEdgeSessionAsync", "ProvePossessionAsync", "SignCertificateVerifyAsync", "SignServerKeyExchangeAsync"], methods);
+        Assert.Equal(["DelegateCredentialAsync", "DeriveMasterSecretAsync", "DescribeAsync", "OpenEdgeSessionAsync", "ProvePossessionAsync", "SignCertificateVerifyAsync", "SignServerKeyExchangeAsync"], methods);
         Assert.Equal([typeof(ProvePossessionRequest), typeof(CancellationToken)], Parameters(nameof(IKeyGrain.ProvePossessionAsync)));
         Assert.Equal([typeof(EdgeSessionRequest), typeof(CancellationToken)], Parameters(nameof(IKeyGrain.OpenEdgeSessionAsync)));
         Assert.Equal([typeof(DelegateCredentialRequest), typeof(CancellationToken)], Parameters(nameof(IKeyGrain.DelegateCredentialAsync)));
         Assert.Equal([typeof(SignCertificateVerifyRequest), typeof(CancellationToken)], Parameters(nameof(IKeyGrain.SignCertificateVerifyAsync)));
         Assert.Equal([typeof(SignServerKeyExchangeRequest), typeof(CancellationToken)], Parameters(nameof(IKeyGrain.SignServerKeyExchangeAsync)));
-        Assert.Equal([typeof(DecryptPremasterRequest), typeof(CancellationToken)], Parameters(nameof(IKeyGrain.DecryptPremasterAsync)));
+        Assert.Equal([typeof(DeriveMasterSecretRequest), typeof(CancellationToken)], Parameters(nameof(IKeyGrain.DeriveMasterSecretAsync)));
         Assert.Equal([typeof(CancellationToken)], Parameters(nameof(IKeyGrain.DescribeAsync)));
     }
 
@@ -47,7 +47,8 @@ public sealed class NoOracleSurfaceTests
             .Where(p => p.GetCustomAttributes().Any(a => a.GetType().Name == "IdAttribute")).Select(p => p.Name).Order().ToArray();
         Assert.Equal(["Context", "Proof", "Scheme", "SignedContent"], Fields(typeof(SignCertificateVerifyRequest)));
         Assert.Equal(["Context", "Proof", "Scheme", "SignedParams"], Fields(typeof(SignServerKeyExchangeRequest)));
-        Assert.Equal(["ClientRandom", "ClientVersion", "Context", "EncryptedPremaster", "Proof", "ServerRandom"], Fields(typeof(DecryptPremasterRequest)));
+        Assert.Equal(["Context", "Exchange", "Proof"], Fields(typeof(DeriveMasterSecretRequest)));
+        Assert.Equal(["ClientRandom", "ClientVersion", "EncryptedPremaster", "Prf", "ServerRandom", "Transcript"], Fields(typeof(RsaKeyExchange)));
         Assert.Equal(["CertificateSha256", "Context", "DelegatedPublicKey", "DelegatedScheme", "PossessionSignature", "PossessionTime", "Proof", "Scheme", "ValiditySeconds"],
             Fields(typeof(DelegateCredentialRequest)));
         Assert.Equal(["Certificate", "EdgePublicKey", "Nonce", "Signature", "UnixTimeMilliseconds"], Fields(typeof(EdgeSessionRequest)));

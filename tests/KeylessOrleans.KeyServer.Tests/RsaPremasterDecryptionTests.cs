@@ -19,7 +19,7 @@ public sealed class RsaPremasterDecryptionTests(KeyOperationsFixture fixture) : 
         byte[] premaster = [0x03, 0x03, .. RandomNumberGenerator.GetBytes(46)];
         var ciphertext = fixture.Folder.RsaPublic.Encrypt(premaster, RSAEncryptionPadding.Pkcs1);
 
-        var result = fixture.Operations.DecryptPremaster(RsaKeyId, ciphertext, Tls12);
+        var result = fixture.Store.DecryptPremaster(RsaKeyId, ciphertext, Tls12);
 
         Assert.Equal(KeyOperationStatus.Ok, result.Status);
         Assert.Equal(premaster, result.Output);
@@ -34,8 +34,8 @@ public sealed class RsaPremasterDecryptionTests(KeyOperationsFixture fixture) : 
     {
         var (ciphertext, embedded) = Craft(invalidClass);
 
-        var first = fixture.Operations.DecryptPremaster(RsaKeyId, ciphertext, Tls12);
-        var second = fixture.Operations.DecryptPremaster(RsaKeyId, ciphertext, Tls12);
+        var first = fixture.Store.DecryptPremaster(RsaKeyId, ciphertext, Tls12);
+        var second = fixture.Store.DecryptPremaster(RsaKeyId, ciphertext, Tls12);
 
         Assert.Equal(KeyOperationStatus.Ok, first.Status);
         Assert.Equal(KeyOperationStatus.Ok, second.Status);
@@ -58,8 +58,8 @@ public sealed class RsaPremasterDecryptionTests(KeyOperationsFixture fixture) : 
         var length = delta == int.MinValue ? 0 : ModulusLength + delta;
         var ciphertext = RandomNumberGenerator.GetBytes(length);
 
-        var first = fixture.Operations.DecryptPremaster(RsaKeyId, ciphertext, Tls12);
-        var second = fixture.Operations.DecryptPremaster(RsaKeyId, ciphertext, Tls12);
+        var first = fixture.Store.DecryptPremaster(RsaKeyId, ciphertext, Tls12);
+        var second = fixture.Store.DecryptPremaster(RsaKeyId, ciphertext, Tls12);
 
         Assert.True(first.IsOk, variant);
         Assert.Equal(48, first.Output!.Length);
@@ -70,8 +70,8 @@ public sealed class RsaPremasterDecryptionTests(KeyOperationsFixture fixture) : 
     public void Ciphertext_not_below_the_modulus_yields_fresh_random_48_bytes()
     {
         var ciphertext = Enumerable.Repeat((byte)0xFF, ModulusLength).ToArray();
-        var first = fixture.Operations.DecryptPremaster(RsaKeyId, ciphertext, Tls12);
-        var second = fixture.Operations.DecryptPremaster(RsaKeyId, ciphertext, Tls12);
+        var first = fixture.Store.DecryptPremaster(RsaKeyId, ciphertext, Tls12);
+        var second = fixture.Store.DecryptPremaster(RsaKeyId, ciphertext, Tls12);
         Assert.True(first.IsOk);
         Assert.Equal(48, first.Output!.Length);
         Assert.NotEqual(first.Output, second.Output);

@@ -237,7 +237,7 @@ public sealed class KeylessTestCluster : IAsyncDisposable
 
 /// <summary>
 /// What a hostile key server does to its answers: signatures and credentials come back with the last byte flipped.
-/// It proves possession honestly (it does hold the key), so edges admit its chains; a premaster is left alone (no edge
+/// It proves possession honestly (it does hold the key), so edges admit its chains; a master secret is left alone (no edge
 /// can check one, and a wrong one only fails the handshake at Finished).
 /// </summary>
 public sealed class TamperingGrainCallFilter : IIncomingGrainCallFilter
@@ -246,7 +246,7 @@ public sealed class TamperingGrainCallFilter : IIncomingGrainCallFilter
     {
         await context.Invoke();
         if (context.Result is KeyOperationResult { IsOk: true, Output: { Length: > 0 } output } result
-            && context.Request.GetArgumentCount() > 0 && context.Request.GetArgument(0) is not (DecryptPremasterRequest or ProvePossessionRequest))
+            && context.Request.GetArgumentCount() > 0 && context.Request.GetArgument(0) is not (DeriveMasterSecretRequest or ProvePossessionRequest))
             context.Result = result with { Output = [.. output[..^1], (byte)(output[^1] ^ 1)] };
     }
 }

@@ -16,3 +16,10 @@ public static class TlsRandoms
         return random;
     }
 }
+
+/// <summary>TLS 1.2 RSA key exchanges as an edge would send them, with fresh randoms and no transcript.</summary>
+public static class RsaKeyExchanges
+{
+    public static KeylessOrleans.Keys.RsaKeyExchange Fresh(byte[] ciphertext, ushort clientVersion = 0x0303, byte[]? serverRandom = null) =>
+        new(ciphertext, clientVersion, TlsRandoms.Client(), serverRandom ?? TlsRandoms.Server(), KeylessOrleans.Keys.TlsPrfHash.Sha256);
+}

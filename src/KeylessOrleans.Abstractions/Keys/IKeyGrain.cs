@@ -3,7 +3,8 @@ namespace KeylessOrleans.Keys;
 /// <summary>
 /// A tenant's private key, served from the tenant's own on-prem silo. Identity: <see cref="KeyGrainKey"/>.
 /// There is deliberately no "sign these bytes" and no way to read key material: each operation checks that
-/// its input is the exact TLS structure it claims to be, or (delegated credentials) builds that structure itself.
+/// its input is the exact TLS structure it claims to be, or (delegated credentials, master secrets) builds what it
+/// signs or derives itself.
 /// </summary>
 [Alias("keyless.IKeyGrain")]
 public interface IKeyGrain : IGrainWithStringKey
@@ -14,8 +15,9 @@ public interface IKeyGrain : IGrainWithStringKey
     [Alias("SignServerKeyExchange")]
     Task<KeyOperationResult> SignServerKeyExchangeAsync(SignServerKeyExchangeRequest request, CancellationToken cancellationToken = default);
 
-    [Alias("DecryptPremaster")]
-    Task<KeyOperationResult> DecryptPremasterAsync(DecryptPremasterRequest request, CancellationToken cancellationToken = default);
+    /// <summary>TLS 1.2 RSA key exchange: the output is the handshake's 48-byte master secret, never the premaster.</summary>
+    [Alias("DeriveMasterSecret")]
+    Task<KeyOperationResult> DeriveMasterSecretAsync(DeriveMasterSecretRequest request, CancellationToken cancellationToken = default);
 
     /// <summary>Issue an RFC 9345 delegated credential to an edge's key; the output is the encoded DelegatedCredential.</summary>
     [Alias("DelegateCredential")]

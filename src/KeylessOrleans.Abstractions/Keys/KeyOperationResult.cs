@@ -1,7 +1,7 @@
 namespace KeylessOrleans.Keys;
 
 /// <summary>The result of a key operation: a status and, when <see cref="KeyOperationStatus.Ok"/>, the output.</summary>
-/// <param name="Output">A signature, the 48-byte premaster secret, or an encoded delegated credential; null unless the status is Ok.</param>
+/// <param name="Output">A signature, a 48-byte TLS 1.2 master secret, or an encoded delegated credential; null unless the status is Ok.</param>
 /// <param name="Detail">A short, secret-free reason for a failure, fit for logs.</param>
 [GenerateSerializer, Immutable, Alias("keyless.KeyOperationResult")]
 public sealed record KeyOperationResult(

@@ -55,29 +55,23 @@ public sealed record SignServerKeyExchangeRequest(
     public byte[] InputDigest() => KeyRequestDigest.Of(OperationName, (ushort)Scheme, SignedParams);
 }
 
-/// <summary>Decrypt a TLS 1.2 RSA key-exchange premaster secret, for one handshake.</summary>
-/// <param name="EncryptedPremaster">The ClientKeyExchange ciphertext, exactly the modulus length.</param>
-/// <param name="ClientVersion">The client_version from the ClientHello (0x0303 for TLS 1.2), which the premaster must start with.</param>
-/// <param name="ClientRandom">The handshake's client_random (32 bytes).</param>
-/// <param name="ServerRandom">
-/// The handshake's server_random (32 bytes: gmt_unix_time first, the TLS 1.2 downgrade marker last). The key
-/// server decrypts once per server_random and only while its time is fresh, so a recorded key exchange cannot
-/// be replayed through it later.
-/// </param>
-[GenerateSerializer, Immutable, Alias("keyless.DecryptPremasterRequest")]
-public sealed record DecryptPremasterRequest(
+/// <summary>
+/// Derive the master secret of a TLS 1.2 RSA key exchange (RFC 5246 §8.1, RFC 7627 §4): the key server decrypts the
+/// premaster and feeds it to the PRF itself, and answers only the 48-byte master secret. The premaster never leaves
+/// the key server, so an edge that replays a recorded ClientKeyExchange, under fresh randoms or a fresh transcript,
+/// gets a master secret that opens nothing recorded; with the recorded ones it is refused as stale or replayed.
+/// </summary>
+[GenerateSerializer, Immutable, Alias("keyless.DeriveMasterSecretRequest")]
+public sealed record DeriveMasterSecretRequest(
     [property: Id(0)] KeyRequestContext Context,
-    [property: Id(1)] byte[] EncryptedPremaster,
-    [property: Id(2)] ushort ClientVersion,
-    [property: Id(3)] byte[] ClientRandom,
-    [property: Id(4)] byte[] ServerRandom,
-    [property: Id(5)] EdgeProof? Proof = null) : IKeyOperationRequest
+    [property: Id(1)] RsaKeyExchange Exchange,
+    [property: Id(2)] EdgeProof? Proof = null) : IKeyOperationRequest
 {
-    public const string OperationName = "decrypt_premaster";
+    public const string OperationName = "derive_master_secret";
 
     public string Operation => OperationName;
 
-    public byte[] InputDigest() => KeyRequestDigest.Of(OperationName, ClientVersion, [.. ClientRandom, .. ServerRandom, .. EncryptedPremaster]);
+    public byte[] InputDigest() => KeyRequestDigest.Of(OperationName, Exchange.ClientVersion, Exchange.Input());
 }
 
 /// <summary>

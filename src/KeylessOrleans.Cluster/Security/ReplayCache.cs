@@ -1,11 +1,12 @@
 namespace KeylessOrleans.Cluster.Security;
 
 /// <summary>
-/// Requests seen in the last one to two freshness windows, by a 128-bit digest. Two generations rotate every
-/// window, so memory stays bounded by twice the capacity; a request older than the window is refused by its time
-/// check anyway, so forgetting it then is safe.
+/// Requests seen lately, by a 128-bit digest: each is remembered for at least <paramref name="retention"/> (at most
+/// twice that). Two generations rotate every <paramref name="retention"/>, so memory stays bounded by twice the
+/// capacity. The retention must cover the whole span in which a request's time check would accept it (for a time
+/// accepted within ±w of now, 2w): forgetting a request sooner would let its replay through.
 /// </summary>
-public sealed class ReplayCache(TimeSpan window, int capacity, TimeProvider time)
+public sealed class ReplayCache(TimeSpan retention, int capacity, TimeProvider time)
 {
     private readonly Lock _lock = new();
     private HashSet<UInt128> _current = [];
@@ -20,7 +21,7 @@ public sealed class ReplayCache(TimeSpan window, int capacity, TimeProvider time
         lock (_lock)
         {
             var now = time.GetTimestamp();
-            if (time.GetElapsedTime(_rotated, now) >= window)
+            if (time.GetElapsedTime(_rotated, now) >= retention)
             {
                 (_previous, _current) = (_current, _previous);
                 _current.Clear();

@@ -41,11 +41,11 @@ public sealed partial class HandshakeGrain(
             (replica, timeout) => keys.SignServerKeyExchangeAsync(replica, new SignServerKeyExchangeRequest(Context(call), scheme, signedParams), timeout),
             signature => answers.SignatureProblem(call.Certificate, scheme, signedParams, signature));
 
-    /// <summary>A premaster cannot be checked without the key; a wrong one fails at the client's Finished.</summary>
-    public Task<KeyOperationResult> DecryptPremasterAsync(KeyCall call, byte[] encryptedPremaster, ushort clientVersion, byte[] clientRandom, byte[] serverRandom) =>
-        WithFailoverAsync(call, DecryptPremasterRequest.OperationName,
-            (replica, timeout) => keys.DecryptPremasterAsync(replica, new DecryptPremasterRequest(Context(call), encryptedPremaster, clientVersion, clientRandom, serverRandom), timeout),
-            static _ => null);
+    /// <summary>A master secret cannot be checked without the key; a wrong one fails at the client's Finished.</summary>
+    public Task<KeyOperationResult> DeriveMasterSecretAsync(KeyCall call, RsaKeyExchange exchange) =>
+        WithFailoverAsync(call, DeriveMasterSecretRequest.OperationName,
+            (replica, timeout) => keys.DeriveMasterSecretAsync(replica, new DeriveMasterSecretRequest(Context(call), exchange), timeout),
+            static secret => secret.Length == 48 ? null : $"a master secret of {secret.Length} bytes");
 
     public Task<KeyOperationResult> DelegateCredentialAsync(KeyCall call, DelegationAsk ask) =>
         WithFailoverAsync(call, DelegateCredentialRequest.OperationName,

@@ -26,13 +26,13 @@ public sealed partial class HandshakeGrainGateway(
     private IHandshakeGrain Grain => grains.GetGrain<IHandshakeGrain>(0);
 
     public KeyOperationResult SignCertificateVerify(KeyCall call, SignatureScheme scheme, byte[] signedContent) =>
-        Run(call, "sign_certificate_verify", () => Grain.SignCertificateVerifyAsync(call, scheme, signedContent));
+        Run(call, SignCertificateVerifyRequest.OperationName, () => Grain.SignCertificateVerifyAsync(call, scheme, signedContent));
 
     public KeyOperationResult SignServerKeyExchange(KeyCall call, SignatureScheme scheme, byte[] signedParams) =>
-        Run(call, "sign_server_key_exchange", () => Grain.SignServerKeyExchangeAsync(call, scheme, signedParams));
+        Run(call, SignServerKeyExchangeRequest.OperationName, () => Grain.SignServerKeyExchangeAsync(call, scheme, signedParams));
 
-    public KeyOperationResult DecryptPremaster(KeyCall call, byte[] encryptedPremaster, ushort clientVersion, byte[] clientRandom, byte[] serverRandom) =>
-        Run(call, "decrypt_premaster", () => Grain.DecryptPremasterAsync(call, encryptedPremaster, clientVersion, clientRandom, serverRandom));
+    public KeyOperationResult DeriveMasterSecret(KeyCall call, RsaKeyExchange exchange) =>
+        Run(call, DeriveMasterSecretRequest.OperationName, () => Grain.DeriveMasterSecretAsync(call, exchange));
 
     public Task<KeyOperationResult> DelegateCredentialAsync(KeyCall call, DelegationAsk ask) => local.Call(() => Grain.DelegateCredentialAsync(call, ask));
 

@@ -33,8 +33,8 @@ public interface IHandshakeGrain : IGrainWithIntegerKey
     [Alias("SignServerKeyExchange")]
     Task<KeyOperationResult> SignServerKeyExchangeAsync(KeyCall call, SignatureScheme scheme, byte[] signedParams);
 
-    [Alias("DecryptPremaster")]
-    Task<KeyOperationResult> DecryptPremasterAsync(KeyCall call, byte[] encryptedPremaster, ushort clientVersion, byte[] clientRandom, byte[] serverRandom);
+    [Alias("DeriveMasterSecret")]
+    Task<KeyOperationResult> DeriveMasterSecretAsync(KeyCall call, RsaKeyExchange exchange);
 
     [Alias("DelegateCredential")]
     Task<KeyOperationResult> DelegateCredentialAsync(KeyCall call, DelegationAsk ask);

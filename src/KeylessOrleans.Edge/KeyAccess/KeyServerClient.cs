@@ -27,9 +27,9 @@ public sealed partial class KeyServerClient(
         CallAsync(replica, request, target => request with { Proof = signer.Sign(target, request) },
             (grain, signed, token) => grain.SignServerKeyExchangeAsync(signed, token), timeout);
 
-    public Task<KeyOperationResult> DecryptPremasterAsync(string replica, DecryptPremasterRequest request, TimeSpan? timeout = null) =>
+    public Task<KeyOperationResult> DeriveMasterSecretAsync(string replica, DeriveMasterSecretRequest request, TimeSpan? timeout = null) =>
         CallAsync(replica, request, target => request with { Proof = signer.Sign(target, request) },
-            (grain, signed, token) => grain.DecryptPremasterAsync(signed, token), timeout);
+            (grain, signed, token) => grain.DeriveMasterSecretAsync(signed, token), timeout);
 
     public Task<KeyOperationResult> DelegateCredentialAsync(string replica, DelegateCredentialRequest request, TimeSpan? timeout = null) =>
         CallAsync(replica, request, target => request with { Proof = signer.Sign(target, request) },

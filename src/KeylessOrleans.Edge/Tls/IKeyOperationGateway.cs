@@ -13,7 +13,8 @@ public interface IKeyOperationGateway
 
     KeyOperationResult SignServerKeyExchange(KeyCall call, SignatureScheme scheme, byte[] signedParams);
 
-    KeyOperationResult DecryptPremaster(KeyCall call, byte[] encryptedPremaster, ushort clientVersion, byte[] clientRandom, byte[] serverRandom);
+    /// <summary>TLS 1.2 RSA key exchange: the handshake's 48-byte master secret, derived by the key server.</summary>
+    KeyOperationResult DeriveMasterSecret(KeyCall call, RsaKeyExchange exchange);
 
     /// <summary>Asks for a delegated credential, off any handshake's path (no handshake thread waits for it).</summary>
     Task<KeyOperationResult> DelegateCredentialAsync(KeyCall call, DelegationAsk ask);

@@ -35,7 +35,7 @@ public sealed record TlsServerContext(
 /// One connection's TLS server: TLS 1.3 and 1.2 with AEAD suites only, certificate chosen per SNI from the
 /// registry and per what the client can verify, private-key operations sent to the tenant's key server.
 /// </summary>
-public sealed class KeylessTlsServer(TlsServerContext shared, string clientAddress, HandshakeFacts facts)
+public sealed class KeylessTlsServer(TlsServerContext shared, string clientAddress, HandshakeFacts facts, HandshakeTranscript transcript)
     : DefaultTlsServer(shared.Crypto)
 {
     // Order matters: the server's preference wins (PreferLocalCipherSuites). ECDHE, then finite-field DHE (slower,
@@ -270,6 +270,7 @@ public sealed class KeylessTlsServer(TlsServerContext shared, string clientAddre
     public override TlsCredentials GetCredentials()
     {
         if (!TlsUtilities.IsTlsV13(m_context)) return base.GetCredentials();
+        transcript.Stop(); // only a TLS 1.2 RSA key exchange sends the handshake's messages to the key server
         var clientSigAlgs = m_context.SecurityParameters.ClientSigAlgs;
         if (DelegatedSigner(clientSigAlgs) is { } delegated) return delegated;
         foreach (var algorithm in Tls13Preference)
@@ -312,11 +313,12 @@ public sealed class KeylessTlsServer(TlsServerContext shared, string clientAddre
     {
         var key = Key(KeyAlgorithm.Rsa) ?? throw new TlsFatalAlert(AlertDescription.internal_error);
         _served = shared.Chains.For(key);
-        return new KeylessDecryptor(_served.Tls12, Crypto, Call(key, _served), shared.Keys, facts);
+        return new KeylessDecryptor(_served.Tls12, Crypto, Call(key, _served), shared.Keys, transcript, facts);
     }
 
     private KeylessSigner Signer(KeyRoute key, SignatureAndHashAlgorithm scheme, bool tls13)
     {
+        transcript.Stop();
         _served = shared.Chains.For(key);
         return new KeylessSigner(tls13 ? Tls13Certificate(_served) : _served.Tls12, scheme, tls13, Call(key, _served), shared.Keys, facts);
     }

@@ -31,6 +31,7 @@ public sealed partial class TlsConnection(
     private readonly byte[] _input = ArrayPool<byte>.Shared.Rent(BufferSize);
     private readonly byte[] _sendBuffer = ArrayPool<byte>.Shared.Rent(BufferSize);
     private readonly IPEndPoint _clientEndPoint = (IPEndPoint)client.RemoteEndPoint!;
+    private readonly HandshakeTranscript _transcript = new();
 
     public HandshakeFacts Facts { get; } = new();
 
@@ -70,12 +71,13 @@ public sealed partial class TlsConnection(
         var input = _input;
         try
         {
-            var server = new KeylessTlsServer(shared, _clientEndPoint.Address.ToString(), Facts);
+            var server = new KeylessTlsServer(shared, _clientEndPoint.Address.ToString(), Facts, _transcript);
             _tls.Accept(server);
             while (_tls.IsHandshaking)
             {
                 var read = await client.ReceiveAsync(input, SocketFlags.None, deadline.Token);
                 if (read == 0) return "client_closed";
+                _transcript.FromClient(input.AsSpan(0, read)); // before BouncyCastle acts on them: a key call may need them
                 Task step;
                 if (!server.MayCallKeyServer)
                 {
@@ -101,6 +103,7 @@ public sealed partial class TlsConnection(
                 }
                 await FlushToClientAsync(deadline.Token); // the next handshake flight
             }
+            _transcript.Stop();
             // A client may send Finished and close_notify together: the handshake still completed.
             return Facts.Version is not null ? "ok" : "closed";
         }
@@ -350,6 +353,7 @@ public sealed partial class TlsConnection(
         while ((available = _tls.GetAvailableOutputBytes()) > 0)
         {
             var count = _tls.ReadOutput(_sendBuffer, 0, Math.Min(available, _sendBuffer.Length));
+            _transcript.FromServer(_sendBuffer.AsSpan(0, count)); // a no-op once the handshake no longer needs it
             await client.SendAsync(_sendBuffer.AsMemory(0, count), SocketFlags.None, cancellationToken);
         }
     }

@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
+using System.Text;
 using KeylessOrleans.Cluster.Security;
 using KeylessOrleans.Keys;
 
@@ -37,24 +38,43 @@ public sealed class EdgeAuthenticator : IDisposable
     /// <summary>Nonces of session requests still inside the freshness window, so a replayed one opens nothing.</summary>
     private readonly ConcurrentDictionary<string, DateTimeOffset> _sessionNonces = new(StringComparer.Ordinal);
 
+    /// <summary>Nonces of verified edge proofs, for as long as their time would be accepted: a proof works once.</summary>
+    private readonly ReplayCache _proofNonces;
+
     public EdgeAuthenticator(KeyAccessOptions options, TimeProvider time)
     {
         _window = options.FreshnessWindow;
         _time = time;
+        _proofNonces = new ReplayCache(2 * _window, options.ReplayCacheSize, time);
         if (!string.IsNullOrWhiteSpace(options.EdgeCa)) _authority = X509CertificateLoader.LoadCertificateFromFile(options.EdgeCa);
     }
 
     /// <summary>False in the single-machine demo: no CA, so no way to tell edges apart.</summary>
     public bool IsEnabled => _authority is not null;
 
-    /// <summary>The edge's name, or why the proof does not hold.</summary>
+    /// <summary>
+    /// The edge's name, or why the proof does not hold. A proof's nonce is remembered once the proof verifies (so
+    /// forged proofs cannot fill the cache): the same proof again, e.g. a captured request resent, is refused.
+    /// </summary>
     public (string? Edge, string? Problem) Authenticate(KeyGrainKey target, IKeyOperationRequest request)
     {
         if (request.Proof is not { } proof) return (null, "the request carries no edge proof");
         if (Stale(proof.UnixTimeMilliseconds, "edge proof") is { } stale) return (null, stale);
         if (proof.Nonce.Length != 16) return (null, "the edge proof's nonce is not 16 bytes");
-        if (proof.Session is { } sessionId) return AuthenticateBySession(target, request, proof, sessionId);
+        var (edge, problem) = proof.Session is { } sessionId
+            ? AuthenticateBySession(target, request, proof, sessionId)
+            : AuthenticateBySignature(target, request, proof);
+        if (edge is null) return (null, problem);
+        return _proofNonces.TryAdd(SHA256.HashData([.. Encoding.UTF8.GetBytes(edge), .. proof.Nonce])) switch
+        {
+            ReplayCache.Outcome.New => (edge, null),
+            ReplayCache.Outcome.Replayed => (null, $"edge {edge}'s proof was replayed (its nonce was already used)"),
+            _ => (null, "the proof-nonce cache is full: too many requests in the freshness window"),
+        };
+    }
 
+    private (string? Edge, string? Problem) AuthenticateBySignature(KeyGrainKey target, IKeyOperationRequest request, EdgeProof proof)
+    {
         var edge = Certify(proof.Certificate);
         if (edge.Problem is not null) return (null, edge.Problem);
         var content = EdgeProofContent.Build(target, request, proof.UnixTimeMilliseconds, proof.Nonce);

@@ -82,7 +82,7 @@ public sealed partial class KeyAccessFilter(KeyAccessGuard guard, AuditLog audit
     {
         SignCertificateVerifyRequest r => r.SignedContent,
         SignServerKeyExchangeRequest r => r.SignedParams,
-        DecryptPremasterRequest r => r.EncryptedPremaster,
+        DeriveMasterSecretRequest r => r.Exchange.Input(),
         DelegateCredentialRequest r => r.Input(),
         ProvePossessionRequest r => r.Challenge,
         _ => [],

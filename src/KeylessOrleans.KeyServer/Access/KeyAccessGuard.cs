@@ -31,8 +31,8 @@ public sealed class KeyAccessGuard(
         var authenticated = authenticator.IsEnabled;
         if (!policy.Allows(edge))
             return Refuse(edge, authenticated, KeyOperationStatus.Unauthorized, "edge_not_allowed", $"edge {edge} is not among this tenant's allowed edges");
-        if (request is DecryptPremasterRequest && !policy.AllowRsaDecryption)
-            return Refuse(edge, authenticated, KeyOperationStatus.Unauthorized, "operation_not_allowed", "this tenant does not allow RSA key exchange (premaster decryption)");
+        if (request is DeriveMasterSecretRequest && !policy.AllowRsaDecryption)
+            return Refuse(edge, authenticated, KeyOperationStatus.Unauthorized, "operation_not_allowed", "this tenant does not allow RSA key exchange");
         if (TakeRates(policy, edge) is { } limited)
             return Refuse(edge, authenticated, KeyOperationStatus.RateLimited, limited.Reason, limited.Detail);
         if (hostNames.Check(target.KeyId, request.Context.ServerName) is { } unbound)

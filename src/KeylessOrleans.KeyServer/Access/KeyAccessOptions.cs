@@ -40,9 +40,11 @@ public sealed class KeyAccessOptions
     public int TenantBurst { get; set; } = 400_000;
 
     /// <summary>
-    /// Requests remembered per freshness window to refuse replays. When full, further requests are refused
-    /// (rate limited) rather than served unchecked. 2 M entries (about 70 MB per generation, two generations)
-    /// cover ~65,000 operations a second sustained over the 30 s window; raise it, or shorten the window, beyond.
+    /// Requests remembered to refuse replays, per generation of the replay caches (handshakes, and edge proof nonces:
+    /// one cache each, two generations each). A handshake is remembered for twice the window plus 2 s, a proof nonce
+    /// for twice the window: as long as either would be accepted. When full, further requests are refused (rate
+    /// limited) rather than served unchecked. 2 M entries (about 70 MB per generation) cover ~32,000 operations a
+    /// second sustained with the 30 s window; raise it, or shorten the window, beyond.
     /// </summary>
     public int ReplayCacheSize { get; set; } = 2_000_000;
 

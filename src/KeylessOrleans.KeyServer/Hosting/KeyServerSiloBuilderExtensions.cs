@@ -65,11 +65,6 @@ public static class KeyServerSiloBuilderExtensions
         services.TryAddSingleton(sp => sp.GetRequiredService<IOptions<KeyServerOptions>>().Value.Access);
         services.TryAddSingleton<EdgeAuthenticator>();
         services.TryAddSingleton<HostNameBinding>();
-        services.TryAddSingleton(sp =>
-        {
-            var access = sp.GetRequiredService<KeyAccessOptions>();
-            return new ReplayCache(access.FreshnessWindow, access.ReplayCacheSize, sp.GetRequiredService<TimeProvider>());
-        });
         services.TryAddSingleton<HandshakeFreshness>();
         services.TryAddSingleton<KeyAccessPolicy>();
         services.TryAddSingleton<KeyAccessGuard>();

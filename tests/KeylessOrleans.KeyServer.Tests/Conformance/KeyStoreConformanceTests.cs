@@ -70,7 +70,7 @@ public abstract class KeyStoreConformanceTests<TStore>(TStore fixture) where TSt
         using var rsa = RSA.Create();
         rsa.ImportSubjectPublicKeyInfo(fixture.RsaSpki, out _);
         byte[] premaster = [0x03, 0x03, .. RandomNumberGenerator.GetBytes(46)];
-        var result = Operations.DecryptPremaster(RsaKeyId, rsa.Encrypt(premaster, RSAEncryptionPadding.Pkcs1), 0x0303);
+        var result = fixture.Store.DecryptPremaster(RsaKeyId, rsa.Encrypt(premaster, RSAEncryptionPadding.Pkcs1), 0x0303);
         Assert.True(result.IsOk, result.Detail);
         Assert.Equal(premaster, result.Output);
     }
@@ -84,8 +84,8 @@ public abstract class KeyStoreConformanceTests<TStore>(TStore fixture) where TSt
     public void A_bad_ciphertext_yields_fresh_random_48_bytes_like_a_good_one(string kind)
     {
         var ciphertext = BadCiphertext(kind);
-        var first = Operations.DecryptPremaster(RsaKeyId, ciphertext, 0x0303);
-        var second = Operations.DecryptPremaster(RsaKeyId, ciphertext, 0x0303);
+        var first = fixture.Store.DecryptPremaster(RsaKeyId, ciphertext, 0x0303);
+        var second = fixture.Store.DecryptPremaster(RsaKeyId, ciphertext, 0x0303);
         Assert.Equal(KeyOperationStatus.Ok, first.Status);
         Assert.Null(first.Detail);
         Assert.Equal(48, first.Output!.Length);

@@ -42,7 +42,7 @@ public sealed class HostileKeyGrain : Grain, IKeyGrain
     public Task<KeyOperationResult> SignServerKeyExchangeAsync(SignServerKeyExchangeRequest request, CancellationToken cancellationToken = default) =>
         Task.FromResult(HostileKeyServer.Answer(request));
 
-    public Task<KeyOperationResult> DecryptPremasterAsync(DecryptPremasterRequest request, CancellationToken cancellationToken = default) =>
+    public Task<KeyOperationResult> DeriveMasterSecretAsync(DeriveMasterSecretRequest request, CancellationToken cancellationToken = default) =>
         Task.FromResult(HostileKeyServer.Answer(request));
 
     public Task<KeyOperationResult> DelegateCredentialAsync(DelegateCredentialRequest request, CancellationToken cancellationToken = default) =>
