@@ -53,6 +53,7 @@ internal sealed class BenchCluster : IAsyncDisposable
         cluster._hosts.Add(await StartSiloAsync(primary, null, gateway: FreePort(), silo => silo.AddMemoryGrainStorage(KeylessOrleans.Cluster.Registry.RegistryStorage.Name).AddKeylessEdge(o =>
         {
             o.EdgeId = "keyless-edge";
+            o.SharedCluster = true; // the key server below is a member of this cluster (single-organization shape)
             o.DefaultHostName = Host; // openssl s_time sends no SNI
             o.HttpsPort = cluster.KeylessPort;
             o.HandshakeThreads = handshakeThreads;
@@ -65,6 +66,7 @@ internal sealed class BenchCluster : IAsyncDisposable
             silo.AddMemoryGrainStorage(KeylessOrleans.Cluster.Registry.RegistryStorage.Name).AddKeylessEdge(o =>
             {
                 o.EdgeId = "local-key-edge";
+                o.SharedCluster = true;
                 o.DefaultHostName = Host;
                 o.HttpsPort = cluster.LocalPort;
                 o.HandshakeThreads = handshakeThreads;
