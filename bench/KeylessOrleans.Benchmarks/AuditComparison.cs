@@ -40,26 +40,35 @@ internal static class AuditComparison
         var check = AuditLogVerifier.VerifyFile(file);
         Console.WriteLine();
         Console.WriteLine($"Audit log after the run: {check.Records} records, {new FileInfo(file).Length / Math.Max(1, check.Records)} bytes each, chain {(check.IsIntact ? "intact" : "BROKEN")}.");
-        await WriterCapacityAsync(audit.Path);
+        await WriterCapacityAsync(audit.Path, seconds);
     }
 
-    /// <summary>The writer alone: one thread queues records as fast as it can; the time until all are written and synced.</summary>
-    private static async Task WriterCapacityAsync(string folder)
+    /// <summary>
+    /// The writer alone, as key operations use it: N concurrent loops each record an operation and wait for the
+    /// answer (which, with durable records, comes after the record's batch is written and fsynced). Records/s and the
+    /// latency one record adds to an operation, per concurrency.
+    /// </summary>
+    public static async Task WriterCapacityAsync(string folder, int seconds)
     {
-        const int records = 500_000;
-        var options = new KeyServerOptions { Tenant = "bench", Replica = "capacity", KeyDirectory = folder };
-        options.AuditLog.Path = Path.Combine(folder, "capacity.log");
-        options.AuditLog.QueueFullWait = TimeSpan.FromSeconds(5); // measure the writer, never withhold
+        Console.WriteLine($"## Audit writer alone (records/s; each loop waits for its answer; {seconds} s per row, file on {folder})");
+        Console.WriteLine();
+        Console.WriteLine("| concurrent operations | records/s | p50 / p99 ms per record |");
+        Console.WriteLine("|---|---|---|");
         using var meters = new ServiceCollection().AddMetrics().BuildServiceProvider();
-        var clock = Stopwatch.StartNew();
-        await using (var log = new AuditLog(Options.Create(options), new AuditLogMetrics(meters.GetRequiredService<IMeterFactory>()), NullLogger<AuditLog>.Instance))
+        var context = new KeyRequestContext("bench", new string('a', 64), BenchCluster.Host, "192.0.2.1", "keyless-edge");
+        var input = RandomNumberGenerator.GetBytes(130);
+        var signed = KeyOperationResult.Success(RandomNumberGenerator.GetBytes(72));
+        foreach (var concurrency in (int[])[1, 16, 64, 256])
         {
-            var context = new KeyRequestContext("bench", new string('a', 64), BenchCluster.Host, "192.0.2.1", "keyless-edge");
-            var input = RandomNumberGenerator.GetBytes(130);
-            var signed = KeyOperationResult.Success(RandomNumberGenerator.GetBytes(72));
-            for (var i = 0; i < records; i++) Check(await log.RecordAsync("sign_certificate_verify", context, input, signed));
+            var options = new KeyServerOptions { Tenant = "bench", Replica = $"capacity{concurrency}", KeyDirectory = folder };
+            options.AuditLog.Path = Path.Combine(folder, $"capacity-{concurrency}.log");
+            options.AuditLog.QueueFullWait = TimeSpan.FromSeconds(5); // measure the writer, never withhold
+            LoadResult result;
+            await using (var log = new AuditLog(Options.Create(options), new AuditLogMetrics(meters.GetRequiredService<IMeterFactory>()), NullLogger<AuditLog>.Instance))
+                result = await KeyOperationLoad.RunAsync(async () => Check(await log.RecordAsync("sign_certificate_verify", context, input, signed)),
+                    concurrency, TimeSpan.FromSeconds(seconds));
+            Console.WriteLine($"| {concurrency} | {result.PerSecond:0} | {result.P50Ms:0.000} / {result.P99Ms:0.000} |");
         }
-        Console.WriteLine($"Writer alone: {records / clock.Elapsed.TotalSeconds:0} records/s ({records} queued from one thread, written and synced).");
     }
 
     private static async Task RowsAsync(BenchCluster cluster, TenantKeyFolder keys, int seconds)

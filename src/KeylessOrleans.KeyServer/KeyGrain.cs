@@ -102,8 +102,16 @@ public sealed partial class KeyGrain(
     {
         var started = Stopwatch.GetTimestamp();
         if (options.Value.DrillDelay > TimeSpan.Zero) await Task.Delay(options.Value.DrillDelay);
-        var result = CheckContext(context) ?? await Task.Run(work);
-        result = await audit.RecordAsync(operation, context, input, result); // every outcome; no record, no output
+        KeyOperationResult result;
+        try
+        {
+            result = CheckContext(context) ?? await Task.Run(work);
+            result = await audit.RecordAsync(operation, context, input, result); // every outcome; no record, no output
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            result = await audit.RecordFailureAsync(operation, context, input, e); // recorded, and a typed error for the edge
+        }
         metrics.Record(operation, result.Status, Stopwatch.GetElapsedTime(started));
         var edge = KeyAccessFilter.AuthorizedEdge ?? context.EdgeId; // the authenticated name when edge proofs are on
         if (result.IsOk)

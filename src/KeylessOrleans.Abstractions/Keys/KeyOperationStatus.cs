@@ -25,4 +25,10 @@ public enum KeyOperationStatus
     /// certificate's public key (a broken or hostile replica). Set by the edge, never sent by a key server.
     /// </summary>
     BadAnswer = 8,
+
+    /// <summary>
+    /// The key server did the operation but could not keep its audit record (the write or fsync failed, or the
+    /// writer's queue stayed full), so it withheld the output: no record, no output. Another replica may answer.
+    /// </summary>
+    AuditFailed = 9,
 }

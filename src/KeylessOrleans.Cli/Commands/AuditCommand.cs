@@ -10,17 +10,57 @@ internal static class AuditCommand
     public static Command Create()
     {
         var file = new Argument<string>("file") { Description = "The audit log (Keyless:KeyServer:AuditLog:Path of the key server)" };
-        var verify = new Command("verify", "Walk an audit log's hash chain: exit 0 if intact, 1 naming the first broken record, 2 if it cannot be read.") { file };
-        verify.SetAction(result => Verify(result.GetValue(file)!));
+        var key = new Option<string?>("--key") { Description = "The audit key file (Keyless:KeyServer:AuditLog:KeyPath; default FILE.key when it exists): checkpoints are authenticated with it" };
+        var anchor = new Option<string?>("--anchor") { Description = "A chain head known from off the host, SEQ:HEADHEX: record SEQ must be in the file with that hash (a tail cut off after it is reported)" };
+        var heads = new Option<string?>("--heads") { Description = "A shipped heads file (Keyless:KeyServer:AuditLog:HeadsFile): its last line is the anchor" };
+        var verify = new Command("verify",
+            "Walk an audit log's hash chain and checkpoints: exit 0 if intact (and the anchor met), 1 naming the first broken record, a forged checkpoint or a cut-off tail, 2 if it cannot be read.")
+        {
+            file, key, anchor, heads,
+        };
+        verify.SetAction(result => Verify(result.GetValue(file)!, result.GetValue(key), result.GetValue(anchor), result.GetValue(heads)));
         return new Command("audit", "The key server's audit log.") { verify };
     }
 
-    private static int Verify(string path)
+    private static int Verify(string path, string? keyPath, string? anchorText, string? headsPath)
     {
+        byte[]? key = null;
+        AuditAnchor? anchor = null;
+        string? anchorFrom = null;
+        try
+        {
+            if (keyPath is null && File.Exists(path + ".key")) keyPath = path + ".key";
+            if (keyPath is not null) key = AuditKey.Read(keyPath);
+            if (anchorText is not null)
+            {
+                if (!AuditAnchor.TryParse(anchorText, out anchor))
+                {
+                    Console.Error.WriteLine($"--anchor '{anchorText}' is not SEQ:HEADHEX (a record number and 64 hex digits)");
+                    return 2;
+                }
+                anchorFrom = "--anchor";
+            }
+            else if (headsPath is not null)
+            {
+                anchor = AuditHeadShipper.LastAnchor(headsPath);
+                if (anchor is null)
+                {
+                    Console.Error.WriteLine($"heads file '{headsPath}' has no heads line");
+                    return 2;
+                }
+                anchorFrom = $"the last line of {headsPath}";
+            }
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or InvalidDataException)
+        {
+            Console.Error.WriteLine(e.Message);
+            return 2;
+        }
+
         AuditVerification result;
         try
         {
-            result = AuditLogVerifier.VerifyFile(path);
+            result = AuditLogVerifier.VerifyFile(path, key, anchor);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
@@ -29,16 +69,63 @@ internal static class AuditCommand
                 : $"audit log '{path}' cannot be read: {e.Message}");
             return 2;
         }
+
+        var failed = false;
         if (result.Break is { } broken)
         {
-            Console.WriteLine($"broken at record {broken.Record} (line {broken.Line}): {broken.Reason}");
-            Console.WriteLine($"the {result.Records} records before it are intact (chain head {result.HeadHex})");
-            return 1;
+            Console.WriteLine($"BROKEN at record {broken.Record} (line {broken.Line}): {broken.Reason}");
+            Console.WriteLine($"  the {result.Records} records before it are intact (chain head {result.HeadHex})");
+            failed = true;
         }
-        Console.WriteLine(result.Records == 0
-            ? $"ok: 0 records, chain head {result.HeadHex} (the genesis value)"
-            : $"ok: {result.Records} records, first at {Time(result.First)}, last at {Time(result.Last)}, chain head {result.HeadHex}");
-        return 0;
+        else
+        {
+            Console.WriteLine(result.Records == 0
+                ? "ok: 0 records"
+                : $"ok: {result.Records} records, first at {Time(result.First)}, last at {Time(result.Last)}, chain head {result.HeadHex}");
+        }
+
+        if (result.StartsChain)
+            Console.WriteLine(result.Replaces is { } replaced
+                ? $"  NEW CHAIN: its first record says it replaces a chain that reached record {replaced.Sequence} (head {replaced.HeadHex})"
+                : "  the chain starts with this file (its first record names no earlier chain)");
+
+        if (key is null)
+        {
+            Console.WriteLine($"  checkpoints: {result.Checkpoints}, NOT authenticated (no --key; anyone can rebuild an unkeyed chain)");
+        }
+        else if (result.Checkpoints == 0)
+        {
+            Console.WriteLine($"  NO CHECKPOINT: nothing in this file is authenticated by the key {keyPath}");
+            failed = true;
+        }
+        else
+        {
+            var last = result.LastCheckpoint!;
+            Console.WriteLine($"  checkpoints: {result.Checkpoints}, authenticated with {keyPath}; the last covers record {last.Covers} (at {Time(last.Time)})");
+            if (result.Uncovered > 0)
+                Console.WriteLine($"  {result.Uncovered} record(s) after the last checkpoint are not covered by one yet (normal for a live log; a stopped key server writes one last checkpoint)");
+        }
+
+        if (anchor is not null)
+        {
+            switch (result.Anchor)
+            {
+                case AuditAnchorStatus.Met:
+                    Console.WriteLine($"  anchor met: record {anchor.Sequence} has head {anchor.HeadHex} ({anchorFrom})");
+                    break;
+                case AuditAnchorStatus.Mismatch:
+                    Console.WriteLine($"REWRITTEN: record {anchor.Sequence} does not have the head {anchor.HeadHex} given by {anchorFrom}: the chain was replaced");
+                    failed = true;
+                    break;
+                default:
+                    Console.WriteLine(result.IsIntact
+                        ? $"CUT OFF: {anchorFrom} says record {anchor.Sequence} exists (head {anchor.HeadHex}), but the chain ends at record {result.Records}: at least {anchor.Sequence - result.Records} record(s) are missing from its end"
+                        : $"CUT OFF: {anchorFrom} says record {anchor.Sequence} exists, but the intact chain ends at record {result.Records}");
+                    failed = true;
+                    break;
+            }
+        }
+        return failed ? 1 : 0;
     }
 
     private static string Time(DateTime? time) => time!.Value.ToString(AuditChain.TimeFormat, CultureInfo.InvariantCulture);

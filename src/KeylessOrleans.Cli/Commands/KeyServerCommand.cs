@@ -21,6 +21,7 @@ internal static class KeyServerCommand
         var replica = new Option<string?>("--replica") { Description = "This replica's name (default primary)" };
         var keys = new Option<string?>("--keys") { Description = "Folder of PEM private keys and certificate chains" };
         var auditLog = new Option<string?>("--audit-log") { Description = "The audit log file; {tenant} and {replica} are replaced (default keyless-audit-{tenant}-{replica}.log in the working directory)" };
+        var allowNewChain = new Option<bool>("--audit-allow-new-chain") { Description = "Start a new audit chain although the key server's state says the log held one it no longer holds (deleted, cut back or replaced); the new chain's first record names the one it replaces. For one start only" };
         var gatewayPort = new Option<int?>("--gateway-port") { Description = $"Port of this key server's gateway, where the operator's edges connect as clients of the tenant's cluster (default {DefaultGatewayPort}; the one port a tenant opens to the edges). Not with --shared-cluster" };
         var edgeCa = new Option<string?>("--edge-ca") { Description = "The operator's edge CA certificate (PEM): edges must present a certificate it issued at the gateway and sign their requests with it (required with --tls-cert; default with --shared-cluster: --tls-ca)" };
         var sharedCluster = new Option<bool>("--shared-cluster") { Description = "Join the operator's cluster instead of forming the tenant's own, and register with its registry (single organization only: edges and key servers run by the same party)" };
@@ -33,6 +34,7 @@ internal static class KeyServerCommand
         command.Options.Add(keys);
         command.Options.Add(pkcs11);
         command.Options.Add(auditLog);
+        command.Options.Add(allowNewChain);
         command.Options.Add(gatewayPort);
         command.Options.Add(edgeCa);
         command.Options.Add(sharedCluster);
@@ -43,6 +45,7 @@ internal static class KeyServerCommand
             overrides["Keyless:KeyServer:Replica"] = result.GetValue(replica);
             overrides["Keyless:KeyServer:KeyDirectory"] = result.GetValue(keys);
             overrides["Keyless:KeyServer:AuditLog:Path"] = result.GetValue(auditLog);
+            if (result.GetValue(allowNewChain)) overrides["Keyless:KeyServer:AuditLog:AllowNewChain"] = "true";
             overrides["Keyless:Cluster:GatewayPort"] = result.GetValue(gatewayPort)?.ToString();
             overrides["Keyless:KeyServer:Access:EdgeCa"] = result.GetValue(edgeCa);
             if (result.GetValue(sharedCluster)) overrides["Keyless:KeyServer:SharedCluster"] = "true";

@@ -110,9 +110,11 @@ public sealed partial class HandshakeGrain(
 
     /// <summary>
     /// Any answer from a key server counts, refusals included; "could not reach it" sends us elsewhere, and so does an
-    /// answer that fails verification: that replica is broken or hostile, another may answer properly.
+    /// answer that fails verification (that replica is broken or hostile), and so does a replica whose audit log
+    /// failed (its disk, not the request): another may answer properly.
     /// </summary>
-    private static bool Usable(KeyOperationResult result) => result.Status is not (KeyOperationStatus.Unavailable or KeyOperationStatus.BadAnswer);
+    private static bool Usable(KeyOperationResult result) =>
+        result.Status is not (KeyOperationStatus.Unavailable or KeyOperationStatus.BadAnswer or KeyOperationStatus.AuditFailed);
 
     private async Task<KeyOperationResult> AttemptAsync(
         string tenant, string operation, string replica, TimeSpan timeout, Func<string, TimeSpan, Task<KeyOperationResult>> attempt, Func<byte[], string?> check)

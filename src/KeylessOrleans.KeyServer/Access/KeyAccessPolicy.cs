@@ -1,4 +1,6 @@
 using System.Collections.Concurrent;
+using System.Globalization;
+using KeylessOrleans.KeyServer.Audit;
 using KeylessOrleans.KeyServer.Delegation;
 using KeylessOrleans.KeyServer.Diagnostics;
 using KeylessOrleans.KeyServer.Hosting;
@@ -14,7 +16,8 @@ namespace KeylessOrleans.KeyServer.Access;
 /// off, maximum validity, schemes, revocation file). When the configuration changes (a JSON file
 /// given with --config, reloaded on save), the new policy applies to the next request; an invalid change is refused
 /// with an error line and the running policy stays. The edge CA, the freshness window and the replay cache size are
-/// read at start only (a change says "restart to apply").
+/// read at start only (a change says "restart to apply"). Every applied or refused change is also a record in the
+/// tenant's audit log (op <c>policy_change</c>, the policy in force afterwards — or the problems — as its detail).
 /// </summary>
 public sealed partial class KeyAccessPolicy : IDisposable
 {
@@ -25,13 +28,15 @@ public sealed partial class KeyAccessPolicy : IDisposable
     private readonly TimeProvider _time;
     private readonly KeyServerMetrics _metrics;
     private readonly ILogger<KeyAccessPolicy> _logger;
+    private readonly AuditLog? _audit;
     private readonly List<IDisposable> _subscriptions = [];
     private volatile Snapshot _current;
     private volatile DelegatedCredentialOptions _delegation;
 
     public KeyAccessPolicy(IOptions<KeyServerOptions> options, KeyServerSettings settings, IEnumerable<IOptionsChangeTokenSource<KeyServerOptions>> changes,
-        TimeProvider time, KeyServerMetrics metrics, ILogger<KeyAccessPolicy> logger)
+        TimeProvider time, KeyServerMetrics metrics, ILogger<KeyAccessPolicy> logger, AuditLog? audit = null)
     {
+        _audit = audit;
         _started = options.Value.Access;
         _delegation = options.Value.DelegatedCredentials;
         _settings = settings;
@@ -77,6 +82,7 @@ public sealed partial class KeyAccessPolicy : IDisposable
             var (accessChanged, delegationChanged) = (!_current.Matches(fresh), !delegation.SameAs(_delegation));
             if (!accessChanged && !delegationChanged) return; // another setting changed
             _metrics.PolicyChange("applied");
+            _audit?.RecordEventAsync(PolicyChangeOperation, "Applied", Describe(fresh, delegation));
             if (accessChanged)
             {
                 _current = new Snapshot(fresh, _time);
@@ -94,8 +100,17 @@ public sealed partial class KeyAccessPolicy : IDisposable
         }
     }
 
+    /// <summary>The audit log's operation name for an access or delegation policy change.</summary>
+    public const string PolicyChangeOperation = "policy_change";
+
+    private static string Describe(KeyAccessOptions access, DelegatedCredentialOptions delegation) => string.Create(CultureInfo.InvariantCulture,
+        $"allowed edges: {access.DescribeAllowedEdges()}; RSA decryption allowed: {access.AllowRsaDecryption}; " +
+        $"rate limits {access.PerEdgeRate}/s per edge (burst {access.PerEdgeBurst}), {access.TenantRate}/s in all (burst {access.TenantBurst}); " +
+        $"delegated credentials: {delegation.Describe()}");
+
     private void Refuse(string problems)
     {
+        _audit?.RecordEventAsync(PolicyChangeOperation, "Refused", problems);
         _metrics.PolicyChange("refused");
         LogRefused(problems);
     }

@@ -13,6 +13,13 @@ namespace KeylessOrleans.KeyServer.Audit;
 /// bytes) with prev as its 32 raw bytes: the previous line's hash, or <see cref="Genesis"/> on the first line.
 /// Hashing the bytes as written, not a re-serialization, makes any byte edit visible and keeps old files verifiable
 /// whatever JSON library (or version of it) reads them.
+/// <para>
+/// Three kinds of line share the chain (<c>op</c> tells them apart): key operations and events (policy changes), a
+/// <c>chain_start</c> first line naming the chain it replaces, and <c>checkpoint</c> lines whose <c>hmac</c> —
+/// HMAC-SHA256 under the key server's audit key (<see cref="CheckpointMac"/>) — authenticates <c>covers</c> (the
+/// sequence number of the line before it) and <c>head</c> (that line's hash), and with it everything before.
+/// Without the key anyone can rebuild a consistent unkeyed chain; nobody can forge a checkpoint.
+/// </para>
 /// </summary>
 public static class AuditChain
 {
@@ -45,7 +52,71 @@ public static class AuditChain
         json.WriteString("client", record.ClientAddress);
         json.WriteString("request_sha256", record.RequestDigest);
         json.WriteString("outcome", record.Outcome);
+        if (record.Detail is not null) json.WriteString("detail", record.Detail);
         json.WriteEndObject();
+    }
+
+    public const string CheckpointOperation = "checkpoint";
+    public const string ChainStartOperation = "chain_start";
+
+    /// <summary>A checkpoint's canonical bytes: it authenticates record <paramref name="covers"/> and its hash <paramref name="head"/>.</summary>
+    public static void WriteCheckpoint(long sequence, DateTime time, string tenant, string replica, long covers, ReadOnlySpan<byte> head,
+        ReadOnlySpan<byte> hmac, IBufferWriter<byte> output)
+    {
+        using var json = new Utf8JsonWriter(output);
+        json.WriteStartObject();
+        json.WriteNumber("seq", sequence);
+        json.WriteString("time", time.ToString(TimeFormat, CultureInfo.InvariantCulture));
+        json.WriteString("op", CheckpointOperation);
+        json.WriteString("tenant", tenant);
+        json.WriteString("replica", replica);
+        json.WriteNumber("covers", covers);
+        json.WriteString("head", Convert.ToHexStringLower(head));
+        json.WriteString("hmac", Convert.ToHexStringLower(hmac));
+        json.WriteEndObject();
+    }
+
+    /// <summary>
+    /// The first line of a chain: which chain it replaces (<paramref name="previous"/>, the last sequence number and
+    /// head the key server knew of, or null for the first chain of this log) and why.
+    /// </summary>
+    public static void WriteChainStart(DateTime time, string tenant, string replica, AuditAnchor? previous, string reason, IBufferWriter<byte> output)
+    {
+        using var json = new Utf8JsonWriter(output);
+        json.WriteStartObject();
+        json.WriteNumber("seq", 1);
+        json.WriteString("time", time.ToString(TimeFormat, CultureInfo.InvariantCulture));
+        json.WriteString("op", ChainStartOperation);
+        json.WriteString("tenant", tenant);
+        json.WriteString("replica", replica);
+        if (previous is null)
+        {
+            json.WriteNull("previous_seq");
+            json.WriteNull("previous_head");
+        }
+        else
+        {
+            json.WriteNumber("previous_seq", previous.Sequence);
+            json.WriteString("previous_head", previous.HeadHex);
+        }
+        json.WriteString("reason", reason);
+        json.WriteEndObject();
+    }
+
+    private static ReadOnlySpan<byte> MacLabel => "KeylessOrleans audit checkpoint v1\n"u8;
+
+    /// <summary>HMAC-SHA256(key, "KeylessOrleans audit checkpoint v1\n" ‖ covers as decimal ‖ "\n" ‖ head as lowercase hex).</summary>
+    public static byte[] CheckpointMac(ReadOnlySpan<byte> key, long covers, ReadOnlySpan<byte> head)
+    {
+        var message = new byte[MacLabel.Length + 20 + 1 + 2 * HashSize];
+        MacLabel.CopyTo(message);
+        var at = MacLabel.Length;
+        covers.TryFormat(message.AsSpan(at), out var written, provider: CultureInfo.InvariantCulture);
+        at += written;
+        message[at++] = (byte)'\n';
+        Convert.TryToHexStringLower(head, message.AsSpan(at), out written);
+        at += written;
+        return HMACSHA256.HashData(key, message.AsSpan(0, at));
     }
 
     /// <summary>Appends the line for <paramref name="recordBytes"/> (from <see cref="WriteRecord"/>) and returns its hash.</summary>
@@ -104,6 +175,9 @@ public static class AuditChain
         recordBytes[^1] = (byte)'}';
         long sequence;
         DateTime time;
+        string? operation;
+        CheckpointLine? checkpoint = null;
+        AuditAnchor? replaces = null;
         try
         {
             using var document = JsonDocument.Parse(recordBytes);
@@ -114,13 +188,34 @@ public static class AuditChain
                 || !DateTime.TryParseExact(t.GetString(), TimeFormat, CultureInfo.InvariantCulture,
                     DateTimeStyles.AdjustToUniversal | DateTimeStyles.AssumeUniversal, out time))
                 return Fail(out problem, "not an audit record (no valid \"seq\" or \"time\")");
+            operation = root.TryGetProperty("op", out var op) && op.ValueKind == JsonValueKind.String ? op.GetString() : null;
+            if (operation == CheckpointOperation)
+            {
+                if (!root.TryGetProperty("covers", out var covers) || !covers.TryGetInt64(out var coversValue)
+                    || !TryHexProperty(root, "head", out var head) || !TryHexProperty(root, "hmac", out var hmac))
+                    return Fail(out problem, "checkpoint without valid \"covers\", \"head\" and \"hmac\"");
+                checkpoint = new CheckpointLine(coversValue, head, hmac);
+            }
+            else if (operation == ChainStartOperation
+                && root.TryGetProperty("previous_seq", out var previousSeq) && previousSeq.ValueKind == JsonValueKind.Number
+                && previousSeq.TryGetInt64(out var previousSequence) && TryHexProperty(root, "previous_head", out var previousHead))
+            {
+                replaces = new AuditAnchor(previousSequence, previousHead);
+            }
         }
         catch (JsonException e)
         {
             return Fail(out problem, $"not valid JSON ({e.Message.Split('.')[0]})");
         }
         var intact = CryptographicOperations.FixedTimeEquals(hash, Hash(prev, body));
-        return new ParsedLine(sequence, time, prev, hash, intact);
+        return new ParsedLine(sequence, time, prev, hash, intact) { Operation = operation, Checkpoint = checkpoint, Replaces = replaces };
+    }
+
+    private static bool TryHexProperty(JsonElement root, string name, out byte[] bytes)
+    {
+        bytes = [];
+        return root.TryGetProperty(name, out var value) && value.ValueKind == JsonValueKind.String
+            && value.GetString() is { Length: 2 * HashSize } hex && TryHex(Encoding.ASCII.GetBytes(hex), out bytes);
     }
 
     private static ParsedLine? Fail(out string? problem, string reason)
@@ -153,4 +248,43 @@ public static class AuditChain
 }
 
 /// <summary>What a line says about itself; <see cref="HashMatches"/> is false when its bytes are not what was hashed.</summary>
-public sealed record ParsedLine(long Sequence, DateTime Time, byte[] Prev, byte[] Hash, bool HashMatches);
+public sealed record ParsedLine(long Sequence, DateTime Time, byte[] Prev, byte[] Hash, bool HashMatches)
+{
+    public string? Operation { get; init; }
+
+    /// <summary>Set on a checkpoint line.</summary>
+    public CheckpointLine? Checkpoint { get; init; }
+
+    /// <summary>Set on a chain_start line that names the chain it replaces.</summary>
+    public AuditAnchor? Replaces { get; init; }
+}
+
+/// <summary>A checkpoint's claim: record <see cref="Covers"/> has hash <see cref="Head"/>, authenticated by <see cref="Hmac"/>.</summary>
+public sealed record CheckpointLine(long Covers, byte[] Head, byte[] Hmac);
+
+/// <summary>
+/// A chain head known from elsewhere (a shipped heads line, the key server's state file, an operator's note): record
+/// <see cref="Sequence"/> of the chain has hash <see cref="Head"/>. Written and parsed as <c>SEQ:HEADHEX</c>.
+/// </summary>
+public sealed record AuditAnchor(long Sequence, byte[] Head)
+{
+    public string HeadHex => Convert.ToHexStringLower(Head);
+
+    public override string ToString() => $"{Sequence}:{HeadHex}";
+
+    /// <summary>Equal when they name the same record with the same hash (the bytes, not the array).</summary>
+    public bool Equals(AuditAnchor? other) => other is not null && Sequence == other.Sequence && Head.AsSpan().SequenceEqual(other.Head);
+
+    public override int GetHashCode() => HashCode.Combine(Sequence, BitConverter.ToInt32(Head, 0));
+
+    public static bool TryParse(string? text, out AuditAnchor anchor)
+    {
+        anchor = null!;
+        var parts = text?.Trim().Split(':');
+        if (parts is not { Length: 2 } || !long.TryParse(parts[0], NumberStyles.None, CultureInfo.InvariantCulture, out var sequence) || sequence < 1
+            || parts[1].Length != 2 * AuditChain.HashSize || !parts[1].All(char.IsAsciiHexDigit))
+            return false;
+        anchor = new AuditAnchor(sequence, Convert.FromHexString(parts[1]));
+        return true;
+    }
+}

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Net.Sockets;
 using System.Security.Cryptography;
 using System.Text;
 using System.Threading.Channels;
@@ -11,21 +12,22 @@ using Microsoft.Extensions.Options;
 namespace KeylessOrleans.KeyServer.Audit;
 
 /// <summary>
-/// The tenant's audit log: one hash-chained record per key operation, refusals included (<see cref="AuditChain"/>).
-/// A key operation only queues its record; one background writer batches, writes and fsyncs, so the file's speed
-/// is not on the operation's path.
+/// The tenant's audit log: one hash-chained record per key operation, refusals and failures included, and per
+/// access-policy change (<see cref="AuditChain"/>), with keyed checkpoints shipped off the host.
 /// <para>
-/// Durability window: the writer writes a record as soon as it gets to it (normally within a millisecond), after
-/// which a crash of the process no longer loses it; it is on disk (fsync) within <see cref="AuditLogOptions.SyncInterval"/>
-/// (100 ms) or <see cref="AuditLogOptions.SyncRecords"/> (1000) records, whichever comes first — what a power loss
-/// can take.
+/// No record, no output — durably: a key operation's output is released only once its record is written and
+/// fsynced. Operations queue their records; one background writer takes everything queued (a group commit), writes
+/// it with one write(2), fsyncs, and only then lets the waiting operations answer, so the disk's fsync rate bounds
+/// batches, not operations. When the write or fsync fails, every operation of the batch is answered
+/// <see cref="KeyOperationStatus.AuditFailed"/> without its output (edges fail over to another replica), the file is
+/// cut back to its last committed line, and the next batch tries again: the log recovers by itself when the disk does.
+/// A full queue (a disk slower than the load) withholds the same way after <see cref="AuditLogOptions.QueueFullWait"/>.
+/// Every withheld operation is counted and logged.
 /// </para>
 /// <para>
-/// No record, no output: when the queue is full the operation waits up to <see cref="AuditLogOptions.QueueFullWait"/>
-/// (100 ms) for room, and when there is none — or the file is failing — its signature or premaster is withheld and
-/// the edge gets <see cref="KeyOperationStatus.Unavailable"/>, which sends it to another replica. Answering without a
-/// record would be a silent gap in a bank's audit trail; a key server whose disk cannot keep up stops serving
-/// instead, which edges' failover absorbs. Every withheld operation is counted and logged.
+/// Every <see cref="AuditLogOptions.CheckpointRecords"/> records or <see cref="AuditLogOptions.CheckpointInterval"/>
+/// (and at a clean stop) the writer adds a checkpoint (an HMAC under the audit key over the sequence number and
+/// head), records it in the state file and ships it (<see cref="AuditHeadShipper"/>).
 /// </para>
 /// </summary>
 public sealed partial class AuditLog : IAsyncDisposable, IDisposable
@@ -33,18 +35,26 @@ public sealed partial class AuditLog : IAsyncDisposable, IDisposable
     /// <summary>Fields that come from the edge are cut to this length: a rogue edge cannot bloat the tenant's log.</summary>
     public const int MaxFieldLength = 256;
 
-    private const int MaxBatch = 256;
-    private static readonly TimeSpan RetryDelay = TimeSpan.FromSeconds(1);
+    /// <summary>A record's detail (a policy description) is cut to this length.</summary>
+    public const int MaxDetailLength = 4096;
+
+    private const int MaxBatch = 512;
+
+    /// <summary>A record and whom to tell once it is durable (null: nobody waits, e.g. a policy change).</summary>
+    private readonly record struct Pending(AuditRecord Record, TaskCompletionSource<bool>? Durable);
 
     private readonly AuditLogOptions _settings;
+    private readonly string _tenant;
     private readonly string _replica;
     private readonly AuditLogMetrics _metrics;
     private readonly ILogger<AuditLog> _logger;
-    private readonly Channel<AuditRecord>? _queue;
+    private readonly Channel<Pending>? _queue;
     private readonly AuditFile? _file;
+    private readonly AuditHeadShipper? _shipper;
     private readonly Task _writer = Task.CompletedTask;
-    private readonly CancellationTokenSource _giveUp = new();
     private volatile bool _failing;
+    private volatile bool _writerStopped;
+    private bool _shipFailing;
     private long _lastWithheldLog; // Environment.TickCount64 of the last warning, 0 before the first
     private int _withheldSinceLog;
 
@@ -52,6 +62,7 @@ public sealed partial class AuditLog : IAsyncDisposable, IDisposable
     {
         var keyServer = options.Value;
         _settings = keyServer.AuditLog;
+        _tenant = keyServer.Tenant;
         _replica = keyServer.Replica;
         _metrics = metrics;
         _logger = logger;
@@ -60,11 +71,14 @@ public sealed partial class AuditLog : IAsyncDisposable, IDisposable
             LogDisabled();
             return;
         }
-        _file = AuditFile.Open(_settings.ResolvePath(keyServer.Tenant, keyServer.Replica), _settings.IfBroken, out var movedAside);
-        if (movedAside is { } moved) LogMovedAside(_file.Path, moved.Break.Record, moved.Break.Line, moved.Break.Reason, moved.File);
-        if (_file.Sequence == 0) LogStarted(_file.Path);
-        else LogContinued(_file.Path, _file.Sequence, Convert.ToHexStringLower(_file.Head));
-        _queue = Channel.CreateBounded<AuditRecord>(new BoundedChannelOptions(_settings.QueueCapacity)
+        _file = AuditFile.Open(_settings, keyServer.Tenant, keyServer.Replica, out var opening);
+        if (opening.Problem is { } problem)
+            LogNewChainReplacing(_file.Path, problem, opening.Replaces?.ToString() ?? "none", opening.MovedAside ?? "nowhere (there was no file)");
+        else if (opening.NewChain) LogStarted(_file.Path);
+        else LogContinued(_file.Path, opening.Continued, Convert.ToHexStringLower(opening.Head));
+        _shipper = new AuditHeadShipper(_settings, keyServer.Tenant, keyServer.Replica);
+        if (opening.NewChain) Ship(_file.LastCheckpoint!);
+        _queue = Channel.CreateBounded<Pending>(new BoundedChannelOptions(_settings.QueueCapacity)
         {
             SingleReader = true,
             FullMode = BoundedChannelFullMode.Wait,
@@ -76,120 +90,171 @@ public sealed partial class AuditLog : IAsyncDisposable, IDisposable
     public string? FilePath => _file?.Path;
 
     /// <summary>
-    /// Queues the record of an operation that ended with <paramref name="result"/>, and returns what to answer: the
-    /// result itself, or — when no record could be queued — <see cref="KeyOperationStatus.Unavailable"/> instead of
-    /// its output. Only the SHA-256 of <paramref name="input"/> is kept; the output never. The edge recorded is
-    /// <paramref name="edge"/>, else the one the access filter authenticated for this call, else the claimed id.
+    /// Records an operation that ended with <paramref name="result"/> and returns what to answer once the record is
+    /// on disk: the result itself, or — when the record could not be kept — <see cref="KeyOperationStatus.AuditFailed"/>
+    /// instead of its output (a refusal stays the refusal it was). Only the SHA-256 of <paramref name="input"/> is
+    /// kept; the output never. The edge recorded is <paramref name="edge"/>, else the one the access filter
+    /// authenticated for this call, else the claimed id.
     /// </summary>
     public ValueTask<KeyOperationResult> RecordAsync(string operation, KeyRequestContext context, byte[] input, KeyOperationResult result, string? edge = null)
     {
         if (_queue is null) return ValueTask.FromResult(result);
-        edge ??= Access.KeyAccessFilter.AuthorizedEdge ?? context.EdgeId;
-        var record = new AuditRecord(0, DateTime.UtcNow, Cap(context.Tenant)!, _replica, Cap(edge)!, Cap(context.KeyId)!, operation,
-            Cap(context.ServerName), Cap(context.ClientAddress), Convert.ToHexStringLower(SHA256.HashData(input)), result.Status.ToString());
-        if (!_failing && _queue.Writer.TryWrite(record)) return ValueTask.FromResult(result);
-        return WaitForRoomAsync(_queue, record, result);
+        return KeepAsync(Record(operation, context, input, result.Status.ToString(), edge, detail: null), result);
     }
 
-    private async ValueTask<KeyOperationResult> WaitForRoomAsync(Channel<AuditRecord> queue, AuditRecord record, KeyOperationResult result)
+    /// <summary>
+    /// An operation that threw: logs it as an error, records it (outcome <see cref="KeyOperationStatus.CryptoFailed"/>,
+    /// the exception's type as detail; never its message, which might quote input) and returns the typed failure the
+    /// edge gets.
+    /// </summary>
+    public ValueTask<KeyOperationResult> RecordFailureAsync(string operation, KeyRequestContext context, byte[] input, Exception exception)
     {
-        string reason;
-        if (_failing)
+        LogOperationThrew(operation, context.Tenant, context.KeyId, exception);
+        _metrics.OperationThrew(operation);
+        var result = KeyOperationResult.Failure(KeyOperationStatus.CryptoFailed, $"{operation} failed on the key server ({exception.GetType().Name})");
+        if (_queue is null) return ValueTask.FromResult(result);
+        return KeepAsync(Record(operation, context, input, result.Status.ToString(), edge: null, detail: $"threw {exception.GetType().FullName}"), result);
+    }
+
+    /// <summary>
+    /// Records something that happened to the key server rather than a key operation (<paramref name="operation"/>
+    /// such as "policy_change"), with <paramref name="detail"/> in clear. Nobody waits on it; a record that cannot be
+    /// kept is counted and logged like any other. Completes with whether it was written.
+    /// </summary>
+    public Task<bool> RecordEventAsync(string operation, string outcome, string detail)
+    {
+        if (_queue is null) return Task.FromResult(false);
+        var record = new AuditRecord(0, DateTime.UtcNow, Cap(_tenant)!, _replica, "", "", operation, null, null,
+            Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(detail))), outcome, Cap(detail, MaxDetailLength));
+        return EventAsync(record);
+    }
+
+    private async Task<bool> EventAsync(AuditRecord record)
+    {
+        var problem = await WriteAsync(record);
+        if (problem is not null) Withheld(problem, record);
+        return problem is null;
+    }
+
+    private AuditRecord Record(string operation, KeyRequestContext context, byte[] input, string outcome, string? edge, string? detail)
+    {
+        edge ??= Access.KeyAccessFilter.AuthorizedEdge ?? context.EdgeId;
+        return new AuditRecord(0, DateTime.UtcNow, Cap(context.Tenant)!, _replica, Cap(edge)!, Cap(context.KeyId)!, operation,
+            Cap(context.ServerName), Cap(context.ClientAddress), Convert.ToHexStringLower(SHA256.HashData(input)), outcome, detail);
+    }
+
+    private async ValueTask<KeyOperationResult> KeepAsync(AuditRecord record, KeyOperationResult result)
+    {
+        var problem = await WriteAsync(record);
+        if (problem is null) return result;
+        Withheld(problem, record);
+        return result.IsOk
+            ? KeyOperationResult.Failure(KeyOperationStatus.AuditFailed, $"the key server's audit log could not keep the record ({problem}); output withheld")
+            : result;
+    }
+
+    /// <summary>Queues the record and waits until it is durable: null then, else why it is not.</summary>
+    private async ValueTask<string?> WriteAsync(AuditRecord record)
+    {
+        if (_writerStopped) return "writer_stopped";
+        var durable = new TaskCompletionSource<bool>(TaskCreationOptions.RunContinuationsAsynchronously);
+        var pending = new Pending(record, durable);
+        if (!_queue!.Writer.TryWrite(pending) && await WaitForRoomAsync(pending) is { } problem) return problem;
+        return await durable.Task ? null : "write_failed";
+    }
+
+    private async ValueTask<string?> WaitForRoomAsync(Pending pending)
+    {
+        using var wait = new CancellationTokenSource(_settings.QueueFullWait);
+        try
         {
-            reason = "write_failing";
+            while (await _queue!.Writer.WaitToWriteAsync(wait.Token))
+                if (_queue.Writer.TryWrite(pending)) return null;
+            return "closed";
         }
-        else
+        catch (OperationCanceledException)
         {
-            using var wait = new CancellationTokenSource(_settings.QueueFullWait);
-            try
-            {
-                while (await queue.Writer.WaitToWriteAsync(wait.Token))
-                    if (queue.Writer.TryWrite(record)) return result;
-                reason = "closed";
-            }
-            catch (OperationCanceledException)
-            {
-                reason = "queue_full";
-            }
+            return "queue_full";
         }
+    }
+
+    private void Withheld(string reason, AuditRecord record)
+    {
         _metrics.Withheld(reason);
         Interlocked.Increment(ref _withheldSinceLog);
         var now = Environment.TickCount64;
         var last = Interlocked.Read(ref _lastWithheldLog);
         if ((last == 0 || now - last >= 1000) && Interlocked.CompareExchange(ref _lastWithheldLog, now, last) == last)
             LogWithheld(Interlocked.Exchange(ref _withheldSinceLog, 0), reason, record.Operation, record.KeyId, record.Edge);
-        return result.IsOk
-            ? KeyOperationResult.Failure(KeyOperationStatus.Unavailable, $"the key server's audit log cannot take the record ({reason}); output withheld")
-            : result;
     }
 
     /// <summary>
-    /// At most <see cref="MaxFieldLength"/> characters, and valid UTF-16: a lone surrogate from a rogue edge would
+    /// At most <paramref name="max"/> characters, and valid UTF-16: a lone surrogate from a rogue edge would
     /// otherwise make the JSON writer throw on the writer's thread.
     /// </summary>
-    private static string? Cap(string? value)
+    private static string? Cap(string? value, int max = MaxFieldLength)
     {
         if (value is null) return null;
-        if (value.Length > MaxFieldLength) value = value[..MaxFieldLength];
+        if (value.Length > max) value = value[..max];
         if (value.AsSpan().IndexOfAnyInRange('\uD800', '\uDFFF') >= 0) value = Encoding.UTF8.GetString(Encoding.UTF8.GetBytes(value));
         return value;
     }
 
     private async Task WriteLoopAsync()
     {
+        var batch = new List<Pending>(MaxBatch);
         try
         {
-            await WriteQueuedAsync();
+            await WriteQueuedAsync(batch);
         }
         catch (Exception e)
         {
-            // A bug, not a disk error (those are retried): refuse every operation from now on rather than let the
-            // queue fill and each one wait QueueFullWait first.
-            _failing = true;
+            // A bug, not a disk error (those fail their batch and the next one tries again): refuse every operation
+            // from now on rather than let each wait for a writer that is gone.
+            _writerStopped = true;
             LogWriterFailed(e);
+            foreach (var pending in batch) pending.Durable?.TrySetResult(false);
+            while (_queue!.Reader.TryRead(out var pending)) pending.Durable?.TrySetResult(false);
         }
     }
 
-    /// <summary>Writes what is queued in batches; fsyncs when the oldest unsynced record is SyncInterval old or SyncRecords are unsynced.</summary>
-    private async Task WriteQueuedAsync()
+    /// <summary>
+    /// Group commit: takes everything queued (up to <see cref="MaxBatch"/>), writes and fsyncs it, then answers its
+    /// operations. Adds a checkpoint when enough records or time have passed since the last one, and one at the end.
+    /// </summary>
+    private async Task WriteQueuedAsync(List<Pending> batch)
     {
+        var file = _file!;
         var reader = _queue!.Reader;
-        var batch = new List<AuditRecord>(MaxBatch);
-        var unsynced = 0;
-        var syncDue = 0L;
+        var checkpointDue = 0L; // Stopwatch timestamp by which the oldest uncovered record gets its checkpoint
         while (true)
         {
-            if (unsynced == 0)
+            if (file.Uncovered == 0)
             {
+                checkpointDue = 0;
                 if (!await reader.WaitToReadAsync()) break;
             }
             else
             {
-                if (!await MoreWithinAsync(reader, Stopwatch.GetElapsedTime(Stopwatch.GetTimestamp(), syncDue)))
+                if (checkpointDue == 0) checkpointDue = Stopwatch.GetTimestamp() + (long)(_settings.CheckpointInterval.TotalSeconds * Stopwatch.Frequency);
+                if (!await MoreWithinAsync(reader, Stopwatch.GetElapsedTime(Stopwatch.GetTimestamp(), checkpointDue)))
                 {
-                    Sync();
-                    unsynced = 0;
                     if (reader.Completion.IsCompleted) break;
+                    Commit(batch, checkpoint: true);
                     continue;
                 }
             }
-            while (batch.Count < MaxBatch && reader.TryRead(out var record)) batch.Add(record);
+            while (batch.Count < MaxBatch && reader.TryRead(out var pending)) batch.Add(pending);
             if (batch.Count == 0) continue;
-            if (!await AppendAsync(batch)) break;
-            if (unsynced == 0) syncDue = Stopwatch.GetTimestamp() + (long)(_settings.SyncInterval.TotalSeconds * Stopwatch.Frequency);
-            unsynced += batch.Count;
-            batch.Clear();
-            if (unsynced >= _settings.SyncRecords || Stopwatch.GetTimestamp() >= syncDue)
-            {
-                Sync();
-                unsynced = 0;
-            }
+            var checkpoint = file.Uncovered + batch.Count >= _settings.CheckpointRecords
+                || (checkpointDue != 0 && Stopwatch.GetTimestamp() >= checkpointDue);
+            Commit(batch, checkpoint);
         }
-        if (unsynced > 0) Sync();
+        if (file.Uncovered > 0) Commit(batch, checkpoint: true); // a clean stop leaves nothing uncovered
     }
 
     /// <summary>True when a record can be read within <paramref name="wait"/>; false on timeout or when the queue is done.</summary>
-    private static async Task<bool> MoreWithinAsync(ChannelReader<AuditRecord> reader, TimeSpan wait)
+    private static async Task<bool> MoreWithinAsync(ChannelReader<Pending> reader, TimeSpan wait)
     {
         if (reader.TryPeek(out _)) return true;
         if (wait <= TimeSpan.Zero) return false;
@@ -204,79 +269,82 @@ public sealed partial class AuditLog : IAsyncDisposable, IDisposable
         }
     }
 
-    /// <summary>Writes the batch, retrying every second while the file fails; false when told to give up (shutdown).</summary>
-    private async Task<bool> AppendAsync(List<AuditRecord> batch)
+    /// <summary>Writes and fsyncs the batch (and a checkpoint), then tells each waiting operation whether its record is durable.</summary>
+    private void Commit(List<Pending> batch, bool checkpoint)
     {
         var file = _file!;
-        while (true)
-        {
-            try
-            {
-                file.Append(batch);
-                _metrics.Written(batch.Count);
-                if (_failing) LogRecovered(file.Path);
-                _failing = false;
-                return true;
-            }
-            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-            {
-                _metrics.WriteFailed();
-                if (!_failing) LogWriteFailed(file.Path, e.Message);
-                _failing = true;
-            }
-            try
-            {
-                await Task.Delay(RetryDelay, _giveUp.Token);
-            }
-            catch (OperationCanceledException)
-            {
-                var lost = batch.Count + _queue!.Reader.Count;
-                _metrics.Lost(lost);
-                LogLost(file.Path, lost);
-                return false;
-            }
-        }
-    }
-
-    private void Sync()
-    {
+        var records = new AuditRecord[batch.Count];
+        for (var i = 0; i < records.Length; i++) records[i] = batch[i].Record;
+        AuditCheckpoint? written = null;
+        bool durable;
         try
         {
-            _file!.Sync();
+            written = file.Commit(records, checkpoint);
+            durable = true;
+            _metrics.Written(records.Length);
+            if (_failing) LogRecovered(file.Path);
+            _failing = false;
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            // Not retried: after a failed fsync Linux may already have dropped the pages, and a later fsync would
-            // not say so. The records are in the file unless the host goes down; the operator has to look.
+            durable = false;
             _metrics.WriteFailed();
-            LogSyncFailed(_file!.Path, e.Message);
+            if (!_failing) LogWriteFailed(file.Path, e.Message);
+            _failing = true;
+        }
+        foreach (var pending in batch) pending.Durable?.TrySetResult(durable);
+        batch.Clear();
+        if (written is null) return;
+        _metrics.Checkpointed();
+        try
+        {
+            file.SaveState(written);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            _metrics.WriteFailed();
+            LogStateFailed(file.Path, e.Message);
+        }
+        Ship(written);
+    }
+
+    private void Ship(AuditCheckpoint checkpoint)
+    {
+        if (_shipper is not { Enabled: true }) return;
+        try
+        {
+            _shipper.Ship(checkpoint);
+            if (_shipFailing) LogShipRecovered(_file!.Path);
+            _shipFailing = false;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or SocketException)
+        {
+            _metrics.ShipFailed();
+            if (!_shipFailing) LogShipFailed(_file!.Path, checkpoint.Covers, e.Message);
+            _shipFailing = true;
         }
     }
 
-    /// <summary>
-    /// Takes no more records and waits for the queued ones to be written and synced. If the file is failing, gives up
-    /// when <paramref name="cancellationToken"/> fires, counting what is lost.
-    /// </summary>
+    /// <summary>Takes no more records and waits for the queued ones to be written, synced and checkpointed (or for <paramref name="cancellationToken"/>).</summary>
     public async Task StopAsync(CancellationToken cancellationToken)
     {
         if (_queue is null || !_queue.Writer.TryComplete()) return;
         try
         {
             await _writer.WaitAsync(cancellationToken);
+            LogStopped(_file!.Path, _file.Sequence);
         }
         catch (OperationCanceledException)
         {
-            await _giveUp.CancelAsync();
-            await _writer;
+            LogStopTimedOut(_file!.Path);
         }
-        LogStopped(_file!.Path, _file.Sequence);
     }
 
     public async ValueTask DisposeAsync()
     {
         using (var limit = new CancellationTokenSource(TimeSpan.FromSeconds(5))) await StopAsync(limit.Token);
-        _file?.Dispose();
-        _giveUp.Dispose();
+        if (_writer.IsCompleted) _file?.Dispose();
+        _shipper?.Dispose();
     }
 
     public void Dispose() => DisposeAsync().AsTask().GetAwaiter().GetResult();
@@ -290,27 +358,36 @@ public sealed partial class AuditLog : IAsyncDisposable, IDisposable
     [LoggerMessage(EventId = 1203, Level = LogLevel.Information, Message = "Audit log {Path}: {Records} records verified, continuing after chain head {Head}")]
     private partial void LogContinued(string path, long records, string head);
 
-    [LoggerMessage(EventId = 1204, Level = LogLevel.Error, Message = "Audit log {Path} was broken at record {Record} (line {Line}): {Reason}. Moved to {MovedTo} (IfBroken=MoveAside); a new chain starts")]
-    private partial void LogMovedAside(string path, long record, long line, string reason, string movedTo);
+    [LoggerMessage(EventId = 1204, Level = LogLevel.Error, Message = "Audit log {Path}: a new chain starts although the previous one could not be continued: {Problem} Its first record names the chain it replaces ({Replaces}); the old file was moved to {MovedTo}")]
+    private partial void LogNewChainReplacing(string path, string problem, string replaces, string movedTo);
 
-    [LoggerMessage(EventId = 1205, Level = LogLevel.Error, Message = "Audit log {Path} cannot be written ({Problem}): key operations are withheld until it can; retrying every second")]
+    [LoggerMessage(EventId = 1205, Level = LogLevel.Error, Message = "Audit log {Path} cannot be written or synced ({Problem}): key operations fail with AuditFailed and release no output until it can; every new batch tries again")]
     private partial void LogWriteFailed(string path, string problem);
-
-    [LoggerMessage(EventId = 1210, Level = LogLevel.Critical, Message = "Audit log {Path}: fsync failed ({Problem}); records written since the last good fsync may not survive a power loss")]
-    private partial void LogSyncFailed(string path, string problem);
 
     [LoggerMessage(EventId = 1206, Level = LogLevel.Warning, Message = "Audit log {Path} is written again")]
     private partial void LogRecovered(string path);
 
-    [LoggerMessage(EventId = 1207, Level = LogLevel.Warning, Message = "{Count} key operation(s) withheld in the last second: no audit record could be queued ({Reason}); latest {Operation} on key {KeyId} from edge {Edge}")]
+    [LoggerMessage(EventId = 1207, Level = LogLevel.Error, Message = "{Count} audit record(s) not kept in the last second ({Reason}), key operations' output withheld; latest {Operation} on key {KeyId} from edge {Edge}")]
     private partial void LogWithheld(int count, string reason, string operation, string keyId, string edge);
 
-    [LoggerMessage(EventId = 1208, Level = LogLevel.Critical, Message = "Audit log {Path}: {Count} queued records were never written (the file kept failing until shutdown)")]
-    private partial void LogLost(string path, int count);
+    [LoggerMessage(EventId = 1208, Level = LogLevel.Error, Message = "Audit log {Path}: the state file cannot be written ({Problem}); a start will not notice a tail cut off after the last saved checkpoint")]
+    private partial void LogStateFailed(string path, string problem);
+
+    [LoggerMessage(EventId = 1209, Level = LogLevel.Information, Message = "Audit log {Path} closed after record {Sequence}")]
+    private partial void LogStopped(string path, long sequence);
+
+    [LoggerMessage(EventId = 1210, Level = LogLevel.Critical, Message = "Audit log {Path}: the writer did not finish within the stop deadline; records still queued were not written (their operations released no output)")]
+    private partial void LogStopTimedOut(string path);
 
     [LoggerMessage(EventId = 1211, Level = LogLevel.Critical, Message = "Audit log writer stopped: every key operation is withheld until the key server restarts")]
     private partial void LogWriterFailed(Exception exception);
 
-    [LoggerMessage(EventId = 1209, Level = LogLevel.Information, Message = "Audit log {Path} closed after record {Sequence}")]
-    private partial void LogStopped(string path, long sequence);
+    [LoggerMessage(EventId = 1212, Level = LogLevel.Error, Message = "Audit log {Path}: checkpoint of record {Sequence} could not be shipped ({Problem}); later checkpoints are tried as they come")]
+    private partial void LogShipFailed(string path, long sequence, string problem);
+
+    [LoggerMessage(EventId = 1213, Level = LogLevel.Warning, Message = "Audit log {Path}: checkpoints are shipped again")]
+    private partial void LogShipRecovered(string path);
+
+    [LoggerMessage(EventId = 1214, Level = LogLevel.Error, Message = "{Operation} on {Tenant} key {KeyId} threw: recorded as a failure, the edge gets CryptoFailed")]
+    private partial void LogOperationThrew(string operation, string tenant, string keyId, Exception exception);
 }

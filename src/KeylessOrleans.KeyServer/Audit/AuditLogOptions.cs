@@ -34,14 +34,52 @@ public sealed class AuditLogOptions
     /// <summary>How long a key operation may wait for room in a full queue before its output is withheld.</summary>
     public TimeSpan QueueFullWait { get; set; } = TimeSpan.FromMilliseconds(100);
 
-    /// <summary>Written records reach the disk (fsync) at most this long after they were written…</summary>
-    public TimeSpan SyncInterval { get; set; } = TimeSpan.FromMilliseconds(100);
+    /// <summary>
+    /// The checkpoints' HMAC key (<see cref="AuditKey"/>); empty: <c>&lt;log&gt;.key</c>. Created (mode 0600) with a new
+    /// chain; give it to `keyless audit verify --key`. Keep it off the log's backups if they go to someone who should
+    /// not be able to forge checkpoints.
+    /// </summary>
+    public string KeyPath { get; set; } = "";
 
-    /// <summary>…or after this many records, whichever comes first: the most a power loss can take.</summary>
-    public int SyncRecords { get; set; } = 1000;
+    /// <summary>
+    /// The last checkpointed sequence number and head (<see cref="AuditState"/>); empty: <c>&lt;log&gt;.state</c>. A
+    /// folder other than the log's (e.g. /var/lib/keyless) makes a deleted log folder visible too.
+    /// </summary>
+    public string StatePath { get; set; } = "";
 
-    public string ResolvePath(string tenant, string replica) =>
-        System.IO.Path.GetFullPath(Path.Replace("{tenant}", tenant, StringComparison.Ordinal).Replace("{replica}", replica, StringComparison.Ordinal));
+    /// <summary>
+    /// Lets a start begin a new chain although the state says one existed that the file no longer holds (deleted,
+    /// cut back or replaced). The new chain's first record names the one it replaces. Set it for one start, then remove it.
+    /// </summary>
+    public bool AllowNewChain { get; set; }
+
+    /// <summary>A checkpoint after this many records…</summary>
+    public int CheckpointRecords { get; set; } = 1000;
+
+    /// <summary>…or once the oldest record not yet checkpointed is this old, whichever comes first.</summary>
+    public TimeSpan CheckpointInterval { get; set; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>A file that gets one line per checkpoint (time, tenant/replica, seq, head, hmac) for a shipper to take off the host; empty: none.</summary>
+    public string HeadsFile { get; set; } = "";
+
+    /// <summary>
+    /// A syslog receiver that gets each checkpoint as an RFC 5424 message: <c>udp://HOST:PORT</c> or <c>unix:/dev/log</c>
+    /// (datagram socket); empty: none.
+    /// </summary>
+    public string HeadsSyslog { get; set; } = "";
+
+    public string ResolvePath(string tenant, string replica) => Resolve(Path, tenant, replica);
+
+    public string ResolveKeyPath(string tenant, string replica) =>
+        string.IsNullOrWhiteSpace(KeyPath) ? ResolvePath(tenant, replica) + ".key" : Resolve(KeyPath, tenant, replica);
+
+    public string ResolveStatePath(string tenant, string replica) =>
+        string.IsNullOrWhiteSpace(StatePath) ? ResolvePath(tenant, replica) + ".state" : Resolve(StatePath, tenant, replica);
+
+    public string? ResolveHeadsFile(string tenant, string replica) => string.IsNullOrWhiteSpace(HeadsFile) ? null : Resolve(HeadsFile, tenant, replica);
+
+    private static string Resolve(string path, string tenant, string replica) =>
+        System.IO.Path.GetFullPath(path.Replace("{tenant}", tenant, StringComparison.Ordinal).Replace("{replica}", replica, StringComparison.Ordinal));
 
     internal IEnumerable<string> Problems(string tenant, string replica)
     {
@@ -59,9 +97,17 @@ public sealed class AuditLogOptions
         if (QueueCapacity is < 16 or > 1_000_000) yield return $"{Section}:QueueCapacity {QueueCapacity} must be between 16 and 1000000";
         if (QueueFullWait < TimeSpan.Zero || QueueFullWait > TimeSpan.FromSeconds(5))
             yield return $"{Section}:QueueFullWait {QueueFullWait} must be between zero and 5 s";
-        if (SyncInterval <= TimeSpan.Zero || SyncInterval > TimeSpan.FromSeconds(10))
-            yield return $"{Section}:SyncInterval {SyncInterval} must be positive and at most 10 s";
-        if (SyncRecords < 1) yield return $"{Section}:SyncRecords must be at least 1";
+        if (CheckpointRecords is < 1 or > 1_000_000) yield return $"{Section}:CheckpointRecords {CheckpointRecords} must be between 1 and 1000000";
+        if (CheckpointInterval <= TimeSpan.Zero || CheckpointInterval > TimeSpan.FromHours(1))
+            yield return $"{Section}:CheckpointInterval {CheckpointInterval} must be positive and at most 1 h";
+        foreach (var (name, value) in new[] { ("KeyPath", KeyPath), ("StatePath", StatePath), ("HeadsFile", HeadsFile) })
+        {
+            if (string.IsNullOrWhiteSpace(value)) continue;
+            var folderOf = System.IO.Path.GetDirectoryName(Resolve(value, tenant, replica))!;
+            if (!Directory.Exists(folderOf)) yield return $"{Section}:{name} '{value}': folder '{folderOf}' does not exist";
+        }
+        if (!string.IsNullOrWhiteSpace(HeadsSyslog) && !AuditHeadShipper.TryParseSyslog(HeadsSyslog, out _))
+            yield return $"{Section}:HeadsSyslog '{HeadsSyslog}' is not udp://HOST:PORT or unix:PATH";
     }
 
     /// <summary>The writer also creates a lock file next to the log, so the folder itself must be writable.</summary>

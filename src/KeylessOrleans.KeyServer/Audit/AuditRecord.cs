@@ -11,6 +11,7 @@ namespace KeylessOrleans.KeyServer.Audit;
 /// <param name="ClientAddress">The TLS client's IP address, as the edge reports it.</param>
 /// <param name="RequestDigest">Lowercase hex SHA-256 of the input bytes: signed content, signed params or ciphertext.</param>
 /// <param name="Outcome">The typed status (<see cref="Keys.KeyOperationStatus"/>): a decryption with bad padding is Ok, as on the wire.</param>
+/// <param name="Detail">What else the record needs (a policy change's new policy, the exception type of an operation that threw); omitted when null.</param>
 public sealed record AuditRecord(
     long Sequence,
     DateTime Time,
@@ -22,4 +23,5 @@ public sealed record AuditRecord(
     string? ServerName,
     string? ClientAddress,
     string RequestDigest,
-    string Outcome);
+    string Outcome,
+    string? Detail = null);

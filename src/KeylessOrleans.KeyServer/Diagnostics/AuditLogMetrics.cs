@@ -2,23 +2,27 @@ using System.Diagnostics.Metrics;
 
 namespace KeylessOrleans.KeyServer.Diagnostics;
 
-/// <summary>The audit log's health: records written, and key operations withheld because their record could not be kept.</summary>
+/// <summary>The audit log's health: records written, checkpoints, and key operations withheld because their record could not be kept.</summary>
 public sealed class AuditLogMetrics : IDisposable
 {
     private readonly Meter _meter;
     private readonly Counter<long> _written;
     private readonly Counter<long> _withheld;
     private readonly Counter<long> _writeErrors;
-    private readonly Counter<long> _lost;
+    private readonly Counter<long> _checkpoints;
+    private readonly Counter<long> _shipErrors;
+    private readonly Counter<long> _threw;
 
     public AuditLogMetrics(IMeterFactory meterFactory)
     {
         _meter = meterFactory.Create(KeyServerMetrics.MeterName);
-        _written = _meter.CreateCounter<long>("keyless.keyserver.audit.records", description: "Audit records written to the file");
+        _written = _meter.CreateCounter<long>("keyless.keyserver.audit.records", description: "Audit records written to the file and fsynced");
         _withheld = _meter.CreateCounter<long>("keyless.keyserver.audit.withheld",
-            description: "Key operations answered Unavailable (or refusals not recorded) because no audit record could be queued, by reason");
-        _writeErrors = _meter.CreateCounter<long>("keyless.keyserver.audit.write_errors", description: "Failed writes or fsyncs of the audit log (retried)");
-        _lost = _meter.CreateCounter<long>("keyless.keyserver.audit.lost", description: "Queued audit records never written: the file kept failing until shutdown");
+            description: "Audit records not kept, by reason (queue_full, write_failed, closed, writer_stopped): key operations answered AuditFailed without output, or refusals and events not recorded");
+        _writeErrors = _meter.CreateCounter<long>("keyless.keyserver.audit.write_errors", description: "Failed writes or fsyncs of the audit log or its state file");
+        _checkpoints = _meter.CreateCounter<long>("keyless.keyserver.audit.checkpoints", description: "Keyed checkpoints written to the audit log");
+        _shipErrors = _meter.CreateCounter<long>("keyless.keyserver.audit.ship_errors", description: "Checkpoints that could not be shipped to the heads file or syslog");
+        _threw = _meter.CreateCounter<long>("keyless.keyserver.operations_threw", description: "Key operations that threw, by operation (recorded as failures)");
     }
 
     public void Written(int records) => _written.Add(records);
@@ -27,7 +31,11 @@ public sealed class AuditLogMetrics : IDisposable
 
     public void WriteFailed() => _writeErrors.Add(1);
 
-    public void Lost(int records) => _lost.Add(records);
+    public void Checkpointed() => _checkpoints.Add(1);
+
+    public void ShipFailed() => _shipErrors.Add(1);
+
+    public void OperationThrew(string operation) => _threw.Add(1, new KeyValuePair<string, object?>("operation", operation));
 
     public void Dispose() => _meter.Dispose();
 }

@@ -38,8 +38,12 @@ public sealed class AuditLogTests : IDisposable
             Assert.Same(Signed, await log.RecordAsync("sign_certificate_verify", Context(), Input, Signed));
     }
 
-    private List<JsonElement> Records() =>
+    private List<JsonElement> Lines() =>
         [.. File.ReadAllLines(LogPath).Select(line => JsonDocument.Parse(line).RootElement)];
+
+    /// <summary>The key operations' records: without the chain's own lines (chain_start, checkpoints).</summary>
+    private List<JsonElement> Records() =>
+        [.. Lines().Where(r => r.GetProperty("op").GetString() is not (AuditChain.CheckpointOperation or AuditChain.ChainStartOperation))];
 
     [Fact]
     public async Task Each_operation_is_one_record_with_a_digest_of_its_input_and_never_its_output()
@@ -54,7 +58,7 @@ public sealed class AuditLogTests : IDisposable
         var records = Records();
         Assert.Equal(3, records.Count);
         var first = records[0];
-        Assert.Equal(1, first.GetProperty("seq").GetInt64());
+        Assert.Equal(3, first.GetProperty("seq").GetInt64()); // after chain_start and its checkpoint
         Assert.Equal("acme", first.GetProperty("tenant").GetString());
         Assert.Equal("primary", first.GetProperty("replica").GetString());
         Assert.Equal("edge-1", first.GetProperty("edge").GetString());
@@ -77,11 +81,12 @@ public sealed class AuditLogTests : IDisposable
         await using (var log = Open()) await AppendAsync(log, 2);
         await using (var log = Open()) await AppendAsync(log, 3);
 
+        // chain_start, checkpoint, 2 operations, checkpoint at stop | 3 operations, checkpoint at stop
         var result = AuditLogVerifier.VerifyFile(LogPath);
         Assert.True(result.IsIntact, result.Break?.Reason);
-        Assert.Equal(5, result.Records);
-        Assert.Equal([1L, 2, 3, 4, 5], Records().Select(r => r.GetProperty("seq").GetInt64()));
-        Assert.Contains(_logger.Entries, e => e.Message.Contains("2 records verified, continuing after chain head"));
+        Assert.Equal(9, result.Records);
+        Assert.Equal([3L, 4, 6, 7, 8], Records().Select(r => r.GetProperty("seq").GetInt64()));
+        Assert.Contains(_logger.Entries, e => e.Message.Contains("5 records verified, continuing after chain head"));
     }
 
     [Fact]
@@ -110,7 +115,8 @@ public sealed class AuditLogTests : IDisposable
 
         var aside = Assert.Single(Directory.GetFiles(_folder.Path, "audit.log.broken-*"));
         Assert.Equal(broken, File.ReadAllText(aside));
-        Assert.Equal(1, AuditLogVerifier.VerifyFile(LogPath).Records);
+        Assert.True(AuditLogVerifier.VerifyFile(LogPath).IsIntact);
+        Assert.Single(Records());
         Assert.Contains(_logger.Entries, e => e.Level == LogLevel.Error && e.Message.Contains("broken at record 3 (line 3)") && e.Message.Contains(aside));
     }
 
@@ -125,25 +131,19 @@ public sealed class AuditLogTests : IDisposable
     [Fact]
     public async Task Every_output_that_leaves_has_its_record_even_when_the_queue_overflows()
     {
-        // A tiny queue, no waiting, an fsync per batch: a tight loop of operations must outrun the writer.
-        var released = 0;
-        var withheld = 0;
-        await using (var log = Open(o => (o.QueueCapacity, o.QueueFullWait, o.SyncRecords) = (16, TimeSpan.Zero, 1)))
+        // A tiny queue and no waiting for room: 2000 operations at once must outrun the writer.
+        KeyOperationResult[] results;
+        await using (var log = Open(o => (o.QueueCapacity, o.QueueFullWait) = (16, TimeSpan.Zero)))
+            results = await Task.WhenAll(Enumerable.Range(0, 2000).Select(_ => log.RecordAsync("sign_certificate_verify", Context(), Input, Signed).AsTask()));
+        var withheld = results.Where(r => !r.IsOk).ToList();
+        Assert.True(withheld.Count > 0, "the queue never overflowed: the test proves nothing");
+        Assert.All(withheld, r =>
         {
-            for (var i = 0; i < 20_000; i++)
-            {
-                var result = await log.RecordAsync("sign_certificate_verify", Context(), Input, Signed);
-                if (result.IsOk) released++;
-                else
-                {
-                    Assert.Equal(KeyOperationStatus.Unavailable, result.Status);
-                    Assert.Null(result.Output);
-                    withheld++;
-                }
-            }
-        }
-        Assert.True(withheld > 0, "the queue never overflowed: the test proves nothing");
-        Assert.Equal(released, AuditLogVerifier.VerifyFile(LogPath).Records);
+            Assert.Equal(KeyOperationStatus.AuditFailed, r.Status);
+            Assert.Null(r.Output);
+        });
+        Assert.True(AuditLogVerifier.VerifyFile(LogPath).IsIntact);
+        Assert.Equal(results.Count(r => r.IsOk), Records().Count);
         Assert.Contains(_logger.Entries, e => e.Message.Contains("withheld") && e.Message.Contains("queue_full"));
     }
 
