@@ -1,16 +1,22 @@
+using System.Diagnostics.CodeAnalysis;
 using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
 using KeylessOrleans.KeyServer.Audit;
+using KeylessOrleans.KeyServer.KeyStore;
 using KeylessOrleans.KeyServer.Tls;
 using KeylessOrleans.Keys;
 using KeylessOrleans.TestSupport;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Primitives;
 
 namespace KeylessOrleans.Cluster.Tests;
 
 /// <summary>
 /// Key grains called directly, as an edge's handshake would: the tenant's key server writes one audit record per
-/// operation — refusals included, key descriptions not — and nothing a key or a session could be recovered from.
+/// operation — refusals and failures included, key descriptions not — and nothing a key or a session could be
+/// recovered from.
 /// </summary>
 public sealed class AuditLogTests : IAsyncLifetime
 {
@@ -33,6 +39,11 @@ public sealed class AuditLogTests : IAsyncLifetime
     private static KeyRequestContext Context(string keyId, string client, string sni) => new("acme", keyId, sni, client, Edge);
 
     private sealed record Call(string Operation, string KeyId, string Client, string Sni, byte[] Input, KeyOperationResult Result);
+
+    /// <summary>The key operations' records, without the chain's own lines (chain_start, checkpoints).</summary>
+    private static List<JsonElement> OperationRecords(string path) =>
+        [.. File.ReadAllLines(path).Select(line => JsonDocument.Parse(line).RootElement)
+            .Where(r => r.GetProperty("op").GetString() is not (AuditChain.CheckpointOperation or AuditChain.ChainStartOperation))];
 
     [Fact]
     public async Task Each_key_operation_leaves_one_record_with_its_context_and_no_secret()
@@ -71,11 +82,8 @@ public sealed class AuditLogTests : IAsyncLifetime
 
         Assert.Equal([KeyOperationStatus.Ok, KeyOperationStatus.Ok, KeyOperationStatus.Ok, KeyOperationStatus.Ok, KeyOperationStatus.Ok,
             KeyOperationStatus.InvalidRequest, KeyOperationStatus.InvalidRequest, KeyOperationStatus.Unauthorized], calls.Select(c => c.Result.Status));
-        Assert.True(await Poll.UntilAsync(() => Task.FromResult(File.Exists(AuditLogPath) && File.ReadAllLines(AuditLogPath).Length >= calls.Count),
-            TimeSpan.FromSeconds(10)), "the audit records were not written");
-        await Task.Delay(200); // a record too many (Describe) would show up by now
-
-        var records = File.ReadAllLines(AuditLogPath).Select(line => JsonDocument.Parse(line).RootElement).ToList();
+        // Every answer came after its record was fsynced, and Describe leaves none: the file holds exactly these.
+        var records = OperationRecords(AuditLogPath);
         Assert.Equal(calls.Count, records.Count);
         foreach (var (call, record) in calls.Zip(records))
         {
@@ -89,8 +97,8 @@ public sealed class AuditLogTests : IAsyncLifetime
             Assert.Equal(Edge, record.GetProperty("edge").GetString());
             Assert.Equal(call.Sni, record.GetProperty("sni").GetString());
         }
-        Assert.Equal(Enumerable.Range(1, calls.Count).Select(i => (long)i), records.Select(r => r.GetProperty("seq").GetInt64()));
-        Assert.True(AuditLogVerifier.VerifyFile(AuditLogPath).IsIntact);
+        Assert.Equal(Enumerable.Range(3, calls.Count).Select(i => (long)i), records.Select(r => r.GetProperty("seq").GetInt64())); // after chain_start and its checkpoint
+        Assert.True(AuditLogVerifier.VerifyFile(AuditLogPath, AuditKey.Read(AuditLogPath + ".key")).IsIntact);
 
         var file = File.ReadAllBytes(AuditLogPath);
         var outputs = calls.Select(c => c.Result.Output).OfType<byte[]>().Append(premaster).ToList();
@@ -98,6 +106,74 @@ public sealed class AuditLogTests : IAsyncLifetime
         foreach (var secret in outputs.Concat(_keys.AllKeys.SelectMany(k => (IEnumerable<byte[]>)[.. k.Secrets, k.Pkcs8, k.PemDer])))
             foreach (var form in Forms(secret))
                 Assert.False(file.AsSpan().IndexOf(form) >= 0, "an operation's output or key material is in the audit log");
+    }
+
+    [Fact]
+    public async Task An_operation_that_throws_is_recorded_as_a_failure_and_the_edge_gets_a_typed_error()
+    {
+        using var folder = new TempDirectory("keyless-audit-faulty");
+        var log = Path.Combine(folder.Path, "faulty.log");
+        var plan = new SiloPlan.OnPrem("globex", "primary", _keys.Path)
+        {
+            AuditLogPath = log,
+            Services = services => services.AddSingleton<IKeyStore>(new FaultyKeyStore(new PemKeyStore(_keys.Path, NullLogger<PemKeyStore>.Instance))),
+        };
+        var cluster = await KeylessTestCluster.StartAsync(new SiloPlan.Edge(), plan);
+        KeyOperationResult result;
+        var content = CertificateVerifyContent.Build(RandomNumberGenerator.GetBytes(32));
+        try
+        {
+            var key = cluster.Grains.GetGrain<IKeyGrain>(new KeyGrainKey("globex", "primary", _keys.EcdsaKeyId).ToString());
+            result = await key.SignCertificateVerifyAsync(new(new KeyRequestContext("globex", _keys.EcdsaKeyId, "www.acme.test", "198.51.100.9", Edge),
+                SignatureScheme.EcdsaSecp256r1Sha256, content));
+        }
+        finally
+        {
+            await cluster.DisposeAsync();
+        }
+
+        Assert.Equal(KeyOperationStatus.CryptoFailed, result.Status);
+        Assert.Null(result.Output);
+        var record = Assert.Single(OperationRecords(log));
+        Assert.Equal("sign_certificate_verify", record.GetProperty("op").GetString());
+        Assert.Equal("CryptoFailed", record.GetProperty("outcome").GetString());
+        Assert.Equal("threw System.InvalidOperationException", record.GetProperty("detail").GetString());
+        Assert.Equal(Convert.ToHexStringLower(SHA256.HashData(content)), record.GetProperty("request_sha256").GetString());
+    }
+
+    /// <summary>A key store whose keys throw what no key operation expects (a driver bug, an HSM gone mad).</summary>
+    private sealed class FaultyKeyStore(IKeyStore inner) : IKeyStore
+    {
+        public bool TryGetKey(string keyId, [NotNullWhen(true)] out IPrivateKey? key)
+        {
+            key = inner.TryGetKey(keyId, out var real) ? new FaultyKey(real) : null;
+            return key is not null;
+        }
+
+        public IReadOnlyCollection<IPrivateKey> Keys => inner.Keys;
+
+        public IReadOnlyList<CertificateChain> Chains => inner.Chains;
+
+        public IEnumerable<CertificateChain> ChainsOf(string keyId) => inner.ChainsOf(keyId);
+
+        public IChangeToken GetReloadToken() => inner.GetReloadToken();
+    }
+
+    private sealed class FaultyKey(IPrivateKey inner) : IPrivateKey
+    {
+        public string KeyId => inner.KeyId;
+
+        public KeyAlgorithm Algorithm => inner.Algorithm;
+
+        public int KeySizeBits => inner.KeySizeBits;
+
+        public byte[] SubjectPublicKeyInfo => inner.SubjectPublicKeyInfo;
+
+        public byte[] Sign(SignatureScheme scheme, ReadOnlySpan<byte> data) => throw new InvalidOperationException("simulated key store fault");
+
+        public byte[] DecryptPremaster(ReadOnlySpan<byte> ciphertext, ushort clientVersion) => throw new InvalidOperationException("simulated key store fault");
+
+        public void Dispose() { }
     }
 
     /// <summary>A secret as raw bytes, hex (both cases) and base64, cut to 16 bytes of it so a partial copy counts too.</summary>

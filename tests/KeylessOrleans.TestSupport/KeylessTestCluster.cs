@@ -58,6 +58,9 @@ public abstract record SiloPlan
         /// <summary>A hostile key server: every signature and delegated credential it returns has its last byte flipped.</summary>
         public bool TamperWithAnswers { get; init; }
 
+        /// <summary>Services registered before the key server's own, which then stay (e.g. a faulty <c>IKeyStore</c>).</summary>
+        public Action<Microsoft.Extensions.DependencyInjection.IServiceCollection>? Services { get; init; }
+
         /// <summary>The key server's settings for this plan; the audit log goes to <paramref name="defaultAuditLog"/> unless the plan names one.</summary>
         public void Apply(KeyServerOptions o, string defaultAuditLog)
         {
@@ -149,6 +152,7 @@ public sealed class KeylessTestCluster : IAsyncDisposable
                 break;
             case SiloPlan.OnPrem onPrem:
                 if (onPrem.TamperWithAnswers) silo.AddIncomingGrainCallFilter<TamperingGrainCallFilter>();
+                onPrem.Services?.Invoke(silo.Services);
                 silo.AddKeylessKeyServer(o =>
                 {
                     onPrem.Apply(o, Path.Combine(_auditLogs.Path, $"{siloName}.log"));
