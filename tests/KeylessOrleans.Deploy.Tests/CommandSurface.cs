@@ -18,8 +18,8 @@ internal static class CommandSurface
     public static readonly IReadOnlyDictionary<string, string[]> Commands = new Dictionary<string, string[]>
     {
         ["edge"] = [.. SiloOptions, "--primary", "--gateway-port", "--https-port", "--listen", "--edge-id", "--tenants", "--shared-cluster"],
-        ["keyserver"] = [.. SiloOptions, "--primary", "--tenant", "--replica", "--keys", "--pkcs11-key", "--audit-log", "--gateway-port", "--edge-ca", "--shared-cluster"],
-        ["audit verify"] = [],
+        ["keyserver"] = [.. SiloOptions, "--primary", "--tenant", "--replica", "--keys", "--pkcs11-key", "--audit-log", "--audit-allow-new-chain", "--gateway-port", "--edge-ca", "--shared-cluster"],
+        ["audit verify"] = ["--key", "--anchor", "--heads"],
         ["origin"] = ["--listen"],
         ["demo"] = ["--https-port", "--data-dir", "--silo-port", "--gateway-port", "--prepare-only", "--origin-port", "--admin-port", "--key-server-gateway-port"],
         ["tenant add"] = [.. ClientOptions, "--host", "--origin", "--proxy-protocol", "--h2", "--no-rsa-key-exchange", "--key-server", "--key-server-ca"],
@@ -44,6 +44,8 @@ internal static class CommandSurface
         "KEYLESS__EDGE__HANDSHAKEQUEUELENGTH", "KEYLESS__EDGE__MAXCONNECTIONS",
         "KEYLESS__KEYSERVER__TENANT", "KEYLESS__KEYSERVER__SHAREDCLUSTER", "KEYLESS__KEYSERVER__REPLICA", "KEYLESS__KEYSERVER__KEYDIRECTORY",
         "KEYLESS__KEYSERVER__AUDITLOG__PATH", "KEYLESS__KEYSERVER__ACCESS__EDGECA", "KEYLESS__KEYSERVER__AUDITLOG__ENABLED", "KEYLESS__KEYSERVER__AUDITLOG__IFBROKEN",
+        "KEYLESS__KEYSERVER__AUDITLOG__ALLOWNEWCHAIN", "KEYLESS__KEYSERVER__AUDITLOG__KEYPATH", "KEYLESS__KEYSERVER__AUDITLOG__STATEPATH",
+        "KEYLESS__KEYSERVER__AUDITLOG__HEADSFILE", "KEYLESS__KEYSERVER__AUDITLOG__HEADSSYSLOG",
         "KEYLESS__KEYSERVER__KEYRELOADDELAY", "KEYLESS__KEYSERVER__KEYRESCANINTERVAL", "KEYLESS__KEYSERVER__KEYRETIREMENTDELAY",
         "KEYLESS__EDGE__STATUSREPORTINTERVAL", "KEYLESS__EDGE__SHAREDCLUSTER", "KEYLESS__EDGE__CALLPROOFWINDOW",
         "KEYLESS__ADMIN__PORT", "KEYLESS__ADMIN__LISTENADDRESS", "KEYLESS__LOGGING__FORMAT",

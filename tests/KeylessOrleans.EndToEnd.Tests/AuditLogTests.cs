@@ -1,5 +1,6 @@
 using System.Security.Cryptography;
 using System.Text.Json;
+using KeylessOrleans.KeyServer.Audit;
 using KeylessOrleans.TestSupport;
 using static KeylessOrleans.TestSupport.AuditLogFile;
 
@@ -22,7 +23,8 @@ public sealed class AuditLogTests : IDisposable
         var (exitCode, output) = await KeylessProcess.RunToEndAsync("audit", "verify", Log(lines));
         var head = JsonDocument.Parse(lines[^1]).RootElement.GetProperty("hash").GetString();
         Assert.Equal(0, exitCode);
-        Assert.Equal($"ok: 5 records, first at 2026-01-02T03:04:05.000000Z, last at 2026-01-02T03:04:09.000000Z, chain head {head}", output.Trim());
+        Assert.Equal($"ok: 5 records, first at 2026-01-02T03:04:05.000000Z, last at 2026-01-02T03:04:09.000000Z, chain head {head}", output.Split('\n')[0].Trim());
+        Assert.Contains("checkpoints: 0, not authenticated", output);
     }
 
     [Fact]
@@ -104,7 +106,7 @@ public sealed class AuditLogTests : IDisposable
         } // stopped gracefully: its last records are written and synced
 
         var file = Path.Combine(_files.Path, "audit-shop-primary.log");
-        var record = File.ReadAllLines(file).Select(l => JsonDocument.Parse(l).RootElement).Last(r => r.GetProperty("outcome").GetString() == "Ok");
+        var record = File.ReadAllLines(file).Select(l => JsonDocument.Parse(l).RootElement).Last(r => r.TryGetProperty("outcome", out var outcome) && outcome.GetString() == "Ok");
         Assert.Equal("edge-audited", record.GetProperty("edge").GetString());
         Assert.Equal(host, record.GetProperty("sni").GetString());
         Assert.Equal("127.0.0.1", record.GetProperty("client").GetString());
@@ -112,6 +114,45 @@ public sealed class AuditLogTests : IDisposable
         var (exitCode, output) = await KeylessProcess.RunToEndAsync("audit", "verify", file);
         Assert.Equal(0, exitCode);
         Assert.Matches(@"^ok: \d+ records, first at ", output);
+        Assert.Contains("authenticated with", output); // the key beside the log is used
+    }
+
+    [Fact]
+    public async Task Verify_reports_a_tail_cut_off_after_the_shipped_head_and_a_checkpoint_forged_without_the_key()
+    {
+        var log = Path.Combine(_files.Path, "audit.log");
+        var heads = Path.Combine(_files.Path, "heads.txt");
+        var options = new KeylessOrleans.KeyServer.Hosting.KeyServerOptions { Tenant = "acme", KeyDirectory = _files.Path };
+        (options.AuditLog.Path, options.AuditLog.HeadsFile, options.AuditLog.CheckpointRecords) = (log, heads, 2);
+        await using (var writer = new AuditLog(Microsoft.Extensions.Options.Options.Create(options),
+            new KeylessOrleans.KeyServer.Diagnostics.AuditLogMetrics(new NoMeters()), Microsoft.Extensions.Logging.Abstractions.NullLogger<AuditLog>.Instance))
+            for (var i = 0; i < 5; i++)
+                await writer.RecordAsync("sign_certificate_verify", new KeylessOrleans.Keys.KeyRequestContext("acme", new string('a', 64), "www.acme.test", "198.51.100.7", "edge-1"),
+                    [1, 2, 3], KeylessOrleans.Keys.KeyOperationResult.Success([1]));
+
+        var (exitCode, output) = await KeylessProcess.RunToEndAsync("audit", "verify", log, "--heads", heads);
+        Assert.Equal(0, exitCode);
+        Assert.Contains("anchor met", output);
+
+        var lines = File.ReadAllLines(log);
+        File.WriteAllText(log, string.Concat(lines.Take(lines.Length - 3).Select(l => l + "\n"))); // the last operations and checkpoint gone
+        (exitCode, output) = await KeylessProcess.RunToEndAsync("audit", "verify", log, "--heads", heads);
+        Assert.Equal(1, exitCode);
+        Assert.StartsWith("ok: ", output); // the chain alone is intact…
+        Assert.Contains($"cut off: the last line of {heads} says record {lines.Length - 1} exists", output); // …but its tail is gone
+
+        var otherKey = Path.Combine(_files.Path, "other.key");
+        AuditKey.Create(otherKey);
+        (exitCode, output) = await KeylessProcess.RunToEndAsync("audit", "verify", log, "--key", otherKey);
+        Assert.Equal(1, exitCode);
+        Assert.Contains("checkpoint HMAC does not match the key", output);
+    }
+
+    private sealed class NoMeters : System.Diagnostics.Metrics.IMeterFactory
+    {
+        public System.Diagnostics.Metrics.Meter Create(System.Diagnostics.Metrics.MeterOptions options) => new(options);
+
+        public void Dispose() { }
     }
 
     public void Dispose() => _files.Dispose();

@@ -73,7 +73,7 @@ internal static class AuditCommand
         var failed = false;
         if (result.Break is { } broken)
         {
-            Console.WriteLine($"BROKEN at record {broken.Record} (line {broken.Line}): {broken.Reason}");
+            Console.WriteLine($"broken at record {broken.Record} (line {broken.Line}): {broken.Reason}");
             Console.WriteLine($"  the {result.Records} records before it are intact (chain head {result.HeadHex})");
             failed = true;
         }
@@ -86,16 +86,16 @@ internal static class AuditCommand
 
         if (result.StartsChain)
             Console.WriteLine(result.Replaces is { } replaced
-                ? $"  NEW CHAIN: its first record says it replaces a chain that reached record {replaced.Sequence} (head {replaced.HeadHex})"
+                ? $"  new chain: its first record says it replaces a chain that reached record {replaced.Sequence} (head {replaced.HeadHex})"
                 : "  the chain starts with this file (its first record names no earlier chain)");
 
         if (key is null)
         {
-            Console.WriteLine($"  checkpoints: {result.Checkpoints}, NOT authenticated (no --key; anyone can rebuild an unkeyed chain)");
+            Console.WriteLine($"  checkpoints: {result.Checkpoints}, not authenticated (no --key and no {Path.GetFileName(path)}.key beside the log: anyone can rebuild an unkeyed chain)");
         }
         else if (result.Checkpoints == 0)
         {
-            Console.WriteLine($"  NO CHECKPOINT: nothing in this file is authenticated by the key {keyPath}");
+            Console.WriteLine($"no checkpoint: nothing in this file is authenticated by the key {keyPath}");
             failed = true;
         }
         else
@@ -114,13 +114,13 @@ internal static class AuditCommand
                     Console.WriteLine($"  anchor met: record {anchor.Sequence} has head {anchor.HeadHex} ({anchorFrom})");
                     break;
                 case AuditAnchorStatus.Mismatch:
-                    Console.WriteLine($"REWRITTEN: record {anchor.Sequence} does not have the head {anchor.HeadHex} given by {anchorFrom}: the chain was replaced");
+                    Console.WriteLine($"rewritten: record {anchor.Sequence} does not have the head {anchor.HeadHex} given by {anchorFrom}: the chain was replaced");
                     failed = true;
                     break;
                 default:
                     Console.WriteLine(result.IsIntact
-                        ? $"CUT OFF: {anchorFrom} says record {anchor.Sequence} exists (head {anchor.HeadHex}), but the chain ends at record {result.Records}: at least {anchor.Sequence - result.Records} record(s) are missing from its end"
-                        : $"CUT OFF: {anchorFrom} says record {anchor.Sequence} exists, but the intact chain ends at record {result.Records}");
+                        ? $"cut off: {anchorFrom} says record {anchor.Sequence} exists (head {anchor.HeadHex}), but the chain ends at record {result.Records}: at least {anchor.Sequence - result.Records} record(s) are missing from its end"
+                        : $"cut off: {anchorFrom} says record {anchor.Sequence} exists, but the intact chain ends at record {result.Records}");
                     failed = true;
                     break;
             }
