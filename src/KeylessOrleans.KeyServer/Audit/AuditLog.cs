@@ -240,7 +240,8 @@ public sealed partial class AuditLog : IAsyncDisposable, IDisposable
                 if (!await MoreWithinAsync(reader, Stopwatch.GetElapsedTime(Stopwatch.GetTimestamp(), checkpointDue)))
                 {
                     if (reader.Completion.IsCompleted) break;
-                    Commit(batch, checkpoint: true);
+                    // Idle and due: a checkpoint alone. If the disk fails, try again a second later, not in a spin.
+                    if (!Commit(batch, checkpoint: true)) checkpointDue = Stopwatch.GetTimestamp() + Stopwatch.Frequency;
                     continue;
                 }
             }
@@ -269,8 +270,8 @@ public sealed partial class AuditLog : IAsyncDisposable, IDisposable
         }
     }
 
-    /// <summary>Writes and fsyncs the batch (and a checkpoint), then tells each waiting operation whether its record is durable.</summary>
-    private void Commit(List<Pending> batch, bool checkpoint)
+    /// <summary>Writes and fsyncs the batch (and a checkpoint), then tells each waiting operation whether its record is durable (and returns that).</summary>
+    private bool Commit(List<Pending> batch, bool checkpoint)
     {
         var file = _file!;
         var records = new AuditRecord[batch.Count];
@@ -294,7 +295,7 @@ public sealed partial class AuditLog : IAsyncDisposable, IDisposable
         }
         foreach (var pending in batch) pending.Durable?.TrySetResult(durable);
         batch.Clear();
-        if (written is null) return;
+        if (written is null) return durable;
         _metrics.Checkpointed();
         try
         {
@@ -306,6 +307,7 @@ public sealed partial class AuditLog : IAsyncDisposable, IDisposable
             LogStateFailed(file.Path, e.Message);
         }
         Ship(written);
+        return true;
     }
 
     private void Ship(AuditCheckpoint checkpoint)
