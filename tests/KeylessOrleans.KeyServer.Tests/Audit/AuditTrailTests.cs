@@ -1,5 +1,4 @@
 using System.Buffers;
-using System.Diagnostics;
 using System.Diagnostics.Metrics;
 using System.Net;
 using System.Net.Sockets;
@@ -243,6 +242,22 @@ public sealed class AuditTrailTests : IDisposable
         Assert.Contains("keyless-keyserver - audit-head [keyless@32473 tenant=\"acme\" replica=\"primary\" seq=\"1\"", first);
         var last = AuditLogVerifier.VerifyFile(LogPath, Key).LastCheckpoint!;
         Assert.Contains($"seq=\"{last.Covers}\" head=\"{Convert.ToHexStringLower(last.Head)}\" hmac=\"{Convert.ToHexStringLower(last.Hmac)}\"", second);
+    }
+
+    [Fact]
+    public async Task Checkpoints_go_to_a_unix_datagram_syslog_socket()
+    {
+        var socketPath = Path.Combine(_folder.Path, "log.sock");
+        using var receiver = new Socket(AddressFamily.Unix, SocketType.Dgram, ProtocolType.Unspecified);
+        receiver.Bind(new UnixDomainSocketEndPoint(socketPath));
+        await using (var log = Open(o => o.HeadsSyslog = $"unix:{socketPath}")) await AppendAsync(log, 1);
+
+        var buffer = new byte[4096];
+        using var deadline = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+        var received = await receiver.ReceiveAsync(buffer, SocketFlags.None, deadline.Token);
+        var message = Encoding.UTF8.GetString(buffer, 0, received);
+        Assert.StartsWith("<110>1 ", message);
+        Assert.Contains("audit-head [keyless@32473 tenant=\"acme\" replica=\"primary\" seq=\"1\"", message);
     }
 
     [Fact]
