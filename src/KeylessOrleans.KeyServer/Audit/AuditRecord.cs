@@ -2,7 +2,7 @@ namespace KeylessOrleans.KeyServer.Audit;
 
 /// <summary>
 /// One key operation as the tenant's audit log keeps it. The request's input appears only as a SHA-256 digest and
-/// the output (signature, premaster secret) never, so the log holds nothing an attacker could use against the key.
+/// the output (signature, master secret, credential) never, so the log holds nothing an attacker could use against the key.
 /// </summary>
 /// <param name="Sequence">1 for the first record of a file, then +1 per record; assigned by the writer.</param>
 /// <param name="Time">When the operation ended, UTC.</param>
