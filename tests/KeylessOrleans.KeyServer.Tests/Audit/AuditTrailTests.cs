@@ -299,6 +299,21 @@ public sealed class AuditTrailTests : IDisposable
         Assert.Contains(_logger.Entries, e => e.Level == LogLevel.Error && e.Message.Contains("threw"));
     }
 
+    [Fact]
+    public void Bad_checkpoint_key_and_shipping_settings_are_configuration_errors()
+    {
+        var options = new KeyServerOptions { Tenant = "acme", KeyDirectory = _folder.Path };
+        options.AuditLog.Path = LogPath;
+        (options.AuditLog.CheckpointRecords, options.AuditLog.CheckpointInterval) = (0, TimeSpan.Zero);
+        (options.AuditLog.KeyPath, options.AuditLog.HeadsSyslog) = ("/nonexistent/audit.key", "tcp://127.0.0.1:514");
+
+        var failures = new KeyServerOptionsValidator().Validate(null, options).Failures!;
+        Assert.Contains(failures, f => f.StartsWith("Keyless:KeyServer:AuditLog:CheckpointRecords 0", StringComparison.Ordinal));
+        Assert.Contains(failures, f => f.StartsWith("Keyless:KeyServer:AuditLog:CheckpointInterval", StringComparison.Ordinal));
+        Assert.Contains(failures, f => f.Contains("AuditLog:KeyPath '/nonexistent/audit.key': folder '/nonexistent' does not exist"));
+        Assert.Contains(failures, f => f.Contains("AuditLog:HeadsSyslog 'tcp://127.0.0.1:514' is not udp://HOST:PORT or unix:PATH"));
+    }
+
     public void Dispose()
     {
         _folder.Dispose();
