@@ -9,12 +9,22 @@ using Microsoft.Extensions.DependencyInjection;
 
 // Usage: dotnet run -c Release --project bench/KeylessOrleans.Benchmarks -- [--seconds N] [--clients N] [--only TEXT] [--no-proofs] [--hsm | --audit | --audit-writer | --delegation]
 //        dotnet run -c Release --project bench/KeylessOrleans.Benchmarks -- --tenant-clients [--count N] [--plain] [--hold SECONDS]
+//        dotnet run -c Release --project bench/KeylessOrleans.Benchmarks -- --rsa-timing [--count N] [--store pem|hsm|both] [--seed N]   (bench/rsa-timing.sh)
 // --no-proofs runs the cluster without edge authentication (as the single-machine demo does), to see what proofs cost.
 // --only keeps the rows whose name contains TEXT (e.g. "resumed", "TLS 1.3", "bulk"): for profiling one path.
 var seconds = ArgValue("--seconds", 8);
 var clients = ArgValue("--clients", 4);
 var only = Array.IndexOf(args, "--only") is var o and >= 0 && o + 1 < args.Length ? args[o + 1] : null;
 bool Wanted(string row) => only is null || row.Contains(only, StringComparison.OrdinalIgnoreCase);
+if (args.Contains("--rsa-timing"))
+{
+    // Timing evidence for RSA decryption's implicit rejection (docs/rsa-timing.md); not a test.
+    var store = Array.IndexOf(args, "--store") is var s and >= 0 && s + 1 < args.Length ? args[s + 1] : "both";
+    if (store is not ("pem" or "hsm" or "both")) throw new ArgumentException("--store is pem, hsm or both");
+    if (!OperatingSystem.IsLinux()) throw new PlatformNotSupportedException("the key server's RSA path is Linux only");
+    RsaTiming.Run(ArgValue("--count", 100_000), store, ArgValue("--seed", Environment.TickCount));
+    return 0;
+}
 if (args.Contains("--hsm"))
 {
     HsmComparison.Run(seconds);

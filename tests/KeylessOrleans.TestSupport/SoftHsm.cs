@@ -61,18 +61,22 @@ public sealed record HsmToken(string Label, string Pin, string PinFile)
     public string Uri(string objectLabel, string? pinSource = null) =>
         $"pkcs11:token={Label};object={objectLabel};type=private?module-path={SoftHsm.Module}&pin-source={pinSource ?? "file:" + PinFile}";
 
-    public byte[] GenerateRsa(string label, int bits = 2048) => Generate(label, CKM.CKM_RSA_PKCS_KEY_PAIR_GEN, (attributes, publicTemplate, privateTemplate) =>
+    /// <summary>
+    /// An RSA key pair and, as onboarding makes it, its implicit-rejection key (an HMAC secret with the same id,
+    /// labelled "&lt;label&gt;.implicit-rejection"), unless <paramref name="withImplicitRejectionKey"/> is false.
+    /// </summary>
+    public byte[] GenerateRsa(string label, int bits = 2048, bool withImplicitRejectionKey = true) => Generate(label, CKM.CKM_RSA_PKCS_KEY_PAIR_GEN, (attributes, publicTemplate, privateTemplate) =>
     {
         publicTemplate.Add(attributes.Create(CKA.CKA_MODULUS_BITS, (ulong)bits));
         publicTemplate.Add(attributes.Create(CKA.CKA_PUBLIC_EXPONENT, new byte[] { 0x01, 0x00, 0x01 }));
         privateTemplate.Add(attributes.Create(CKA.CKA_DECRYPT, true));
-    });
+    }, withImplicitRejectionKey);
 
     public byte[] GenerateEcP256(string label) => Generate(label, CKM.CKM_EC_KEY_PAIR_GEN, (attributes, publicTemplate, _) =>
         publicTemplate.Add(attributes.Create(CKA.CKA_EC_PARAMS, new byte[] { 0x06, 0x08, 0x2A, 0x86, 0x48, 0xCE, 0x3D, 0x03, 0x01, 0x07 })));
 
     /// <summary>Generates a key pair in the token and returns the public key's SubjectPublicKeyInfo.</summary>
-    private byte[] Generate(string label, CKM mechanism, Action<Net.Pkcs11Interop.HighLevelAPI.Factories.IObjectAttributeFactory, List<IObjectAttribute>, List<IObjectAttribute>> specific)
+    private byte[] Generate(string label, CKM mechanism, Action<Net.Pkcs11Interop.HighLevelAPI.Factories.IObjectAttributeFactory, List<IObjectAttribute>, List<IObjectAttribute>> specific, bool withImplicitRejectionKey = false)
     {
         _ = SoftHsm.Instance;
         KeylessOrleans.KeyServer.KeyStore.Pkcs11.Pkcs11Native.EnsureResolver();
@@ -97,6 +101,7 @@ public sealed record HsmToken(string Label, string Pin, string PinFile)
         };
         specific(attributes, publicTemplate, privateTemplate);
         session.GenerateKeyPair(factories.MechanismFactory.Create(mechanism), publicTemplate, privateTemplate, out var publicKey, out _);
+        if (withImplicitRejectionKey) KeylessOrleans.KeyServer.KeyStore.Pkcs11.Pkcs11ImplicitRejectionKey.Create(session, factories, label, id);
 
         if (mechanism == CKM.CKM_RSA_PKCS_KEY_PAIR_GEN)
         {

@@ -26,6 +26,7 @@ internal static class KeyServerCommand
         var edgeCa = new Option<string?>("--edge-ca") { Description = "The operator's edge CA certificate (PEM): edges must present a certificate it issued at the gateway and sign their requests with it (required with --tls-cert; default with --shared-cluster: --tls-ca)" };
         var sharedCluster = new Option<bool>("--shared-cluster") { Description = "Join the operator's cluster instead of forming the tenant's own, and register with its registry (single organization only: edges and key servers run by the same party)" };
         var pkcs11 = new Option<string[]>("--pkcs11-key") { Description = "A private key in an HSM, as an RFC 7512 URI with module-path and pin-source (file:PATH or env:NAME); repeatable. Its chain goes in --keys", AllowMultipleArgumentsPerToken = false };
+        var createRejectionKeys = new Option<bool>("--pkcs11-create-implicit-rejection-keys") { Description = "Generate the missing implicit-rejection key ('<label>.implicit-rejection', an HMAC secret, sensitive and not extractable) of each HSM RSA key in its token at start. Without it, such a key refuses RSA decryption" };
 
         var command = new Command("keyserver", "Run a tenant's key server silo: holds the private keys, answers edges' signing and decryption requests. Its silos form the tenant's own cluster (cluster id tenant-TENANT); edges connect to its gateway.");
         silo.AddTo(command);
@@ -33,6 +34,7 @@ internal static class KeyServerCommand
         command.Options.Add(replica);
         command.Options.Add(keys);
         command.Options.Add(pkcs11);
+        command.Options.Add(createRejectionKeys);
         command.Options.Add(auditLog);
         command.Options.Add(allowNewChain);
         command.Options.Add(gatewayPort);
@@ -51,6 +53,7 @@ internal static class KeyServerCommand
             if (result.GetValue(sharedCluster)) overrides["Keyless:KeyServer:SharedCluster"] = "true";
             var uris = result.GetValue(pkcs11) ?? [];
             for (var i = 0; i < uris.Length; i++) overrides[$"Keyless:KeyServer:Pkcs11Keys:{i}"] = uris[i];
+            if (result.GetValue(createRejectionKeys)) overrides["Keyless:KeyServer:Pkcs11CreateImplicitRejectionKeys"] = "true";
             var configFile = result.GetValue(silo.Config);
             var builder = SiloHosting.CreateBuilder(configFile, overrides);
             builder.AddKeylessAdmin(defaultPort: 9091);

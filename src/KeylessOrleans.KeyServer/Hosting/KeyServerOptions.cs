@@ -30,6 +30,14 @@ public sealed class KeyServerOptions
     /// </summary>
     public List<string> Pkcs11Keys { get; set; } = [];
 
+    /// <summary>
+    /// False (the default): an RSA key in a token without its implicit-rejection key ("&lt;label&gt;.implicit-rejection",
+    /// a CKK_GENERIC_SECRET key with the RSA key's CKA_ID, for deterministic answers to bad ciphertexts) signs but
+    /// refuses every decryption, with a warning at start; nothing is ever created in the token. True: the key server
+    /// generates the missing key in the token at start (sensitive, not extractable, HMAC only) and logs it.
+    /// </summary>
+    public bool Pkcs11CreateImplicitRejectionKeys { get; set; }
+
     /// <summary>Sessions per PKCS#11 token: as many as key operations may run at once.</summary>
     public int Pkcs11SessionPoolSize { get; set; } = Math.Max(4, Environment.ProcessorCount * 2);
 

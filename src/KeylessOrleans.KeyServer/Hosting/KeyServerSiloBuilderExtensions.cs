@@ -40,7 +40,7 @@ public static class KeyServerSiloBuilderExtensions
         services.TryAddSingleton(sp =>
         {
             var o = sp.GetRequiredService<IOptions<KeyServerOptions>>().Value;
-            return new Pkcs11KeySet(o.Pkcs11Keys, o.Pkcs11SessionPoolSize, sp.GetRequiredService<ILogger<Pkcs11KeySet>>());
+            return new Pkcs11KeySet(o.Pkcs11Keys, o.Pkcs11SessionPoolSize, sp.GetRequiredService<ILogger<Pkcs11KeySet>>(), o.Pkcs11CreateImplicitRejectionKeys);
         });
         services.TryAddSingleton<IKeyStore>(sp => new PemKeyStore(
             sp.GetRequiredService<IOptions<KeyServerOptions>>().Value.KeyDirectory,

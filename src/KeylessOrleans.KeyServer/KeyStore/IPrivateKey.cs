@@ -17,8 +17,10 @@ public interface IPrivateKey : IDisposable
     byte[] Sign(SignatureScheme scheme, ReadOnlySpan<byte> data);
 
     /// <summary>
-    /// RSA keys only: the 48-byte premaster secret, or 48 random bytes when the ciphertext is of the wrong length,
-    /// badly padded or carries the wrong version. Never throws for a bad ciphertext and never reveals which case it was.
+    /// RSA keys only: the 48-byte premaster secret, or, when the ciphertext is of the wrong length, not below the
+    /// modulus, badly padded or carries the wrong version, 48 bytes derived from the ciphertext under a secret of the
+    /// key's holder (<see cref="Tls.ImplicitRejection"/>): the same ciphertext always gives the same answer. Never
+    /// throws for a bad ciphertext and never reveals which case it was, neither in its answer nor in its timing.
     /// </summary>
     byte[] DecryptPremaster(ReadOnlySpan<byte> ciphertext, ushort clientVersion);
 }

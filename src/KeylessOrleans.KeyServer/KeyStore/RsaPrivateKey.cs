@@ -8,7 +8,8 @@ namespace KeylessOrleans.KeyServer.KeyStore;
 /// <summary>An RSA key in .NET's OpenSSL-backed <see cref="RSAOpenSsl"/>: signing through .NET, decryption as raw RSA in OpenSSL.</summary>
 /// <remarks>
 /// Decryption never goes through .NET's PKCS#1 decryption: with OpenSSL 3.0 it throws on bad padding, a timing
-/// oracle (Bleichenbacher). Instead a blinded raw RSA operation is followed by <see cref="PremasterUnpadding"/>.
+/// oracle (Bleichenbacher). Instead a blinded raw RSA operation is followed by <see cref="PremasterUnpadding"/>,
+/// whose fallback is <see cref="ImplicitRejection"/>'s deterministic answer under a key derived from d.
 /// </remarks>
 [SupportedOSPlatform("linux")]
 public sealed class RsaPrivateKey : IPrivateKey
@@ -16,6 +17,7 @@ public sealed class RsaPrivateKey : IPrivateKey
     private readonly RSAOpenSsl _rsa;
     private readonly SafeEvpPKeyHandle _evp;
     private readonly byte[] _modulus;
+    private readonly byte[] _rejectionKey;
 
     public RsaPrivateKey(RSAOpenSsl rsa)
     {
@@ -23,7 +25,21 @@ public sealed class RsaPrivateKey : IPrivateKey
         _evp = rsa.DuplicateKeyHandle();
         KeySizeBits = rsa.KeySize;
         SubjectPublicKeyInfo = rsa.ExportSubjectPublicKeyInfo();
-        _modulus = rsa.ExportParameters(includePrivateParameters: false).Modulus!;
+        var parameters = rsa.ExportParameters(includePrivateParameters: true);
+        try
+        {
+            _modulus = parameters.Modulus!;
+            _rejectionKey = ImplicitRejection.DeriveKey(parameters.D, _modulus.Length);
+        }
+        finally
+        {
+            CryptographicOperations.ZeroMemory(parameters.D);
+            CryptographicOperations.ZeroMemory(parameters.P);
+            CryptographicOperations.ZeroMemory(parameters.Q);
+            CryptographicOperations.ZeroMemory(parameters.DP);
+            CryptographicOperations.ZeroMemory(parameters.DQ);
+            CryptographicOperations.ZeroMemory(parameters.InverseQ);
+        }
         KeyId = KeyIds.FromSubjectPublicKeyInfo(SubjectPublicKeyInfo);
     }
 
@@ -41,10 +57,12 @@ public sealed class RsaPrivateKey : IPrivateKey
     public byte[] DecryptPremaster(ReadOnlySpan<byte> ciphertext, ushort clientVersion)
     {
         var premaster = new byte[PremasterUnpadding.PremasterLength];
-        var fallback = RandomNumberGenerator.GetBytes(PremasterUnpadding.PremasterLength);
+        var fallback = new byte[PremasterUnpadding.PremasterLength];
         var encoded = new byte[_modulus.Length];
         try
         {
+            // Computed for every ciphertext, so good and bad padding cost the same.
+            ImplicitRejection.Compute(_rejectionKey, ciphertext, fallback);
             // Length and c < n are public facts about the ciphertext; only the padding is secret.
             if (ciphertext.Length == _modulus.Length && ciphertext.SequenceCompareTo(_modulus) < 0
                 && OpenSslRawRsa.Decrypt(_evp, ciphertext, encoded))
@@ -62,6 +80,7 @@ public sealed class RsaPrivateKey : IPrivateKey
 
     public void Dispose()
     {
+        CryptographicOperations.ZeroMemory(_rejectionKey);
         _evp.Dispose();
         _rsa.Dispose();
     }

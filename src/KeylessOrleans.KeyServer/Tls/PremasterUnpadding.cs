@@ -4,7 +4,8 @@ namespace KeylessOrleans.KeyServer.Tls;
 
 /// <summary>
 /// Recovers a TLS 1.2 premaster secret from a raw RSA plaintext with implicit rejection (RFC 5246 §7.4.7.1):
-/// the answer is always 48 bytes, either the real premaster or the caller's random bytes, chosen with masks
+/// the answer is always 48 bytes, either the real premaster or the caller's fallback (the deterministic
+/// <see cref="ImplicitRejection"/> answer for this ciphertext), chosen with masks
 /// instead of branches, so good and bad padding take the same path and the same time.
 /// </summary>
 /// <remarks>
@@ -17,7 +18,7 @@ public static class PremasterUnpadding
 
     /// <param name="encodedMessage">The raw RSA output, left-padded to the modulus length.</param>
     /// <param name="clientVersion">ClientHello.client_version the premaster must begin with.</param>
-    /// <param name="fallback">48 fresh random bytes, returned in place of the premaster on any failure.</param>
+    /// <param name="fallback">The 48-byte implicit-rejection answer for this ciphertext, returned in place of the premaster on any failure.</param>
     /// <param name="premaster">Receives the 48-byte result.</param>
     public static void Unpad(ReadOnlySpan<byte> encodedMessage, ushort clientVersion, ReadOnlySpan<byte> fallback, Span<byte> premaster)
     {

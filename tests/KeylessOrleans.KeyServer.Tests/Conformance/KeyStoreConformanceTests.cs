@@ -81,7 +81,7 @@ public abstract class KeyStoreConformanceTests<TStore>(TStore fixture) where TSt
     [InlineData("wrong version")]
     [InlineData("not below the modulus")]
     [InlineData("wrong length")]
-    public void A_bad_ciphertext_yields_fresh_random_48_bytes_like_a_good_one(string kind)
+    public void A_bad_ciphertext_yields_the_same_48_bytes_each_time_like_a_good_one(string kind)
     {
         var ciphertext = BadCiphertext(kind);
         var first = fixture.Store.DecryptPremaster(RsaKeyId, ciphertext, 0x0303);
@@ -89,7 +89,7 @@ public abstract class KeyStoreConformanceTests<TStore>(TStore fixture) where TSt
         Assert.Equal(KeyOperationStatus.Ok, first.Status);
         Assert.Null(first.Detail);
         Assert.Equal(48, first.Output!.Length);
-        Assert.NotEqual(first.Output, second.Output);
+        Assert.Equal(first.Output, second.Output);
     }
 
     [Fact]

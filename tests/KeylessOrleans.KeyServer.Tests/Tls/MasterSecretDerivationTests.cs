@@ -61,6 +61,25 @@ public sealed class MasterSecretDerivationTests(KeyOperationsFixture fixture) : 
         Assert.NotEqual(recorded, viaTranscript);
     }
 
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void The_same_exchange_twice_gets_the_same_answer_whether_its_padding_is_good_or_bad(bool badPadding)
+    {
+        // Only the key holder can answer the same request twice (the access filter refuses the replay first); if it
+        // did, equal answers must not tell good padding from bad (deterministic implicit rejection).
+        // A random value below the modulus (leading zero byte) decrypts to garbage: bad padding.
+        byte[] garbage = [0, .. RandomNumberGenerator.GetBytes(fixture.Folder.RsaPublic.KeySize / 8 - 1)];
+        var ciphertext = badPadding ? garbage : NewPremaster().Ciphertext;
+        var exchange = Transcripts.Exchange(ciphertext);
+
+        var first = fixture.Operations.DeriveMasterSecret(RsaKeyId, exchange);
+        var second = fixture.Operations.DeriveMasterSecret(RsaKeyId, exchange);
+
+        Assert.True(first.IsOk, first.Detail);
+        Assert.Equal(first.Output, second.Output);
+    }
+
     public static TheoryData<string> ForgedTranscripts() =>
     [
         "server random not the request's", "client random not the request's", "client version not the request's",

@@ -23,10 +23,17 @@ public sealed partial class Pkcs11KeySet : IDisposable
     private readonly Dictionary<string, IPkcs11Library> _libraries = [];
     private readonly Dictionary<(string Module, string Token), Pkcs11Token> _tokens = [];
     private readonly ILogger _logger;
+    private readonly bool _createImplicitRejectionKeys;
 
-    public Pkcs11KeySet(IEnumerable<string> uris, int sessionPoolSize, ILogger<Pkcs11KeySet> logger)
+    /// <param name="createImplicitRejectionKeys">
+    /// True: an RSA key without its implicit-rejection key (<see cref="Pkcs11ImplicitRejectionKey"/>) gets one
+    /// generated in its token, with a log line. False (the default): no object is ever created; such a key signs
+    /// but refuses every decryption, and a warning says so at start.
+    /// </param>
+    public Pkcs11KeySet(IEnumerable<string> uris, int sessionPoolSize, ILogger<Pkcs11KeySet> logger, bool createImplicitRejectionKeys = false)
     {
         _logger = logger;
+        _createImplicitRejectionKeys = createImplicitRejectionKeys;
         var parsed = uris.Select(Pkcs11Uri.Parse).ToList();
         if (parsed.Count == 0)
         {
@@ -77,19 +84,51 @@ public sealed partial class Pkcs11KeySet : IDisposable
                 LogExtractable(uri.ToString(), token.Label);
             return keyType switch
             {
-                CKK.CKK_RSA => LoadRsa(session, token, handle),
+                CKK.CKK_RSA => LoadRsa(session, token, handle, values[3].GetValueAsByteArray(), values[4].GetValueAsString(), uri),
                 CKK.CKK_EC => LoadEc(session, token, handle, values[3].GetValueAsByteArray(), values[4].GetValueAsString(), uri),
                 _ => throw new ArgumentException($"{uri}: key type {keyType} is not supported (RSA and EC are)"),
             };
         });
     }
 
-    private Pkcs11PrivateKey LoadRsa(ISession session, Pkcs11Token token, IObjectHandle handle)
+    private Pkcs11PrivateKey LoadRsa(ISession session, Pkcs11Token token, IObjectHandle handle, byte[] id, string label, Pkcs11Uri uri)
     {
         var values = session.GetAttributeValue(handle, [CKA.CKA_MODULUS, CKA.CKA_PUBLIC_EXPONENT]);
         var parameters = new RSAParameters { Modulus = values[0].GetValueAsByteArray(), Exponent = values[1].GetValueAsByteArray() };
         using var rsa = RSA.Create(parameters);
-        return new Pkcs11PrivateKey(token, handle, KeyAlgorithm.Rsa, rsa.KeySize, rsa.ExportSubjectPublicKeyInfo(), parameters);
+        var rejectionKey = FindImplicitRejectionKey(session, token, id, label, uri);
+        return new Pkcs11PrivateKey(token, handle, label, KeyAlgorithm.Rsa, rsa.KeySize, rsa.ExportSubjectPublicKeyInfo(), parameters, rejectionKey);
+    }
+
+    /// <summary>
+    /// The RSA key's secret for deterministic implicit rejection, by the <see cref="Pkcs11ImplicitRejectionKey"/>
+    /// convention; created only when configured, so an HSM never gains an object its owners did not ask for.
+    /// </summary>
+    private IObjectHandle? FindImplicitRejectionKey(ISession session, Pkcs11Token token, byte[] id, string label, Pkcs11Uri uri)
+    {
+        var rejectionLabel = Pkcs11ImplicitRejectionKey.LabelFor(label);
+        var found = session.FindAllObjects(Pkcs11ImplicitRejectionKey.SearchTemplate(Factories, label, id));
+        if (found.Count > 1)
+            throw new ArgumentException($"{uri}: {found.Count} implicit-rejection keys '{rejectionLabel}' with this key's id on token '{token.Label}'; keep one");
+        if (found.Count == 1)
+        {
+            var values = session.GetAttributeValue(found[0], [CKA.CKA_SIGN, CKA.CKA_SENSITIVE, CKA.CKA_EXTRACTABLE, CKA.CKA_VALUE_LEN]);
+            if (!values[0].GetValueAsBool())
+                throw new ArgumentException($"{uri}: the implicit-rejection key '{rejectionLabel}' on token '{token.Label}' does not allow CKA_SIGN (HMAC)");
+            if (values[3].GetValueAsUlong() < (ulong)Pkcs11ImplicitRejectionKey.ValueLength)
+                throw new ArgumentException($"{uri}: the implicit-rejection key '{rejectionLabel}' on token '{token.Label}' is shorter than {Pkcs11ImplicitRejectionKey.ValueLength} bytes");
+            if (!values[1].GetValueAsBool() || values[2].GetValueAsBool())
+                LogExtractable($"{uri} ({rejectionLabel})", token.Label);
+            return found[0];
+        }
+        if (!_createImplicitRejectionKeys)
+        {
+            LogImplicitRejectionKeyMissing(uri.ToString(), token.Label, rejectionLabel);
+            return null;
+        }
+        var created = token.UseReadWrite(writer => Pkcs11ImplicitRejectionKey.Create(writer, Factories, label, id));
+        LogImplicitRejectionKeyCreated(rejectionLabel, token.Label, uri.ToString());
+        return created;
     }
 
     /// <summary>EC private keys do not carry their point: it comes from the public key object with the same id (or label).</summary>
@@ -111,7 +150,7 @@ public sealed partial class Pkcs11KeySet : IDisposable
             Curve = curve,
             Q = new ECPoint { X = point[1..(1 + coordinate)], Y = point[(1 + coordinate)..] },
         });
-        return new Pkcs11PrivateKey(token, handle, algorithm, size, ecdsa.ExportSubjectPublicKeyInfo(), null);
+        return new Pkcs11PrivateKey(token, handle, label, algorithm, size, ecdsa.ExportSubjectPublicKeyInfo(), null, null);
     }
 
     private Pkcs11Token OpenToken(Pkcs11Uri uri, int sessionPoolSize)
@@ -168,4 +207,10 @@ public sealed partial class Pkcs11KeySet : IDisposable
 
     [LoggerMessage(EventId = 1302, Level = LogLevel.Information, Message = "PKCS#11 token '{Token}' opened through {Module} with {Sessions} sessions")]
     private partial void LogTokenOpened(string token, string module, int sessions);
+
+    [LoggerMessage(EventId = 1320, Level = LogLevel.Warning, Message = "PKCS#11 RSA key {Uri} on token '{Token}' has no implicit-rejection key '{RejectionLabel}' (CKK_GENERIC_SECRET, same CKA_ID): it signs, but every RSA decryption with it is refused. Create the key at onboarding, or set Keyless:KeyServer:Pkcs11CreateImplicitRejectionKeys=true")]
+    private partial void LogImplicitRejectionKeyMissing(string uri, string token, string rejectionLabel);
+
+    [LoggerMessage(EventId = 1321, Level = LogLevel.Warning, Message = "Created implicit-rejection key '{RejectionLabel}' on token '{Token}' for {Uri} (Pkcs11CreateImplicitRejectionKeys is on)")]
+    private partial void LogImplicitRejectionKeyCreated(string rejectionLabel, string token, string uri);
 }

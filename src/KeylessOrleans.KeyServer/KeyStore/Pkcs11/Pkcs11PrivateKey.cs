@@ -8,10 +8,15 @@ using Net.Pkcs11Interop.HighLevelAPI;
 namespace KeylessOrleans.KeyServer.KeyStore.Pkcs11;
 
 /// <summary>
-/// A private key that lives in a PKCS#11 token: signing and raw RSA run inside the token; this process only
-/// ever holds the public key and an object handle.
+/// A private key that lives in a PKCS#11 token: signing, raw RSA and the implicit-rejection HMAC run inside the
+/// token; this process only ever holds the public key and object handles.
 /// </summary>
-public sealed class Pkcs11PrivateKey(Pkcs11Token token, IObjectHandle handle, KeyAlgorithm algorithm, int keySizeBits, byte[] subjectPublicKeyInfo, RSAParameters? rsaPublic) : IPrivateKey
+/// <param name="label">The private key's CKA_LABEL (names it in errors and finds its implicit-rejection key).</param>
+/// <param name="rsaPublic">RSA keys only: modulus and exponent.</param>
+/// <param name="implicitRejectionKey">RSA keys only: the key's <see cref="Pkcs11ImplicitRejectionKey"/>; without it decryption is refused.</param>
+public sealed class Pkcs11PrivateKey(
+    Pkcs11Token token, IObjectHandle handle, string label, KeyAlgorithm algorithm, int keySizeBits, byte[] subjectPublicKeyInfo,
+    RSAParameters? rsaPublic, IObjectHandle? implicitRejectionKey) : IPrivateKey
 {
     public string KeyId { get; } = KeyIds.FromSubjectPublicKeyInfo(subjectPublicKeyInfo);
     public KeyAlgorithm Algorithm => algorithm;
@@ -38,40 +43,71 @@ public sealed class Pkcs11PrivateKey(Pkcs11Token token, IObjectHandle handle, Ke
 
     /// <summary>
     /// Raw RSA in the token (CKM_RSA_X_509), then the same masked unpadding as the PEM store: a badly padded
-    /// ciphertext takes exactly the success path. Length and c &lt; n are public and checked first, so the only
-    /// token errors left are about the token, not the ciphertext.
+    /// ciphertext takes exactly the success path. The answer for a bad ciphertext is HMAC-SHA256 in the token under
+    /// the key's implicit-rejection secret (<see cref="Pkcs11ImplicitRejectionKey"/>), computed for every ciphertext,
+    /// so the same ciphertext always gets the same answer. Length and c &lt; n are public and checked first, so the
+    /// only token errors left are about the token, not the ciphertext.
     /// </summary>
+    /// <exception cref="CryptographicException">The token failed, or this RSA key has no implicit-rejection key in
+    /// the token: then every decryption is refused, whatever the ciphertext.</exception>
     public byte[] DecryptPremaster(ReadOnlySpan<byte> ciphertext, ushort clientVersion)
     {
         if (rsaPublic is not { } publicKey) throw new NotSupportedException("only RSA keys decrypt");
-        var premaster = new byte[PremasterUnpadding.PremasterLength];
-        var fallback = RandomNumberGenerator.GetBytes(PremasterUnpadding.PremasterLength);
+        if (implicitRejectionKey is null)
+            throw new CryptographicException(
+                $"PKCS#11 key '{label}' on token '{token.Label}' has no implicit-rejection key '{Pkcs11ImplicitRejectionKey.LabelFor(label)}': " +
+                "RSA decryption is refused (create it at onboarding, or set Keyless:KeyServer:Pkcs11CreateImplicitRejectionKeys=true)");
         var modulusLength = publicKey.Modulus!.Length;
-        if (ciphertext.Length != modulusLength || ciphertext.SequenceCompareTo(publicKey.Modulus) >= 0)
-        {
-            fallback.CopyTo(premaster, 0);
-            return premaster;
-        }
+        var inRange = ciphertext.Length == modulusLength && ciphertext.SequenceCompareTo(publicKey.Modulus) < 0;
+        var hmacInput = ImplicitRejection.HmacInput(ciphertext);
         var input = ciphertext.ToArray();
-        byte[] raw;
+        var hmac = token.Factories.MechanismFactory.Create(CKM.CKM_SHA256_HMAC);
+        var rawRsa = token.Factories.MechanismFactory.Create(CKM.CKM_RSA_X_509);
+        byte[] prk = [];
+        byte[]? raw;
         try
         {
-            raw = token.Use(session => session.Decrypt(token.Factories.MechanismFactory.Create(CKM.CKM_RSA_X_509), handle, input));
-        }
-        catch (Pkcs11Exception e) when (e.RV is CKR.CKR_ENCRYPTED_DATA_INVALID or CKR.CKR_ENCRYPTED_DATA_LEN_RANGE)
-        {
-            raw = new byte[modulusLength]; // fails the padding check below, like any bad ciphertext
+            raw = token.Use(session =>
+            {
+                prk = session.Sign(hmac, implicitRejectionKey, hmacInput);
+                if (!inRange) return null;
+                try
+                {
+                    return session.Decrypt(rawRsa, handle, input);
+                }
+                catch (Pkcs11Exception e) when (e.RV is CKR.CKR_ENCRYPTED_DATA_INVALID or CKR.CKR_ENCRYPTED_DATA_LEN_RANGE)
+                {
+                    return null; // fails the padding check below, like any bad ciphertext
+                }
+            });
         }
         catch (Pkcs11Exception e)
         {
+            CryptographicOperations.ZeroMemory(prk);
             throw new CryptographicException($"PKCS#11 token '{token.Label}' could not decrypt: {e.RV}", e);
         }
+
+        var premaster = new byte[PremasterUnpadding.PremasterLength];
+        var fallback = new byte[PremasterUnpadding.PremasterLength];
         var encoded = new byte[modulusLength];
-        raw.AsSpan(0, Math.Min(raw.Length, modulusLength)).CopyTo(encoded.AsSpan(modulusLength - Math.Min(raw.Length, modulusLength)));
-        PremasterUnpadding.Unpad(encoded, clientVersion, fallback, premaster);
-        CryptographicOperations.ZeroMemory(raw);
-        CryptographicOperations.ZeroMemory(encoded);
-        return premaster;
+        try
+        {
+            ImplicitRejection.Expand(prk, fallback);
+            if (raw is not null)
+            {
+                var length = Math.Min(raw.Length, modulusLength);
+                raw.AsSpan(0, length).CopyTo(encoded.AsSpan(modulusLength - length));
+            }
+            PremasterUnpadding.Unpad(encoded, clientVersion, fallback, premaster);
+            return premaster;
+        }
+        finally
+        {
+            CryptographicOperations.ZeroMemory(prk);
+            CryptographicOperations.ZeroMemory(fallback);
+            CryptographicOperations.ZeroMemory(encoded);
+            if (raw is not null) CryptographicOperations.ZeroMemory(raw);
+        }
     }
 
     private IMechanism RsaMechanism(SignatureScheme scheme)

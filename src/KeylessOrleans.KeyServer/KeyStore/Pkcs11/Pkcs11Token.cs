@@ -72,9 +72,19 @@ public sealed class Pkcs11Token : IDisposable
         }
     }
 
-    private ISession OpenLoggedIn()
+    /// <summary>
+    /// Runs <paramref name="operation"/> on a new read/write session, closed afterwards: only for creating objects
+    /// when configured to (the pool's sessions are read-only, so serving never changes the token).
+    /// </summary>
+    public T UseReadWrite<T>(Func<ISession, T> operation)
     {
-        var session = _slot.OpenSession(SessionType.ReadOnly);
+        using var session = OpenLoggedIn(SessionType.ReadWrite);
+        return operation(session);
+    }
+
+    private ISession OpenLoggedIn(SessionType type = SessionType.ReadOnly)
+    {
+        var session = _slot.OpenSession(type);
         try
         {
             session.Login(CKU.CKU_USER, _pin);
