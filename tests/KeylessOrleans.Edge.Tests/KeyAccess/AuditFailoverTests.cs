@@ -28,7 +28,9 @@ public sealed class AuditFailoverTests : IAsyncLifetime
         _keys = new TenantKeyFolder(_authority, [EdgeFixture.Host]);
         _disk = SmallDisk.Mount(Path.Combine(_folder.Path, "disk"));
         _cluster = await KeylessTestCluster.StartAsync(_edgePlan,
-            new SiloPlan.OnPrem("acme", "primary", _keys.Path),
+            // The healthy replica answers slowly, so the edge prefers the other one whatever it measured before the
+            // disk filled: the full replica is asked first, withholds, and the edge moves on.
+            new SiloPlan.OnPrem("acme", "primary", _keys.Path) { DrillDelay = TimeSpan.FromMilliseconds(150) },
             new SiloPlan.OnPrem("acme", "full", _keys.Path) { AuditLogPath = Path.Combine(_disk.Path, "audit.log") });
         _endPoint = await _cluster.ServeTenantAsync(new TenantSettings("acme", [EdgeFixture.Host], new OriginEndpoint("127.0.0.1", _origin.Port)), EdgeFixture.Host, keys: 2);
         var routes = _cluster.Services(_cluster.Silo(_edgePlan)).GetRequiredService<RouteTable>();
