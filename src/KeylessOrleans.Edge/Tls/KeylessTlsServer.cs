@@ -107,23 +107,30 @@ public sealed class KeylessTlsServer(TlsServerContext shared, string clientAddre
 
     /// <summary>
     /// TLS 1.2: the classical curves and RFC 7919 groups (hybrids are TLS 1.3 only; <see cref="SelectECDH"/> and
-    /// <see cref="SelectDH"/> pick among these). TLS 1.3: the configured groups, those the client sent a key share for
-    /// first (<see cref="KeyShareGroups.OrderFor"/>), with the server's order deciding
-    /// (<see cref="PreferLocalSupportedGroups"/>); the share BouncyCastle will use is checked here, before it parses it.
+    /// <see cref="SelectDH"/> pick among these). TLS 1.3: a copy of the configured groups, which
+    /// <see cref="OrderTls13Groups"/> reorders once the client's key shares are known.
     /// </summary>
-    public override int[] GetSupportedGroups()
+    public override int[] GetSupportedGroups() => TlsUtilities.IsTlsV13(m_context) ? [.. shared.Tls13Groups] : [.. Curves, .. FiniteFieldGroups];
+
+    /// <summary>
+    /// Puts the configured groups the client sent a key share for first (<see cref="KeyShareGroups.OrderFor"/>), so
+    /// the server's order (<see cref="PreferLocalSupportedGroups"/>) never costs a HelloRetryRequest while a share is
+    /// usable, and checks the share that will be used. BouncyCastle asks <see cref="GetSupportedGroups"/> before it
+    /// hands over the client's extensions and picks the key-share group from that same array afterwards, so the
+    /// array is reordered in place.
+    /// </summary>
+    private void OrderTls13Groups(IDictionary<int, byte[]> clientExtensions)
     {
-        if (!TlsUtilities.IsTlsV13(m_context)) return [.. Curves, .. FiniteFieldGroups];
-        var shares = TlsExtensionsUtilities.GetKeyShareClientHello(m_clientExtensions);
-        var order = KeyShareGroups.OrderFor(shared.Tls13Groups, shares);
+        if (m_context.SecurityParameters.ServerSupportedGroups is not { } groups) return;
+        var shares = TlsExtensionsUtilities.GetKeyShareClientHello(clientExtensions);
+        KeyShareGroups.OrderFor(groups, shares).CopyTo(groups, 0);
         var offered = m_context.SecurityParameters.ClientSupportedGroups;
-        var selected = offered is null ? -1 : order.FirstOrDefault(g => Array.IndexOf(offered, g) >= 0, -1);
+        var selected = offered is null ? -1 : groups.FirstOrDefault(g => Array.IndexOf(offered, g) >= 0, -1);
         if (selected >= 0 && shares?.FirstOrDefault(s => s.NamedGroup == selected) is { } share)
         {
             facts.Group = KeyShareGroups.Name(selected);
             KeyShareGroups.CheckClientShare(share);
         }
-        return order;
     }
 
     /// <summary>The server's group order wins over the client's (see <see cref="GetSupportedGroups"/>).</summary>
@@ -229,6 +236,7 @@ public sealed class KeylessTlsServer(TlsServerContext shared, string clientAddre
         _delegationSchemes = DelegationSchemes(clientExtensions);
         _clientTicket = TlsUtilities.GetExtensionData(clientExtensions, ExtensionType.session_ticket);
         _clientProtocols = TlsExtensionsUtilities.GetAlpnExtensionClient(clientExtensions);
+        if (TlsUtilities.IsTlsV13(m_context)) OrderTls13Groups(clientExtensions);
         base.ProcessClientExtensions(clientExtensions);
     }
 
