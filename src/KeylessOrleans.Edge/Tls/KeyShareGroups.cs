@@ -36,6 +36,9 @@ public static class KeyShareGroups
 
     public static bool IsHybrid(int group) => HybridClientShareLengths.ContainsKey(group);
 
+    /// <summary>Whether <paramref name="name"/> (as <see cref="Name"/> spells it, e.g. a metric's group label) is a post-quantum hybrid.</summary>
+    public static bool IsHybrid(string name) => HybridClientShareLengths.Keys.Any(g => Name(g) == name);
+
     /// <summary>The group's name as TLS registries and browsers spell it (X25519MLKEM768, x25519, ffdhe2048).</summary>
     public static string Name(int group) => NamedGroup.GetName(group);
 
