@@ -53,6 +53,7 @@ internal sealed class BenchCluster : IAsyncDisposable
         cluster._hosts.Add(await StartSiloAsync(primary, null, gateway: FreePort(), silo => silo.AddMemoryGrainStorage(KeylessOrleans.Cluster.Registry.RegistryStorage.Name).AddKeylessEdge(o =>
         {
             o.EdgeId = "keyless-edge";
+            o.SharedCluster = true; // the bench's key servers are members of this cluster (their SharedCluster), not a tenant cluster of their own
             o.DefaultHostName = Host; // openssl s_time sends no SNI
             o.HttpsPort = cluster.KeylessPort;
             o.HandshakeThreads = handshakeThreads;
