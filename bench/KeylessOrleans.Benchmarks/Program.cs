@@ -7,7 +7,7 @@ using KeylessOrleans.Keys;
 using KeylessOrleans.TestSupport;
 using Microsoft.Extensions.DependencyInjection;
 
-// Usage: dotnet run -c Release --project bench/KeylessOrleans.Benchmarks -- [--seconds N] [--clients N] [--only TEXT] [--no-proofs] [--hsm | --audit | --delegation]
+// Usage: dotnet run -c Release --project bench/KeylessOrleans.Benchmarks -- [--seconds N] [--clients N] [--only TEXT] [--no-proofs] [--hsm | --audit | --delegation | --key-agreement]
 //        dotnet run -c Release --project bench/KeylessOrleans.Benchmarks -- --tenant-clients [--count N] [--plain] [--hold SECONDS]
 // --no-proofs runs the cluster without edge authentication (as the single-machine demo does), to see what proofs cost.
 // --only keeps the rows whose name contains TEXT (e.g. "resumed", "TLS 1.3", "bulk"): for profiling one path.
@@ -30,6 +30,16 @@ if (args.Contains("--tenant-clients"))
     // What each connected tenant costs an edge (docs/tenant-clients.md); --plain: without mutual TLS; --hold: keep
     // every client connected that long after the last row (for a heap dump).
     await TenantClientCost.RunAsync(ArgValue("--count", 200), mutualTls: !args.Contains("--plain"), ArgValue("--hold", 0));
+    return 0;
+}
+if (Array.IndexOf(args, "--key-agreement-client") is var k and >= 0)
+{
+    // The child process of --key-agreement: port, group, seconds, clients.
+    return KeyAgreementCost.RunClient(int.Parse(args[k + 1]), int.Parse(args[k + 2]), int.Parse(args[k + 3]), int.Parse(args[k + 4]));
+}
+if (args.Contains("--key-agreement"))
+{
+    await KeyAgreementCost.RunAsync(seconds, clients);
     return 0;
 }
 if (args.Contains("--audit"))
