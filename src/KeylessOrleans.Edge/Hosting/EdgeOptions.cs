@@ -84,7 +84,7 @@ public sealed class EdgeOptions
     /// share for always wins over one it did not (no HelloRetryRequest while a share is usable); among those, this
     /// order decides. Post-quantum hybrids (X25519MLKEM768, SecP256r1MLKEM768, SecP384r1MLKEM1024) are TLS 1.3
     /// only; TLS 1.2 always uses x25519, secp256r1, secp384r1 and ffdhe2048–4096. A hybrid costs the edge more CPU
-    /// and ~2.3 KB more on the wire per handshake than x25519 (docs/performance.md); the key server's work is the same.
+    /// and ~2.3 KB more on the wire per handshake than x25519 (docs/key-agreement.md); the key server's work is the same.
     /// </summary>
     public string Tls13Groups { get; set; } = Tls.KeyShareGroups.DefaultTls13;
 
