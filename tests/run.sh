@@ -16,6 +16,7 @@ declare -A tools=(
   [gnutls-cli]=gnutls-bin             # a second, independent TLS client (Ed25519, P-384, FFDHE)
   [tstclnt]=libnss3-tools             # NSS's client: the one with delegated credentials (RFC 9345)
   [firefox-esr]=firefox-esr           # a browser taking delegated credentials, headless, DNS pinned to loopback
+  [chromium]=chromium                 # a second browser: sends an X25519MLKEM768 key share, headless, DNS pinned to loopback
 )
 
 missing=()

@@ -7,7 +7,7 @@ using KeylessOrleans.Keys;
 using KeylessOrleans.TestSupport;
 using Microsoft.Extensions.DependencyInjection;
 
-// Usage: dotnet run -c Release --project bench/KeylessOrleans.Benchmarks -- [--seconds N] [--clients N] [--only TEXT] [--no-proofs] [--hsm | --audit | --audit-writer | --delegation]
+// Usage: dotnet run -c Release --project bench/KeylessOrleans.Benchmarks -- [--seconds N] [--clients N] [--only TEXT] [--no-proofs] [--hsm | --audit | --audit-writer | --delegation | --key-agreement]
 //        dotnet run -c Release --project bench/KeylessOrleans.Benchmarks -- --tenant-clients [--count N] [--plain] [--hold SECONDS]
 //        dotnet run -c Release --project bench/KeylessOrleans.Benchmarks -- --rsa-timing [--count N] [--store pem|hsm|both] [--seed N]   (bench/rsa-timing.sh)
 // --no-proofs runs the cluster without edge authentication (as the single-machine demo does), to see what proofs cost.
@@ -46,6 +46,16 @@ if (args.Contains("--audit-writer"))
 {
     using var folder = new TempDirectory("keyless-bench-audit");
     await AuditComparison.WriterCapacityAsync(folder.Path, seconds);
+    return 0;
+}
+if (Array.IndexOf(args, "--key-agreement-client") is var k and >= 0)
+{
+    // The child process of --key-agreement: port, group, seconds, clients.
+    return KeyAgreementCost.RunClient(int.Parse(args[k + 1]), int.Parse(args[k + 2]), int.Parse(args[k + 3]), int.Parse(args[k + 4]));
+}
+if (args.Contains("--key-agreement"))
+{
+    await KeyAgreementCost.RunAsync(seconds, clients);
     return 0;
 }
 if (args.Contains("--audit"))

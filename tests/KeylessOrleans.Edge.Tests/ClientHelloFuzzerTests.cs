@@ -34,4 +34,21 @@ public sealed class ClientHelloFuzzerTests
         Assert.Equal(record.Length - 9, record[6] << 16 | record[7] << 8 | record[8]);
         Assert.Contains(hello.LengthFields(), f => f.Name == "host_name" && f.Length == "www.acme.test".Length);
     }
+
+    [Fact]
+    public void A_hybrid_hello_carries_a_well_formed_X25519MLKEM768_share_first()
+    {
+        var hello = ClientHelloBuilder.Standard(new Random(5), "www.acme.test", hybrid: true);
+        var shares = hello.LengthFields().Where(f => f.Name == "key_exchange").Select(f => f.Length).ToArray();
+        Assert.Equal([1216, 32], shares);
+        Assert.Equal(ClientHelloBuilder.X25519MLKem768Share(new Random(9)), ClientHelloBuilder.X25519MLKem768Share(new Random(9)));
+    }
+
+    [Fact]
+    public void Fragmented_inputs_include_hybrid_share_hellos_spread_over_many_records()
+    {
+        var fuzzer = new ClientHelloFuzzer(11, "www.acme.test");
+        var large = Enumerable.Range(0, 3000).Select(fuzzer.Create).Where(i => i.Kind == "fragmented").Count(i => i.Bytes.Length > 1500);
+        Assert.True(large > 10, $"{large} fragmented inputs over 1,500 bytes");
+    }
 }

@@ -75,6 +75,25 @@ public sealed class FuzzTests(EdgeFixture edge, ITestOutputHelper output) : ICla
     }
 
     /// <summary>
+    /// A browser-sized ClientHello with an X25519MLKEM768 share (~1.5 KB) still gets a hybrid ServerHello when it
+    /// arrives cut into many records, into many TCP segments, or both (a record split across segments).
+    /// </summary>
+    [Theory]
+    [InlineData(16384, 100)] // one record, many segments
+    [InlineData(97, 4096)] // many records, one segment
+    [InlineData(300, 41)] // many records, each across segments
+    public async Task A_hybrid_share_client_hello_split_across_records_and_segments_gets_a_hybrid_server_hello(int recordSize, int segmentSize)
+    {
+        var hello = ClientHelloBuilder.Standard(new Random(recordSize ^ segmentSize), EdgeFixture.Host, hybrid: true);
+        var bytes = ClientHelloBuilder.Fragment(22, 0x0301, hello.HandshakeMessage(), () => recordSize);
+        var answer = await ServerHelloProbe.SendAsync(edge.EdgeEndPoint, bytes, segmentSize, TimeSpan.FromSeconds(20));
+        Assert.Null(answer.Alert);
+        Assert.False(answer.HelloRetryRequest);
+        Assert.Equal(ClientHelloBuilder.X25519MLKem768, answer.Group);
+        Assert.Equal(1088 + 32, answer.ServerShareLength); // ML-KEM-768 ciphertext, X25519 public key
+    }
+
+    /// <summary>
     /// The managed heap after a full collection, without the test cluster's record of every grain call (test
     /// bookkeeping that grows with each key call; the custody tests read it, this one does not).
     /// </summary>

@@ -39,6 +39,17 @@ public sealed class HandshakeWindowTests : IDisposable
     }
 
     [Fact]
+    public void Handshakes_with_a_post_quantum_hybrid_group_are_counted_apart()
+    {
+        _metrics.RecordHandshake("acme", "1.3", false, "ok", TimeSpan.Zero, group: "X25519MLKEM768");
+        _metrics.RecordHandshake("acme", "1.3", false, "ok", TimeSpan.Zero, group: "SecP256r1MLKEM768");
+        _metrics.RecordHandshake("acme", "1.3", false, "ok", TimeSpan.Zero, group: "x25519");
+        _metrics.RecordHandshake("acme", "1.2", true, "ok", TimeSpan.Zero);
+
+        Assert.Equal([new HandshakeCount("acme", "ok", 4, 2)], _window.Snapshot());
+    }
+
+    [Fact]
     public void Handshakes_older_than_a_minute_drop_out()
     {
         _metrics.RecordHandshake("acme", "1.3", false, "ok", TimeSpan.Zero);

@@ -21,11 +21,13 @@ public interface IClusterStatusGrain : IGrainWithStringKey
 }
 
 /// <summary>Handshakes one edge finished in its window, for one tenant ("-" when no tenant was resolved) and outcome.</summary>
+/// <param name="PostQuantum">Of <paramref name="Count"/>, those whose key agreement was a post-quantum hybrid (X25519MLKEM768 …).</param>
 [GenerateSerializer, Immutable, Alias("keyless.HandshakeCount")]
 public sealed record HandshakeCount(
     [property: Id(0)] string Tenant,
     [property: Id(1)] string Outcome,
-    [property: Id(2)] long Count);
+    [property: Id(2)] long Count,
+    [property: Id(3)] long PostQuantum = 0);
 
 /// <summary>A key of a federated tenant's replica as one edge admitted it (public facts only).</summary>
 [GenerateSerializer, Immutable, Alias("keyless.AdmittedKey")]

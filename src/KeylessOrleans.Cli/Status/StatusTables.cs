@@ -72,17 +72,19 @@ internal static class StatusTables
 
     private static Table Handshakes(StatusView view)
     {
-        var table = new Table().Title("Handshakes, last minute per edge").AddColumns("Edge", "Open connections", "Tenant", "OK", "Failed", "Rate/s", "Failures");
+        var table = new Table().Title("Handshakes, last minute per edge").AddColumns("Edge", "Open connections", "Tenant", "OK", "Post-quantum", "Failed", "Rate/s", "Failures");
         foreach (var edge in view.Edges)
         {
             var tenants = edge.Handshakes.GroupBy(h => h.Tenant).OrderBy(g => g.Key, StringComparer.Ordinal).ToList();
-            if (tenants.Count == 0) table.AddRow(Text(edge.Edge), Text(edge.OpenConnections.ToString()), Text("-"), Text("0"), Text("0"), Text("0"), Text(""));
+            if (tenants.Count == 0) table.AddRow(Text(edge.Edge), Text(edge.OpenConnections.ToString()), Text("-"), Text("0"), Text("-"), Text("0"), Text("0"), Text(""));
             foreach (var tenant in tenants)
             {
                 var ok = tenant.Where(h => h.Outcome == "ok").Sum(h => h.Count);
                 var failed = tenant.Where(h => h.Outcome != "ok").ToList();
+                var postQuantum = tenant.Where(h => h.Outcome == "ok").Sum(h => h.PostQuantum);
                 table.AddRow(
                     Text(edge.Edge), Text(edge.OpenConnections.ToString()), Text(tenant.Key), Text(ok.ToString()),
+                    Text(ok == 0 ? "-" : $"{postQuantum} ({100.0 * postQuantum / ok:0}%)"),
                     new Markup(failed.Count == 0 ? "0" : $"[red]{failed.Sum(h => h.Count)}[/]"),
                     Text(((ok + failed.Sum(h => h.Count)) / edge.Window.TotalSeconds).ToString("0.00", System.Globalization.CultureInfo.InvariantCulture)),
                     Text(string.Join("\n", failed.OrderByDescending(h => h.Count).Select(h => $"{h.Outcome} ×{h.Count}"))));

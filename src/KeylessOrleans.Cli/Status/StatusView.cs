@@ -40,7 +40,7 @@ internal sealed record TenantView(
             : registry.Replicas.Where(r => r.Tenant == tenant.Tenant).OrderBy(r => r.Replica, StringComparer.Ordinal)
                 .Select(r => ReplicaView.From(r, cluster)).ToList(),
         cluster.Edges.SelectMany(e => e.Handshakes).Where(h => h.Tenant == tenant.Tenant)
-            .GroupBy(h => h.Outcome).Select(g => new HandshakeCount(tenant.Tenant, g.Key, g.Sum(h => h.Count)))
+            .GroupBy(h => h.Outcome).Select(g => new HandshakeCount(tenant.Tenant, g.Key, g.Sum(h => h.Count), g.Sum(h => h.PostQuantum)))
             .OrderBy(h => h.Outcome, StringComparer.Ordinal).ToList());
 }
 

@@ -36,7 +36,7 @@ public sealed class EdgeMetrics : IDisposable
         _failovers = _meter.CreateCounter<long>("keyless.edge.key_call.failovers", description: "Key calls also sent to a second replica, by tenant and why (failed, slow)");
         _shortCircuited = _meter.CreateCounter<long>("keyless.edge.key_calls.short_circuited", description: "Key calls refused at the edge because every replica of the tenant just failed, by tenant");
         _badAnswers = _meter.CreateCounter<long>(BadAnswers, description: "Key-server answers the edge refused because they did not verify under the certificate's key, by tenant, replica and operation");
-        _handshakes = _meter.CreateCounter<long>(Handshakes, description: "TLS handshakes by tenant, version, resumption and outcome");
+        _handshakes = _meter.CreateCounter<long>(Handshakes, description: "TLS handshakes by tenant, version, resumption, key-agreement group and outcome");
         _handshakeDuration = _meter.CreateHistogram<double>("keyless.edge.handshake.duration", unit: "ms", description: "From accept to finished (or failed) handshake");
         _openConnections = _meter.CreateUpDownCounter<long>(OpenConnections, description: "Client connections open now");
         _refusedConnections = _meter.CreateCounter<long>("keyless.edge.connections.refused", description: "Client connections refused at accept, by reason");
@@ -65,9 +65,10 @@ public sealed class EdgeMetrics : IDisposable
     public void KeyCallShortCircuited(string tenant) => _shortCircuited.Add(1, new KeyValuePair<string, object?>("tenant", tenant));
 
     /// <param name="delegated">Served through a delegated credential: no key call at all.</param>
-    public void RecordHandshake(string? tenant, string? version, bool resumed, string outcome, TimeSpan elapsed, bool delegated = false)
+    /// <param name="group">The key-agreement group (X25519MLKEM768, x25519 …); null: none (resumed, RSA key exchange, failed early).</param>
+    public void RecordHandshake(string? tenant, string? version, bool resumed, string outcome, TimeSpan elapsed, bool delegated = false, string? group = null)
     {
-        var tags = new TagList { { "tenant", tenant ?? "-" }, { "version", version ?? "-" }, { "resumed", resumed }, { "delegated", delegated }, { "outcome", outcome } };
+        var tags = new TagList { { "tenant", tenant ?? "-" }, { "version", version ?? "-" }, { "resumed", resumed }, { "delegated", delegated }, { "group", group ?? "-" }, { "outcome", outcome } };
         _handshakes.Add(1, tags);
         _handshakeDuration.Record(elapsed.TotalMilliseconds, tags);
     }

@@ -4,7 +4,7 @@ using KeylessOrleans.Status;
 namespace KeylessOrleans.Edge.Diagnostics;
 
 /// <summary>
-/// This edge's handshakes of the last minute by tenant and outcome, and its open connections, for
+/// This edge's handshakes of the last minute by tenant and outcome (and how many used a post-quantum hybrid group), and its open connections, for
 /// <c>keyless status</c>. Read off the edge's own <see cref="EdgeMetrics"/> instruments (a listener on that meter
 /// only), so the status shows exactly what the metrics count. One-second buckets in a ring of 60.
 /// </summary>
@@ -16,7 +16,7 @@ public sealed class HandshakeWindow : IDisposable
     private readonly TimeProvider _time;
     private readonly MeterListener _listener = new();
     private readonly Lock _lock = new();
-    private readonly Dictionary<(string Tenant, string Outcome), Ring> _counts = [];
+    private readonly Dictionary<(string Tenant, string Outcome), (Ring All, Ring PostQuantum)> _counts = [];
     private long _open;
 
     public HandshakeWindow(EdgeMetrics metrics, TimeProvider time)
@@ -34,13 +34,14 @@ public sealed class HandshakeWindow : IDisposable
                 Interlocked.Add(ref _open, value);
                 return;
             }
-            string? tenant = null, outcome = null;
+            string? tenant = null, outcome = null, group = null;
             foreach (var tag in tags)
             {
                 if (tag.Key == "tenant") tenant = tag.Value as string;
                 else if (tag.Key == "outcome") outcome = tag.Value as string;
+                else if (tag.Key == "group") group = tag.Value as string;
             }
-            Record(tenant ?? "-", outcome ?? "-", value);
+            Record(tenant ?? "-", outcome ?? "-", value, group is not null && Tls.KeyShareGroups.IsHybrid(group));
         });
         _listener.Start();
     }
@@ -48,13 +49,14 @@ public sealed class HandshakeWindow : IDisposable
     /// <summary>Connections open now (counted since this window started, which is before the listener accepts).</summary>
     public long OpenConnections => Interlocked.Read(ref _open);
 
-    public void Record(string tenant, string outcome, long count = 1)
+    public void Record(string tenant, string outcome, long count = 1, bool postQuantum = false)
     {
         var second = _time.GetUtcNow().ToUnixTimeSeconds();
         lock (_lock)
         {
-            if (!_counts.TryGetValue((tenant, outcome), out var ring)) _counts[(tenant, outcome)] = ring = new Ring();
-            ring.Add(second, count);
+            if (!_counts.TryGetValue((tenant, outcome), out var rings)) _counts[(tenant, outcome)] = rings = (new Ring(), new Ring());
+            rings.All.Add(second, count);
+            rings.PostQuantum.Add(second, postQuantum ? count : 0);
         }
     }
 
@@ -63,7 +65,7 @@ public sealed class HandshakeWindow : IDisposable
         var now = _time.GetUtcNow().ToUnixTimeSeconds();
         lock (_lock)
         {
-            return _counts.Select(c => new HandshakeCount(c.Key.Tenant, c.Key.Outcome, c.Value.Sum(now)))
+            return _counts.Select(c => new HandshakeCount(c.Key.Tenant, c.Key.Outcome, c.Value.All.Sum(now), c.Value.PostQuantum.Sum(now)))
                 .Where(c => c.Count > 0)
                 .OrderBy(c => c.Tenant, StringComparer.Ordinal).ThenBy(c => c.Outcome, StringComparer.Ordinal)
                 .ToList();

@@ -79,6 +79,15 @@ public sealed class EdgeOptions
     /// <summary>HTTPS port; 0 picks a free port (tests), null turns the listener off.</summary>
     public int? HttpsPort { get; set; } = 8443;
 
+    /// <summary>
+    /// TLS 1.3 key-agreement groups, comma-separated, most preferred first. A group the client already sent a key
+    /// share for always wins over one it did not (no HelloRetryRequest while a share is usable); among those, this
+    /// order decides. Post-quantum hybrids (X25519MLKEM768, SecP256r1MLKEM768, SecP384r1MLKEM1024) are TLS 1.3
+    /// only; TLS 1.2 always uses x25519, secp256r1, secp384r1 and ffdhe2048–4096. A hybrid costs the edge more CPU
+    /// and ~2.3 KB more on the wire per handshake than x25519 (docs/key-agreement.md); the key server's work is the same.
+    /// </summary>
+    public string Tls13Groups { get; set; } = Tls.KeyShareGroups.DefaultTls13;
+
     /// <summary>Host name used for clients that send no SNI; null answers them with unrecognized_name.</summary>
     public string? DefaultHostName { get; set; }
 
@@ -193,6 +202,8 @@ internal sealed class EdgeOptionsValidator : IValidateOptions<EdgeOptions>
         Require(o.ChainPollInterval >= TimeSpan.FromMilliseconds(100), "Keyless:Edge:ChainPollInterval must be at least 100 ms");
         Require(o.StatusReportInterval > TimeSpan.Zero, "Keyless:Edge:StatusReportInterval must be positive");
         Require(IPAddress.TryParse(o.ListenAddress, out _), $"Keyless:Edge:ListenAddress '{o.ListenAddress}' is not an IP address");
+        Tls.KeyShareGroups.Parse(o.Tls13Groups, out var groupErrors);
+        foreach (var error in groupErrors) failures.Add($"Keyless:Edge:Tls13Groups: {error}");
         Require(o.HttpsPort is null or (>= 0 and <= 65535), $"Keyless:Edge:HttpsPort {o.HttpsPort} is out of range");
         Require(o.HandshakeThreads is >= 1 and <= 4096, $"Keyless:Edge:HandshakeThreads {o.HandshakeThreads} must be 1–4096");
         Require(o.HandshakeQueueLength >= 1, "Keyless:Edge:HandshakeQueueLength must be at least 1");

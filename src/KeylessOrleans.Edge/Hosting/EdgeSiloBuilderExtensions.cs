@@ -75,6 +75,7 @@ public static class EdgeSiloBuilderExtensions
             Staples = sp.GetRequiredService<OcspStapler>(),
             Delegation = sp.GetRequiredService<DelegatedCredentials>(),
             Tickets = sp.GetRequiredService<IOptions<EdgeOptions>>().Value.SessionTickets ? sp.GetRequiredService<SessionTicketKeyRing>() : null,
+            Tls13Groups = KeyShareGroups.Parse(sp.GetRequiredService<IOptions<EdgeOptions>>().Value.Tls13Groups, out _),
         });
         services.TryAddSingleton(sp =>
         {

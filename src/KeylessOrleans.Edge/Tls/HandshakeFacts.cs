@@ -15,6 +15,12 @@ public sealed class HandshakeFacts
     public int CipherSuite { get; set; } = -1;
     public bool Resumed { get; set; }
 
+    /// <summary>
+    /// The key-agreement group (X25519MLKEM768, x25519, ffdhe2048 …) as TLS names it; null for a resumption or
+    /// RSA key exchange, or a handshake that failed before one was chosen.
+    /// </summary>
+    public string? Group { get; set; }
+
     /// <summary>CertificateVerify was signed with a delegated credential's key, here: the key server was not asked.</summary>
     public bool Delegated { get; set; }
     public string? ApplicationProtocol { get; set; }

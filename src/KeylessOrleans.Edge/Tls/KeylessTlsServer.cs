@@ -29,6 +29,9 @@ public sealed record TlsServerContext(
 
     /// <summary>The fleet's session-ticket keys (TLS 1.2 resumption on any edge); null: session ids only.</summary>
     public SessionTicketKeyRing? Tickets { get; init; }
+
+    /// <summary>TLS 1.3 key-agreement groups in preference order (<see cref="KeyShareGroups"/>).</summary>
+    public int[] Tls13Groups { get; init; } = KeyShareGroups.Parse(KeyShareGroups.DefaultTls13, out _);
 }
 
 /// <summary>
@@ -102,15 +105,40 @@ public sealed class KeylessTlsServer(TlsServerContext shared, string clientAddre
 
     public override int GetMaxHandshakeMessageSize() => MaxHandshakeMessageSize;
 
-    public override int[] GetSupportedGroups() => [.. Curves, .. FiniteFieldGroups];
-
-    private static readonly int[] Curves = [NamedGroup.x25519, NamedGroup.secp256r1, NamedGroup.secp384r1];
+    /// <summary>
+    /// TLS 1.2: the classical curves and RFC 7919 groups (hybrids are TLS 1.3 only; <see cref="SelectECDH"/> and
+    /// <see cref="SelectDH"/> pick among these). TLS 1.3: a copy of the configured groups, which
+    /// <see cref="OrderTls13Groups"/> reorders once the client's key shares are known.
+    /// </summary>
+    public override int[] GetSupportedGroups() => TlsUtilities.IsTlsV13(m_context) ? [.. shared.Tls13Groups] : [.. Curves, .. FiniteFieldGroups];
 
     /// <summary>
-    /// RFC 7919 groups, for TLS 1.3 key shares and TLS 1.2 DHE; exactly those the key server signs ServerDHParams
-    /// for. ffdhe6144/8192 are not offered: their cost per handshake would make the edge easy to exhaust.
+    /// Puts the configured groups the client sent a key share for first (<see cref="KeyShareGroups.OrderFor"/>), so
+    /// the server's order (<see cref="PreferLocalSupportedGroups"/>) never costs a HelloRetryRequest while a share is
+    /// usable, and checks the share that will be used. BouncyCastle asks <see cref="GetSupportedGroups"/> before it
+    /// hands over the client's extensions and picks the key-share group from that same array afterwards, so the
+    /// array is reordered in place.
     /// </summary>
-    private static readonly int[] FiniteFieldGroups = [NamedGroup.ffdhe2048, NamedGroup.ffdhe3072, NamedGroup.ffdhe4096];
+    private void OrderTls13Groups(IDictionary<int, byte[]> clientExtensions)
+    {
+        if (m_context.SecurityParameters.ServerSupportedGroups is not { } groups) return;
+        var shares = TlsExtensionsUtilities.GetKeyShareClientHello(clientExtensions);
+        KeyShareGroups.OrderFor(groups, shares).CopyTo(groups, 0);
+        var offered = m_context.SecurityParameters.ClientSupportedGroups;
+        var selected = offered is null ? -1 : groups.FirstOrDefault(g => Array.IndexOf(offered, g) >= 0, -1);
+        if (selected >= 0 && shares?.FirstOrDefault(s => s.NamedGroup == selected) is { } share)
+        {
+            facts.Group = KeyShareGroups.Name(selected);
+            KeyShareGroups.CheckClientShare(share);
+        }
+    }
+
+    /// <summary>The server's group order wins over the client's (see <see cref="GetSupportedGroups"/>).</summary>
+    public override bool PreferLocalSupportedGroups() => true;
+
+    private static readonly int[] Curves = KeyShareGroups.Curves;
+
+    private static readonly int[] FiniteFieldGroups = KeyShareGroups.FiniteFieldGroups;
 
     /// <summary>
     /// TLS 1.2 ECDHE curve. BouncyCastle's default ignores <see cref="GetSupportedGroups"/> before TLS 1.3 and takes
@@ -121,10 +149,14 @@ public sealed class KeylessTlsServer(TlsServerContext shared, string clientAddre
     /// </summary>
     protected override int SelectECDH(int minimumCurveBits)
     {
-        if (m_context.SecurityParameters.ClientSupportedGroups is not { } offered) return base.SelectECDH(minimumCurveBits);
+        if (m_context.SecurityParameters.ClientSupportedGroups is not { } offered)
+        {
+            var fallback = base.SelectECDH(minimumCurveBits);
+            return fallback >= 0 ? Chosen(fallback) : fallback;
+        }
         foreach (var group in offered)
         {
-            if (Array.IndexOf(Curves, group) >= 0 && NamedGroup.GetCurveBits(group) >= minimumCurveBits) return group;
+            if (Array.IndexOf(Curves, group) >= 0 && NamedGroup.GetCurveBits(group) >= minimumCurveBits) return Chosen(group);
         }
         return -1;
     }
@@ -144,12 +176,19 @@ public sealed class KeylessTlsServer(TlsServerContext shared, string clientAddre
     {
         var offered = m_context.SecurityParameters.ClientSupportedGroups;
         if (offered is null || !offered.Any(NamedGroup.IsFiniteField))
-            return NamedGroup.GetFiniteFieldBits(NamedGroup.ffdhe2048) >= minimumFiniteFieldBits ? NamedGroup.ffdhe2048 : -1;
+            return NamedGroup.GetFiniteFieldBits(NamedGroup.ffdhe2048) >= minimumFiniteFieldBits ? Chosen(NamedGroup.ffdhe2048) : -1;
         foreach (var group in offered)
         {
-            if (Array.IndexOf(FiniteFieldGroups, group) >= 0 && NamedGroup.GetFiniteFieldBits(group) >= minimumFiniteFieldBits) return group;
+            if (Array.IndexOf(FiniteFieldGroups, group) >= 0 && NamedGroup.GetFiniteFieldBits(group) >= minimumFiniteFieldBits) return Chosen(group);
         }
         return -1;
+    }
+
+    /// <summary>Notes the TLS 1.2 key-exchange group (BouncyCastle records the negotiated group only for TLS 1.3).</summary>
+    private int Chosen(int group)
+    {
+        facts.Group = KeyShareGroups.Name(group);
+        return group;
     }
 
     /// <summary>Makes DHE suites selectable only when <see cref="SelectDH"/> will find a group.</summary>
@@ -197,6 +236,7 @@ public sealed class KeylessTlsServer(TlsServerContext shared, string clientAddre
         _delegationSchemes = DelegationSchemes(clientExtensions);
         _clientTicket = TlsUtilities.GetExtensionData(clientExtensions, ExtensionType.session_ticket);
         _clientProtocols = TlsExtensionsUtilities.GetAlpnExtensionClient(clientExtensions);
+        if (TlsUtilities.IsTlsV13(m_context)) OrderTls13Groups(clientExtensions);
         base.ProcessClientExtensions(clientExtensions);
     }
 
@@ -436,6 +476,7 @@ public sealed class KeylessTlsServer(TlsServerContext shared, string clientAddre
         facts.CipherSuite = parameters.CipherSuite;
         facts.Resumed = parameters.IsResumedSession;
         facts.ApplicationProtocol = parameters.ApplicationProtocol?.GetUtf8Decoding();
+        if (parameters.NegotiatedGroup >= 0) facts.Group = KeyShareGroups.Name(parameters.NegotiatedGroup);
         if (!parameters.IsResumedSession && !TlsUtilities.IsTlsV13(m_context) && m_context.Session is { } session && facts.ServerName is { } name)
             shared.Sessions.Store(session, name);
     }
@@ -443,6 +484,8 @@ public sealed class KeylessTlsServer(TlsServerContext shared, string clientAddre
     public override void NotifyAlertRaised(short alertLevel, short alertDescription, string message, Exception cause)
     {
         // BouncyCastle's message says where it failed ("Failed to read record"); the cause says why.
+        if (alertLevel == AlertLevel.fatal && m_context.SecurityParameters?.NegotiatedGroup is >= 0 and var group)
+            facts.Group = KeyShareGroups.Name(group);
         if (alertLevel == AlertLevel.fatal)
             facts.AlertSent = $"{AlertDescription.GetText(alertDescription)}: {message}{(cause?.Message is { Length: > 0 } why && why != message ? $" ({why})" : "")}";
     }

@@ -44,11 +44,11 @@ public sealed partial class TlsConnection(
             {
                 var started = Stopwatch.GetTimestamp();
                 outcome = await HandshakeAsync(stopping);
-                metrics.RecordHandshake(Facts.Route?.TenantName, Facts.Version, Facts.Resumed, outcome, Stopwatch.GetElapsedTime(started), Facts.Delegated);
+                metrics.RecordHandshake(Facts.Route?.TenantName, Facts.Version, Facts.Resumed, outcome, Stopwatch.GetElapsedTime(started), Facts.Delegated, Facts.Group);
                 if (outcome != "ok")
                 {
                     // One line per failed handshake, named values only (JSON logs make them fields): never key material.
-                    LogHandshakeFailed(_clientEndPoint.Address.ToString(), Facts.ServerName, Facts.Route?.TenantName ?? "-", outcome, Facts.AlertSent, Facts.KeyFailureDetail);
+                    LogHandshakeFailed(_clientEndPoint.Address.ToString(), Facts.ServerName, Facts.Route?.TenantName ?? "-", Facts.Group ?? "-", outcome, Facts.AlertSent, Facts.KeyFailureDetail);
                     return;
                 }
                 await ForwardAsync(stopping);
@@ -358,8 +358,8 @@ public sealed partial class TlsConnection(
         }
     }
 
-    [LoggerMessage(EventId = 3201, Level = LogLevel.Information, Message = "Handshake from {Client} for {ServerName} (tenant {Tenant}) failed: {Reason} (alert sent: {Alert}; key server: {KeyDetail})")]
-    private partial void LogHandshakeFailed(string client, string? serverName, string tenant, string reason, string? alert, string? keyDetail);
+    [LoggerMessage(EventId = 3201, Level = LogLevel.Information, Message = "Handshake from {Client} for {ServerName} (tenant {Tenant}, group {Group}) failed: {Reason} (alert sent: {Alert}; key server: {KeyDetail})")]
+    private partial void LogHandshakeFailed(string client, string? serverName, string tenant, string group, string reason, string? alert, string? keyDetail);
 
     [LoggerMessage(EventId = 3202, Level = LogLevel.Warning, Message = "Origin {OriginHost}:{OriginPort} of tenant {Tenant} unreachable ({Error}); closed the client connection")]
     private partial void LogOriginUnreachable(string tenant, string originHost, int originPort, string error);

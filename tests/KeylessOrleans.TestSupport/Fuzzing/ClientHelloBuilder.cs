@@ -1,3 +1,7 @@
+using Org.BouncyCastle.Crypto.Generators;
+using Org.BouncyCastle.Crypto.Parameters;
+using Org.BouncyCastle.Security;
+
 namespace KeylessOrleans.TestSupport.Fuzzing;
 
 /// <summary>One ClientHello extension; <see cref="DeclaredLength"/> overrides its length prefix (to lie about it).</summary>
@@ -27,13 +31,20 @@ public sealed class ClientHelloBuilder
     public List<TlsExtension> Extensions { get; } = [];
 
     /// <summary>A TLS 1.3 ClientHello (also offering TLS 1.2) or a TLS 1.2-only one, for <paramref name="serverName"/>.</summary>
-    public static ClientHelloBuilder Standard(Random random, string serverName, bool tls13 = true)
+    /// <param name="hybrid">
+    /// TLS 1.3 only: X25519MLKEM768 first in supported_groups and key_share, as current browsers send it (a ~1.5 KB hello).
+    /// </param>
+    public static ClientHelloBuilder Standard(Random random, string serverName, bool tls13 = true, bool hybrid = false)
     {
         var hello = new ClientHelloBuilder { Random = Bytes(random, 32), SessionId = tls13 ? Bytes(random, 32) : [] };
         if (tls13) hello.CipherSuites.AddRange(Tls13Suites);
         hello.CipherSuites.AddRange(Tls12Suites);
         hello.Extensions.Add(ServerName(serverName));
-        hello.Extensions.Add(new(10, w => w.Vector("supported_groups list", 2, l => { l.U16(0x001d); l.U16(0x0017); l.U16(0x0018); })));
+        hello.Extensions.Add(new(10, w => w.Vector("supported_groups list", 2, l =>
+        {
+            if (hybrid) l.U16(X25519MLKem768);
+            l.U16(0x001d); l.U16(0x0017); l.U16(0x0018);
+        })));
         hello.Extensions.Add(new(11, w => w.Vector("ec_point_formats list", 1, l => l.U8(0))));
         hello.Extensions.Add(new(13, w => w.Vector("signature_algorithms list", 2, l =>
         {
@@ -45,9 +56,28 @@ public sealed class ClientHelloBuilder
         {
             hello.Extensions.Add(new(43, w => w.Vector("supported_versions list", 1, l => { l.U16(0x0304); l.U16(0x0303); })));
             hello.Extensions.Add(new(45, w => w.Vector("psk_key_exchange_modes list", 1, l => l.U8(1))));
-            hello.Extensions.Add(KeyShare((0x001d, Bytes(random, 32))));
+            hello.Extensions.Add(hybrid
+                ? KeyShare((X25519MLKem768, X25519MLKem768Share(random)), (0x001d, Bytes(random, 32)))
+                : KeyShare((0x001d, Bytes(random, 32))));
         }
         return hello;
+    }
+
+    public const int X25519MLKem768 = 0x11ec;
+
+    /// <summary>
+    /// A well-formed X25519MLKEM768 client share (draft-ietf-tls-ecdhe-mlkem): an ML-KEM-768 encapsulation key
+    /// (1,184 bytes) then an X25519 public key (32), derived from <paramref name="random"/> so inputs reproduce.
+    /// </summary>
+    public static byte[] X25519MLKem768Share(Random random)
+    {
+        var prng = SecureRandom.GetInstance("SHA256PRNG", autoSeed: false);
+        prng.SetSeed(Bytes(random, 32));
+        var generator = new MLKemKeyPairGenerator();
+        generator.Init(new MLKemKeyGenerationParameters(prng, MLKemParameters.ml_kem_768));
+        var encapsulationKey = ((MLKemPublicKeyParameters)generator.GenerateKeyPair().Public).GetEncoded();
+        var x25519 = new X25519PrivateKeyParameters(prng).GeneratePublicKey().GetEncoded();
+        return [.. encapsulationKey, .. x25519];
     }
 
     public static TlsExtension ServerName(string name) =>

@@ -59,7 +59,15 @@ public sealed class ClientHelloFuzzer(int seed, string serverName)
     /// <summary>A valid ClientHello, for a client that then sends it one byte at a time.</summary>
     public byte[] TricklePrefix(int index) => Hello(new Random(Seed ^ index)).Record();
 
-    private ClientHelloBuilder Hello(Random random) => ClientHelloBuilder.Standard(random, serverName, tls13: random.Next(4) != 0);
+    /// <summary>
+    /// A third of the TLS 1.3 hellos carry an X25519MLKEM768 share as browsers send it: ~1.5 KB, so fragmenting and
+    /// truncating them cuts through a post-quantum key share.
+    /// </summary>
+    private ClientHelloBuilder Hello(Random random)
+    {
+        var tls13 = random.Next(4) != 0;
+        return ClientHelloBuilder.Standard(random, serverName, tls13, hybrid: tls13 && random.Next(3) == 0);
+    }
 
     private static byte[] RandomBytes(Random random)
     {
@@ -170,8 +178,9 @@ public sealed class ClientHelloFuzzer(int seed, string serverName)
         }));
     }
 
-    private static TlsExtension BogusKeyShare(Random random) => random.Next(5) switch
+    private static TlsExtension BogusKeyShare(Random random) => random.Next(6) switch
     {
+        5 => ClientHelloBuilder.KeyShare((ClientHelloBuilder.X25519MLKem768, ClientHelloBuilder.Bytes(random, 1216 + random.Next(-40, 41)))), // hybrid, around its size
         0 => ClientHelloBuilder.KeyShare((0x001d, ClientHelloBuilder.Bytes(random, random.Next(0, 64)))), // wrong size
         1 => ClientHelloBuilder.KeyShare((0x001d, new byte[32])), // the all-zero (low-order) point
         2 => ClientHelloBuilder.KeyShare((0x0017, ClientHelloBuilder.Bytes(random, 65))), // P-256 point that is not on the curve
