@@ -4,9 +4,6 @@ using KeylessOrleans.KeyServer.KeyStore;
 using KeylessOrleans.KeyServer.KeyStore.Pkcs11;
 using KeylessOrleans.TestSupport;
 using Microsoft.Extensions.Logging.Abstractions;
-using Org.BouncyCastle.Crypto.Engines;
-using Org.BouncyCastle.Crypto.Parameters;
-using Org.BouncyCastle.Security;
 
 namespace KeylessOrleans.Benchmarks;
 
@@ -23,20 +20,23 @@ internal static class RsaTiming
     private const ushort Tls12 = 0x0303;
     private const int CiphertextsPerKind = 512;
 
-    /// <summary>Kinds whose difference from good padding would be a leak: only the plaintext's padding differs.</summary>
-    private static readonly string[] SecretKinds =
+    /// <summary>
+    /// Kinds whose difference from good padding would be a leak: only the plaintext's padding differs. Each is a
+    /// table label and the <see cref="PremasterCiphertexts"/> kind it measures.
+    /// </summary>
+    private static readonly (string Label, string Kind)[] SecretKinds =
     [
-        "good padding",
-        "first byte 0x01",
-        "block type 0x01",
-        "no zero separator",
-        "separator early (49-byte premaster)",
-        "zero in padding (premaster > 48 bytes)",
-        "wrong client version",
+        ("good padding", PremasterCiphertexts.Good),
+        ("first byte 0x01", "first byte 0x01"),
+        ("block type 0x01", "block type 0x01"),
+        ("no zero separator", "no zero separator"),
+        ("separator early (49-byte premaster)", "separator one byte early (premaster of 49 bytes)"),
+        ("zero in padding (premaster > 48 bytes)", "zero inside the padding (premaster longer than 48)"),
+        ("wrong client version", "wrong client version"),
     ];
 
     /// <summary>Kinds decided by public facts (length, c ≥ n): they skip the RSA operation, so they are expected to be faster.</summary>
-    private static readonly string[] PublicKinds = ["c ≥ n (public)", "wrong length (public)"];
+    private static readonly (string Label, string Kind)[] PublicKinds = [("c ≥ n (public)", "c above n"), ("wrong length (public)", "one byte short")];
 
     public static void Run(int count, string stores, int seed)
     {
@@ -63,7 +63,7 @@ internal static class RsaTiming
     {
         var kinds = SecretKinds.Concat(PublicKinds).ToArray();
         var random = new Random(seed);
-        var ciphertexts = kinds.Select(kind => Enumerable.Range(0, CiphertextsPerKind).Select(_ => Make(key.SubjectPublicKeyInfo, kind)).ToArray()).ToArray();
+        var ciphertexts = kinds.Select(kind => Enumerable.Range(0, CiphertextsPerKind).Select(_ => PremasterCiphertexts.Make(key.SubjectPublicKeyInfo, kind.Kind).Ciphertext).ToArray()).ToArray();
 
         // One schedule of count × kinds operations in random order: drift (other processes, frequency changes)
         // then falls on every kind alike.
@@ -109,48 +109,8 @@ internal static class RsaTiming
         var shuffled = (long[])good.Clone();
         new Random(seed + 1).Shuffle(shuffled);
         Row("control: good, random half vs other half", shuffled[..(count / 2)], shuffled[(count / 2)..]);
-        for (var k = 1; k < kinds.Length; k++) Row(kinds[k], samples[k], good);
+        for (var k = 1; k < kinds.Length; k++) Row(kinds[k].Label, samples[k], good);
         Console.WriteLine();
-    }
-
-    /// <summary>A ciphertext of <paramref name="kind"/>, made with the raw public key so any encoded message can be encrypted.</summary>
-    private static byte[] Make(byte[] spki, string kind)
-    {
-        var publicKey = (RsaKeyParameters)PublicKeyFactory.CreateKey(spki);
-        var k = (publicKey.Modulus.BitLength + 7) / 8;
-        if (kind == "c ≥ n (public)")
-        {
-            var above = RandomNumberGenerator.GetBytes(k);
-            above[0] = 0xFF;
-            return above;
-        }
-        if (kind == "wrong length (public)") return RandomNumberGenerator.GetBytes(k - 1);
-
-        var em = new byte[k];
-        em[1] = 0x02;
-        var padding = em.AsSpan(2, k - 51);
-        RandomNumberGenerator.Fill(padding);
-        for (var i = 0; i < padding.Length; i++) if (padding[i] == 0) padding[i] = 0x5a;
-        em[k - 48] = 0x03;
-        em[k - 47] = 0x03;
-        RandomNumberGenerator.Fill(em.AsSpan(k - 46));
-        switch (kind)
-        {
-            case "good padding": break;
-            case "first byte 0x01": em[0] = 0x01; break;
-            case "block type 0x01": em[1] = 0x01; break;
-            case "no zero separator": em[k - 49] = 0x42; break;
-            case "separator early (49-byte premaster)": em[k - 50] = 0x00; em[k - 49] = 0x03; break;
-            case "zero in padding (premaster > 48 bytes)": em[2 + RandomNumberGenerator.GetInt32(k - 53)] = 0x00; break;
-            case "wrong client version": em[k - 47] = 0x04; break;
-            default: throw new ArgumentOutOfRangeException(nameof(kind), kind, "unknown kind");
-        }
-        var engine = new RsaEngine();
-        engine.Init(true, publicKey);
-        var c = engine.ProcessBlock(em, 0, k);
-        var ciphertext = new byte[k];
-        c.CopyTo(ciphertext, k - c.Length);
-        return ciphertext;
     }
 
     private static string CpuModel()

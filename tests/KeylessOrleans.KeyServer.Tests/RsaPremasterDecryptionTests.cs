@@ -1,8 +1,6 @@
 using System.Security.Cryptography;
 using KeylessOrleans.Keys;
-using Org.BouncyCastle.Crypto.Engines;
-using Org.BouncyCastle.Crypto.Parameters;
-using Org.BouncyCastle.Security;
+using KeylessOrleans.TestSupport;
 
 namespace KeylessOrleans.KeyServer.Tests;
 
@@ -29,13 +27,14 @@ public sealed class RsaPremasterDecryptionTests(KeyOperationsFixture fixture) : 
     }
 
     public static TheoryData<string> InvalidClasses() =>
-        ["block type 1", "block type 0", "zero inside the padding", "no zero separator", "wrong version", "TLS 1.0 version", "short padding (premaster of 49 bytes)"];
+        ["block type 0x01", "block type 0x00", "zero inside the padding (premaster longer than 48)", "no zero separator", "wrong client version",
+         "TLS 1.0 client version", "separator one byte early (premaster of 49 bytes)"];
 
     [Theory]
     [MemberData(nameof(InvalidClasses))]
     public void Badly_padded_ciphertext_yields_the_same_48_bytes_each_time(string invalidClass)
     {
-        var (ciphertext, embedded) = Craft(invalidClass);
+        var (ciphertext, embedded) = PremasterCiphertexts.Make(fixture.Folder.Rsa.SubjectPublicKeyInfo, invalidClass);
 
         var first = fixture.Store.DecryptPremaster(RsaKeyId, ciphertext, Tls12);
         var second = fixture.Store.DecryptPremaster(RsaKeyId, ciphertext, Tls12);
@@ -78,39 +77,5 @@ public sealed class RsaPremasterDecryptionTests(KeyOperationsFixture fixture) : 
         Assert.True(first.IsOk);
         Assert.Equal(48, first.Output!.Length);
         Assert.Equal(first.Output, second.Output);
-    }
-
-    /// <summary>Builds an encoded message of the named invalid class and encrypts it with the raw public key.</summary>
-    private (byte[] Ciphertext, byte[] Embedded) Craft(string invalidClass)
-    {
-        var k = ModulusLength;
-        var em = new byte[k];
-        em[1] = 0x02;
-        var padding = em.AsSpan(2, k - 51);
-        RandomNumberGenerator.Fill(padding);
-        for (var i = 0; i < padding.Length; i++) if (padding[i] == 0) padding[i] = 0x5a;
-        em[k - 49] = 0x00;
-        em[k - 48] = 0x03;
-        em[k - 47] = 0x03;
-        RandomNumberGenerator.Fill(em.AsSpan(k - 46));
-
-        switch (invalidClass)
-        {
-            case "block type 1": em[1] = 0x01; break;
-            case "block type 0": em[1] = 0x00; break;
-            case "zero inside the padding": em[20] = 0x00; break;
-            case "no zero separator": em[k - 49] = 0x42; break;
-            case "wrong version": em[k - 47] = 0x04; break;
-            case "TLS 1.0 version": em[k - 47] = 0x01; break;
-            case "short padding (premaster of 49 bytes)": em[k - 50] = 0x00; em[k - 49] = 0x03; break;
-            default: throw new ArgumentOutOfRangeException(nameof(invalidClass));
-        }
-
-        var engine = new RsaEngine();
-        engine.Init(true, (RsaKeyParameters)PublicKeyFactory.CreateKey(fixture.Folder.Rsa.SubjectPublicKeyInfo));
-        var c = engine.ProcessBlock(em, 0, em.Length);
-        var ciphertext = new byte[k];
-        c.CopyTo(ciphertext, k - c.Length);
-        return (ciphertext, em[^48..]);
     }
 }

@@ -3,7 +3,7 @@ using KeylessOrleans.KeyServer.KeyStore;
 using KeylessOrleans.KeyServer.KeyStore.Pkcs11;
 using KeylessOrleans.KeyServer.Tests.Conformance;
 using KeylessOrleans.TestSupport;
-using static KeylessOrleans.KeyServer.Tests.KeyStore.PremasterCiphertexts;
+using static KeylessOrleans.TestSupport.PremasterCiphertexts;
 
 namespace KeylessOrleans.KeyServer.Tests.KeyStore;
 

@@ -6,7 +6,7 @@ using KeylessOrleans.TestSupport;
 using Microsoft.Extensions.Logging;
 using Net.Pkcs11Interop.Common;
 using Net.Pkcs11Interop.HighLevelAPI;
-using static KeylessOrleans.KeyServer.Tests.KeyStore.PremasterCiphertexts;
+using static KeylessOrleans.TestSupport.PremasterCiphertexts;
 
 namespace KeylessOrleans.KeyServer.Tests.KeyStore;
 

@@ -3,7 +3,7 @@ using Org.BouncyCastle.Crypto.Engines;
 using Org.BouncyCastle.Crypto.Parameters;
 using Org.BouncyCastle.Security;
 
-namespace KeylessOrleans.KeyServer.Tests.KeyStore;
+namespace KeylessOrleans.TestSupport;
 
 /// <summary>
 /// RSA key-exchange ciphertexts of a chosen kind, made with the raw public key so any encoded message can be
