@@ -62,9 +62,12 @@ public sealed class HostileTenantTests(HostileTenantTests.Deployment deployment)
 
         // The edge's key-call deadline is 2 s; the client's own timeout is 20 s, so a hang would show.
         Assert.All(stuckTimes, t => Assert.True(t < TimeSpan.FromSeconds(2) + TimeSpan.FromSeconds(3), $"a handshake of the hung tenant took {t}"));
-        var (p99Before, p99During) = (Percentile(baseline, 0.99), Percentile(during, 0.99));
-        Assert.True(p99During < p99Before * 3 + TimeSpan.FromMilliseconds(150),
-            $"acme's p99 went from {p99Before.TotalMilliseconds:0.0} ms to {p99During.TotalMilliseconds:0.0} ms while stuck's gateway hung");
+        // Had acme's handshakes queued behind stuck's (threads, bulkhead, one client for both), most of them would wait
+        // out stuck's deadline; a single slow one (a GC, a slow fsync of the audit log) says nothing about isolation.
+        var (p90Before, p90During) = (Percentile(baseline, 0.9), Percentile(during, 0.9));
+        Assert.True(p90During < p90Before * 3 + TimeSpan.FromMilliseconds(150),
+            $"acme's p90 went from {p90Before.TotalMilliseconds:0.0} ms to {p90During.TotalMilliseconds:0.0} ms while stuck's gateway hung");
+        Assert.True(during.Max() < TimeSpan.FromSeconds(2), $"an acme handshake took {during.Max().TotalMilliseconds:0} ms, as long as stuck's deadline");
     }
 
     [Fact]
