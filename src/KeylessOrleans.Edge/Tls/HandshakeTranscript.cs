@@ -1,3 +1,5 @@
+using KeylessOrleans.Keys;
+
 namespace KeylessOrleans.Edge.Tls;
 
 /// <summary>
@@ -53,23 +55,14 @@ public sealed class HandshakeTranscript
     }
 
     /// <summary>The end of the message at <paramref name="start"/> when it is complete and of <paramref name="type"/>.</summary>
-    private static int? MessageEnd(ReadOnlySpan<byte> messages, int start, byte type)
-    {
-        if (messages.Length - start < 4 || messages[start] != type) return null;
-        var end = start + 4 + ((messages[start + 1] << 16) | (messages[start + 2] << 8) | messages[start + 3]);
-        return end <= messages.Length ? end : null;
-    }
+    private static int? MessageEnd(ReadOnlySpan<byte> messages, int start, byte type) =>
+        messages.Length > start && messages[start] == type ? HandshakeMessages.End(messages, start) : null;
 
     /// <summary>The end of the first complete message of <paramref name="type"/>.</summary>
     private static int? EndOfFirst(ReadOnlySpan<byte> messages, byte type)
     {
-        for (var at = 0; messages.Length - at >= 4;)
-        {
-            var end = at + 4 + ((messages[at + 1] << 16) | (messages[at + 2] << 8) | messages[at + 3]);
-            if (end > messages.Length) return null;
+        for (var at = 0; HandshakeMessages.End(messages, at) is { } end; at = end)
             if (messages[at] == type) return end;
-            at = end;
-        }
         return null;
     }
 

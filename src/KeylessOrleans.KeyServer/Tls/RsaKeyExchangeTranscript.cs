@@ -32,11 +32,9 @@ public static class RsaKeyExchangeTranscript
         var messages = new List<(byte Type, int Start, int Length)>();
         for (var at = 0; at < transcript.Length;)
         {
-            if (transcript.Length - at < 4) return "transcript ends inside a message header";
-            var length = (transcript[at + 1] << 16) | (transcript[at + 2] << 8) | transcript[at + 3];
-            if (transcript.Length - at - 4 < length) return "transcript ends inside a message";
-            messages.Add((transcript[at], at + 4, length));
-            at += 4 + length;
+            if (HandshakeMessages.End(transcript, at) is not { } end) return "transcript ends inside a message";
+            messages.Add((transcript[at], at + HandshakeMessages.HeaderLength, end - at - HandshakeMessages.HeaderLength));
+            at = end;
         }
         if (messages.Count < 4) return "transcript has fewer messages than a full handshake";
 
