@@ -177,6 +177,8 @@ public sealed class ClusterTlsTests : IDisposable
             var registry = unsigned.Services.GetRequiredService<IClusterClient>().GetGrain<Registry.IRegistryGrain>(Registry.IRegistryGrain.DefaultKey);
             var refused = await Assert.ThrowsAsync<UnauthorizedAccessException>(() => registry.RemoveTenantAsync("shop"));
             Assert.Contains("no cluster proof", refused.Message);
+            var status = unsigned.Services.GetRequiredService<IClusterClient>().GetGrain<Status.IClusterStatusGrain>(Status.IClusterStatusGrain.DefaultKey);
+            Assert.Contains("no cluster proof", (await Assert.ThrowsAsync<UnauthorizedAccessException>(() => status.GetStatusAsync())).Message);
         }
         var listed = await KeylessProcess.RunToEndAsync(["tenant", "show", "shop", "--gateway-port", $"{gatewayPort}", .. Tls("operator")]);
         Assert.Contains(Host, listed.Output);
@@ -187,6 +189,12 @@ public sealed class ClusterTlsTests : IDisposable
             var grains = signed.Services.GetRequiredService<IClusterClient>();
             var tickets = await Assert.ThrowsAsync<UnauthorizedAccessException>(() => grains.GetGrain<Edge.Tls.Tickets.ISessionTicketKeysGrain>(0).GetKeysAsync());
             Assert.Contains("keyless://operator/operator may not call it", tickets.Message);
+            // An operator reads the cluster's status but cannot report as an edge (forging handshake counts).
+            var status = grains.GetGrain<Status.IClusterStatusGrain>(Status.IClusterStatusGrain.DefaultKey);
+            Assert.NotEmpty((await status.GetStatusAsync()).Silos);
+            var forged = await Assert.ThrowsAsync<UnauthorizedAccessException>(() => status.ReportEdgeAsync(
+                new Status.EdgeStatusReport("edge", "forged", DateTimeOffset.UtcNow, TimeSpan.FromMinutes(1), [], 0)));
+            Assert.Contains("keyless://operator/operator may not call it", forged.Message);
             await Assert.ThrowsAsync<UnauthorizedAccessException>(() => grains.GetGrain<Edge.Handshake.IHandshakeGrain>(0).SignCertificateVerifyAsync(
                 new Edge.Handshake.KeyCall("shop", "key", ["primary"], Host, null, []), Keys.SignatureScheme.EcdsaSecp256r1Sha256, new byte[64]));
             var snapshot = await grains.GetGrain<Registry.IRegistryGrain>(Registry.IRegistryGrain.DefaultKey).GetSnapshotIfChangedAsync(-1);
