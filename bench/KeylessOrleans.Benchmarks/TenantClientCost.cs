@@ -85,9 +85,9 @@ internal static class TenantClientCost
 
         TenantClusterClients NewEdge()
         {
-            var routes = new RouteTable();
-            routes.Apply(new RegistrySnapshot(1, [], [new TenantSettings(Tenant, [HostName], new OriginEndpoint("127.0.0.1", 9),
-                KeyServers: [new KeyServerEndpoint(Replica, gateway)], KeyServerCa: caPem)]));
+            var routes = new RouteTable(new OneTenant(new TenantSettings(Tenant, [HostName], new OriginEndpoint("127.0.0.1", 9),
+                KeyServers: [new KeyServerEndpoint(Replica, gateway)], KeyServerCa: caPem)), TimeProvider.System);
+            routes.Resolve(HostName); // the edge now serves the tenant
             // The edge's own cluster serves only non-federated tenants: none here.
             return new TenantClusterClients(null!, routes, edgeOptions, loggers, metrics, TimeProvider.System);
         }
@@ -363,4 +363,14 @@ internal static class TenantClientCost
 
         private static long Kilobytes(string value) => long.Parse(value.Split(' ')[0]) * 1024;
     }
+}
+
+/// <summary>A registry of one tenant, for an edge that serves only it.</summary>
+file sealed class OneTenant(TenantSettings settings) : KeylessOrleans.Cluster.Registry.IRegistrySource
+{
+    public Task<TenantRecord?> TenantAsync(string tenant) =>
+        Task.FromResult(tenant == settings.Tenant ? new TenantRecord(settings, [], 1) : null);
+
+    public Task<string?> HostNameHolderAsync(string name) =>
+        Task.FromResult(settings.HostNames.Contains(name) ? settings.Tenant : null);
 }

@@ -65,6 +65,7 @@ public sealed class KeyCustodyTests(TwoTenantsFixture fixture) : IClassFixture<T
         foreach (var keyId in new[] { acme.RsaKeyId, acme.EcdsaKeyId, edKeyId })
             await fixture.Cluster.Grains.GetGrain<IKeyGrain>(new KeyGrainKey("acme", "primary", keyId).ToString()).DescribeAsync();
         await fixture.Registry.LookupHostAsync("www.acme.test");
-        await fixture.Registry.GetSnapshotIfChangedAsync(0);
+        await fixture.Registry.GetTenantAsync("acme");
+        await fixture.Registry.ListTenantsAsync(null, 10);
     }
 }

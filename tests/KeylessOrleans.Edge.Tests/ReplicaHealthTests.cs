@@ -69,12 +69,14 @@ public sealed class ReplicaHealthTests
     }
 
     [Fact]
-    public void Replicas_no_longer_registered_are_forgotten()
+    public void Replicas_of_a_tenant_no_longer_served_are_forgotten()
     {
         _health.Succeeded("t", "r1", TimeSpan.FromMilliseconds(2));
         _health.Succeeded("t", "r2", TimeSpan.FromMilliseconds(2));
-        _health.Retain(new HashSet<(string, string)> { ("t", "r2") });
+        _health.Succeeded("u", "r1", TimeSpan.FromMilliseconds(2));
+        _health.Forget("t");
         Assert.Null(_health.Latency("t", "r1"));
-        Assert.NotNull(_health.Latency("t", "r2"));
+        Assert.Null(_health.Latency("t", "r2"));
+        Assert.NotNull(_health.Latency("u", "r1"));
     }
 }

@@ -92,6 +92,9 @@ public sealed class KeylessTestCluster : IAsyncDisposable
 
     public GrainCallRecorder Calls { get; } = new();
 
+    /// <summary>What the edges wrote to and read from the registry's storage.</summary>
+    public StorageMeter RegistryStorage { get; } = new();
+
     /// <summary>The plan for the next silo started with <see cref="StartSiloAsync"/>.</summary>
     private SiloPlan? _nextPlan;
 
@@ -118,6 +121,9 @@ public sealed class KeylessTestCluster : IAsyncDisposable
         }
     }
 
+    /// <summary>The storage behind the registry's metered one.</summary>
+    private const string MeteredStorage = "keyless-registry-metered";
+
     private void Configure(string siloName, ISiloBuilder silo)
     {
         if (!_plans.TryGetValue(siloName, out var plan))
@@ -130,7 +136,10 @@ public sealed class KeylessTestCluster : IAsyncDisposable
         switch (plan)
         {
             case SiloPlan.Edge edge:
-                silo.AddMemoryGrainStorage(KeylessOrleans.Cluster.Registry.RegistryStorage.Name);
+                silo.AddMemoryGrainStorage(MeteredStorage);
+                silo.Services.AddKeyedSingleton<Orleans.Storage.IGrainStorage>(KeylessOrleans.Cluster.Registry.RegistryStorage.Name, (services, _) =>
+                    new MeteredGrainStorage(services.GetRequiredKeyedService<Orleans.Storage.IGrainStorage>(MeteredStorage),
+                        services.GetRequiredService<Orleans.Storage.IGrainStorageSerializer>(), RegistryStorage));
                 silo.AddKeylessEdge(o =>
                 {
                     o.EdgeId = siloName.ToLowerInvariant();

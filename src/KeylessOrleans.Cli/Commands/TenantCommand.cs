@@ -65,7 +65,7 @@ internal static class TenantCommand
                 new OriginEndpoint(host, port, result.GetValue(proxy), result.GetValue(h2)), !result.GetValue(noRsa),
                 servers.Count > 0 ? servers : null, caPem);
             var version = await registry.SetTenantAsync(settings);
-            Console.WriteLine($"tenant {settings.Tenant} set (registry version {version})");
+            Console.WriteLine($"tenant {settings.Tenant} set (tenant version {version})");
             return 0;
         }));
 
@@ -73,13 +73,15 @@ internal static class TenantCommand
         connection.AddTo(list);
         list.SetAction(result => connection.RunAsync(result, async registry =>
         {
-            var snapshot = (await registry.GetSnapshotIfChangedAsync(-1))!;
             Console.WriteLine($"{"TENANT",-16} {"HOST NAMES",-40} {"ORIGIN",-24} {"REPLICAS"}");
-            foreach (var tenant in snapshot.Tenants.OrderBy(t => t.Tenant))
+            var names = await registry.ListTenantsAsync(null, IRegistryGrain.MaxTenantPage);
+            foreach (var batch in names.Chunk(64))
+            foreach (var record in (await Task.WhenAll(batch.Select(registry.GetTenantAsync))).OfType<TenantRecord>())
             {
+                var tenant = record.Settings;
                 var replicas = tenant.IsFederated
                     ? tenant.KeyServers!.Select(k => k.Replica).Order()
-                    : snapshot.Replicas.Where(r => r.Tenant == tenant.Tenant).Select(r => r.Replica).Order();
+                    : record.Replicas.Select(r => r.Replica).Order();
                 Console.WriteLine($"{tenant.Tenant,-16} {string.Join(",", tenant.HostNames),-40} {tenant.Origin.Host + ":" + tenant.Origin.Port,-24} {string.Join(",", replicas)}");
             }
             return 0;
@@ -90,8 +92,8 @@ internal static class TenantCommand
         connection.AddTo(show);
         show.SetAction(result => connection.RunAsync(result, async registry =>
         {
-            var snapshot = (await registry.GetSnapshotIfChangedAsync(-1))!;
-            var tenant = snapshot.Tenants.FirstOrDefault(t => t.Tenant == result.GetValue(showName));
+            var record = await registry.GetTenantAsync(result.GetValue(showName)!);
+            var tenant = record?.Settings;
             if (tenant is null)
             {
                 await Console.Error.WriteLineAsync($"tenant '{result.GetValue(showName)}' does not exist");
@@ -104,7 +106,7 @@ internal static class TenantCommand
             Console.WriteLine(tenant.IsFederated
                 ? $"key servers: {string.Join(", ", tenant.KeyServers!.Select(k => $"{k.Replica}={k.Gateway}"))} (own cluster{(tenant.KeyServerCa is null ? ", no CA recorded: plaintext" : ", mutual TLS")})"
                 : "key servers: members of the operator's cluster (single-organization mode)");
-            foreach (var replica in snapshot.Replicas.Where(r => r.Tenant == tenant.Tenant).OrderBy(r => r.Replica))
+            foreach (var replica in record!.Replicas.OrderBy(r => r.Replica, StringComparer.Ordinal))
             {
                 Console.WriteLine($"replica {replica.Replica}:");
                 foreach (var chain in replica.Chains)
@@ -119,7 +121,7 @@ internal static class TenantCommand
         remove.SetAction(result => connection.RunAsync(result, async registry =>
         {
             var version = await registry.RemoveTenantAsync(result.GetValue(removeName)!);
-            Console.WriteLine($"tenant {result.GetValue(removeName)} removed (registry version {version})");
+            Console.WriteLine($"tenant {result.GetValue(removeName)} removed (tenant version {version})");
             return 0;
         }));
 

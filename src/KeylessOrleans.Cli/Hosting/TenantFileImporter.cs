@@ -20,30 +20,11 @@ internal sealed partial class TenantFileImporter(string file, IGrainFactory grai
         return document.Tenants;
     }
 
-    /// <summary>How often the file's tenants are checked against the registry (and set again if it lost them).</summary>
-    private static readonly TimeSpan RecheckInterval = TimeSpan.FromSeconds(5);
-
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         var tenants = Read(file);
         var registry = grains.GetGrain<IRegistryGrain>(IRegistryGrain.DefaultKey);
         await ImportAsync(registry, tenants, stoppingToken);
-        // An in-memory registry (single-machine mode) can come back empty when silos leave: put the file's
-        // tenants back, as the operator would.
-        while (!stoppingToken.IsCancellationRequested)
-        {
-            await Task.Delay(RecheckInterval, stoppingToken).ContinueWith(_ => { }, TaskScheduler.Default);
-            try
-            {
-                var snapshot = await registry.GetSnapshotIfChangedAsync(-1).WaitAsync(TimeSpan.FromSeconds(10), stoppingToken);
-                var missing = tenants.Where(t => snapshot?.Tenants.Any(s => s.Tenant == t.Tenant) != true).ToList();
-                if (missing.Count > 0) await ImportAsync(registry, missing, stoppingToken);
-            }
-            catch (Exception e) when (e is not OperationCanceledException)
-            {
-                // Unreachable for now: the next check tries again.
-            }
-        }
     }
 
     private async Task ImportAsync(IRegistryGrain registry, IReadOnlyList<TenantSettings> tenants, CancellationToken stoppingToken)

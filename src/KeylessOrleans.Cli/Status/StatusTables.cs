@@ -11,7 +11,9 @@ internal static class StatusTables
 
     public static void Write(IAnsiConsole console, StatusView view)
     {
-        console.MarkupLineInterpolated($"[bold]KeylessOrleans cluster[/] at {view.At:yyyy-MM-dd HH:mm:ss} UTC, registry version {view.RegistryVersion}");
+        console.MarkupLineInterpolated($"[bold]KeylessOrleans cluster[/] at {view.At:yyyy-MM-dd HH:mm:ss} UTC, {view.TenantCount} tenants");
+        if (view.Tenants.Count < view.TenantCount)
+            console.MarkupLineInterpolated($"showing {view.Tenants.Count} of them (the busiest and those with errors); --tenant NAME or --all for others");
         console.Write(Silos(view));
         console.Write(Tenants(view));
         console.Write(Keys(view));

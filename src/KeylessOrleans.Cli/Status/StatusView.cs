@@ -4,19 +4,22 @@ using KeylessOrleans.Status;
 
 namespace KeylessOrleans.Cli.Status;
 
-/// <summary>What <c>keyless status</c> prints (and writes as JSON with --json): registry and edges joined per tenant.</summary>
+/// <summary>
+/// What <c>keyless status</c> prints (and writes as JSON with --json): registry and edges joined per tenant, for the
+/// tenants asked about (<see cref="Tenants"/>) out of <see cref="TenantCount"/>.
+/// </summary>
 internal sealed record StatusView(
     DateTimeOffset At,
-    long RegistryVersion,
+    int TenantCount,
     IReadOnlyList<SiloSummary> Silos,
     IReadOnlyList<TenantView> Tenants,
     IReadOnlyList<EdgeStatusReport> Edges)
 {
-    public static StatusView From(RegistrySnapshot registry, ClusterStatus cluster) => new(
+    public static StatusView From(int tenantCount, IEnumerable<TenantRecord> tenants, ClusterStatus cluster) => new(
         cluster.At,
-        registry.Version,
+        tenantCount,
         cluster.Silos,
-        registry.Tenants.OrderBy(t => t.Tenant, StringComparer.Ordinal).Select(t => TenantView.From(t, registry, cluster)).ToList(),
+        tenants.OrderBy(t => t.Settings.Tenant, StringComparer.Ordinal).Select(t => TenantView.From(t, cluster)).ToList(),
         cluster.Edges);
 }
 
@@ -31,13 +34,15 @@ internal sealed record TenantView(
     public long Succeeded => Handshakes.Where(h => h.Outcome == "ok").Sum(h => h.Count);
     public long Failed => Handshakes.Where(h => h.Outcome != "ok").Sum(h => h.Count);
 
-    public static TenantView From(TenantSettings tenant, RegistrySnapshot registry, ClusterStatus cluster) => new(
+    public static TenantView From(TenantRecord record, ClusterStatus cluster) => From(record.Settings, record.Replicas, cluster);
+
+    private static TenantView From(TenantSettings tenant, IReadOnlyList<ReplicaRegistration> registered, ClusterStatus cluster) => new(
         tenant.Tenant,
         tenant.HostNames,
         $"{tenant.Origin.Host}:{tenant.Origin.Port}",
         tenant.IsFederated
             ? tenant.KeyServers!.OrderBy(k => k.Replica, StringComparer.Ordinal).Select(k => ReplicaView.Federated(tenant.Tenant, k, cluster)).ToList()
-            : registry.Replicas.Where(r => r.Tenant == tenant.Tenant).OrderBy(r => r.Replica, StringComparer.Ordinal)
+            : registered.OrderBy(r => r.Replica, StringComparer.Ordinal)
                 .Select(r => ReplicaView.From(r, cluster)).ToList(),
         cluster.Edges.SelectMany(e => e.Handshakes).Where(h => h.Tenant == tenant.Tenant)
             .GroupBy(h => h.Outcome).Select(g => new HandshakeCount(tenant.Tenant, g.Key, g.Sum(h => h.Count), g.Sum(h => h.PostQuantum)))

@@ -78,11 +78,11 @@ public sealed class ReplicaHealth(TimeProvider time)
     public TimeSpan? Latency(string tenant, string replica) =>
         _replicas.TryGetValue((tenant, replica), out var state) && state.LatencyMs > 0 ? TimeSpan.FromMilliseconds(state.LatencyMs) : null;
 
-    /// <summary>Forgets replicas that are no longer registered, so the table stays as large as the registry.</summary>
-    public void Retain(IReadOnlySet<(string Tenant, string Replica)> registered)
+    /// <summary>Forgets a tenant's replicas when the edge stops serving it, so the table stays as large as what is served.</summary>
+    public void Forget(string tenant)
     {
         foreach (var key in _replicas.Keys)
-            if (!registered.Contains(key)) _replicas.TryRemove(key, out _);
+            if (key.Tenant == tenant) _replicas.TryRemove(key, out _);
     }
 
     private State Get(string tenant, string replica) => _replicas.GetOrAdd((tenant, replica), _ => new State());

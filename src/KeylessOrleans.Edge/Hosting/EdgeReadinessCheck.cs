@@ -25,11 +25,11 @@ public sealed class EdgeReadinessCheck(
         if (status != SiloStatus.Active)
             return Task.FromResult(HealthCheckResult.Unhealthy($"silo is {status} in the cluster, not Active"));
         if (!routes.IsLoaded)
-            return Task.FromResult(HealthCheckResult.Unhealthy("no registry snapshot yet"));
+            return Task.FromResult(HealthCheckResult.Unhealthy("the registry's change feed has not been read yet"));
         if (options.Value.HttpsPort is not null && !listener.BoundEndPoint.IsCompletedSuccessfully)
             return Task.FromResult(HealthCheckResult.Unhealthy("TLS listener not bound"));
 
-        var data = new Dictionary<string, object> { ["registry_version"] = routes.Version };
+        var data = new Dictionary<string, object> { ["registry_feed"] = routes.Position.Sequence, ["served_tenants"] = routes.CachedTenants };
         var missing = routes.TenantsWithoutKeyServer();
         return Task.FromResult(missing.Count == 0
             ? HealthCheckResult.Healthy("serving", data)

@@ -1,5 +1,6 @@
 using KeylessOrleans.Cluster;
 using KeylessOrleans.Cluster.Hosting;
+using KeylessOrleans.Cluster.Registry;
 using KeylessOrleans.Edge.CallAccess;
 using KeylessOrleans.Edge.Delegation;
 using KeylessOrleans.Edge.Diagnostics;
@@ -46,8 +47,10 @@ public static class EdgeSiloBuilderExtensions
         services.TryAddSingleton<ReplicaHealth>();
         services.TryAddSingleton<AnswerCheck>();
         services.TryAddSingleton(sp => new TenantBulkhead(sp.GetRequiredService<IOptions<EdgeOptions>>().Value.MaxKeyCallsPerTenant));
-        services.TryAddSingleton(sp => sp.GetRequiredService<EdgeMetrics>().Observe(new RouteTable(), sp.GetRequiredService<TimeProvider>()));
-        services.AddHostedService<RegistryFollower>();
+        services.TryAddSingleton<RegistryReader>();
+        services.TryAddSingleton(sp => sp.GetRequiredService<EdgeMetrics>().Observe(
+            new RouteTable(sp.GetRequiredService<RegistryReader>(), sp.GetRequiredService<TimeProvider>()), sp.GetRequiredService<TimeProvider>()));
+        services.AddHostedService<RegistryFeedFollower>();
         services.AddHostedService<TenantChainFollower>();
         services.TryAddSingleton<HandshakeWindow>(); // before the listener starts, so it sees every connection
         services.AddHostedService<EdgeStatusReporter>();

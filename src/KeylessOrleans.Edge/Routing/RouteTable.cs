@@ -1,140 +1,331 @@
 using System.Collections.Concurrent;
+using System.Threading.RateLimiting;
 using KeylessOrleans.Cluster.Registry;
 using KeylessOrleans.Registry;
 
 namespace KeylessOrleans.Edge.Routing;
 
 /// <summary>
-/// The edge's copy of the registry, answering "how do I serve this host name?" without a grain call per
-/// handshake. Only tenants the operator has set up are served, and only for names in their settings:
-/// a certificate covering a name outside the tenant's list never routes that name.
-/// Chains come from two sources: tenants with recorded key servers (federated) have theirs fetched and checked by
-/// this edge (<see cref="TenantChainFollower"/>, <see cref="SetFederatedReplica"/>); in single-organization mode the
-/// others register theirs with the registry, and its snapshot carries them.
+/// The edge's cache of the registry, answering "how do I serve this host name?". It holds only what this edge has
+/// served: a name it has not seen is looked up on demand (the name's record, then its tenant's), and what the
+/// <see cref="RegistryFeedFollower"/> reports changed is dropped and looked up again when next needed. Memory grows
+/// with the tenants served, not with the fleet.
+/// Only tenants the operator has set up are served, and only for names in their settings: a certificate covering a
+/// name outside the tenant's list never routes that name. Chains come from two sources: federated tenants' are
+/// fetched and checked by this edge (<see cref="TenantChainFollower"/>, admitted before their first route), the
+/// others' are registered with the registry by their key servers (single-organization mode).
 /// </summary>
 public sealed class RouteTable
 {
-    private readonly Lock _writer = new();
-    private volatile State _state = new(null, new Dictionary<string, TenantSettings>(), new Dictionary<(string, string), ReplicaRegistration>());
+    private readonly IRegistrySource _source;
+    private readonly TimeProvider _time;
+    private readonly RouteTableLimits _limits;
+    private readonly TokenBucketRateLimiter _lookups;
+    private readonly ConcurrentDictionary<string, NameEntry> _names = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, NameEntry> _misses = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, TenantEntry> _tenants = new(StringComparer.Ordinal);
 
-    /// <summary>The registry version this table reflects; -1 before the first snapshot.</summary>
-    public long Version => _state.Snapshot?.Version ?? -1;
+    /// <summary>
+    /// The last settings read of each tenant served: kept across a change until the tenant is read again, so a
+    /// handshake already routed still reaches the tenant's key servers; gone when it is removed or idle.
+    /// </summary>
+    private readonly ConcurrentDictionary<string, TenantSettings> _settings = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<(string Tenant, string Replica), ReplicaRegistration> _federated = new();
+    private readonly ConcurrentDictionary<string, Lazy<Task<string?>>> _nameLoads = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, Lazy<Task<TenantRecord?>>> _tenantLoads = new(StringComparer.Ordinal);
+    private Func<TenantSettings, CancellationToken, Task>? _admit;
+    private long _generation;
+    private long _followedAt = -1;
 
-    public bool IsLoaded => _state.Snapshot is not null;
-
-    public void Apply(RegistrySnapshot snapshot)
+    public RouteTable(IRegistrySource source, TimeProvider time, RouteTableLimits? limits = null)
     {
-        lock (_writer)
+        _source = source;
+        _time = time;
+        _limits = limits ?? new RouteTableLimits();
+        _lookups = new TokenBucketRateLimiter(new TokenBucketRateLimiterOptions
         {
-            var tenants = snapshot.Tenants.ToDictionary(t => t.Tenant, StringComparer.Ordinal);
-            // Checked chains of replicas the operator no longer lists (or of removed tenants) go with the snapshot.
-            var federated = _state.Federated
-                .Where(r => tenants.TryGetValue(r.Key.Item1, out var t) && t.IsFederated && t.KeyServers!.Any(k => k.Replica == r.Key.Item2))
-                .ToDictionary();
-            _state = new State(snapshot, tenants, federated);
+            TokenLimit = _limits.LookupsPerSecond,
+            TokensPerPeriod = _limits.LookupsPerSecond,
+            ReplenishmentPeriod = TimeSpan.FromSeconds(1),
+            QueueLimit = 0,
+        });
+    }
+
+    /// <summary>Called when the edge stops serving a tenant (removed, or idle), so per-tenant state can go too.</summary>
+    public event Action<string>? TenantDropped;
+
+    /// <summary>Registry lookups refused by <see cref="RouteTableLimits.LookupsPerSecond"/> since start.</summary>
+    public long ShedLookups => Interlocked.Read(ref _shed);
+
+    private long _shed;
+
+    /// <summary>Registry lookups that failed (storage unreachable, timeout) since start.</summary>
+    public long FailedLookups => Interlocked.Read(ref _failed);
+
+    private long _failed;
+
+    /// <summary>True once the edge has read the registry's change feed: it knows when its cache goes stale.</summary>
+    public bool IsLoaded => Interlocked.Read(ref _followedAt) >= 0;
+
+    /// <summary>The feed position last applied (for health data).</summary>
+    public FeedPosition Position { get; private set; }
+
+    /// <summary>Where federated tenants' chains are fetched and checked before their first route.</summary>
+    public void UseAdmission(Func<TenantSettings, CancellationToken, Task> admit) => _admit = admit;
+
+    /// <summary>Drops what the feed says changed: the tenant, and the names the change added or removed.</summary>
+    public void Changed(RegistryChange change)
+    {
+        Interlocked.Increment(ref _generation);
+        foreach (var name in change.HostNames.Select(HostNames.Normalize))
+        {
+            _names.TryRemove(name, out _);
+            _misses.TryRemove(name, out _);
+        }
+        // A new wildcard may answer names this edge had no answer for; those answers are few (bounded) and cheap to ask again.
+        if (change.HostNames.Any(n => n.StartsWith("*.", StringComparison.Ordinal))) _misses.Clear();
+        _tenants.TryRemove(change.Tenant, out _);
+        if (change.Removed) Forget(change.Tenant);
+    }
+
+    /// <summary>The feed cannot say what changed (it restarted, or this edge fell too far behind): forget everything.</summary>
+    public void StartOver()
+    {
+        Interlocked.Increment(ref _generation);
+        _names.Clear();
+        _misses.Clear();
+        _tenants.Clear();
+    }
+
+    /// <summary>Records that the feed was read up to <paramref name="position"/>.</summary>
+    public void Followed(FeedPosition position)
+    {
+        Position = position;
+        Interlocked.Exchange(ref _followedAt, _time.GetTimestamp());
+    }
+
+    /// <summary>Forgets tenants not served for <see cref="RouteTableLimits.IdleTenant"/> and names older than <see cref="RouteTableLimits.NameLifetime"/>.</summary>
+    public void Sweep()
+    {
+        var now = _time.GetTimestamp();
+        foreach (var names in (ConcurrentDictionary<string, NameEntry>[])[_names, _misses])
+            foreach (var (name, entry) in names)
+                if (_time.GetElapsedTime(entry.LoadedAt, now) > _limits.NameLifetime) names.TryRemove(name, out _);
+        foreach (var tenant in _settings.Keys)
+        {
+            var used = _tenants.TryGetValue(tenant, out var entry) && _time.GetElapsedTime(Volatile.Read(ref entry.LastUsed), now) <= _limits.IdleTenant;
+            if (!used) Forget(tenant);
         }
     }
 
-    /// <summary>The operator's settings for <paramref name="tenant"/>, or null when it has none.</summary>
-    public TenantSettings? Tenant(string tenant) => _state.Tenants.GetValueOrDefault(tenant);
+    /// <summary>The operator's settings for a tenant this edge serves, or null.</summary>
+    public TenantSettings? Tenant(string tenant) => _settings.GetValueOrDefault(tenant);
 
-    /// <summary>Every tenant the operator has set up.</summary>
-    public IReadOnlyCollection<TenantSettings> Tenants => _state.Tenants.Values;
+    /// <summary>The tenants this edge serves now.</summary>
+    public IReadOnlyCollection<TenantSettings> Tenants => _settings.Values.ToList();
 
     /// <summary>A federated replica's chains, after this edge checked them (names, key possession).</summary>
     public void SetFederatedReplica(ReplicaRegistration registration)
     {
-        lock (_writer)
-        {
-            var state = _state;
-            var federated = new Dictionary<(string, string), ReplicaRegistration>(state.Federated) { [(registration.Tenant, registration.Replica)] = registration };
-            _state = new State(state.Snapshot, state.Tenants, federated);
-        }
+        _federated[(registration.Tenant, registration.Replica)] = registration;
+        if (_tenants.TryGetValue(registration.Tenant, out var entry)) entry.Routes.Clear();
     }
 
-    /// <summary>The chains this edge admitted for one federated replica, or null.</summary>
-    public ReplicaRegistration? FederatedReplica(string tenant, string replica) => _state.Federated.GetValueOrDefault((tenant, replica));
+    /// <summary>Forgets a federated replica's admitted chains (its tenant is no longer served, or no longer lists it).</summary>
+    public void RemoveFederatedReplica(string tenant, string replica) => _federated.TryRemove((tenant, replica), out _);
 
-    /// <summary>Every replica with chains this edge may serve, of either source.</summary>
-    public IReadOnlyList<ReplicaRegistration> Replicas => _state.Replicas;
+    /// <summary>The chains this edge admitted for one federated replica, or null.</summary>
+    public ReplicaRegistration? FederatedReplica(string tenant, string replica) => _federated.GetValueOrDefault((tenant, replica));
+
+    /// <summary>Every replica with chains this edge may serve, of the tenants it serves.</summary>
+    public IReadOnlyList<ReplicaRegistration> Replicas => _tenants.Values.SelectMany(t => ReplicasOf(t.Record)).ToList();
 
     /// <summary>
-    /// Every registered certificate by tenant, host name and key, with the earliest NotAfter among the replicas
-    /// holding it: the date by which the operator must see a renewal.
+    /// Every certificate of the tenants this edge serves, by tenant, host name and key, with the earliest NotAfter among
+    /// the replicas holding it: the date by which the operator must see a renewal.
     /// </summary>
-    public IEnumerable<CertificateExpiry> CertificateExpiries()
-    {
-        var state = _state;
-        if (state.Snapshot is null) return [];
-        return state.Replicas
+    public IEnumerable<CertificateExpiry> CertificateExpiries() =>
+        Replicas
             .SelectMany(r => r.Chains.SelectMany(c => c.HostNames.Select(h => (r.Tenant, HostName: h, c.KeyId, c.NotAfter))))
             .GroupBy(e => (e.Tenant, e.HostName, e.KeyId))
             .Select(g => new CertificateExpiry(g.Key.Tenant, g.Key.HostName, g.Key.KeyId, g.Min(e => e.NotAfter)));
-    }
 
-    /// <summary>Tenants the operator set up whose key servers have none registered: their names cannot be served.</summary>
-    public IReadOnlyList<string> TenantsWithoutKeyServer()
-    {
-        var state = _state;
-        if (state.Snapshot is null) return [];
-        var served = state.Replicas.Select(r => r.Tenant).ToHashSet(StringComparer.Ordinal);
-        return state.Snapshot.Tenants.Select(t => t.Tenant).Where(t => !served.Contains(t)).Order(StringComparer.Ordinal).ToList();
-    }
+    /// <summary>Tenants this edge serves whose key servers have none registered: their names cannot be served.</summary>
+    public IReadOnlyList<string> TenantsWithoutKeyServer() =>
+        _tenants.Values.Where(t => !ReplicasOf(t.Record).Any(r => r.Chains.Count > 0)).Select(t => t.Record.Settings.Tenant)
+            .Order(StringComparer.Ordinal).ToList();
+
+    /// <summary>Host names and wildcards whose answer (tenant or none) this edge holds now.</summary>
+    public int CachedNames => _names.Count + _misses.Count;
+
+    /// <summary>Tenants this edge serves now.</summary>
+    public int CachedTenants => _settings.Count;
 
     /// <summary>
-    /// How many resolved names one registry version keeps. Clients choose the names: random ones (misses, or names
-    /// under a wildcard) would otherwise fill memory until the next registry change. Beyond the cap a name is
-    /// resolved each time and not kept.
+    /// The route for a host name, or null when no tenant serves it (or the registry could not be asked). Blocks for a
+    /// registry lookup on a miss: callers are handshake threads, which block on key operations anyway.
     /// </summary>
-    public const int MaxCachedNames = 10_000;
-
-    /// <summary>How many resolved names (routes and misses) the table keeps now; at most <see cref="MaxCachedNames"/>.</summary>
-    public int CachedNames => _state.Routes.Count;
-
     public EdgeRoute? Resolve(string hostName)
     {
-        var state = _state;
         var host = HostNames.Normalize(hostName);
-        if (state.Routes.TryGetValue(host, out var cached)) return cached;
-        var route = state.Compute(host);
-        if (Interlocked.Increment(ref state.Cached) <= MaxCachedNames) state.Routes.TryAdd(host, route);
+        foreach (var key in HostNameLookup.Keys(host))
+        {
+            if (Holder(key) is not { } holder) continue;
+            if (TenantEntryOf(holder) is not { } tenant) continue;
+            if (!tenant.Record.Settings.HostNames.Any(n => HostNames.Normalize(n) == key)) continue;
+            Volatile.Write(ref tenant.LastUsed, _time.GetTimestamp());
+            return tenant.Routes.TryGetValue(host, out var cached) ? cached : Route(tenant, host);
+        }
+        return null;
+    }
+
+    private EdgeRoute Route(TenantEntry tenant, string host)
+    {
+        var settings = tenant.Record.Settings;
+        if (settings.IsFederated && _admit is { } admit && !settings.KeyServers!.Any(k => _federated.ContainsKey((settings.Tenant, k.Replica))))
+        {
+            // First route of a federated tenant: its chains are fetched and checked now, within the lookup deadline.
+            try
+            {
+                using var deadline = new CancellationTokenSource(_limits.LookupTimeout);
+                admit(settings, deadline.Token).Wait(deadline.Token);
+            }
+            catch (Exception e) when (e is OperationCanceledException or AggregateException)
+            {
+                Interlocked.Increment(ref _failed);
+            }
+        }
+        var found = HostRouting.Find(ReplicasOf(tenant.Record), host);
+        // A name of a tenant whose key servers have all gone (or never came): a known name with no usable key, which
+        // the TLS server answers with internal_error rather than unrecognized_name.
+        var route = new EdgeRoute(host, found ?? new HostRoute(settings.Tenant, host, []), settings);
+        if (tenant.Routes.Count < _limits.RoutesPerTenant) tenant.Routes.TryAdd(host, route);
         return route;
     }
 
-    private sealed class State(
-        RegistrySnapshot? snapshot, Dictionary<string, TenantSettings> tenants, Dictionary<(string, string), ReplicaRegistration> federated)
+    /// <summary>Self-registered replicas for tenants without recorded key servers; a federated tenant's are the ones this edge checked.</summary>
+    private IEnumerable<ReplicaRegistration> ReplicasOf(TenantRecord record) =>
+        record.Settings.IsFederated
+            ? record.Settings.KeyServers!.Select(k => _federated.GetValueOrDefault((record.Settings.Tenant, k.Replica))).OfType<ReplicaRegistration>()
+            : record.Replicas;
+
+    private string? Holder(string key)
     {
-        public RegistrySnapshot? Snapshot { get; } = snapshot;
-        public Dictionary<string, TenantSettings> Tenants { get; } = tenants;
-        public Dictionary<(string, string), ReplicaRegistration> Federated { get; } = federated;
-
-        /// <summary>
-        /// Self-registered replicas count only for tenants without recorded key servers; a federated tenant's chains
-        /// are the ones this edge checked.
-        /// </summary>
-        public IReadOnlyList<ReplicaRegistration> Replicas { get; } =
-        [
-            .. (snapshot?.Replicas ?? []).Where(r => !(tenants.TryGetValue(r.Tenant, out var t) && t.IsFederated)),
-            .. federated.Values,
-        ];
-
-        public ConcurrentDictionary<string, EdgeRoute?> Routes { get; } = new(StringComparer.Ordinal);
-
-        /// <summary>Names offered to <see cref="Routes"/> (an upper bound of its size: racing callers may offer one name twice).</summary>
-        public int Cached;
-
-        public EdgeRoute? Compute(string host)
+        if (_names.TryGetValue(key, out var known)) return known.Tenant;
+        if (_misses.ContainsKey(key)) return null;
+        var generation = Interlocked.Read(ref _generation);
+        if (!Load(_nameLoads, key, () => _source.HostNameHolderAsync(key), out var holder)) return null;
+        if (Interlocked.Read(ref _generation) == generation)
         {
-            if (Snapshot is null) return null;
-            var owners = Tenants.Values.Where(t => t.HostNames.Any(pattern => HostNames.Matches(pattern, host))).ToList();
-            if (owners.Count == 0) return null; // no tenant was given this name: no need to look at certificates
+            var (names, cap) = holder is null ? (_misses, _limits.MaxCachedMisses) : (_names, _limits.MaxCachedNames);
+            MakeRoom(names, cap);
+            names[key] = new NameEntry(holder, _time.GetTimestamp());
+        }
+        return holder;
+    }
 
-            var route = HostRouting.Find(Replicas.Where(r => owners.Any(t => t.Tenant == r.Tenant)), host);
-            if (route is not null) return new EdgeRoute(host, route, Tenants[route.Tenant]);
+    private TenantEntry? TenantEntryOf(string tenant)
+    {
+        if (_tenants.TryGetValue(tenant, out var known)) return known;
+        var generation = Interlocked.Read(ref _generation);
+        if (!Load(_tenantLoads, tenant, () => _source.TenantAsync(tenant), out var record)) return null;
+        var current = Interlocked.Read(ref _generation) == generation;
+        if (record is null)
+        {
+            if (current) Forget(tenant);
+            return null;
+        }
+        var entry = new TenantEntry(record, _time.GetTimestamp());
+        if (current)
+        {
+            entry = _tenants.GetOrAdd(tenant, entry);
+            _settings[tenant] = entry.Record.Settings;
+        }
+        return entry;
+    }
 
-            // The name belongs to a tenant whose key servers have all gone (or never came): a known name
-            // with no usable key, which the TLS server answers with internal_error rather than unrecognized_name.
-            return new EdgeRoute(host, new HostRoute(owners[0].Tenant, host, []), owners[0]);
+    /// <summary>At the cap, forgets the oldest tenth, so the cache keeps working for what is asked now.</summary>
+    private static void MakeRoom(ConcurrentDictionary<string, NameEntry> names, int cap)
+    {
+        if (names.Count < cap) return;
+        foreach (var victim in names.OrderBy(e => e.Value.LoadedAt).Take(Math.Max(1, cap / 10)).ToList()) names.TryRemove(victim.Key, out _);
+    }
+
+    /// <summary>One registry read per key at a time, shared by every handshake waiting for it; false when refused or failed.</summary>
+    private bool Load<T>(ConcurrentDictionary<string, Lazy<Task<T>>> loads, string key, Func<Task<T>> read, out T value)
+    {
+        value = default!;
+        var lazy = new Lazy<Task<T>>(() =>
+        {
+            using var lease = _lookups.AttemptAcquire();
+            if (!lease.IsAcquired)
+            {
+                Interlocked.Increment(ref _shed);
+                return Task.FromException<T>(new RegistryLookupShedException());
+            }
+            return read();
+        });
+        var shared = loads.GetOrAdd(key, lazy);
+        try
+        {
+            value = shared.Value.WaitAsync(_limits.LookupTimeout).GetAwaiter().GetResult();
+            return true;
+        }
+        catch (RegistryLookupShedException)
+        {
+            return false;
+        }
+        catch (Exception e) when (e is not OutOfMemoryException)
+        {
+            Interlocked.Increment(ref _failed);
+            return false;
+        }
+        finally
+        {
+            if (ReferenceEquals(shared, lazy) || shared.Value.IsCompleted) loads.TryRemove(new KeyValuePair<string, Lazy<Task<T>>>(key, shared));
         }
     }
+
+    /// <summary>The tenant is not served any more (removed, or idle): everything held for it goes.</summary>
+    private void Forget(string tenant)
+    {
+        _tenants.TryRemove(tenant, out _);
+        if (_settings.TryRemove(tenant, out _)) TenantDropped?.Invoke(tenant);
+    }
+
+    private sealed class RegistryLookupShedException() : Exception("registry lookups over the edge's limit");
+
+    private sealed record NameEntry(string? Tenant, long LoadedAt);
+
+    private sealed class TenantEntry(TenantRecord record, long now)
+    {
+        public TenantRecord Record { get; } = record;
+        public long LastUsed = now;
+        public ConcurrentDictionary<string, EdgeRoute> Routes { get; } = new(StringComparer.Ordinal);
+    }
+}
+
+/// <summary>Bounds of an edge's route cache.</summary>
+public sealed record RouteTableLimits
+{
+    /// <summary>Host names and wildcards kept that a tenant holds.</summary>
+    public int MaxCachedNames { get; init; } = 200_000;
+
+    /// <summary>Names kept that no tenant holds (clients choose these: random names must not grow memory).</summary>
+    public int MaxCachedMisses { get; init; } = 10_000;
+
+    /// <summary>Routes kept per tenant (names under a wildcard are chosen by clients).</summary>
+    public int RoutesPerTenant { get; init; } = 1_000;
+
+    /// <summary>Registry reads on misses per second; beyond it a name no cache entry answers is refused.</summary>
+    public int LookupsPerSecond { get; init; } = 2_000;
+
+    /// <summary>How long a handshake waits for a registry read (and a federated tenant's first chains).</summary>
+    public TimeSpan LookupTimeout { get; init; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>How long a name's answer is kept without a change on the feed (a bound should a change be missed).</summary>
+    public TimeSpan NameLifetime { get; init; } = TimeSpan.FromMinutes(5);
+
+    /// <summary>A tenant not served for this long is forgotten.</summary>
+    public TimeSpan IdleTenant { get; init; } = TimeSpan.FromMinutes(10);
 }

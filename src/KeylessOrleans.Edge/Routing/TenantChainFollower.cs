@@ -12,7 +12,8 @@ using Microsoft.Extensions.Options;
 namespace KeylessOrleans.Edge.Routing;
 
 /// <summary>
-/// Follows the certificate chains of federated tenants' key servers: every <see cref="EdgeOptions.ChainPollInterval"/>
+/// Follows the certificate chains of the federated tenants this edge serves: their chains are fetched and checked
+/// before their first route (<see cref="AdmitAsync"/>), and then every <see cref="EdgeOptions.ChainPollInterval"/>
 /// it asks each recorded replica (<see cref="IKeyServerGrain"/>) whether its chains changed, and admits a changed set
 /// only after checking it (<see cref="ChainAdmission"/>: names within the tenant's, and a fresh possession proof for
 /// every key it has not yet proven since the key server started). A rotation reaches the edge within one interval.
@@ -33,9 +34,30 @@ public sealed partial class TenantChainFollower(
 
     private readonly ConcurrentDictionary<(string Tenant, string Replica), ReplicaState> _replicas = new();
     private readonly SemaphoreSlim _slots = new(Parallelism);
+    private CancellationToken _stopping;
+
+    /// <summary>
+    /// Fetches and checks the chains of every replica of a tenant this edge is about to serve for the first time; the
+    /// route table waits for it (bounded by its lookup deadline) before answering the tenant's first handshake.
+    /// </summary>
+    public Task AdmitAsync(TenantSettings tenant, CancellationToken cancellationToken) =>
+        Task.WhenAll(tenant.KeyServers!.Select(server =>
+        {
+            var state = _replicas.GetOrAdd((tenant.Tenant, server.Replica), _ => new ReplicaState());
+            // A poll already running for this replica admits the same chains; wait for it rather than ask twice.
+            return state.Admitted.Task.WaitAsync(cancellationToken);
+        }).Concat(tenant.KeyServers!.Select(server => PollOnceAsync(tenant, server.Replica))));
+
+    private Task PollOnceAsync(TenantSettings tenant, string replica)
+    {
+        var state = _replicas.GetOrAdd((tenant.Tenant, replica), _ => new ReplicaState());
+        return Interlocked.CompareExchange(ref state.Busy, 1, 0) != 0 ? Task.CompletedTask : PollAsync(tenant, replica, state, _stopping);
+    }
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
+        _stopping = stoppingToken;
+        routes.UseAdmission(AdmitAsync);
         while (!stoppingToken.IsCancellationRequested)
         {
             var listed = new HashSet<(string, string)>();
@@ -49,7 +71,13 @@ public sealed partial class TenantChainFollower(
                     _ = PollAsync(tenant, server.Replica, state, stoppingToken);
                 }
             }
-            foreach (var gone in _replicas.Keys.Where(k => !listed.Contains(k)).ToList()) _replicas.TryRemove(gone, out _);
+            foreach (var gone in _replicas.Keys.Where(k => !listed.Contains(k)).ToList())
+            {
+                // Not served (idle, removed) or no longer listed: its chains are fetched and checked again if it returns.
+                if (_replicas.TryGetValue(gone, out var state) && Volatile.Read(ref state.Busy) != 0) continue;
+                _replicas.TryRemove(gone, out _);
+                routes.RemoveFederatedReplica(gone.Tenant, gone.Replica);
+            }
             await clients.SweepAsync();
             await Task.Delay(options.Value.ChainPollInterval, stoppingToken).ContinueWith(_ => { }, TaskScheduler.Default);
         }
@@ -81,6 +109,7 @@ public sealed partial class TenantChainFollower(
         }
         finally
         {
+            state.Admitted.TrySetResult(); // asked once, admitted or not: a first handshake waits no longer
             Volatile.Write(ref state.Busy, 0);
         }
     }
@@ -162,6 +191,7 @@ public sealed partial class TenantChainFollower(
         public TenantSettings? Settings;
         public string? LastProblem;
         public HashSet<string> Proven { get; } = [];
+        public TaskCompletionSource Admitted { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
     }
 
     [LoggerMessage(EventId = 3110, Level = LogLevel.Information, Message = "Admitted {Admitted} of {Announced} certificate chains of {Tenant}/{Replica}")]

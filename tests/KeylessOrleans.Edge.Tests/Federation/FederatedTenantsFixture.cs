@@ -96,7 +96,7 @@ public sealed class FederatedTenantsFixture : IAsyncLifetime
         EdgeEndPoint = await EdgeServices.GetRequiredService<EdgeListener>().BoundEndPoint.WaitAsync(TimeSpan.FromSeconds(30));
         if (!await Poll.UntilAsync(() => Task.FromResult(
                 Routes.Resolve(AcmeHost)?.Keys.Keys.Count == 2 && Routes.Resolve(InitechHost)?.Keys.Keys.Count == 2
-                && Routes.FederatedReplica("umbrella", "primary") is not null && Routes.Resolve(WayneHost)?.Keys.Keys.Count == 1), TimeSpan.FromSeconds(60)))
+                && Routes.Resolve(UmbrellaHost) is not null && Routes.FederatedReplica("umbrella", "primary") is not null && Routes.Resolve(WayneHost)?.Keys.Keys.Count == 1), TimeSpan.FromSeconds(60)))
             throw new TimeoutException("the edge never admitted the tenants' chains");
     }
 
