@@ -30,6 +30,8 @@ public sealed class HostileTenantTests(HostileTenantTests.Deployment deployment)
     [Fact]
     public async Task A_chain_for_another_tenants_name_is_refused_while_the_tenants_own_chains_serve()
     {
+        // An edge fetches and checks a tenant's chains when it first serves one of its names.
+        await deployment.CurlAsync("www.evil.test");
         Assert.True(await Poll.UntilAsync(() => Task.FromResult(deployment.Edge.Output.Contains("Refused a certificate chain of evil/primary")
             && deployment.Edge.Output.Contains("www.acme.test, which tenant evil was not given")), TimeSpan.FromSeconds(30)), deployment.Edge.Output);
 
@@ -41,6 +43,7 @@ public sealed class HostileTenantTests(HostileTenantTests.Deployment deployment)
     [Fact]
     public async Task A_gateway_presenting_another_tenants_key_server_certificate_is_refused()
     {
+        await Assert.ThrowsAnyAsync<Exception>(() => deployment.HandshakeAsync("www.mallory.test"));
         Assert.True(await Poll.UntilAsync(() => Task.FromResult(deployment.Edge.Output.Contains("Refused a gateway of tenant mallory")), TimeSpan.FromSeconds(30)),
             deployment.Edge.Output);
         await Assert.ThrowsAnyAsync<Exception>(() => deployment.HandshakeAsync("www.mallory.test"));
@@ -73,7 +76,16 @@ public sealed class HostileTenantTests(HostileTenantTests.Deployment deployment)
     [Fact]
     public async Task Status_shows_each_tenants_own_key_servers_and_the_keys_the_edges_admitted()
     {
-        var (exitCode, output) = await deployment.StatusJsonAsync();
+        // Edges admit a tenant's keys when they first serve it, and report them with their status.
+        await deployment.HandshakeAsync("www.acme.test");
+        await deployment.CurlAsync("www.evil.test");
+        await Assert.ThrowsAnyAsync<Exception>(() => deployment.HandshakeAsync("www.mallory.test"));
+        var (exitCode, output) = (0, "");
+        await Poll.UntilAsync(async () =>
+        {
+            (exitCode, output) = await deployment.StatusJsonAsync();
+            return exitCode != 0 || (output.Contains("\"silo\": \"Active\"") && output.Split("\"keyId\"").Length - 1 >= 4); // acme's 2, evil's 2
+        }, TimeSpan.FromSeconds(30));
 
         Assert.True(exitCode == 0, output);
         using var json = System.Text.Json.JsonDocument.Parse(output[output.IndexOf('{')..]);

@@ -6,7 +6,7 @@ namespace KeylessOrleans.Cluster.Registry;
 
 /// <summary>
 /// A digest of everything in a registration, so the periodic re-registration of an unchanged replica does not
-/// bump the registry version (and make every edge fetch a new snapshot).
+/// count as a change of its tenant (which every edge serving it would read again).
 /// </summary>
 public static class RegistrationFingerprint
 {

@@ -67,8 +67,8 @@ public sealed class EdgeOptions
     /// <summary>Call proofs remembered against replay within the window; beyond, calls are refused until it rolls over.</summary>
     public int CallProofReplayCacheSize { get; set; } = 200_000;
 
-    /// <summary>How often the edge asks the registry for changes (new tenants, rotated certificates).</summary>
-    public TimeSpan RegistryPollInterval { get; set; } = TimeSpan.FromSeconds(1);
+    /// <summary>How often the edge reads the registry's change feed (new tenants, changed settings, rotated certificates).</summary>
+    public TimeSpan RegistryPollInterval { get; set; } = TimeSpan.FromMilliseconds(500);
 
     /// <summary>How often this edge sends its last minute of handshake counts for <c>keyless status</c>.</summary>
     public TimeSpan StatusReportInterval { get; set; } = TimeSpan.FromSeconds(5);

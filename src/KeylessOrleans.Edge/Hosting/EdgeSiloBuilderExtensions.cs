@@ -49,7 +49,9 @@ public static class EdgeSiloBuilderExtensions
         services.TryAddSingleton(sp => new TenantBulkhead(sp.GetRequiredService<IOptions<EdgeOptions>>().Value.MaxKeyCallsPerTenant));
         services.TryAddSingleton<RegistryReader>();
         services.TryAddSingleton(sp => sp.GetRequiredService<EdgeMetrics>().Observe(
-            new RouteTable(sp.GetRequiredService<RegistryReader>(), sp.GetRequiredService<TimeProvider>()), sp.GetRequiredService<TimeProvider>()));
+            new RouteTable(sp.GetRequiredService<RegistryReader>(), sp.GetRequiredService<TimeProvider>(),
+                new RouteTableLimits { AdmissionTimeout = sp.GetRequiredService<IOptions<EdgeOptions>>().Value.KeyCallTimeout }),
+            sp.GetRequiredService<TimeProvider>()));
         services.AddHostedService<RegistryFeedFollower>();
         services.AddHostedService<TenantChainFollower>();
         services.TryAddSingleton<HandshakeWindow>(); // before the listener starts, so it sees every connection

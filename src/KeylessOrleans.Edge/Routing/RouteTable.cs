@@ -187,7 +187,7 @@ public sealed class RouteTable
             // First route of a federated tenant: its chains are fetched and checked now, within the lookup deadline.
             try
             {
-                using var deadline = new CancellationTokenSource(_limits.LookupTimeout);
+                using var deadline = new CancellationTokenSource(_limits.AdmissionTimeout);
                 admit(settings, deadline.Token).Wait(deadline.Token);
             }
             catch (Exception e) when (e is OperationCanceledException or AggregateException)
@@ -320,11 +320,17 @@ public sealed record RouteTableLimits
     /// <summary>Registry reads on misses per second; beyond it a name no cache entry answers is refused.</summary>
     public int LookupsPerSecond { get; init; } = 2_000;
 
-    /// <summary>How long a handshake waits for a registry read (and a federated tenant's first chains).</summary>
+    /// <summary>How long a handshake waits for a registry read.</summary>
     public TimeSpan LookupTimeout { get; init; } = TimeSpan.FromSeconds(5);
 
     /// <summary>How long a name's answer is kept without a change on the feed (a bound should a change be missed).</summary>
     public TimeSpan NameLifetime { get; init; } = TimeSpan.FromMinutes(5);
+
+    /// <summary>
+    /// How long a federated tenant's first handshake waits for its chains: no longer than it would wait for a key
+    /// operation, so a tenant whose key servers hang costs its own handshakes one deadline and no more.
+    /// </summary>
+    public TimeSpan AdmissionTimeout { get; init; } = TimeSpan.FromSeconds(2);
 
     /// <summary>A tenant not served for this long is forgotten.</summary>
     public TimeSpan IdleTenant { get; init; } = TimeSpan.FromMinutes(10);

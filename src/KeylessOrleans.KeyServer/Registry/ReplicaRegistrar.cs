@@ -105,7 +105,7 @@ public sealed partial class ReplicaRegistrar(
 
     private IRegistryGrain Registry => grains.GetGrain<IRegistryGrain>(IRegistryGrain.DefaultKey);
 
-    [LoggerMessage(EventId = 1201, Level = LogLevel.Information, Message = "Replica {Tenant}/{Replica} registered {ChainCount} certificate chains (registry version {Version})")]
+    [LoggerMessage(EventId = 1201, Level = LogLevel.Information, Message = "Replica {Tenant}/{Replica} registered {ChainCount} certificate chains (tenant version {Version})")]
     private partial void LogRegistered(string tenant, string replica, int chainCount, long version);
 
     [LoggerMessage(EventId = 1202, Level = LogLevel.Warning, Message = "Replica {Tenant}/{Replica} could not register yet ({Error}: {Message}); retrying")]
