@@ -1,4 +1,5 @@
 using KeylessOrleans.Cluster;
+using KeylessOrleans.Cluster.Hosting;
 using KeylessOrleans.Edge.Hosting;
 using KeylessOrleans.KeyServer.Hosting;
 using KeylessOrleans.Keys;
@@ -34,6 +35,12 @@ public abstract record SiloPlan
 
         /// <summary>Where OCSP responders may be reached besides public addresses: the tests' responders run on loopback.</summary>
         public IReadOnlyList<string> OcspResponderPrivateNetworks { get; init; } = ["127.0.0.0/8"];
+
+        /// <summary>
+        /// The registry's storage: null keeps it in memory (in grains on the cluster's own silos); a folder keeps it in
+        /// files there, as a single-machine edge does, so it outlives the cluster.
+        /// </summary>
+        public string? RegistryDirectory { get; init; }
     }
 
     public sealed record OnPrem(string Tenant, string Replica, string KeyDirectory) : SiloPlan
@@ -130,7 +137,10 @@ public sealed class KeylessTestCluster : IAsyncDisposable
         switch (plan)
         {
             case SiloPlan.Edge edge:
-                silo.AddMemoryGrainStorage(KeylessOrleans.Cluster.Registry.RegistryStorage.Name);
+                if (edge.RegistryDirectory is { } registryDirectory)
+                    silo.AddFileGrainStorage(KeylessOrleans.Cluster.Registry.RegistryStorage.Name, o => o.Directory = registryDirectory);
+                else
+                    silo.AddMemoryGrainStorage(KeylessOrleans.Cluster.Registry.RegistryStorage.Name);
                 silo.AddKeylessEdge(o =>
                 {
                     o.EdgeId = siloName.ToLowerInvariant();
