@@ -247,7 +247,7 @@ public sealed class FileGrainStorageTests : IDisposable
     public void A_single_machine_registry_defaults_to_the_users_data_folder_and_redis_needs_none()
     {
         var defaults = new KeylessClusterOptions();
-        var userData = Environment.GetFolderPath(Environment.SpecialFolder.LocalApplicationData);
+        var userData = Environment.GetFolderPath(Environment.SpecialFolder.LocalApplicationData, Environment.SpecialFolderOption.DoNotVerify);
 
         Assert.Equal(Path.Combine(userData, "keyless-registry", "keyless"), defaults.EffectiveRegistryDirectory);
         Assert.Empty(defaults.ValidateRegistryStorage());

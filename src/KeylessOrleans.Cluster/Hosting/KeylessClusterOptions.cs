@@ -86,15 +86,16 @@ public sealed class KeylessClusterOptions
     public string? RegistryDirectory { get; set; }
 
     /// <summary>
-    /// <see cref="RegistryDirectory"/>, or its default; null when there is no default (no user data folder, as for a
-    /// service without a home directory, or a service id that is not a file name).
+    /// <see cref="RegistryDirectory"/>, or its default; null when there is no default (no home directory to put it in,
+    /// or a service id that is not a file name).
     /// </summary>
     public string? EffectiveRegistryDirectory
     {
         get
         {
             if (!string.IsNullOrWhiteSpace(RegistryDirectory)) return RegistryDirectory;
-            var userData = Environment.GetFolderPath(Environment.SpecialFolder.LocalApplicationData);
+            // DoNotVerify: by default .NET answers "" when ~/.local/share does not exist yet, as for a fresh user.
+            var userData = Environment.GetFolderPath(Environment.SpecialFolder.LocalApplicationData, Environment.SpecialFolderOption.DoNotVerify);
             if (string.IsNullOrEmpty(userData) || string.IsNullOrWhiteSpace(ServiceId)
                 || ServiceId is "." or ".." || ServiceId.IndexOfAny(Path.GetInvalidFileNameChars()) >= 0) return null;
             return Path.Combine(userData, "keyless-registry", ServiceId);
@@ -151,7 +152,7 @@ public sealed class KeylessClusterOptions
         if (UsesRedis) return [];
         var folder = EffectiveRegistryDirectory;
         if (folder is null)
-            return ["Keyless:Cluster:RegistryDirectory is required: there is no user data folder for the default (HOME unset?) or the service id is not a folder name"];
+            return ["Keyless:Cluster:RegistryDirectory is required: the default needs a home directory (HOME) and a service id that is a folder name"];
         return RegistryProblem(folder) is { } problem ? [problem] : [];
     }
 

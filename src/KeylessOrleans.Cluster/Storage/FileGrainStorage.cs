@@ -130,15 +130,15 @@ public sealed partial class FileGrainStorage(
     /// <summary>Creates the folder and proves it writable, so a wrong folder stops the silo at start, not at the first write.</summary>
     private async Task Start(CancellationToken cancellationToken)
     {
-        CreateFolder(Folder);
         var probe = Path.Combine(Folder, $".probe.{Guid.NewGuid():N}{StateFile.TemporaryExtension}");
         try
         {
+            CreateFolder(Folder);
             await File.WriteAllBytesAsync(probe, [], cancellationToken).ConfigureAwait(false);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            throw new IOException($"grain storage '{name}' cannot write in '{Folder}': {e.Message}", e);
+            throw new IOException($"grain storage '{name}' cannot create or write in its folder '{Folder}': {e.Message}", e);
         }
         finally
         {
