@@ -37,8 +37,6 @@ public sealed partial class FileGrainStorage(
     /// <summary>The absolute folder this storage keeps its files in.</summary>
     public string Folder { get; } = Path.GetFullPath(options.Directory);
 
-    public string Name => name;
-
     public Task ReadStateAsync<T>(string stateName, GrainId grainId, IGrainState<T> grainState) =>
         ReadStateAsync(stateName, grainId, grainState, CancellationToken.None);
 
