@@ -17,7 +17,7 @@ internal static class CommandSurface
     /// <summary>Command path ("edge", "tenant add") -> the options it takes.</summary>
     public static readonly IReadOnlyDictionary<string, string[]> Commands = new Dictionary<string, string[]>
     {
-        ["edge"] = [.. SiloOptions, "--primary", "--gateway-port", "--https-port", "--listen", "--edge-id", "--tenants", "--shared-cluster"],
+        ["edge"] = [.. SiloOptions, "--primary", "--gateway-port", "--https-port", "--listen", "--edge-id", "--tenants", "--registry-dir", "--shared-cluster"],
         ["keyserver"] = [.. SiloOptions, "--primary", "--tenant", "--replica", "--keys", "--pkcs11-key", "--audit-log", "--audit-allow-new-chain", "--gateway-port", "--edge-ca", "--shared-cluster"],
         ["audit verify"] = ["--key", "--anchor", "--heads"],
         ["origin"] = ["--listen"],
@@ -38,7 +38,7 @@ internal static class CommandSurface
         "KEYLESS__CLUSTER__CLUSTERING", "KEYLESS__CLUSTER__REDIS", "KEYLESS__CLUSTER__CLUSTERID",
         "KEYLESS__CLUSTER__SERVICEID", "KEYLESS__CLUSTER__SILOPORT", "KEYLESS__CLUSTER__GATEWAYPORT",
         "KEYLESS__CLUSTER__PRIMARYSILO", "KEYLESS__CLUSTER__ADVERTISEDADDRESS", "KEYLESS__CLUSTER__TLSCERTIFICATE", "KEYLESS__CLUSTER__TLSKEY",
-        "KEYLESS__CLUSTER__TLSCA", "KEYLESS__CLUSTER__ALLOWPLAINTEXTMULTIHOST",
+        "KEYLESS__CLUSTER__TLSCA", "KEYLESS__CLUSTER__ALLOWPLAINTEXTMULTIHOST", "KEYLESS__CLUSTER__REGISTRYDIRECTORY",
         "KEYLESS__EDGE__HTTPSPORT", "KEYLESS__EDGE__LISTENADDRESS", "KEYLESS__EDGE__EDGEID",
         "KEYLESS__EDGE__DEFAULTHOSTNAME", "KEYLESS__EDGE__KEYCALLTIMEOUT", "KEYLESS__EDGE__HANDSHAKETHREADS",
         "KEYLESS__EDGE__HANDSHAKEQUEUELENGTH", "KEYLESS__EDGE__MAXCONNECTIONS",

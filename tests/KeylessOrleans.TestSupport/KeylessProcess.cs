@@ -16,9 +16,13 @@ public sealed class KeylessProcess : IAsyncDisposable
     private readonly ConcurrentQueue<string> _lines = new();
     private readonly SemaphoreSlim _lineArrived = new(0);
 
-    private KeylessProcess(Process process)
+    private readonly string? _registryFolder;
+
+    private KeylessProcess((Process Process, string? RegistryFolder) started)
     {
+        var process = started.Process;
         _process = process;
+        _registryFolder = started.RegistryFolder;
         process.OutputDataReceived += (_, e) => Add(e.Data);
         process.ErrorDataReceived += (_, e) => Add(e.Data);
         process.BeginOutputReadLine();
@@ -70,8 +74,20 @@ public sealed class KeylessProcess : IAsyncDisposable
     public static KeylessProcess StartProgram(string file, IEnumerable<string> arguments, IReadOnlyDictionary<string, string>? environment) =>
         new(Launch(file, arguments, environment));
 
-    private static Process Launch(string file, IEnumerable<string> arguments, IReadOnlyDictionary<string, string>? environment)
+    /// <summary>
+    /// Starts a program. Unless the caller's environment names one, it gets a registry folder of its own
+    /// (KEYLESS__CLUSTER__REGISTRYDIRECTORY, deleted with the process): a single-machine edge keeps its registry in
+    /// files, and edges of unrelated tests must neither share the user's default folder nor leave state in it.
+    /// </summary>
+    private static (Process, string?) Launch(string file, IEnumerable<string> arguments, IReadOnlyDictionary<string, string>? environment)
     {
+        const string registryVariable = "KEYLESS__CLUSTER__REGISTRYDIRECTORY";
+        string? registryFolder = null;
+        if (environment is null || !environment.ContainsKey(registryVariable))
+        {
+            registryFolder = Path.Combine(Path.GetTempPath(), $"keyless-registry-{Guid.NewGuid():N}");
+            environment = new Dictionary<string, string>(environment ?? new Dictionary<string, string>()) { [registryVariable] = registryFolder };
+        }
         var start = new ProcessStartInfo(file)
         {
             RedirectStandardOutput = true,
@@ -81,7 +97,7 @@ public sealed class KeylessProcess : IAsyncDisposable
         };
         foreach (var argument in arguments) start.ArgumentList.Add(argument);
         foreach (var (name, value) in environment ?? new Dictionary<string, string>()) start.Environment[name] = value;
-        return Process.Start(start)!;
+        return (Process.Start(start)!, registryFolder);
     }
 
     /// <summary>Runs a keyless command to its end: exit code and everything it printed.</summary>
@@ -180,6 +196,7 @@ public sealed class KeylessProcess : IAsyncDisposable
         }
         RemoveRuntimeIpcFiles(_process.Id);
         _process.Dispose();
+        if (_registryFolder is not null && Directory.Exists(_registryFolder)) Directory.Delete(_registryFolder, recursive: true);
     }
 
     /// <summary>

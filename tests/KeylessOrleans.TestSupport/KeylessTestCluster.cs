@@ -1,4 +1,5 @@
 using KeylessOrleans.Cluster;
+using KeylessOrleans.Cluster.Hosting;
 using KeylessOrleans.Edge.Hosting;
 using KeylessOrleans.KeyServer.Hosting;
 using KeylessOrleans.Keys;
@@ -34,6 +35,12 @@ public abstract record SiloPlan
 
         /// <summary>Where OCSP responders may be reached besides public addresses: the tests' responders run on loopback.</summary>
         public IReadOnlyList<string> OcspResponderPrivateNetworks { get; init; } = ["127.0.0.0/8"];
+
+        /// <summary>
+        /// The registry's storage: null keeps it in memory (in grains on the cluster's own silos); a folder keeps it in
+        /// files there, as a single-machine edge does, so it outlives the cluster.
+        /// </summary>
+        public string? RegistryDirectory { get; init; }
     }
 
     public sealed record OnPrem(string Tenant, string Replica, string KeyDirectory) : SiloPlan
@@ -136,7 +143,10 @@ public sealed class KeylessTestCluster : IAsyncDisposable
         switch (plan)
         {
             case SiloPlan.Edge edge:
-                silo.AddMemoryGrainStorage(MeteredStorage);
+                if (edge.RegistryDirectory is { } registryDirectory)
+                    silo.AddFileGrainStorage(MeteredStorage, o => o.Directory = registryDirectory);
+                else
+                    silo.AddMemoryGrainStorage(MeteredStorage);
                 silo.Services.AddKeyedSingleton<Orleans.Storage.IGrainStorage>(KeylessOrleans.Cluster.Registry.RegistryStorage.Name, (services, _) =>
                     new MeteredGrainStorage(services.GetRequiredKeyedService<Orleans.Storage.IGrainStorage>(MeteredStorage),
                         services.GetRequiredService<Orleans.Storage.IGrainStorageSerializer>(), RegistryStorage));

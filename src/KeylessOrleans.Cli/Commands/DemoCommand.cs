@@ -78,7 +78,7 @@ internal static class DemoCommand
             children.Add(ChildProcess.Start("origin", "origin", "--listen", $"127.0.0.1:{originPort}"));
             // The operator's cluster: one edge, certified by the operator's CA.
             children.Add(ChildProcess.Start("edge", ["edge", "--https-port", $"{httpsPort}", "--silo-port", $"{siloPort}",
-                "--gateway-port", $"{gatewayPort}", "--tenants", files.TenantsFile, "--edge-id", "demo-edge", "--admin-port", $"{edgeAdmin}",
+                "--gateway-port", $"{gatewayPort}", "--tenants", files.TenantsFile, "--registry-dir", files.RegistryDirectory, "--edge-id", "demo-edge", "--admin-port", $"{edgeAdmin}",
                 .. Identity(files.EdgeIdentity, Path.Combine(files.OperatorCaFolder, "ca.pem"))]));
             // The tenant's own cluster: its key server, certified by the tenant's CA; edges reach its gateway as clients.
             children.Add(ChildProcess.Start("keyserver", ["keyserver", "--tenant", DemoFiles.Tenant, "--keys", files.KeyDirectory,
@@ -101,6 +101,7 @@ internal static class DemoCommand
             Console.WriteLine();
             Console.WriteLine($"KeylessOrleans demo ready: https://{DemoFiles.HostName}:{httpsPort}/  (edge pid {children[1].Id}, key server pid {children[2].Id})");
             Console.WriteLine($"  curl --cacert {files.CaFile} --resolve {DemoFiles.HostName}:{httpsPort}:127.0.0.1 https://{DemoFiles.HostName}:{httpsPort}/");
+            Console.WriteLine($"The registry (tenants, registered keys) is kept in {files.RegistryDirectory} and outlives the edge.");
             Console.WriteLine($"Key operations are recorded in {files.AuditLogFile} (check it: keyless audit verify {files.AuditLogFile}).");
             Console.WriteLine($"The key server is a cluster of its own (gateway 127.0.0.1:{keyServerGateway}); the edge reaches it as a client over mutual TLS.");
             Console.WriteLine($"  metrics and health: edge http://127.0.0.1:{edgeAdmin}/metrics (/healthz, /readyz), key server http://127.0.0.1:{keyServerAdmin}/metrics");

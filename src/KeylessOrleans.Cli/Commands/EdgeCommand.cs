@@ -22,6 +22,10 @@ internal static class EdgeCommand
         var gatewayPort = new Option<int?>("--gateway-port") { Description = "Orleans gateway port for clients (default 30000)" };
         var edgeId = new Option<string?>("--edge-id") { Description = "This edge's id in tenants' audit trails (default: host name)" };
         var tenants = new Option<string?>("--tenants") { Description = "JSON file of tenant settings (host names, origin) to load into the registry at start" };
+        var registryDir = new Option<string?>("--registry-dir")
+        {
+            Description = "Folder for the registry on this machine (localhost clustering; Keyless:Cluster:RegistryDirectory; default keyless-registry/<service id> under ~/.local/share)",
+        };
         var sharedCluster = new Option<bool>("--shared-cluster") { Description = "Single-organization mode: tenants' key servers may join this cluster (Keyless:Edge:SharedCluster)" };
 
         var command = new Command("edge", "Run an edge silo: terminate TLS for registered tenants, with private-key operations done by their key servers.");
@@ -31,6 +35,7 @@ internal static class EdgeCommand
         command.Options.Add(gatewayPort);
         command.Options.Add(edgeId);
         command.Options.Add(tenants);
+        command.Options.Add(registryDir);
         command.Options.Add(sharedCluster);
         command.SetAction(result => HostRunner.RunAsync(() =>
         {
@@ -39,6 +44,7 @@ internal static class EdgeCommand
             overrides["Keyless:Edge:ListenAddress"] = result.GetValue(listen);
             overrides["Keyless:Edge:EdgeId"] = result.GetValue(edgeId);
             overrides["Keyless:Cluster:GatewayPort"] = result.GetValue(gatewayPort)?.ToString();
+            overrides["Keyless:Cluster:RegistryDirectory"] = result.GetValue(registryDir);
             if (result.GetValue(sharedCluster)) overrides["Keyless:Edge:SharedCluster"] = "true";
             var builder = SiloHosting.CreateBuilder(result.GetValue(silo.Config), overrides);
             builder.AddKeylessAdmin(defaultPort: 9090);

@@ -23,6 +23,9 @@ internal sealed class DemoFiles(string dataDirectory)
     public string KeyDirectory => Path.Combine(Root, "keyserver", "keys");
     public string TenantsFile => Path.Combine(Root, "edge", "tenants.json");
 
+    /// <summary>The edge's registry storage: kept across demo runs like the keys.</summary>
+    public string RegistryDirectory => Path.Combine(Root, "edge", "registry");
+
     /// <summary>The key server's audit log, kept with its keys on the tenant's side (not in the caller's working directory).</summary>
     public string AuditLogFile => Path.Combine(Root, "keyserver", "audit.log");
 

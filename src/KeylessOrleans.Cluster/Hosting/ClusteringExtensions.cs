@@ -48,13 +48,19 @@ public static class ClusteringExtensions
     }
 
     /// <summary>
-    /// The registry's grain storage on edge silos: Redis in multi-host mode (an edge restart loses nothing),
-    /// memory for the embedded single-machine cluster.
+    /// The registry's grain storage on edge silos: Redis in multi-host mode, files in
+    /// <see cref="KeylessClusterOptions.EffectiveRegistryDirectory"/> on a single machine. Either way the registry
+    /// outlives every edge silo: memory storage would keep it in grains on the silos themselves.
     /// </summary>
-    public static ISiloBuilder AddKeylessRegistryStorage(this ISiloBuilder silo, KeylessClusterOptions options) =>
-        options.UsesRedis
-            ? silo.AddRedisGrainStorage(RegistryStorage.Name, o => o.ConfigurationOptions = RedisConfiguration(options))
-            : silo.AddMemoryGrainStorage(RegistryStorage.Name);
+    /// <exception cref="ArgumentException">There is no usable registry folder; the message names the setting.</exception>
+    public static ISiloBuilder AddKeylessRegistryStorage(this ISiloBuilder silo, KeylessClusterOptions options)
+    {
+        if (options.UsesRedis)
+            return silo.AddRedisGrainStorage(RegistryStorage.Name, o => o.ConfigurationOptions = RedisConfiguration(options));
+        ThrowIfInvalid(options.ValidateRegistryStorage());
+        var folder = options.EffectiveRegistryDirectory!;
+        return silo.AddFileGrainStorage(RegistryStorage.Name, o => o.Directory = folder);
+    }
 
     /// <summary>A client of the cluster (the operator's tenant commands): through Redis, or a localhost gateway.</summary>
     public static IClientBuilder UseKeylessClustering(this IClientBuilder client, KeylessClusterOptions options)

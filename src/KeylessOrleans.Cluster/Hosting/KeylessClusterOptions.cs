@@ -79,6 +79,30 @@ public sealed class KeylessClusterOptions
     public bool AllowPlaintextMultiHost { get; set; }
 
     /// <summary>
+    /// Single-machine mode: the folder where edge silos keep the registry (one file per grain state), so it outlives
+    /// every silo; all edges of the machine share it. Unset: "keyless-registry/&lt;ServiceId&gt;" under the user's local
+    /// data folder (~/.local/share on Linux). Redis mode keeps the registry in Redis instead.
+    /// </summary>
+    public string? RegistryDirectory { get; set; }
+
+    /// <summary>
+    /// <see cref="RegistryDirectory"/>, or its default; null when there is no default (no home directory to put it in,
+    /// or a service id that is not a file name).
+    /// </summary>
+    public string? EffectiveRegistryDirectory
+    {
+        get
+        {
+            if (!string.IsNullOrWhiteSpace(RegistryDirectory)) return RegistryDirectory;
+            // DoNotVerify: by default .NET answers "" when ~/.local/share does not exist yet, as for a fresh user.
+            var userData = Environment.GetFolderPath(Environment.SpecialFolder.LocalApplicationData, Environment.SpecialFolderOption.DoNotVerify);
+            if (string.IsNullOrEmpty(userData) || string.IsNullOrWhiteSpace(ServiceId)
+                || ServiceId is "." or ".." || ServiceId.IndexOfAny(Path.GetInvalidFileNameChars()) >= 0) return null;
+            return Path.Combine(userData, "keyless-registry", ServiceId);
+        }
+    }
+
+    /// <summary>
     /// Localhost clustering with <see cref="AdvertisedAddress"/>: one machine holds the membership (the primary silo), but
     /// the ports listen on every address, so edges on other hosts reach a tenant's lone key server's gateway.
     /// </summary>
@@ -113,9 +137,36 @@ public sealed class KeylessClusterOptions
         if (MembershipRefreshInterval < TimeSpan.FromSeconds(1) || MembershipRefreshInterval > TimeSpan.FromMinutes(10))
             problems.Add($"Keyless:Cluster:MembershipRefreshInterval {MembershipRefreshInterval} must be between 1 s and 10 min");
         if (MissedProbesLimit is < 1 or > 10) problems.Add($"Keyless:Cluster:MissedProbesLimit {MissedProbesLimit} must be 1–10");
+        if (RegistryDirectory is not null && RegistryProblem(RegistryDirectory) is { } registry) problems.Add(registry);
         if (string.IsNullOrWhiteSpace(ClusterId)) problems.Add("Keyless:Cluster:ClusterId must not be empty");
         if (string.IsNullOrWhiteSpace(ServiceId)) problems.Add("Keyless:Cluster:ServiceId must not be empty");
         return problems;
+    }
+
+    /// <summary>
+    /// What a silo that keeps the registry needs besides <see cref="ValidateSilo"/>: in single-machine mode, a registry
+    /// folder — given, or the default one.
+    /// </summary>
+    public IReadOnlyList<string> ValidateRegistryStorage()
+    {
+        if (UsesRedis) return [];
+        var folder = EffectiveRegistryDirectory;
+        if (folder is null)
+            return ["Keyless:Cluster:RegistryDirectory is required: the default needs a home directory (HOME) and a service id that is a folder name"];
+        return RegistryProblem(folder) is { } problem ? [problem] : [];
+    }
+
+    private static string? RegistryProblem(string folder)
+    {
+        if (string.IsNullOrWhiteSpace(folder)) return "Keyless:Cluster:RegistryDirectory must not be empty (unset it for the default folder)";
+        try
+        {
+            return File.Exists(Path.GetFullPath(folder)) ? $"Keyless:Cluster:RegistryDirectory '{folder}' is a file, not a folder" : null;
+        }
+        catch (Exception e) when (e is ArgumentException or NotSupportedException or PathTooLongException)
+        {
+            return $"Keyless:Cluster:RegistryDirectory '{folder}' is not a valid path ({e.Message})";
+        }
     }
 
     /// <summary>
