@@ -151,24 +151,59 @@ public sealed class RouteTableOperationsTests
     public void Random_client_names_cannot_grow_the_table_or_flood_the_registry_and_known_names_still_route()
     {
         var registry = new StoredRecords();
-        registry.Set(Tenant("shop", "*.shop.example"), new ReplicaRegistration("shop", "a", [Chain("k1", Later, "*.shop.example")]));
+        registry.Set(Tenant("shop", "www.shop.example", "*.shop.example"),
+            new ReplicaRegistration("shop", "a", [Chain("k1", Later, "www.shop.example", "*.shop.example")]));
         var limits = new RouteTableLimits { MaxCachedMisses = 1_000, LookupsPerSecond = 500 };
         var routes = new RouteTable(registry, TimeProvider.System, limits);
-        Assert.Equal("shop", routes.Resolve("known.shop.example")?.TenantName);
+        Assert.Equal("shop", routes.Resolve("www.shop.example")?.TenantName);
         var clock = Stopwatch.StartNew();
 
         // Misses, and names a wildcard covers: every one a client may choose at will.
         const int Names = 20_000;
+        var refused = 0;
         for (var i = 0; i < Names; i++)
-            routes.Resolve(i % 2 == 0 ? $"random-{i}.example" : $"random-{i}.shop.example");
+        {
+            try
+            {
+                routes.Resolve(i % 2 == 0 ? $"random-{i}.example" : $"random-{i}.shop.example");
+            }
+            catch (RegistryUnavailableException)
+            {
+                refused++;
+            }
+        }
         var elapsed = clock.Elapsed;
 
         Assert.InRange(routes.CachedNames, 1, limits.MaxCachedMisses + 10); // + the wildcard and the known names
         // Each read needs a token: the bucket's limit at start plus what it refilled while the loop ran.
         Assert.InRange(registry.Reads, 1, 4 + limits.LookupsPerSecond * (1 + (int)Math.Ceiling(elapsed.TotalSeconds)));
-        Assert.True(routes.ShedLookups > 0);
-        Assert.Equal("shop", routes.Resolve("known.shop.example")?.TenantName);
-        Assert.Equal("shop", routes.Resolve("random-1.shop.example")?.TenantName); // the wildcard's answer is shared
+        Assert.True(refused > 0);
+        Assert.Equal(refused, routes.ShedLookups);
+        // An exact name already served needs no read: a flood of random names does not take it down.
+        Assert.Equal("shop", routes.Resolve("www.shop.example")?.TenantName);
+    }
+
+    [Fact]
+    public void A_registry_that_cannot_be_read_is_an_error_not_an_unknown_name()
+    {
+        var routes = new RouteTable(new UnreadableRegistry(), TimeProvider.System, new RouteTableLimits { LookupTimeout = TimeSpan.FromMilliseconds(200) });
+
+        var error = Assert.Throws<RegistryUnavailableException>(() => routes.Resolve("shop.example"));
+
+        Assert.Contains("could not be read", error.Message);
+        Assert.Equal(1, routes.FailedLookups);
+        Assert.Equal(0, routes.CachedNames); // nothing cached from a failed read: the next handshake asks again
+    }
+
+    private sealed class UnreadableRegistry : IRegistrySource
+    {
+        public Task<TenantRecord?> TenantAsync(string tenant) => Task.FromException<TenantRecord?>(new IOException("storage down"));
+
+        public async Task<string?> HostNameHolderAsync(string name)
+        {
+            await Task.Delay(Timeout.Infinite); // hangs, as a partitioned Redis would
+            return null;
+        }
     }
 
     /// <summary>The registry's stored records, as <see cref="RegistryReader"/> reads them, counting reads.</summary>

@@ -37,11 +37,18 @@ public sealed class AdminEndpointTests : IDisposable
         KeylessProcess? keyServer = null;
         try
         {
-            // Alive as soon as it answers; ready once joined, registry loaded and listener bound. The tenant has no
-            // key server yet: Degraded, still 200 (every edge would say the same; draining this one helps nobody).
+            // Alive as soon as it answers; ready once joined, the registry's feed read and the listener bound. Once it
+            // has been asked for the tenant, which has no key server yet: Degraded, still 200 (every edge would say the
+            // same; draining this one helps nobody).
             await edge.WaitForLineAsync("Edge listening for TLS", TimeSpan.FromSeconds(60));
             Assert.Equal(200, (await edgeAdmin.GetAsync("healthz")).Status);
-            Assert.True(await Poll.UntilAsync(async () => await edgeAdmin.GetAsync("readyz") is (200, var body) && body.Contains("\"Degraded\""), TimeSpan.FromSeconds(30)),
+            Assert.True(await Poll.UntilAsync(async () => await edgeAdmin.GetAsync("readyz") is (200, var body) && body.Contains("\"Healthy\""), TimeSpan.FromSeconds(30)),
+                $"edge /readyz: {await edgeAdmin.GetAsync("readyz")}");
+            Assert.True(await Poll.UntilAsync(async () =>
+                {
+                    await HandshakeAsync(httpsPort, caFile, Host); // the tenant file may still be on its way in
+                    return await edgeAdmin.GetAsync("readyz") is (200, var body) && body.Contains("\"Degraded\"");
+                }, TimeSpan.FromSeconds(30)),
                 $"edge /readyz: {await edgeAdmin.GetAsync("readyz")}");
 
             keyServer = KeylessProcess.Start("keyserver", "--shared-cluster", "--tenant", "shop", "--keys", _keys.Path,

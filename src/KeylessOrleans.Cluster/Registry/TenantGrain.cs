@@ -12,6 +12,9 @@ namespace KeylessOrleans.Cluster.Registry;
 /// (<see cref="IHostNameGrain"/>), writes this tenant alone, and tells the feed (<see cref="IRegistryFeedGrain"/>).
 /// </summary>
 [GrainType(RegistryGrainTypes.Tenant)]
+// Reads come from storage, not from activations: an activation is needed only while its record changes, so it
+// goes soon after (a fleet-wide import would otherwise keep a million of them in the edges' memory).
+[CollectionAgeLimit(Minutes = 2)]
 public sealed partial class TenantGrain(
     [PersistentState(RegistryGrainTypes.TenantState, RegistryStorage.Name)] IPersistentState<TenantState> state,
     ILogger<TenantGrain> logger) : Grain, ITenantGrain

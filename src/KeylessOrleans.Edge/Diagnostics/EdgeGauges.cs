@@ -27,7 +27,15 @@ public static class EdgeGauges
                 new KeyValuePair<string, object?>("tenant", e.Tenant),
                 new KeyValuePair<string, object?>("host_name", e.HostName),
                 new KeyValuePair<string, object?>("key_id", e.KeyId)));
-        }, unit: "s", description: "Seconds until a registered certificate's NotAfter, by tenant, host name and key (negative: expired)");
+        }, unit: "s", description: "Seconds until a served certificate's NotAfter, by tenant, host name and key (negative: expired)");
+        metrics.Meter.CreateObservableGauge("keyless.edge.routes.names", () => routes.CachedNames,
+            description: "Host names whose answer (a tenant, or none) this edge holds");
+        metrics.Meter.CreateObservableGauge("keyless.edge.routes.tenants", () => routes.CachedTenants,
+            description: "Tenants this edge serves (looked up since it started, not idle)");
+        metrics.Meter.CreateObservableCounter("keyless.edge.registry.lookups.shed", () => routes.ShedLookups,
+            description: "Registry reads refused over the edge's limit (a flood of unknown names); their handshakes got internal_error");
+        metrics.Meter.CreateObservableCounter("keyless.edge.registry.lookups.failed", () => routes.FailedLookups,
+            description: "Registry reads that failed or timed out; their handshakes got internal_error");
         return routes;
     }
 }

@@ -162,8 +162,9 @@ public sealed class RouteTable
     public int CachedTenants => _settings.Count;
 
     /// <summary>
-    /// The route for a host name, or null when no tenant serves it (or the registry could not be asked). Blocks for a
-    /// registry lookup on a miss: callers are handshake threads, which block on key operations anyway.
+    /// The route for a host name, or null when no tenant serves it. Blocks for a registry lookup on a miss: callers are
+    /// handshake threads, which block on key operations anyway. Throws <see cref="RegistryUnavailableException"/> when
+    /// the answer needed a registry read that failed or was over the edge's limit: the name may well be served.
     /// </summary>
     public EdgeRoute? Resolve(string hostName)
     {
@@ -214,7 +215,7 @@ public sealed class RouteTable
         if (_names.TryGetValue(key, out var known)) return known.Tenant;
         if (_misses.ContainsKey(key)) return null;
         var generation = Interlocked.Read(ref _generation);
-        if (!Load(_nameLoads, key, () => _source.HostNameHolderAsync(key), out var holder)) return null;
+        var holder = Load(_nameLoads, key, () => _source.HostNameHolderAsync(key));
         if (Interlocked.Read(ref _generation) == generation)
         {
             var (names, cap) = holder is null ? (_misses, _limits.MaxCachedMisses) : (_names, _limits.MaxCachedNames);
@@ -228,7 +229,7 @@ public sealed class RouteTable
     {
         if (_tenants.TryGetValue(tenant, out var known)) return known;
         var generation = Interlocked.Read(ref _generation);
-        if (!Load(_tenantLoads, tenant, () => _source.TenantAsync(tenant), out var record)) return null;
+        var record = Load(_tenantLoads, tenant, () => _source.TenantAsync(tenant));
         var current = Interlocked.Read(ref _generation) == generation;
         if (record is null)
         {
@@ -251,10 +252,9 @@ public sealed class RouteTable
         foreach (var victim in names.OrderBy(e => e.Value.LoadedAt).Take(Math.Max(1, cap / 10)).ToList()) names.TryRemove(victim.Key, out _);
     }
 
-    /// <summary>One registry read per key at a time, shared by every handshake waiting for it; false when refused or failed.</summary>
-    private bool Load<T>(ConcurrentDictionary<string, Lazy<Task<T>>> loads, string key, Func<Task<T>> read, out T value)
+    /// <summary>One registry read per key at a time, shared by every handshake waiting for it.</summary>
+    private T Load<T>(ConcurrentDictionary<string, Lazy<Task<T>>> loads, string key, Func<Task<T>> read)
     {
-        value = default!;
         var lazy = new Lazy<Task<T>>(() =>
         {
             using var lease = _lookups.AttemptAcquire();
@@ -268,17 +268,16 @@ public sealed class RouteTable
         var shared = loads.GetOrAdd(key, lazy);
         try
         {
-            value = shared.Value.WaitAsync(_limits.LookupTimeout).GetAwaiter().GetResult();
-            return true;
+            return shared.Value.WaitAsync(_limits.LookupTimeout).GetAwaiter().GetResult();
         }
-        catch (RegistryLookupShedException)
+        catch (RegistryLookupShedException e)
         {
-            return false;
+            throw new RegistryUnavailableException(e.Message, e);
         }
         catch (Exception e) when (e is not OutOfMemoryException)
         {
             Interlocked.Increment(ref _failed);
-            return false;
+            throw new RegistryUnavailableException($"the registry could not be read ({e.GetType().Name})", e);
         }
         finally
         {
@@ -304,6 +303,9 @@ public sealed class RouteTable
         public ConcurrentDictionary<string, EdgeRoute> Routes { get; } = new(StringComparer.Ordinal);
     }
 }
+
+/// <summary>A name could not be resolved because the registry could not be read (failed, timed out, or over the edge's limit).</summary>
+public sealed class RegistryUnavailableException(string message, Exception inner) : Exception(message, inner);
 
 /// <summary>Bounds of an edge's route cache.</summary>
 public sealed record RouteTableLimits

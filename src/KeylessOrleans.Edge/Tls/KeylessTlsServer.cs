@@ -223,7 +223,16 @@ public sealed class KeylessTlsServer(TlsServerContext shared, string clientAddre
         }
         var hostName = requested ?? shared.DefaultHostName;
         facts.ServerName = hostName is null ? null : HostNames.Normalize(hostName);
-        _route = hostName is null ? null : shared.Routes.Resolve(hostName);
+        try
+        {
+            _route = hostName is null ? null : shared.Routes.Resolve(hostName);
+        }
+        catch (RegistryUnavailableException e)
+        {
+            facts.KeyFailure = KeyOperationStatus.Unavailable;
+            facts.KeyFailureDetail = e.Message;
+            throw new TlsFatalAlert(AlertDescription.internal_error, e.Message);
+        }
         if (_route is null)
             throw new TlsFatalAlert(AlertDescription.unrecognized_name, requested is null ? "no SNI and no default host" : "no tenant serves this name");
         facts.Route = _route;
