@@ -54,6 +54,44 @@ public sealed class RouteTableOperationsTests
     }
 
     [Fact]
+    public void A_changed_tenant_stays_in_the_gauges_until_read_again_and_a_refresh_shows_its_renewed_certificate()
+    {
+        var registry = new StoredRecords();
+        registry.Set(Tenant("shop", "shop.example"), new ReplicaRegistration("shop", "a", [Chain("k1", Soon, "shop.example")]));
+        var routes = new RouteTable(registry, TimeProvider.System);
+        Assert.NotNull(routes.Resolve("shop.example"));
+
+        // The key server registers a renewed certificate; the feed says the tenant changed.
+        registry.Set(Tenant("shop", "shop.example"), new ReplicaRegistration("shop", "a", [Chain("k1", Later, "shop.example")]));
+        routes.Changed(new RegistryChange(1, "shop", []));
+        Assert.Equal([new CertificateExpiry("shop", "shop.example", "k1", Soon)], routes.CertificateExpiries()); // not blank meanwhile
+        Assert.Empty(routes.TenantsWithoutKeyServer());
+
+        Assert.True(routes.Refresh("shop"));
+
+        Assert.Equal([new CertificateExpiry("shop", "shop.example", "k1", Later)], routes.CertificateExpiries());
+        var reads = registry.Reads;
+        Assert.Equal("shop", routes.Resolve("shop.example")?.TenantName);
+        Assert.Equal(reads, registry.Reads); // the next client does not wait for the read
+    }
+
+    [Fact]
+    public void Changes_to_other_tenants_do_not_make_a_tenant_read_again()
+    {
+        var registry = new StoredRecords();
+        registry.Set(Tenant("shop", "shop.example"));
+        var routes = new RouteTable(registry, TimeProvider.System);
+        routes.Resolve("shop.example");
+        var reads = registry.Reads;
+
+        // A busy fleet: every other tenant changes all the time.
+        for (var i = 0; i < 1_000; i++) routes.Changed(new RegistryChange(i, $"other-{i}", [$"www.other-{i}.example"]));
+        for (var i = 0; i < 100; i++) routes.Resolve("shop.example");
+
+        Assert.Equal(reads, registry.Reads);
+    }
+
+    [Fact]
     public void Exact_names_win_over_wildcards_and_a_wildcard_covers_one_label()
     {
         var registry = new StoredRecords();

@@ -32,6 +32,7 @@ public sealed partial class RegistryFeedFollower(
         return PollingLoop.RunAsync(async stopping =>
             {
                 RegistryChanges changes;
+                var changed = new HashSet<string>(StringComparer.Ordinal);
                 do
                 {
                     changes = await feed.ReadAsync(position, RegistryChanges.MaxPerRead).WaitAsync(TimeSpan.FromSeconds(10), stopping);
@@ -40,12 +41,20 @@ public sealed partial class RegistryFeedFollower(
                         if (position != FeedPosition.Start) LogStartOver(position.Epoch, position.Sequence, changes.Position.Epoch);
                         routes.StartOver();
                     }
-                    foreach (var change in changes.Changes) routes.Changed(change);
+                    foreach (var change in changes.Changes)
+                    {
+                        routes.Changed(change);
+                        if (!change.Removed) changed.Add(change.Tenant);
+                    }
                     if (changes.Changes.Count > 0) LogApplied(changes.Changes.Count, changes.Position.Sequence);
                     position = changes.Position;
                     routes.Followed(position);
                 }
                 while (changes.Changes.Count == RegistryChanges.MaxPerRead);
+
+                // Tenants this edge serves are read again now (the others cost nothing): a renewed certificate and its
+                // expiry show before the tenant's next client, and that client does not wait for the read.
+                if (changed.Count > 0) await Task.Run(() => { foreach (var tenant in changed) if (!routes.Refresh(tenant)) break; }, stopping);
 
                 if (time.GetElapsedTime(lastSweep) >= SweepInterval)
                 {

@@ -34,7 +34,14 @@ public sealed class RouteTable
     private readonly ConcurrentDictionary<string, Lazy<Task<string?>>> _nameLoads = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, Lazy<Task<TenantRecord?>>> _tenantLoads = new(StringComparer.Ordinal);
     private Func<TenantSettings, CancellationToken, Task>? _admit;
-    private long _generation;
+
+    /// <summary>
+    /// Change counters striped by the hash of a tenant or name: a read that started before a change to what it read
+    /// must not be cached as current. Striped rather than global so changes elsewhere in a busy fleet do not turn
+    /// every read stale; striped rather than per key so the counters stay a fixed size.
+    /// </summary>
+    private readonly long[] _changes = new long[ChangeStripes];
+    private const int ChangeStripes = 1024;
     private long _followedAt = -1;
 
     public RouteTable(IRegistrySource source, TimeProvider time, RouteTableLimits? limits = null)
@@ -74,27 +81,52 @@ public sealed class RouteTable
     public void UseAdmission(Func<TenantSettings, CancellationToken, Task> admit) => _admit = admit;
 
     /// <summary>Drops what the feed says changed: the tenant, and the names the change added or removed.</summary>
+    /// <remarks>
+    /// The tenant's entry stays, marked stale: it is read again on its next handshake (or by <see cref="Refresh"/>), and
+    /// until then it still answers what this edge serves (certificate expiry, readiness) and keeps the tenant from
+    /// counting as idle.
+    /// </remarks>
     public void Changed(RegistryChange change)
     {
-        Interlocked.Increment(ref _generation);
+        Interlocked.Increment(ref _changes[Stripe(change.Tenant)]);
         foreach (var name in change.HostNames.Select(HostNames.Normalize))
         {
+            Interlocked.Increment(ref _changes[Stripe(name)]);
             _names.TryRemove(name, out _);
             _misses.TryRemove(name, out _);
         }
         // A new wildcard may answer names this edge had no answer for; those answers are few (bounded) and cheap to ask again.
         if (change.HostNames.Any(n => n.StartsWith("*.", StringComparison.Ordinal))) _misses.Clear();
-        _tenants.TryRemove(change.Tenant, out _);
+        if (_tenants.TryGetValue(change.Tenant, out var entry)) entry.Stale = true;
         if (change.Removed) Forget(change.Tenant);
     }
 
-    /// <summary>The feed cannot say what changed (it restarted, or this edge fell too far behind): forget everything.</summary>
+    /// <summary>The feed cannot say what changed (it restarted, or this edge fell too far behind): everything is read again.</summary>
     public void StartOver()
     {
-        Interlocked.Increment(ref _generation);
+        for (var i = 0; i < _changes.Length; i++) Interlocked.Increment(ref _changes[i]);
         _names.Clear();
         _misses.Clear();
-        _tenants.Clear();
+        foreach (var entry in _tenants.Values) entry.Stale = true;
+    }
+
+    /// <summary>
+    /// Reads a changed tenant this edge serves again, off the handshake path, so renewed certificates and their expiry
+    /// show without waiting for the tenant's next client. Does nothing for a tenant not served or already current.
+    /// False when the registry could not be read (counted as a failed lookup; the next handshake tries again).
+    /// </summary>
+    public bool Refresh(string tenant)
+    {
+        if (!_tenants.TryGetValue(tenant, out var entry) || !entry.Stale) return true;
+        try
+        {
+            TenantEntryOf(tenant);
+            return true;
+        }
+        catch (RegistryUnavailableException)
+        {
+            return false;
+        }
     }
 
     /// <summary>Records that the feed was read up to <paramref name="position"/>.</summary>
@@ -214,9 +246,9 @@ public sealed class RouteTable
     {
         if (_names.TryGetValue(key, out var known)) return known.Tenant;
         if (_misses.ContainsKey(key)) return null;
-        var generation = Interlocked.Read(ref _generation);
+        var changes = Interlocked.Read(ref _changes[Stripe(key)]);
         var holder = Load(_nameLoads, key, () => _source.HostNameHolderAsync(key));
-        if (Interlocked.Read(ref _generation) == generation)
+        if (Interlocked.Read(ref _changes[Stripe(key)]) == changes)
         {
             var (names, cap) = holder is null ? (_misses, _limits.MaxCachedMisses) : (_names, _limits.MaxCachedNames);
             MakeRoom(names, cap);
@@ -227,23 +259,26 @@ public sealed class RouteTable
 
     private TenantEntry? TenantEntryOf(string tenant)
     {
-        if (_tenants.TryGetValue(tenant, out var known)) return known;
-        var generation = Interlocked.Read(ref _generation);
+        var known = _tenants.GetValueOrDefault(tenant);
+        if (known is { Stale: false }) return known;
+        var changes = Interlocked.Read(ref _changes[Stripe(tenant)]);
         var record = Load(_tenantLoads, tenant, () => _source.TenantAsync(tenant));
-        var current = Interlocked.Read(ref _generation) == generation;
+        // Read before a change to this tenant was applied: served and kept, but read again next time.
+        var current = Interlocked.Read(ref _changes[Stripe(tenant)]) == changes;
         if (record is null)
         {
             if (current) Forget(tenant);
             return null;
         }
-        var entry = new TenantEntry(record, _time.GetTimestamp());
-        if (current)
-        {
-            entry = _tenants.GetOrAdd(tenant, entry);
-            _settings[tenant] = entry.Record.Settings;
-        }
+        var entry = new TenantEntry(record, known is null ? _time.GetTimestamp() : Volatile.Read(ref known.LastUsed)) { Stale = !current };
+        if (known is null && !current) return entry; // perhaps removed meanwhile: this handshake only, never cached
+        if (known is null ? !_tenants.TryAdd(tenant, entry) : !_tenants.TryUpdate(tenant, entry, known))
+            return _tenants.GetValueOrDefault(tenant) ?? entry; // another thread stored its read first
+        _settings[tenant] = entry.Record.Settings;
         return entry;
     }
+
+    private static int Stripe(string key) => (int)((uint)StringComparer.Ordinal.GetHashCode(key) % ChangeStripes);
 
     /// <summary>At the cap, forgets the oldest tenth, so the cache keeps working for what is asked now.</summary>
     private static void MakeRoom(ConcurrentDictionary<string, NameEntry> names, int cap)
@@ -300,6 +335,7 @@ public sealed class RouteTable
     {
         public TenantRecord Record { get; } = record;
         public long LastUsed = now;
+        public volatile bool Stale;
         public ConcurrentDictionary<string, EdgeRoute> Routes { get; } = new(StringComparer.Ordinal);
     }
 }
