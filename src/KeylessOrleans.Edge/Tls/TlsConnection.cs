@@ -25,7 +25,7 @@ public sealed partial class TlsConnection(
 {
     private const int BufferSize = 32 * 1024;
 
-    private readonly TlsServerProtocol _tls = new();
+    private readonly EdgeTlsServerProtocol _tls = new();
     private readonly SemaphoreSlim _tlsLock = new(1, 1); // BouncyCastle state and the order of records sent to the client
     // Pooled: a connection that only handshakes used to allocate (and zero) five 32 KiB buffers.
     private readonly byte[] _input = ArrayPool<byte>.Shared.Rent(BufferSize);
@@ -162,10 +162,11 @@ public sealed partial class TlsConnection(
             case FirstRequest.Arrived:
                 break;
             case FirstRequest.IdleTimeout:
+            case FirstRequest.ClientDoneSending:
                 await CloseTlsAsync(CancellationToken.None);
                 return;
             default:
-                // The client closed (BouncyCastle has answered its close_notify) or is gone: writing more to it
+                // The connection failed (BouncyCastle has sent its alert) or the client is gone: writing more to it
                 // would only fail, and a failed write costs an exception per connection.
                 return;
         }
@@ -194,7 +195,7 @@ public sealed partial class TlsConnection(
         ArrayPool<byte>.Shared.Return(fromOrigin);
     }
 
-    private enum FirstRequest { Arrived, ClientClosed, ClientGone, IdleTimeout }
+    private enum FirstRequest { Arrived, ClientClosed, ClientDoneSending, ClientGone, IdleTimeout }
 
     /// <summary>Reads from the client until decrypted application data waits in BouncyCastle, or the client leaves.</summary>
     private async Task<FirstRequest> AwaitFirstRequestAsync(byte[] input, CancellationTokenSource idle)
@@ -204,6 +205,7 @@ public sealed partial class TlsConnection(
             while (_tls.GetAvailableInputBytes() == 0)
             {
                 if (_tls.IsClosed) return FirstRequest.ClientClosed;
+                if (_tls.PeerClosed) return FirstRequest.ClientDoneSending; // close_notify and no request: answer it
                 var read = await client.ReceiveAsync(input, SocketFlags.None, idle.Token);
                 if (read == 0) return FirstRequest.ClientGone;
                 await OfferClientBytesAsync(input, read, idle.Token);
@@ -224,9 +226,9 @@ public sealed partial class TlsConnection(
     {
         try
         {
-            // The first request bytes (and any that came with them).
+            // The first request bytes (and any that came with them, up to a close_notify).
             if (!await SendDecryptedAsync(origin, plain, idle.Token)) return;
-            while (true)
+            while (!_tls.PeerClosed && !_tls.IsClosed)
             {
                 var read = await client.ReceiveAsync(input, SocketFlags.None, idle.Token);
                 idle.CancelAfter(options.IdleTimeout);
@@ -234,7 +236,9 @@ public sealed partial class TlsConnection(
                 var closed = await OfferClientBytesAsync(input, read, idle.Token);
                 if (!await SendDecryptedAsync(origin, plain, idle.Token) || closed) break;
             }
-            origin.Shutdown(SocketShutdown.Send); // the client is done sending: tell the origin (half-close)
+            // The client is done sending (close_notify, or the end of its TCP stream): tell the origin (half-close).
+            // The origin's response still goes to the client, then this side's close_notify.
+            origin.Shutdown(SocketShutdown.Send);
         }
         catch (Exception e) when (e is IOException or SocketException or OperationCanceledException or ObjectDisposedException)
         {
@@ -244,7 +248,7 @@ public sealed partial class TlsConnection(
 
     /// <summary>
     /// Feeds bytes from the client to BouncyCastle and sends what it answers at once (alerts, close_notify);
-    /// true when the client has closed the TLS connection.
+    /// true when the client has closed the TLS connection or its sending side (close_notify).
     /// </summary>
     private async Task<bool> OfferClientBytesAsync(byte[] input, int count, CancellationToken cancellationToken)
     {
@@ -252,7 +256,7 @@ public sealed partial class TlsConnection(
         try
         {
             _tls.OfferInput(input, 0, count);
-            var closed = _tls.IsClosed;
+            var closed = _tls.IsClosed || _tls.PeerClosed;
             await FlushToClientLockedAsync(cancellationToken);
             return closed;
         }
