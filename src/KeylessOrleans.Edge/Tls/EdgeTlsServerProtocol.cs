@@ -10,11 +10,29 @@ namespace KeylessOrleans.Edge.Tls;
 /// the request already received is still delivered, the response is written, and <see cref="TlsProtocol.Close"/>
 /// sends this side's close_notify when the response is done. Data the client sends after its close_notify is
 /// ignored (RFC 8446 §6.1).
+/// <para>
+/// Alerts: a client's message that ends early (an inner length running past its end) makes BouncyCastle's reader
+/// throw EndOfStreamException, which it answers with internal_error; the fault is the client's malformed message,
+/// so it is answered with decode_error (RFC 8446 §6.2). The fatal alert raised is kept (<see cref="FatalAlertRaised"/>):
+/// BouncyCastle sends nothing, not even an alert, until a ClientHello has parsed, so the connection sends that
+/// alert itself when nothing went out.
+/// </para>
 /// </summary>
 public sealed class EdgeTlsServerProtocol : TlsServerProtocol
 {
     private bool _handshakeComplete;
     private int _readableAfterClose;
+
+    /// <summary>The description of the fatal alert this side raised, if any.</summary>
+    public short? FatalAlertRaised { get; private set; }
+
+    protected override void RaiseAlertFatal(short alertDescription, string message, Exception cause)
+    {
+        if (alertDescription == AlertDescription.internal_error && cause is EndOfStreamException)
+            alertDescription = AlertDescription.decode_error;
+        FatalAlertRaised = alertDescription;
+        base.RaiseAlertFatal(alertDescription, message, cause);
+    }
 
     /// <summary>The client sent close_notify after the handshake: it sends nothing more, but may still read.</summary>
     public bool PeerClosed { get; private set; }

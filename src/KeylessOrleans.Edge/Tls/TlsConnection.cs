@@ -32,6 +32,7 @@ public sealed partial class TlsConnection(
     private readonly byte[] _sendBuffer = ArrayPool<byte>.Shared.Rent(BufferSize);
     private readonly IPEndPoint _clientEndPoint = (IPEndPoint)client.RemoteEndPoint!;
     private readonly HandshakeTranscript _transcript = new();
+    private long _sentToClient;
 
     public HandshakeFacts Facts { get; } = new();
 
@@ -99,6 +100,7 @@ public sealed partial class TlsConnection(
                     // BouncyCastle queued the fatal alert before throwing: send it. (After a deadline the step may
                     // still be running on its thread, so nothing of its state is touched then.)
                     await FlushToClientAsync(deadline.Token);
+                    await SendAlertBouncyCastleCouldNotAsync(deadline.Token);
                     throw;
                 }
                 await FlushToClientAsync(deadline.Token); // the next handshake flight
@@ -133,6 +135,21 @@ public sealed partial class TlsConnection(
         {
             return Facts.KeyFailure is { } failure ? $"key_{failure}" : "io_error";
         }
+    }
+
+    /// <summary>
+    /// BouncyCastle writes no record before a ClientHello has parsed (it has no record version yet), so a ClientHello
+    /// it refused as malformed or of an unsupported version got a bare close. RFC 8446 §6 / RFC 5246 §7.2 want the
+    /// alert: when nothing has gone to the client yet, the alert BouncyCastle raised is sent here, as a plaintext
+    /// record with legacy_record_version 0x0303 (RFC 8446 §5.1).
+    /// </summary>
+    private async Task SendAlertBouncyCastleCouldNotAsync(CancellationToken cancellationToken)
+    {
+        if (_sentToClient > 0 || _tls.FatalAlertRaised is not { } description) return;
+        byte[] alert = [(byte)ContentType.alert, 3, 3, 0, 2, (byte)AlertLevel.fatal, (byte)description];
+        await client.SendAsync(alert, SocketFlags.None, cancellationToken);
+        _sentToClient += alert.Length;
+        Facts.AlertSent ??= AlertDescription.GetText(description);
     }
 
     private static Task RunInline(Action step)
@@ -255,7 +272,16 @@ public sealed partial class TlsConnection(
         await _tlsLock.WaitAsync(cancellationToken);
         try
         {
-            _tls.OfferInput(input, 0, count);
+            try
+            {
+                _tls.OfferInput(input, 0, count);
+            }
+            catch (IOException)
+            {
+                // A fatal alert is queued (e.g. a malformed KeyUpdate): it goes out before the connection closes.
+                await FlushToClientLockedAsync(cancellationToken);
+                throw;
+            }
             var closed = _tls.IsClosed || _tls.PeerClosed;
             await FlushToClientLockedAsync(cancellationToken);
             return closed;
@@ -359,6 +385,7 @@ public sealed partial class TlsConnection(
             var count = _tls.ReadOutput(_sendBuffer, 0, Math.Min(available, _sendBuffer.Length));
             _transcript.FromServer(_sendBuffer.AsSpan(0, count)); // a no-op once the handshake no longer needs it
             await client.SendAsync(_sendBuffer.AsMemory(0, count), SocketFlags.None, cancellationToken);
+            _sentToClient += count;
         }
     }
 
