@@ -33,6 +33,7 @@ public sealed partial class TlsConnection(
     private readonly IPEndPoint _clientEndPoint = (IPEndPoint)client.RemoteEndPoint!;
     private readonly HandshakeTranscript _transcript = new();
     private long _sentToClient;
+    private bool _helloChecked; // the first ClientHello went through ClientHelloCheck
 
     public HandshakeFacts Facts { get; } = new();
 
@@ -79,6 +80,16 @@ public sealed partial class TlsConnection(
                 var read = await client.ReceiveAsync(input, SocketFlags.None, deadline.Token);
                 if (read == 0) return "client_closed";
                 _transcript.FromClient(input.AsSpan(0, read)); // before BouncyCastle acts on them: a key call may need them
+                if (!_helloChecked && _transcript.FirstClientMessage() is { } hello)
+                {
+                    _helloChecked = true;
+                    if (ClientHelloCheck.Check(hello) is { } refusal)
+                    {
+                        await SendFatalAlertAsync(refusal.Alert, deadline.Token);
+                        Facts.AlertSent = $"{AlertDescription.GetText(refusal.Alert)}: {refusal.Reason}";
+                        return AlertDescription.GetName(refusal.Alert);
+                    }
+                }
                 Task step;
                 if (!server.MayCallKeyServer)
                 {
@@ -146,10 +157,16 @@ public sealed partial class TlsConnection(
     private async Task SendAlertBouncyCastleCouldNotAsync(CancellationToken cancellationToken)
     {
         if (_sentToClient > 0 || _tls.FatalAlertRaised is not { } description) return;
+        await SendFatalAlertAsync(description, cancellationToken);
+        Facts.AlertSent ??= AlertDescription.GetText(description);
+    }
+
+    /// <summary>A plaintext fatal alert, before BouncyCastle has written anything (so no record protection yet).</summary>
+    private async Task SendFatalAlertAsync(short description, CancellationToken cancellationToken)
+    {
         byte[] alert = [(byte)ContentType.alert, 3, 3, 0, 2, (byte)AlertLevel.fatal, (byte)description];
         await client.SendAsync(alert, SocketFlags.None, cancellationToken);
         _sentToClient += alert.Length;
-        Facts.AlertSent ??= AlertDescription.GetText(description);
     }
 
     private static Task RunInline(Action step)
