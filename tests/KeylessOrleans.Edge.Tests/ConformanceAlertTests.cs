@@ -272,6 +272,19 @@ public sealed class ConformanceAlertTests(EdgeFixture edge) : IClassFixture<Edge
         Assert.Equal(2, reply[5]);
         // RFC 8446 §4.1.3: a HelloRetryRequest is a ServerHello with this random.
         Assert.Equal("CF21AD74E59A6111BE1D8C021E65B891C2A211167ABB8C5E079E09E2C8A8339C", Convert.ToHexString(reply.AsSpan(11, 32)));
+        // No cookie: the connection keeps its state, and clients that do not expect one are not refused.
+        Assert.DoesNotContain(44, ServerHelloExtensionTypes(reply));
+    }
+
+    /// <summary>The extension types of the ServerHello (or HelloRetryRequest) at the start of <paramref name="reply"/>.</summary>
+    private static List<int> ServerHelloExtensionTypes(byte[] reply)
+    {
+        var at = 5 + 4 + 2 + 32; // record header, handshake header, legacy_version, random
+        at += 1 + reply[at] + 2 + 1; // session id, cipher suite, compression method
+        var end = at + 2 + (reply[at] << 8 | reply[at + 1]);
+        var types = new List<int>();
+        for (at += 2; at + 4 <= end; at += 4 + (reply[at + 2] << 8 | reply[at + 3])) types.Add(reply[at] << 8 | reply[at + 1]);
+        return types;
     }
 
     [Fact]

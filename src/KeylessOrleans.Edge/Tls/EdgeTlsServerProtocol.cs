@@ -23,6 +23,18 @@ public sealed class EdgeTlsServerProtocol : TlsServerProtocol
     private bool _handshakeComplete;
     private int _readableAfterClose;
 
+    /// <summary>
+    /// A HelloRetryRequest without a cookie. BouncyCastle adds a random one and checks the client echoes it; a cookie
+    /// (RFC 8446 §4.2.2) serves a server that keeps no state between the two ClientHellos, and this one keeps the
+    /// connection. Without it the HelloRetryRequest is what OpenSSL and NSS servers send, and clients that take a
+    /// cookie as unexpected are not refused; the second ClientHello must then carry none (it is compared with null).
+    /// </summary>
+    protected override ServerHello Generate13HelloRetryRequest(ClientHello clientHello)
+    {
+        m_retryCookie = null;
+        return base.Generate13HelloRetryRequest(clientHello);
+    }
+
     /// <summary>The description of the fatal alert this side raised, if any.</summary>
     public short? FatalAlertRaised { get; private set; }
 

@@ -87,7 +87,8 @@ public sealed partial class TlsConnection(
                     {
                         await SendFatalAlertAsync(refusal.Alert, deadline.Token);
                         Facts.AlertSent = $"{AlertDescription.GetText(refusal.Alert)}: {refusal.Reason}";
-                        return AlertDescription.GetName(refusal.Alert);
+                        // Named as BouncyCastle's own refusals are: a malformed message, or the alert's name.
+                        return refusal.Alert == AlertDescription.decode_error ? "malformed_message" : AlertDescription.GetName(refusal.Alert);
                     }
                 }
                 Task step;
