@@ -196,6 +196,17 @@ public sealed class ConformanceAlertTests(EdgeFixture edge) : IClassFixture<Edge
     }
 
     [Fact]
+    public async Task A_version_the_tls_stack_cannot_read_gets_protocol_version_not_internal_error()
+    {
+        var hello = Tls12Hello();
+        hello.LegacyVersion = 0xfefe;
+        await AssertAlertAsync(hello.Record(), ProtocolVersionAlert);
+        hello = Tls13Hello();
+        Replace(hello, new(43, w => w.Vector("supported_versions list", 1, l => { l.U16(0xfefe); l.U16(0x0304); })));
+        await AssertAlertAsync(hello.Record(), ProtocolVersionAlert);
+    }
+
+    [Fact]
     public async Task Supported_versions_without_tls12_or_tls13_gets_protocol_version()
     {
         var hello = Tls13Hello();

@@ -13,7 +13,8 @@ public sealed record ClientHelloRefusal(short Alert, string Reason);
 /// <list type="bullet">
 /// <item>decode_error: a length that disagrees with what follows (every vector of the message and of the extensions
 /// whose layout is fixed), a vector shorter than its minimum, bytes after the last field (RFC 8446 §6.2);</item>
-/// <item>protocol_version: a legacy_version of SSL 3.0 or below (RFC 8446 Appendix D.5), no version the edge speaks
+/// <item>protocol_version: a legacy_version of SSL 3.0 or below (RFC 8446 Appendix D.5), the version BouncyCastle
+/// cannot parse ({0xFE, 0xFE}) anywhere, no version the edge speaks
 /// (TLS 1.2, 1.3) in supported_versions (RFC 8446 §4.2.1), or, without that extension, a legacy_version below
 /// TLS 1.2 (RFC 5246 Appendix E.1);</item>
 /// <item>missing_extension: a TLS 1.3 hello with supported_groups but no key_share or the reverse (RFC 8446 §9.2);</item>
@@ -26,6 +27,13 @@ public static class ClientHelloCheck
 {
     private const byte ClientHelloType = 1;
     private const int Ssl3 = 0x0300;
+
+    /// <summary>
+    /// BouncyCastle's version parser throws on {0xFE, 0xFE} (reserved), which became internal_error. RFC 5246
+    /// Appendix E.1 and RFC 8446 §4.2.1 would have the server negotiate past an unknown version; the hello cannot be
+    /// rewritten for BouncyCastle (its bytes are the transcript), so it is refused with the version alert instead.
+    /// </summary>
+    private const int Unrepresentable = 0xfefe;
     private const int Tls12 = 0x0303;
     private const int Tls13 = 0x0304;
 
@@ -73,6 +81,8 @@ public static class ClientHelloCheck
         if (legacyVersion <= Ssl3)
             return new(AlertDescription.protocol_version, $"legacy_version 0x{legacyVersion:x4} is SSL 3.0 or below");
         var versions = extensions.TryGetValue(ExtensionType.supported_versions, out var versionList) ? Pairs(versionList.AsSpan(1)) : null;
+        if (legacyVersion == Unrepresentable || versions?.Contains(Unrepresentable) == true)
+            return new(AlertDescription.protocol_version, "version 0xfefe, which BouncyCastle cannot read");
         if (versions is not null)
         {
             if (!versions.Contains(Tls13) && !versions.Contains(Tls12))
