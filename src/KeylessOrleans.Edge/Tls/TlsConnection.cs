@@ -112,7 +112,7 @@ public sealed partial class TlsConnection(
                     // BouncyCastle queued the fatal alert before throwing: send it. (After a deadline the step may
                     // still be running on its thread, so nothing of its state is touched then.)
                     await FlushToClientAsync(deadline.Token);
-                    await SendAlertBouncyCastleCouldNotAsync(deadline.Token);
+                    await SendEarlyAlertAsync(deadline.Token);
                     throw;
                 }
                 await FlushToClientAsync(deadline.Token); // the next handshake flight
@@ -155,7 +155,7 @@ public sealed partial class TlsConnection(
     /// alert: when nothing has gone to the client yet, the alert BouncyCastle raised is sent here, as a plaintext
     /// record with legacy_record_version 0x0303 (RFC 8446 §5.1).
     /// </summary>
-    private async Task SendAlertBouncyCastleCouldNotAsync(CancellationToken cancellationToken)
+    private async Task SendEarlyAlertAsync(CancellationToken cancellationToken)
     {
         if (_sentToClient > 0 || _tls.FatalAlertRaised is not { } description) return;
         await SendFatalAlertAsync(description, cancellationToken);
