@@ -107,9 +107,10 @@ public sealed class BadClientTests(EdgeFixture edge) : IClassFixture<EdgeFixture
     public async Task A_large_post_quantum_client_hello_under_the_handshake_limit_is_answered()
     {
         // An X25519MLKEM768 share (1,216 bytes) before the x25519 one, padded to 12 KB: bigger than any browser's.
-        var hello = ClientHelloBuilder.Standard(new Random(1), EdgeFixture.Host);
+        // Both groups are in supported_groups: a share for an unlisted group is refused (RFC 8446 §4.2.8).
+        var hello = ClientHelloBuilder.Standard(new Random(1), EdgeFixture.Host, hybrid: true);
         hello.Extensions.RemoveAll(e => e.Type == 51);
-        hello.Extensions.Add(ClientHelloBuilder.KeyShare((0x11ec, RandomNumberGenerator.GetBytes(1216)), (0x001d, RandomNumberGenerator.GetBytes(32))));
+        hello.Extensions.Add(ClientHelloBuilder.KeyShare((0x11ec, ClientHelloBuilder.X25519MLKem768Share(new Random(1))), (0x001d, RandomNumberGenerator.GetBytes(32))));
         hello.Extensions.Add(TlsExtension.Raw(21, new byte[12_000 - hello.HandshakeMessage().Length - 4]));
         Assert.Equal(12_000, hello.HandshakeMessage().Length);
         var (reply, _) = await SendAndWaitForCloseAsync(hello.Record(), closeOurSide: true);

@@ -32,6 +32,14 @@ public sealed partial class DemoCommandTests : IDisposable
                 Assert.EndsWith("200", result.Output.Trim());
             }
 
+            // gnutls-cli sends close_notify as soon as its input ends, right behind the request: the response still comes.
+            var halfClosed = await ExternalTool.RunAsync("gnutls-cli",
+                ["--x509cafile", Path.Combine(_data.Path, "ca.pem"), "-p", $"{httpsPort}", "--sni-hostname", "demo.localhost",
+                 "--verify-hostname", "demo.localhost", "127.0.0.1"],
+                standardInput: "GET / HTTP/1.1\r\nHost: demo.localhost\r\n\r\n");
+            Assert.True(halfClosed.ExitCode == 0, halfClosed.All);
+            Assert.Contains("Hello from the KeylessOrleans demo origin", halfClosed.Output);
+
             await Delegated_credentials_reach_nss_and_firefox_without_a_key_server_signature(demo.Output, httpsPort);
 
             var clock = Stopwatch.StartNew();

@@ -39,6 +39,14 @@ public sealed class HandshakeTranscript
         _server.Clear();
     }
 
+    /// <summary>The client's first handshake message (its ClientHello) once it has arrived whole; null until then.</summary>
+    public byte[]? FirstClientMessage()
+    {
+        if (_stopped || _client.Overflowed) return null;
+        var messages = _client.Messages;
+        return HandshakeMessages.End(messages, 0) is { } end ? messages[..end].ToArray() : null;
+    }
+
     /// <summary>
     /// ClientHello ‖ the server's messages through ServerHelloDone ‖ the client's next messages through its
     /// ClientKeyExchange: the messages the session hash covers. Null when they were not all seen.

@@ -245,8 +245,26 @@ public sealed class KeylessTlsServer(TlsServerContext shared, string clientAddre
         _delegationSchemes = DelegationSchemes(clientExtensions);
         _clientTicket = TlsUtilities.GetExtensionData(clientExtensions, ExtensionType.session_ticket);
         _clientProtocols = TlsExtensionsUtilities.GetAlpnExtensionClient(clientExtensions);
-        if (TlsUtilities.IsTlsV13(m_context)) OrderTls13Groups(clientExtensions);
+        if (TlsUtilities.IsTlsV13(m_context))
+        {
+            RequireTls13Certificate();
+            OrderTls13Groups(clientExtensions);
+        }
         base.ProcessClientExtensions(clientExtensions);
+    }
+
+    /// <summary>
+    /// RFC 8446 §4.4.2.2: without a certificate the client's signature_algorithms allow (only rsa_pkcs1_*, only
+    /// rsa_pss_pss_*, SHA-1 or SHA-224 ECDSA), the handshake ends in handshake_failure. Checked here, before the
+    /// ServerHello: BouncyCastle asks for credentials only after it has sent the ServerHello, and the alert then
+    /// came encrypted after it. A delegated credential is only served for a key of the name, signed with a scheme
+    /// the client lists, so it never helps a client none of those keys can serve.
+    /// </summary>
+    private void RequireTls13Certificate()
+    {
+        var clientSigAlgs = m_context.SecurityParameters.ClientSigAlgs;
+        if (!Tls13Preference.Any(algorithm => Key(algorithm) is not null && SignatureSelection.Select(algorithm, true, clientSigAlgs) is not null))
+            throw new TlsFatalAlert(AlertDescription.handshake_failure, "no certificate this client can verify");
     }
 
     /// <summary>RFC 9345 §4.1.1: the client's delegated_credential extension, a SignatureSchemeList; null when absent.</summary>

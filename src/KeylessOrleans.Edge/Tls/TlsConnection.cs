@@ -25,13 +25,15 @@ public sealed partial class TlsConnection(
 {
     private const int BufferSize = 32 * 1024;
 
-    private readonly TlsServerProtocol _tls = new();
+    private readonly EdgeTlsServerProtocol _tls = new();
     private readonly SemaphoreSlim _tlsLock = new(1, 1); // BouncyCastle state and the order of records sent to the client
     // Pooled: a connection that only handshakes used to allocate (and zero) five 32 KiB buffers.
     private readonly byte[] _input = ArrayPool<byte>.Shared.Rent(BufferSize);
     private readonly byte[] _sendBuffer = ArrayPool<byte>.Shared.Rent(BufferSize);
     private readonly IPEndPoint _clientEndPoint = (IPEndPoint)client.RemoteEndPoint!;
     private readonly HandshakeTranscript _transcript = new();
+    private long _sentToClient;
+    private bool _helloChecked; // the first ClientHello went through ClientHelloCheck
 
     public HandshakeFacts Facts { get; } = new();
 
@@ -78,6 +80,17 @@ public sealed partial class TlsConnection(
                 var read = await client.ReceiveAsync(input, SocketFlags.None, deadline.Token);
                 if (read == 0) return "client_closed";
                 _transcript.FromClient(input.AsSpan(0, read)); // before BouncyCastle acts on them: a key call may need them
+                if (!_helloChecked && _transcript.FirstClientMessage() is { } hello)
+                {
+                    _helloChecked = true;
+                    if (ClientHelloCheck.Check(hello) is { } refusal)
+                    {
+                        await SendFatalAlertAsync(refusal.Alert, deadline.Token);
+                        Facts.AlertSent = $"{AlertDescription.GetText(refusal.Alert)}: {refusal.Reason}";
+                        // Named as BouncyCastle's own refusals are: a malformed message, or the alert's name.
+                        return refusal.Alert == AlertDescription.decode_error ? "malformed_message" : AlertDescription.GetName(refusal.Alert);
+                    }
+                }
                 Task step;
                 if (!server.MayCallKeyServer)
                 {
@@ -99,6 +112,7 @@ public sealed partial class TlsConnection(
                     // BouncyCastle queued the fatal alert before throwing: send it. (After a deadline the step may
                     // still be running on its thread, so nothing of its state is touched then.)
                     await FlushToClientAsync(deadline.Token);
+                    await SendEarlyAlertAsync(deadline.Token);
                     throw;
                 }
                 await FlushToClientAsync(deadline.Token); // the next handshake flight
@@ -135,6 +149,27 @@ public sealed partial class TlsConnection(
         }
     }
 
+    /// <summary>
+    /// BouncyCastle writes no record before a ClientHello has parsed (it has no record version yet), so a ClientHello
+    /// it refused as malformed or of an unsupported version got a bare close. RFC 8446 §6 / RFC 5246 §7.2 want the
+    /// alert: when nothing has gone to the client yet, the alert BouncyCastle raised is sent here, as a plaintext
+    /// record with legacy_record_version 0x0303 (RFC 8446 §5.1).
+    /// </summary>
+    private async Task SendEarlyAlertAsync(CancellationToken cancellationToken)
+    {
+        if (_sentToClient > 0 || _tls.FatalAlertRaised is not { } description) return;
+        await SendFatalAlertAsync(description, cancellationToken);
+        Facts.AlertSent ??= AlertDescription.GetText(description);
+    }
+
+    /// <summary>A plaintext fatal alert, before BouncyCastle has written anything (so no record protection yet).</summary>
+    private async Task SendFatalAlertAsync(short description, CancellationToken cancellationToken)
+    {
+        byte[] alert = [(byte)ContentType.alert, 3, 3, 0, 2, (byte)AlertLevel.fatal, (byte)description];
+        await client.SendAsync(alert, SocketFlags.None, cancellationToken);
+        _sentToClient += alert.Length;
+    }
+
     private static Task RunInline(Action step)
     {
         try
@@ -162,10 +197,11 @@ public sealed partial class TlsConnection(
             case FirstRequest.Arrived:
                 break;
             case FirstRequest.IdleTimeout:
+            case FirstRequest.ClientDoneSending:
                 await CloseTlsAsync(CancellationToken.None);
                 return;
             default:
-                // The client closed (BouncyCastle has answered its close_notify) or is gone: writing more to it
+                // The connection failed (BouncyCastle has sent its alert) or the client is gone: writing more to it
                 // would only fail, and a failed write costs an exception per connection.
                 return;
         }
@@ -194,7 +230,7 @@ public sealed partial class TlsConnection(
         ArrayPool<byte>.Shared.Return(fromOrigin);
     }
 
-    private enum FirstRequest { Arrived, ClientClosed, ClientGone, IdleTimeout }
+    private enum FirstRequest { Arrived, ClientClosed, ClientDoneSending, ClientGone, IdleTimeout }
 
     /// <summary>Reads from the client until decrypted application data waits in BouncyCastle, or the client leaves.</summary>
     private async Task<FirstRequest> AwaitFirstRequestAsync(byte[] input, CancellationTokenSource idle)
@@ -204,6 +240,7 @@ public sealed partial class TlsConnection(
             while (_tls.GetAvailableInputBytes() == 0)
             {
                 if (_tls.IsClosed) return FirstRequest.ClientClosed;
+                if (_tls.PeerClosed) return FirstRequest.ClientDoneSending; // close_notify and no request: answer it
                 var read = await client.ReceiveAsync(input, SocketFlags.None, idle.Token);
                 if (read == 0) return FirstRequest.ClientGone;
                 await OfferClientBytesAsync(input, read, idle.Token);
@@ -224,9 +261,9 @@ public sealed partial class TlsConnection(
     {
         try
         {
-            // The first request bytes (and any that came with them).
+            // The first request bytes (and any that came with them, up to a close_notify).
             if (!await SendDecryptedAsync(origin, plain, idle.Token)) return;
-            while (true)
+            while (!_tls.PeerClosed && !_tls.IsClosed)
             {
                 var read = await client.ReceiveAsync(input, SocketFlags.None, idle.Token);
                 idle.CancelAfter(options.IdleTimeout);
@@ -234,7 +271,9 @@ public sealed partial class TlsConnection(
                 var closed = await OfferClientBytesAsync(input, read, idle.Token);
                 if (!await SendDecryptedAsync(origin, plain, idle.Token) || closed) break;
             }
-            origin.Shutdown(SocketShutdown.Send); // the client is done sending: tell the origin (half-close)
+            // The client is done sending (close_notify, or the end of its TCP stream): tell the origin (half-close).
+            // The origin's response still goes to the client, then this side's close_notify.
+            origin.Shutdown(SocketShutdown.Send);
         }
         catch (Exception e) when (e is IOException or SocketException or OperationCanceledException or ObjectDisposedException)
         {
@@ -244,15 +283,24 @@ public sealed partial class TlsConnection(
 
     /// <summary>
     /// Feeds bytes from the client to BouncyCastle and sends what it answers at once (alerts, close_notify);
-    /// true when the client has closed the TLS connection.
+    /// true when the client has closed the TLS connection or its sending side (close_notify).
     /// </summary>
     private async Task<bool> OfferClientBytesAsync(byte[] input, int count, CancellationToken cancellationToken)
     {
         await _tlsLock.WaitAsync(cancellationToken);
         try
         {
-            _tls.OfferInput(input, 0, count);
-            var closed = _tls.IsClosed;
+            try
+            {
+                _tls.OfferInput(input, 0, count);
+            }
+            catch (IOException)
+            {
+                // A fatal alert is queued (e.g. a malformed KeyUpdate): it goes out before the connection closes.
+                await FlushToClientLockedAsync(cancellationToken);
+                throw;
+            }
+            var closed = _tls.IsClosed || _tls.PeerClosed;
             await FlushToClientLockedAsync(cancellationToken);
             return closed;
         }
@@ -355,6 +403,7 @@ public sealed partial class TlsConnection(
             var count = _tls.ReadOutput(_sendBuffer, 0, Math.Min(available, _sendBuffer.Length));
             _transcript.FromServer(_sendBuffer.AsSpan(0, count)); // a no-op once the handshake no longer needs it
             await client.SendAsync(_sendBuffer.AsMemory(0, count), SocketFlags.None, cancellationToken);
+            _sentToClient += count;
         }
     }
 
