@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # The benchmark, with what it drives installed first: openssl (s_time clients), curl (bulk downloads), nginx (the
-# baseline that holds the key itself), softhsm2 (for --hsm). Arguments go to the benchmark:
+# baseline that holds the key itself), softhsm2 (for --hsm), redis-server (for --control-plane). Arguments go to the benchmark:
 #   bench/run.sh [--seconds N] [--clients N] [--hsm | --audit | --delegation]
+#   bench/run.sh --control-plane [--tenants N] [--changes N] [--propagations N] [--served N]   (docs/control-plane.md)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-declare -A tools=([openssl]=openssl [curl]=curl [nginx]=nginx-light [softhsm2-util]=softhsm2 [tstclnt]=libnss3-tools)
+declare -A tools=([openssl]=openssl [curl]=curl [nginx]=nginx-light [softhsm2-util]=softhsm2 [tstclnt]=libnss3-tools [redis-server]=redis-server [redis-cli]=redis-tools)
 missing=()
 for tool in "${!tools[@]}"; do command -v "$tool" >/dev/null 2>&1 || missing+=("${tools[$tool]}"); done
 if ((${#missing[@]})); then

@@ -9,6 +9,7 @@ using Microsoft.Extensions.DependencyInjection;
 
 // Usage: dotnet run -c Release --project bench/KeylessOrleans.Benchmarks -- [--seconds N] [--clients N] [--only TEXT] [--no-proofs] [--hsm | --audit | --audit-writer | --delegation | --key-agreement]
 //        dotnet run -c Release --project bench/KeylessOrleans.Benchmarks -- --tenant-clients [--count N] [--plain] [--hold SECONDS]
+//        dotnet run -c Release --project bench/KeylessOrleans.Benchmarks -- --control-plane [--tenants N] [--changes N] [--propagations N] [--served N]   (needs redis-server)
 //        dotnet run -c Release --project bench/KeylessOrleans.Benchmarks -- --rsa-timing [--count N] [--store pem|hsm|both] [--seed N]   (bench/rsa-timing.sh)
 // --no-proofs runs the cluster without edge authentication (as the single-machine demo does), to see what proofs cost.
 // --only keeps the rows whose name contains TEXT (e.g. "resumed", "TLS 1.3", "bulk"): for profiling one path.
@@ -23,6 +24,12 @@ if (args.Contains("--rsa-timing"))
     if (store is not ("pem" or "hsm" or "both")) throw new ArgumentException("--store is pem, hsm or both");
     if (!OperatingSystem.IsLinux()) throw new PlatformNotSupportedException("the key server's RSA path is Linux only");
     RsaTiming.Run(ArgValue("--count", 100_000), store, ArgValue("--seed", Environment.TickCount));
+    return 0;
+}
+if (args.Contains("--control-plane"))
+{
+    // The registry at 1,000, 10,000 and 100,000 tenants against a real Redis (docs/control-plane.md, "Measured").
+    await ControlPlaneScale.RunAsync(ArgValue("--tenants", 100_000), ArgValue("--changes", 200), ArgValue("--propagations", 100), ArgValue("--served", 10_000));
     return 0;
 }
 if (args.Contains("--hsm"))
