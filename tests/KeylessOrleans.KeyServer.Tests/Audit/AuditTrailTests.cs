@@ -277,10 +277,10 @@ public sealed class AuditTrailTests : IDisposable
 
         var changes = Lines(LogPath).Where(l => Op(l) == KeyAccessPolicy.PolicyChangeOperation).ToList();
         Assert.Equal(2, changes.Count);
-        Assert.Equal("Applied", changes[0].GetProperty("outcome").GetString());
-        Assert.Contains("rate limits 123/s per edge", changes[0].GetProperty("detail").GetString());
-        Assert.Equal("Refused", changes[1].GetProperty("outcome").GetString());
-        Assert.Contains("rates and bursts must be positive", changes[1].GetProperty("detail").GetString());
+        Assert.Equal("Applied", changes[0].GetProperty("r").GetString());
+        Assert.Contains("rate limits 123/s per edge", changes[0].GetProperty("d").GetString());
+        Assert.Equal("Refused", changes[1].GetProperty("r").GetString());
+        Assert.Contains("rates and bursts must be positive", changes[1].GetProperty("d").GetString());
         Assert.True(AuditLogVerifier.VerifyFile(LogPath, Key).IsIntact);
     }
 
@@ -294,8 +294,8 @@ public sealed class AuditTrailTests : IDisposable
         Assert.Equal(KeyOperationStatus.CryptoFailed, result.Status);
         Assert.Null(result.Output);
         var record = Assert.Single(Lines(LogPath), l => Op(l) == "sign_certificate_verify");
-        Assert.Equal("CryptoFailed", record.GetProperty("outcome").GetString());
-        Assert.Equal("threw System.InvalidOperationException", record.GetProperty("detail").GetString());
+        Assert.Equal("CryptoFailed", record.GetProperty("r").GetString());
+        Assert.Equal("threw System.InvalidOperationException", record.GetProperty("d").GetString());
         Assert.Contains(_logger.Entries, e => e.Level == LogLevel.Error && e.Message.Contains("threw"));
     }
 
