@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.Globalization;
+using KeylessOrleans.Cluster.Storage;
 
 namespace KeylessOrleans.KeyServer.Audit;
 
@@ -348,6 +349,7 @@ internal sealed class AuditFile : IDisposable
             _moveNeeded = false;
             _previousFile = System.IO.Path.GetFileName(rotated);
             Rotations++;
+            DirectorySync.Flush(Folder); // the rename survives a power loss before the state names the next file
         }
         _record.ResetWrittenCount();
         AuditChain.WriteContinues(now, _tenant, _replica, new AuditAnchor(Sequence, Head), _previousFile ?? "", _record);
@@ -380,7 +382,10 @@ internal sealed class AuditFile : IDisposable
         _fileStarted = now;
         (Sequence, Head, LastCheckpoint) = (Sequence + 2, head, checkpoint);
         _unsaved = (checkpoint, new AuditAnchor(Sequence, Head));
+        DirectorySync.Flush(Folder); // after the new file is in place: a failure here fails the batch, not the file
     }
+
+    private string Folder => System.IO.Path.GetDirectoryName(Path)!;
 
     /// <summary>
     /// Chains <paramref name="records"/> after the head — and a checkpoint after them when <paramref name="checkpoint"/>

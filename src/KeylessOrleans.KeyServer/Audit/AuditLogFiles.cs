@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.IO.Compression;
 using System.Text.RegularExpressions;
+using KeylessOrleans.Cluster.Storage;
 
 namespace KeylessOrleans.KeyServer.Audit;
 
@@ -111,6 +112,7 @@ public static partial class AuditLogFiles
                 output.Flush(flushToDisk: true);
             }
             File.Move(temporary, compressed, overwrite: true);
+            DirectorySync.Flush(System.IO.Path.GetDirectoryName(System.IO.Path.GetFullPath(path))!); // the .gz is there before the plain file goes
         }
         catch
         {

@@ -250,7 +250,8 @@ public sealed class AuditRotationTests : IDisposable
         using var listener = new MeterListener();
         listener.InstrumentPublished = (instrument, l) =>
         {
-            if (instrument.Name == "keyless.keyserver.audit.withheld") l.EnableMeasurementEvents(instrument);
+            // Only this test's meters: a listener hears every meter in the process, and other test classes run alongside.
+            if (instrument.Name == "keyless.keyserver.audit.withheld" && _meters.Owns(instrument.Meter)) l.EnableMeasurementEvents(instrument);
         };
         listener.SetMeasurementEventCallback<long>((_, value, _, _) => Interlocked.Add(ref withheld, value));
         listener.Start();
@@ -318,6 +319,11 @@ public sealed class AuditRotationTests : IDisposable
             var meter = new Meter(options);
             lock (_created) _created.Add(meter);
             return meter;
+        }
+
+        public bool Owns(Meter meter)
+        {
+            lock (_created) return _created.Contains(meter);
         }
 
         public void Dispose()

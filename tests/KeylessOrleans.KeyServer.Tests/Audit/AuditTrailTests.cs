@@ -185,7 +185,8 @@ public sealed class AuditTrailTests : IDisposable
         using var listener = new MeterListener();
         listener.InstrumentPublished = (instrument, l) =>
         {
-            if (instrument.Name is "keyless.keyserver.audit.withheld" or "keyless.keyserver.audit.write_errors") l.EnableMeasurementEvents(instrument);
+            // Only this test's meters: a listener hears every meter in the process, and other test classes run alongside.
+            if ((instrument.Name is "keyless.keyserver.audit.withheld" or "keyless.keyserver.audit.write_errors") && _meters.Owns(instrument.Meter)) l.EnableMeasurementEvents(instrument);
         };
         listener.SetMeasurementEventCallback<long>((instrument, value, _, _) =>
         {
@@ -329,6 +330,11 @@ public sealed class AuditTrailTests : IDisposable
             var meter = new Meter(options);
             lock (_created) _created.Add(meter);
             return meter;
+        }
+
+        public bool Owns(Meter meter)
+        {
+            lock (_created) return _created.Contains(meter);
         }
 
         public void Dispose()
