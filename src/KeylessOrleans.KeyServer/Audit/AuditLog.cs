@@ -68,6 +68,7 @@ public sealed partial class AuditLog : IAsyncDisposable, IDisposable
     private int _maintaining; // 1 while a compression and retention pass runs
     private volatile bool _maintainAgain;
     private Task _maintenance = Task.CompletedTask;
+    private readonly Dictionary<string, string?> _firstOperations = new(StringComparer.Ordinal); // used by one maintenance pass at a time
 
     public AuditLog(IOptions<KeyServerOptions> options, AuditLogMetrics metrics, ILogger<AuditLog> logger, TimeProvider? time = null)
     {
@@ -425,26 +426,35 @@ public sealed partial class AuditLog : IAsyncDisposable, IDisposable
                 return;
             }
             total -= file.Length;
+            _firstOperations.Remove(file.Compressed ? file.Path[..^3] : file.Path);
             _metrics.Deleted();
             LogRetentionDeleted(file.Path, why, file.LastSequence);
         }
     }
 
-    /// <summary>The index of the first rotated file of the current chain: the newest that begins with chain_start, walking back over continues lines.</summary>
-    private static int CurrentChainStart(List<AuditRotatedFile> files)
+    /// <summary>
+    /// The index of the first rotated file of the current chain: the newest that begins with chain_start, walking back
+    /// over continues lines. Rotated files never change, so each one's first operation is read once (by its name
+    /// without .gz) and remembered.
+    /// </summary>
+    private int CurrentChainStart(List<AuditRotatedFile> files)
     {
         for (var i = files.Count - 1; i >= 0; i--)
         {
-            ParsedLine? first;
-            try
+            var name = files[i].Compressed ? files[i].Path[..^3] : files[i].Path;
+            if (!_firstOperations.TryGetValue(name, out var operation))
             {
-                first = AuditLogFiles.FirstLine(files[i].Path);
+                try
+                {
+                    operation = AuditLogFiles.FirstLine(files[i].Path)?.Operation;
+                }
+                catch (Exception e) when (e is IOException or UnauthorizedAccessException or InvalidDataException)
+                {
+                    return i + 1;
+                }
+                _firstOperations[name] = operation;
             }
-            catch (Exception e) when (e is IOException or UnauthorizedAccessException or InvalidDataException)
-            {
-                return i + 1;
-            }
-            if (first?.Operation != AuditChain.ContinuesOperation) return first?.Operation == AuditChain.ChainStartOperation ? i : i + 1;
+            if (operation != AuditChain.ContinuesOperation) return operation == AuditChain.ChainStartOperation ? i : i + 1;
         }
         return 0;
     }
