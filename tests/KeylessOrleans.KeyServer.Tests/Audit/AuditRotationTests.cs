@@ -175,6 +175,48 @@ public sealed class AuditRotationTests : IDisposable
     }
 
     [Fact]
+    public async Task A_state_left_behind_by_a_rotation_is_checked_against_the_rotated_files()
+    {
+        await using (var log = Open(o => (o.RotateBytes, o.Compress) = (2048, false))) await AppendAsync(log, 30);
+        var newest = AuditLogFiles.Rotated(LogPath)[^1];
+        var itsEnd = AuditLogVerifier.VerifyFile(newest.Path, Key);
+        Assert.Equal(newest.LastSequence, itsEnd.Records);
+        var statePath = LogPath + ".state";
+        var saved = File.ReadAllText(statePath);
+
+        // The state was last saved before the rotation (its writes failed): it names a record inside the newest rotated
+        // file, before the live file's first line. The start walks back through the rotated files and finds it there.
+        var inside = itsEnd.LastCheckpoint!.Anchor;
+        Assert.True(inside.Sequence < itsEnd.Records);
+        new AuditState(LogPath, inside, DateTime.UtcNow).Write(statePath);
+        await using (var log = Open(o => (o.RotateBytes, o.Compress) = (2048, false))) await AppendAsync(log, 1);
+        Assert.True(AuditLogVerifier.VerifyFiles(AuditLogFiles.Chain(LogPath), Key).IsIntact);
+
+        // A state naming that record with another hash: the files were replaced, and the start stops.
+        new AuditState(LogPath, new AuditAnchor(inside.Sequence, new byte[32]), DateTime.UtcNow).Write(statePath);
+        var error = Assert.Throws<InvalidDataException>(() => Open(o => (o.RotateBytes, o.Compress) = (2048, false)));
+        Assert.Contains("the chain was replaced", error.Message);
+        Assert.NotEqual(saved, File.ReadAllText(statePath));
+    }
+
+    [Fact]
+    public void Rotated_files_sort_by_rotation_time_then_sequence_and_a_plain_copy_wins_over_its_gz()
+    {
+        var t = new DateTime(2026, 12, 4, 1, 2, 3, DateTimeKind.Utc);
+        foreach (var name in new[] { AuditLogFiles.RotatedPath(LogPath, t.AddHours(1), 50), AuditLogFiles.RotatedPath(LogPath, t, 20) + ".gz",
+                     AuditLogFiles.RotatedPath(LogPath, t, 10), AuditLogFiles.RotatedPath(LogPath, t.AddHours(1), 50) + ".gz", LogPath + ".broken-20261204T000000Z",
+                     Path.Combine(_folder.Path, "other.log.20261204T010203Z-5") })
+            File.WriteAllText(name, "x");
+        var rotated = AuditLogFiles.Rotated(LogPath);
+        Assert.Equal([10L, 20, 50], rotated.Select(f => f.LastSequence));
+        Assert.Equal([false, true, false], rotated.Select(f => f.Compressed)); // an interrupted compression: the plain file counts
+        Assert.True(AuditLogFiles.TryParseRotated(rotated[1].Path, out var live, out var parsed));
+        Assert.Equal(LogPath, live);
+        Assert.Equal(t, parsed.Rotated);
+        Assert.Equal([LogPath, Path.Combine(_folder.Path, "other.log")], AuditLogFiles.LogsIn(_folder.Path));
+    }
+
+    [Fact]
     public async Task Retention_deletes_old_files_once_their_heads_were_shipped_and_the_rest_still_verifies()
     {
         var clock = new ManualClock(DateTimeOffset.UtcNow);
