@@ -8,7 +8,8 @@ internal static class CommandSurface
 {
     private static readonly string[] SiloOptions =
         ["--config", "--clustering", "--redis", "--cluster-id", "--service-id", "--silo-port", "--advertise",
-         "--tls-cert", "--tls-key", "--tls-ca", "--admin-port", "--admin-listen", "--log-format"];
+         "--tls-cert", "--tls-key", "--tls-ca", "--admin-port", "--admin-listen", "--admin-cert", "--admin-key",
+         "--admin-token-file", "--admin-client-ca", "--admin-insecure-plain-http", "--log-format"];
 
     /// <summary>How the tenant commands reach the cluster (an Orleans client: Redis, or an edge's gateway).</summary>
     private static readonly string[] ClientOptions =
@@ -49,6 +50,10 @@ internal static class CommandSurface
         "KEYLESS__KEYSERVER__KEYRELOADDELAY", "KEYLESS__KEYSERVER__KEYRESCANINTERVAL", "KEYLESS__KEYSERVER__KEYRETIREMENTDELAY",
         "KEYLESS__EDGE__STATUSREPORTINTERVAL", "KEYLESS__EDGE__SHAREDCLUSTER", "KEYLESS__EDGE__CALLPROOFWINDOW",
         "KEYLESS__ADMIN__PORT", "KEYLESS__ADMIN__LISTENADDRESS", "KEYLESS__LOGGING__FORMAT",
+        "KEYLESS__ADMIN__CERTIFICATEFILE", "KEYLESS__ADMIN__KEYFILE", "KEYLESS__ADMIN__TOKENFILE", "KEYLESS__ADMIN__CLIENTCAFILE",
+        "KEYLESS__ADMIN__INSECUREPLAINHTTP", "KEYLESS__ADMIN__DASHBOARDPASSWORDFILE",
+        "KEYLESS__KEYSERVER__AUDITLOG__ROTATEBYTES", "KEYLESS__KEYSERVER__AUDITLOG__ROTATEINTERVAL", "KEYLESS__KEYSERVER__AUDITLOG__COMPRESS",
+        "KEYLESS__KEYSERVER__AUDITLOG__RETAINFOR", "KEYLESS__KEYSERVER__AUDITLOG__RETAINBYTES",
     };
 
     /// <summary>Problems with one `keyless` argument list (empty when it fits the surface).</summary>

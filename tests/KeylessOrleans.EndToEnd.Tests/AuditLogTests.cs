@@ -21,7 +21,7 @@ public sealed class AuditLogTests : IDisposable
     {
         var lines = Chain(5);
         var (exitCode, output) = await KeylessProcess.RunToEndAsync("audit", "verify", Log(lines));
-        var head = JsonDocument.Parse(lines[^1]).RootElement.GetProperty("hash").GetString();
+        var head = Convert.ToHexStringLower(System.Buffers.Text.Base64Url.DecodeFromChars(JsonDocument.Parse(lines[^1]).RootElement.GetProperty("h").GetString()));
         Assert.Equal(0, exitCode);
         Assert.Equal($"ok: 5 records, first at 2026-01-02T03:04:05.000000Z, last at 2026-01-02T03:04:09.000000Z, chain head {head}", output.Split('\n')[0].Trim());
         Assert.Contains("checkpoints: 0, not authenticated", output);
@@ -106,11 +106,11 @@ public sealed class AuditLogTests : IDisposable
         } // stopped gracefully: its last records are written and synced
 
         var file = Path.Combine(_files.Path, "audit-shop-primary.log");
-        var record = File.ReadAllLines(file).Select(l => JsonDocument.Parse(l).RootElement).Last(r => r.TryGetProperty("outcome", out var outcome) && outcome.GetString() == "Ok");
-        Assert.Equal("edge-audited", record.GetProperty("edge").GetString());
+        var record = File.ReadAllLines(file).Select(l => JsonDocument.Parse(l).RootElement).Last(r => r.TryGetProperty("r", out var outcome) && outcome.GetString() == "Ok");
+        Assert.Equal("edge-audited", record.GetProperty("e").GetString());
         Assert.Equal(host, record.GetProperty("sni").GetString());
-        Assert.Equal("127.0.0.1", record.GetProperty("client").GetString());
-        Assert.Equal("shop", record.GetProperty("tenant").GetString());
+        Assert.Equal("127.0.0.1", record.GetProperty("c").GetString());
+        Assert.Equal("shop", record.GetProperty("tn").GetString());
         var (exitCode, output) = await KeylessProcess.RunToEndAsync("audit", "verify", file);
         Assert.Equal(0, exitCode);
         Assert.Matches(@"^ok: \d+ records, first at ", output);
@@ -146,6 +146,42 @@ public sealed class AuditLogTests : IDisposable
         (exitCode, output) = await KeylessProcess.RunToEndAsync("audit", "verify", log, "--key", otherKey);
         Assert.Equal(1, exitCode);
         Assert.Contains("checkpoint HMAC does not match the key", output);
+    }
+
+    [Fact]
+    public async Task Verify_walks_a_folder_of_rotated_compressed_files_as_one_chain_and_names_a_missing_one()
+    {
+        var folder = Path.Combine(_files.Path, "rotated");
+        Directory.CreateDirectory(folder);
+        var log = Path.Combine(folder, "audit-acme-primary.log");
+        var options = new KeylessOrleans.KeyServer.Hosting.KeyServerOptions { Tenant = "acme", KeyDirectory = _files.Path };
+        (options.AuditLog.Path, options.AuditLog.RotateBytes) = (log, 2048);
+        await using (var writer = new AuditLog(Microsoft.Extensions.Options.Options.Create(options),
+            new KeylessOrleans.KeyServer.Diagnostics.AuditLogMetrics(new NoMeters()), Microsoft.Extensions.Logging.Abstractions.NullLogger<AuditLog>.Instance))
+            for (var i = 0; i < 40; i++)
+                await writer.RecordAsync("sign_certificate_verify", new KeylessOrleans.Keys.KeyRequestContext("acme", new string('a', 64), "www.acme.test", "198.51.100.7", "edge-1"),
+                    [1, 2, 3], KeylessOrleans.Keys.KeyOperationResult.Success([1]));
+        Assert.True(await Poll.UntilAsync(() => Task.FromResult(AuditLogFiles.Rotated(log) is { Count: >= 3 } files && files.All(f => f.Compressed)), TimeSpan.FromSeconds(20)));
+        var chain = AuditLogFiles.Chain(log);
+
+        var (exitCode, output) = await KeylessProcess.RunToEndAsync("audit", "verify", folder);
+        Assert.Equal(0, exitCode);
+        Assert.Contains($"{log}: {chain.Count} file(s)", output);
+        Assert.Contains($"files: {chain.Count} of {chain.Count} walked in order, each continuing the one before", output);
+        Assert.Contains("authenticated with", output);
+
+        // One rotated file alone, compressed: its first line names the file before it, and the key beside the live log is found.
+        (exitCode, output) = await KeylessProcess.RunToEndAsync("audit", "verify", chain[1]);
+        Assert.Equal(0, exitCode);
+        Assert.Matches(@"^ok: records \d+–\d+, first at ", output);
+        Assert.Contains($"of {Path.GetFileName(chain[0])[..^3]}, which is not part of this walk", output);
+        Assert.Contains($"authenticated with {log}.key", output);
+
+        File.Delete(chain[1]);
+        (exitCode, output) = await KeylessProcess.RunToEndAsync("audit", "verify", folder);
+        Assert.Equal(1, exitCode);
+        Assert.Contains("a file between them is missing", output);
+        Assert.Contains(Path.GetFileName(chain[2]), output);
     }
 
     private sealed class NoMeters : System.Diagnostics.Metrics.IMeterFactory

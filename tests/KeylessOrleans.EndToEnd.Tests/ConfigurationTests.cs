@@ -28,6 +28,8 @@ public sealed class ConfigurationTests
         { ["keyserver", "--tenant", "acme", "--keys", "/tmp", "--gateway-port", "0"], "Keyless:Cluster:GatewayPort" },
         { ["edge", "--admin-port", "70000"], "Keyless:Admin:Port" },
         { ["keyserver", "--tenant", "acme", "--admin-listen", "localhost"], "Keyless:Admin:ListenAddress" },
+        { ["edge", "--admin-listen", "0.0.0.0"], "Keyless:Admin:InsecurePlainHttp" }, // plain HTTP beyond loopback, risk not named
+        { ["edge", "--admin-cert", "/nonexistent/cert.pem"], "Keyless:Admin:CertificateFile and Keyless:Admin:KeyFile go together" },
         { ["edge", "--log-format", "xml"], "Keyless:Logging:Format" },
     };
 

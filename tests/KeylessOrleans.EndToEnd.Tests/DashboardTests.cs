@@ -43,7 +43,7 @@ public sealed class DashboardTests : IDisposable
     [Fact]
     public async Task Beyond_loopback_the_dashboard_needs_the_password_and_without_one_is_not_served()
     {
-        var (open, openAdmin) = await StartEdgeAsync("--admin-listen", "0.0.0.0");
+        var (open, openAdmin) = await StartEdgeAsync("--admin-listen", "0.0.0.0", "--admin-insecure-plain-http");
         await using (open)
         {
             Assert.Equal(HttpStatusCode.NotFound, (await _http.GetAsync($"http://127.0.0.1:{openAdmin}/dashboard/DashboardCounters")).StatusCode);
@@ -55,7 +55,7 @@ public sealed class DashboardTests : IDisposable
         var admin = KeylessProcess.FreePort();
         await using var guarded = KeylessProcess.Start(new Dictionary<string, string> { ["KEYLESS__ADMIN__DASHBOARDPASSWORDFILE"] = passwordFile },
             "edge", "--https-port", $"{KeylessProcess.FreePort()}", "--silo-port", $"{KeylessProcess.FreePort()}", "--gateway-port", $"{KeylessProcess.FreePort()}",
-            "--admin-port", $"{admin}", "--admin-listen", "0.0.0.0");
+            "--admin-port", $"{admin}", "--admin-listen", "0.0.0.0", "--admin-insecure-plain-http");
         await guarded.WaitForLineAsync("Admin endpoint on", TimeSpan.FromSeconds(60));
         var url = $"http://127.0.0.1:{admin}/dashboard/DashboardCounters";
 

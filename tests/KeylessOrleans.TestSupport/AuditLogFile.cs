@@ -8,19 +8,19 @@ namespace KeylessOrleans.TestSupport;
 public static class AuditLogFile
 {
     public static AuditRecord Record(long sequence, DateTime time) => new(sequence, time, "acme", "primary", "edge-1",
-        new string('a', 64), "sign_certificate_verify", "www.acme.test", "198.51.100.7", new string('0', 64), "Ok");
+        new string('a', 64), "sign_certificate_verify", "www.acme.test", "198.51.100.7", new byte[32], "Ok");
 
-    /// <summary>Lines of an intact chain of <paramref name="count"/> records, one second apart, with newlines.</summary>
-    public static List<string> Chain(int count, DateTime? start = null)
+    /// <summary>Lines of an intact chain of <paramref name="count"/> records, one second apart, with newlines, in line format <paramref name="format"/>.</summary>
+    public static List<string> Chain(int count, DateTime? start = null, int format = AuditChain.CurrentFormat)
     {
         var lines = new List<string>();
         var prev = AuditChain.Genesis;
         for (var i = 1; i <= count; i++)
         {
             var record = new ArrayBufferWriter<byte>();
-            AuditChain.WriteRecord(Record(i, (start ?? new DateTime(2026, 1, 2, 3, 4, 5, DateTimeKind.Utc)).AddSeconds(i - 1)), record);
+            AuditChain.WriteRecord(Record(i, (start ?? new DateTime(2026, 1, 2, 3, 4, 5, DateTimeKind.Utc)).AddSeconds(i - 1)), record, format);
             var line = new ArrayBufferWriter<byte>();
-            prev = AuditChain.WriteLine(record.WrittenSpan, prev, line);
+            prev = AuditChain.WriteLine(record.WrittenSpan, prev, line, format);
             lines.Add(Encoding.UTF8.GetString(line.WrittenSpan));
         }
         return lines;

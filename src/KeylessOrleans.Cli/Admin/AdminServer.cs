@@ -3,6 +3,7 @@ using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.AspNetCore.Server.Kestrel.Https;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Hosting;
@@ -33,10 +34,16 @@ internal sealed partial class AdminServer(
     {
         // The empty builder reads no appsettings.json or ASPNETCORE_* variables: Keyless:Admin is the only input.
         var builder = WebApplication.CreateEmptyBuilder(new WebApplicationOptions());
-        builder.WebHost.UseKestrelCore().ConfigureKestrel(k => k.Listen(IPAddress.Parse(options.ListenAddress), options.Port!.Value));
+        var (dashboard, password) = DashboardSettings();
+        var guard = new AdminGuard(options, password);
+        var https = options.UsesTls ? Https(guard) : null;
+        builder.WebHost.UseKestrelCore().ConfigureKestrel(k => k.Listen(IPAddress.Parse(options.ListenAddress), options.Port!.Value, listen =>
+        {
+            if (https is not null) listen.UseHttps(https);
+        }));
+        if (https is not null) builder.WebHost.UseKestrelHttpsConfiguration();
         builder.Services.AddSingleton(loggers); // the silo's logging (text or JSON), not a second configuration
         builder.Services.AddOpenTelemetry().WithMetrics(metrics => metrics.AddMeter(Meters).AddPrometheusExporter());
-        var (dashboard, password) = DashboardSettings();
         if (dashboard)
         {
             builder.Services.AddRouting();
@@ -44,7 +51,10 @@ internal sealed partial class AdminServer(
         }
 
         var app = builder.Build();
-        if (dashboard) DashboardEndpoint.Map(app, password);
+        app.Use(guard.InvokeAsync);
+        if (dashboard) DashboardEndpoint.Map(app, password: null); // the guard checks its credentials
+        if (options.GuardsMetrics && !guard.HasCredentials) LogMetricsWithheld(options.ListenAddress);
+        if (!options.IsLoopback && !options.UsesTls) LogPlainHttp(options.ListenAddress);
         app.UseOpenTelemetryPrometheusScrapingEndpoint(); // GET /metrics
         app.Map("/healthz", branch => branch.Run(HealthEndpoints.Alive));
         app.Map("/readyz", branch => branch.Run(context => HealthEndpoints.ReadyAsync(context, health, lifetime.ApplicationStopping)));
@@ -63,12 +73,26 @@ internal sealed partial class AdminServer(
         LogListening(address ?? $"http://{options.ListenAddress}:{options.Port}");
     }
 
-    /// <summary>Edges serve the dashboard; beyond loopback only behind a password, else not at all.</summary>
+    private HttpsConnectionAdapterOptions Https(AdminGuard guard)
+    {
+        var certificate = options.LoadCertificate(out var chain);
+        var https = new HttpsConnectionAdapterOptions
+        {
+            ServerCertificate = certificate,
+            ServerCertificateChain = chain,
+            ClientCertificateMode = string.IsNullOrWhiteSpace(options.ClientCaFile) ? ClientCertificateMode.NoCertificate : ClientCertificateMode.AllowCertificate,
+        };
+        if (!string.IsNullOrWhiteSpace(options.ClientCaFile))
+            https.ClientCertificateValidation = (client, _, _) => guard.ValidateClientCertificate(client);
+        return https;
+    }
+
+    /// <summary>Edges serve the dashboard; when guarded only with a password, token or client certificate, else not at all.</summary>
     private (bool Serve, string? Password) DashboardSettings()
     {
         if (!options.Dashboard || !DashboardEndpoint.IsRegistered(silo)) return (false, null);
-        if (options.IsLoopback) return (true, null);
-        if (options.DashboardPasswordFile is { } file && File.ReadLines(file).FirstOrDefault()?.Trim() is { Length: > 0 } password)
+        var password = options.DashboardPasswordFile is { } file && File.ReadLines(file).FirstOrDefault()?.Trim() is { Length: > 0 } given ? given : null;
+        if (options.IsLoopback || password is not null || !string.IsNullOrWhiteSpace(options.TokenFile) || !string.IsNullOrWhiteSpace(options.ClientCaFile))
             return (true, password);
         LogDashboardWithheld(options.ListenAddress);
         return (false, null);
@@ -87,8 +111,14 @@ internal sealed partial class AdminServer(
     [LoggerMessage(EventId = 5001, Level = LogLevel.Information, Message = "Admin endpoint on {Address} (/metrics, /healthz, /readyz, and /dashboard on edges)")]
     private partial void LogListening(string address);
 
-    [LoggerMessage(EventId = 5003, Level = LogLevel.Warning, Message = "Orleans Dashboard not served: the admin endpoint listens on {Address}, beyond loopback, and Keyless:Admin:DashboardPasswordFile is not set")]
+    [LoggerMessage(EventId = 5003, Level = LogLevel.Warning, Message = "Orleans Dashboard not served: the admin endpoint listens on {Address}, beyond loopback, and none of Keyless:Admin:DashboardPasswordFile, TokenFile or ClientCaFile is set")]
     private partial void LogDashboardWithheld(string address);
+
+    [LoggerMessage(EventId = 5004, Level = LogLevel.Warning, Message = "/metrics is not served: the admin endpoint listens on {Address}, beyond loopback, and has neither Keyless:Admin:TokenFile nor Keyless:Admin:ClientCaFile: it answers 403; /healthz and /readyz stay open")]
+    private partial void LogMetricsWithheld(string address);
+
+    [LoggerMessage(EventId = 5005, Level = LogLevel.Warning, Message = "Plain HTTP beyond loopback: the admin endpoint on {Address} serves it (Keyless:Admin:InsecurePlainHttp): anyone on that network reads its responses and any token sent")]
+    private partial void LogPlainHttp(string address);
 
     [LoggerMessage(EventId = 5002, Level = LogLevel.Critical, Message = "Admin endpoint cannot listen on {Address}:{Port}: {Error}")]
     private partial void LogCannotListen(string address, int port, string error);

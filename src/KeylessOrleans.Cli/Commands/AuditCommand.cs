@@ -9,12 +9,16 @@ internal static class AuditCommand
 {
     public static Command Create()
     {
-        var file = new Argument<string>("file") { Description = "The audit log (Keyless:KeyServer:AuditLog:Path of the key server)" };
+        var file = new Argument<string>("file")
+        {
+            Description = "The audit log (Keyless:KeyServer:AuditLog:Path of the key server), one rotated file (.gz read as such), " +
+                "or a folder: every log in it with all its rotated files, walked in order as one chain",
+        };
         var key = new Option<string?>("--key") { Description = "The audit key file (Keyless:KeyServer:AuditLog:KeyPath; default FILE.key when it exists): checkpoints are authenticated with it" };
         var anchor = new Option<string?>("--anchor") { Description = "A chain head known from off the host, SEQ:HEADHEX: record SEQ must be in the file with that hash (a tail cut off after it is reported)" };
         var heads = new Option<string?>("--heads") { Description = "A shipped heads file (Keyless:KeyServer:AuditLog:HeadsFile): its last line is the anchor" };
         var verify = new Command("verify",
-            "Walk an audit log's hash chain and checkpoints: exit 0 if intact (and the anchor met), 1 naming the first broken record, a forged checkpoint or a cut-off tail, 2 if it cannot be read.")
+            "Walk an audit log's hash chain and checkpoints (one file, or a folder's rotated files in order): exit 0 if intact (and the anchor met), 1 naming the first broken record, a forged checkpoint or a cut-off tail, 2 if it cannot be read.")
         {
             file, key, anchor, heads,
         };
@@ -24,12 +28,33 @@ internal static class AuditCommand
 
     private static int Verify(string path, string? keyPath, string? anchorText, string? headsPath)
     {
+        if (!Directory.Exists(path)) return Verify(path, [path], keyPath, anchorText, headsPath);
+        var logs = AuditLogFiles.LogsIn(path);
+        if (logs.Count == 0)
+        {
+            Console.Error.WriteLine($"folder '{path}' holds no audit log (no rotated files, and no *.log with its .key or .state beside it)");
+            return 2;
+        }
+        var worst = 0;
+        foreach (var live in logs)
+        {
+            var files = AuditLogFiles.Chain(live);
+            Console.WriteLine($"{live}: {files.Count} file(s)");
+            worst = Math.Max(worst, Verify(live, files, keyPath, anchorText, headsPath));
+        }
+        return worst;
+    }
+
+    /// <summary>Verifies <paramref name="files"/> (in chain order) of the log <paramref name="path"/> names.</summary>
+    private static int Verify(string path, IReadOnlyList<string> files, string? keyPath, string? anchorText, string? headsPath)
+    {
         byte[]? key = null;
         AuditAnchor? anchor = null;
         string? anchorFrom = null;
         try
         {
-            if (keyPath is null && File.Exists(path + ".key")) keyPath = path + ".key";
+            var live = AuditLogFiles.TryParseRotated(path, out var of, out _) ? of : path;
+            if (keyPath is null && File.Exists(live + ".key")) keyPath = live + ".key";
             if (keyPath is not null) key = AuditKey.Read(keyPath);
             if (anchorText is not null)
             {
@@ -60,9 +85,9 @@ internal static class AuditCommand
         AuditVerification result;
         try
         {
-            result = AuditLogVerifier.VerifyFile(path, key, anchor);
+            result = AuditLogVerifier.VerifyFiles(files, key, anchor);
         }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or InvalidDataException)
         {
             Console.Error.WriteLine(e is FileNotFoundException or DirectoryNotFoundException
                 ? $"audit log '{path}' does not exist"
@@ -81,8 +106,17 @@ internal static class AuditCommand
         {
             Console.WriteLine(result.Records == 0
                 ? "ok: 0 records"
-                : $"ok: {result.Records} records, first at {Time(result.First)}, last at {Time(result.Last)}, chain head {result.HeadHex}");
+                : result.FirstSequence == 1
+                    ? $"ok: {result.Records} records, first at {Time(result.First)}, last at {Time(result.Last)}, chain head {result.HeadHex}"
+                    : $"ok: records {result.FirstSequence}–{result.Records}, first at {Time(result.First)}, last at {Time(result.Last)}, chain head {result.HeadHex}");
         }
+        if (files.Count > 1)
+            Console.WriteLine($"  files: {result.Files} of {files.Count} walked in order, each continuing the one before"
+                + (result.Chains > 1 ? $"; {result.Chains} chains (a later file starts a new chain)" : ""));
+        if (result.ContinuesFrom is { } from)
+            Console.WriteLine($"  continues record {from.Sequence} (head {from.HeadHex}) of {result.ContinuesFile ?? "an earlier file"}, which is not part of this walk: earlier records are not checked here");
+        if (result.FormatV1Lines > 0)
+            Console.WriteLine($"  {result.FormatV1Lines} line(s) in the v1 format (long names, hex digests)");
 
         if (result.StartsChain)
             Console.WriteLine(result.Replaces is { } replaced
@@ -112,6 +146,9 @@ internal static class AuditCommand
             {
                 case AuditAnchorStatus.Met:
                     Console.WriteLine($"  anchor met: record {anchor.Sequence} has head {anchor.HeadHex} ({anchorFrom})");
+                    break;
+                case AuditAnchorStatus.Earlier:
+                    Console.WriteLine($"  anchor not checked: record {anchor.Sequence} ({anchorFrom}) is in a file before the first one walked");
                     break;
                 case AuditAnchorStatus.Mismatch:
                     Console.WriteLine($"rewritten: record {anchor.Sequence} does not have the head {anchor.HeadHex} given by {anchorFrom}: the chain was replaced");

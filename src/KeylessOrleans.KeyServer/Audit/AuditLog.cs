@@ -29,6 +29,11 @@ namespace KeylessOrleans.KeyServer.Audit;
 /// (and at a clean stop) the writer adds a checkpoint (an HMAC under the audit key over the sequence number and
 /// head), records it in the state file and ships it (<see cref="AuditHeadShipper"/>).
 /// </para>
+/// <para>
+/// The live file rotates by size and age (<see cref="AuditFile"/>); rotated files are compressed and retention applied
+/// in the background, one pass at a time. Retention deletes oldest first and never a file whose last record no
+/// shipped checkpoint covers, nor a file of an earlier chain: it logs a warning and keeps it (and every newer file).
+/// </para>
 /// </summary>
 public sealed partial class AuditLog : IAsyncDisposable, IDisposable
 {
@@ -57,9 +62,17 @@ public sealed partial class AuditLog : IAsyncDisposable, IDisposable
     private bool _shipFailing;
     private long _lastWithheldLog; // Environment.TickCount64 of the last warning, 0 before the first
     private int _withheldSinceLog;
+    private readonly TimeProvider _time;
+    private AuditCheckpoint? _lastHandled;
+    private int _rotationsSeen;
+    private int _maintaining; // 1 while a compression and retention pass runs
+    private volatile bool _maintainAgain;
+    private Task _maintenance = Task.CompletedTask;
+    private readonly Dictionary<string, string?> _firstOperations = new(StringComparer.Ordinal); // used by one maintenance pass at a time
 
-    public AuditLog(IOptions<KeyServerOptions> options, AuditLogMetrics metrics, ILogger<AuditLog> logger)
+    public AuditLog(IOptions<KeyServerOptions> options, AuditLogMetrics metrics, ILogger<AuditLog> logger, TimeProvider? time = null)
     {
+        _time = time ?? TimeProvider.System;
         var keyServer = options.Value;
         _settings = keyServer.AuditLog;
         _tenant = keyServer.Tenant;
@@ -71,13 +84,15 @@ public sealed partial class AuditLog : IAsyncDisposable, IDisposable
             LogDisabled();
             return;
         }
-        _file = AuditFile.Open(_settings, keyServer.Tenant, keyServer.Replica, out var opening);
+        _file = AuditFile.Open(_settings, keyServer.Tenant, keyServer.Replica, _time, out var opening);
         if (opening.Problem is { } problem)
             LogNewChainReplacing(_file.Path, problem, opening.Replaces?.ToString() ?? "none", opening.MovedAside ?? "nowhere (there was no file)");
         else if (opening.NewChain) LogStarted(_file.Path);
+        else if (opening.ContinuedFrom is { } from) LogContinuedFromRotated(_file.Path, from, opening.Continued);
         else LogContinued(_file.Path, opening.Continued, Convert.ToHexStringLower(opening.Head));
         _shipper = new AuditHeadShipper(_settings, keyServer.Tenant, keyServer.Replica);
-        if (opening.NewChain) Ship(_file.LastCheckpoint!);
+        if (opening.NewChain || opening.ContinuedFrom is not null) Ship(_file.LastCheckpoint!);
+        Maintain(); // what an earlier run left uncompressed or past retention
         _queue = Channel.CreateBounded<Pending>(new BoundedChannelOptions(_settings.QueueCapacity)
         {
             SingleReader = true,
@@ -124,8 +139,8 @@ public sealed partial class AuditLog : IAsyncDisposable, IDisposable
     public Task<bool> RecordEventAsync(string operation, string outcome, string detail)
     {
         if (_queue is null) return Task.FromResult(false);
-        var record = new AuditRecord(0, DateTime.UtcNow, Cap(_tenant)!, _replica, "", "", operation, null, null,
-            Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(detail))), outcome, Cap(detail, MaxDetailLength));
+        var record = new AuditRecord(0, _time.GetUtcNow().UtcDateTime, Cap(_tenant)!, _replica, "", "", operation, null, null,
+            SHA256.HashData(Encoding.UTF8.GetBytes(detail)), outcome, Cap(detail, MaxDetailLength));
         return EventAsync(record);
     }
 
@@ -139,8 +154,8 @@ public sealed partial class AuditLog : IAsyncDisposable, IDisposable
     private AuditRecord Record(string operation, KeyRequestContext context, byte[] input, string outcome, string? edge, string? detail)
     {
         edge ??= Access.KeyAccessFilter.AuthorizedEdge ?? context.EdgeId;
-        return new AuditRecord(0, DateTime.UtcNow, Cap(context.Tenant)!, _replica, Cap(edge)!, Cap(context.KeyId)!, operation,
-            Cap(context.ServerName), Cap(context.ClientAddress), Convert.ToHexStringLower(SHA256.HashData(input)), outcome, detail);
+        return new AuditRecord(0, _time.GetUtcNow().UtcDateTime, Cap(context.Tenant)!, _replica, Cap(edge)!, Cap(context.KeyId)!, operation,
+            Cap(context.ServerName), Cap(context.ClientAddress), SHA256.HashData(input), outcome, detail);
     }
 
     private async ValueTask<KeyOperationResult> KeepAsync(AuditRecord record, KeyOperationResult result)
@@ -276,11 +291,10 @@ public sealed partial class AuditLog : IAsyncDisposable, IDisposable
         var file = _file!;
         var records = new AuditRecord[batch.Count];
         for (var i = 0; i < records.Length; i++) records[i] = batch[i].Record;
-        AuditCheckpoint? written = null;
         bool durable;
         try
         {
-            written = file.Commit(records, checkpoint);
+            file.Commit(records, checkpoint);
             durable = true;
             _metrics.Written(records.Length);
             if (_failing) LogRecovered(file.Path);
@@ -295,19 +309,154 @@ public sealed partial class AuditLog : IAsyncDisposable, IDisposable
         }
         foreach (var pending in batch) pending.Durable?.TrySetResult(durable);
         batch.Clear();
-        if (written is null) return durable;
-        _metrics.Checkpointed();
+        var rotated = file.Rotations != _rotationsSeen;
+        if (rotated)
+        {
+            _rotationsSeen = file.Rotations;
+            _metrics.Rotated();
+            LogRotated(file.Path, file.Sequence);
+        }
+        // A checkpoint written — by this batch, or by a rotation even if the batch then failed — goes to the state file
+        // and is shipped; then retention, which goes by what was shipped, may look at the rotated files.
+        if (file.Unsaved is { } written) SaveAndShip(file, written);
+        if (rotated) Maintain();
+        return durable;
+    }
+
+    private void SaveAndShip(AuditFile file, AuditCheckpoint written)
+    {
+        if (!ReferenceEquals(written, _lastHandled)) _metrics.Checkpointed();
         try
         {
-            file.SaveState(written);
+            file.SaveState();
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
             _metrics.WriteFailed();
             LogStateFailed(file.Path, e.Message);
         }
-        Ship(written);
-        return true;
+        if (!ReferenceEquals(written, _lastHandled)) Ship(written);
+        _lastHandled = written;
+    }
+
+    /// <summary>Starts a compression and retention pass in the background, or asks the running one for another round.</summary>
+    private void Maintain()
+    {
+        if (!_settings.Compress && !_settings.Retains) return;
+        _maintainAgain = true;
+        if (Interlocked.CompareExchange(ref _maintaining, 1, 0) != 0) return;
+        _maintenance = Task.Run(() =>
+        {
+            try
+            {
+                while (_maintainAgain)
+                {
+                    _maintainAgain = false;
+                    MaintainOnce();
+                }
+            }
+            catch (Exception e)
+            {
+                LogMaintenanceFailed(_file!.Path, e);
+            }
+            finally
+            {
+                Volatile.Write(ref _maintaining, 0);
+            }
+        });
+    }
+
+    /// <summary>Compresses rotated files, then deletes the oldest ones retention allows (<see cref="AuditLogOptions.RetainFor"/>, <see cref="AuditLogOptions.RetainBytes"/>).</summary>
+    private void MaintainOnce()
+    {
+        var live = _file!.Path;
+        if (_settings.Compress)
+        {
+            foreach (var rotated in AuditLogFiles.Rotated(live).Where(f => !f.Compressed))
+            {
+                try
+                {
+                    var compressed = AuditLogFiles.Compress(rotated.Path);
+                    LogCompressed(rotated.Path, rotated.Length, new FileInfo(compressed).Length);
+                }
+                catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+                {
+                    _metrics.MaintenanceFailed();
+                    LogCompressFailed(rotated.Path, e.Message);
+                    break; // the next rotation tries again
+                }
+            }
+        }
+        if (!_settings.Retains) return;
+        var files = AuditLogFiles.Rotated(live);
+        if (files.Count == 0) return;
+        var total = files.Sum(f => f.Length) + (File.Exists(live) ? new FileInfo(live).Length : 0);
+        var now = _time.GetUtcNow().UtcDateTime;
+        var shipped = _file.Shipped;
+        var chainStart = CurrentChainStart(files);
+        for (var i = 0; i < files.Count; i++)
+        {
+            var file = files[i];
+            var expired = _settings.RetainFor > TimeSpan.Zero && now - file.Rotated > _settings.RetainFor;
+            var over = _settings.RetainBytes > 0 && total > _settings.RetainBytes;
+            if (!expired && !over) return;
+            var why = expired ? $"older than {_settings.RetainFor}" : $"the log's files hold {total} bytes, more than {_settings.RetainBytes}";
+            if (i < chainStart)
+            {
+                _metrics.RetentionKept();
+                LogRetentionKept(file.Path, why, "it belongs to an earlier chain, whose heads this key server cannot tell were shipped");
+                return;
+            }
+            if (file.LastSequence > shipped)
+            {
+                _metrics.RetentionKept();
+                LogRetentionKept(file.Path, why, shipped == 0
+                    ? "no checkpoint has been shipped off the host yet"
+                    : $"its last record {file.LastSequence} is after the last checkpoint shipped off the host (record {shipped})");
+                return;
+            }
+            try
+            {
+                File.Delete(file.Path);
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                _metrics.MaintenanceFailed();
+                LogRetentionFailed(file.Path, e.Message);
+                return;
+            }
+            total -= file.Length;
+            _firstOperations.Remove(file.Compressed ? file.Path[..^3] : file.Path);
+            _metrics.Deleted();
+            LogRetentionDeleted(file.Path, why, file.LastSequence);
+        }
+    }
+
+    /// <summary>
+    /// The index of the first rotated file of the current chain: the newest that begins with chain_start, walking back
+    /// over continues lines. Rotated files never change, so each one's first operation is read once (by its name
+    /// without .gz) and remembered.
+    /// </summary>
+    private int CurrentChainStart(List<AuditRotatedFile> files)
+    {
+        for (var i = files.Count - 1; i >= 0; i--)
+        {
+            var name = files[i].Compressed ? files[i].Path[..^3] : files[i].Path;
+            if (!_firstOperations.TryGetValue(name, out var operation))
+            {
+                try
+                {
+                    operation = AuditLogFiles.FirstLine(files[i].Path)?.Operation;
+                }
+                catch (Exception e) when (e is IOException or UnauthorizedAccessException or InvalidDataException)
+                {
+                    return i + 1;
+                }
+                _firstOperations[name] = operation;
+            }
+            if (operation != AuditChain.ContinuesOperation) return operation == AuditChain.ChainStartOperation ? i : i + 1;
+        }
+        return 0;
     }
 
     private void Ship(AuditCheckpoint checkpoint)
@@ -316,6 +465,7 @@ public sealed partial class AuditLog : IAsyncDisposable, IDisposable
         try
         {
             _shipper.Ship(checkpoint);
+            _file!.Shipped = Math.Max(_file.Shipped, checkpoint.Sequence);
             if (_shipFailing) LogShipRecovered(_file!.Path);
             _shipFailing = false;
         }
@@ -345,6 +495,14 @@ public sealed partial class AuditLog : IAsyncDisposable, IDisposable
     public async ValueTask DisposeAsync()
     {
         using (var limit = new CancellationTokenSource(TimeSpan.FromSeconds(5))) await StopAsync(limit.Token);
+        try
+        {
+            await _maintenance.WaitAsync(TimeSpan.FromSeconds(5));
+        }
+        catch (TimeoutException)
+        {
+            // a long compression: it finishes or is redone at the next start
+        }
         if (_writer.IsCompleted) _file?.Dispose();
         _shipper?.Dispose();
     }
@@ -389,6 +547,30 @@ public sealed partial class AuditLog : IAsyncDisposable, IDisposable
 
     [LoggerMessage(EventId = 1213, Level = LogLevel.Warning, Message = "Audit log {Path}: checkpoints are shipped again")]
     private partial void LogShipRecovered(string path);
+
+    [LoggerMessage(EventId = 1215, Level = LogLevel.Information, Message = "Audit log {Path} rotated after record {Sequence}; the chain continues in a new file")]
+    private partial void LogRotated(string path, long sequence);
+
+    [LoggerMessage(EventId = 1216, Level = LogLevel.Information, Message = "Audit log {Path}: compressed ({Before} → {After} bytes)")]
+    private partial void LogCompressed(string path, long before, long after);
+
+    [LoggerMessage(EventId = 1217, Level = LogLevel.Warning, Message = "Audit log {Path} could not be compressed ({Problem}); kept as it is, tried again at the next rotation")]
+    private partial void LogCompressFailed(string path, string problem);
+
+    [LoggerMessage(EventId = 1218, Level = LogLevel.Information, Message = "Audit log {Path} deleted by retention ({Why}); its last record {Sequence} is covered by a shipped checkpoint")]
+    private partial void LogRetentionDeleted(string path, string why, long sequence);
+
+    [LoggerMessage(EventId = 1219, Level = LogLevel.Warning, Message = "Audit log {Path} is kept although retention would delete it ({Why}): {Reason}; newer files are kept too")]
+    private partial void LogRetentionKept(string path, string why, string reason);
+
+    [LoggerMessage(EventId = 1220, Level = LogLevel.Error, Message = "Audit log {Path} could not be deleted by retention ({Problem})")]
+    private partial void LogRetentionFailed(string path, string problem);
+
+    [LoggerMessage(EventId = 1221, Level = LogLevel.Error, Message = "Audit log {Path}: compression and retention pass failed")]
+    private partial void LogMaintenanceFailed(string path, Exception exception);
+
+    [LoggerMessage(EventId = 1222, Level = LogLevel.Warning, Message = "Audit log {Path} was missing: a rotation stopped before its new file; a new file continues the chain of {From} after record {Sequence}")]
+    private partial void LogContinuedFromRotated(string path, string from, long sequence);
 
     [LoggerMessage(EventId = 1214, Level = LogLevel.Error, Message = "{Operation} on {Tenant} key {KeyId} threw: recorded as a failure, the edge gets CryptoFailed")]
     private partial void LogOperationThrew(string operation, string tenant, string keyId, Exception exception);

@@ -68,6 +68,33 @@ public sealed class AuditLogOptions
     /// </summary>
     public string HeadsSyslog { get; set; } = "";
 
+    /// <summary>
+    /// The live file is rotated once it holds this many bytes (checked before each batch, so a file may pass it by one
+    /// batch); 0: never by size. The chain continues in the new file (see <see cref="AuditLogFiles"/>).
+    /// </summary>
+    public long RotateBytes { get; set; } = 256L * 1024 * 1024;
+
+    /// <summary>…or once its first record is this old (at the next batch or checkpoint after that); zero: never by age.</summary>
+    public TimeSpan RotateInterval { get; set; } = TimeSpan.FromDays(1);
+
+    /// <summary>Rotated files are gzip-compressed in the background (`keyless audit verify` reads them as they are).</summary>
+    public bool Compress { get; set; } = true;
+
+    /// <summary>
+    /// Rotated files older than this (by rotation time) are deleted — only once a checkpoint at or after their last
+    /// record has been shipped (<see cref="HeadsFile"/>, <see cref="HeadsSyslog"/>); zero: kept by age.
+    /// </summary>
+    public TimeSpan RetainFor { get; set; } = TimeSpan.Zero;
+
+    /// <summary>
+    /// The oldest rotated files are deleted while all of the log's files together hold more than this many bytes — under
+    /// the same shipping condition; 0: no limit. The live file is never deleted.
+    /// </summary>
+    public long RetainBytes { get; set; }
+
+    /// <summary>Whether retention may delete anything.</summary>
+    public bool Retains => RetainFor > TimeSpan.Zero || RetainBytes > 0;
+
     public string ResolvePath(string tenant, string replica) => Resolve(Path, tenant, replica);
 
     public string ResolveKeyPath(string tenant, string replica) =>
@@ -106,6 +133,16 @@ public sealed class AuditLogOptions
             var folderOf = System.IO.Path.GetDirectoryName(Resolve(value, tenant, replica))!;
             if (!Directory.Exists(folderOf)) yield return $"{Section}:{name} '{value}': folder '{folderOf}' does not exist";
         }
+        if (RotateBytes != 0 && RotateBytes is < 1024 or > 1L << 40) yield return $"{Section}:RotateBytes {RotateBytes} must be 0 (never) or between 1024 and 2^40";
+        if (RotateInterval < TimeSpan.Zero || (RotateInterval > TimeSpan.Zero && RotateInterval < TimeSpan.FromMinutes(1)) || RotateInterval > TimeSpan.FromDays(366))
+            yield return $"{Section}:RotateInterval {RotateInterval} must be zero (never) or between 1 min and 366 days";
+        if (RetainFor < TimeSpan.Zero || (RetainFor > TimeSpan.Zero && RetainFor < TimeSpan.FromMinutes(1)))
+            yield return $"{Section}:RetainFor {RetainFor} must be zero (keep) or at least 1 min";
+        if (RetainBytes != 0 && RetainBytes < 1024) yield return $"{Section}:RetainBytes {RetainBytes} must be 0 (no limit) or at least 1024";
+        if (Retains && RotateBytes == 0 && RotateInterval == TimeSpan.Zero)
+            yield return $"{Section}:RetainFor/RetainBytes delete rotated files, but RotateBytes and RotateInterval are both off: nothing is ever rotated";
+        if (Retains && string.IsNullOrWhiteSpace(HeadsFile) && string.IsNullOrWhiteSpace(HeadsSyslog))
+            yield return $"{Section}:RetainFor/RetainBytes delete only files whose heads were shipped off the host: set {Section}:HeadsFile or {Section}:HeadsSyslog, or keep every file";
         if (!string.IsNullOrWhiteSpace(HeadsSyslog) && !AuditHeadShipper.TryParseSyslog(HeadsSyslog, out _))
             yield return $"{Section}:HeadsSyslog '{HeadsSyslog}' is not udp://HOST:PORT or unix:PATH";
     }

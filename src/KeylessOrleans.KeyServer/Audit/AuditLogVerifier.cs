@@ -22,6 +22,9 @@ public enum AuditAnchorStatus
 
     /// <summary>The record is there with another hash: the chain was rewritten or replaced.</summary>
     Mismatch,
+
+    /// <summary>The record is before the first file walked (it begins with a continues line): the files before it would tell.</summary>
+    Earlier,
 }
 
 /// <summary>
@@ -48,10 +51,31 @@ public sealed record AuditVerification(long Records, DateTime? First, DateTime? 
     public AuditAnchor? Replaces { get; init; }
 
     /// <summary>Records after the last checkpoint (all of them when there is none): what no key vouches for yet.</summary>
-    public long Uncovered => Records - (LastCheckpoint?.Sequence ?? 0);
+    public long Uncovered => Records - (LastCheckpoint?.Sequence ?? ContinuesFrom?.Sequence ?? 0);
 
     /// <summary>The anchor's verdict, when the walk was given one.</summary>
     public AuditAnchorStatus? Anchor { get; init; }
+
+    /// <summary>
+    /// The record the walk started after, when its first file begins with a continues line (an earlier file of the
+    /// chain was not part of the walk, e.g. removed by retention): taken on trust, as the continues line names it.
+    /// </summary>
+    public AuditAnchor? ContinuesFrom { get; init; }
+
+    /// <summary>The file the first continues line names (without folder).</summary>
+    public string? ContinuesFile { get; init; }
+
+    /// <summary>The first record's sequence number: 1, or one after <see cref="ContinuesFrom"/>.</summary>
+    public long FirstSequence => (ContinuesFrom?.Sequence ?? 0) + 1;
+
+    /// <summary>Files walked (the one that breaks included).</summary>
+    public int Files { get; init; }
+
+    /// <summary>Chains walked: more than one when a later file begins a new chain (chain_start) after an older one.</summary>
+    public int Chains { get; init; }
+
+    /// <summary>Lines written in the v1 format (long names, hex digests), readable but no longer written.</summary>
+    public long FormatV1Lines { get; init; }
 }
 
 /// <summary>
@@ -67,15 +91,37 @@ public static class AuditLogVerifier
     /// <summary>Longer lines are not records: the writer caps every field (<see cref="AuditLog.MaxFieldLength"/>).</summary>
     public const int MaxLineLength = 64 * 1024;
 
-    public static AuditVerification VerifyFile(string path, byte[]? key = null, AuditAnchor? anchor = null)
+    /// <summary>One file (gzip-compressed when its name ends in .gz); a first continues line is taken on trust.</summary>
+    public static AuditVerification VerifyFile(string path, byte[]? key = null, AuditAnchor? anchor = null) => VerifyFiles([path], key, anchor);
+
+    /// <summary>
+    /// Files of one log in chain order (<see cref="AuditLogFiles.Chain"/>): each after the first must begin with a
+    /// continues line naming the last record and hash of the one before (or a chain_start: a new chain begins), so a
+    /// file removed, reordered or edited between them breaks the walk there. Stops at the first break.
+    /// </summary>
+    public static AuditVerification VerifyFiles(IReadOnlyList<string> paths, byte[]? key = null, AuditAnchor? anchor = null)
     {
-        using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite, 1, FileOptions.SequentialScan);
-        return Verify(stream, key, anchor);
+        var state = new Walk(key, anchor);
+        foreach (var path in paths)
+        {
+            using var stream = AuditLogFiles.OpenRead(path);
+            state.BeginFile(System.IO.Path.GetFileName(path));
+            if (!Verify(stream, state)) break;
+        }
+        return state.Result();
     }
 
     public static AuditVerification Verify(Stream stream, byte[]? key = null, AuditAnchor? anchor = null)
     {
         var state = new Walk(key, anchor);
+        state.BeginFile(null);
+        Verify(stream, state);
+        return state.Result();
+    }
+
+    /// <summary>Walks one stream; false when the chain breaks in it.</summary>
+    private static bool Verify(Stream stream, Walk state)
+    {
         var buffer = new byte[MaxLineLength];
         int start = 0, end = 0;
         while (true)
@@ -83,14 +129,14 @@ public static class AuditLogVerifier
             var newline = buffer.AsSpan(start, end - start).IndexOf((byte)'\n');
             if (newline >= 0)
             {
-                if (!state.Accept(buffer.AsSpan(start, newline), terminated: true)) return state.Result();
+                if (!state.Accept(buffer.AsSpan(start, newline), terminated: true)) return false;
                 start += newline + 1;
                 continue;
             }
             if (end - start == buffer.Length)
             {
                 state.StopAtNextLine($"line longer than {MaxLineLength} bytes: not an audit record");
-                return state.Result();
+                return false;
             }
             buffer.AsSpan(start, end - start).CopyTo(buffer);
             end -= start;
@@ -98,8 +144,7 @@ public static class AuditLogVerifier
             var read = stream.Read(buffer, end, buffer.Length - end);
             if (read == 0)
             {
-                if (end > 0) state.Accept(buffer.AsSpan(0, end), terminated: false);
-                return state.Result();
+                return end == 0 || state.Accept(buffer.AsSpan(0, end), terminated: false);
             }
             end += read;
         }
@@ -107,8 +152,14 @@ public static class AuditLogVerifier
 
     private sealed class Walk(byte[]? key, AuditAnchor? anchor)
     {
-        private long _records;
-        private long _line;
+        private long _records; // the last sequence number
+        private long _line; // within the current file
+        private bool _anyLine;
+        private bool _fileStart;
+        private string? _file;
+        private int _files;
+        private int _chains;
+        private long _v1;
         private DateTime? _first;
         private DateTime? _last;
         private byte[] _head = AuditChain.Genesis;
@@ -118,11 +169,26 @@ public static class AuditLogVerifier
         private AuditCheckpoint? _lastCheckpoint;
         private bool _startsChain;
         private AuditAnchor? _replaces;
+        private AuditAnchor? _continuesFrom;
+        private string? _continuesFile;
         private AuditAnchorStatus? _anchor;
+
+        public void BeginFile(string? name)
+        {
+            _file = name;
+            _files++;
+            _line = 0;
+            _validLength = 0;
+            _fileStart = true;
+        }
+
+        private string In => _files > 1 && _file is not null ? $" (in {_file})" : "";
 
         public bool Accept(ReadOnlySpan<byte> line, bool terminated)
         {
             _line++;
+            var fileStart = _fileStart;
+            _fileStart = false;
             if (!terminated)
             {
                 Stop("incomplete last line (no newline): a torn write or a truncated file");
@@ -131,6 +197,34 @@ public static class AuditLogVerifier
             var parsed = AuditChain.Parse(line, out var problem);
             if (parsed is null) return Stop(problem!);
             if (!parsed.HashMatches) return Stop("hash mismatch: the record was edited after it was written");
+            if (parsed.Operation == AuditChain.ContinuesOperation)
+            {
+                var from = parsed.Continues!;
+                if (!fileStart) return Stop("continues line in the middle of a file");
+                if (!_anyLine)
+                {
+                    // The walk's first file continues one not walked: start from what it names.
+                    (_records, _head, _continuesFrom, _continuesFile) = (from.Sequence, from.Head, from, parsed.PreviousFile);
+                    if (anchor is not null && anchor.Sequence <= from.Sequence)
+                        _anchor = anchor.Sequence < from.Sequence ? AuditAnchorStatus.Earlier
+                            : from.Head.AsSpan().SequenceEqual(anchor.Head) ? AuditAnchorStatus.Met : AuditAnchorStatus.Mismatch;
+                }
+                else if (from.Sequence != _records || !from.Head.AsSpan().SequenceEqual(_head))
+                {
+                    return Stop($"this file continues record {from.Sequence} of {parsed.PreviousFile ?? "another file"}, but the file before it ends at record {_records} " +
+                        "with another hash: a file between them is missing, or the files are not of one chain");
+                }
+            }
+            else if (fileStart && _anyLine && parsed.Operation == AuditChain.ChainStartOperation)
+            {
+                // A later file starts a new chain (the earlier one could not be continued): walk it as such.
+                (_records, _head, _lastCheckpoint) = (0, AuditChain.Genesis, null);
+                if (_anchor is not AuditAnchorStatus.Met) _anchor = null;
+            }
+            else if (fileStart && _anyLine)
+            {
+                return Stop("a file after the first neither continues the chain (continues line) nor starts a new one (chain_start)");
+            }
             if (!parsed.Prev.AsSpan().SequenceEqual(_head))
                 return Stop(_records == 0
                     ? "prev is not the genesis value: a record was deleted, inserted or moved here"
@@ -146,13 +240,17 @@ public static class AuditLogVerifier
                 _checkpoints++;
                 _lastCheckpoint = new AuditCheckpoint(parsed.Sequence, parsed.Time, checkpoint.Covers, checkpoint.Head, checkpoint.Hmac);
             }
-            if (_records == 0)
+            if (parsed.Operation == AuditChain.ChainStartOperation)
             {
-                _startsChain = parsed.Operation == AuditChain.ChainStartOperation;
+                _chains++;
+                _startsChain |= !_anyLine;
                 _replaces = parsed.Replaces;
             }
+            if (!_anyLine && parsed.Operation == AuditChain.ContinuesOperation) _chains++;
+            if (parsed.Format == 1) _v1++;
 
-            _records++;
+            _anyLine = true;
+            _records = parsed.Sequence;
             _first ??= parsed.Time;
             _last = parsed.Time;
             _head = parsed.Hash;
@@ -170,7 +268,7 @@ public static class AuditLogVerifier
 
         private bool Stop(string reason)
         {
-            _break = new AuditBreak(_records + 1, _line, reason);
+            _break = new AuditBreak(_records + 1, _line, reason + In);
             return false;
         }
 
@@ -181,6 +279,11 @@ public static class AuditLogVerifier
             KeyChecked = key is not null,
             StartsChain = _startsChain,
             Replaces = _replaces,
+            ContinuesFrom = _continuesFrom,
+            ContinuesFile = _continuesFile,
+            Files = _files,
+            Chains = _chains,
+            FormatV1Lines = _v1,
             Anchor = anchor is null ? null : _anchor ?? AuditAnchorStatus.CutOff,
         };
     }

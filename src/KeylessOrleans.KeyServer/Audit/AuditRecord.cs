@@ -9,7 +9,7 @@ namespace KeylessOrleans.KeyServer.Audit;
 /// <param name="Edge">The edge that forwarded the request (as the request names it, until edges are authenticated).</param>
 /// <param name="ServerName">The TLS client's SNI, as the edge reports it.</param>
 /// <param name="ClientAddress">The TLS client's IP address, as the edge reports it.</param>
-/// <param name="RequestDigest">Lowercase hex SHA-256 of the input bytes: signed content, signed params or ciphertext.</param>
+/// <param name="RequestDigest">SHA-256 of the input bytes (signed content, signed params or ciphertext); written as the line format says (<see cref="AuditChain.Digest"/>).</param>
 /// <param name="Outcome">The typed status (<see cref="Keys.KeyOperationStatus"/>): a decryption with bad padding is Ok, as on the wire.</param>
 /// <param name="Detail">What else the record needs (a policy change's new policy, the exception type of an operation that threw); omitted when null.</param>
 public sealed record AuditRecord(
@@ -22,6 +22,6 @@ public sealed record AuditRecord(
     string Operation,
     string? ServerName,
     string? ClientAddress,
-    string RequestDigest,
+    byte[] RequestDigest,
     string Outcome,
     string? Detail = null);

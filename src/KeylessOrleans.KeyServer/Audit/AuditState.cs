@@ -9,7 +9,11 @@ namespace KeylessOrleans.KeyServer.Audit;
 /// <c>{"path":"/var/log/keyless/audit.log","seq":1234,"head":"&lt;hex&gt;","time":"…"}</c>: the last checkpoint line
 /// and its hash. Replaced atomically (written beside, fsynced, renamed) at every checkpoint.
 /// </summary>
-public sealed record AuditState(string Path, AuditAnchor Last, DateTime Time)
+/// <param name="Shipped">
+/// The sequence number of the last checkpoint line shipped off the host to every destination (0: none yet, or none
+/// configured): retention deletes no file whose last record is after it.
+/// </param>
+public sealed record AuditState(string Path, AuditAnchor Last, DateTime Time, long Shipped = 0)
 {
     /// <summary>The state at <paramref name="path"/>, or null when there is none; throws <see cref="InvalidDataException"/> when it is unreadable.</summary>
     public static AuditState? Read(string path)
@@ -23,7 +27,8 @@ public sealed record AuditState(string Path, AuditAnchor Last, DateTime Time)
             var anchor = $"{root.GetProperty("seq").GetInt64()}:{root.GetProperty("head").GetString()}";
             var time = DateTime.Parse(root.GetProperty("time").GetString()!, CultureInfo.InvariantCulture, DateTimeStyles.AdjustToUniversal);
             if (!AuditAnchor.TryParse(anchor, out var last)) throw new InvalidDataException($"audit state {path}: bad seq or head");
-            return new AuditState(log, last, time);
+            var shipped = root.TryGetProperty("shipped", out var s) && s.TryGetInt64(out var value) ? value : 0;
+            return new AuditState(log, last, time, shipped);
         }
         catch (Exception e) when (e is JsonException or KeyNotFoundException or InvalidOperationException or FormatException)
         {
@@ -45,6 +50,7 @@ public sealed record AuditState(string Path, AuditAnchor Last, DateTime Time)
                 json.WriteNumber("seq", Last.Sequence);
                 json.WriteString("head", Last.HeadHex);
                 json.WriteString("time", Time.ToString(AuditChain.TimeFormat, CultureInfo.InvariantCulture));
+                json.WriteNumber("shipped", Shipped);
                 json.WriteEndObject();
             }
             file.WriteByte((byte)'\n');

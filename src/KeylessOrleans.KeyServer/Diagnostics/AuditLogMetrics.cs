@@ -12,6 +12,10 @@ public sealed class AuditLogMetrics : IDisposable
     private readonly Counter<long> _checkpoints;
     private readonly Counter<long> _shipErrors;
     private readonly Counter<long> _threw;
+    private readonly Counter<long> _rotations;
+    private readonly Counter<long> _deleted;
+    private readonly Counter<long> _kept;
+    private readonly Counter<long> _maintenanceErrors;
 
     public AuditLogMetrics(IMeterFactory meterFactory)
     {
@@ -22,6 +26,11 @@ public sealed class AuditLogMetrics : IDisposable
         _writeErrors = _meter.CreateCounter<long>("keyless.keyserver.audit.write_errors", description: "Failed writes or fsyncs of the audit log or its state file");
         _checkpoints = _meter.CreateCounter<long>("keyless.keyserver.audit.checkpoints", description: "Keyed checkpoints written to the audit log");
         _shipErrors = _meter.CreateCounter<long>("keyless.keyserver.audit.ship_errors", description: "Checkpoints that could not be shipped to the heads file or syslog");
+        _rotations = _meter.CreateCounter<long>("keyless.keyserver.audit.rotations", description: "Audit log files rotated (the chain continues in a new file)");
+        _deleted = _meter.CreateCounter<long>("keyless.keyserver.audit.files_deleted", description: "Rotated audit log files deleted by retention");
+        _kept = _meter.CreateCounter<long>("keyless.keyserver.audit.retention_kept",
+            description: "Retention passes that kept a file they would have deleted: its head was not shipped off the host, or it belongs to an earlier chain");
+        _maintenanceErrors = _meter.CreateCounter<long>("keyless.keyserver.audit.maintenance_errors", description: "Rotated audit log files that could not be compressed or deleted");
         _threw = _meter.CreateCounter<long>("keyless.keyserver.operations_threw", description: "Key operations that threw, by operation (recorded as failures)");
     }
 
@@ -34,6 +43,14 @@ public sealed class AuditLogMetrics : IDisposable
     public void Checkpointed() => _checkpoints.Add(1);
 
     public void ShipFailed() => _shipErrors.Add(1);
+
+    public void Rotated() => _rotations.Add(1);
+
+    public void Deleted() => _deleted.Add(1);
+
+    public void RetentionKept() => _kept.Add(1);
+
+    public void MaintenanceFailed() => _maintenanceErrors.Add(1);
 
     public void OperationThrew(string operation) => _threw.Add(1, new KeyValuePair<string, object?>("operation", operation));
 

@@ -48,7 +48,7 @@ public sealed class DelegatedCredentialTests(BreadthFixture edge)
         var auditLog = edge.AcmeServices
             .GetRequiredService<IOptions<KeyServerOptions>>().Value.AuditLog.Path!;
         Assert.True(await Poll.UntilAsync(() => Task.FromResult(File.ReadLines(auditLog).Any(line =>
-            line.Contains("\"op\":\"delegate_credential\"") && line.Contains($"\"sni\":\"{BreadthFixture.DelegationHost}\"") && line.Contains("\"outcome\":\"Ok\""))),
+            line.Contains("\"op\":\"delegate_credential\"") && line.Contains($"\"sni\":\"{BreadthFixture.DelegationHost}\"") && line.Contains("\"r\":\"Ok\""))),
             TimeSpan.FromSeconds(5)));
     }
 

@@ -22,7 +22,7 @@ public sealed class AuditChainTests : IDisposable
         Assert.Equal(5, result.Records);
         Assert.Equal(new DateTime(2026, 1, 2, 3, 4, 5, DateTimeKind.Utc), result.First);
         Assert.Equal(new DateTime(2026, 1, 2, 3, 4, 9, DateTimeKind.Utc), result.Last);
-        Assert.Contains($"\"hash\":\"{result.HeadHex}\"", lines[^1]);
+        Assert.Contains($"\"h\":\"{System.Buffers.Text.Base64Url.EncodeToString(result.Head)}\"", lines[^1]);
         Assert.Equal(Encoding.UTF8.GetByteCount(string.Concat(lines)), result.ValidLength);
     }
 
@@ -39,10 +39,40 @@ public sealed class AuditChainTests : IDisposable
     public void Lines_are_json_with_a_fixed_property_order_ending_in_prev_and_hash()
     {
         var line = Chain(1)[0];
-        Assert.StartsWith("{\"seq\":1,\"time\":\"2026-01-02T03:04:05.000000Z\",\"tenant\":\"acme\",\"replica\":\"primary\",\"edge\":\"edge-1\",\"key\":\"", line);
-        Assert.Matches("\"op\":\"sign_certificate_verify\",\"sni\":\"www.acme.test\",\"client\":\"198.51.100.7\",\"request_sha256\":\"0{64}\",\"outcome\":\"Ok\",\"prev\":\"[0-9a-f]{64}\",\"hash\":\"[0-9a-f]{64}\"}\n$", line);
+        Assert.StartsWith("{\"n\":1,\"t\":\"2026-01-02T03:04:05.000000Z\",\"tn\":\"acme\",\"e\":\"edge-1\",\"k\":\"", line);
+        Assert.Matches("\"op\":\"sign_certificate_verify\",\"sni\":\"www.acme.test\",\"c\":\"198.51.100.7\",\"in\":\"A{43}\",\"r\":\"Ok\",\"p\":\"[A-Za-z0-9_-]{43}\",\"h\":\"[A-Za-z0-9_-]{43}\"}\n$", line);
         using var json = System.Text.Json.JsonDocument.Parse(line);
-        Assert.Equal(Convert.ToHexStringLower(AuditChain.Genesis), json.RootElement.GetProperty("prev").GetString());
+        Assert.Equal(System.Buffers.Text.Base64Url.EncodeToString(AuditChain.Genesis), json.RootElement.GetProperty("p").GetString());
+    }
+
+    [Fact]
+    public void A_v1_chain_still_verifies_and_so_does_a_v1_file_continued_in_v2()
+    {
+        var v1 = Chain(3, format: 1);
+        Assert.StartsWith("{\"seq\":1,\"time\":\"2026-01-02T03:04:05.000000Z\",\"tenant\":\"acme\",\"replica\":\"primary\",", v1[0]);
+        Assert.Matches("\"request_sha256\":\"0{64}\",\"outcome\":\"Ok\",\"prev\":\"[0-9a-f]{64}\",\"hash\":\"[0-9a-f]{64}\"}\n$", v1[0]);
+        var old = Verify(v1);
+        Assert.True(old.IsIntact, old.Break?.Reason);
+        Assert.Equal(3, old.FormatV1Lines);
+
+        // An upgraded key server appends v2 lines to the v1 file it continues: one chain.
+        var record = new System.Buffers.ArrayBufferWriter<byte>();
+        AuditChain.WriteRecord(Record(4, DateTime.UtcNow), record);
+        var line = new System.Buffers.ArrayBufferWriter<byte>();
+        AuditChain.WriteLine(record.WrittenSpan, old.Head, line);
+        var mixed = Verify([.. v1, Encoding.UTF8.GetString(line.WrittenSpan)]);
+        Assert.True(mixed.IsIntact, mixed.Break?.Reason);
+        Assert.Equal(4, mixed.Records);
+        AssertBreak(Verify(EditField(v1, 2)), 2, "hash mismatch");
+    }
+
+    [Fact]
+    public void A_v2_record_is_much_smaller_than_the_v1_record()
+    {
+        var v1 = Encoding.UTF8.GetByteCount(Chain(1, format: 1)[0]);
+        var v2 = Encoding.UTF8.GetByteCount(Chain(1)[0]);
+        Console.WriteLine($"bytes per record: v1 {v1}, v2 {v2}");
+        Assert.True(v2 <= v1 * 3 / 4, $"v1 {v1} bytes, v2 {v2} bytes");
     }
 
     [Theory]
@@ -103,7 +133,7 @@ public sealed class AuditChainTests : IDisposable
         var record = new System.Buffers.ArrayBufferWriter<byte>();
         AuditChain.WriteRecord(Record(4, DateTime.UtcNow), record);
         var line = new System.Buffers.ArrayBufferWriter<byte>();
-        var head = Convert.FromHexString(System.Text.Json.JsonDocument.Parse(lines[^1]).RootElement.GetProperty("hash").GetString()!);
+        var head = System.Buffers.Text.Base64Url.DecodeFromChars(System.Text.Json.JsonDocument.Parse(lines[^1]).RootElement.GetProperty("h").GetString()!);
         AuditChain.WriteLine(record.WrittenSpan, head, line);
         lines.Add(Encoding.UTF8.GetString(line.WrittenSpan));
         AssertBreak(Verify(lines), 3, "sequence gap: expected 3, found 4");

@@ -58,19 +58,19 @@ public sealed class AuditLogTests : IDisposable
         var records = Records();
         Assert.Equal(3, records.Count);
         var first = records[0];
-        Assert.Equal(3, first.GetProperty("seq").GetInt64()); // after chain_start and its checkpoint
-        Assert.Equal("acme", first.GetProperty("tenant").GetString());
-        Assert.Equal("primary", first.GetProperty("replica").GetString());
-        Assert.Equal("edge-1", first.GetProperty("edge").GetString());
-        Assert.Equal(new string('a', 64), first.GetProperty("key").GetString());
+        Assert.Equal(3, first.GetProperty("n").GetInt64()); // after chain_start and its checkpoint
+        Assert.Equal("acme", first.GetProperty("tn").GetString());
+        Assert.False(first.TryGetProperty("replica", out _)); // the chain's own lines name it
+        Assert.Equal("edge-1", first.GetProperty("e").GetString());
+        Assert.Equal(new string('a', 64), first.GetProperty("k").GetString());
         Assert.Equal("www.acme.test", first.GetProperty("sni").GetString());
-        Assert.Equal("198.51.100.7", first.GetProperty("client").GetString());
-        Assert.Equal(Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(Input)), first.GetProperty("request_sha256").GetString());
-        Assert.Equal("Ok", first.GetProperty("outcome").GetString());
-        Assert.True(DateTime.UtcNow - first.GetProperty("time").GetDateTime().ToUniversalTime() < TimeSpan.FromMinutes(1));
+        Assert.Equal("198.51.100.7", first.GetProperty("c").GetString());
+        Assert.Equal(System.Buffers.Text.Base64Url.EncodeToString(System.Security.Cryptography.SHA256.HashData(Input)), first.GetProperty("in").GetString());
+        Assert.Equal("Ok", first.GetProperty("r").GetString());
+        Assert.True(DateTime.UtcNow - first.GetProperty("t").GetDateTime().ToUniversalTime() < TimeSpan.FromMinutes(1));
         Assert.Equal("decrypt_premaster", records[2].GetProperty("op").GetString());
         Assert.Equal(JsonValueKind.Null, records[2].GetProperty("sni").ValueKind);
-        Assert.Equal("InvalidRequest", records[2].GetProperty("outcome").GetString());
+        Assert.Equal("InvalidRequest", records[2].GetProperty("r").GetString());
         Assert.DoesNotContain("deadbeef", File.ReadAllText(LogPath), StringComparison.OrdinalIgnoreCase);
         Assert.True(AuditLogVerifier.VerifyFile(LogPath).IsIntact);
     }
@@ -85,7 +85,7 @@ public sealed class AuditLogTests : IDisposable
         var result = AuditLogVerifier.VerifyFile(LogPath);
         Assert.True(result.IsIntact, result.Break?.Reason);
         Assert.Equal(9, result.Records);
-        Assert.Equal([3L, 4, 6, 7, 8], Records().Select(r => r.GetProperty("seq").GetInt64()));
+        Assert.Equal([3L, 4, 6, 7, 8], Records().Select(r => r.GetProperty("n").GetInt64()));
         Assert.Contains(_logger.Entries, e => e.Message.Contains("5 records verified, continuing after chain head"));
     }
 

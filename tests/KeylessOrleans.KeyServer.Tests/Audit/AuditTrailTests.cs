@@ -185,7 +185,8 @@ public sealed class AuditTrailTests : IDisposable
         using var listener = new MeterListener();
         listener.InstrumentPublished = (instrument, l) =>
         {
-            if (instrument.Name is "keyless.keyserver.audit.withheld" or "keyless.keyserver.audit.write_errors") l.EnableMeasurementEvents(instrument);
+            // Only this test's meters: a listener hears every meter in the process, and other test classes run alongside.
+            if ((instrument.Name is "keyless.keyserver.audit.withheld" or "keyless.keyserver.audit.write_errors") && _meters.Owns(instrument.Meter)) l.EnableMeasurementEvents(instrument);
         };
         listener.SetMeasurementEventCallback<long>((instrument, value, _, _) =>
         {
@@ -277,10 +278,10 @@ public sealed class AuditTrailTests : IDisposable
 
         var changes = Lines(LogPath).Where(l => Op(l) == KeyAccessPolicy.PolicyChangeOperation).ToList();
         Assert.Equal(2, changes.Count);
-        Assert.Equal("Applied", changes[0].GetProperty("outcome").GetString());
-        Assert.Contains("rate limits 123/s per edge", changes[0].GetProperty("detail").GetString());
-        Assert.Equal("Refused", changes[1].GetProperty("outcome").GetString());
-        Assert.Contains("rates and bursts must be positive", changes[1].GetProperty("detail").GetString());
+        Assert.Equal("Applied", changes[0].GetProperty("r").GetString());
+        Assert.Contains("rate limits 123/s per edge", changes[0].GetProperty("d").GetString());
+        Assert.Equal("Refused", changes[1].GetProperty("r").GetString());
+        Assert.Contains("rates and bursts must be positive", changes[1].GetProperty("d").GetString());
         Assert.True(AuditLogVerifier.VerifyFile(LogPath, Key).IsIntact);
     }
 
@@ -294,8 +295,8 @@ public sealed class AuditTrailTests : IDisposable
         Assert.Equal(KeyOperationStatus.CryptoFailed, result.Status);
         Assert.Null(result.Output);
         var record = Assert.Single(Lines(LogPath), l => Op(l) == "sign_certificate_verify");
-        Assert.Equal("CryptoFailed", record.GetProperty("outcome").GetString());
-        Assert.Equal("threw System.InvalidOperationException", record.GetProperty("detail").GetString());
+        Assert.Equal("CryptoFailed", record.GetProperty("r").GetString());
+        Assert.Equal("threw System.InvalidOperationException", record.GetProperty("d").GetString());
         Assert.Contains(_logger.Entries, e => e.Level == LogLevel.Error && e.Message.Contains("threw"));
     }
 
@@ -329,6 +330,11 @@ public sealed class AuditTrailTests : IDisposable
             var meter = new Meter(options);
             lock (_created) _created.Add(meter);
             return meter;
+        }
+
+        public bool Owns(Meter meter)
+        {
+            lock (_created) return _created.Contains(meter);
         }
 
         public void Dispose()
