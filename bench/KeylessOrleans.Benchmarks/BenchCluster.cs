@@ -38,7 +38,7 @@ internal sealed class BenchCluster : IAsyncDisposable
     /// </param>
     /// <param name="identities">
     /// The operator's cluster CA: the keyless edge signs every key request with its edge certificate and the key
-    /// server checks it, as in production (README, security notes). Null: edges are not authenticated.
+    /// server checks it, as in production (docs/security.md, "Key access"). Null: edges are not authenticated.
     /// </param>
     /// <param name="keyServerDelay">The key server answers this much later (its fault drill), as one across a WAN would.</param>
     public static async Task<BenchCluster> StartAsync(TenantKeyFolder keys, int originPort, int handshakeThreads, string? auditLogFolder = null,

@@ -33,7 +33,7 @@ internal static class CommandSurface
         ["cert request"] = ["--tenant", "--replica", "--out"],
     };
 
-    /// <summary>Configuration keys settable as KEYLESS__SECTION__KEY (README "Configuration", EdgeOptions, KeyServerOptions).</summary>
+    /// <summary>Configuration keys settable as KEYLESS__SECTION__KEY (docs/operations.md "Configuration", EdgeOptions, KeyServerOptions).</summary>
     public static readonly IReadOnlySet<string> EnvironmentVariables = new HashSet<string>(StringComparer.Ordinal)
     {
         "KEYLESS__CLUSTER__CLUSTERING", "KEYLESS__CLUSTER__REDIS", "KEYLESS__CLUSTER__CLUSTERID",

@@ -56,8 +56,8 @@ public sealed class WanCluster : IAsyncLifetime
     public RedisMembership Membership => new([.. Network.Edges.Launcher, "redis-cli", "-h", WanTopology.EdgeSite.ToString(), "-p", $"{RedisPort}"]);
 
     /// <summary>
-    /// Membership settings for silos that talk across a WAN (README, "Deploying across machines"): the same on
-    /// every silo, since each silo probes with its own.
+    /// Membership settings for silos that talk across a WAN (docs/wan.md, "Settings for on-prem silos across a WAN"):
+    /// the same on every silo, since each silo probes with its own.
     /// </summary>
     public static IReadOnlyDictionary<string, string> WanMembership { get; } = new Dictionary<string, string>
     {
