@@ -51,16 +51,4 @@ public sealed class ClientAddressLimiterTests
             Assert.False(limiter.TryAcquire(address));
         }
     }
-
-    [Fact]
-    public async Task Refusal_logging_writes_one_line_per_interval_and_counts_the_rest()
-    {
-        var throttle = new RefusalLogThrottle(TimeSpan.FromMilliseconds(300));
-        Assert.True(throttle.ShouldLog(out var suppressed));
-        Assert.Equal(0, suppressed);
-        for (var i = 0; i < 5; i++) Assert.False(throttle.ShouldLog(out _));
-        await Task.Delay(400);
-        Assert.True(throttle.ShouldLog(out suppressed));
-        Assert.Equal(5, suppressed);
-    }
 }

@@ -1,9 +1,8 @@
-using System.Collections.Concurrent;
 using KeylessOrleans.Cluster;
+using KeylessOrleans.Cluster.Diagnostics;
 using KeylessOrleans.Cluster.Security;
 using KeylessOrleans.Edge.Diagnostics;
 using KeylessOrleans.Edge.Hosting;
-using KeylessOrleans.Edge.Tls;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 
@@ -19,14 +18,14 @@ namespace KeylessOrleans.Edge.CallAccess;
 /// Without a cluster CA (single-machine demo, in-memory tests) no proof can be made or checked: calls by role pass,
 /// and only the local secret is enforced.
 /// </summary>
-public sealed partial class GrainCallAuthorization : IIncomingGrainCallFilter
+public sealed partial class GrainCallAuthorization : IIncomingGrainCallFilter, IDisposable
 {
     private readonly CallProofChecker? _checker;
     private readonly LocalCallSecret _local;
     private readonly EdgeMetrics _metrics;
     private readonly bool _sharedCluster;
     private readonly ILogger _logger;
-    private readonly ConcurrentDictionary<string, RefusalLogThrottle> _logThrottles = new(StringComparer.Ordinal);
+    private readonly LogThrottle<string> _refusalLog;
 
     /// <param name="authority">The cluster CA, registered by <c>UseKeylessTls</c>; null without mutual TLS.</param>
     public GrainCallAuthorization(LocalCallSecret local, EdgeMetrics metrics, IOptions<EdgeOptions> options, TimeProvider time,
@@ -35,6 +34,10 @@ public sealed partial class GrainCallAuthorization : IIncomingGrainCallFilter
         _local = local;
         _metrics = metrics;
         _logger = logger;
+        // Per interface, the first refusal in 10 s in full, then one line with the count: anyone who reaches the
+        // gateway can trigger refusals at will.
+        _refusalLog = new LogThrottle<string>(TimeSpan.FromSeconds(10), firstInFull: 1, maxKeys: 64, overflowKey: "other interfaces",
+            (grainInterface, count) => LogRefusedSummary(logger, count, grainInterface), time);
         var o = options.Value;
         _sharedCluster = o.SharedCluster;
         if (authority is not null)
@@ -54,9 +57,7 @@ public sealed partial class GrainCallAuthorization : IIncomingGrainCallFilter
         {
             var grainInterface = context.InterfaceType.ToString();
             _metrics.GrainCallRefused(grainInterface, refusal.Reason);
-            // One line per interface per 10 s: anyone who reaches the gateway can trigger refusals at will.
-            if (_logThrottles.GetOrAdd(grainInterface, _ => new RefusalLogThrottle(TimeSpan.FromSeconds(10))).ShouldLog(out var suppressed))
-                LogRefused(grainInterface, context.MethodName, refusal.Problem, suppressed);
+            if (_refusalLog.ShouldLog(grainInterface)) LogRefused(grainInterface, context.MethodName, refusal.Problem);
             throw new UnauthorizedAccessException($"{grainInterface}.{context.MethodName} refused: {refusal.Problem}");
         }
         await context.Invoke();
@@ -85,8 +86,13 @@ public sealed partial class GrainCallAuthorization : IIncomingGrainCallFilter
         return permitted ? null : ("role", $"{caller} may not call it (allowed: {allowed}{(caller.Role == SiloIdentity.OnPremRole ? ", own tenant, single-organization mode only" : "")})");
     }
 
-    [LoggerMessage(EventId = 3801, Level = LogLevel.Warning, Message = "Refused a call to {Interface}.{Method}: {Problem}; {Suppressed} more refused since the last such line")]
-    private partial void LogRefused(string @interface, string method, string problem, long suppressed);
+    public void Dispose() => _refusalLog.Dispose();
+
+    [LoggerMessage(EventId = 3801, Level = LogLevel.Warning, Message = "Refused a call to {Interface}.{Method}: {Problem}; more refusals of it are counted in one line per 10 s")]
+    private partial void LogRefused(string @interface, string method, string problem);
+
+    [LoggerMessage(EventId = 3803, Level = LogLevel.Warning, Message = "... and {Count} more calls to {Interface} refused in the last 10 s")]
+    private static partial void LogRefusedSummary(ILogger logger, long count, string @interface);
 }
 
 /// <summary>Says at start when grain calls cannot be authorized, so an operator does not take an open cluster for a closed one.</summary>

@@ -1,3 +1,4 @@
+using KeylessOrleans.Cluster.Diagnostics;
 using KeylessOrleans.Edge.CallAccess;
 using KeylessOrleans.Edge.Diagnostics;
 using KeylessOrleans.Edge.Hosting;
@@ -19,9 +20,13 @@ public sealed partial class HandshakeGrainGateway(
     LocalCallSecret local,
     EdgeMetrics metrics,
     IOptions<EdgeOptions> options,
-    ILogger<HandshakeGrainGateway> logger) : IKeyOperationGateway
+    TimeProvider time,
+    ILogger<HandshakeGrainGateway> logger) : IKeyOperationGateway, IDisposable
 {
-    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, RefusalLogThrottle> _shedLogs = new(StringComparer.Ordinal);
+    // Per tenant, the first shed call in 10 s in full, then one line with the count: a shedding edge is under
+    // pressure and must not also flood its log.
+    private readonly LogThrottle<string> _shedLog = new(TimeSpan.FromSeconds(10), firstInFull: 1, maxKeys: 256, overflowKey: "(other tenants)",
+        (tenant, count) => LogShedSummary(logger, count, tenant), time);
 
     private IHandshakeGrain Grain => grains.GetGrain<IHandshakeGrain>(0);
 
@@ -67,13 +72,16 @@ public sealed partial class HandshakeGrainGateway(
     private KeyOperationResult Shed(KeyCall call, string operation)
     {
         metrics.RecordKeyCall(call.Tenant, operation, KeyOperationStatus.Overloaded, TimeSpan.Zero);
-        // One line per tenant per 10 s: a shedding edge is under pressure and must not also flood its log.
-        if (_shedLogs.GetOrAdd(call.Tenant, _ => new RefusalLogThrottle(TimeSpan.FromSeconds(10))).ShouldLog(out var suppressed))
-            LogShed(call.Tenant, bulkhead.LimitPerTenant, suppressed);
+        if (_shedLog.ShouldLog(call.Tenant)) LogShed(call.Tenant, bulkhead.LimitPerTenant);
         return KeyOperationResult.Failure(KeyOperationStatus.Overloaded,
             $"tenant {call.Tenant} already has {bulkhead.LimitPerTenant} key calls in flight on this edge");
     }
 
-    [LoggerMessage(EventId = 3002, Level = LogLevel.Warning, Message = "Shedding key calls of tenant {Tenant}: its {Limit} key calls in flight on this edge are all waiting (Keyless:Edge:MaxKeyCallsPerTenant); {Suppressed} more shed since the last such line")]
-    private partial void LogShed(string tenant, int limit, long suppressed);
+    public void Dispose() => _shedLog.Dispose();
+
+    [LoggerMessage(EventId = 3002, Level = LogLevel.Warning, Message = "Shedding key calls of tenant {Tenant}: its {Limit} key calls in flight on this edge are all waiting (Keyless:Edge:MaxKeyCallsPerTenant); more are counted in one line per 10 s")]
+    private partial void LogShed(string tenant, int limit);
+
+    [LoggerMessage(EventId = 3006, Level = LogLevel.Warning, Message = "... and {Count} more key calls of tenant {Tenant} shed in the last 10 s")]
+    private static partial void LogShedSummary(ILogger logger, long count, string tenant);
 }

@@ -115,6 +115,22 @@ public sealed class EdgeOptions
     /// </summary>
     public int MaxConnectionsPerClientAddress { get; set; } = 256;
 
+    /// <summary>
+    /// Failed handshakes alike (same reason, tenant and client network: IPv4 /24, IPv6 /64) logged in full per
+    /// <see cref="FailedHandshakeLogWindow"/>; the rest get one summary line per window with their exact count.
+    /// </summary>
+    public int FailedHandshakeLogFirstInFull { get; set; } = 5;
+
+    /// <summary>The window of the failed-handshake log: summaries are written at its end.</summary>
+    public TimeSpan FailedHandshakeLogWindow { get; set; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>
+    /// Distinct (reason, tenant, client network) kept per window; failures of any further one are logged together.
+    /// With <see cref="FailedHandshakeLogFirstInFull"/> it bounds the lines per window, whatever the rate of failures:
+    /// (this + 1) × (first in full + 1).
+    /// </summary>
+    public int FailedHandshakeLogMaxKeys { get; set; } = 100;
+
     /// <summary>How long to wait for a TCP connection to the origin.</summary>
     public TimeSpan OriginConnectTimeout { get; set; } = TimeSpan.FromSeconds(5);
 
@@ -212,6 +228,10 @@ internal sealed class EdgeOptionsValidator : IValidateOptions<EdgeOptions>
         Require(o.MaxConnections >= 1, "Keyless:Edge:MaxConnections must be at least 1");
         Require(o.MaxConnectionsPerClientAddress >= 1, "Keyless:Edge:MaxConnectionsPerClientAddress must be at least 1");
         Require(o.OriginConnectTimeout > TimeSpan.Zero, "Keyless:Edge:OriginConnectTimeout must be positive");
+        Require(o.FailedHandshakeLogFirstInFull is >= 0 and <= 1000, "Keyless:Edge:FailedHandshakeLogFirstInFull must be 0–1000");
+        Require(o.FailedHandshakeLogWindow >= TimeSpan.FromSeconds(1) && o.FailedHandshakeLogWindow <= TimeSpan.FromHours(1),
+            "Keyless:Edge:FailedHandshakeLogWindow must be 1 s–1 h");
+        Require(o.FailedHandshakeLogMaxKeys is >= 0 and <= 100_000, "Keyless:Edge:FailedHandshakeLogMaxKeys must be 0–100000");
         Require(o.SessionCacheSize >= 0, "Keyless:Edge:SessionCacheSize must not be negative");
         Require(o.SessionLifetime >= TimeSpan.Zero, "Keyless:Edge:SessionLifetime must not be negative");
         Require(o.SessionTicketKeyRefresh > TimeSpan.Zero && o.SessionTicketKeyRefresh * 2 <= o.SessionTicketKeyRotation,

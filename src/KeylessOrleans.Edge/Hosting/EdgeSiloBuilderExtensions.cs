@@ -87,6 +87,7 @@ public static class EdgeSiloBuilderExtensions
             var o = sp.GetRequiredService<IOptions<EdgeOptions>>().Value;
             return sp.GetRequiredService<EdgeMetrics>().Observe(new HandshakeWorkerPool(o.HandshakeThreads, o.HandshakeQueueLength));
         });
+        services.TryAddSingleton<FailedHandshakeLog>();
         services.TryAddSingleton<EdgeListener>();
         services.AddHostedService(sp => sp.GetRequiredService<EdgeListener>());
         services.AddHealthChecks().AddCheck<EdgeReadinessCheck>(EdgeReadinessCheck.Name, tags: [HealthTags.Ready]);

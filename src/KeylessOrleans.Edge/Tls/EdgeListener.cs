@@ -1,5 +1,6 @@
 using System.Net;
 using System.Net.Sockets;
+using KeylessOrleans.Cluster.Diagnostics;
 using KeylessOrleans.Edge.Diagnostics;
 using KeylessOrleans.Edge.Hosting;
 using Microsoft.Extensions.Hosting;
@@ -14,12 +15,16 @@ public sealed partial class EdgeListener(
     HandshakeWorkerPool pool,
     IOptions<EdgeOptions> options,
     EdgeMetrics metrics,
+    FailedHandshakeLog failures,
+    TimeProvider time,
     ILoggerFactory loggers) : BackgroundService
 {
     private readonly TaskCompletionSource<IPEndPoint> _bound = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly ILogger _logger = loggers.CreateLogger<EdgeListener>();
     private readonly ClientAddressLimiter _perAddress = new(options.Value.MaxConnectionsPerClientAddress);
-    private readonly RefusalLogThrottle _refusalLog = new(TimeSpan.FromMinutes(1));
+    // Per reason, the first refusal a minute in full and then one line with the count: a flood of refusals must not
+    // become a flood of log lines.
+    private readonly LogThrottle<string> _refusalLog = RefusalLog(loggers.CreateLogger<EdgeListener>(), time);
     private int _open;
 
     /// <summary>The address the listener is bound to, once it is.</summary>
@@ -102,13 +107,29 @@ public sealed partial class EdgeListener(
         }
     }
 
-    /// <summary>Closes a connection at once. The log line is throttled: a flood of refusals must not become a flood of logs.</summary>
+    /// <summary>Closes a connection at once; the metric counts every refusal, the log only the first of each minute.</summary>
     private void Refuse(Socket client, string reason, IPAddress address, int limit)
     {
         metrics.ConnectionRefused(reason);
         client.Dispose();
-        if (_refusalLog.ShouldLog(out var suppressed))
-            LogConnectionsRefused(address.ToString(), reason, limit, suppressed);
+        if (_refusalLog.ShouldLog(reason)) LogConnectionsRefused(address.ToString(), reason, limit);
+    }
+
+    private static LogThrottle<string> RefusalLog(ILogger logger, TimeProvider time) =>
+        new(TimeSpan.FromMinutes(1), firstInFull: 1, maxKeys: 8, overflowKey: "other", (reason, count) => LogConnectionsRefusedSummary(logger, count, reason), time);
+
+    /// <summary>Once the listener is closed no connection comes: the summaries of failures so far are written now.</summary>
+    public override async Task StopAsync(CancellationToken cancellationToken)
+    {
+        await base.StopAsync(cancellationToken);
+        _refusalLog.Flush();
+        failures.Flush();
+    }
+
+    public override void Dispose()
+    {
+        _refusalLog.Dispose();
+        base.Dispose();
     }
 
     private async Task ServeAsync(Socket client, IPAddress address, EdgeOptions settings, ILogger connectionLogger, CancellationToken stoppingToken)
@@ -117,7 +138,7 @@ public sealed partial class EdgeListener(
         {
             await Task.Yield(); // off the accept loop
             client.NoDelay = true;
-            await new TlsConnection(client, context, pool, settings, metrics, connectionLogger).RunAsync(stoppingToken);
+            await new TlsConnection(client, context, pool, settings, metrics, failures, connectionLogger).RunAsync(stoppingToken);
         }
         catch (Exception e)
         {
@@ -144,6 +165,9 @@ public sealed partial class EdgeListener(
     [LoggerMessage(EventId = 3305, Level = LogLevel.Warning, Message = "Keyless:Edge:MaxConnections {Configured} lowered to {Budget}: the process's open-file limit (ulimit -n) cannot hold more (raise LimitNOFILE to allow more)")]
     private partial void LogConnectionsLimitedByFiles(int configured, int budget);
 
-    [LoggerMessage(EventId = 3304, Level = LogLevel.Warning, Message = "Refused a connection from {Client}: {Reason} (limit {Limit}); {Suppressed} more refusals since the last such line")]
-    private partial void LogConnectionsRefused(string client, string reason, int limit, long suppressed);
+    [LoggerMessage(EventId = 3304, Level = LogLevel.Warning, Message = "Refused a connection from {Client}: {Reason} (limit {Limit}); more such refusals are counted in one line a minute")]
+    private partial void LogConnectionsRefused(string client, string reason, int limit);
+
+    [LoggerMessage(EventId = 3306, Level = LogLevel.Warning, Message = "... and {Count} more connections refused ({Reason}) in the last minute")]
+    private static partial void LogConnectionsRefusedSummary(ILogger logger, long count, string reason);
 }

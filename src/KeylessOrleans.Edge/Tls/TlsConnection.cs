@@ -21,6 +21,7 @@ public sealed partial class TlsConnection(
     HandshakeWorkerPool pool,
     EdgeOptions options,
     EdgeMetrics metrics,
+    FailedHandshakeLog failures,
     ILogger logger)
 {
     private const int BufferSize = 32 * 1024;
@@ -49,8 +50,8 @@ public sealed partial class TlsConnection(
                 metrics.RecordHandshake(Facts.Route?.TenantName, Facts.Version, Facts.Resumed, outcome, Stopwatch.GetElapsedTime(started), Facts.Delegated, Facts.Group);
                 if (outcome != "ok")
                 {
-                    // One line per failed handshake, named values only (JSON logs make them fields): never key material.
-                    LogHandshakeFailed(_clientEndPoint.Address.ToString(), Facts.ServerName, Facts.Route?.TenantName ?? "-", Facts.Group ?? "-", outcome, Facts.AlertSent, Facts.KeyFailureDetail);
+                    // Named values only (JSON logs make them fields), never key material; bounded per client network.
+                    failures.Failed(_clientEndPoint.Address, Facts.ServerName, Facts.Route?.TenantName ?? "-", Facts.Group ?? "-", outcome, Facts.AlertSent, Facts.KeyFailureDetail);
                     return;
                 }
                 await ForwardAsync(stopping);
@@ -406,9 +407,6 @@ public sealed partial class TlsConnection(
             _sentToClient += count;
         }
     }
-
-    [LoggerMessage(EventId = 3201, Level = LogLevel.Information, Message = "Handshake from {Client} for {ServerName} (tenant {Tenant}, group {Group}) failed: {Reason} (alert sent: {Alert}; key server: {KeyDetail})")]
-    private partial void LogHandshakeFailed(string client, string? serverName, string tenant, string group, string reason, string? alert, string? keyDetail);
 
     [LoggerMessage(EventId = 3202, Level = LogLevel.Warning, Message = "Origin {OriginHost}:{OriginPort} of tenant {Tenant} unreachable ({Error}); closed the client connection")]
     private partial void LogOriginUnreachable(string tenant, string originHost, int originPort, string error);

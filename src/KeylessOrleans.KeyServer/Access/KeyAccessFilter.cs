@@ -1,4 +1,4 @@
-using System.Collections.Concurrent;
+using KeylessOrleans.Cluster.Diagnostics;
 using KeylessOrleans.KeyServer.Audit;
 using KeylessOrleans.KeyServer.Diagnostics;
 using KeylessOrleans.Keys;
@@ -13,10 +13,14 @@ namespace KeylessOrleans.KeyServer.Access;
 /// and no key is touched. Membership in the cluster is not authorization: any silo can send a grain call here.
 /// </summary>
 public sealed partial class KeyAccessFilter(KeyAccessGuard guard, AuditLog audit, KeyServerMetrics metrics, TimeProvider time, ILogger<KeyAccessFilter> logger)
-    : IIncomingGrainCallFilter
+    : IIncomingGrainCallFilter, IDisposable
 {
     private static readonly AsyncLocal<string?> CurrentEdge = new();
-    private readonly ConcurrentDictionary<(string Reason, string Edge), long> _lastLogged = new();
+
+    // Per reason and edge, the first refusal in 10 s in full, then one line with the count: a flood of forged
+    // requests must not become a flood of log lines (nor of remembered edges: past 1,000 they are counted together).
+    private readonly LogThrottle<(string Reason, string Edge)> _refusalLog = new(TimeSpan.FromSeconds(10), firstInFull: 1, maxKeys: 1000,
+        overflowKey: ("*", "(other edges)"), (key, count) => LogRefusedSummary(logger, count, key.Reason, key.Edge), time);
 
     /// <summary>The edge the current key operation was authorized for (authenticated when edge proofs are on).</summary>
     public static string? AuthorizedEdge => CurrentEdge.Value;
@@ -88,17 +92,16 @@ public sealed partial class KeyAccessFilter(KeyAccessGuard guard, AuditLog audit
         _ => [],
     };
 
-    /// <summary>One line per reason and edge per 10 s: a flood of forged requests must not become a flood of log lines.</summary>
     private void LogThrottled(string reason, string edge, string detail)
     {
-        var now = time.GetTimestamp();
-        var key = (reason, edge);
-        if (_lastLogged.TryGetValue(key, out var last) && time.GetElapsedTime(last, now) < TimeSpan.FromSeconds(10)) return;
-        if (_lastLogged.Count > 10_000) _lastLogged.Clear();
-        _lastLogged[key] = now;
-        LogRefused(reason, edge, detail);
+        if (_refusalLog.ShouldLog((reason, edge))) LogRefused(reason, edge, detail);
     }
+
+    public void Dispose() => _refusalLog.Dispose();
 
     [LoggerMessage(EventId = 1301, Level = LogLevel.Warning, Message = "Refused a key request ({Reason}) from edge {Edge}: {Detail}")]
     private partial void LogRefused(string reason, string edge, string detail);
+
+    [LoggerMessage(EventId = 1303, Level = LogLevel.Warning, Message = "... and {Count} more key requests ({Reason}) from edge {Edge} refused in the last 10 s")]
+    private static partial void LogRefusedSummary(ILogger logger, long count, string reason, string edge);
 }

@@ -3,6 +3,7 @@ using System.Net.Sockets;
 using System.Security.Cryptography;
 using System.Text;
 using System.Threading.Channels;
+using KeylessOrleans.Cluster.Diagnostics;
 using KeylessOrleans.KeyServer.Diagnostics;
 using KeylessOrleans.KeyServer.Hosting;
 using KeylessOrleans.Keys;
@@ -60,8 +61,7 @@ public sealed partial class AuditLog : IAsyncDisposable, IDisposable
     private volatile bool _failing;
     private volatile bool _writerStopped;
     private bool _shipFailing;
-    private long _lastWithheldLog; // Environment.TickCount64 of the last warning, 0 before the first
-    private int _withheldSinceLog;
+    private readonly LogThrottle<string> _withheldLog;
     private readonly TimeProvider _time;
     private AuditCheckpoint? _lastHandled;
     private int _rotationsSeen;
@@ -79,6 +79,10 @@ public sealed partial class AuditLog : IAsyncDisposable, IDisposable
         _replica = keyServer.Replica;
         _metrics = metrics;
         _logger = logger;
+        // Per reason, the first withheld operation a second in full, then one line with the count: a failing disk
+        // under load must not also flood the log.
+        _withheldLog = new LogThrottle<string>(TimeSpan.FromSeconds(1), firstInFull: 1, maxKeys: 16, overflowKey: "other",
+            (reason, count) => LogWithheldSummary(logger, count, reason), _time);
         if (!_settings.Enabled)
         {
             LogDisabled();
@@ -196,11 +200,7 @@ public sealed partial class AuditLog : IAsyncDisposable, IDisposable
     private void Withheld(string reason, AuditRecord record)
     {
         _metrics.Withheld(reason);
-        Interlocked.Increment(ref _withheldSinceLog);
-        var now = Environment.TickCount64;
-        var last = Interlocked.Read(ref _lastWithheldLog);
-        if ((last == 0 || now - last >= 1000) && Interlocked.CompareExchange(ref _lastWithheldLog, now, last) == last)
-            LogWithheld(Interlocked.Exchange(ref _withheldSinceLog, 0), reason, record.Operation, record.KeyId, record.Edge);
+        if (_withheldLog.ShouldLog(reason)) LogWithheld(reason, record.Operation, record.KeyId, record.Edge);
     }
 
     /// <summary>
@@ -505,6 +505,7 @@ public sealed partial class AuditLog : IAsyncDisposable, IDisposable
         }
         if (_writer.IsCompleted) _file?.Dispose();
         _shipper?.Dispose();
+        _withheldLog.Dispose();
     }
 
     public void Dispose() => DisposeAsync().AsTask().GetAwaiter().GetResult();
@@ -527,8 +528,11 @@ public sealed partial class AuditLog : IAsyncDisposable, IDisposable
     [LoggerMessage(EventId = 1206, Level = LogLevel.Warning, Message = "Audit log {Path} is written again")]
     private partial void LogRecovered(string path);
 
-    [LoggerMessage(EventId = 1207, Level = LogLevel.Error, Message = "{Count} audit record(s) not kept in the last second ({Reason}), key operations' output withheld; latest {Operation} on key {KeyId} from edge {Edge}")]
-    private partial void LogWithheld(int count, string reason, string operation, string keyId, string edge);
+    [LoggerMessage(EventId = 1207, Level = LogLevel.Error, Message = "An audit record was not kept ({Reason}), the key operation's output withheld: {Operation} on key {KeyId} from edge {Edge}; more are counted in one line a second")]
+    private partial void LogWithheld(string reason, string operation, string keyId, string edge);
+
+    [LoggerMessage(EventId = 1223, Level = LogLevel.Error, Message = "... and {Count} more audit records not kept ({Reason}) in the last second, their operations' output withheld")]
+    private static partial void LogWithheldSummary(ILogger logger, long count, string reason);
 
     [LoggerMessage(EventId = 1208, Level = LogLevel.Error, Message = "Audit log {Path}: the state file cannot be written ({Problem}); a start will not notice a tail cut off after the last saved checkpoint")]
     private partial void LogStateFailed(string path, string problem);
