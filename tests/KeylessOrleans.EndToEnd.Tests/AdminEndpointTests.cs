@@ -105,7 +105,7 @@ public sealed class AdminEndpointTests : IDisposable
     }
 
     [Fact]
-    public async Task Json_logs_are_one_object_per_line_with_one_line_per_failed_handshake_and_its_reason()
+    public async Task Json_logs_are_one_object_per_line_and_name_each_of_the_first_failed_handshakes_with_its_reason()
     {
         var httpsPort = KeylessProcess.FreePort();
         var caFile = _files.Write("ca.pem", PemEncoding.WriteString("CERTIFICATE", _ca.Certificate.RawData));
