@@ -88,6 +88,13 @@ public sealed partial class DemoCommandTests : IDisposable
         await demo.WaitForLineAsync("handshakes for demo.localhost succeed again", TimeSpan.FromSeconds(30));
         Assert.False(demo.HasExited);
         Assert.False(KeylessProcess.IsRunning(keyServer));
+
+        // Exiting again soon after a restart is a crash loop: the wait doubles.
+        KeylessProcess.Kill(int.Parse(KeyServerPid().Match(restarted).Groups[1].Value));
+        await demo.WaitForLineAsync("restarting in 2 s", TimeSpan.FromSeconds(30));
+        Assert.True(await Poll.UntilAsync(() => Task.FromResult(demo.Output.Split('\n').Count(l => l.Contains("succeed again")) == 2), TimeSpan.FromSeconds(90)),
+            $"not served again after the second restart:\n{demo.Output}");
+        Assert.False(demo.HasExited);
         AssertNoOrleansNotes(demo.Output);
     }
 
