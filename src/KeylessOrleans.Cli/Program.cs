@@ -1,5 +1,8 @@
 using System.CommandLine;
 using KeylessOrleans.Cli.Commands;
+using KeylessOrleans.Cli.Demo;
+
+ParentWatch.FollowDemo(); // a child of `keyless demo` ends with it
 
 var root = new RootCommand("KeylessOrleans: TLS at the edge, private keys on the tenant's own servers.")
 {

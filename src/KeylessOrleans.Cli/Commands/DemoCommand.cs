@@ -45,11 +45,25 @@ internal static class DemoCommand
         return command;
     }
 
+    /// <summary>
+    /// Runs until Ctrl-C, SIGTERM, or the end of the process that started the demo. A key server that exits after
+    /// start-up is restarted with <see cref="RestartBackoff"/> while the edge keeps answering its tenant's handshakes
+    /// with internal_error, so an outage and the recovery can be watched; the edge or the origin exiting, or any
+    /// child exiting during start-up (a setup problem), stops the demo. The children end with the demo in every case
+    /// (<see cref="ParentWatch"/>).
+    /// </summary>
     private static async Task<int> RunAsync(int httpsPort, string dataDirectory, int siloPort, int gatewayPort, int? adminPort, int? keyServerGatewayPort)
     {
         using var stop = new CancellationTokenSource();
         using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, c => { c.Cancel = true; stop.Cancel(); });
         using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, c => { c.Cancel = true; stop.Cancel(); });
+        var starter = ParentWatch.Parent;
+        var starterGone = ParentWatch.WaitUntilGoneAsync(starter, stop.Token).ContinueWith(watch =>
+        {
+            if (!watch.IsCompletedSuccessfully) return;
+            Console.Error.WriteLine($"demo: the process that started the demo (pid {starter}) is gone; stopping");
+            stop.Cancel();
+        }, TaskScheduler.Default);
 
         var files = new DemoFiles(dataDirectory);
         Console.WriteLine(files.EnsureKeys()
@@ -71,8 +85,14 @@ internal static class DemoCommand
         files.WriteTenants(originPort, keyServerGateway);
         string[] Identity(string folder, string authority) =>
             ["--tls-cert", Path.Combine(folder, "cert.pem"), "--tls-key", Path.Combine(folder, "key.pem"), "--tls-ca", authority];
+        // The tenant's own cluster: its key server, certified by the tenant's CA; edges reach its gateway as clients.
+        // A restart uses the same ports: the edge knows the gateway from the tenants file.
+        ChildProcess StartKeyServer() => ChildProcess.Start("keyserver", ["keyserver", "--tenant", DemoFiles.Tenant, "--keys", files.KeyDirectory,
+            "--audit-log", files.AuditLogFile, "--silo-port", $"{siloPort + 1}", "--gateway-port", $"{keyServerGateway}", "--admin-port", $"{keyServerAdmin}",
+            "--edge-ca", files.KeyServerEdgeCaFile, .. Identity(files.KeyServerIdentity, Path.Combine(files.TenantCaFolder, "ca.pem"))]);
 
         var children = new List<ChildProcess>();
+        CancellationTokenSource? recovery = null;
         try
         {
             children.Add(ChildProcess.Start("origin", "origin", "--listen", $"127.0.0.1:{originPort}"));
@@ -80,10 +100,8 @@ internal static class DemoCommand
             children.Add(ChildProcess.Start("edge", ["edge", "--https-port", $"{httpsPort}", "--silo-port", $"{siloPort}",
                 "--gateway-port", $"{gatewayPort}", "--tenants", files.TenantsFile, "--registry-dir", files.RegistryDirectory, "--edge-id", "demo-edge", "--admin-port", $"{edgeAdmin}",
                 .. Identity(files.EdgeIdentity, Path.Combine(files.OperatorCaFolder, "ca.pem"))]));
-            // The tenant's own cluster: its key server, certified by the tenant's CA; edges reach its gateway as clients.
-            children.Add(ChildProcess.Start("keyserver", ["keyserver", "--tenant", DemoFiles.Tenant, "--keys", files.KeyDirectory,
-                "--audit-log", files.AuditLogFile, "--silo-port", $"{siloPort + 1}", "--gateway-port", $"{keyServerGateway}", "--admin-port", $"{keyServerAdmin}",
-                "--edge-ca", files.KeyServerEdgeCaFile, .. Identity(files.KeyServerIdentity, Path.Combine(files.TenantCaFolder, "ca.pem"))]));
+            children.Add(StartKeyServer());
+            const int KeyServer = 2;
 
             var anyExited = Task.WhenAny(children.Select(c => c.Exited));
             var ready = WaitUntilServingAsync(httpsPort, files.CaFile, stop.Token);
@@ -99,31 +117,63 @@ internal static class DemoCommand
             }
 
             Console.WriteLine();
-            Console.WriteLine($"KeylessOrleans demo ready: https://{DemoFiles.HostName}:{httpsPort}/  (edge pid {children[1].Id}, key server pid {children[2].Id})");
+            Console.WriteLine($"KeylessOrleans demo ready: https://{DemoFiles.HostName}:{httpsPort}/  (edge pid {children[1].Id}, key server pid {children[KeyServer].Id})");
             Console.WriteLine($"  curl --cacert {files.CaFile} --resolve {DemoFiles.HostName}:{httpsPort}:127.0.0.1 https://{DemoFiles.HostName}:{httpsPort}/");
             Console.WriteLine($"The registry (tenants, registered keys) is kept in {files.RegistryDirectory} and outlives the edge.");
             Console.WriteLine($"Key operations are recorded in {files.AuditLogFile} (check it: keyless audit verify {files.AuditLogFile}).");
             Console.WriteLine($"The key server is a cluster of its own (gateway 127.0.0.1:{keyServerGateway}); the edge reaches it as a client over mutual TLS.");
             Console.WriteLine($"  metrics and health: edge http://127.0.0.1:{edgeAdmin}/metrics (/healthz, /readyz), key server http://127.0.0.1:{keyServerAdmin}/metrics");
+            Console.WriteLine($"Try an outage: kill -9 {children[KeyServer].Id} (the key server); the demo restarts it.");
             Console.WriteLine("Ctrl-C stops everything.");
             Console.WriteLine();
 
-            var ended = await Task.WhenAny(anyExited, Task.Delay(Timeout.Infinite, stop.Token).ContinueWith(_ => { }, TaskScheduler.Default));
-            if (ended == anyExited && !stop.IsCancellationRequested)
+            var edgeOrOrigin = Task.WhenAny(children[0].Exited, children[1].Exited);
+            var stopped = Task.Delay(Timeout.Infinite, stop.Token).ContinueWith(_ => { }, TaskScheduler.Default);
+            var backoff = new RestartBackoff();
+            while (true)
             {
-                var dead = children.First(c => c.Exited.IsCompleted);
-                await Console.Error.WriteLineAsync($"demo: the {dead.Name} process exited with code {dead.ExitCode}; stopping");
-                return 1;
+                var keyServer = children[KeyServer];
+                var ended = await Task.WhenAny(edgeOrOrigin, keyServer.Exited, stopped);
+                if (stop.IsCancellationRequested) return 0;
+                if (ended == edgeOrOrigin)
+                {
+                    var dead = children.First(c => c.Exited.IsCompleted);
+                    await Console.Error.WriteLineAsync($"demo: the {dead.Name} process exited with code {dead.ExitCode}; stopping");
+                    return 1;
+                }
+
+                recovery?.Cancel();
+                recovery?.Dispose();
+                recovery = null;
+                var wait = backoff.Next(keyServer.Age);
+                Console.WriteLine($"demo: key server exited (code {keyServer.ExitCode}): handshakes for {DemoFiles.HostName} get internal_error until it is back; restarting in {wait.TotalSeconds:0} s");
+                await keyServer.DisposeAsync();
+                await Task.Delay(wait, stop.Token).ContinueWith(_ => { }, TaskScheduler.Default);
+                if (stop.IsCancellationRequested) return 0;
+                children[KeyServer] = StartKeyServer();
+                Console.WriteLine($"demo: key server restarted (pid {children[KeyServer].Id})");
+                recovery = CancellationTokenSource.CreateLinkedTokenSource(stop.Token);
+                _ = AnnounceRecoveryAsync(httpsPort, files.CaFile, recovery.Token);
             }
-            return 0;
         }
         finally
         {
             Console.WriteLine("demo: stopping");
+            recovery?.Cancel();
+            await stop.CancelAsync(); // ends the watch on the starter
+            await starterGone;
             // Key server first, then the edge, then the origin.
             for (var i = children.Count - 1; i >= 0; i--) await children[i].DisposeAsync();
+            recovery?.Dispose();
             Console.WriteLine("demo: stopped");
         }
+    }
+
+    /// <summary>Says so once the edge serves the demo host again after a key server restart.</summary>
+    private static async Task AnnounceRecoveryAsync(int httpsPort, string caFile, CancellationToken cancellationToken)
+    {
+        if (await WaitUntilServingAsync(httpsPort, caFile, cancellationToken))
+            Console.WriteLine($"demo: the key server is back: handshakes for {DemoFiles.HostName} succeed again");
     }
 
     /// <summary>True once a TLS 1.3 request to the demo host through the edge returns 200.</summary>
