@@ -80,6 +80,9 @@ internal sealed class AuditFile : IDisposable
     /// <summary>Files rotated away from since opening: the writer's cue to compress and apply retention.</summary>
     public int Rotations { get; private set; }
 
+    /// <summary>Bytes written and fsynced since opening, in every file (records, checkpoints, chain lines), before compression.</summary>
+    public long BytesWritten { get; private set; }
+
     /// <summary>The sequence number of the last checkpoint line shipped to every destination (kept in the state file).</summary>
     public long Shipped { get; set; }
 
@@ -368,6 +371,7 @@ internal sealed class AuditFile : IDisposable
         {
             stream.Write(_batch.WrittenSpan);
             stream.Flush(flushToDisk: true);
+            BytesWritten += _batch.WrittenCount;
             File.Move(next, Path);
         }
         catch
@@ -453,6 +457,7 @@ internal sealed class AuditFile : IDisposable
             // fsync(2) before anyone is told: after a failed one Linux may already have dropped the pages, so the
             // batch counts as not written and is cut off before the next write.
             _stream.Flush(flushToDisk: true);
+            BytesWritten += _batch.WrittenCount;
         }
         catch
         {

@@ -65,6 +65,7 @@ public sealed partial class AuditLog : IAsyncDisposable, IDisposable
     private readonly TimeProvider _time;
     private AuditCheckpoint? _lastHandled;
     private int _rotationsSeen;
+    private long _bytesSeen;
     private int _maintaining; // 1 while a compression and retention pass runs
     private volatile bool _maintainAgain;
     private Task _maintenance = Task.CompletedTask;
@@ -309,6 +310,12 @@ public sealed partial class AuditLog : IAsyncDisposable, IDisposable
         }
         foreach (var pending in batch) pending.Durable?.TrySetResult(durable);
         batch.Clear();
+        // Counted even when the batch failed: a rotation before it may have written the next file's first lines.
+        if (file.BytesWritten != _bytesSeen)
+        {
+            _metrics.BytesWritten(file.BytesWritten - _bytesSeen);
+            _bytesSeen = file.BytesWritten;
+        }
         var rotated = file.Rotations != _rotationsSeen;
         if (rotated)
         {

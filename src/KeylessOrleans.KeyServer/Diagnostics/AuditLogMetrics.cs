@@ -7,6 +7,7 @@ public sealed class AuditLogMetrics : IDisposable
 {
     private readonly Meter _meter;
     private readonly Counter<long> _written;
+    private readonly Counter<long> _bytes;
     private readonly Counter<long> _withheld;
     private readonly Counter<long> _writeErrors;
     private readonly Counter<long> _checkpoints;
@@ -21,6 +22,8 @@ public sealed class AuditLogMetrics : IDisposable
     {
         _meter = meterFactory.Create(KeyServerMetrics.MeterName);
         _written = _meter.CreateCounter<long>("keyless.keyserver.audit.records", description: "Audit records written to the file and fsynced");
+        _bytes = _meter.CreateCounter<long>("keyless.keyserver.audit.bytes", unit: "By",
+            description: "Bytes written to the audit log's files and fsynced (records, checkpoints, chain lines), before compression: what the disk has to take");
         _withheld = _meter.CreateCounter<long>("keyless.keyserver.audit.withheld",
             description: "Audit records not kept, by reason (queue_full, write_failed, closed, writer_stopped): key operations answered AuditFailed without output, or refusals and events not recorded");
         _writeErrors = _meter.CreateCounter<long>("keyless.keyserver.audit.write_errors", description: "Failed writes or fsyncs of the audit log or its state file");
@@ -35,6 +38,8 @@ public sealed class AuditLogMetrics : IDisposable
     }
 
     public void Written(int records) => _written.Add(records);
+
+    public void BytesWritten(long bytes) => _bytes.Add(bytes);
 
     public void Withheld(string reason) => _withheld.Add(1, new KeyValuePair<string, object?>("reason", reason));
 

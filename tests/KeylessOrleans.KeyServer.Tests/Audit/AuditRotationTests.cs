@@ -99,6 +99,35 @@ public sealed class AuditRotationTests : IDisposable
     }
 
     [Fact]
+    public async Task The_bytes_written_metric_adds_up_to_every_file_of_the_chain_before_compression()
+    {
+        var counted = 0L;
+        using var listener = new MeterListener();
+        listener.InstrumentPublished = (instrument, l) =>
+        {
+            if (instrument.Name == "keyless.keyserver.audit.bytes" && _meters.Owns(instrument.Meter)) l.EnableMeasurementEvents(instrument);
+        };
+        listener.SetMeasurementEventCallback<long>((_, value, _, _) => Interlocked.Add(ref counted, value));
+        listener.Start();
+
+        await using (var log = Open(o => o.RotateBytes = 2048)) await AppendAsync(log, 60);
+        Assert.True(await Poll.UntilAsync(() => Task.FromResult(AuditLogFiles.Rotated(LogPath).All(f => f.Compressed)), TimeSpan.FromSeconds(20)),
+            "rotated files were not compressed");
+
+        var chain = AuditLogFiles.Chain(LogPath);
+        Assert.True(chain.Count >= 4, $"{chain.Count} files");
+        var onDisk = chain.Sum(f =>
+        {
+            using var plain = AuditLogFiles.OpenRead(f);
+            var length = 0L;
+            var buffer = new byte[8192];
+            for (int n; (n = plain.Read(buffer)) > 0;) length += n;
+            return length;
+        });
+        Assert.Equal(onDisk, Interlocked.Read(ref counted));
+    }
+
+    [Fact]
     public async Task A_file_missing_from_the_middle_or_edited_breaks_the_walk_there()
     {
         await using (var log = Open(o => (o.RotateBytes, o.Compress) = (2048, false))) await AppendAsync(log, 40);
