@@ -1,0 +1,110 @@
+using System.Runtime.InteropServices;
+using KeylessOrleans.TestSupport;
+
+namespace KeylessOrleans.Benchmarks;
+
+/// <summary>
+/// The benchmark's first section: keyless in the production shape (<see cref="ProductionShape"/>) against the same
+/// edge with its keys in-process and against nginx, the same `openssl s_time` clients for all three in one run.
+/// Latency comes from each edge's own /metrics histogram (accept to finished); CPU per handshake from /proc.
+/// </summary>
+internal static class ProductionBenchmark
+{
+    /// <summary>The cold-start window: how the edge serves in the first seconds after it reports ready.</summary>
+    private const int ColdSeconds = 5;
+
+    private sealed record Target(string Name, int Port, AdminEndpoint? Admin, int[] Pids);
+
+    private sealed record Measurement(double PerSecond, double P50Ms, double P99Ms, double[] CpuPerHandshakeUs);
+
+    public static async Task RunAsync(TenantKeyFolder keys, BulkOrigin origin, NginxServer nginx, string work, int seconds, int clients,
+        Func<string, bool> wanted, IReadOnlyDictionary<string, string> environment)
+    {
+        await using var shape = await ProductionShape.StartAsync(keys, origin.Port, work, environment);
+        using var edgeAdmin = new AdminEndpoint(shape.Edge.AdminPort);
+        using var localAdmin = new AdminEndpoint(shape.LocalKeyEdgeAdminPort);
+        var keyless = new Target("keyless", shape.KeylessPort, edgeAdmin, [shape.Edge.Id, shape.KeyServer.Id]);
+        var inProcess = new Target("in-process key", shape.LocalPort, localAdmin, [shape.LocalKeyEdge.Id]);
+        var reference = new Target("nginx", nginx.Port, null, [nginx.ProcessId]);
+        var coldScenario = HandshakeScenarios.Full[0];
+
+        // At once, before anything else warms the processes: what the first clients after "ready" get.
+        var cold = await MeasureAsync(keyless, coldScenario, clients, ColdSeconds, work);
+
+        var settings = environment.Count == 0 ? "" : $", {string.Join(" ", environment.Select(e => $"{e.Key}={e.Value}"))}";
+        Console.WriteLine($"## Production shape: `keyless edge` and `keyless keyserver` as separate processes ({clients} × openssl s_time, {seconds} s per row{settings})");
+        Console.WriteLine();
+        Console.WriteLine("Mutual TLS on every silo link (certificates from `keyless ca init` / `keyless cert issue`), the key server in the tenant's own");
+        Console.WriteLine("cluster with a PEM key folder and its audit log, the edge proving itself with its edge certificate (edge sessions).");
+        Console.WriteLine("In-process key: the same edge as a process of its own with the key operations done in it (the benchmark's --local-key-edge).");
+        Console.WriteLine("Latency: each edge's /metrics histogram (accept to finished), interpolated within buckets. CPU: /proc, user + system,");
+        Console.WriteLine("over each row ÷ its handshakes (keyless: edge + key server; nginx: master + workers).");
+        Console.WriteLine();
+
+        foreach (var scenario in HandshakeScenarios.Full.Where(s => wanted(s.Name)))
+            foreach (var target in new[] { keyless, inProcess })
+                await HandshakeLoad.RunAsync(target.Port, scenario, clients, 1, work);
+        foreach (var scenario in HandshakeScenarios.Resumed.Where(s => wanted(s.Name)))
+            foreach (var target in new[] { keyless, inProcess })
+                await HandshakeLoad.RunAsync(target.Port, scenario, clients, 2, work);
+        var warm = await MeasureAsync(keyless, coldScenario, clients, ColdSeconds, work);
+
+        Console.WriteLine("| handshake | keyless /s | in-process key /s | nginx /s | keyless ÷ nginx | keyless ÷ in-process | keyless p50/p99 ms | in-process p50/p99 ms | CPU µs/handshake: keyless edge + key server | in-process edge | nginx |");
+        Console.WriteLine("|---|---|---|---|---|---|---|---|---|---|---|");
+        foreach (var scenario in HandshakeScenarios.Full.Concat(HandshakeScenarios.Resumed).Where(s => wanted(s.Name)))
+        {
+            var k = await MeasureAsync(keyless, scenario, clients, seconds, work);
+            var l = await MeasureAsync(inProcess, scenario, clients, seconds, work);
+            var n = await MeasureAsync(reference, scenario, clients, seconds, work);
+            Console.WriteLine($"| {scenario.Name} | {k.PerSecond:0} | {l.PerSecond:0} | {n.PerSecond:0} | **{k.PerSecond / n.PerSecond:0.00}** | **{k.PerSecond / l.PerSecond:0.00}** " +
+                $"| {k.P50Ms:0.0} / {k.P99Ms:0.0} | {l.P50Ms:0.0} / {l.P99Ms:0.0} | {k.CpuPerHandshakeUs[0]:0} + {k.CpuPerHandshakeUs[1]:0} | {l.CpuPerHandshakeUs[0]:0} | {n.CpuPerHandshakeUs[0]:0} |");
+        }
+        Console.WriteLine();
+
+        Console.WriteLine($"Cold start ({coldScenario.Name}): the edge reported ready (/readyz Healthy) {shape.EdgeStartToReady.TotalSeconds:0.0} s after `keyless edge` and `keyless keyserver` were started;");
+        Console.WriteLine($"in the first {ColdSeconds} s after that it served {cold.PerSecond:0}/s, warm {warm.PerSecond:0}/s: **{cold.PerSecond / warm.PerSecond:0.00}** of its warm rate " +
+            $"(p50/p99 {cold.P50Ms:0.0} / {cold.P99Ms:0.0} ms cold, {warm.P50Ms:0.0} / {warm.P99Ms:0.0} ms warm).");
+        Console.WriteLine();
+
+        if (!wanted("bulk")) return;
+        var bulk = new List<double>();
+        foreach (var port in new[] { keyless.Port, inProcess.Port, reference.Port })
+            bulk.Add(await BulkDownload.MedianMegabytesPerSecondAsync(port, 3));
+        Console.WriteLine($"| bulk: {BulkOrigin.BulkBytes / (1024 * 1024)} MiB over TLS 1.3 (curl, median of 3) | keyless MB/s | in-process key MB/s | nginx MB/s | keyless ÷ nginx | keyless ÷ in-process |");
+        Console.WriteLine("|---|---|---|---|---|---|");
+        Console.WriteLine($"| edge → origin | {bulk[0]:0} | {bulk[1]:0} | {bulk[2]:0} | **{bulk[0] / bulk[2]:0.00}** | **{bulk[0] / bulk[1]:0.00}** |");
+        Console.WriteLine();
+    }
+
+    /// <summary>
+    /// For bench/profile.sh: starts the production shape, prints its ports and process ids on one line, and keeps it
+    /// up until SIGTERM or SIGINT.
+    /// </summary>
+    public static async Task ServeAsync(IReadOnlyDictionary<string, string> environment)
+    {
+        using var stop = new CancellationTokenSource();
+        using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, c => { c.Cancel = true; stop.Cancel(); });
+        using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, c => { c.Cancel = true; stop.Cancel(); });
+        using var ca = new TestCertificateAuthority("KeylessOrleans Bench CA");
+        using var keys = new TenantKeyFolder(ca, [BenchCluster.Host]);
+        await using var origin = new BulkOrigin();
+        using var work = new TempDirectory("keyless-bench");
+        await using var shape = await ProductionShape.StartAsync(keys, origin.Port, work.Path, environment);
+        Console.WriteLine($"production shape ready: keyless-port {shape.KeylessPort} edge-pid {shape.Edge.Id} keyserver-pid {shape.KeyServer.Id} " +
+            $"in-process-port {shape.LocalPort} in-process-pid {shape.LocalKeyEdge.Id} edge-admin {shape.Edge.AdminPort} keyserver-admin {shape.KeyServer.AdminPort}");
+        await Task.Delay(Timeout.Infinite, stop.Token).ContinueWith(_ => { }, TaskScheduler.Default);
+    }
+
+    private static async Task<Measurement> MeasureAsync(Target target, HandshakeScenario scenario, int clients, int seconds, string work)
+    {
+        var before = target.Admin is null ? null : await EdgeHistogram.ScrapeAsync(target.Admin);
+        var cpuBefore = target.Pids.Select(ProcessCpu.Microseconds).ToArray();
+        var load = await HandshakeLoad.RunAsync(target.Port, scenario, clients, seconds, work);
+        var cpuAfter = target.Pids.Select(ProcessCpu.Microseconds).ToArray();
+        var (p50, p99) = (double.NaN, double.NaN);
+        if (before is not null)
+            (_, p50, p99) = EdgeHistogram.Between(before, await EdgeHistogram.ScrapeAsync(target.Admin!));
+        var handshakes = load.PerSecond * seconds;
+        return new Measurement(load.PerSecond, p50, p99, cpuAfter.Zip(cpuBefore, (a, b) => (a - b) / handshakes).ToArray());
+    }
+}
