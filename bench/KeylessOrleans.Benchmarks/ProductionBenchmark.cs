@@ -13,7 +13,8 @@ internal static class ProductionBenchmark
     /// <summary>The cold-start window: how the edge serves in the first seconds after it reports ready.</summary>
     private const int ColdSeconds = 5;
 
-    private sealed record Target(string Name, int Port, AdminEndpoint? Admin, int[] Pids);
+    /// <param name="Logs">What the target's processes printed, for a failure's message.</param>
+    private sealed record Target(string Name, int Port, AdminEndpoint? Admin, int[] Pids, Func<string> Logs);
 
     private sealed record Measurement(double PerSecond, double P50Ms, double P99Ms, double[] CpuPerHandshakeUs);
 
@@ -23,9 +24,10 @@ internal static class ProductionBenchmark
         await using var shape = await ProductionShape.StartAsync(keys, origin.Port, work, environment);
         using var edgeAdmin = new AdminEndpoint(shape.Edge.AdminPort);
         using var localAdmin = new AdminEndpoint(shape.LocalKeyEdgeAdminPort);
-        var keyless = new Target("keyless", shape.KeylessPort, edgeAdmin, [shape.Edge.Id, shape.KeyServer.Id]);
-        var inProcess = new Target("in-process key", shape.LocalPort, localAdmin, [shape.LocalKeyEdge.Id]);
-        var reference = new Target("nginx", nginx.Port, null, [nginx.ProcessId]);
+        var keyless = new Target("keyless", shape.KeylessPort, edgeAdmin, [shape.Edge.Id, shape.KeyServer.Id],
+            () => $"[edge]\n{shape.Edge.Output}\n[keyserver]\n{shape.KeyServer.Output}");
+        var inProcess = new Target("in-process key", shape.LocalPort, localAdmin, [shape.LocalKeyEdge.Id], () => shape.LocalKeyEdge.Output);
+        var reference = new Target("nginx", nginx.Port, null, [nginx.ProcessId], () => "");
         var coldScenario = HandshakeScenarios.Full[0];
 
         // At once, before anything else warms the processes: what the first clients after "ready" get.
@@ -93,13 +95,22 @@ internal static class ProductionBenchmark
         Console.WriteLine($"production shape ready: keyless-port {shape.KeylessPort} edge-pid {shape.Edge.Id} keyserver-pid {shape.KeyServer.Id} " +
             $"in-process-port {shape.LocalPort} in-process-pid {shape.LocalKeyEdge.Id} edge-admin {shape.Edge.AdminPort} keyserver-admin {shape.KeyServer.AdminPort}");
         await Task.Delay(Timeout.Infinite, stop.Token).ContinueWith(_ => { }, TaskScheduler.Default);
+        Console.WriteLine($"[edge]\n{shape.Edge.Output}\n[keyserver]\n{shape.KeyServer.Output}\n[in-process-key edge]\n{shape.LocalKeyEdge.Output}");
     }
 
     private static async Task<Measurement> MeasureAsync(Target target, HandshakeScenario scenario, int clients, int seconds, string work)
     {
         var before = target.Admin is null ? null : await EdgeHistogram.ScrapeAsync(target.Admin);
         var cpuBefore = target.Pids.Select(ProcessCpu.Microseconds).ToArray();
-        var load = await HandshakeLoad.RunAsync(target.Port, scenario, clients, seconds, work);
+        LoadResult load;
+        try
+        {
+            load = await HandshakeLoad.RunAsync(target.Port, scenario, clients, seconds, work);
+        }
+        catch (InvalidOperationException e)
+        {
+            throw new InvalidOperationException($"{target.Name}: {e.Message}\n{target.Logs()}", e);
+        }
         var cpuAfter = target.Pids.Select(ProcessCpu.Microseconds).ToArray();
         var (p50, p99) = (double.NaN, double.NaN);
         if (before is not null)
