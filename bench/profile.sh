@@ -50,7 +50,16 @@ load() { # load SECONDS: 4 clients; prints the number of handshakes
 }
 cpu_ticks() { awk '{sub(/^.*\) /, ""); print $12 + $13}' "/proc/$1/stat"; }
 
-load 10 >/dev/null # warm-up: JIT tiers, Orleans connections, edge session
+# Warm-up (JIT tiers, Orleans connections, edge session) until the driven processes' JIT has settled: with a fixed
+# 10 s the edge was still compiling at ~70 % of a core.
+if [[ $in_process == 1 ]]; then admins=("$(field in-process-admin)"); else admins=("$(field edge-admin)" "$(field keyserver-admin)"); fi
+jitted() { local a n=0; for a in "${admins[@]}"; do n=$((n + $(curl -s "http://127.0.0.1:$a/metrics" | awk '/^dotnet_jit_compiled_methods_total/ {printf "%d", $NF}'))); done; echo $n; }
+previous=$(jitted)
+for round in $(seq 20); do
+  load 8 >/dev/null
+  now=$(jitted); ((now - previous <= 100)) && break; previous=$now
+done
+echo "warm after $round rounds of 8 s"
 before=(); for pid in "${pids[@]}"; do before+=("$(cpu_ticks "$pid")"); done
 helpers=()
 if command -v perf >/dev/null; then
