@@ -9,7 +9,7 @@ namespace KeylessOrleans.Cli.Hosting;
 
 /// <summary>
 /// Loads operator tenant settings from a JSON file into the registry at start, retrying until the registry is up, then
-/// warms their routes:
+/// warms the routes of those with their own key-server cluster:
 /// <c>{ "tenants": [ { "tenant": "demo", "hostNames": ["demo.localhost"], "origin": { "host": "127.0.0.1", "port": 8080 } } ] }</c>.
 /// </summary>
 /// <remarks>
@@ -48,15 +48,18 @@ internal sealed partial class TenantFileImporter(string file, IGrainFactory grai
     }
 
     /// <summary>
-    /// Builds each imported tenant's route as its first handshake would (registry lookup; for a tenant with its own
-    /// key-server cluster, connecting to it and checking its chains), so the first clients after "ready" neither wait
-    /// for that nor fail when it takes longer than a handshake's lookup deadline.
+    /// Builds the route of each imported tenant with its own key-server cluster as its first handshake would (registry
+    /// lookup, connecting to that cluster, checking its chains), so the first clients after "ready" neither wait for
+    /// that nor fail when it takes longer than a handshake's lookup deadline (2 s).
     /// </summary>
     private async Task WarmAsync(IReadOnlyList<TenantSettings> tenants, CancellationToken stoppingToken)
     {
         using var limit = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken);
         limit.CancelAfter(WarmUpLimit);
-        foreach (var tenant in tenants)
+        // Only tenants with their own key-server cluster: this edge connects to it and checks its chains before their
+        // first handshake. Self-registered key servers come when they come, and a tenant asked for before they do
+        // would make the edge Degraded from the start.
+        foreach (var tenant in tenants.Where(t => t.IsFederated))
         {
             if (tenant.HostNames.FirstOrDefault() is not { } name) continue;
             // A wildcard's route is built by any name under it.
@@ -67,8 +70,7 @@ internal sealed partial class TenantFileImporter(string file, IGrainFactory grai
                 try
                 {
                     var route = await Task.Run(() => routes.Resolve(host), limit.Token);
-                    // A tenant's own cluster is reached by this edge: wait for its chains. Self-registered key servers come when they come.
-                    warm = route is null || !tenant.IsFederated || route.Keys.Keys.Count > 0;
+                    warm = route is null || route.Keys.Keys.Count > 0;
                 }
                 catch (Exception e) when (e is RegistryUnavailableException or OperationCanceledException)
                 {
