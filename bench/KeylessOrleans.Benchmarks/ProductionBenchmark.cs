@@ -101,7 +101,7 @@ internal static class ProductionBenchmark
 
     /// <summary>
     /// Drives every row against both edges, round after round, until the tiered JIT has settled in every process
-    /// (at most 3 min). With 1–2 s per row, as the one-process reference warms, the production-shape edge was still
+    /// (at most 2 min). With 1–2 s per row, as the one-process reference warms, the production-shape edge was still
     /// compiling ~3,000 methods per 8 s of load half a minute later, at ~70 % of a core, and measured at a sixth of
     /// its settled rate.
     /// </summary>
@@ -113,7 +113,7 @@ internal static class ProductionBenchmark
         var start = await Task.WhenAll(processes.Select(JitAsync));
         var last = start;
         var scenarios = HandshakeScenarios.Full.Concat(HandshakeScenarios.Resumed).Where(s => wanted(s.Name)).ToList();
-        while (clock.Elapsed < TimeSpan.FromMinutes(3))
+        while (clock.Elapsed < TimeSpan.FromMinutes(2))
         {
             foreach (var scenario in scenarios)
                 foreach (var edge in edges)

@@ -18,7 +18,7 @@ using Microsoft.Extensions.DependencyInjection;
 // and the key server; e.g. DOTNET_gcServer=1), to try a runtime setting. --no-proofs runs the reference cluster
 // without edge authentication, to see what proofs cost.
 // --only keeps the rows whose name contains TEXT (e.g. "resumed", "TLS 1.3", "bulk"): for profiling one path.
-var seconds = ArgValue("--seconds", 8);
+var seconds = ArgValue("--seconds", 6);
 var clients = ArgValue("--clients", 4);
 var only = Array.IndexOf(args, "--only") is var o and >= 0 && o + 1 < args.Length ? args[o + 1] : null;
 bool Wanted(string row) => only is null || row.Contains(only, StringComparison.OrdinalIgnoreCase);
