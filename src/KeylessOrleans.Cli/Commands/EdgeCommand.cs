@@ -4,10 +4,8 @@ using KeylessOrleans.Cli.Hosting;
 using KeylessOrleans.Cluster.Hosting;
 using KeylessOrleans.Cluster.Security;
 using KeylessOrleans.Edge.Hosting;
-using KeylessOrleans.Edge.Routing;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Orleans.Dashboard;
@@ -70,10 +68,7 @@ internal static class EdgeCommand
             if (result.GetValue(tenants) is { } file)
             {
                 TenantFileImporter.Read(file); // a broken file is a start-up error, not a silent no-op
-                builder.Services.AddSingleton(sp => new TenantFileImporter(file, sp.GetRequiredService<IGrainFactory>(), sp.GetRequiredService<RouteTable>(), sp.GetRequiredService<ILogger<TenantFileImporter>>()));
-                builder.Services.AddHostedService(sp => sp.GetRequiredService<TenantFileImporter>());
-                builder.Services.AddHealthChecks().Add(new HealthCheckRegistration(TenantFileImporter.HealthCheckName,
-                    sp => sp.GetRequiredService<TenantFileImporter>(), failureStatus: null, tags: [HealthTags.Ready]));
+                builder.Services.AddHostedService(sp => new TenantFileImporter(file, sp.GetRequiredService<IGrainFactory>(), sp.GetRequiredService<ILogger<TenantFileImporter>>()));
             }
             return builder.Build();
         }));
