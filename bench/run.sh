@@ -1,7 +1,13 @@
 #!/usr/bin/env bash
 # The benchmark, with what it drives installed first: openssl (s_time clients), curl (bulk downloads), nginx (the
-# baseline that holds the key itself), softhsm2 (for --hsm), redis-server (for --control-plane). Arguments go to the benchmark:
-#   bench/run.sh [--seconds N] [--clients N] [--hsm | --audit | --delegation]
+# baseline that holds the key itself), softhsm2 (for --hsm), redis-server (for --control-plane). Arguments go to the benchmark.
+# By default it measures the production shape first (docs/benchmarks-production.md): `keyless edge` and `keyless
+# keyserver` as separate processes with mutual TLS and edge sessions, against the same edge holding the keys in its
+# own process and against nginx, plus the edge's cold start; then the one-process reference rows. About 10 minutes
+# with the default 6 s per row on a quiet 2-core machine (--production-only: about 5; the warm-up until the JIT has
+# settled takes up to 2 of them).
+#   bench/run.sh [--seconds N] [--clients N] [--only TEXT] [--production-only | --reference-only] [--env NAME=VALUE]...
+#   bench/run.sh --hsm | --audit | --delegation | --key-agreement
 #   bench/run.sh --control-plane [--tenants N] [--changes N] [--propagations N] [--served N]   (docs/control-plane.md)
 set -euo pipefail
 cd "$(dirname "$0")/.."

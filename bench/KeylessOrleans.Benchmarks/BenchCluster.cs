@@ -107,11 +107,13 @@ internal sealed class BenchCluster : IAsyncDisposable
         return cluster;
     }
 
-    private static async Task<IHost> StartSiloAsync(int siloPort, int? primary, int gateway, Action<ISiloBuilder> configure)
+    /// <param name="configureHost">Anything else the host needs before the silo (the admin endpoint of a child process).</param>
+    internal static async Task<IHost> StartSiloAsync(int siloPort, int? primary, int gateway, Action<ISiloBuilder> configure, Action<HostApplicationBuilder>? configureHost = null)
     {
         var builder = Microsoft.Extensions.Hosting.Host.CreateEmptyApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
         // Saturating both cores is the point here, so Orleans' starvation warnings are expected noise.
         builder.Logging.AddSimpleConsole(o => o.SingleLine = true).SetMinimumLevel(LogLevel.Error);
+        configureHost?.Invoke(builder);
         builder.UseOrleans(silo =>
         {
             silo.UseLocalhostClustering(siloPort, gateway, primary is { } p ? new IPEndPoint(IPAddress.Loopback, p) : null, "bench", "bench");

@@ -11,6 +11,26 @@ internal sealed record HandshakeScenario(string Name, string[] ClientOptions, st
 
 internal sealed record LoadResult(double PerSecond, double P50Ms, double P99Ms);
 
+/// <summary>The rows every handshake table measures, for keyless, the in-process baseline and nginx alike.</summary>
+internal static class HandshakeScenarios
+{
+    public static readonly HandshakeScenario[] Full =
+    [
+        new("TLS 1.3 ECDSA P-256", ["-tls1_3"], "ecdsa_secp256r1_sha256"),
+        new("TLS 1.3 RSA-2048 (PSS)", ["-tls1_3"], "rsa_pss_rsae_sha256"),
+        new("TLS 1.2 ECDHE-ECDSA", ["-tls1_2", "-cipher", "ECDHE-ECDSA-AES128-GCM-SHA256"], null),
+        new("TLS 1.2 ECDHE-RSA", ["-tls1_2", "-cipher", "ECDHE-RSA-AES128-GCM-SHA256"], null),
+        new("TLS 1.2 RSA key exchange", ["-tls1_2", "-cipher", "AES128-GCM-SHA256"], null),
+    ];
+
+    /// <summary>TLS 1.2 session tickets (s_time cannot turn them off) on every server; no key operation at all.</summary>
+    public static readonly HandshakeScenario[] Resumed =
+    [
+        new("TLS 1.2 ECDHE-ECDSA resumed by ticket", ["-tls1_2", "-cipher", "ECDHE-ECDSA-AES128-GCM-SHA256"], null, Resumed: true),
+        new("TLS 1.2 ECDHE-RSA resumed by ticket", ["-tls1_2", "-cipher", "ECDHE-RSA-AES128-GCM-SHA256"], null, Resumed: true),
+    ];
+}
+
 /// <summary>
 /// Drives full handshakes with N concurrent `openssl s_time -new` clients for a fixed time and reads the edge's
 /// own handshake-duration histogram (accept to finished) for latency.

@@ -16,6 +16,9 @@ internal sealed class NginxServer : IAsyncDisposable
 
     public int Port { get; }
 
+    /// <summary>The master process; its workers are its children.</summary>
+    public int ProcessId => _process.Id;
+
     public static async Task<NginxServer> StartAsync(TenantKeyFolder keys, int originPort, string workDirectory)
     {
         var prefix = Directory.CreateDirectory(Path.Combine(workDirectory, "nginx")).FullName;

@@ -7,16 +7,33 @@ using KeylessOrleans.Keys;
 using KeylessOrleans.TestSupport;
 using Microsoft.Extensions.DependencyInjection;
 
-// Usage: dotnet run -c Release --project bench/KeylessOrleans.Benchmarks -- [--seconds N] [--clients N] [--only TEXT] [--no-proofs] [--hsm | --audit | --audit-writer | --delegation | --key-agreement]
+// Usage: dotnet run -c Release --project bench/KeylessOrleans.Benchmarks -- [--seconds N] [--clients N] [--only TEXT] [--production-only | --reference-only] [--env NAME=VALUE]... [--no-proofs]
+//        dotnet run -c Release --project bench/KeylessOrleans.Benchmarks -- --hsm | --audit | --audit-writer | --delegation | --key-agreement
+//        dotnet run -c Release --project bench/KeylessOrleans.Benchmarks -- --serve [--env NAME=VALUE]...   (bench/profile.sh: the production shape, kept up until SIGTERM)
 //        dotnet run -c Release --project bench/KeylessOrleans.Benchmarks -- --tenant-clients [--count N] [--plain] [--hold SECONDS]
 //        dotnet run -c Release --project bench/KeylessOrleans.Benchmarks -- --control-plane [--tenants N] [--changes N] [--propagations N] [--served N]   (needs redis-server)
 //        dotnet run -c Release --project bench/KeylessOrleans.Benchmarks -- --rsa-timing [--count N] [--store pem|hsm|both] [--seed N]   (bench/rsa-timing.sh)
-// --no-proofs runs the cluster without edge authentication (as the single-machine demo does), to see what proofs cost.
+// The default run measures the production shape first (separate `keyless` processes, ProductionBenchmark), then the
+// one-process reference rows (BenchCluster). --env sets a variable for the production shape's processes (both edges
+// and the key server; e.g. DOTNET_gcServer=1), to try a runtime setting. --no-proofs runs the reference cluster
+// without edge authentication, to see what proofs cost.
 // --only keeps the rows whose name contains TEXT (e.g. "resumed", "TLS 1.3", "bulk"): for profiling one path.
-var seconds = ArgValue("--seconds", 8);
+var seconds = ArgValue("--seconds", 6);
 var clients = ArgValue("--clients", 4);
 var only = Array.IndexOf(args, "--only") is var o and >= 0 && o + 1 < args.Length ? args[o + 1] : null;
 bool Wanted(string row) => only is null || row.Contains(only, StringComparison.OrdinalIgnoreCase);
+var environment = args.Select((a, i) => (a, i)).Where(p => p.a == "--env" && p.i + 1 < args.Length)
+    .Select(p => args[p.i + 1].Split('=', 2)).ToDictionary(kv => kv[0], kv => kv.Length > 1 ? kv[1] : "");
+if (Array.IndexOf(args, "--local-key-edge") is var l and >= 0 && OperatingSystem.IsLinux())
+{
+    // The child process of the production shape: key folder, HTTPS port, origin port, admin port.
+    return await LocalKeyEdgeProcess.RunAsync(args[l + 1], int.Parse(args[l + 2]), int.Parse(args[l + 3]), int.Parse(args[l + 4]));
+}
+if (args.Contains("--serve"))
+{
+    await ProductionBenchmark.ServeAsync(environment);
+    return 0;
+}
 if (args.Contains("--rsa-timing"))
 {
     // Timing evidence for RSA decryption's implicit rejection (docs/rsa-timing.md); not a test.
@@ -75,15 +92,23 @@ using var ca = new TestCertificateAuthority("KeylessOrleans Bench CA");
 using var keys = new TenantKeyFolder(ca, [BenchCluster.Host], withEd25519: true);
 await using var origin = new BulkOrigin();
 using var work = new TempDirectory("keyless-bench");
-using var identities = new ClusterIdentities("KeylessOrleans Bench cluster CA");
-// Production security: the keyless edge proves itself with its cluster certificate on every key request.
-var proofs = !args.Contains("--no-proofs");
-await using var cluster = await BenchCluster.StartAsync(keys, origin.Port, handshakeThreads: 64, identities: proofs ? identities : null);
 // What an operator would otherwise run: nginx holding the same keys, proxying to the same origin.
 await using var nginx = await NginxServer.StartAsync(keys, origin.Port, work.Path);
 
 Console.WriteLine($"# KeylessOrleans benchmark — {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC, {Environment.ProcessorCount} cores, {seconds} s per row");
 Console.WriteLine();
+if (!args.Contains("--reference-only"))
+    await ProductionBenchmark.RunAsync(keys, origin, nginx, work.Path, seconds, clients, Wanted, environment);
+if (args.Contains("--production-only")) return 0;
+
+// Reference: edges and key server as silos of this one process (no operator runs that), started only now so their
+// background work does not share the cores with the production-shape rows.
+Console.WriteLine("# Reference: edge and key server in one process (not how operators run it)");
+Console.WriteLine();
+using var identities = new ClusterIdentities("KeylessOrleans Bench cluster CA");
+// Production security: the keyless edge proves itself with its cluster certificate on every key request.
+var proofs = !args.Contains("--no-proofs");
+await using var cluster = await BenchCluster.StartAsync(keys, origin.Port, handshakeThreads: 64, identities: proofs ? identities : null);
 
 // 1. Key operations: through Orleans to the key grain vs. the same operation in-process.
 Console.WriteLine($"## Key operations (in-process: one thread per core; keyless: 16 concurrent grain calls from the edge silo, {(proofs ? "each with an edge proof" : "edge proofs off")})");
@@ -127,14 +152,7 @@ Console.WriteLine($"## Full TLS handshakes ({clients} × openssl s_time -new; la
 Console.WriteLine();
 Console.WriteLine("| handshake | in-process signer /s | keyless /s | nginx /s | keyless ÷ in-process | keyless ÷ nginx | in-process p50/p99 ms | keyless p50/p99 ms |");
 Console.WriteLine("|---|---|---|---|---|---|---|---|");
-var scenarios = new HandshakeScenario[]
-{
-    new("TLS 1.3 ECDSA P-256", ["-tls1_3"], "ecdsa_secp256r1_sha256"),
-    new("TLS 1.3 RSA-2048 (PSS)", ["-tls1_3"], "rsa_pss_rsae_sha256"),
-    new("TLS 1.2 ECDHE-ECDSA", ["-tls1_2", "-cipher", "ECDHE-ECDSA-AES128-GCM-SHA256"], null),
-    new("TLS 1.2 ECDHE-RSA", ["-tls1_2", "-cipher", "ECDHE-RSA-AES128-GCM-SHA256"], null),
-    new("TLS 1.2 RSA key exchange", ["-tls1_2", "-cipher", "AES128-GCM-SHA256"], null),
-};
+var scenarios = HandshakeScenarios.Full;
 // Warm both edges first (JIT tiers, TLS code paths, Orleans connections): otherwise the first row's first column
 // pays the warm-up, which once made the in-process edge look slower than the keyless one.
 foreach (var port in new[] { cluster.LocalPort, cluster.KeylessPort })
@@ -169,11 +187,7 @@ Console.WriteLine($"## Resumed TLS 1.2 handshakes ({clients} × openssl s_time -
 Console.WriteLine();
 Console.WriteLine("| handshake | keyless /s | nginx /s | keyless ÷ nginx |");
 Console.WriteLine("|---|---|---|---|");
-HandshakeScenario[] resumedScenarios =
-[
-    new("TLS 1.2 ECDHE-ECDSA resumed by ticket", ["-tls1_2", "-cipher", "ECDHE-ECDSA-AES128-GCM-SHA256"], null, Resumed: true),
-    new("TLS 1.2 ECDHE-RSA resumed by ticket", ["-tls1_2", "-cipher", "ECDHE-RSA-AES128-GCM-SHA256"], null, Resumed: true),
-];
+var resumedScenarios = HandshakeScenarios.Resumed;
 // The resumption path has its own code to warm (ticket sealing and opening; JIT tiers take seconds on two busy
 // cores): with 1 s of warm-up the first row still measured ~30 % fewer than the same row run later.
 foreach (var scenario in resumedScenarios.Where(s => Wanted(s.Name)))

@@ -1,0 +1,148 @@
+using System.Diagnostics;
+using System.Text.Json;
+using KeylessOrleans.TestSupport;
+
+namespace KeylessOrleans.Benchmarks;
+
+/// <summary>
+/// Keyless as operators run it, on this one machine: `keyless keyserver` (the tenant's own cluster, a PEM key folder,
+/// its audit log) and `keyless edge` (the operator's cluster) as separate processes, mutual TLS on every silo link with
+/// certificates made by `keyless ca init` / `keyless cert issue`, the edge reaching the key server's gateway as a client
+/// of the tenant's cluster, proving itself with its edge certificate (edge sessions). Beside them, as a process of its
+/// own, the same edge with the keys in-process (<see cref="LocalKeyEdgeProcess"/>). Processes are stopped by PID.
+/// </summary>
+internal sealed class ProductionShape : IAsyncDisposable
+{
+    private readonly List<KeylessProcess> _processes = [];
+
+    private ProductionShape(string work) => Work = work;
+
+    public string Work { get; }
+    public int KeylessPort { get; } = KeylessProcess.FreePort();
+    public int LocalPort { get; } = KeylessProcess.FreePort();
+    public KeylessProcess Edge { get; private set; } = null!;
+    public KeylessProcess KeyServer { get; private set; } = null!;
+    public KeylessProcess LocalKeyEdge { get; private set; } = null!;
+
+    /// <summary>When the keyless edge's /readyz first said Healthy (every tenant has its key server), since its start.</summary>
+    public TimeSpan EdgeStartToReady { get; private set; }
+
+    /// <summary>
+    /// Starts the in-process-key edge and waits until it serves, then the key server and the keyless edge together
+    /// (as a deployment comes up) and returns as soon as the keyless edge reports ready: a caller that measures at
+    /// once measures the cold start.
+    /// </summary>
+    /// <param name="environment">Added to the keyless processes' environment (e.g. DOTNET_gcServer).</param>
+    public static async Task<ProductionShape> StartAsync(TenantKeyFolder keys, int originPort, string work, IReadOnlyDictionary<string, string>? environment = null)
+    {
+        var shape = new ProductionShape(Path.Combine(work, "production"));
+        Directory.CreateDirectory(shape.Work);
+        try
+        {
+            await shape.StartAsync(keys, originPort, environment ?? new Dictionary<string, string>());
+            return shape;
+        }
+        catch
+        {
+            await shape.DisposeAsync();
+            throw;
+        }
+    }
+
+    private string F(string relative) => Path.Combine(Work, relative);
+
+    private async Task StartAsync(TenantKeyFolder keys, int originPort, IReadOnlyDictionary<string, string> environment)
+    {
+        // The baseline first, ready before the keyless processes start, so their start-up has the cores to itself.
+        var (file, prefix) = Environment.ProcessPath is { } path && !Path.GetFileNameWithoutExtension(path).Equals("dotnet", StringComparison.OrdinalIgnoreCase)
+            ? (path, Array.Empty<string>())
+            : ("dotnet", [typeof(ProductionShape).Assembly.Location]);
+        var localAdmin = KeylessProcess.FreePort();
+        LocalKeyEdge = Track(KeylessProcess.StartProgram(file, [.. prefix, "--local-key-edge", keys.Path, $"{LocalPort}", $"{originPort}", $"{localAdmin}"], environment));
+        LocalKeyEdgeAdminPort = localAdmin;
+
+        // The operator's PKI (edges) and the tenant's (its key server), made with the keyless program.
+        await RunOkAsync("ca", "init", "--dir", F("operator-ca"), "--name", "Bench operator CA");
+        await RunOkAsync("cert", "issue", "--ca-dir", F("operator-ca"), "--role", "edge", "--name", "bench-edge", "--out", F("edge-tls"));
+        await RunOkAsync("ca", "init", "--dir", F("tenant-ca"), "--name", "Bench tenant CA");
+        await RunOkAsync("cert", "issue", "--ca-dir", F("tenant-ca"), "--role", "onprem", "--tenant", "bench", "--out", F("keyserver-tls"));
+        var gateway = KeylessProcess.FreePort();
+        await File.WriteAllTextAsync(F("tenants.json"), JsonSerializer.Serialize(new
+        {
+            tenants = new[]
+            {
+                new
+                {
+                    tenant = "bench",
+                    hostNames = new[] { BenchCluster.Host },
+                    origin = new { host = "127.0.0.1", port = originPort },
+                    keyServers = new[] { new { replica = "primary", gateway = $"127.0.0.1:{gateway}" } },
+                    keyServerCa = await File.ReadAllTextAsync(F("tenant-ca/ca.pem")),
+                },
+            },
+        }));
+        await LocalKeyEdge.WaitForLineAsync(LocalKeyEdgeProcess.ReadyLine, TimeSpan.FromSeconds(120));
+
+        var clock = Stopwatch.StartNew();
+        KeyServer = Track(KeylessProcess.Start(environment, "keyserver", "--tenant", "bench", "--keys", keys.Path,
+            "--audit-log", F("audit-{tenant}-{replica}.log"), "--silo-port", $"{KeylessProcess.FreePort()}", "--gateway-port", $"{gateway}",
+            "--edge-ca", F("operator-ca/ca.pem"),
+            "--tls-cert", F("keyserver-tls/cert.pem"), "--tls-key", F("keyserver-tls/key.pem"), "--tls-ca", F("tenant-ca/ca.pem")));
+        // s_time sends no SNI: the edge serves the bench host by default.
+        var edgeEnvironment = new Dictionary<string, string>(environment) { ["KEYLESS__EDGE__DEFAULTHOSTNAME"] = BenchCluster.Host };
+        Edge = Track(KeylessProcess.Start(edgeEnvironment, "edge", "--https-port", $"{KeylessPort}", "--silo-port", $"{KeylessProcess.FreePort()}",
+            "--gateway-port", $"{KeylessProcess.FreePort()}", "--tenants", F("tenants.json"), "--registry-dir", F("registry"), "--edge-id", "bench-edge",
+            "--tls-cert", F("edge-tls/cert.pem"), "--tls-key", F("edge-tls/key.pem"), "--tls-ca", F("operator-ca/ca.pem")));
+
+        using var admin = new AdminEndpoint(Edge.AdminPort);
+        while (true)
+        {
+            if (Edge.HasExited || KeyServer.HasExited)
+                throw new InvalidOperationException($"a keyless process exited before the edge was ready:\n[edge]\n{Edge.Output}\n[keyserver]\n{KeyServer.Output}");
+            if (clock.Elapsed > TimeSpan.FromSeconds(120))
+                throw new TimeoutException($"the keyless edge was not ready within 120 s:\n[edge]\n{Edge.Output}\n[keyserver]\n{KeyServer.Output}");
+            var (status, body) = await admin.GetAsync("readyz");
+            // Healthy, not just 200: Degraded (also 200) means the tenant's key server is not there yet.
+            if (status == 200 && JsonDocument.Parse(body).RootElement.GetProperty("status").GetString() == "Healthy") break;
+            await Task.Delay(50);
+        }
+        EdgeStartToReady = clock.Elapsed;
+        // /readyz says Healthy before the edge can serve a tenant of its tenants file: the file may not be imported
+        // yet (unrecognized_name), and the tenant's key-server cluster is connected and its chains checked only on its
+        // first handshake, within a 2 s deadline (internal_error when that takes longer). s_time gives up at its
+        // first failed handshake, so the cold-start row starts at the first handshake that succeeds.
+        while (true)
+        {
+            if (clock.Elapsed > EdgeStartToReady + TimeSpan.FromSeconds(60))
+                throw new TimeoutException($"the keyless edge did not complete a handshake within 60 s of ready:\n[edge]\n{Edge.Output}\n[keyserver]\n{KeyServer.Output}");
+            var probe = await ExternalTool.RunAsync("openssl", ["s_client", "-connect", $"127.0.0.1:{KeylessPort}", "-tls1_3"], standardInput: "",
+                timeout: TimeSpan.FromSeconds(10));
+            if (probe.Output.Contains("Cipher is TLS_", StringComparison.Ordinal) && !probe.Output.Contains("Cipher is (NONE)", StringComparison.Ordinal)) break;
+            await Task.Delay(50);
+        }
+        EdgeStartToServing = clock.Elapsed;
+    }
+
+    /// <summary>When the keyless edge first completed a handshake, since its start.</summary>
+    public TimeSpan EdgeStartToServing { get; private set; }
+
+    public int LocalKeyEdgeAdminPort { get; private set; }
+
+    private KeylessProcess Track(KeylessProcess process)
+    {
+        _processes.Add(process);
+        return process;
+    }
+
+    private static async Task RunOkAsync(params string[] arguments)
+    {
+        var (exitCode, output) = await KeylessProcess.RunToEndAsync(arguments);
+        if (exitCode != 0) throw new InvalidOperationException($"keyless {string.Join(' ', arguments)} failed ({exitCode}):\n{output}");
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        // The edge first (it leaves the tenant's cluster as a client), then the key server, then the baseline.
+        for (var i = _processes.Count - 1; i >= 0; i--) await _processes[i].DisposeAsync();
+    }
+}
