@@ -99,6 +99,6 @@ public sealed partial class KeyAccessFilter(KeyAccessGuard guard, AuditLog audit
         LogRefused(reason, edge, detail);
     }
 
-    [LoggerMessage(EventId = 1301, Level = LogLevel.Warning, Message = "Refused a key request ({Reason}) from edge {Edge}: {Detail}")]
+    [LoggerMessage(EventId = EventIds.KeyRequestRefused, Level = LogLevel.Warning, Message = "Refused a key request ({Reason}) from edge {Edge}: {Detail}")]
     private partial void LogRefused(string reason, string edge, string detail);
 }

@@ -1,5 +1,6 @@
 using System.Diagnostics.CodeAnalysis;
 using System.Security.Cryptography.X509Certificates;
+using KeylessOrleans.KeyServer.Diagnostics;
 using KeylessOrleans.Keys;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Primitives;
@@ -207,27 +208,27 @@ public sealed partial class PemKeyStore : IKeyStore, IDisposable
         foreach (var certificate in current.Files.Values.SelectMany(f => f.Certificates)) certificate.Dispose();
     }
 
-    [LoggerMessage(EventId = 1001, Level = LogLevel.Error, Message = "Skipped key file {File}: {Reason}")]
+    [LoggerMessage(EventId = EventIds.KeyFileSkipped, Level = LogLevel.Error, Message = "Skipped key file {File}: {Reason}")]
     private partial void LogSkippedFile(string file, string reason);
 
-    [LoggerMessage(EventId = 1002, Level = LogLevel.Warning, Message = "Key file {File} holds key {KeyId}, which another file already loaded; ignored")]
+    [LoggerMessage(EventId = EventIds.KeyFileDuplicate, Level = LogLevel.Warning, Message = "Key file {File} holds key {KeyId}, which another file already loaded; ignored")]
     private partial void LogDuplicateKey(string file, string keyId);
 
-    [LoggerMessage(EventId = 1003, Level = LogLevel.Warning, Message = "Certificate file {File} matches no loaded private key; ignored")]
+    [LoggerMessage(EventId = EventIds.ChainWithoutKey, Level = LogLevel.Warning, Message = "Certificate file {File} matches no loaded private key; ignored")]
     private partial void LogChainWithoutKey(string file);
 
-    [LoggerMessage(EventId = 1004, Level = LogLevel.Warning, Message = "Key {KeyId} ({Algorithm}) has no certificate; no host name will be routed to it")]
+    [LoggerMessage(EventId = EventIds.KeyWithoutCertificate, Level = LogLevel.Warning, Message = "Key {KeyId} ({Algorithm}) has no certificate; no host name will be routed to it")]
     private partial void LogKeyWithoutCertificate(string keyId, KeyAlgorithm algorithm);
 
-    [LoggerMessage(EventId = 1005, Level = LogLevel.Warning, Message = "Key file {File} is readable by group or others; restrict it to mode 0600")]
+    [LoggerMessage(EventId = EventIds.KeyFileReadableByOthers, Level = LogLevel.Warning, Message = "Key file {File} is readable by group or others; restrict it to mode 0600")]
     private partial void LogKeyFileReadable(string file);
 
-    [LoggerMessage(EventId = 1006, Level = LogLevel.Information, Message = "Loaded {KeyCount} keys and {ChainCount} certificate chains from {Directory}")]
+    [LoggerMessage(EventId = EventIds.KeysLoaded, Level = LogLevel.Information, Message = "Loaded {KeyCount} keys and {ChainCount} certificate chains from {Directory}")]
     private partial void LogLoaded(string directory, int keyCount, int chainCount);
 
-    [LoggerMessage(EventId = 1007, Level = LogLevel.Information, Message = "Key folder changed: now {KeyCount} keys ({Added} added, {Removed} removed) and {ChainCount} certificate chains")]
+    [LoggerMessage(EventId = EventIds.KeysReloaded, Level = LogLevel.Information, Message = "Key folder changed: now {KeyCount} keys ({Added} added, {Removed} removed) and {ChainCount} certificate chains")]
     private partial void LogReloaded(int keyCount, int added, int removed, int chainCount);
 
-    [LoggerMessage(EventId = 1008, Level = LogLevel.Error, Message = "Key file {File} changed but cannot be read ({Reason}); still serving its previous contents")]
+    [LoggerMessage(EventId = EventIds.KeyFileKeptPrevious, Level = LogLevel.Error, Message = "Key file {File} changed but cannot be read ({Reason}); still serving its previous contents")]
     private partial void LogKeptPrevious(string file, string reason);
 }
