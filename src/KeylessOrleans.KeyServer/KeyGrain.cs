@@ -80,7 +80,7 @@ public sealed partial class KeyGrain(
         });
         if (limited is not null)
         {
-            metrics.Denied("open_edge_session", limited);
+            metrics.Denied(EdgeSessionRequest.OperationName, limited);
             LogSessionThrottled(edge!, _identity.Tenant, _identity.Replica, grant.Problem!); // a busy edge: no warning per request
         }
         else
