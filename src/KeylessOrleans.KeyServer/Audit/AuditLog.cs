@@ -101,9 +101,6 @@ public sealed partial class AuditLog : IAsyncDisposable, IDisposable
         _writer = Task.Run(WriteLoopAsync);
     }
 
-    /// <summary>Where the log is, or null when it is off.</summary>
-    public string? FilePath => _file?.Path;
-
     /// <summary>
     /// Records an operation that ended with <paramref name="result"/> and returns what to answer once the record is
     /// on disk: the result itself, or — when the record could not be kept — <see cref="KeyOperationStatus.AuditFailed"/>
