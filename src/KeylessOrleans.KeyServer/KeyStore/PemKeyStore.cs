@@ -25,17 +25,23 @@ public sealed partial class PemKeyStore : IKeyStore, IDisposable
     private readonly ILogger _logger;
     private readonly IReadOnlyList<IPrivateKey> _external;
     private readonly TimeSpan _retirementDelay;
+    private readonly TimeProvider _time;
+    // Pending disposals by the keys they retire; held here so that their timers stay rooted until they fire.
+    private readonly Dictionary<IReadOnlyCollection<RetiringKey>, ITimer> _retirements = new(ReferenceEqualityComparer.Instance);
     private readonly Lock _reloading = new();
     private volatile KeySet _current = KeySet.Empty;
     private CancellationTokenSource _changed = new();
 
     /// <param name="externalKeys">Keys held elsewhere (a PKCS#11 token) whose certificate chains live in <paramref name="directory"/>.</param>
     /// <param name="retirementDelay">How long a removed key stays usable by operations already holding it (default 30 s).</param>
-    public PemKeyStore(string directory, ILogger<PemKeyStore> logger, IEnumerable<IPrivateKey>? externalKeys = null, TimeSpan? retirementDelay = null)
+    /// <param name="time">The clock that times retirement (default <see cref="TimeProvider.System"/>).</param>
+    public PemKeyStore(string directory, ILogger<PemKeyStore> logger, IEnumerable<IPrivateKey>? externalKeys = null, TimeSpan? retirementDelay = null,
+        TimeProvider? time = null)
     {
         _logger = logger;
         _external = [.. externalKeys ?? []];
         _retirementDelay = retirementDelay ?? TimeSpan.FromSeconds(30);
+        _time = time ?? TimeProvider.System;
         if (!Directory.Exists(directory))
             throw new DirectoryNotFoundException($"Key directory '{directory}' does not exist.");
         _directory = directory;
@@ -184,7 +190,8 @@ public sealed partial class PemKeyStore : IKeyStore, IDisposable
         else if (removed.Count > 0)
         {
             foreach (var r in removed) retiring[r.Key.KeyId] = r;
-            _ = Task.Delay(_retirementDelay).ContinueWith(_ => Expire(removed), TaskScheduler.Default);
+            // Added under the reload lock, which Expire takes first: a timer that fires at once still finds its entry.
+            _retirements.Add(removed, _time.CreateTimer(_ => Expire(removed), null, _retirementDelay, Timeout.InfiniteTimeSpan));
         }
         return new KeySet(next.Keys, next.Chains, next.Files, retiring);
     }
@@ -193,6 +200,8 @@ public sealed partial class PemKeyStore : IKeyStore, IDisposable
     {
         lock (_reloading)
         {
+            if (!_retirements.Remove(removed, out var timer)) return; // the store was disposed
+            timer.Dispose();
             var current = _current;
             var expired = removed.Where(r => current.Retiring.TryGetValue(r.Key.KeyId, out var still) && ReferenceEquals(still, r)).ToList();
             _current = current.WithoutRetiring(expired);
@@ -202,8 +211,14 @@ public sealed partial class PemKeyStore : IKeyStore, IDisposable
 
     public void Dispose()
     {
-        var current = _current;
-        _current = KeySet.Empty;
+        KeySet current;
+        lock (_reloading)
+        {
+            foreach (var timer in _retirements.Values) timer.Dispose();
+            _retirements.Clear();
+            current = _current;
+            _current = KeySet.Empty;
+        }
         foreach (var key in current.Keys.Values.Concat(current.Retiring.Values.Select(r => r.Key)).Concat(_external).Distinct()) key.Dispose();
         foreach (var certificate in current.Files.Values.SelectMany(f => f.Certificates)) certificate.Dispose();
     }
