@@ -19,4 +19,7 @@ internal static class EventIds
     // File grain storage (2101–2199).
     public const int FileStorageStarted = 2101;
     public const int FileStorageStateUnreadable = 2102;
+
+    // TLS between silos (2201–2299).
+    public const int ClusterConnectionRefused = 2201;
 }
