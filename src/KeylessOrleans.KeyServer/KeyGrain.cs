@@ -80,7 +80,7 @@ public sealed partial class KeyGrain(
         });
         if (limited is not null)
         {
-            metrics.Denied("open_edge_session", limited);
+            metrics.Denied(EdgeSessionRequest.OperationName, limited);
             LogSessionThrottled(edge!, _identity.Tenant, _identity.Replica, grant.Problem!); // a busy edge: no warning per request
         }
         else
@@ -131,27 +131,27 @@ public sealed partial class KeyGrain(
         return null;
     }
 
-    [LoggerMessage(EventId = 1101, Level = LogLevel.Debug, Message = "{Operation} done for {Tenant} key {KeyId} (edge {EdgeId}, sni {ServerName}, client {ClientAddress})")]
+    [LoggerMessage(EventId = EventIds.KeyOperationDone, Level = LogLevel.Debug, Message = "{Operation} done for {Tenant} key {KeyId} (edge {EdgeId}, sni {ServerName}, client {ClientAddress})")]
     private partial void LogDone(string operation, string tenant, string keyId, string edgeId, string? serverName, string? clientAddress);
 
-    [LoggerMessage(EventId = 1102, Level = LogLevel.Warning, Message = "{Operation} refused with {Outcome}: {Detail} (tenant {Tenant}, key {KeyId}, edge {EdgeId}, sni {ServerName}, client {ClientAddress})")]
+    [LoggerMessage(EventId = EventIds.KeyOperationRefused, Level = LogLevel.Warning, Message = "{Operation} refused with {Outcome}: {Detail} (tenant {Tenant}, key {KeyId}, edge {EdgeId}, sni {ServerName}, client {ClientAddress})")]
     private partial void LogRefused(string operation, KeyOperationStatus outcome, string? detail, string tenant, string keyId, string edgeId, string? serverName, string? clientAddress);
 
-    [LoggerMessage(EventId = 1105, Level = LogLevel.Information, Message = "Edge {Edge} opened a session with {Tenant}/{Replica} until {Expires:O}: its requests carry an HMAC now, not a signature")]
+    [LoggerMessage(EventId = EventIds.EdgeSessionOpened, Level = LogLevel.Information, Message = "Edge {Edge} opened a session with {Tenant}/{Replica} until {Expires:O}: its requests carry an HMAC now, not a signature")]
     private partial void LogSessionOpened(string edge, string tenant, string replica, DateTimeOffset expires);
 
-    [LoggerMessage(EventId = 1106, Level = LogLevel.Warning, Message = "Edge session refused (edge {Edge}, {Tenant}/{Replica}): {Problem}")]
+    [LoggerMessage(EventId = EventIds.EdgeSessionRefused, Level = LogLevel.Warning, Message = "Edge session refused (edge {Edge}, {Tenant}/{Replica}): {Problem}")]
     private partial void LogSessionRefused(string edge, string tenant, string replica, string problem);
 
-    [LoggerMessage(EventId = 1107, Level = LogLevel.Debug, Message = "Edge session refused ({Tenant}/{Replica}): {Problem}")]
+    [LoggerMessage(EventId = EventIds.EdgeSessionRefusedUncertified, Level = LogLevel.Debug, Message = "Edge session refused ({Tenant}/{Replica}): {Problem}")]
     private partial void LogSessionRefusedUncertified(string tenant, string replica, string problem);
 
-    [LoggerMessage(EventId = 1108, Level = LogLevel.Debug, Message = "Edge session of {Edge} with {Tenant}/{Replica} refused: {Problem}")]
+    [LoggerMessage(EventId = EventIds.EdgeSessionThrottled, Level = LogLevel.Debug, Message = "Edge session of {Edge} with {Tenant}/{Replica} refused: {Problem}")]
     private partial void LogSessionThrottled(string edge, string tenant, string replica, string problem);
 
-    [LoggerMessage(EventId = 1104, Level = LogLevel.Warning, Message = "Key grain {GrainKey} delays every operation by {DelayMs:0} ms (fault drill: Keyless:KeyServer:DrillDelay)")]
+    [LoggerMessage(EventId = EventIds.KeyGrainDrillDelay, Level = LogLevel.Warning, Message = "Key grain {GrainKey} delays every operation by {DelayMs:0} ms (fault drill: Keyless:KeyServer:DrillDelay)")]
     private partial void LogDrill(string grainKey, double delayMs);
 
-    [LoggerMessage(EventId = 1103, Level = LogLevel.Error, Message = "Key grain {GrainKey} refuses to serve: {Reason}")]
+    [LoggerMessage(EventId = EventIds.KeyGrainMisplaced, Level = LogLevel.Error, Message = "Key grain {GrainKey} refuses to serve: {Reason}")]
     private partial void LogMisplaced(string grainKey, string reason);
 }

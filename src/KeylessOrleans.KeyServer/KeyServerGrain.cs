@@ -1,4 +1,5 @@
 using KeylessOrleans.Cluster.Placement;
+using KeylessOrleans.KeyServer.Diagnostics;
 using KeylessOrleans.KeyServer.Hosting;
 using KeylessOrleans.KeyServer.KeyStore;
 using KeylessOrleans.KeyServer.Registry;
@@ -45,6 +46,6 @@ public sealed partial class KeyServerGrain(
         return Task.FromResult<KeyServerChains?>(new KeyServerChains(current, chains));
     }
 
-    [LoggerMessage(EventId = 1401, Level = LogLevel.Error, Message = "Key server grain {GrainKey} refuses to serve: {Reason}")]
+    [LoggerMessage(EventId = EventIds.KeyServerGrainMisplaced, Level = LogLevel.Error, Message = "Key server grain {GrainKey} refuses to serve: {Reason}")]
     private partial void LogMisplaced(string grainKey, string reason);
 }

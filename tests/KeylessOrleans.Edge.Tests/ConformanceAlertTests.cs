@@ -26,10 +26,10 @@ public sealed class ConformanceAlertTests(EdgeFixture edge) : IClassFixture<Edge
 
     private static ClientHelloBuilder Tls12Hello() => ClientHelloBuilder.Standard(new Random(12), EdgeFixture.Host, tls13: false);
 
-    /// <summary>A handshake record around <paramref name="message"/> (one record: the tests' messages are small).</summary>
+    /// <summary>A record of content type <paramref name="type"/> around <paramref name="payload"/> (one record: the tests' messages are small).</summary>
     private static byte[] Record(byte type, byte[] payload) => [type, 3, 3, (byte)(payload.Length >> 8), (byte)payload.Length, .. payload];
 
-    /// <summary><paramref name="message"/> with <paramref name="body"/> as its body and its 24-bit length set to match.</summary>
+    /// <summary>A handshake message of type <paramref name="type"/> with <paramref name="body"/> as its body and its 24-bit length set to match.</summary>
     private static byte[] Message(byte type, byte[] body) => [type, (byte)(body.Length >> 16), (byte)(body.Length >> 8), (byte)body.Length, .. body];
 
     private static TlsExtension Extension(int type, params int[] u16s) =>

@@ -76,7 +76,8 @@ public sealed class ClusterTlsTests : IDisposable
         // And one without any certificate cannot even speak to the edge's silo port.
         await using var plain = KeylessProcess.Start("keyserver", "--shared-cluster", "--tenant", "rogue", "--replica", "plain", "--keys", _rogueKeys.Path,
             "--silo-port", $"{KeylessProcess.FreePort()}", "--primary", $"127.0.0.1:{siloPort}");
-        await Task.Delay(TimeSpan.FromSeconds(8));
+        // Its first attempt to reach the edge's silo port fails (the edge sees no TLS): it never joins, so never registers.
+        await plain.WaitForLineAsync($"Connection attempt to endpoint S127.0.0.1:{siloPort}:0 failed", TimeSpan.FromSeconds(60));
         Assert.NotEqual(0, (await ExternalTool.CurlAsync("rogue.example.test", httpsPort, webCa)).ExitCode);
         var listed = await KeylessProcess.RunToEndAsync(Operator("tenant", "show", "rogue"));
         Assert.DoesNotContain("replica", listed.Output);

@@ -14,10 +14,10 @@ namespace KeylessOrleans.Wan.Tests;
 public sealed class LinkFaultTests(WanCluster cluster, ITestOutputHelper output)
 {
     /// <summary>
-    /// Handshake time beyond the key call's deadline (TLS work, scheduling on a shared machine). Quiet runs stay within
-    /// 30 ms of the deadline; one CI run saw a single alert 644 ms late on the loaded 2-core box (the clients and the
-    /// link proxy share the test process). What this guards against is a wait for Orleans' 30 s response timeout or
-    /// the 10 s handshake timeout, which 1.5 s still tells apart.
+    /// Handshake time beyond the key call's deadline (TLS work, scheduling on a shared machine). An alert normally
+    /// comes within 30 ms of the deadline, but on a loaded 2-core machine one can be most of a second late (the
+    /// clients and the link proxy share the test process). What this guards against is a wait for Orleans' 30 s
+    /// response timeout or the 10 s handshake timeout, which 1.5 s still tells apart.
     /// </summary>
     private static readonly TimeSpan Slack = TimeSpan.FromMilliseconds(1500);
 

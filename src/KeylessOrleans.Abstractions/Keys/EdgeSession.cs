@@ -14,7 +14,11 @@ public sealed record EdgeSessionRequest(
     [property: Id(1)] long UnixTimeMilliseconds,
     [property: Id(2)] byte[] Nonce,
     [property: Id(3)] byte[] EdgePublicKey,
-    [property: Id(4)] byte[] Signature);
+    [property: Id(4)] byte[] Signature)
+{
+    /// <summary>The operation's name in metrics, beside the key operations' own.</summary>
+    public const string OperationName = "open_edge_session";
+}
 
 /// <summary>
 /// The key server's answer: the session's id, its own ephemeral P-256 key (both sides derive the session key by

@@ -6,7 +6,7 @@ namespace KeylessOrleans.Registry;
 /// The registry's change feed: which tenants changed, in order. Edges follow it to drop what they cached of a changed
 /// tenant; they never receive a copy of the registry. One activation (<see cref="IRegistryGrain.DefaultKey"/>); it keeps
 /// the last <see cref="RegistryChanges.Capacity"/> changes in memory, and a reader that fell further behind, or that
-/// followed an earlier activation (another <see cref="RegistryChanges.Epoch"/>), is told to start over.
+/// followed an earlier activation (another <see cref="FeedPosition.Epoch"/>), is told to start over.
 /// </summary>
 [Alias("keyless.IRegistryFeedGrain"), AllowedCallers(Callers.Edge)]
 public interface IRegistryFeedGrain : IGrainWithStringKey

@@ -1,4 +1,5 @@
 using System.Security.Cryptography.X509Certificates;
+using KeylessOrleans.Cluster.Diagnostics;
 using KeylessOrleans.Cluster.Security;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
@@ -141,7 +142,7 @@ public static class ClusterTlsExtensions
 
         public void Refused(string problem)
         {
-            if (Logger is { } logger) logger.LogWarning(5001, "Refused a cluster connection: {Problem}", problem);
+            if (Logger is { } logger) logger.LogWarning(EventIds.ClusterConnectionRefused, "Refused a cluster connection: {Problem}", problem);
             else Console.Error.WriteLine($"Refused a cluster connection: {problem}");
         }
     }

@@ -7,9 +7,9 @@ namespace KeylessOrleans.Cluster.Hosting;
 /// Free loopback ports for processes started by this one (the demo's edge and key server, the tests' clusters).
 /// They come from below the kernel's ephemeral range (net.ipv4.ip_local_port_range, 32768–60999 by default), not
 /// from bind(0): a port the kernel hands out for bind(0) and the probe then releases is free again for any outgoing
-/// connection's local port in the seconds before the child process binds it — CI saw an edge die with
-/// AddressAlreadyInUse that way. Below the range only explicit binds compete, and each port is handed out at most
-/// once per process.
+/// connection's local port in the seconds before the child process binds it, and the child then fails with
+/// AddressAlreadyInUse. Below the range only explicit binds compete, and each port is handed out at most once per
+/// process.
 /// </summary>
 public static class LoopbackPorts
 {

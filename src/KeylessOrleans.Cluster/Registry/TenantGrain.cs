@@ -1,5 +1,6 @@
 using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
+using KeylessOrleans.Cluster.Diagnostics;
 using KeylessOrleans.Keys;
 using KeylessOrleans.Registry;
 using Microsoft.Extensions.Logging;
@@ -174,24 +175,24 @@ public sealed partial class TenantGrain(
         return null;
     }
 
-    [LoggerMessage(EventId = 2001, Level = LogLevel.Information, Message = "Registered replica {Tenant}/{Replica} with {ChainCount} certificate chains (tenant version {Version})")]
+    [LoggerMessage(EventId = EventIds.ReplicaRegistered, Level = LogLevel.Information, Message = "Registered replica {Tenant}/{Replica} with {ChainCount} certificate chains (tenant version {Version})")]
     private partial void LogRegistered(string tenant, string replica, int chainCount, long version);
 
-    [LoggerMessage(EventId = 2002, Level = LogLevel.Information, Message = "Unregistered replica {Tenant}/{Replica} (tenant version {Version})")]
+    [LoggerMessage(EventId = EventIds.ReplicaUnregistered, Level = LogLevel.Information, Message = "Unregistered replica {Tenant}/{Replica} (tenant version {Version})")]
     private partial void LogUnregistered(string tenant, string replica, long version);
 
-    [LoggerMessage(EventId = 2003, Level = LogLevel.Warning, Message = "Refused registration of replica {Tenant}/{Replica}: {Reason}")]
+    [LoggerMessage(EventId = EventIds.ReplicaRegistrationRefused, Level = LogLevel.Warning, Message = "Refused registration of replica {Tenant}/{Replica}: {Reason}")]
     private partial void LogRejected(string tenant, string replica, string reason);
 
-    [LoggerMessage(EventId = 2004, Level = LogLevel.Information, Message = "Tenant {Tenant} set: {HostCount} host names, origin {OriginHost}:{OriginPort} (tenant version {Version})")]
+    [LoggerMessage(EventId = EventIds.TenantSet, Level = LogLevel.Information, Message = "Tenant {Tenant} set: {HostCount} host names, origin {OriginHost}:{OriginPort} (tenant version {Version})")]
     private partial void LogTenantSet(string tenant, int hostCount, string originHost, int originPort, long version);
 
-    [LoggerMessage(EventId = 2005, Level = LogLevel.Information, Message = "Tenant {Tenant} removed (tenant version {Version})")]
+    [LoggerMessage(EventId = EventIds.TenantRemoved, Level = LogLevel.Information, Message = "Tenant {Tenant} removed (tenant version {Version})")]
     private partial void LogTenantRemoved(string tenant, long version);
 
-    [LoggerMessage(EventId = 2006, Level = LogLevel.Warning, Message = "Refused settings for tenant {Tenant}: {Reason}")]
+    [LoggerMessage(EventId = EventIds.TenantSettingsRefused, Level = LogLevel.Warning, Message = "Refused settings for tenant {Tenant}: {Reason}")]
     private partial void LogTenantRejected(string tenant, string reason);
 
-    [LoggerMessage(EventId = 2007, Level = LogLevel.Warning, Message = "Registry feed unreachable ({Error}) after a change of tenant {Tenant}; edges catch up when it returns")]
+    [LoggerMessage(EventId = EventIds.RegistryFeedUnreachable, Level = LogLevel.Warning, Message = "Registry feed unreachable ({Error}) after a change of tenant {Tenant}; edges catch up when it returns")]
     private partial void LogFeedUnreachable(string tenant, string error);
 }

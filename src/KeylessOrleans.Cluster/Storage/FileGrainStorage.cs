@@ -1,3 +1,4 @@
+using KeylessOrleans.Cluster.Diagnostics;
 using Microsoft.Extensions.Logging;
 using Orleans.Serialization.Serializers;
 using Orleans.Storage;
@@ -258,9 +259,9 @@ public sealed partial class FileGrainStorage(
         }
     }
 
-    [LoggerMessage(EventId = 2101, Level = LogLevel.Information, Message = "Grain storage {Storage} keeps state in {Folder}")]
+    [LoggerMessage(EventId = EventIds.FileStorageStarted, Level = LogLevel.Information, Message = "Grain storage {Storage} keeps state in {Folder}")]
     private partial void LogStarted(string storage, string folder);
 
-    [LoggerMessage(EventId = 2102, Level = LogLevel.Error, Message = "Grain storage {Storage}: state file {Path} is unreadable ({Problem}); the grain cannot activate until it is restored or deleted")]
+    [LoggerMessage(EventId = EventIds.FileStorageStateUnreadable, Level = LogLevel.Error, Message = "Grain storage {Storage}: state file {Path} is unreadable ({Problem}); the grain cannot activate until it is restored or deleted")]
     private partial void LogDamaged(string storage, string path, string problem);
 }

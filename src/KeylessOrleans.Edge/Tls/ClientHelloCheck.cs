@@ -29,7 +29,7 @@ public static class ClientHelloCheck
     private const int Ssl3 = 0x0300;
 
     /// <summary>
-    /// BouncyCastle's version parser throws on {0xFE, 0xFE} (reserved), which became internal_error. RFC 5246
+    /// BouncyCastle's version parser throws on {0xFE, 0xFE} (reserved), which would end in internal_error. RFC 5246
     /// Appendix E.1 and RFC 8446 §4.2.1 would have the server negotiate past an unknown version; the hello cannot be
     /// rewritten for BouncyCastle (its bytes are the transcript), so it is refused with the version alert instead.
     /// </summary>

@@ -12,7 +12,6 @@ public sealed class HandshakeFacts
     public KeyOperationStatus? KeyFailure { get; set; }
     public string? KeyFailureDetail { get; set; }
     public string? Version { get; set; }
-    public int CipherSuite { get; set; } = -1;
     public bool Resumed { get; set; }
 
     /// <summary>

@@ -6,10 +6,10 @@ namespace KeylessOrleans.Edge.Tls;
 /// everything else. The queue is bounded: when it is full a step is refused at once (load shedding) instead
 /// of waiting behind work that may already be past its deadline.
 /// Each queued step wakes exactly one idle thread (Monitor.Pulse), and an idle thread sleeps without spinning.
-/// The first version waited on a multi-reader Channel, whose WaitToReadAsync wakes every waiting reader for each
-/// item: with 128 mostly idle threads that herd of blocking waits, each spinning before it slept, was most of the
-/// edge's CPU in a profile of resumed handshakes (dotnet-trace). Spinning at all only trades cores for latency,
-/// and on a 2-core edge the cores are what the handshakes need.
+/// Not a multi-reader Channel: its WaitToReadAsync wakes every waiting reader for each item, and with 128 mostly
+/// idle threads that herd of blocking waits, each spinning before it sleeps, takes most of the edge's CPU under
+/// resumed handshakes. Spinning at all only trades cores for latency, and on a 2-core edge the cores are what the
+/// handshakes need.
 /// </summary>
 public sealed class HandshakeWorkerPool : IDisposable
 {

@@ -500,7 +500,6 @@ public sealed class KeylessTlsServer(TlsServerContext shared, string clientAddre
         base.NotifyHandshakeComplete();
         var parameters = m_context.SecurityParameters;
         facts.Version = parameters.NegotiatedVersion.ToString();
-        facts.CipherSuite = parameters.CipherSuite;
         facts.Resumed = parameters.IsResumedSession;
         facts.ApplicationProtocol = parameters.ApplicationProtocol?.GetUtf8Decoding();
         if (parameters.NegotiatedGroup >= 0) facts.Group = KeyShareGroups.Name(parameters.NegotiatedGroup);

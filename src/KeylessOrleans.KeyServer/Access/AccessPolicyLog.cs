@@ -1,3 +1,4 @@
+using KeylessOrleans.KeyServer.Diagnostics;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 
@@ -19,15 +20,15 @@ public sealed partial class AccessPolicyLog(KeyAccessOptions options, KeyAccessP
 
     public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
 
-    [LoggerMessage(EventId = 1310, Level = LogLevel.Warning, Message = "Edges are NOT authenticated (no Keyless:KeyServer:Access:EdgeCa): any cluster member can use these keys. Fine for a single-machine demo, not for production.")]
+    [LoggerMessage(EventId = EventIds.EdgesUnauthenticated, Level = LogLevel.Warning, Message = "Edges are NOT authenticated (no Keyless:KeyServer:Access:EdgeCa): any cluster member can use these keys. Fine for a single-machine demo, not for production.")]
     private partial void LogUnauthenticated();
 
-    [LoggerMessage(EventId = 1311, Level = LogLevel.Information, Message = "Edges must prove their identity with a certificate from {EdgeCa}; allowed: {AllowedEdges}")]
+    [LoggerMessage(EventId = EventIds.AccessPolicyEdges, Level = LogLevel.Information, Message = "Edges must prove their identity with a certificate from {EdgeCa}; allowed: {AllowedEdges}")]
     private partial void LogPolicy(string edgeCa, string allowedEdges);
 
-    [LoggerMessage(EventId = 1312, Level = LogLevel.Information, Message = "RSA decryption allowed: {AllowRsaDecryption}; rate limits {PerEdgeRate}/s per edge, {TenantRate}/s in all; freshness window {WindowSeconds} s")]
+    [LoggerMessage(EventId = EventIds.AccessPolicyLimits, Level = LogLevel.Information, Message = "RSA decryption allowed: {AllowRsaDecryption}; rate limits {PerEdgeRate}/s per edge, {TenantRate}/s in all; freshness window {WindowSeconds} s")]
     private partial void LogLimits(bool allowRsaDecryption, double perEdgeRate, double tenantRate, double windowSeconds);
 
-    [LoggerMessage(EventId = 1317, Level = LogLevel.Information, Message = "Delegated credentials: {Policy}")]
+    [LoggerMessage(EventId = EventIds.DelegationPolicy, Level = LogLevel.Information, Message = "Delegated credentials: {Policy}")]
     private partial void LogDelegation(string policy);
 }

@@ -99,9 +99,9 @@ public sealed partial class KeyAccessFilter(KeyAccessGuard guard, AuditLog audit
 
     public void Dispose() => _refusalLog.Dispose();
 
-    [LoggerMessage(EventId = 1301, Level = LogLevel.Warning, Message = "Refused a key request ({Reason}) from edge {Edge}: {Detail}")]
+    [LoggerMessage(EventId = EventIds.KeyRequestRefused, Level = LogLevel.Warning, Message = "Refused a key request ({Reason}) from edge {Edge}: {Detail}")]
     private partial void LogRefused(string reason, string edge, string detail);
 
-    [LoggerMessage(EventId = 1303, Level = LogLevel.Warning, Message = "... and {Count} more key requests ({Reason}) from edge {Edge} refused in the last 10 s")]
+    [LoggerMessage(EventId = EventIds.KeyRequestsRefusedSummary, Level = LogLevel.Warning, Message = "... and {Count} more key requests ({Reason}) from edge {Edge} refused in the last 10 s")]
     private static partial void LogRefusedSummary(ILogger logger, long count, string reason, string edge);
 }

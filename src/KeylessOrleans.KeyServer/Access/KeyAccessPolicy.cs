@@ -151,15 +151,15 @@ public sealed partial class KeyAccessPolicy : IDisposable
             && options.TenantRate == other.TenantRate && options.TenantBurst == other.TenantBurst;
     }
 
-    [LoggerMessage(EventId = 1313, Level = LogLevel.Information, Message = "Access policy reloaded: allowed edges: {AllowedEdges}; RSA decryption allowed: {AllowRsaDecryption}; rate limits {PerEdgeRate}/s per edge, {TenantRate}/s in all")]
+    [LoggerMessage(EventId = EventIds.AccessPolicyReloaded, Level = LogLevel.Information, Message = "Access policy reloaded: allowed edges: {AllowedEdges}; RSA decryption allowed: {AllowRsaDecryption}; rate limits {PerEdgeRate}/s per edge, {TenantRate}/s in all")]
     private partial void LogReloaded(string allowedEdges, bool allowRsaDecryption, double perEdgeRate, double tenantRate);
 
-    [LoggerMessage(EventId = 1316, Level = LogLevel.Information, Message = "Delegated-credential policy reloaded: {Policy}")]
+    [LoggerMessage(EventId = EventIds.DelegationPolicyReloaded, Level = LogLevel.Information, Message = "Delegated-credential policy reloaded: {Policy}")]
     private partial void LogDelegationReloaded(string policy);
 
-    [LoggerMessage(EventId = 1314, Level = LogLevel.Error, Message = "Access policy change refused, the running policy stays: {Problems}")]
+    [LoggerMessage(EventId = EventIds.AccessPolicyChangeRefused, Level = LogLevel.Error, Message = "Access policy change refused, the running policy stays: {Problems}")]
     private partial void LogRefused(string problems);
 
-    [LoggerMessage(EventId = 1315, Level = LogLevel.Warning, Message = "Keyless:KeyServer:Access:EdgeCa, FreshnessWindow and ReplayCacheSize are read at start only: restart the key server to apply their change")]
+    [LoggerMessage(EventId = EventIds.AccessPolicyRestartNeeded, Level = LogLevel.Warning, Message = "Keyless:KeyServer:Access:EdgeCa, FreshnessWindow and ReplayCacheSize are read at start only: restart the key server to apply their change")]
     private partial void LogRestartNeeded();
 }

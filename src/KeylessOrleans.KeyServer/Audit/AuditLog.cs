@@ -106,9 +106,6 @@ public sealed partial class AuditLog : IAsyncDisposable, IDisposable
         _writer = Task.Run(WriteLoopAsync);
     }
 
-    /// <summary>Where the log is, or null when it is off.</summary>
-    public string? FilePath => _file?.Path;
-
     /// <summary>
     /// Records an operation that ended with <paramref name="result"/> and returns what to answer once the record is
     /// on disk: the result itself, or — when the record could not be kept — <see cref="KeyOperationStatus.AuditFailed"/>
@@ -517,72 +514,72 @@ public sealed partial class AuditLog : IAsyncDisposable, IDisposable
 
     public void Dispose() => DisposeAsync().AsTask().GetAwaiter().GetResult();
 
-    [LoggerMessage(EventId = 1201, Level = LogLevel.Warning, Message = "Audit log is off (Keyless:KeyServer:AuditLog:Enabled is false): key operations on this key server leave no audit record")]
+    [LoggerMessage(EventId = EventIds.AuditLogOff, Level = LogLevel.Warning, Message = "Audit log is off (Keyless:KeyServer:AuditLog:Enabled is false): key operations on this key server leave no audit record")]
     private partial void LogDisabled();
 
-    [LoggerMessage(EventId = 1202, Level = LogLevel.Information, Message = "Audit log {Path}: new chain")]
+    [LoggerMessage(EventId = EventIds.AuditNewChain, Level = LogLevel.Information, Message = "Audit log {Path}: new chain")]
     private partial void LogStarted(string path);
 
-    [LoggerMessage(EventId = 1203, Level = LogLevel.Information, Message = "Audit log {Path}: {Records} records verified, continuing after chain head {Head}")]
+    [LoggerMessage(EventId = EventIds.AuditChainContinued, Level = LogLevel.Information, Message = "Audit log {Path}: {Records} records verified, continuing after chain head {Head}")]
     private partial void LogContinued(string path, long records, string head);
 
-    [LoggerMessage(EventId = 1204, Level = LogLevel.Error, Message = "Audit log {Path}: a new chain starts although the previous one could not be continued: {Problem} Its first record names the chain it replaces ({Replaces}); the old file was moved to {MovedTo}")]
+    [LoggerMessage(EventId = EventIds.AuditNewChainReplacing, Level = LogLevel.Error, Message = "Audit log {Path}: a new chain starts although the previous one could not be continued: {Problem} Its first record names the chain it replaces ({Replaces}); the old file was moved to {MovedTo}")]
     private partial void LogNewChainReplacing(string path, string problem, string replaces, string movedTo);
 
-    [LoggerMessage(EventId = 1205, Level = LogLevel.Error, Message = "Audit log {Path} cannot be written or synced ({Problem}): key operations fail with AuditFailed and release no output until it can; every new batch tries again")]
+    [LoggerMessage(EventId = EventIds.AuditWriteFailed, Level = LogLevel.Error, Message = "Audit log {Path} cannot be written or synced ({Problem}): key operations fail with AuditFailed and release no output until it can; every new batch tries again")]
     private partial void LogWriteFailed(string path, string problem);
 
-    [LoggerMessage(EventId = 1206, Level = LogLevel.Warning, Message = "Audit log {Path} is written again")]
+    [LoggerMessage(EventId = EventIds.AuditWriteRecovered, Level = LogLevel.Warning, Message = "Audit log {Path} is written again")]
     private partial void LogRecovered(string path);
 
-    [LoggerMessage(EventId = 1207, Level = LogLevel.Error, Message = "An audit record was not kept ({Reason}), the key operation's output withheld: {Operation} on key {KeyId} from edge {Edge}; more are counted in one line a second")]
+    [LoggerMessage(EventId = EventIds.AuditRecordsWithheld, Level = LogLevel.Error, Message = "An audit record was not kept ({Reason}), the key operation's output withheld: {Operation} on key {KeyId} from edge {Edge}; more are counted in one line a second")]
     private partial void LogWithheld(string reason, string operation, string keyId, string edge);
 
-    [LoggerMessage(EventId = 1223, Level = LogLevel.Error, Message = "... and {Count} more audit records not kept ({Reason}) in the last second, their operations' output withheld")]
+    [LoggerMessage(EventId = EventIds.AuditRecordsWithheldSummary, Level = LogLevel.Error, Message = "... and {Count} more audit records not kept ({Reason}) in the last second, their operations' output withheld")]
     private static partial void LogWithheldSummary(ILogger logger, long count, string reason);
 
-    [LoggerMessage(EventId = 1208, Level = LogLevel.Error, Message = "Audit log {Path}: the state file cannot be written ({Problem}); a start will not notice a tail cut off after the last saved checkpoint")]
+    [LoggerMessage(EventId = EventIds.AuditStateWriteFailed, Level = LogLevel.Error, Message = "Audit log {Path}: the state file cannot be written ({Problem}); a start will not notice a tail cut off after the last saved checkpoint")]
     private partial void LogStateFailed(string path, string problem);
 
-    [LoggerMessage(EventId = 1209, Level = LogLevel.Information, Message = "Audit log {Path} closed after record {Sequence}")]
+    [LoggerMessage(EventId = EventIds.AuditLogClosed, Level = LogLevel.Information, Message = "Audit log {Path} closed after record {Sequence}")]
     private partial void LogStopped(string path, long sequence);
 
-    [LoggerMessage(EventId = 1210, Level = LogLevel.Critical, Message = "Audit log {Path}: the writer did not finish within the stop deadline; records still queued were not written (their operations released no output)")]
+    [LoggerMessage(EventId = EventIds.AuditStopTimedOut, Level = LogLevel.Critical, Message = "Audit log {Path}: the writer did not finish within the stop deadline; records still queued were not written (their operations released no output)")]
     private partial void LogStopTimedOut(string path);
 
-    [LoggerMessage(EventId = 1211, Level = LogLevel.Critical, Message = "Audit log writer stopped: every key operation is withheld until the key server restarts")]
+    [LoggerMessage(EventId = EventIds.AuditWriterStopped, Level = LogLevel.Critical, Message = "Audit log writer stopped: every key operation is withheld until the key server restarts")]
     private partial void LogWriterFailed(Exception exception);
 
-    [LoggerMessage(EventId = 1212, Level = LogLevel.Error, Message = "Audit log {Path}: checkpoint of record {Sequence} could not be shipped ({Problem}); later checkpoints are tried as they come")]
+    [LoggerMessage(EventId = EventIds.AuditShipFailed, Level = LogLevel.Error, Message = "Audit log {Path}: checkpoint of record {Sequence} could not be shipped ({Problem}); later checkpoints are tried as they come")]
     private partial void LogShipFailed(string path, long sequence, string problem);
 
-    [LoggerMessage(EventId = 1213, Level = LogLevel.Warning, Message = "Audit log {Path}: checkpoints are shipped again")]
+    [LoggerMessage(EventId = EventIds.AuditShipRecovered, Level = LogLevel.Warning, Message = "Audit log {Path}: checkpoints are shipped again")]
     private partial void LogShipRecovered(string path);
 
-    [LoggerMessage(EventId = 1215, Level = LogLevel.Information, Message = "Audit log {Path} rotated after record {Sequence}; the chain continues in a new file")]
+    [LoggerMessage(EventId = EventIds.AuditRotated, Level = LogLevel.Information, Message = "Audit log {Path} rotated after record {Sequence}; the chain continues in a new file")]
     private partial void LogRotated(string path, long sequence);
 
-    [LoggerMessage(EventId = 1216, Level = LogLevel.Information, Message = "Audit log {Path}: compressed ({Before} → {After} bytes)")]
+    [LoggerMessage(EventId = EventIds.AuditCompressed, Level = LogLevel.Information, Message = "Audit log {Path}: compressed ({Before} → {After} bytes)")]
     private partial void LogCompressed(string path, long before, long after);
 
-    [LoggerMessage(EventId = 1217, Level = LogLevel.Warning, Message = "Audit log {Path} could not be compressed ({Problem}); kept as it is, tried again at the next rotation")]
+    [LoggerMessage(EventId = EventIds.AuditCompressFailed, Level = LogLevel.Warning, Message = "Audit log {Path} could not be compressed ({Problem}); kept as it is, tried again at the next rotation")]
     private partial void LogCompressFailed(string path, string problem);
 
-    [LoggerMessage(EventId = 1218, Level = LogLevel.Information, Message = "Audit log {Path} deleted by retention ({Why}); its last record {Sequence} is covered by a shipped checkpoint")]
+    [LoggerMessage(EventId = EventIds.AuditRetentionDeleted, Level = LogLevel.Information, Message = "Audit log {Path} deleted by retention ({Why}); its last record {Sequence} is covered by a shipped checkpoint")]
     private partial void LogRetentionDeleted(string path, string why, long sequence);
 
-    [LoggerMessage(EventId = 1219, Level = LogLevel.Warning, Message = "Audit log {Path} is kept although retention would delete it ({Why}): {Reason}; newer files are kept too")]
+    [LoggerMessage(EventId = EventIds.AuditRetentionKept, Level = LogLevel.Warning, Message = "Audit log {Path} is kept although retention would delete it ({Why}): {Reason}; newer files are kept too")]
     private partial void LogRetentionKept(string path, string why, string reason);
 
-    [LoggerMessage(EventId = 1220, Level = LogLevel.Error, Message = "Audit log {Path} could not be deleted by retention ({Problem})")]
+    [LoggerMessage(EventId = EventIds.AuditRetentionFailed, Level = LogLevel.Error, Message = "Audit log {Path} could not be deleted by retention ({Problem})")]
     private partial void LogRetentionFailed(string path, string problem);
 
-    [LoggerMessage(EventId = 1221, Level = LogLevel.Error, Message = "Audit log {Path}: compression and retention pass failed")]
+    [LoggerMessage(EventId = EventIds.AuditMaintenanceFailed, Level = LogLevel.Error, Message = "Audit log {Path}: compression and retention pass failed")]
     private partial void LogMaintenanceFailed(string path, Exception exception);
 
-    [LoggerMessage(EventId = 1222, Level = LogLevel.Warning, Message = "Audit log {Path} was missing: a rotation stopped before its new file; a new file continues the chain of {From} after record {Sequence}")]
+    [LoggerMessage(EventId = EventIds.AuditContinuedAfterMissingFile, Level = LogLevel.Warning, Message = "Audit log {Path} was missing: a rotation stopped before its new file; a new file continues the chain of {From} after record {Sequence}")]
     private partial void LogContinuedFromRotated(string path, string from, long sequence);
 
-    [LoggerMessage(EventId = 1214, Level = LogLevel.Error, Message = "{Operation} on {Tenant} key {KeyId} threw: recorded as a failure, the edge gets CryptoFailed")]
+    [LoggerMessage(EventId = EventIds.AuditOperationThrew, Level = LogLevel.Error, Message = "{Operation} on {Tenant} key {KeyId} threw: recorded as a failure, the edge gets CryptoFailed")]
     private partial void LogOperationThrew(string operation, string tenant, string keyId, Exception exception);
 }

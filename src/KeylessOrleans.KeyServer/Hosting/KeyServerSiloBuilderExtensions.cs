@@ -46,7 +46,8 @@ public static class KeyServerSiloBuilderExtensions
             sp.GetRequiredService<IOptions<KeyServerOptions>>().Value.KeyDirectory,
             sp.GetRequiredService<ILogger<PemKeyStore>>(),
             sp.GetRequiredService<Pkcs11KeySet>().Keys,
-            sp.GetRequiredService<IOptions<KeyServerOptions>>().Value.KeyRetirementDelay));
+            sp.GetRequiredService<IOptions<KeyServerOptions>>().Value.KeyRetirementDelay,
+            sp.GetRequiredService<TimeProvider>()));
         services.TryAddSingleton<KeyOperations>();
         services.TryAddSingleton<CredentialDelegation>();
         services.TryAddSingleton<KeyServerMetrics>();

@@ -1,4 +1,5 @@
 using System.Threading.Channels;
+using KeylessOrleans.KeyServer.Diagnostics;
 using KeylessOrleans.KeyServer.Hosting;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
@@ -88,12 +89,12 @@ public sealed partial class KeyFolderWatcher(IKeyStore store, IOptions<KeyServer
         }
     }
 
-    [LoggerMessage(EventId = 1010, Level = LogLevel.Warning, Message = "Key folder watcher failed ({Reason}); rescanning")]
+    [LoggerMessage(EventId = EventIds.KeyFolderWatcherFailed, Level = LogLevel.Warning, Message = "Key folder watcher failed ({Reason}); rescanning")]
     private partial void LogWatcherError(string reason);
 
-    [LoggerMessage(EventId = 1012, Level = LogLevel.Warning, Message = "Cannot watch key folder {Folder} ({Reason}); changes are picked up by the rescan every {Seconds:0} s")]
+    [LoggerMessage(EventId = EventIds.KeyFolderNotWatched, Level = LogLevel.Warning, Message = "Cannot watch key folder {Folder} ({Reason}); changes are picked up by the rescan every {Seconds:0} s")]
     private partial void LogWatcherUnavailable(string folder, string reason, double seconds);
 
-    [LoggerMessage(EventId = 1011, Level = LogLevel.Error, Message = "Key folder {Folder} cannot be rescanned ({Reason}); keys already loaded stay in use")]
+    [LoggerMessage(EventId = EventIds.KeyFolderRescanFailed, Level = LogLevel.Error, Message = "Key folder {Folder} cannot be rescanned ({Reason}); keys already loaded stay in use")]
     private partial void LogRescanFailed(string folder, string reason);
 }

@@ -1,5 +1,6 @@
 using System.Diagnostics.CodeAnalysis;
 using System.Security.Cryptography.X509Certificates;
+using KeylessOrleans.KeyServer.Diagnostics;
 using KeylessOrleans.Keys;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Primitives;
@@ -24,17 +25,23 @@ public sealed partial class PemKeyStore : IKeyStore, IDisposable
     private readonly ILogger _logger;
     private readonly IReadOnlyList<IPrivateKey> _external;
     private readonly TimeSpan _retirementDelay;
+    private readonly TimeProvider _time;
+    // Pending disposals by the keys they retire; held here so that their timers stay rooted until they fire.
+    private readonly Dictionary<IReadOnlyCollection<RetiringKey>, ITimer> _retirements = new(ReferenceEqualityComparer.Instance);
     private readonly Lock _reloading = new();
     private volatile KeySet _current = KeySet.Empty;
     private CancellationTokenSource _changed = new();
 
     /// <param name="externalKeys">Keys held elsewhere (a PKCS#11 token) whose certificate chains live in <paramref name="directory"/>.</param>
     /// <param name="retirementDelay">How long a removed key stays usable by operations already holding it (default 30 s).</param>
-    public PemKeyStore(string directory, ILogger<PemKeyStore> logger, IEnumerable<IPrivateKey>? externalKeys = null, TimeSpan? retirementDelay = null)
+    /// <param name="time">The clock that times retirement (default <see cref="TimeProvider.System"/>).</param>
+    public PemKeyStore(string directory, ILogger<PemKeyStore> logger, IEnumerable<IPrivateKey>? externalKeys = null, TimeSpan? retirementDelay = null,
+        TimeProvider? time = null)
     {
         _logger = logger;
         _external = [.. externalKeys ?? []];
         _retirementDelay = retirementDelay ?? TimeSpan.FromSeconds(30);
+        _time = time ?? TimeProvider.System;
         if (!Directory.Exists(directory))
             throw new DirectoryNotFoundException($"Key directory '{directory}' does not exist.");
         _directory = directory;
@@ -183,7 +190,8 @@ public sealed partial class PemKeyStore : IKeyStore, IDisposable
         else if (removed.Count > 0)
         {
             foreach (var r in removed) retiring[r.Key.KeyId] = r;
-            _ = Task.Delay(_retirementDelay).ContinueWith(_ => Expire(removed), TaskScheduler.Default);
+            // Added under the reload lock, which Expire takes first: a timer that fires at once still finds its entry.
+            _retirements.Add(removed, _time.CreateTimer(_ => Expire(removed), null, _retirementDelay, Timeout.InfiniteTimeSpan));
         }
         return new KeySet(next.Keys, next.Chains, next.Files, retiring);
     }
@@ -192,6 +200,8 @@ public sealed partial class PemKeyStore : IKeyStore, IDisposable
     {
         lock (_reloading)
         {
+            if (!_retirements.Remove(removed, out var timer)) return; // the store was disposed
+            timer.Dispose();
             var current = _current;
             var expired = removed.Where(r => current.Retiring.TryGetValue(r.Key.KeyId, out var still) && ReferenceEquals(still, r)).ToList();
             _current = current.WithoutRetiring(expired);
@@ -201,33 +211,39 @@ public sealed partial class PemKeyStore : IKeyStore, IDisposable
 
     public void Dispose()
     {
-        var current = _current;
-        _current = KeySet.Empty;
+        KeySet current;
+        lock (_reloading)
+        {
+            foreach (var timer in _retirements.Values) timer.Dispose();
+            _retirements.Clear();
+            current = _current;
+            _current = KeySet.Empty;
+        }
         foreach (var key in current.Keys.Values.Concat(current.Retiring.Values.Select(r => r.Key)).Concat(_external).Distinct()) key.Dispose();
         foreach (var certificate in current.Files.Values.SelectMany(f => f.Certificates)) certificate.Dispose();
     }
 
-    [LoggerMessage(EventId = 1001, Level = LogLevel.Error, Message = "Skipped key file {File}: {Reason}")]
+    [LoggerMessage(EventId = EventIds.KeyFileSkipped, Level = LogLevel.Error, Message = "Skipped key file {File}: {Reason}")]
     private partial void LogSkippedFile(string file, string reason);
 
-    [LoggerMessage(EventId = 1002, Level = LogLevel.Warning, Message = "Key file {File} holds key {KeyId}, which another file already loaded; ignored")]
+    [LoggerMessage(EventId = EventIds.KeyFileDuplicate, Level = LogLevel.Warning, Message = "Key file {File} holds key {KeyId}, which another file already loaded; ignored")]
     private partial void LogDuplicateKey(string file, string keyId);
 
-    [LoggerMessage(EventId = 1003, Level = LogLevel.Warning, Message = "Certificate file {File} matches no loaded private key; ignored")]
+    [LoggerMessage(EventId = EventIds.ChainWithoutKey, Level = LogLevel.Warning, Message = "Certificate file {File} matches no loaded private key; ignored")]
     private partial void LogChainWithoutKey(string file);
 
-    [LoggerMessage(EventId = 1004, Level = LogLevel.Warning, Message = "Key {KeyId} ({Algorithm}) has no certificate; no host name will be routed to it")]
+    [LoggerMessage(EventId = EventIds.KeyWithoutCertificate, Level = LogLevel.Warning, Message = "Key {KeyId} ({Algorithm}) has no certificate; no host name will be routed to it")]
     private partial void LogKeyWithoutCertificate(string keyId, KeyAlgorithm algorithm);
 
-    [LoggerMessage(EventId = 1005, Level = LogLevel.Warning, Message = "Key file {File} is readable by group or others; restrict it to mode 0600")]
+    [LoggerMessage(EventId = EventIds.KeyFileReadableByOthers, Level = LogLevel.Warning, Message = "Key file {File} is readable by group or others; restrict it to mode 0600")]
     private partial void LogKeyFileReadable(string file);
 
-    [LoggerMessage(EventId = 1006, Level = LogLevel.Information, Message = "Loaded {KeyCount} keys and {ChainCount} certificate chains from {Directory}")]
+    [LoggerMessage(EventId = EventIds.KeysLoaded, Level = LogLevel.Information, Message = "Loaded {KeyCount} keys and {ChainCount} certificate chains from {Directory}")]
     private partial void LogLoaded(string directory, int keyCount, int chainCount);
 
-    [LoggerMessage(EventId = 1007, Level = LogLevel.Information, Message = "Key folder changed: now {KeyCount} keys ({Added} added, {Removed} removed) and {ChainCount} certificate chains")]
+    [LoggerMessage(EventId = EventIds.KeysReloaded, Level = LogLevel.Information, Message = "Key folder changed: now {KeyCount} keys ({Added} added, {Removed} removed) and {ChainCount} certificate chains")]
     private partial void LogReloaded(int keyCount, int added, int removed, int chainCount);
 
-    [LoggerMessage(EventId = 1008, Level = LogLevel.Error, Message = "Key file {File} changed but cannot be read ({Reason}); still serving its previous contents")]
+    [LoggerMessage(EventId = EventIds.KeyFileKeptPrevious, Level = LogLevel.Error, Message = "Key file {File} changed but cannot be read ({Reason}); still serving its previous contents")]
     private partial void LogKeptPrevious(string file, string reason);
 }

@@ -1,3 +1,4 @@
+using KeylessOrleans.KeyServer.Diagnostics;
 using KeylessOrleans.KeyServer.Hosting;
 using KeylessOrleans.KeyServer.KeyStore;
 using KeylessOrleans.Registry;
@@ -105,15 +106,15 @@ public sealed partial class ReplicaRegistrar(
 
     private IRegistryGrain Registry => grains.GetGrain<IRegistryGrain>(IRegistryGrain.DefaultKey);
 
-    [LoggerMessage(EventId = 1201, Level = LogLevel.Information, Message = "Replica {Tenant}/{Replica} registered {ChainCount} certificate chains (tenant version {Version})")]
+    [LoggerMessage(EventId = EventIds.ReplicaRegistered, Level = LogLevel.Information, Message = "Replica {Tenant}/{Replica} registered {ChainCount} certificate chains (tenant version {Version})")]
     private partial void LogRegistered(string tenant, string replica, int chainCount, long version);
 
-    [LoggerMessage(EventId = 1202, Level = LogLevel.Warning, Message = "Replica {Tenant}/{Replica} could not register yet ({Error}: {Message}); retrying")]
+    [LoggerMessage(EventId = EventIds.ReplicaRegistrationRetrying, Level = LogLevel.Warning, Message = "Replica {Tenant}/{Replica} could not register yet ({Error}: {Message}); retrying")]
     private partial void LogRegistrationFailed(string tenant, string replica, string error, string message);
 
-    [LoggerMessage(EventId = 1204, Level = LogLevel.Error, Message = "Registry refused replica {Tenant}/{Replica}: {Reason}")]
+    [LoggerMessage(EventId = EventIds.ReplicaRegistrationRefused, Level = LogLevel.Error, Message = "Registry refused replica {Tenant}/{Replica}: {Reason}")]
     private partial void LogRegistrationRefused(string tenant, string replica, string reason);
 
-    [LoggerMessage(EventId = 1203, Level = LogLevel.Warning, Message = "Replica {Tenant}/{Replica} could not unregister on stop ({Error})")]
+    [LoggerMessage(EventId = EventIds.ReplicaUnregisterFailed, Level = LogLevel.Warning, Message = "Replica {Tenant}/{Replica} could not unregister on stop ({Error})")]
     private partial void LogUnregisterFailed(string tenant, string replica, string error);
 }

@@ -1,4 +1,5 @@
 using System.Security.Cryptography;
+using KeylessOrleans.KeyServer.Diagnostics;
 using KeylessOrleans.Keys;
 using Microsoft.Extensions.Logging;
 using Net.Pkcs11Interop.Common;
@@ -202,15 +203,15 @@ public sealed partial class Pkcs11KeySet : IDisposable
         _libraries.Clear();
     }
 
-    [LoggerMessage(EventId = 1301, Level = LogLevel.Warning, Message = "PKCS#11 key {Uri} on token '{Token}' is extractable or not sensitive: set CKA_SENSITIVE=true and CKA_EXTRACTABLE=false")]
+    [LoggerMessage(EventId = EventIds.Pkcs11KeyExtractable, Level = LogLevel.Warning, Message = "PKCS#11 key {Uri} on token '{Token}' is extractable or not sensitive: set CKA_SENSITIVE=true and CKA_EXTRACTABLE=false")]
     private partial void LogExtractable(string uri, string token);
 
-    [LoggerMessage(EventId = 1302, Level = LogLevel.Information, Message = "PKCS#11 token '{Token}' opened through {Module} with {Sessions} sessions")]
+    [LoggerMessage(EventId = EventIds.Pkcs11TokenOpened, Level = LogLevel.Information, Message = "PKCS#11 token '{Token}' opened through {Module} with {Sessions} sessions")]
     private partial void LogTokenOpened(string token, string module, int sessions);
 
-    [LoggerMessage(EventId = 1320, Level = LogLevel.Warning, Message = "PKCS#11 RSA key {Uri} on token '{Token}' has no implicit-rejection key '{RejectionLabel}' (CKK_GENERIC_SECRET, same CKA_ID): it signs, but every RSA decryption with it is refused. Create the key at onboarding, or set Keyless:KeyServer:Pkcs11CreateImplicitRejectionKeys=true")]
+    [LoggerMessage(EventId = EventIds.Pkcs11ImplicitRejectionKeyMissing, Level = LogLevel.Warning, Message = "PKCS#11 RSA key {Uri} on token '{Token}' has no implicit-rejection key '{RejectionLabel}' (CKK_GENERIC_SECRET, same CKA_ID): it signs, but every RSA decryption with it is refused. Create the key at onboarding, or set Keyless:KeyServer:Pkcs11CreateImplicitRejectionKeys=true")]
     private partial void LogImplicitRejectionKeyMissing(string uri, string token, string rejectionLabel);
 
-    [LoggerMessage(EventId = 1321, Level = LogLevel.Warning, Message = "Created implicit-rejection key '{RejectionLabel}' on token '{Token}' for {Uri} (Pkcs11CreateImplicitRejectionKeys is on)")]
+    [LoggerMessage(EventId = EventIds.Pkcs11ImplicitRejectionKeyCreated, Level = LogLevel.Warning, Message = "Created implicit-rejection key '{RejectionLabel}' on token '{Token}' for {Uri} (Pkcs11CreateImplicitRejectionKeys is on)")]
     private partial void LogImplicitRejectionKeyCreated(string rejectionLabel, string token, string uri);
 }
