@@ -20,20 +20,9 @@ public sealed class BadClientTests(EdgeFixture edge) : IClassFixture<EdgeFixture
         var clock = Stopwatch.StartNew();
         await socket.SendAsync(bytes, SocketFlags.None);
         if (closeOurSide) socket.Shutdown(SocketShutdown.Send);
-        var reply = new List<byte>();
-        var buffer = new byte[4096];
-        using var limit = new CancellationTokenSource(TimeSpan.FromSeconds(15));
-        try
-        {
-            int read;
-            while ((read = await socket.ReceiveAsync(buffer, SocketFlags.None, limit.Token)) > 0) reply.AddRange(buffer[..read]);
-        }
-        catch (SocketException)
-        {
-            // A reset is a close too.
-        }
-        Assert.False(limit.IsCancellationRequested, "the edge never closed the connection");
-        return (reply.ToArray(), clock.Elapsed);
+        var (reply, closed) = await SocketReads.ReadToCloseAsync(socket, TimeSpan.FromSeconds(15));
+        Assert.True(closed, "the edge never closed the connection");
+        return (reply, clock.Elapsed);
     }
 
     private async Task AssertStillServingAsync()

@@ -1,5 +1,6 @@
 using System.Net.Sockets;
 using System.Text;
+using KeylessOrleans.TestSupport;
 using KeylessOrleans.TestSupport.Fuzzing;
 using Org.BouncyCastle.Security;
 using Org.BouncyCastle.Tls;
@@ -52,20 +53,9 @@ public sealed class ConformanceAlertTests(EdgeFixture edge) : IClassFixture<Edge
 
     private static async Task<byte[]> ReadToCloseAsync(Socket socket)
     {
-        var reply = new List<byte>();
-        var buffer = new byte[16384];
-        using var limit = new CancellationTokenSource(TimeSpan.FromSeconds(15));
-        try
-        {
-            int read;
-            while ((read = await socket.ReceiveAsync(buffer, SocketFlags.None, limit.Token)) > 0) reply.AddRange(buffer[..read]);
-        }
-        catch (SocketException)
-        {
-            // A reset after the alert: what came before it counts.
-        }
-        Assert.False(limit.IsCancellationRequested, "the edge never closed the connection");
-        return [.. reply];
+        var (reply, closed) = await SocketReads.ReadToCloseAsync(socket, TimeSpan.FromSeconds(15));
+        Assert.True(closed, "the edge never closed the connection");
+        return reply;
     }
 
     /// <summary>The edge's first record is a fatal alert with <paramref name="description"/>.</summary>
