@@ -48,8 +48,8 @@ public sealed partial class HandshakeGrainGateway(
         {
             // Started on the thread pool, not on this handshake thread: Orleans pools a call's completion source per
             // thread, taking it on the calling thread and returning it on the thread that completes the call. Taken on
-            // dedicated handshake threads and returned on pool threads, one source per call piled up in the pool
-            // threads' stacks for good (~80 bytes a handshake; the soak's edge heap grew by ~90 MB an hour).
+            // dedicated handshake threads and returned on pool threads, sources pile up in the pool threads' stacks
+            // for good and are never taken again (the soak's edge held 300,000 of them after 900,000 handshakes).
             return Wait(Task.Run(() => local.Call(send)));
         }
         finally
