@@ -221,7 +221,8 @@ public sealed class RouteTable
             try
             {
                 using var deadline = new CancellationTokenSource(_limits.AdmissionTimeout);
-                admit(settings, deadline.Token).Wait(deadline.Token);
+                // Started on the thread pool like every grain call a handshake thread waits for (see HandshakeGrainGateway).
+                Task.Run(() => admit(settings, deadline.Token), deadline.Token).Wait(deadline.Token);
             }
             catch (Exception e) when (e is OperationCanceledException or AggregateException)
             {
