@@ -19,7 +19,8 @@ public sealed record TlsServerContext(
     ServerChainCache Chains,
     IKeyOperationGateway Keys,
     TlsSessionCache Sessions,
-    string? DefaultHostName)
+    string? DefaultHostName,
+    string EdgeId)
 {
     /// <summary>OCSP responses to staple; null: no stapling.</summary>
     public OcspStapler? Staples { get; init; }
@@ -380,14 +381,14 @@ public sealed class KeylessTlsServer(TlsServerContext shared, string clientAddre
     {
         var key = Key(KeyAlgorithm.Rsa) ?? throw new TlsFatalAlert(AlertDescription.internal_error);
         _served = shared.Chains.For(key);
-        return new KeylessDecryptor(_served.Tls12, Crypto, Call(key, _served), shared.Keys, transcript, facts);
+        return new KeylessDecryptor(_served.Tls12, Crypto, Call(key, _served), Context(key), shared.Keys, transcript, facts);
     }
 
     private KeylessSigner Signer(KeyRoute key, SignatureAndHashAlgorithm scheme, bool tls13)
     {
         transcript.Stop();
         _served = shared.Chains.For(key);
-        return new KeylessSigner(tls13 ? Tls13Certificate(_served) : _served.Tls12, scheme, tls13, Call(key, _served), shared.Keys, facts);
+        return new KeylessSigner(tls13 ? Tls13Certificate(_served) : _served.Tls12, scheme, tls13, Call(key, _served), Context(key), shared.Keys, facts);
     }
 
     /// <summary>
@@ -420,7 +421,10 @@ public sealed class KeylessTlsServer(TlsServerContext shared, string clientAddre
     /// <summary>TLS 1.2 CertificateStatus, sent right after the Certificate message.</summary>
     public override CertificateStatus? GetCertificateStatus() => _served is { } chain ? Staple(chain) : null;
 
-    private KeyCall Call(KeyRoute key, ServerChain chain) => new(_route!.TenantName, key.KeyId, key.Replicas, facts.ServerName, clientAddress, chain.ChainDer[0]);
+    private KeyCall Call(KeyRoute key, ServerChain chain) => new(key.Replicas, chain.ChainDer[0]);
+
+    /// <summary>Who asks for which key, for this connection: what every key request of the handshake carries.</summary>
+    private KeyRequestContext Context(KeyRoute key) => new(_route!.TenantName, key.KeyId, facts.ServerName, clientAddress, shared.EdgeId);
 
     private KeyRoute? Key(KeyAlgorithm algorithm) => _route?.Keys.Keys.FirstOrDefault(k => k.Algorithm == algorithm);
 

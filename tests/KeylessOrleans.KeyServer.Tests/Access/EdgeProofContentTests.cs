@@ -25,7 +25,7 @@ public sealed class EdgeProofContentTests
         { "prove_possession", "ddd89fb9ca30e7b5612489dbaadab02837ae506ea42b6916c8f9f45f455cc6d6" },
     };
 
-    private static IKeyOperationRequest Request(string name) => name switch
+    private static KeyRequest Request(string name) => name switch
     {
         "sign_certificate_verify" => new SignCertificateVerifyRequest(Context, SignatureScheme.EcdsaSecp256r1Sha256, Bytes(130, 1)),
         "sign_server_key_exchange" => new SignServerKeyExchangeRequest(Context, SignatureScheme.RsaPkcs1Sha256, Bytes(133, 2)),
