@@ -16,7 +16,7 @@ public sealed class KeyCustodyTests(TwoTenantsFixture fixture) : IClassFixture<T
 
         // The recorder must really see the traffic, or the test below could not fail.
         Assert.True(fixture.Cluster.Calls.Contains(fixture.AcmeKeys.Rsa.SubjectPublicKeyInfo), "public key of a described key was not recorded");
-        Assert.Contains(fixture.Cluster.Calls.Messages, m => m.Method.Contains("SignCertificateVerify"));
+        Assert.Contains(fixture.Cluster.Calls.Messages, m => m.Method.Contains(SignCertificateVerifyRequest.OperationName));
 
         foreach (var key in fixture.AcmeKeys.AllKeys.Concat(fixture.GlobexKeys.AllKeys))
         {
