@@ -85,9 +85,9 @@ internal static class AuditComparison
         KeyRequestContext Context(string keyId) => client.Context("bench", keyId, BenchCluster.Host, "192.0.2.1");
         var operations = new (string Name, Func<string, Task<KeyOperationResult>> Call)[]
         {
-            ("ECDSA P-256 sign", replica => client.SignCertificateVerifyAsync(replica, new(Context(keys.EcdsaKeyId), SignatureScheme.EcdsaSecp256r1Sha256, Content()))),
-            ("RSA-2048 PSS sign", replica => client.SignCertificateVerifyAsync(replica, new(Context(keys.RsaKeyId), SignatureScheme.RsaPssRsaeSha256, Content()))),
-            ("RSA-2048 decrypt + master secret", replica => client.DeriveMasterSecretAsync(replica, new(Context(keys.RsaKeyId), RsaKeyExchanges.Fresh(ciphertext)))),
+            ("ECDSA P-256 sign", replica => client.PerformAsync(replica, new SignCertificateVerifyRequest(Context(keys.EcdsaKeyId), SignatureScheme.EcdsaSecp256r1Sha256, Content()))),
+            ("RSA-2048 PSS sign", replica => client.PerformAsync(replica, new SignCertificateVerifyRequest(Context(keys.RsaKeyId), SignatureScheme.RsaPssRsaeSha256, Content()))),
+            ("RSA-2048 decrypt + master secret", replica => client.PerformAsync(replica, new DeriveMasterSecretRequest(Context(keys.RsaKeyId), RsaKeyExchanges.Fresh(ciphertext)))),
         };
         foreach (var (name, call) in operations)
         {

@@ -11,16 +11,15 @@ namespace KeylessOrleans.Benchmarks;
 /// </summary>
 internal sealed class LocalKeyGateway(KeyOperations operations) : IKeyOperationGateway
 {
-    public KeyOperationResult SignCertificateVerify(KeyCall call, SignatureScheme scheme, byte[] signedContent) =>
-        operations.SignCertificateVerify(call.KeyId, scheme, signedContent);
-
-    public KeyOperationResult SignServerKeyExchange(KeyCall call, SignatureScheme scheme, byte[] signedParams) =>
-        operations.SignServerKeyExchange(call.KeyId, scheme, signedParams);
-
-    public KeyOperationResult DeriveMasterSecret(KeyCall call, RsaKeyExchange exchange) =>
-        operations.DeriveMasterSecret(call.KeyId, exchange);
+    public KeyOperationResult Perform(KeyCall call, KeyRequest request) => request switch
+    {
+        SignCertificateVerifyRequest r => operations.SignCertificateVerify(r.Context.KeyId, r.Scheme, r.SignedContent),
+        SignServerKeyExchangeRequest r => operations.SignServerKeyExchange(r.Context.KeyId, r.Scheme, r.SignedParams),
+        DeriveMasterSecretRequest r => operations.DeriveMasterSecret(r.Context.KeyId, r.Exchange),
+        _ => KeyOperationResult.Failure(KeyOperationStatus.InvalidRequest, $"the in-process baseline does not perform {request.Operation}"),
+    };
 
     /// <summary>The baseline holds the key itself: it has no need of delegated credentials.</summary>
-    public Task<KeyOperationResult> DelegateCredentialAsync(KeyCall call, DelegationAsk ask) =>
+    public Task<KeyOperationResult> PerformAsync(KeyCall call, KeyRequest request) =>
         Task.FromResult(KeyOperationResult.Failure(KeyOperationStatus.Unauthorized, "the in-process baseline does not delegate"));
 }

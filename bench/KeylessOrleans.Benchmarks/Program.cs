@@ -129,15 +129,15 @@ var ciphertext = keys.RsaPublic.Encrypt(premaster, RSAEncryptionPadding.Pkcs1);
 var keyOps = new (string Name, Func<KeyOperationResult> Local, Func<Task<KeyOperationResult>> Remote)[]
 {
     ("ECDSA P-256 sign", () => local.SignCertificateVerify(keys.EcdsaKeyId, SignatureScheme.EcdsaSecp256r1Sha256, Content()),
-        () => client.SignCertificateVerifyAsync("primary", new(client.Context("bench", keys.EcdsaKeyId, BenchCluster.Host, null), SignatureScheme.EcdsaSecp256r1Sha256, Content()))),
+        () => client.PerformAsync("primary", new SignCertificateVerifyRequest(client.Context("bench", keys.EcdsaKeyId, BenchCluster.Host, null), SignatureScheme.EcdsaSecp256r1Sha256, Content()))),
     ("Ed25519 sign", () => local.SignCertificateVerify(ed25519KeyId, SignatureScheme.Ed25519, Content()),
-        () => client.SignCertificateVerifyAsync("primary", new(client.Context("bench", ed25519KeyId, BenchCluster.Host, null), SignatureScheme.Ed25519, Content()))),
+        () => client.PerformAsync("primary", new SignCertificateVerifyRequest(client.Context("bench", ed25519KeyId, BenchCluster.Host, null), SignatureScheme.Ed25519, Content()))),
     ("RSA-2048 PSS sign", () => local.SignCertificateVerify(keys.RsaKeyId, SignatureScheme.RsaPssRsaeSha256, Content()),
-        () => client.SignCertificateVerifyAsync("primary", new(client.Context("bench", keys.RsaKeyId, BenchCluster.Host, null), SignatureScheme.RsaPssRsaeSha256, Content()))),
+        () => client.PerformAsync("primary", new SignCertificateVerifyRequest(client.Context("bench", keys.RsaKeyId, BenchCluster.Host, null), SignatureScheme.RsaPssRsaeSha256, Content()))),
     ("RSA-2048 PKCS#1 sign (TLS 1.2 SKE)", () => local.SignServerKeyExchange(keys.RsaKeyId, SignatureScheme.RsaPkcs1Sha256, Ske()),
-        () => client.SignServerKeyExchangeAsync("primary", new(client.Context("bench", keys.RsaKeyId, BenchCluster.Host, null), SignatureScheme.RsaPkcs1Sha256, Ske()))),
+        () => client.PerformAsync("primary", new SignServerKeyExchangeRequest(client.Context("bench", keys.RsaKeyId, BenchCluster.Host, null), SignatureScheme.RsaPkcs1Sha256, Ske()))),
     ("RSA-2048 decrypt + master secret", () => local.DeriveMasterSecret(keys.RsaKeyId, RsaKeyExchanges.Fresh(ciphertext)),
-        () => client.DeriveMasterSecretAsync("primary", new(client.Context("bench", keys.RsaKeyId, BenchCluster.Host, null), RsaKeyExchanges.Fresh(ciphertext)))),
+        () => client.PerformAsync("primary", new DeriveMasterSecretRequest(client.Context("bench", keys.RsaKeyId, BenchCluster.Host, null), RsaKeyExchanges.Fresh(ciphertext)))),
 };
 foreach (var (name, localOp, remoteOp) in keyOps.Where(op => Wanted(op.Name)))
 {

@@ -43,25 +43,17 @@ public sealed partial class KeyGrain(
         return Task.CompletedTask;
     }
 
-    public Task<KeyOperationResult> SignCertificateVerifyAsync(SignCertificateVerifyRequest request, CancellationToken cancellationToken = default) =>
-        RunAsync(SignCertificateVerifyRequest.OperationName, request.Context, request.SignedContent,
-            () => operations.SignCertificateVerify(_identity.KeyId, request.Scheme, request.SignedContent));
-
-    public Task<KeyOperationResult> SignServerKeyExchangeAsync(SignServerKeyExchangeRequest request, CancellationToken cancellationToken = default) =>
-        RunAsync(SignServerKeyExchangeRequest.OperationName, request.Context, request.SignedParams,
-            () => operations.SignServerKeyExchange(_identity.KeyId, request.Scheme, request.SignedParams));
-
-    public Task<KeyOperationResult> DeriveMasterSecretAsync(DeriveMasterSecretRequest request, CancellationToken cancellationToken = default) =>
-        RunAsync(DeriveMasterSecretRequest.OperationName, request.Context, request.Exchange.Input(),
-            () => operations.DeriveMasterSecret(_identity.KeyId, request.Exchange));
-
-    public Task<KeyOperationResult> DelegateCredentialAsync(DelegateCredentialRequest request, CancellationToken cancellationToken = default) =>
-        RunAsync(DelegateCredentialRequest.OperationName, request.Context, request.Input(),
-            () => delegation.Issue(_identity.KeyId, request));
-
-    public Task<KeyOperationResult> ProvePossessionAsync(ProvePossessionRequest request, CancellationToken cancellationToken = default) =>
-        RunAsync(ProvePossessionRequest.OperationName, request.Context, request.Challenge,
-            () => operations.ProvePossession(_identity, request.Scheme, request.Challenge));
+    public Task<KeyOperationResult> PerformAsync(KeyRequest request, CancellationToken cancellationToken = default) =>
+        RunAsync(request, () => request switch
+        {
+            SignCertificateVerifyRequest r => operations.SignCertificateVerify(_identity.KeyId, r.Scheme, r.SignedContent),
+            SignServerKeyExchangeRequest r => operations.SignServerKeyExchange(_identity.KeyId, r.Scheme, r.SignedParams),
+            DeriveMasterSecretRequest r => operations.DeriveMasterSecret(_identity.KeyId, r.Exchange),
+            DelegateCredentialRequest r => delegation.Issue(_identity.KeyId, r),
+            ProvePossessionRequest r => operations.ProvePossession(_identity, r.Scheme, r.Challenge),
+            // A request type this key server does not know how to serve (a newer edge's): refused, recorded, no key used.
+            _ => KeyOperationResult.Failure(KeyOperationStatus.InvalidRequest, $"this key server does not perform {request.Operation}"),
+        });
 
     public Task<EdgeSessionGrant> OpenEdgeSessionAsync(EdgeSessionRequest request, CancellationToken cancellationToken = default)
     {
@@ -98,8 +90,9 @@ public sealed partial class KeyGrain(
             ? operations.Describe(_identity.KeyId)
             : new KeyDescriptionResult(KeyOperationStatus.Unauthorized, Detail: "key grain is not on its tenant's silo"));
 
-    private async Task<KeyOperationResult> RunAsync(string operation, KeyRequestContext context, byte[] input, Func<KeyOperationResult> work)
+    private async Task<KeyOperationResult> RunAsync(KeyRequest request, Func<KeyOperationResult> work)
     {
+        var (operation, context, input) = (request.Operation, request.Context, request.Input());
         var started = Stopwatch.GetTimestamp();
         if (options.Value.DrillDelay > TimeSpan.Zero) await Task.Delay(options.Value.DrillDelay);
         KeyOperationResult result;

@@ -67,17 +67,17 @@ public sealed class AuditLogTests : IAsyncLifetime
             calls.Add(new Call(operation, keyId, client, sni, input, await call(Context(keyId, client, sni))));
         }
         var (cv1, cv2, cv3, cv4, cv5) = (Content(), Content(), Content(), Content(), Content());
-        await Run("sign_certificate_verify", rsa, cv1, c => Key(rsa).SignCertificateVerifyAsync(new(c, SignatureScheme.RsaPssRsaeSha256, cv1)));
-        await Run("sign_certificate_verify", ec, cv2, c => Key(ec).SignCertificateVerifyAsync(new(c, SignatureScheme.EcdsaSecp256r1Sha256, cv2)));
-        await Run("sign_server_key_exchange", ec, ske, c => Key(ec).SignServerKeyExchangeAsync(new(c, SignatureScheme.EcdsaSecp256r1Sha256, ske)));
+        await Run("sign_certificate_verify", rsa, cv1, c => Key(rsa).PerformAsync(new SignCertificateVerifyRequest(c, SignatureScheme.RsaPssRsaeSha256, cv1)));
+        await Run("sign_certificate_verify", ec, cv2, c => Key(ec).PerformAsync(new SignCertificateVerifyRequest(c, SignatureScheme.EcdsaSecp256r1Sha256, cv2)));
+        await Run("sign_server_key_exchange", ec, ske, c => Key(ec).PerformAsync(new SignServerKeyExchangeRequest(c, SignatureScheme.EcdsaSecp256r1Sha256, ske)));
         var (exchange, garbageExchange) = (RsaKeyExchanges.Fresh(ciphertext), RsaKeyExchanges.Fresh(garbage));
-        await Run("derive_master_secret", rsa, exchange.Input(), c => Key(rsa).DeriveMasterSecretAsync(new(c, exchange)));
-        await Run("derive_master_secret", rsa, garbageExchange.Input(), c => Key(rsa).DeriveMasterSecretAsync(new(c, garbageExchange)));
+        await Run("derive_master_secret", rsa, exchange.Input(), c => Key(rsa).PerformAsync(new DeriveMasterSecretRequest(c, exchange)));
+        await Run("derive_master_secret", rsa, garbageExchange.Input(), c => Key(rsa).PerformAsync(new DeriveMasterSecretRequest(c, garbageExchange)));
         // Refused: PKCS#1 v1.5 in TLS 1.3, and a request naming another key than the grain it reached (by the key grain);
         // a host name the key's certificate does not cover (by the access filter, before the grain).
-        await Run("sign_certificate_verify", rsa, cv3, c => Key(rsa).SignCertificateVerifyAsync(new(c, SignatureScheme.RsaPkcs1Sha256, cv3)));
-        await Run("sign_certificate_verify", ec, cv4, c => Key(rsa).SignCertificateVerifyAsync(new(c, SignatureScheme.EcdsaSecp256r1Sha256, cv4)));
-        await Run("sign_certificate_verify", rsa, cv5, c => Key(rsa).SignCertificateVerifyAsync(new(c, SignatureScheme.RsaPssRsaeSha256, cv5)), sni: "www.globex.test");
+        await Run("sign_certificate_verify", rsa, cv3, c => Key(rsa).PerformAsync(new SignCertificateVerifyRequest(c, SignatureScheme.RsaPkcs1Sha256, cv3)));
+        await Run("sign_certificate_verify", ec, cv4, c => Key(rsa).PerformAsync(new SignCertificateVerifyRequest(c, SignatureScheme.EcdsaSecp256r1Sha256, cv4)));
+        await Run("sign_certificate_verify", rsa, cv5, c => Key(rsa).PerformAsync(new SignCertificateVerifyRequest(c, SignatureScheme.RsaPssRsaeSha256, cv5)), sni: "www.globex.test");
         await Key(rsa).DescribeAsync(); // public information only: no key operation, no record
 
         Assert.Equal([KeyOperationStatus.Ok, KeyOperationStatus.Ok, KeyOperationStatus.Ok, KeyOperationStatus.Ok, KeyOperationStatus.Ok,
@@ -124,7 +124,7 @@ public sealed class AuditLogTests : IAsyncLifetime
         try
         {
             var key = cluster.Grains.GetGrain<IKeyGrain>(new KeyGrainKey("globex", "primary", _keys.EcdsaKeyId).ToString());
-            result = await key.SignCertificateVerifyAsync(new(new KeyRequestContext("globex", _keys.EcdsaKeyId, "www.acme.test", "198.51.100.9", Edge),
+            result = await key.PerformAsync(new SignCertificateVerifyRequest(new KeyRequestContext("globex", _keys.EcdsaKeyId, "www.acme.test", "198.51.100.9", Edge),
                 SignatureScheme.EcdsaSecp256r1Sha256, content));
         }
         finally

@@ -130,8 +130,8 @@ public sealed class CallProofTests : IDisposable
         Assert.Equal(Callers.Edge | Callers.Operator, Of<IRegistryGrain>(nameof(IRegistryGrain.LookupHostAsync)));
         Assert.Equal(Callers.OwnTenantOnPrem, Of<IRegistryGrain>(nameof(IRegistryGrain.RegisterReplicaAsync)));
         Assert.Equal(Callers.Edge, Of<Edge.Tls.Tickets.ISessionTicketKeysGrain>(nameof(Edge.Tls.Tickets.ISessionTicketKeysGrain.GetKeysAsync)));
-        Assert.Equal(Callers.LocalProcess, Of<Edge.Handshake.IHandshakeGrain>(nameof(Edge.Handshake.IHandshakeGrain.SignCertificateVerifyAsync)));
-        Assert.False(CallerRules.NeedsProof(typeof(Edge.Handshake.IHandshakeGrain).GetMethod(nameof(Edge.Handshake.IHandshakeGrain.SignCertificateVerifyAsync))));
+        Assert.Equal(Callers.LocalProcess, Of<Edge.Handshake.IHandshakeGrain>(nameof(Edge.Handshake.IHandshakeGrain.PerformAsync)));
+        Assert.False(CallerRules.NeedsProof(typeof(Edge.Handshake.IHandshakeGrain).GetMethod(nameof(Edge.Handshake.IHandshakeGrain.PerformAsync))));
         Assert.False(CallerRules.NeedsProof(typeof(Keys.IKeyGrain).GetMethods()[0])); // calls into tenants' clusters carry no proof
 
         var registration = new ReplicaRegistration("acme", "primary", []);

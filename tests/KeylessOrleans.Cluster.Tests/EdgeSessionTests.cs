@@ -60,7 +60,7 @@ public sealed class EdgeSessionTests : IAsyncLifetime
     {
         var open = await Poll.UntilAsync(async () =>
         {
-            Assert.Equal(KeyOperationStatus.Ok, (await Client.SignCertificateVerifyAsync("primary", Request())).Status);
+            Assert.Equal(KeyOperationStatus.Ok, (await Client.PerformAsync("primary", Request())).Status);
             return EdgeSigner.Sign(Target, Request())!.Session is not null;
         }, TimeSpan.FromSeconds(10));
         Assert.True(open, "the edge never opened a session with acme's key server");
@@ -75,7 +75,7 @@ public sealed class EdgeSessionTests : IAsyncLifetime
         var proof = EdgeSigner.Sign(Target, request)!;
         Assert.Empty(proof.Certificate); // no certificate, no signature: the session's id and MAC
         Assert.Equal(32, proof.Signature.Length);
-        Assert.Equal(KeyOperationStatus.Ok, (await Grain.SignCertificateVerifyAsync(request with { Proof = proof })).Status);
+        Assert.Equal(KeyOperationStatus.Ok, (await Grain.PerformAsync(request with { Proof = proof })).Status);
         Assert.Equal(1, KeyServerSessions.Sessions);
     }
 
@@ -88,9 +88,9 @@ public sealed class EdgeSessionTests : IAsyncLifetime
 
         // The session's id with a MAC for another request; a MAC flipped; a session id nobody issued.
         var otherRequest = Request();
-        var swapped = await Grain.SignCertificateVerifyAsync(otherRequest with { Proof = proof });
-        var flipped = await Grain.SignCertificateVerifyAsync(genuine with { Proof = proof with { Signature = [.. proof.Signature[..^1], (byte)(proof.Signature[^1] ^ 1)] } });
-        var invented = await Grain.SignCertificateVerifyAsync(genuine with { Proof = proof with { Session = RandomNumberGenerator.GetBytes(16) } });
+        var swapped = await Grain.PerformAsync(otherRequest with { Proof = proof });
+        var flipped = await Grain.PerformAsync(genuine with { Proof = proof with { Signature = [.. proof.Signature[..^1], (byte)(proof.Signature[^1] ^ 1)] } });
+        var invented = await Grain.PerformAsync(genuine with { Proof = proof with { Session = RandomNumberGenerator.GetBytes(16) } });
         Assert.Equal(KeyOperationStatus.Unauthorized, swapped.Status);
         Assert.Contains("session MAC of edge edge-a does not match", swapped.Detail);
         Assert.Equal(KeyOperationStatus.Unauthorized, flipped.Status);
@@ -98,8 +98,8 @@ public sealed class EdgeSessionTests : IAsyncLifetime
         Assert.Equal(EdgeSessionCrypto.UnknownSession, invented.Detail);
 
         // The genuine one once, then its replay.
-        Assert.Equal(KeyOperationStatus.Ok, (await Grain.SignCertificateVerifyAsync(genuine with { Proof = proof })).Status);
-        Assert.Contains("replayed", (await Grain.SignCertificateVerifyAsync(genuine with { Proof = proof })).Detail);
+        Assert.Equal(KeyOperationStatus.Ok, (await Grain.PerformAsync(genuine with { Proof = proof })).Status);
+        Assert.Contains("replayed", (await Grain.PerformAsync(genuine with { Proof = proof })).Detail);
 
         // Session requests: signed under another CA, signed by edge-a for another replica, a stale one.
         var foreign = Signer(_foreign.Issue(SiloIdentity.Edge("edge-a"))).NewSessionRequest("acme", "primary");
@@ -130,7 +130,7 @@ public sealed class EdgeSessionTests : IAsyncLifetime
         var outcomes = new List<KeyOperationStatus>();
         var served = await Poll.UntilAsync(async () =>
         {
-            outcomes.Add((await Client.SignCertificateVerifyAsync("primary", Request())).Status);
+            outcomes.Add((await Client.PerformAsync("primary", Request())).Status);
             return outcomes[^1] == KeyOperationStatus.Ok;
         }, TimeSpan.FromSeconds(15));
 

@@ -16,19 +16,23 @@ public sealed class GrainCallAuthorizationTests(TwoTenantsFixture fixture) : ICl
 {
     private readonly KeylessTestCluster _cluster = fixture.Cluster;
 
-    private KeyCall Call => new("acme", fixture.AcmeKeys.EcdsaKeyId, ["primary"], "www.acme.test", "192.0.2.1", []);
+    private static KeyCall Call => new(["primary"], []);
+
+    private KeyRequestContext Context => new("acme", fixture.AcmeKeys.EcdsaKeyId, "www.acme.test", "192.0.2.1", "edge");
+
+    private SignCertificateVerifyRequest CertificateVerify => new(Context, SignatureScheme.EcdsaSecp256r1Sha256, new byte[64]);
 
     [Fact]
     public async Task A_remote_caller_cannot_use_the_handshake_grain()
     {
         var remote = _cluster.Cluster.Client.GetGrain<IHandshakeGrain>(0);
 
-        var refused = await Assert.ThrowsAsync<UnauthorizedAccessException>(() => remote.SignCertificateVerifyAsync(Call, SignatureScheme.EcdsaSecp256r1Sha256, new byte[64]));
+        var refused = await Assert.ThrowsAsync<UnauthorizedAccessException>(() => remote.PerformAsync(Call, CertificateVerify));
         Assert.Contains("only the edge's own process", refused.Message);
-        await Assert.ThrowsAsync<UnauthorizedAccessException>(() => remote.DelegateCredentialAsync(Call, new DelegationAsk(new byte[32], SignatureScheme.EcdsaSecp256r1Sha256, SignatureScheme.EcdsaSecp256r1Sha256, new byte[65], 3600, 0, new byte[64])));
+        await Assert.ThrowsAsync<UnauthorizedAccessException>(() => remote.PerformAsync(Call, new DelegateCredentialRequest(Context, new byte[32], SignatureScheme.EcdsaSecp256r1Sha256, SignatureScheme.EcdsaSecp256r1Sha256, new byte[65], 3600, PossessionSignature: new byte[64])));
         // Another silo of the cluster (or a hosted service) without the process's secret is refused the same way.
         var inside = _cluster.Grains.GetGrain<IHandshakeGrain>(0);
-        await Assert.ThrowsAsync<UnauthorizedAccessException>(() => inside.SignCertificateVerifyAsync(Call, SignatureScheme.EcdsaSecp256r1Sha256, new byte[64]));
+        await Assert.ThrowsAsync<UnauthorizedAccessException>(() => inside.PerformAsync(Call, CertificateVerify));
     }
 
     [Fact]
@@ -36,7 +40,7 @@ public sealed class GrainCallAuthorizationTests(TwoTenantsFixture fixture) : ICl
     {
         var gateway = _cluster.Services(fixture.EdgeSilo).GetRequiredService<IKeyOperationGateway>();
 
-        var result = gateway.SignCertificateVerify(Call, SignatureScheme.EcdsaSecp256r1Sha256, new byte[64]);
+        var result = gateway.Perform(Call, CertificateVerify);
 
         // The call went through the handshake grain to acme's key grain, which refuses content that is no TLS 1.3
         // CertificateVerify: the filter let the edge's own call in.

@@ -92,7 +92,7 @@ public sealed class KeyAccessTests(KeyAccessFixture fixture) : IClassFixture<Key
     public async Task An_allowed_edge_is_served()
     {
         var client = fixture.Client(fixture.EdgeA);
-        var result = await client.SignCertificateVerifyAsync("primary", CertificateVerify(client, "acme", fixture.Acme.EcdsaKeyId, "www.acme.test"));
+        var result = await client.PerformAsync("primary", CertificateVerify(client, "acme", fixture.Acme.EcdsaKeyId, "www.acme.test"));
         Assert.Equal(KeyOperationStatus.Ok, result.Status);
     }
 
@@ -101,7 +101,7 @@ public sealed class KeyAccessTests(KeyAccessFixture fixture) : IClassFixture<Key
     {
         var client = fixture.Client(fixture.EdgeA);
         var before = fixture.Performed("globex");
-        var result = await client.SignCertificateVerifyAsync("primary", CertificateVerify(client, "globex", fixture.Globex.EcdsaKeyId, "globex.test"));
+        var result = await client.PerformAsync("primary", CertificateVerify(client, "globex", fixture.Globex.EcdsaKeyId, "globex.test"));
         Assert.Equal(KeyOperationStatus.Unauthorized, result.Status);
         Assert.Contains("edge-a", result.Detail);
         Assert.Equal(before, fixture.Performed("globex"));
@@ -112,7 +112,7 @@ public sealed class KeyAccessTests(KeyAccessFixture fixture) : IClassFixture<Key
     {
         var client = fixture.Client(fixture.EdgeRogue);
         var before = fixture.Performed("acme");
-        var result = await client.SignCertificateVerifyAsync("primary", CertificateVerify(client, "acme", fixture.Acme.EcdsaKeyId, "www.acme.test"));
+        var result = await client.PerformAsync("primary", CertificateVerify(client, "acme", fixture.Acme.EcdsaKeyId, "www.acme.test"));
         Assert.Equal(KeyOperationStatus.Unauthorized, result.Status);
         Assert.Contains("edge-rogue", result.Detail);
         Assert.Equal(before, fixture.Performed("acme"));
@@ -126,18 +126,18 @@ public sealed class KeyAccessTests(KeyAccessFixture fixture) : IClassFixture<Key
         var before = fixture.Performed("acme");
 
         // No proof at all.
-        var unsigned = await grain.SignCertificateVerifyAsync(new(context, SignatureScheme.EcdsaSecp256r1Sha256, Content()));
+        var unsigned = await grain.PerformAsync(new SignCertificateVerifyRequest(context, SignatureScheme.EcdsaSecp256r1Sha256, Content()));
         // A proof from a certificate named edge-a, issued by another CA.
         var foreign = Signer(fixture.ForeignIdentities.Issue(SiloIdentity.Edge("edge-a")));
         var targetKey = new KeyGrainKey("acme", "primary", fixture.Acme.EcdsaKeyId);
         var foreignRequest = new SignCertificateVerifyRequest(context, SignatureScheme.EcdsaSecp256r1Sha256, Content());
-        var foreignSigned = await grain.SignCertificateVerifyAsync(foreignRequest with { Proof = foreign.Sign(targetKey, foreignRequest) });
+        var foreignSigned = await grain.PerformAsync(foreignRequest with { Proof = foreign.Sign(targetKey, foreignRequest) });
         // edge-a's real proof for one request, attached to another.
         var edgeA = Signer(fixture.EdgeA.Identity!.Value);
         var genuine = new SignCertificateVerifyRequest(context, SignatureScheme.EcdsaSecp256r1Sha256, Content());
-        var swapped = await grain.SignCertificateVerifyAsync(new SignCertificateVerifyRequest(context, SignatureScheme.EcdsaSecp256r1Sha256, Content(), edgeA.Sign(targetKey, genuine)));
+        var swapped = await grain.PerformAsync(new SignCertificateVerifyRequest(context, SignatureScheme.EcdsaSecp256r1Sha256, Content(), edgeA.Sign(targetKey, genuine)));
         // edge-a's proof for another key grain (another replica), replayed here.
-        var elsewhere = await grain.SignCertificateVerifyAsync(genuine with { Proof = edgeA.Sign(targetKey with { Replica = "backup" }, genuine) });
+        var elsewhere = await grain.PerformAsync(genuine with { Proof = edgeA.Sign(targetKey with { Replica = "backup" }, genuine) });
 
         Assert.Equal(KeyOperationStatus.Unauthorized, unsigned.Status);
         Assert.Contains("no edge proof", unsigned.Detail);
@@ -151,11 +151,11 @@ public sealed class KeyAccessTests(KeyAccessFixture fixture) : IClassFixture<Key
         // The same edge-a proof on its own request is accepted, once: the proof's nonce is remembered, and so is the
         // content (a freshly signed copy of the same request is refused too).
         var signedGenuine = genuine with { Proof = edgeA.Sign(targetKey, genuine) };
-        Assert.Equal(KeyOperationStatus.Ok, (await grain.SignCertificateVerifyAsync(signedGenuine)).Status);
-        var replayed = await grain.SignCertificateVerifyAsync(signedGenuine);
+        Assert.Equal(KeyOperationStatus.Ok, (await grain.PerformAsync(signedGenuine)).Status);
+        var replayed = await grain.PerformAsync(signedGenuine);
         Assert.Equal(KeyOperationStatus.Unauthorized, replayed.Status);
         Assert.Contains("proof was replayed", replayed.Detail);
-        var resigned = await grain.SignCertificateVerifyAsync(genuine with { Proof = edgeA.Sign(targetKey, genuine) });
+        var resigned = await grain.PerformAsync(genuine with { Proof = edgeA.Sign(targetKey, genuine) });
         Assert.Equal(KeyOperationStatus.InvalidRequest, resigned.Status);
         Assert.Contains("already served", resigned.Detail);
     }
@@ -168,26 +168,26 @@ public sealed class KeyAccessTests(KeyAccessFixture fixture) : IClassFixture<Key
     {
         var client = fixture.Client(fixture.EdgeA);
         var ske = ServerKeyExchange(client, "acme", fixture.Acme.EcdsaKeyId, "www.acme.test");
-        Assert.Equal(KeyOperationStatus.Ok, (await client.SignServerKeyExchangeAsync("primary", ske)).Status);
-        var skeAgain = await client.SignServerKeyExchangeAsync("primary", ske); // same server_random, newly signed by the edge
+        Assert.Equal(KeyOperationStatus.Ok, (await client.PerformAsync("primary", ske)).Status);
+        var skeAgain = await client.PerformAsync("primary", ske); // same server_random, newly signed by the edge
         Assert.Equal(KeyOperationStatus.InvalidRequest, skeAgain.Status);
         Assert.Contains("replayed", skeAgain.Detail);
 
-        var stale = await client.SignServerKeyExchangeAsync("primary",
+        var stale = await client.PerformAsync("primary",
             ServerKeyExchange(client, "acme", fixture.Acme.EcdsaKeyId, "www.acme.test", TlsRandoms.Server(DateTimeOffset.UtcNow.AddMinutes(-5))));
         Assert.Equal(KeyOperationStatus.InvalidRequest, stale.Status);
         Assert.Contains("stale", stale.Detail);
         var noMarker = TlsRandoms.Server();
         noMarker[^1] ^= 1;
         Assert.Equal(KeyOperationStatus.InvalidRequest,
-            (await client.SignServerKeyExchangeAsync("primary", ServerKeyExchange(client, "acme", fixture.Acme.EcdsaKeyId, "www.acme.test", noMarker))).Status);
+            (await client.PerformAsync("primary", ServerKeyExchange(client, "acme", fixture.Acme.EcdsaKeyId, "www.acme.test", noMarker))).Status);
 
         var decrypt = Decrypt(client, fixture.Acme, "acme", "www.acme.test");
-        Assert.Equal(KeyOperationStatus.Ok, (await client.DeriveMasterSecretAsync("primary", decrypt)).Status);
-        var decryptAgain = await client.DeriveMasterSecretAsync("primary", decrypt);
+        Assert.Equal(KeyOperationStatus.Ok, (await client.PerformAsync("primary", decrypt)).Status);
+        var decryptAgain = await client.PerformAsync("primary", decrypt);
         Assert.Equal(KeyOperationStatus.InvalidRequest, decryptAgain.Status);
         Assert.Contains("replayed", decryptAgain.Detail);
-        var staleDecrypt = await client.DeriveMasterSecretAsync("primary",
+        var staleDecrypt = await client.PerformAsync("primary",
             Decrypt(client, fixture.Acme, "acme", "www.acme.test", TlsRandoms.Server(DateTimeOffset.UtcNow.AddMinutes(5))));
         Assert.Equal(KeyOperationStatus.InvalidRequest, staleDecrypt.Status);
     }
@@ -197,7 +197,7 @@ public sealed class KeyAccessTests(KeyAccessFixture fixture) : IClassFixture<Key
     {
         var client = fixture.Client(fixture.EdgeA);
         var before = fixture.Performed("acme");
-        var result = await client.SignCertificateVerifyAsync("primary", CertificateVerify(client, "acme", fixture.Acme.EcdsaKeyId, "www.globex.test"));
+        var result = await client.PerformAsync("primary", CertificateVerify(client, "acme", fixture.Acme.EcdsaKeyId, "www.globex.test"));
         Assert.Equal(KeyOperationStatus.Unauthorized, result.Status);
         Assert.Contains("www.globex.test", result.Detail);
         Assert.Equal(before, fixture.Performed("acme"));
@@ -209,13 +209,13 @@ public sealed class KeyAccessTests(KeyAccessFixture fixture) : IClassFixture<Key
         var client = fixture.Client(fixture.EdgeRogue); // initech allows any certified edge
         var results = new List<KeyOperationStatus>();
         for (var i = 0; i < 6; i++)
-            results.Add((await client.SignCertificateVerifyAsync("primary", CertificateVerify(client, "initech", fixture.Initech.EcdsaKeyId, "initech.test"))).Status);
+            results.Add((await client.PerformAsync("primary", CertificateVerify(client, "initech", fixture.Initech.EcdsaKeyId, "initech.test"))).Status);
         Assert.Equal(KeyOperationStatus.Ok, results[0]);
         Assert.Contains(KeyOperationStatus.RateLimited, results); // burst 3, then 1 a second
 
         await Task.Delay(TimeSpan.FromSeconds(1.5));
         var before = fixture.Performed("initech");
-        var decrypt = await client.DeriveMasterSecretAsync("primary", Decrypt(client, fixture.Initech, "initech", "initech.test"));
+        var decrypt = await client.PerformAsync("primary", Decrypt(client, fixture.Initech, "initech", "initech.test"));
         Assert.Equal(KeyOperationStatus.Unauthorized, decrypt.Status);
         Assert.Contains("RSA key exchange", decrypt.Detail);
         Assert.Equal(before, fixture.Performed("initech"));

@@ -16,7 +16,7 @@ public sealed class KeyCustodyTests(TwoTenantsFixture fixture) : IClassFixture<T
 
         // The recorder must really see the traffic, or the test below could not fail.
         Assert.True(fixture.Cluster.Calls.Contains(fixture.AcmeKeys.Rsa.SubjectPublicKeyInfo), "public key of a described key was not recorded");
-        Assert.Contains(fixture.Cluster.Calls.Messages, m => m.Method.Contains("SignCertificateVerify"));
+        Assert.Contains(fixture.Cluster.Calls.Messages, m => m.Method.Contains(SignCertificateVerifyRequest.OperationName));
 
         foreach (var key in fixture.AcmeKeys.AllKeys.Concat(fixture.GlobexKeys.AllKeys))
         {
@@ -49,19 +49,19 @@ public sealed class KeyCustodyTests(TwoTenantsFixture fixture) : IClassFixture<T
 
         var results = new List<KeyOperationResult>
         {
-            await client.SignCertificateVerifyAsync("primary", new(context(acme.RsaKeyId), SignatureScheme.RsaPssRsaeSha256, Content())),
-            await client.SignCertificateVerifyAsync("primary", new(context(acme.EcdsaKeyId), SignatureScheme.EcdsaSecp256r1Sha256, Content())),
-            await client.SignCertificateVerifyAsync("primary", new(context(edKeyId), SignatureScheme.Ed25519, Content())),
-            await client.SignServerKeyExchangeAsync("primary", new(context(acme.RsaKeyId), SignatureScheme.RsaPkcs1Sha256, Ske())),
-            await client.SignServerKeyExchangeAsync("primary", new(context(acme.EcdsaKeyId), SignatureScheme.EcdsaSecp256r1Sha256, Ske())),
+            await client.PerformAsync("primary", new SignCertificateVerifyRequest(context(acme.RsaKeyId), SignatureScheme.RsaPssRsaeSha256, Content())),
+            await client.PerformAsync("primary", new SignCertificateVerifyRequest(context(acme.EcdsaKeyId), SignatureScheme.EcdsaSecp256r1Sha256, Content())),
+            await client.PerformAsync("primary", new SignCertificateVerifyRequest(context(edKeyId), SignatureScheme.Ed25519, Content())),
+            await client.PerformAsync("primary", new SignServerKeyExchangeRequest(context(acme.RsaKeyId), SignatureScheme.RsaPkcs1Sha256, Ske())),
+            await client.PerformAsync("primary", new SignServerKeyExchangeRequest(context(acme.EcdsaKeyId), SignatureScheme.EcdsaSecp256r1Sha256, Ske())),
         };
         byte[] premaster = [0x03, 0x03, .. RandomNumberGenerator.GetBytes(46)];
-        results.Add(await client.DeriveMasterSecretAsync("primary", new(context(acme.RsaKeyId), RsaKeyExchanges.Fresh(acme.RsaPublic.Encrypt(premaster, RSAEncryptionPadding.Pkcs1)))));
-        results.Add(await client.DeriveMasterSecretAsync("primary", new(context(acme.RsaKeyId), RsaKeyExchanges.Fresh(RandomNumberGenerator.GetBytes(256)))));
+        results.Add(await client.PerformAsync("primary", new DeriveMasterSecretRequest(context(acme.RsaKeyId), RsaKeyExchanges.Fresh(acme.RsaPublic.Encrypt(premaster, RSAEncryptionPadding.Pkcs1)))));
+        results.Add(await client.PerformAsync("primary", new DeriveMasterSecretRequest(context(acme.RsaKeyId), RsaKeyExchanges.Fresh(RandomNumberGenerator.GetBytes(256)))));
         Assert.All(results, r => Assert.Equal(KeyOperationStatus.Ok, r.Status)); // the key operations really ran
         // Refused requests too: their error details must not leak anything either.
-        await client.SignCertificateVerifyAsync("primary", new(context(acme.RsaKeyId), SignatureScheme.RsaPkcs1Sha256, Content()));
-        await client.SignServerKeyExchangeAsync("primary", new(context(acme.EcdsaKeyId), SignatureScheme.EcdsaSecp256r1Sha256, Content()));
+        await client.PerformAsync("primary", new SignCertificateVerifyRequest(context(acme.RsaKeyId), SignatureScheme.RsaPkcs1Sha256, Content()));
+        await client.PerformAsync("primary", new SignServerKeyExchangeRequest(context(acme.EcdsaKeyId), SignatureScheme.EcdsaSecp256r1Sha256, Content()));
         foreach (var keyId in new[] { acme.RsaKeyId, acme.EcdsaKeyId, edKeyId })
             await fixture.Cluster.Grains.GetGrain<IKeyGrain>(new KeyGrainKey("acme", "primary", keyId).ToString()).DescribeAsync();
         await fixture.Registry.LookupHostAsync("www.acme.test");

@@ -17,9 +17,9 @@ public sealed class KeyGrainPlacementTests(TwoTenantsFixture fixture) : IClassFi
     [Fact]
     public async Task Each_tenants_key_grain_activates_only_on_its_own_on_prem_silo()
     {
-        var acmeRsa = await fixture.KeyClient.SignCertificateVerifyAsync("primary",
+        var acmeRsa = await fixture.KeyClient.PerformAsync("primary",
             CertificateVerify("acme", fixture.AcmeKeys.RsaKeyId, SignatureScheme.RsaPssRsaeSha256));
-        var globexEc = await fixture.KeyClient.SignCertificateVerifyAsync("primary",
+        var globexEc = await fixture.KeyClient.PerformAsync("primary",
             CertificateVerify("globex", fixture.GlobexKeys.EcdsaKeyId, SignatureScheme.EcdsaSecp256r1Sha256));
         Assert.Equal(KeyOperationStatus.Ok, acmeRsa.Status);
         Assert.Equal(KeyOperationStatus.Ok, globexEc.Status);
@@ -34,10 +34,21 @@ public sealed class KeyGrainPlacementTests(TwoTenantsFixture fixture) : IClassFi
     public async Task A_signature_made_through_the_cluster_verifies_with_the_public_key_only()
     {
         var request = CertificateVerify("acme", fixture.AcmeKeys.EcdsaKeyId, SignatureScheme.EcdsaSecp256r1Sha256);
-        var result = await fixture.KeyClient.SignCertificateVerifyAsync("primary", request);
+        var result = await fixture.KeyClient.PerformAsync("primary", request);
 
         Assert.Equal(KeyOperationStatus.Ok, result.Status);
         Assert.True(fixture.AcmeKeys.EcdsaPublic.VerifyData(request.SignedContent, result.Output!, HashAlgorithmName.SHA256, DSASignatureFormat.Rfc3279DerSequence));
+    }
+
+    [Fact]
+    public async Task A_request_of_a_type_the_key_server_does_not_serve_is_refused_as_invalid_not_failed()
+    {
+        var request = new UnservedKeyRequest(fixture.KeyClient.Context("acme", fixture.AcmeKeys.EcdsaKeyId, "www.acme.test", "192.0.2.7"), new byte[32]);
+
+        var result = await fixture.KeyClient.PerformAsync("primary", request);
+
+        Assert.Equal(KeyOperationStatus.InvalidRequest, result.Status);
+        Assert.Contains($"does not perform {UnservedKeyRequest.OperationName}", result.Detail);
     }
 
     [Fact]
@@ -45,7 +56,7 @@ public sealed class KeyGrainPlacementTests(TwoTenantsFixture fixture) : IClassFi
     {
         byte[] premaster = [0x03, 0x03, .. RandomNumberGenerator.GetBytes(46)];
         var exchange = RsaKeyExchanges.Fresh(fixture.AcmeKeys.RsaPublic.Encrypt(premaster, RSAEncryptionPadding.Pkcs1));
-        var result = await fixture.KeyClient.DeriveMasterSecretAsync("primary",
+        var result = await fixture.KeyClient.PerformAsync("primary",
             new DeriveMasterSecretRequest(fixture.KeyClient.Context("acme", fixture.AcmeKeys.RsaKeyId, "www.acme.test", null), exchange));
 
         Assert.Equal(KeyOperationStatus.Ok, result.Status);
@@ -58,8 +69,8 @@ public sealed class KeyGrainPlacementTests(TwoTenantsFixture fixture) : IClassFi
     {
         var keyId = fixture.AcmeKeys.RsaKeyId;
         var clock = Stopwatch.StartNew();
-        var nobody = await fixture.KeyClient.SignCertificateVerifyAsync("primary", CertificateVerify("nobody", keyId, SignatureScheme.RsaPssRsaeSha256));
-        var wrongReplica = await fixture.KeyClient.SignCertificateVerifyAsync("backup", CertificateVerify("acme", keyId, SignatureScheme.RsaPssRsaeSha256));
+        var nobody = await fixture.KeyClient.PerformAsync("primary", CertificateVerify("nobody", keyId, SignatureScheme.RsaPssRsaeSha256));
+        var wrongReplica = await fixture.KeyClient.PerformAsync("backup", CertificateVerify("acme", keyId, SignatureScheme.RsaPssRsaeSha256));
         clock.Stop();
 
         Assert.Equal(KeyOperationStatus.Unavailable, nobody.Status);
@@ -82,15 +93,15 @@ public sealed class KeyGrainPlacementTests(TwoTenantsFixture fixture) : IClassFi
             SignedContent = CertificateVerifyContent.Build(RandomNumberGenerator.GetBytes(32)),
         };
 
-        Assert.Equal(KeyOperationStatus.InvalidRequest, (await grain.SignCertificateVerifyAsync(forgedTenant)).Status);
-        Assert.Equal(KeyOperationStatus.InvalidRequest, (await grain.SignCertificateVerifyAsync(forgedKey)).Status);
+        Assert.Equal(KeyOperationStatus.InvalidRequest, (await grain.PerformAsync(forgedTenant)).Status);
+        Assert.Equal(KeyOperationStatus.InvalidRequest, (await grain.PerformAsync(forgedKey)).Status);
     }
 
     [Fact]
     public async Task A_key_the_tenants_silo_does_not_hold_is_key_not_found()
     {
         var unknown = new string('a', 64);
-        var result = await fixture.KeyClient.SignCertificateVerifyAsync("primary", CertificateVerify("acme", unknown, SignatureScheme.RsaPssRsaeSha256));
+        var result = await fixture.KeyClient.PerformAsync("primary", CertificateVerify("acme", unknown, SignatureScheme.RsaPssRsaeSha256));
         Assert.Equal(KeyOperationStatus.KeyNotFound, result.Status);
     }
 }

@@ -90,7 +90,7 @@ public sealed class TenantClusterTests(TenantClusterFixture fixture) : IClassFix
         using var signer = fixture.Signer(fixture.Operator, "edge-a");
         var request = new ProvePossessionRequest(new KeyRequestContext("acme", keyId, "www.acme.test", null, "edge-a"), scheme, challenge);
 
-        var result = await fixture.Edge.GetGrain<IKeyGrain>(target.ToString()).ProvePossessionAsync(request with { Proof = signer.Sign(target, request) });
+        var result = await fixture.Edge.GetGrain<IKeyGrain>(target.ToString()).PerformAsync(request with { Proof = signer.Sign(target, request) });
 
         Assert.Equal(KeyOperationStatus.Ok, result.Status);
         Assert.True(Verifies(leaf, scheme, KeyPossession.SignedContent(target, challenge), result.Output!));
@@ -184,7 +184,7 @@ public sealed class TenantRateTests(TenantRateFixture fixture) : IClassFixture<T
         var forged = await Task.WhenAll(Enumerable.Range(0, 30).Select(_ =>
         {
             var request = Request();
-            return grain.ProvePossessionAsync(request with { Proof = forger.Sign(target, request) });
+            return grain.PerformAsync(request with { Proof = forger.Sign(target, request) });
         }));
         var forgedSessions = await Task.WhenAll(Enumerable.Range(0, 30).Select(_ => grain.OpenEdgeSessionAsync(forger.NewSessionRequest("acme", "primary").Request)));
         Assert.All(forged, result => Assert.Equal(KeyOperationStatus.Unauthorized, result.Status));
@@ -197,7 +197,7 @@ public sealed class TenantRateTests(TenantRateFixture fixture) : IClassFixture<T
         for (var i = 0; i < 2; i++)
         {
             var request = Request();
-            Assert.Equal(KeyOperationStatus.Ok, (await grain.ProvePossessionAsync(request with { Proof = edgeA.Sign(target, request) })).Status);
+            Assert.Equal(KeyOperationStatus.Ok, (await grain.PerformAsync(request with { Proof = edgeA.Sign(target, request) })).Status);
         }
 
         // And the tenant's limit still holds for authenticated edges: well past the burst, requests are rate limited.
@@ -205,7 +205,7 @@ public sealed class TenantRateTests(TenantRateFixture fixture) : IClassFixture<T
         for (var i = 0; i < 5; i++)
         {
             var request = Request();
-            results.Add((await grain.ProvePossessionAsync(request with { Proof = edgeA.Sign(target, request) })).Status);
+            results.Add((await grain.PerformAsync(request with { Proof = edgeA.Sign(target, request) })).Status);
         }
         Assert.Contains(KeyOperationStatus.RateLimited, results);
     }

@@ -29,7 +29,7 @@ public sealed class TenantSiloOutageTests : IAsyncLifetime
     private KeyServerClient Client => _cluster.Services(_cluster.Silo(_edge)).GetRequiredService<KeyServerClient>();
 
     private Task<KeyOperationResult> SignAsync(string tenant, string keyId) =>
-        Client.SignCertificateVerifyAsync("primary", new SignCertificateVerifyRequest(
+        Client.PerformAsync("primary", new SignCertificateVerifyRequest(
             Client.Context(tenant, keyId, tenant == "acme" ? "www.acme.test" : "globex.test", null), SignatureScheme.EcdsaSecp256r1Sha256,
             CertificateVerifyContent.Build(RandomNumberGenerator.GetBytes(32))));
 

@@ -73,7 +73,7 @@ public sealed class RsaKeyExchangeTests(EdgeFixture edge) : IClassFixture<EdgeFi
         var masterSecret = RecordedMasterSecret(keyLog, recorded.ClientRandom);
 
         var keys = edge.EdgeServices.GetRequiredService<KeyServerClient>(); // an edge the tenant authorized, turned hostile
-        Task<KeyOperationResult> Ask(RsaKeyExchange exchange) => keys.DeriveMasterSecretAsync(edge.Acme.Replica,
+        Task<KeyOperationResult> Ask(RsaKeyExchange exchange) => keys.PerformAsync(edge.Acme.Replica,
             new DeriveMasterSecretRequest(keys.Context("acme", edge.AcmeKeys.RsaKeyId, EdgeFixture.Host, "192.0.2.66"), exchange));
 
         // The recorded ciphertext under fresh randoms: a master secret, but not the recorded session's.

@@ -196,8 +196,8 @@ public sealed class ClusterTlsTests : IDisposable
             var forged = await Assert.ThrowsAsync<UnauthorizedAccessException>(() => status.ReportEdgeAsync(
                 new Status.EdgeStatusReport("edge", "forged", DateTimeOffset.UtcNow, TimeSpan.FromMinutes(1), [], 0)));
             Assert.Contains("keyless://operator/operator may not call it", forged.Message);
-            await Assert.ThrowsAsync<UnauthorizedAccessException>(() => grains.GetGrain<Edge.Handshake.IHandshakeGrain>(0).SignCertificateVerifyAsync(
-                new Edge.Handshake.KeyCall("shop", "key", ["primary"], Host, null, []), Keys.SignatureScheme.EcdsaSecp256r1Sha256, new byte[64]));
+            await Assert.ThrowsAsync<UnauthorizedAccessException>(() => grains.GetGrain<Edge.Handshake.IHandshakeGrain>(0).PerformAsync(new Edge.Handshake.KeyCall(["primary"], []),
+                new Keys.SignCertificateVerifyRequest(new Keys.KeyRequestContext("shop", "key", Host, null, "operator"), Keys.SignatureScheme.EcdsaSecp256r1Sha256, new byte[64])));
             // The registry's inner grains are for edges only: an operator changes tenants through the registry's door,
             // which checks what it is given, never by writing a tenant's record or a host name's holder directly.
             foreach (var inner in new Func<Task>[]

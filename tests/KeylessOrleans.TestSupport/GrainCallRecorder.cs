@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using KeylessOrleans.Keys;
 using Orleans.Serialization;
 
 namespace KeylessOrleans.TestSupport;
@@ -6,6 +7,7 @@ namespace KeylessOrleans.TestSupport;
 /// <summary>Every grain request and response the silos handled, in their Orleans wire encoding.</summary>
 public sealed class GrainCallRecorder
 {
+    /// <summary>Method: "Interface.Method", followed by the operation's name for a key request.</summary>
     public ConcurrentQueue<(string Method, byte[] Encoded)> Messages { get; } = new();
 
     /// <summary>The request-context keys each incoming call arrived with (before any other filter ran).</summary>
@@ -27,10 +29,13 @@ public sealed class RecordingGrainCallFilter(GrainCallRecorder recorder, Seriali
 {
     public async Task Invoke(IIncomingGrainCallContext context)
     {
-        var method = $"{context.InterfaceName}.{context.MethodName}";
+        var arguments = Enumerable.Range(0, context.Request.GetArgumentCount()).Select(context.Request.GetArgument).ToList();
+        // A key request names its operation: the method alone (PerformAsync) does not say which one was asked for.
+        var operation = arguments.OfType<KeyRequest>().FirstOrDefault()?.Operation;
+        var method = operation is null ? $"{context.InterfaceName}.{context.MethodName}" : $"{context.InterfaceName}.{context.MethodName} {operation}";
         recorder.ContextKeys.Enqueue((method, [.. RequestContext.Keys ?? []]));
-        for (var i = 0; i < context.Request.GetArgumentCount(); i++)
-            Record(method, context.Request.GetArgument(i));
+        foreach (var argument in arguments)
+            Record(method, argument);
         try
         {
             await context.Invoke();

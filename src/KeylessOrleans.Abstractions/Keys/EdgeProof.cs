@@ -21,7 +21,7 @@ public static class EdgeProofContent
 {
     private const string Label = "keyless edge proof v1";
 
-    public static byte[] Build(KeyGrainKey target, IKeyOperationRequest request, long unixTimeMilliseconds, ReadOnlySpan<byte> nonce)
+    public static byte[] Build(KeyGrainKey target, KeyRequest request, long unixTimeMilliseconds, ReadOnlySpan<byte> nonce)
     {
         var context = request.Context;
         using var content = new SignedContentWriter();

@@ -6,7 +6,7 @@ namespace KeylessOrleans.Keys;
 /// One replica of a tenant's key server as a whole (key "tenant/replica"), pinned to that replica's silo like its key
 /// grains. Serves public data only: the certificate chains whose keys the replica holds. Edges believe none of it
 /// until each chain's names fall within the tenant's allowed names and the replica proves it holds the key
-/// (<see cref="IKeyGrain.ProvePossessionAsync"/>).
+/// (<see cref="ProvePossessionRequest"/>).
 /// </summary>
 [Alias("keyless.IKeyServerGrain")]
 public interface IKeyServerGrain : IGrainWithStringKey

@@ -11,16 +11,18 @@ namespace KeylessOrleans.Keys;
 /// <param name="Challenge">32 random bytes chosen by the edge.</param>
 [GenerateSerializer, Immutable, Alias("keyless.ProvePossessionRequest")]
 public sealed record ProvePossessionRequest(
-    [property: Id(0)] KeyRequestContext Context,
-    [property: Id(1)] SignatureScheme Scheme,
-    [property: Id(2)] byte[] Challenge,
-    [property: Id(3)] EdgeProof? Proof = null) : IKeyOperationRequest
+    KeyRequestContext Context,
+    [property: Id(0)] SignatureScheme Scheme,
+    [property: Id(1)] byte[] Challenge,
+    EdgeProof? Proof = null) : KeyRequest(Context, Proof)
 {
     public const string OperationName = "prove_possession";
 
-    public string Operation => OperationName;
+    public override string Operation => OperationName;
 
-    public byte[] InputDigest() => KeyRequestDigest.Of(OperationName, (ushort)Scheme, Challenge);
+    public override byte[] Input() => Challenge;
+
+    protected override ushort InputParameter => (ushort)Scheme;
 }
 
 /// <summary>What a possession proof signs, in the manner of RFC 8446 §4.4.3 with a context string of its own.</summary>

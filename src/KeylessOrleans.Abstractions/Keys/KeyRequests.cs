@@ -3,19 +3,31 @@ using System.Security.Cryptography;
 
 namespace KeylessOrleans.Keys;
 
-/// <summary>What every key request has: who asks (context, and the edge's proof of identity) and what it asks.</summary>
-public interface IKeyOperationRequest
+/// <summary>
+/// One key operation asked of a tenant's key grain: who asks (<see cref="Context"/>, and the edge's <see cref="Proof"/>)
+/// and, in the derived record, what exactly. The edge builds it once, from the TLS structure BouncyCastle hands over; it
+/// travels unchanged through the edge's layers to <see cref="IKeyGrain.PerformAsync"/>, only the proof attached per
+/// replica. The set of derived records is the set of operations: the key grain serves each by type and refuses any other.
+/// </summary>
+[GenerateSerializer, Immutable, Alias("keyless.KeyRequest")]
+public abstract record KeyRequest(
+    [property: Id(0)] KeyRequestContext Context,
+    [property: Id(1)] EdgeProof? Proof)
 {
-    KeyRequestContext Context { get; }
-
-    /// <summary>The forwarding edge's signature over this request; null where edges are not authenticated (single-machine demo).</summary>
-    EdgeProof? Proof { get; }
-
     /// <summary>The operation's name in logs, metrics, audit records and proofs.</summary>
-    string Operation { get; }
+    public abstract string Operation { get; }
 
-    /// <summary>SHA-256 over the request's input bytes (never its output): what a proof signs and an audit record keeps.</summary>
-    byte[] InputDigest();
+    /// <summary>
+    /// The bytes the operation acts on, in a fixed layout: what the audit record keeps the SHA-256 of, and (with
+    /// <see cref="InputParameter"/>) what the proof covers through <see cref="InputDigest"/>.
+    /// </summary>
+    public abstract byte[] Input();
+
+    /// <summary>The 16-bit parameter the digest binds with the input: the signature scheme, or the client version.</summary>
+    protected abstract ushort InputParameter { get; }
+
+    /// <summary>SHA-256 over the request's input (never its output): what a proof signs.</summary>
+    public byte[] InputDigest() => KeyRequestDigest.Of(Operation, InputParameter, Input());
 }
 
 /// <summary>Sign a TLS 1.3 CertificateVerify.</summary>
@@ -25,16 +37,18 @@ public interface IKeyOperationRequest
 /// </param>
 [GenerateSerializer, Immutable, Alias("keyless.SignCertificateVerifyRequest")]
 public sealed record SignCertificateVerifyRequest(
-    [property: Id(0)] KeyRequestContext Context,
-    [property: Id(1)] SignatureScheme Scheme,
-    [property: Id(2)] byte[] SignedContent,
-    [property: Id(3)] EdgeProof? Proof = null) : IKeyOperationRequest
+    KeyRequestContext Context,
+    [property: Id(0)] SignatureScheme Scheme,
+    [property: Id(1)] byte[] SignedContent,
+    EdgeProof? Proof = null) : KeyRequest(Context, Proof)
 {
     public const string OperationName = "sign_certificate_verify";
 
-    public string Operation => OperationName;
+    public override string Operation => OperationName;
 
-    public byte[] InputDigest() => KeyRequestDigest.Of(OperationName, (ushort)Scheme, SignedContent);
+    public override byte[] Input() => SignedContent;
+
+    protected override ushort InputParameter => (ushort)Scheme;
 }
 
 /// <summary>Sign the parameters of a TLS 1.2 ECDHE or DHE ServerKeyExchange.</summary>
@@ -43,16 +57,18 @@ public sealed record SignCertificateVerifyRequest(
 /// </param>
 [GenerateSerializer, Immutable, Alias("keyless.SignServerKeyExchangeRequest")]
 public sealed record SignServerKeyExchangeRequest(
-    [property: Id(0)] KeyRequestContext Context,
-    [property: Id(1)] SignatureScheme Scheme,
-    [property: Id(2)] byte[] SignedParams,
-    [property: Id(3)] EdgeProof? Proof = null) : IKeyOperationRequest
+    KeyRequestContext Context,
+    [property: Id(0)] SignatureScheme Scheme,
+    [property: Id(1)] byte[] SignedParams,
+    EdgeProof? Proof = null) : KeyRequest(Context, Proof)
 {
     public const string OperationName = "sign_server_key_exchange";
 
-    public string Operation => OperationName;
+    public override string Operation => OperationName;
 
-    public byte[] InputDigest() => KeyRequestDigest.Of(OperationName, (ushort)Scheme, SignedParams);
+    public override byte[] Input() => SignedParams;
+
+    protected override ushort InputParameter => (ushort)Scheme;
 }
 
 /// <summary>
@@ -63,15 +79,17 @@ public sealed record SignServerKeyExchangeRequest(
 /// </summary>
 [GenerateSerializer, Immutable, Alias("keyless.DeriveMasterSecretRequest")]
 public sealed record DeriveMasterSecretRequest(
-    [property: Id(0)] KeyRequestContext Context,
-    [property: Id(1)] RsaKeyExchange Exchange,
-    [property: Id(2)] EdgeProof? Proof = null) : IKeyOperationRequest
+    KeyRequestContext Context,
+    [property: Id(0)] RsaKeyExchange Exchange,
+    EdgeProof? Proof = null) : KeyRequest(Context, Proof)
 {
     public const string OperationName = "derive_master_secret";
 
-    public string Operation => OperationName;
+    public override string Operation => OperationName;
 
-    public byte[] InputDigest() => KeyRequestDigest.Of(OperationName, Exchange.ClientVersion, Exchange.Input());
+    public override byte[] Input() => Exchange.Input();
+
+    protected override ushort InputParameter => Exchange.ClientVersion;
 }
 
 /// <summary>
@@ -92,22 +110,22 @@ public sealed record DeriveMasterSecretRequest(
 /// </param>
 [GenerateSerializer, Immutable, Alias("keyless.DelegateCredentialRequest")]
 public sealed record DelegateCredentialRequest(
-    [property: Id(0)] KeyRequestContext Context,
-    [property: Id(1)] byte[] CertificateSha256,
-    [property: Id(2)] SignatureScheme Scheme,
-    [property: Id(3)] SignatureScheme DelegatedScheme,
-    [property: Id(4)] byte[] DelegatedPublicKey,
-    [property: Id(5)] uint ValiditySeconds,
-    [property: Id(6)] EdgeProof? Proof = null,
-    [property: Id(7)] long PossessionTime = 0,
-    [property: Id(8)] byte[]? PossessionSignature = null) : IKeyOperationRequest
+    KeyRequestContext Context,
+    [property: Id(0)] byte[] CertificateSha256,
+    [property: Id(1)] SignatureScheme Scheme,
+    [property: Id(2)] SignatureScheme DelegatedScheme,
+    [property: Id(3)] byte[] DelegatedPublicKey,
+    [property: Id(4)] uint ValiditySeconds,
+    EdgeProof? Proof = null,
+    [property: Id(5)] long PossessionTime = 0,
+    [property: Id(6)] byte[]? PossessionSignature = null) : KeyRequest(Context, Proof)
 {
     public const string OperationName = "delegate_credential";
 
-    public string Operation => OperationName;
+    public override string Operation => OperationName;
 
     /// <summary>Every field the key server uses, in a fixed layout (variable-length fields length-prefixed).</summary>
-    public byte[] Input()
+    public override byte[] Input()
     {
         var possession = PossessionSignature ?? [];
         var fixedPart = new byte[2 + 4 + 8 + 4 + 4];
@@ -119,7 +137,7 @@ public sealed record DelegateCredentialRequest(
         return [.. fixedPart, .. CertificateSha256, .. DelegatedPublicKey, .. possession];
     }
 
-    public byte[] InputDigest() => KeyRequestDigest.Of(OperationName, (ushort)DelegatedScheme, Input());
+    protected override ushort InputParameter => (ushort)DelegatedScheme;
 }
 
 /// <summary>The canonical digest of a request's input: operation ‖ a 16-bit parameter ‖ length-prefixed payload.</summary>

@@ -60,9 +60,10 @@ public sealed partial class DelegatedCredentials(
             var validity = (uint)settings.DelegatedCredentialLifetime.TotalSeconds;
             var signedAt = time.GetUtcNow().ToUnixTimeMilliseconds();
             var possession = delegated.Sign(DelegatedCredential.PossessionContent(chain.Sha256, delegated.Scheme, delegated.SubjectPublicKeyInfo, validity, signedAt));
-            var ask = new DelegationAsk(chain.Sha256, algorithm, delegated.Scheme, delegated.SubjectPublicKeyInfo, validity, signedAt, possession);
+            var request = new DelegateCredentialRequest(new KeyRequestContext(tenant, key.KeyId, host, null, settings.EdgeId),
+                chain.Sha256, algorithm, delegated.Scheme, delegated.SubjectPublicKeyInfo, validity, PossessionTime: signedAt, PossessionSignature: possession);
             // The handshake grain verifies the answer (exactly this key and these schemes, signed by the certificate's key).
-            var result = await gateway.DelegateCredentialAsync(new KeyCall(tenant, key.KeyId, key.Replicas, host, null, chain.ChainDer[0]), ask);
+            var result = await gateway.PerformAsync(new KeyCall(key.Replicas, chain.ChainDer[0]), request);
             var now = time.GetUtcNow();
             if (!result.IsOk)
             {

@@ -31,67 +31,41 @@ public sealed partial class HandshakeGrain(
 {
     private static int _spread;
 
-    public Task<KeyOperationResult> SignCertificateVerifyAsync(KeyCall call, SignatureScheme scheme, byte[] signedContent) =>
-        WithFailoverAsync(call, SignCertificateVerifyRequest.OperationName,
-            (replica, timeout) => keys.SignCertificateVerifyAsync(replica, new SignCertificateVerifyRequest(Context(call), scheme, signedContent), timeout),
-            signature => answers.SignatureProblem(call.Certificate, scheme, signedContent, signature));
-
-    public Task<KeyOperationResult> SignServerKeyExchangeAsync(KeyCall call, SignatureScheme scheme, byte[] signedParams) =>
-        WithFailoverAsync(call, SignServerKeyExchangeRequest.OperationName,
-            (replica, timeout) => keys.SignServerKeyExchangeAsync(replica, new SignServerKeyExchangeRequest(Context(call), scheme, signedParams), timeout),
-            signature => answers.SignatureProblem(call.Certificate, scheme, signedParams, signature));
-
-    /// <summary>A master secret cannot be checked without the key; a wrong one fails at the client's Finished.</summary>
-    public Task<KeyOperationResult> DeriveMasterSecretAsync(KeyCall call, RsaKeyExchange exchange) =>
-        WithFailoverAsync(call, DeriveMasterSecretRequest.OperationName,
-            (replica, timeout) => keys.DeriveMasterSecretAsync(replica, new DeriveMasterSecretRequest(Context(call), exchange), timeout),
-            static secret => secret.Length == 48 ? null : $"a master secret of {secret.Length} bytes");
-
-    public Task<KeyOperationResult> DelegateCredentialAsync(KeyCall call, DelegationAsk ask) =>
-        WithFailoverAsync(call, DelegateCredentialRequest.OperationName,
-            (replica, timeout) => keys.DelegateCredentialAsync(replica, new DelegateCredentialRequest(
-                Context(call), ask.CertificateSha256, ask.Scheme, ask.DelegatedScheme, ask.DelegatedPublicKey, ask.ValiditySeconds,
-                PossessionTime: ask.PossessionTime, PossessionSignature: ask.PossessionSignature), timeout),
-            credential => answers.CredentialProblem(call.Certificate, ask, credential));
-
-    private KeyRequestContext Context(KeyCall call) => keys.Context(call.Tenant, call.KeyId, call.ServerName, call.ClientAddress);
-
     /// <summary>
-    /// Asks the best replica. When it fails — or has not answered within <see cref="EdgeOptions.FailoverAfter"/> —
+    /// Asks the best replica, and uses its answer only once <see cref="AnswerCheck"/> found it fit. When it fails — or has not answered within <see cref="EdgeOptions.FailoverAfter"/> —
     /// and the tenant has another replica, asks that one too and takes the first usable answer (a hedged request:
     /// a slow replica may still win, a dead one costs at most the failover delay). Both attempts end by the one
     /// overall <see cref="EdgeOptions.KeyCallTimeout"/>, so failover never makes a handshake wait longer.
     /// Replicas whose circuit is open (<see cref="ReplicaHealth.TryAdmit"/>) are passed over; when that is all of
     /// them the call fails at once.
     /// </summary>
-    /// <param name="check">Why an Ok answer's output is unfit for use, or null when it is fit (<see cref="AnswerCheck"/>).</param>
-    private async Task<KeyOperationResult> WithFailoverAsync(
-        KeyCall call, string operation, Func<string, TimeSpan, Task<KeyOperationResult>> attempt, Func<byte[], string?> check)
+    public async Task<KeyOperationResult> PerformAsync(KeyCall call, KeyRequest request)
     {
+        var tenant = request.Context.Tenant;
         if (call.Replicas.Count == 0)
-            return KeyOperationResult.Failure(KeyOperationStatus.Unavailable, $"tenant {call.Tenant} has no registered key server for key {call.KeyId}");
+            return KeyOperationResult.Failure(KeyOperationStatus.Unavailable, $"tenant {tenant} has no registered key server for key {request.Context.KeyId}");
 
         var settings = options.Value;
         var started = Stopwatch.GetTimestamp();
-        var order = health.Order(call.Tenant, call.Replicas, Interlocked.Increment(ref _spread));
+        var order = health.Order(tenant, call.Replicas, Interlocked.Increment(ref _spread));
         var next = 0;
         string? Admit() // the next replica in order whose circuit lets a call through; asked only when needed
         {
             while (next < order.Count)
             {
                 var replica = order[next++];
-                if (health.TryAdmit(call.Tenant, replica)) return replica;
+                if (health.TryAdmit(tenant, replica)) return replica;
             }
             return null;
         }
 
         if (Admit() is not { } firstReplica)
         {
-            metrics.KeyCallShortCircuited(call.Tenant);
+            metrics.KeyCallShortCircuited(tenant);
             return KeyOperationResult.Failure(KeyOperationStatus.Unavailable,
-                $"every key server of tenant {call.Tenant} failed its last {ReplicaHealth.FailuresToOpen} calls; probing again within {ReplicaHealth.ProbeInterval.TotalMilliseconds:0} ms");
+                $"every key server of tenant {tenant} failed its last {ReplicaHealth.FailuresToOpen} calls; probing again within {ReplicaHealth.ProbeInterval.TotalMilliseconds:0} ms");
         }
-        var first = AttemptAsync(call.Tenant, operation, firstReplica, settings.KeyCallTimeout, attempt, check);
+        var first = AttemptAsync(call, request, firstReplica, settings.KeyCallTimeout);
         if (next == order.Count) return await first;
 
         await Task.WhenAny(first, Task.Delay(settings.FailoverAfter));
@@ -99,8 +73,8 @@ public sealed partial class HandshakeGrain(
 
         var remaining = settings.KeyCallTimeout - Stopwatch.GetElapsedTime(started);
         if (remaining <= TimeSpan.Zero || Admit() is not { } secondReplica) return await first;
-        metrics.KeyCallFailover(call.Tenant, first.IsCompleted ? "failed" : "slow");
-        var second = AttemptAsync(call.Tenant, operation, secondReplica, remaining, attempt, check);
+        metrics.KeyCallFailover(tenant, first.IsCompleted ? "failed" : "slow");
+        var second = AttemptAsync(call, request, secondReplica, remaining);
         if (first.IsCompleted) return await second;
 
         var winner = await Task.WhenAny(first, second);
@@ -116,12 +90,13 @@ public sealed partial class HandshakeGrain(
     private static bool Usable(KeyOperationResult result) =>
         result.Status is not (KeyOperationStatus.Unavailable or KeyOperationStatus.BadAnswer or KeyOperationStatus.AuditFailed);
 
-    private async Task<KeyOperationResult> AttemptAsync(
-        string tenant, string operation, string replica, TimeSpan timeout, Func<string, TimeSpan, Task<KeyOperationResult>> attempt, Func<byte[], string?> check)
+    /// <summary>One replica's answer, refused as <see cref="KeyOperationStatus.BadAnswer"/> when <see cref="AnswerCheck"/> finds it unfit.</summary>
+    private async Task<KeyOperationResult> AttemptAsync(KeyCall call, KeyRequest request, string replica, TimeSpan timeout)
     {
+        var (tenant, operation) = (request.Context.Tenant, request.Operation);
         var started = Stopwatch.GetTimestamp();
-        var result = await attempt(replica, timeout);
-        if (result.IsOk && check(result.Output!) is { } problem)
+        var result = await keys.PerformAsync(replica, request, timeout);
+        if (result.IsOk && answers.Problem(call.Certificate, replica, request, result.Output!) is { } problem)
         {
             metrics.KeyAnswerRejected(tenant, replica, operation);
             LogBadAnswer(operation, tenant, replica, problem);

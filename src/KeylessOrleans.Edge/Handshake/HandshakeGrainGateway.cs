@@ -30,33 +30,25 @@ public sealed partial class HandshakeGrainGateway(
 
     private IHandshakeGrain Grain => grains.GetGrain<IHandshakeGrain>(0);
 
-    public KeyOperationResult SignCertificateVerify(KeyCall call, SignatureScheme scheme, byte[] signedContent) =>
-        Run(call, SignCertificateVerifyRequest.OperationName, () => Grain.SignCertificateVerifyAsync(call, scheme, signedContent));
-
-    public KeyOperationResult SignServerKeyExchange(KeyCall call, SignatureScheme scheme, byte[] signedParams) =>
-        Run(call, SignServerKeyExchangeRequest.OperationName, () => Grain.SignServerKeyExchangeAsync(call, scheme, signedParams));
-
-    public KeyOperationResult DeriveMasterSecret(KeyCall call, RsaKeyExchange exchange) =>
-        Run(call, DeriveMasterSecretRequest.OperationName, () => Grain.DeriveMasterSecretAsync(call, exchange));
-
-    public Task<KeyOperationResult> DelegateCredentialAsync(KeyCall call, DelegationAsk ask) => local.Call(() => Grain.DelegateCredentialAsync(call, ask));
-
-    private KeyOperationResult Run(KeyCall call, string operation, Func<Task<KeyOperationResult>> send)
+    public KeyOperationResult Perform(KeyCall call, KeyRequest request)
     {
-        if (!bulkhead.TryEnter(call.Tenant)) return Shed(call, operation);
+        var tenant = request.Context.Tenant;
+        if (!bulkhead.TryEnter(tenant)) return Shed(tenant, request.Operation);
         try
         {
             // Started on the thread pool, not on this handshake thread: Orleans pools a call's completion source per
             // thread, taking it on the calling thread and returning it on the thread that completes the call. Taken on
             // dedicated handshake threads and returned on pool threads, sources pile up in the pool threads' stacks
             // for good and are never taken again (the soak's edge held 300,000 of them after 900,000 handshakes).
-            return Wait(Task.Run(() => local.Call(send)));
+            return Wait(Task.Run(() => PerformAsync(call, request)));
         }
         finally
         {
-            bulkhead.Exit(call.Tenant);
+            bulkhead.Exit(tenant);
         }
     }
+
+    public Task<KeyOperationResult> PerformAsync(KeyCall call, KeyRequest request) => local.Call(() => Grain.PerformAsync(call, request));
 
     /// <summary>The grain bounds its own time; this outer bound only guards against a stuck local call.</summary>
     private KeyOperationResult Wait(Task<KeyOperationResult> call)
@@ -73,12 +65,12 @@ public sealed partial class HandshakeGrainGateway(
         }
     }
 
-    private KeyOperationResult Shed(KeyCall call, string operation)
+    private KeyOperationResult Shed(string tenant, string operation)
     {
-        metrics.RecordKeyCall(call.Tenant, operation, KeyOperationStatus.Overloaded, TimeSpan.Zero);
-        if (_shedLog.ShouldLog(call.Tenant)) LogShed(call.Tenant, bulkhead.LimitPerTenant);
+        metrics.RecordKeyCall(tenant, operation, KeyOperationStatus.Overloaded, TimeSpan.Zero);
+        if (_shedLog.ShouldLog(tenant)) LogShed(tenant, bulkhead.LimitPerTenant);
         return KeyOperationResult.Failure(KeyOperationStatus.Overloaded,
-            $"tenant {call.Tenant} already has {bulkhead.LimitPerTenant} key calls in flight on this edge");
+            $"tenant {tenant} already has {bulkhead.LimitPerTenant} key calls in flight on this edge");
     }
 
     public void Dispose() => _shedLog.Dispose();

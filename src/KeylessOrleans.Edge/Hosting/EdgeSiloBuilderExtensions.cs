@@ -75,7 +75,8 @@ public static class EdgeSiloBuilderExtensions
             sp.GetRequiredService<ServerChainCache>(),
             sp.GetRequiredService<IKeyOperationGateway>(),
             sp.GetRequiredService<TlsSessionCache>(),
-            sp.GetRequiredService<IOptions<EdgeOptions>>().Value.DefaultHostName)
+            sp.GetRequiredService<IOptions<EdgeOptions>>().Value.DefaultHostName,
+            sp.GetRequiredService<IOptions<EdgeOptions>>().Value.EdgeId)
         {
             Staples = sp.GetRequiredService<OcspStapler>(),
             Delegation = sp.GetRequiredService<DelegatedCredentials>(),

@@ -13,7 +13,7 @@ namespace KeylessOrleans.Edge.KeyAccess;
 /// uses it: a signature must verify over exactly the content the edge asked to be signed, a delegated credential
 /// must certify exactly the key and schemes the edge asked for, under the certificate's key. A hostile or broken
 /// key server could otherwise make the edge send garbage, or a signature by another key, in a client's handshake.
-/// (A decrypted premaster cannot be checked here; a wrong one fails at the client's Finished.)
+/// (A master secret cannot be checked here beyond its length; a wrong one fails at the client's Finished.)
 /// </summary>
 /// <remarks>
 /// The parsed public key is kept per certificate array: the edge passes the same array (its
@@ -23,6 +23,24 @@ namespace KeylessOrleans.Edge.KeyAccess;
 public sealed class AnswerCheck
 {
     private readonly ConditionalWeakTable<byte[], CertificateKey> _keys = new();
+
+    /// <summary>
+    /// Why <paramref name="output"/>, <paramref name="replica"/>'s Ok answer to <paramref name="request"/>, is unfit for
+    /// use, or null when it is fit. A master secret cannot be checked without the key, only its length; an answer to a
+    /// request this edge has no check for is never fit.
+    /// </summary>
+    public string? Problem(byte[] certificate, string replica, KeyRequest request, byte[] output) => request switch
+    {
+        SignCertificateVerifyRequest r => SignatureProblem(certificate, r.Scheme, r.SignedContent, output),
+        SignServerKeyExchangeRequest r => SignatureProblem(certificate, r.Scheme, r.SignedParams, output),
+        DeriveMasterSecretRequest => output.Length == Tls12MasterSecretLength ? null : $"a master secret of {output.Length} bytes",
+        DelegateCredentialRequest r => CredentialProblem(certificate, r, output),
+        ProvePossessionRequest r => SignatureProblem(certificate, r.Scheme,
+            KeyPossession.SignedContent(new KeyGrainKey(r.Context.Tenant, replica, r.Context.KeyId), r.Challenge), output),
+        _ => $"an answer to {request.Operation}, which this edge cannot check",
+    };
+
+    private const int Tls12MasterSecretLength = 48;
 
     /// <summary>Why <paramref name="signature"/> is not <paramref name="scheme"/>'s signature over <paramref name="content"/> by the certificate's key; null when it is.</summary>
     public string? SignatureProblem(byte[] certificate, SignatureScheme scheme, byte[] content, byte[] signature)
@@ -42,7 +60,7 @@ public sealed class AnswerCheck
     }
 
     /// <summary>Why <paramref name="encoded"/> is not a credential for exactly <paramref name="ask"/>, signed by the certificate's key; null when it is.</summary>
-    public string? CredentialProblem(byte[] certificate, DelegationAsk ask, byte[] encoded) =>
+    public string? CredentialProblem(byte[] certificate, DelegateCredentialRequest ask, byte[] encoded) =>
         DelegatedCredential.Parse(encoded) switch
         {
             null => "something that is not a delegated credential",

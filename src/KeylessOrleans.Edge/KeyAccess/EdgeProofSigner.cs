@@ -43,7 +43,7 @@ public sealed class EdgeProofSigner : IDisposable
     public bool IsEnabled => _key is not null;
 
     /// <summary>The proof for <paramref name="request"/> sent to <paramref name="target"/>, or null when this edge has no identity.</summary>
-    public EdgeProof? Sign(KeyGrainKey target, IKeyOperationRequest request)
+    public EdgeProof? Sign(KeyGrainKey target, KeyRequest request)
     {
         if (_key is null) return null;
         var now = _time.GetUtcNow();

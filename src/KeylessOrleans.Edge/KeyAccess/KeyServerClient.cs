@@ -19,38 +19,11 @@ public sealed partial class KeyServerClient(
     EdgeMetrics metrics,
     ILogger<KeyServerClient> logger)
 {
-    public Task<KeyOperationResult> SignCertificateVerifyAsync(string replica, SignCertificateVerifyRequest request, TimeSpan? timeout = null) =>
-        CallAsync(replica, request, target => request with { Proof = signer.Sign(target, request) },
-            (grain, signed, token) => grain.SignCertificateVerifyAsync(signed, token), timeout);
-
-    public Task<KeyOperationResult> SignServerKeyExchangeAsync(string replica, SignServerKeyExchangeRequest request, TimeSpan? timeout = null) =>
-        CallAsync(replica, request, target => request with { Proof = signer.Sign(target, request) },
-            (grain, signed, token) => grain.SignServerKeyExchangeAsync(signed, token), timeout);
-
-    public Task<KeyOperationResult> DeriveMasterSecretAsync(string replica, DeriveMasterSecretRequest request, TimeSpan? timeout = null) =>
-        CallAsync(replica, request, target => request with { Proof = signer.Sign(target, request) },
-            (grain, signed, token) => grain.DeriveMasterSecretAsync(signed, token), timeout);
-
-    public Task<KeyOperationResult> DelegateCredentialAsync(string replica, DelegateCredentialRequest request, TimeSpan? timeout = null) =>
-        CallAsync(replica, request, target => request with { Proof = signer.Sign(target, request) },
-            (grain, signed, token) => grain.DelegateCredentialAsync(signed, token), timeout);
-
-    /// <summary>Asks the replica to sign <paramref name="request"/>'s challenge with the key (the edge checks the signature).</summary>
-    public Task<KeyOperationResult> ProvePossessionAsync(string replica, ProvePossessionRequest request, TimeSpan? timeout = null) =>
-        CallAsync(replica, request, target => request with { Proof = signer.Sign(target, request) },
-            (grain, signed, token) => grain.ProvePossessionAsync(signed, token), timeout);
-
-    /// <summary>A request context for this edge.</summary>
-    public KeyRequestContext Context(string tenant, string keyId, string? serverName, string? clientAddress) =>
-        new(tenant, keyId, serverName, clientAddress, options.Value.EdgeId);
-
-    /// <summary>Signs <paramref name="request"/> for the replica's key grain (each replica gets its own proof) and calls it.</summary>
-    private async Task<KeyOperationResult> CallAsync<TRequest>(
-        string replica,
-        TRequest request,
-        Func<KeyGrainKey, TRequest> sign,
-        Func<IKeyGrain, TRequest, CancellationToken, Task<KeyOperationResult>> call,
-        TimeSpan? timeout) where TRequest : IKeyOperationRequest
+    /// <summary>
+    /// Signs <paramref name="request"/> for the replica's key grain (each replica gets its own proof: the proof names
+    /// the grain) and sends it; the request is otherwise sent as it is.
+    /// </summary>
+    public async Task<KeyOperationResult> PerformAsync(string replica, KeyRequest request, TimeSpan? timeout = null)
     {
         var context = request.Context;
         var operation = request.Operation;
@@ -65,14 +38,15 @@ public sealed partial class KeyServerClient(
             var target = new KeyGrainKey(context.Tenant, replica, context.KeyId);
             var grains = await tenants.GrainsAsync(context.Tenant, deadline.Token);
             var grain = grains.GetGrain<IKeyGrain>(target.ToString());
-            var proven = sign(target);
+            KeyRequest Proven() => request with { Proof = signer.Sign(target, request) };
+            var proven = Proven();
             // WaitAsync bounds the wait even where Orleans does not observe the token (placement retries).
-            result = await call(grain, proven, deadline.Token).WaitAsync(deadline.Token);
+            result = await grain.PerformAsync(proven, deadline.Token).WaitAsync(deadline.Token);
             if (proven.Proof?.Session is { } session && result is { Status: KeyOperationStatus.Unauthorized, Detail: EdgeSessionCrypto.UnknownSession })
             {
                 // The key server restarted (or ended the session): the same request again, signed, and a new session.
                 signer.Forget(context.Tenant, replica, session);
-                result = await call(grain, sign(target), deadline.Token).WaitAsync(deadline.Token);
+                result = await grain.PerformAsync(Proven(), deadline.Token).WaitAsync(deadline.Token);
             }
             if (signer.TryClaimOpening(context.Tenant, replica)) _ = Task.Run(() => OpenSessionAsync(grain, context.Tenant, replica));
         }
@@ -91,6 +65,10 @@ public sealed partial class KeyServerClient(
         if (!result.IsOk) LogKeyCallFailed(operation, context.Tenant, replica, context.KeyId, result.Status, result.Detail, elapsed.TotalMilliseconds);
         return result;
     }
+
+    /// <summary>A request context for this edge.</summary>
+    public KeyRequestContext Context(string tenant, string keyId, string? serverName, string? clientAddress) =>
+        new(tenant, keyId, serverName, clientAddress, options.Value.EdgeId);
 
     /// <summary>Opens an edge session with the replica in the background; until it is open, requests stay signed.</summary>
     private async Task OpenSessionAsync(IKeyGrain grain, string tenant, string replica)

@@ -169,10 +169,9 @@ public sealed partial class TenantChainFollower(
         var challenge = RandomNumberGenerator.GetBytes(KeyPossession.ChallengeLength);
         var scheme = ChainAdmission.PossessionScheme(chain.Algorithm);
         var request = new ProvePossessionRequest(keys.Context(tenant, chain.KeyId, chain.HostNames[0], null), scheme, challenge);
-        var result = await keys.ProvePossessionAsync(replica, request);
+        var result = await keys.PerformAsync(replica, request);
         if (!result.IsOk) return $"key {chain.KeyId[..16]}… was not proven: {result.Status} ({result.Detail})";
-        var content = KeyPossession.SignedContent(new KeyGrainKey(tenant, replica, chain.KeyId), challenge);
-        return answers.SignatureProblem(chain.ChainDer[0], scheme, content, result.Output!) is { } problem
+        return answers.Problem(chain.ChainDer[0], replica, request, result.Output!) is { } problem
             ? $"the possession proof for key {chain.KeyId[..16]}… is {problem}"
             : null;
     }

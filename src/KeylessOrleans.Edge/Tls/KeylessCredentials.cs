@@ -17,6 +17,7 @@ public sealed class KeylessSigner(
     SignatureAndHashAlgorithm algorithm,
     bool tls13,
     KeyCall call,
+    KeyRequestContext context,
     IKeyOperationGateway gateway,
     HandshakeFacts facts) : TlsCredentialedSigner
 {
@@ -33,9 +34,10 @@ public sealed class KeylessSigner(
     {
         facts.KeyCalls++;
         var scheme = SignatureSelection.ToKeyScheme(algorithm);
-        var result = tls13
-            ? gateway.SignCertificateVerify(call, scheme, content)
-            : gateway.SignServerKeyExchange(call, scheme, content);
+        KeyRequest request = tls13
+            ? new SignCertificateVerifyRequest(context, scheme, content)
+            : new SignServerKeyExchangeRequest(context, scheme, content);
+        var result = gateway.Perform(call, request);
         if (result.IsOk) return result.Output!;
         facts.KeyFailure = result.Status;
         facts.KeyFailureDetail = result.Detail;
@@ -62,6 +64,7 @@ public sealed class KeylessDecryptor(
     Certificate certificate,
     TlsCrypto crypto,
     KeyCall call,
+    KeyRequestContext context,
     IKeyOperationGateway gateway,
     HandshakeTranscript transcript,
     HandshakeFacts facts) : TlsCredentialedDecryptor
@@ -72,7 +75,7 @@ public sealed class KeylessDecryptor(
     {
         facts.KeyCalls++;
         var parameters = cryptoParams.SecurityParameters;
-        return new KeyServerPremaster(crypto, call, gateway, transcript, facts, ciphertext,
+        return new KeyServerPremaster(crypto, call, context, gateway, transcript, facts, ciphertext,
             (ushort)cryptoParams.RsaPreMasterSecretVersion.FullVersion, parameters.ClientRandom, parameters.ServerRandom);
     }
 }
@@ -86,6 +89,7 @@ public sealed class KeylessDecryptor(
 public sealed class KeyServerPremaster(
     TlsCrypto crypto,
     KeyCall call,
+    KeyRequestContext context,
     IKeyOperationGateway gateway,
     HandshakeTranscript transcript,
     HandshakeFacts facts,
@@ -124,7 +128,7 @@ public sealed class KeyServerPremaster(
         {
             throw Refuse($"a '{label}' derivation");
         }
-        var result = gateway.DeriveMasterSecret(call, exchange);
+        var result = gateway.Perform(call, new DeriveMasterSecretRequest(context, exchange));
         if (result is not { IsOk: true, Output: { Length: 48 } master })
         {
             facts.KeyFailure = result.IsOk ? KeyOperationStatus.BadAnswer : result.Status;

@@ -189,20 +189,23 @@ public sealed class KeylessTlsServer(TlsServerContext shared, string clientAddre
     {
         var key = CredentialChoice.Key(_route, KeyAlgorithm.Rsa) ?? throw new TlsFatalAlert(AlertDescription.internal_error);
         _served = shared.Chains.For(key);
-        return new KeylessDecryptor(_served.Tls12, Crypto, Call(key, _served), shared.Keys, transcript, facts);
+        return new KeylessDecryptor(_served.Tls12, Crypto, Call(key, _served), Context(key), shared.Keys, transcript, facts);
     }
 
     private KeylessSigner Signer(KeyRoute key, SignatureAndHashAlgorithm scheme, bool tls13)
     {
         transcript.Stop();
         _served = shared.Chains.For(key);
-        return new KeylessSigner(tls13 ? Tls13Certificate(_served) : _served.Tls12, scheme, tls13, Call(key, _served), shared.Keys, facts);
+        return new KeylessSigner(tls13 ? Tls13Certificate(_served) : _served.Tls12, scheme, tls13, Call(key, _served), Context(key), shared.Keys, facts);
     }
 
     private Certificate Tls13Certificate(ServerChain chain, byte[]? delegatedCredential = null) =>
         CertificateMessages.Tls13(chain, CertificateMessages.Staple(chain, m_certificateStatusRequest, shared.Staples), delegatedCredential);
 
-    private KeyCall Call(KeyRoute key, ServerChain chain) => new(_route!.TenantName, key.KeyId, key.Replicas, facts.ServerName, clientAddress, chain.ChainDer[0]);
+    private KeyCall Call(KeyRoute key, ServerChain chain) => new(key.Replicas, chain.ChainDer[0]);
+
+    /// <summary>Who asks for which key, for this connection: what every key request of the handshake carries.</summary>
+    private KeyRequestContext Context(KeyRoute key) => new(_route!.TenantName, key.KeyId, facts.ServerName, clientAddress, shared.EdgeId);
 
     // OCSP stapling in TLS 1.2 (TLS 1.3 staples in the Certificate message)
 

@@ -6,14 +6,15 @@ using Org.BouncyCastle.Tls.Crypto;
 
 namespace KeylessOrleans.Edge.Tls;
 
-/// <summary>Shared, per-edge parts every connection's <see cref="KeylessTlsServer"/> uses.</summary>
+/// <summary>Shared, per-edge parts every connection's <see cref="KeylessTlsServer"/> uses, and the edge id its key requests name.</summary>
 public sealed record TlsServerContext(
     TlsCrypto Crypto,
     RouteTable Routes,
     ServerChainCache Chains,
     IKeyOperationGateway Keys,
     TlsSessionCache Sessions,
-    string? DefaultHostName)
+    string? DefaultHostName,
+    string EdgeId)
 {
     /// <summary>OCSP responses to staple; null: no stapling.</summary>
     public OcspStapler? Staples { get; init; }

@@ -56,7 +56,7 @@ public sealed class EdgeAuthenticator : IDisposable
     /// The edge's name, or why the proof does not hold. A proof's nonce is remembered once the proof verifies (so
     /// forged proofs cannot fill the cache): the same proof again, e.g. a captured request resent, is refused.
     /// </summary>
-    public (string? Edge, string? Problem) Authenticate(KeyGrainKey target, IKeyOperationRequest request)
+    public (string? Edge, string? Problem) Authenticate(KeyGrainKey target, KeyRequest request)
     {
         if (request.Proof is not { } proof) return (null, "the request carries no edge proof");
         if (Stale(proof.UnixTimeMilliseconds, "edge proof") is { } stale) return (null, stale);
@@ -73,7 +73,7 @@ public sealed class EdgeAuthenticator : IDisposable
         };
     }
 
-    private (string? Edge, string? Problem) AuthenticateBySignature(KeyGrainKey target, IKeyOperationRequest request, EdgeProof proof)
+    private (string? Edge, string? Problem) AuthenticateBySignature(KeyGrainKey target, KeyRequest request, EdgeProof proof)
     {
         var edge = Certify(proof.Certificate);
         if (edge.Problem is not null) return (null, edge.Problem);
@@ -83,7 +83,7 @@ public sealed class EdgeAuthenticator : IDisposable
         return (edge.Name, null);
     }
 
-    private (string? Edge, string? Problem) AuthenticateBySession(KeyGrainKey target, IKeyOperationRequest request, EdgeProof proof, byte[] sessionId)
+    private (string? Edge, string? Problem) AuthenticateBySession(KeyGrainKey target, KeyRequest request, EdgeProof proof, byte[] sessionId)
     {
         if (!_sessions.TryGetValue(Convert.ToHexString(sessionId), out var session) || session.Expires <= _time.GetUtcNow())
             return (null, EdgeSessionCrypto.UnknownSession);

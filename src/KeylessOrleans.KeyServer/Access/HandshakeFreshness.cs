@@ -26,7 +26,7 @@ public sealed class HandshakeFreshness(KeyAccessOptions options, TimeProvider ti
     private readonly ReplayCache _seen = new(Retention(options.FreshnessWindow), options.ReplayCacheSize, time);
 
     /// <summary>Null when fresh and new; else the refusal.</summary>
-    public KeyOperationResult? Check(IKeyOperationRequest request) => request switch
+    public KeyOperationResult? Check(KeyRequest request) => request switch
     {
         SignServerKeyExchangeRequest r when r.SignedParams.Length >= 64 => Check(r.Operation, r.SignedParams.AsSpan(32, 32), r.SignedParams.AsSpan(32, 32)),
         DeriveMasterSecretRequest { Exchange: { ServerRandom.Length: 32, ClientRandom.Length: 32 } exchange } r => Check(r.Operation, exchange.ServerRandom, exchange.ServerRandom),

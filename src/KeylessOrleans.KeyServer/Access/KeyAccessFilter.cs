@@ -50,7 +50,7 @@ public sealed partial class KeyAccessFilter(KeyAccessGuard guard, AuditLog audit
             await context.Invoke();
             return;
         }
-        if (context.Request.GetArgumentCount() == 0 || context.Request.GetArgument(0) is not IKeyOperationRequest request)
+        if (context.Request.GetArgumentCount() == 0 || context.Request.GetArgument(0) is not KeyRequest request)
         {
             await context.Invoke(); // Describe: public key facts only
             return;
@@ -67,7 +67,7 @@ public sealed partial class KeyAccessFilter(KeyAccessGuard guard, AuditLog audit
             metrics.Denied(request.Operation, decision.Reason);
             LogThrottled(decision.Reason, decision.Edge, $"{request.Operation} on key {target.KeyId} for '{request.Context.ServerName}': {refusal.Detail}");
             // Refusals are key operations asked for: the tenant's audit trail has them too.
-            context.Result = await audit.RecordAsync(request.Operation, request.Context, AuditInput(request), refusal, decision.Edge);
+            context.Result = await audit.RecordAsync(request.Operation, request.Context, request.Input(), refusal, decision.Edge);
             return;
         }
         CurrentEdge.Value = decision.Edge;
@@ -80,17 +80,6 @@ public sealed partial class KeyAccessFilter(KeyAccessGuard guard, AuditLog audit
             CurrentEdge.Value = null;
         }
     }
-
-    /// <summary>The bytes the key grain records for the same request (its input, whose SHA-256 goes in the record).</summary>
-    private static byte[] AuditInput(IKeyOperationRequest request) => request switch
-    {
-        SignCertificateVerifyRequest r => r.SignedContent,
-        SignServerKeyExchangeRequest r => r.SignedParams,
-        DeriveMasterSecretRequest r => r.Exchange.Input(),
-        DelegateCredentialRequest r => r.Input(),
-        ProvePossessionRequest r => r.Challenge,
-        _ => [],
-    };
 
     private void LogThrottled(string reason, string edge, string detail)
     {

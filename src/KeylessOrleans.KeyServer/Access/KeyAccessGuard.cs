@@ -18,7 +18,7 @@ public sealed class KeyAccessGuard(
     /// <summary>The decision on one request: the edge that asked (authenticated when proofs are on) and the refusal, if any.</summary>
     public readonly record struct Decision(string Edge, bool Authenticated, KeyOperationResult? Refusal, string Reason);
 
-    public Decision Check(KeyGrainKey target, IKeyOperationRequest request)
+    public Decision Check(KeyGrainKey target, KeyRequest request)
     {
         var policy = policies.Current;
         var edge = request.Context.EdgeId;

@@ -13,7 +13,7 @@ namespace KeylessOrleans.Edge.Tests.Breadth;
 [Collection(BreadthCollection.Name)]
 public sealed class DelegatedCredentialTests(BreadthFixture edge)
 {
-    private int CertificateVerifyCalls => edge.Cluster.Calls.Messages.Count(m => m.Method.Contains("SignCertificateVerify") && m.Method.Contains("IKeyGrain")) / 2;
+    private int CertificateVerifyCalls => edge.Cluster.Calls.Messages.Count(m => m.Method.Contains(KeylessOrleans.Keys.SignCertificateVerifyRequest.OperationName) && m.Method.Contains("IKeyGrain")) / 2;
 
     /// <summary>The first handshake that could use a credential only starts its issuance; wait until one is served.</summary>
     private async Task<NssClient> NssWithCredentialServedAsync(string host = BreadthFixture.DelegationHost)

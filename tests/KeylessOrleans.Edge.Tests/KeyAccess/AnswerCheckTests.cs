@@ -58,7 +58,8 @@ public sealed class AnswerCheckTests : IDisposable
         var (certificate, sign) = Issue(certificateScheme);
         var (_, signByAnother) = Issue(certificateScheme);
         using var delegated = ECDsa.Create(ECCurve.NamedCurves.nistP256);
-        var ask = new DelegationAsk(SHA256.HashData(certificate), certificateScheme, SignatureScheme.EcdsaSecp256r1Sha256, delegated.ExportSubjectPublicKeyInfo(), 3600, 0, []);
+        var ask = new DelegateCredentialRequest(AcmeContext, SHA256.HashData(certificate), certificateScheme, SignatureScheme.EcdsaSecp256r1Sha256,
+            delegated.ExportSubjectPublicKeyInfo(), 3600, PossessionSignature: []);
         byte[] Credential(byte[] publicKey, SignatureScheme verifyScheme, Func<byte[], byte[]> signer)
         {
             var credential = DelegatedCredential.EncodeCredential(123_456, verifyScheme, publicKey);
@@ -74,6 +75,35 @@ public sealed class AnswerCheckTests : IDisposable
         Assert.Contains("other schemes", _check.CredentialProblem(certificate, ask, Credential(ask.DelegatedPublicKey, SignatureScheme.Ed25519, sign)));
         Assert.Contains("not a delegated credential", _check.CredentialProblem(certificate, ask, RandomNumberGenerator.GetBytes(40)));
     }
+
+    [Fact]
+    public void Each_answer_is_checked_as_what_its_request_asked_for()
+    {
+        var (certificate, sign) = Issue(SignatureScheme.EcdsaSecp256r1Sha256);
+        var scheme = SignatureScheme.EcdsaSecp256r1Sha256;
+
+        var certificateVerify = new SignCertificateVerifyRequest(AcmeContext, scheme, Content);
+        Assert.Null(_check.Problem(certificate, "primary", certificateVerify, sign(Content)));
+        var serverKeyExchange = new SignServerKeyExchangeRequest(AcmeContext, scheme, [.. Content, 1]);
+        Assert.Null(_check.Problem(certificate, "primary", serverKeyExchange, sign([.. Content, 1])));
+        Assert.NotNull(_check.Problem(certificate, "primary", serverKeyExchange, sign(Content))); // a signature over other content
+
+        var masterSecret = new DeriveMasterSecretRequest(AcmeContext, new RsaKeyExchange(new byte[256], 0x0303, new byte[32], new byte[32], TlsPrfHash.Sha256));
+        Assert.Null(_check.Problem(certificate, "primary", masterSecret, new byte[48]));
+        Assert.Contains("47 bytes", _check.Problem(certificate, "primary", masterSecret, new byte[47]));
+
+        // A possession proof binds the replica it was asked of: the same signature does not pass for another replica's.
+        var challenge = RandomNumberGenerator.GetBytes(KeyPossession.ChallengeLength);
+        var possession = new ProvePossessionRequest(AcmeContext, scheme, challenge);
+        var proof = sign(KeyPossession.SignedContent(new KeyGrainKey(AcmeContext.Tenant, "primary", AcmeContext.KeyId), challenge));
+        Assert.Null(_check.Problem(certificate, "primary", possession, proof));
+        Assert.NotNull(_check.Problem(certificate, "backup", possession, proof));
+
+        // An answer to a request the edge has no check for is never used.
+        Assert.Contains("cannot check", _check.Problem(certificate, "primary", new UnservedKeyRequest(AcmeContext, Content), sign(Content)));
+    }
+
+    private static readonly KeyRequestContext AcmeContext = new("acme", new string('a', 64), "www.acme.test", "192.0.2.1", "edge");
 
     /// <summary>A certificate from the test CA for a fresh key fit for <paramref name="scheme"/>, and that key's signer.</summary>
     private (byte[] Certificate, Func<byte[], byte[]> Sign) Issue(SignatureScheme scheme)

@@ -16,12 +16,12 @@ public static class HostileKeyServer
     public static ConcurrentDictionary<string, IReadOnlyList<CertificateChainRegistration>> Announced { get; } = new();
 
     /// <summary>What every key operation answers (by tenant); default: 64 random bytes as "Ok".</summary>
-    public static ConcurrentDictionary<string, Func<IKeyOperationRequest, KeyOperationResult>> Answers { get; } = new();
+    public static ConcurrentDictionary<string, Func<KeyRequest, KeyOperationResult>> Answers { get; } = new();
 
     /// <summary>The grain classes a hostile tenant silo hosts (and nothing else).</summary>
     public static bool IsHostileClass(Type type) => type == typeof(HostileKeyServerGrain) || type == typeof(HostileKeyGrain);
 
-    internal static KeyOperationResult Answer(IKeyOperationRequest request) =>
+    internal static KeyOperationResult Answer(KeyRequest request) =>
         Answers.TryGetValue(request.Context.Tenant, out var answer) ? answer(request) : KeyOperationResult.Success(RandomNumberGenerator.GetBytes(64));
 }
 
@@ -36,19 +36,7 @@ public sealed class HostileKeyServerGrain : Grain, IKeyServerGrain
 /// <summary>Answers every key operation as <see cref="HostileKeyServer.Answers"/> says, without any key.</summary>
 public sealed class HostileKeyGrain : Grain, IKeyGrain
 {
-    public Task<KeyOperationResult> SignCertificateVerifyAsync(SignCertificateVerifyRequest request, CancellationToken cancellationToken = default) =>
-        Task.FromResult(HostileKeyServer.Answer(request));
-
-    public Task<KeyOperationResult> SignServerKeyExchangeAsync(SignServerKeyExchangeRequest request, CancellationToken cancellationToken = default) =>
-        Task.FromResult(HostileKeyServer.Answer(request));
-
-    public Task<KeyOperationResult> DeriveMasterSecretAsync(DeriveMasterSecretRequest request, CancellationToken cancellationToken = default) =>
-        Task.FromResult(HostileKeyServer.Answer(request));
-
-    public Task<KeyOperationResult> DelegateCredentialAsync(DelegateCredentialRequest request, CancellationToken cancellationToken = default) =>
-        Task.FromResult(HostileKeyServer.Answer(request));
-
-    public Task<KeyOperationResult> ProvePossessionAsync(ProvePossessionRequest request, CancellationToken cancellationToken = default) =>
+    public Task<KeyOperationResult> PerformAsync(KeyRequest request, CancellationToken cancellationToken = default) =>
         Task.FromResult(HostileKeyServer.Answer(request));
 
     public Task<EdgeSessionGrant> OpenEdgeSessionAsync(EdgeSessionRequest request, CancellationToken cancellationToken = default) =>
