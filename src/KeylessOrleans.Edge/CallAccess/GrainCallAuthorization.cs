@@ -41,7 +41,7 @@ public sealed partial class GrainCallAuthorization : IIncomingGrainCallFilter, I
         var o = options.Value;
         _sharedCluster = o.SharedCluster;
         if (authority is not null)
-            _checker = new CallProofChecker(authority.Certificate, o.CallProofWindow, o.CallProofReplayCacheSize, time);
+            _checker = new CallProofChecker(authority.Certificate, o.ControlPlane.CallProofWindow, o.ControlPlane.CallProofReplayCacheSize, time);
     }
 
     /// <summary>False without a cluster CA: callers cannot prove who they are.</summary>

@@ -57,10 +57,10 @@ public sealed partial class HandshakeGrain(
     private KeyRequestContext Context(KeyCall call) => keys.Context(call.Tenant, call.KeyId, call.ServerName, call.ClientAddress);
 
     /// <summary>
-    /// Asks the best replica. When it fails — or has not answered within <see cref="EdgeOptions.FailoverAfter"/> —
+    /// Asks the best replica. When it fails — or has not answered within <see cref="EdgeKeyCallOptions.FailoverAfter"/> —
     /// and the tenant has another replica, asks that one too and takes the first usable answer (a hedged request:
     /// a slow replica may still win, a dead one costs at most the failover delay). Both attempts end by the one
-    /// overall <see cref="EdgeOptions.KeyCallTimeout"/>, so failover never makes a handshake wait longer.
+    /// overall <see cref="EdgeKeyCallOptions.Timeout"/>, so failover never makes a handshake wait longer.
     /// Replicas whose circuit is open (<see cref="ReplicaHealth.TryAdmit"/>) are passed over; when that is all of
     /// them the call fails at once.
     /// </summary>
@@ -91,13 +91,13 @@ public sealed partial class HandshakeGrain(
             return KeyOperationResult.Failure(KeyOperationStatus.Unavailable,
                 $"every key server of tenant {call.Tenant} failed its last {ReplicaHealth.FailuresToOpen} calls; probing again within {ReplicaHealth.ProbeInterval.TotalMilliseconds:0} ms");
         }
-        var first = AttemptAsync(call.Tenant, operation, firstReplica, settings.KeyCallTimeout, attempt, check);
+        var first = AttemptAsync(call.Tenant, operation, firstReplica, settings.KeyCalls.Timeout, attempt, check);
         if (next == order.Count) return await first;
 
-        await Task.WhenAny(first, Task.Delay(settings.FailoverAfter));
+        await Task.WhenAny(first, Task.Delay(settings.KeyCalls.FailoverAfter));
         if (first.IsCompleted && Usable(first.Result)) return first.Result;
 
-        var remaining = settings.KeyCallTimeout - Stopwatch.GetElapsedTime(started);
+        var remaining = settings.KeyCalls.Timeout - Stopwatch.GetElapsedTime(started);
         if (remaining <= TimeSpan.Zero || Admit() is not { } secondReplica) return await first;
         metrics.KeyCallFailover(call.Tenant, first.IsCompleted ? "failed" : "slow");
         var second = AttemptAsync(call.Tenant, operation, secondReplica, remaining, attempt, check);

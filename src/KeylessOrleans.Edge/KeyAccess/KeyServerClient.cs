@@ -55,7 +55,7 @@ public sealed partial class KeyServerClient(
         var context = request.Context;
         var operation = request.Operation;
         var started = Stopwatch.GetTimestamp();
-        var limit = timeout ?? options.Value.KeyCallTimeout;
+        var limit = timeout ?? options.Value.KeyCalls.Timeout;
         using var deadline = new CancellationTokenSource(limit);
         KeyOperationResult result;
         try
@@ -100,7 +100,7 @@ public sealed partial class KeyServerClient(
         {
             try
             {
-                using var deadline = new CancellationTokenSource(options.Value.KeyCallTimeout);
+                using var deadline = new CancellationTokenSource(options.Value.KeyCalls.Timeout);
                 var grant = await grain.OpenEdgeSessionAsync(request, deadline.Token).WaitAsync(deadline.Token);
                 if (signer.Opened(tenant, replica, request, ephemeral, grant) is { } problem) LogSessionRefused(tenant, replica, problem);
                 else LogSessionOpened(tenant, replica, DateTimeOffset.FromUnixTimeMilliseconds(grant.ExpiresUnixTimeMilliseconds));

@@ -25,8 +25,8 @@ namespace KeylessOrleans.Edge.KeyAccess;
 /// </summary>
 /// <remarks>
 /// A client is made on first use and reused; it is closed when the tenant's settings change (a new one follows them),
-/// when the tenant is removed, or after <see cref="EdgeOptions.TenantClientIdleTimeout"/> without use. A connection
-/// attempt is bounded by <see cref="EdgeOptions.TenantConnectTimeout"/>; after a failure the tenant is not tried again
+/// when the tenant is removed, or after <see cref="EdgeKeyCallOptions.TenantClientIdleTimeout"/> without use. A connection
+/// attempt is bounded by <see cref="EdgeKeyCallOptions.TenantConnectTimeout"/>; after a failure the tenant is not tried again
 /// for a backoff (1 s doubling to 30 s), during which its calls fail at once as unavailable. Each tenant connects on
 /// its own, so a tenant whose gateways hang costs the others nothing.
 /// Tenants without recorded key servers are members of the operator's cluster (single-organization mode,
@@ -90,7 +90,7 @@ public sealed partial class TenantClusterClients(
         foreach (var (tenant, connection) in _connections)
         {
             var settings = routes.Tenant(tenant);
-            var idle = _time.GetElapsedTime(connection.LastUsed, now) > options.Value.TenantClientIdleTimeout;
+            var idle = _time.GetElapsedTime(connection.LastUsed, now) > options.Value.KeyCalls.TenantClientIdleTimeout;
             if (settings is not null && settings.IsFederated && !idle) continue;
             if (!_connections.TryRemove(new KeyValuePair<string, TenantConnection>(tenant, connection))) continue;
             LogClosed(tenant, settings is null ? "tenant removed" : idle ? "idle" : "no key servers recorded");
@@ -145,7 +145,7 @@ public sealed partial class TenantClusterClients(
                 c.ServiceId = TenantCluster.ServiceId;
             });
             // A call this client sends is bounded by the edge's own deadline; this only ends what nobody waits for.
-            client.Configure<ClientMessagingOptions>(m => m.ResponseTimeout = o.KeyCallTimeout + TimeSpan.FromSeconds(5));
+            client.Configure<ClientMessagingOptions>(m => m.ResponseTimeout = o.KeyCalls.Timeout + TimeSpan.FromSeconds(5));
             client.Configure<GatewayOptions>(g => g.GatewayListRefreshPeriod = TimeSpan.FromMinutes(1));
             if (authority is not null)
             {
@@ -162,7 +162,7 @@ public sealed partial class TenantClusterClients(
         try
         {
             using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-            timeout.CancelAfter(o.TenantConnectTimeout);
+            timeout.CancelAfter(o.KeyCalls.TenantConnectTimeout);
             await host.StartAsync(timeout.Token).WaitAsync(timeout.Token);
             return (host, host.Services.GetRequiredService<IClusterClient>());
         }

@@ -9,7 +9,7 @@ namespace KeylessOrleans.Edge.Routing;
 
 /// <summary>
 /// Keeps the <see cref="RouteTable"/> current: reads the registry's change feed every
-/// <see cref="EdgeOptions.RegistryPollInterval"/> and drops what changed, so additions, rotations and removals reach
+/// <see cref="EdgeControlPlaneOptions.RegistryPollInterval"/> and drops what changed, so additions, rotations and removals reach
 /// the edge within a second. A read with nothing new costs a few bytes, whatever the size of the fleet.
 /// </summary>
 public sealed partial class RegistryFeedFollower(
@@ -62,7 +62,7 @@ public sealed partial class RegistryFeedFollower(
                     lastSweep = time.GetTimestamp();
                 }
             },
-            () => options.Value.RegistryPollInterval,
+            () => options.Value.ControlPlane.RegistryPollInterval,
             e => LogRegistryUnreachable(e.GetType().Name, e.Message), // keep serving what is cached
             stoppingToken);
     }
