@@ -97,9 +97,9 @@ public sealed partial class DelegatedCredentials(
         public int Issuing;
     }
 
-    [LoggerMessage(EventId = 3401, Level = LogLevel.Information, Message = "Delegated credential for {Host} (tenant {Tenant}) issued: {Scheme} key, valid until {Expiry:O}; TLS 1.3 clients that accept it need no key call now")]
+    [LoggerMessage(EventId = EventIds.DelegatedCredentialIssued, Level = LogLevel.Information, Message = "Delegated credential for {Host} (tenant {Tenant}) issued: {Scheme} key, valid until {Expiry:O}; TLS 1.3 clients that accept it need no key call now")]
     private partial void LogIssued(string host, string tenant, SignatureScheme scheme, DateTimeOffset expiry);
 
-    [LoggerMessage(EventId = 3402, Level = LogLevel.Warning, Message = "No delegated credential for {Host} (tenant {Tenant}): {Problem}; keyless handshakes meanwhile, asking again in {RetrySeconds:0} s")]
+    [LoggerMessage(EventId = EventIds.DelegatedCredentialRefused, Level = LogLevel.Warning, Message = "No delegated credential for {Host} (tenant {Tenant}): {Problem}; keyless handshakes meanwhile, asking again in {RetrySeconds:0} s")]
     private partial void LogRefused(string host, string tenant, string problem, double retrySeconds);
 }

@@ -39,6 +39,6 @@ public sealed partial class EdgeStatusReporter(
                 r.Chains.Select(c => new AdmittedKey(c.KeyId, c.Algorithm.ToString(), [.. c.HostNames], c.NotAfter)).ToList()))
             .ToList();
 
-    [LoggerMessage(EventId = 3501, Level = LogLevel.Debug, Message = "Edge status report not delivered ({Error}: {Message}); will retry")]
+    [LoggerMessage(EventId = EventIds.StatusReportFailed, Level = LogLevel.Debug, Message = "Edge status report not delivered ({Error}: {Message}); will retry")]
     private partial void LogReportFailed(string error, string message);
 }

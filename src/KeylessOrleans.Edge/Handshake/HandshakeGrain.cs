@@ -132,6 +132,6 @@ public sealed partial class HandshakeGrain(
         return result;
     }
 
-    [LoggerMessage(EventId = 3005, Level = LogLevel.Warning, Message = "Key server {Tenant}/{Replica} answered {Operation} with {Problem}: not used, the replica counts as failed")]
+    [LoggerMessage(EventId = EventIds.KeyServerBadAnswer, Level = LogLevel.Warning, Message = "Key server {Tenant}/{Replica} answered {Operation} with {Problem}: not used, the replica counts as failed")]
     private partial void LogBadAnswer(string operation, string tenant, string replica, string problem);
 }

@@ -288,15 +288,15 @@ public sealed partial class TenantClusterClients(
         }
     }
 
-    [LoggerMessage(EventId = 3010, Level = LogLevel.Information, Message = "Connected to tenant {Tenant}'s key-server cluster ({GatewayCount} replicas recorded)")]
+    [LoggerMessage(EventId = EventIds.TenantClusterConnected, Level = LogLevel.Information, Message = "Connected to tenant {Tenant}'s key-server cluster ({GatewayCount} replicas recorded)")]
     private partial void LogConnected(string tenant, int gatewayCount);
 
-    [LoggerMessage(EventId = 3011, Level = LogLevel.Warning, Message = "Cannot reach tenant {Tenant}'s key servers: {Problem}; its handshakes fail until a retry in {BackoffMs:0} ms succeeds")]
+    [LoggerMessage(EventId = EventIds.TenantClusterConnectFailed, Level = LogLevel.Warning, Message = "Cannot reach tenant {Tenant}'s key servers: {Problem}; its handshakes fail until a retry in {BackoffMs:0} ms succeeds")]
     private partial void LogConnectFailed(string tenant, string problem, double backoffMs);
 
-    [LoggerMessage(EventId = 3012, Level = LogLevel.Warning, Message = "Refused a gateway of tenant {Tenant}: {Problem}")]
+    [LoggerMessage(EventId = EventIds.TenantClusterCertificateRefused, Level = LogLevel.Warning, Message = "Refused a gateway of tenant {Tenant}: {Problem}")]
     private partial void LogCertificateRefused(string tenant, string problem);
 
-    [LoggerMessage(EventId = 3013, Level = LogLevel.Information, Message = "Closed the client of tenant {Tenant}'s key-server cluster ({Reason})")]
+    [LoggerMessage(EventId = EventIds.TenantClusterClosed, Level = LogLevel.Information, Message = "Closed the client of tenant {Tenant}'s key-server cluster ({Reason})")]
     private partial void LogClosed(string tenant, string reason);
 }

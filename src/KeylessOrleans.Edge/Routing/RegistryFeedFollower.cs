@@ -1,3 +1,4 @@
+using KeylessOrleans.Edge.Diagnostics;
 using KeylessOrleans.Edge.Handshake;
 using KeylessOrleans.Edge.Hosting;
 using KeylessOrleans.Registry;
@@ -67,12 +68,12 @@ public sealed partial class RegistryFeedFollower(
             stoppingToken);
     }
 
-    [LoggerMessage(EventId = 3101, Level = LogLevel.Debug, Message = "Registry feed: {Count} changes applied, at {Sequence}")]
+    [LoggerMessage(EventId = EventIds.RegistryChangesApplied, Level = LogLevel.Debug, Message = "Registry feed: {Count} changes applied, at {Sequence}")]
     private partial void LogApplied(int count, long sequence);
 
-    [LoggerMessage(EventId = 3102, Level = LogLevel.Warning, Message = "Registry feed unreachable ({Error}: {Message}); serving what is cached")]
+    [LoggerMessage(EventId = EventIds.RegistryUnreachable, Level = LogLevel.Warning, Message = "Registry feed unreachable ({Error}: {Message}); serving what is cached")]
     private partial void LogRegistryUnreachable(string error, string message);
 
-    [LoggerMessage(EventId = 3103, Level = LogLevel.Information, Message = "Registry feed restarted (epoch {Epoch} at {Sequence}, now {NewEpoch}); cached routes dropped and looked up again")]
+    [LoggerMessage(EventId = EventIds.RegistryFeedStartOver, Level = LogLevel.Information, Message = "Registry feed restarted (epoch {Epoch} at {Sequence}, now {NewEpoch}); cached routes dropped and looked up again")]
     private partial void LogStartOver(long epoch, long sequence, long newEpoch);
 }

@@ -194,12 +194,12 @@ public sealed partial class TenantChainFollower(
         public TaskCompletionSource Admitted { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
     }
 
-    [LoggerMessage(EventId = 3110, Level = LogLevel.Information, Message = "Admitted {Admitted} of {Announced} certificate chains of {Tenant}/{Replica}")]
+    [LoggerMessage(EventId = EventIds.TenantChainsAdmitted, Level = LogLevel.Information, Message = "Admitted {Admitted} of {Announced} certificate chains of {Tenant}/{Replica}")]
     private partial void LogAdmitted(string tenant, string replica, int admitted, int announced);
 
-    [LoggerMessage(EventId = 3111, Level = LogLevel.Warning, Message = "Refused a certificate chain of {Tenant}/{Replica}: {Problem}")]
+    [LoggerMessage(EventId = EventIds.TenantChainsRefused, Level = LogLevel.Warning, Message = "Refused a certificate chain of {Tenant}/{Replica}: {Problem}")]
     private partial void LogRefused(string tenant, string replica, string problem);
 
-    [LoggerMessage(EventId = 3112, Level = LogLevel.Warning, Message = "Cannot ask {Tenant}/{Replica} for its certificate chains ({Problem}); serving its last admitted ones")]
+    [LoggerMessage(EventId = EventIds.TenantChainsUnreachable, Level = LogLevel.Warning, Message = "Cannot ask {Tenant}/{Replica} for its certificate chains ({Problem}); serving its last admitted ones")]
     private partial void LogUnreachable(string tenant, string replica, string problem);
 }

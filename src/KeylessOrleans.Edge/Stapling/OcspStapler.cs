@@ -178,9 +178,9 @@ public sealed partial class OcspStapler : IDisposable
         public int Fetching;
     }
 
-    [LoggerMessage(EventId = 3701, Level = LogLevel.Information, Message = "OCSP response for {Subject} from {Responder}: good, thisUpdate {ThisUpdate:O}, nextUpdate {NextUpdate:O}; stapled from now on")]
+    [LoggerMessage(EventId = EventIds.OcspFetched, Level = LogLevel.Information, Message = "OCSP response for {Subject} from {Responder}: good, thisUpdate {ThisUpdate:O}, nextUpdate {NextUpdate:O}; stapled from now on")]
     private partial void LogFetched(string subject, string responder, DateTimeOffset thisUpdate, DateTimeOffset? nextUpdate);
 
-    [LoggerMessage(EventId = 3702, Level = LogLevel.Warning, Message = "No OCSP staple for {Subject} from {Responder}: {Problem}; trying again in {RetrySeconds:0} s")]
+    [LoggerMessage(EventId = EventIds.OcspFetchFailed, Level = LogLevel.Warning, Message = "No OCSP staple for {Subject} from {Responder}: {Problem}; trying again in {RetrySeconds:0} s")]
     private partial void LogFetchFailed(string subject, string responder, string problem, double retrySeconds);
 }
