@@ -11,7 +11,6 @@ public sealed class ConfigurationTests
             ? KeylessProcess.Start(arguments)
             : KeylessProcess.StartProgram("dotnet", [Path.Combine(AppContext.BaseDirectory, "keyless.dll"), .. arguments], environment);
         Assert.True(await process.WaitForExitAsync(TimeSpan.FromSeconds(60)), $"keyless {string.Join(' ', arguments)} kept running");
-        await Task.Delay(100);
         return (process.ExitCode, process.Output);
     }
 

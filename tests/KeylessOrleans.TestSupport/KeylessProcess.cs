@@ -15,6 +15,9 @@ public sealed class KeylessProcess : IAsyncDisposable
     private readonly Process _process;
     private readonly ConcurrentQueue<string> _lines = new();
     private readonly SemaphoreSlim _lineArrived = new(0);
+    // Both output streams reached their end: every line the process wrote is in _lines.
+    private readonly TaskCompletionSource _outputEnded = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private int _openStreams = 2;
 
     private readonly string? _registryFolder;
 
@@ -134,7 +137,11 @@ public sealed class KeylessProcess : IAsyncDisposable
 
     private void Add(string? line)
     {
-        if (line is null) return;
+        if (line is null)
+        {
+            if (Interlocked.Decrement(ref _openStreams) == 0) _outputEnded.TrySetResult();
+            return;
+        }
         _lines.Enqueue(line);
         _lineArrived.Release();
     }
@@ -165,18 +172,28 @@ public sealed class KeylessProcess : IAsyncDisposable
     /// <summary>SIGKILL, as a crash: no chance to leave the cluster.</summary>
     public void Crash() => _process.Kill(entireProcessTree: false);
 
+    /// <summary>True when the process exited within <paramref name="timeout"/>; its output is then complete in <see cref="Output"/>.</summary>
     public async Task<bool> WaitForExitAsync(TimeSpan timeout)
     {
         using var limit = new CancellationTokenSource(timeout);
         try
         {
             await _process.WaitForExitAsync(limit.Token);
-            return true;
         }
         catch (OperationCanceledException)
         {
             return false;
         }
+        // The last lines can still be in the pipe when the process is gone. A child that inherited the pipe keeps it
+        // open, so this part of the wait is bounded and not required for the answer.
+        try
+        {
+            await _outputEnded.Task.WaitAsync(TimeSpan.FromSeconds(5));
+        }
+        catch (TimeoutException)
+        {
+        }
+        return true;
     }
 
     private bool _disposed;

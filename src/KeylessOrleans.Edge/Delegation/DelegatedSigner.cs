@@ -9,7 +9,7 @@ namespace KeylessOrleans.Edge.Delegation;
 /// TLS 1.3 credentials for a client that accepts delegated credentials: the certificate message carries the
 /// credential in the end-entity entry, and CertificateVerify is signed here, with the credential's key — no key
 /// server involved. (BouncyCastle signs with whatever signer it is given and checks neither the key against the
-/// certificate nor the scheme against the client's list; <see cref="KeylessTlsServer"/> does the latter.)
+/// certificate nor the scheme against the client's list; <see cref="CredentialChoice"/> does the latter.)
 /// </summary>
 public sealed class DelegatedSigner(Certificate certificate, IssuedCredential credential, HandshakeFacts facts) : TlsCredentialedSigner
 {

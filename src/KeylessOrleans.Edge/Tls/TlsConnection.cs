@@ -40,18 +40,18 @@ public sealed partial class TlsConnection(
 
     public async Task RunAsync(CancellationToken stopping)
     {
-        var outcome = "io_error";
+        var result = HandshakeResult.Of(HandshakeOutcome.IoError);
         try
         {
             using (client)
             {
                 var started = Stopwatch.GetTimestamp();
-                outcome = await HandshakeAsync(stopping);
-                metrics.RecordHandshake(Facts.Route?.TenantName, Facts.Version, Facts.Resumed, outcome, Stopwatch.GetElapsedTime(started), Facts.Delegated, Facts.Group);
-                if (outcome != "ok")
+                result = await HandshakeAsync(stopping);
+                metrics.RecordHandshake(Facts.Route?.TenantName, Facts.Version, Facts.Resumed, result.Tag, Stopwatch.GetElapsedTime(started), Facts.Delegated, Facts.Group);
+                if (result.Outcome != HandshakeOutcome.Ok)
                 {
                     // Named values only (JSON logs make them fields), never key material; bounded per client network.
-                    failures.Failed(_clientEndPoint.Address, Facts.ServerName, Facts.Route?.TenantName ?? "-", Facts.Group ?? "-", outcome, Facts.AlertSent, Facts.KeyFailureDetail);
+                    failures.Failed(_clientEndPoint.Address, Facts.ServerName, Facts.Route?.TenantName ?? "-", Facts.Group ?? "-", result.Tag, Facts.AlertSent, Facts.KeyFailureDetail);
                     return;
                 }
                 await ForwardAsync(stopping);
@@ -62,12 +62,12 @@ public sealed partial class TlsConnection(
             ArrayPool<byte>.Shared.Return(_sendBuffer);
             // After a handshake deadline a step may still be reading the input on a handshake thread: let the GC
             // have that buffer rather than hand it to another connection.
-            if (outcome != "timeout") ArrayPool<byte>.Shared.Return(_input);
+            if (result.Outcome != HandshakeOutcome.Timeout) ArrayPool<byte>.Shared.Return(_input);
         }
     }
 
-    /// <returns>"ok", or the reason the handshake ended, for logs and metrics.</returns>
-    private async Task<string> HandshakeAsync(CancellationToken stopping)
+    /// <returns>How the handshake ended, for logs and metrics.</returns>
+    private async Task<HandshakeResult> HandshakeAsync(CancellationToken stopping)
     {
         using var deadline = CancellationTokenSource.CreateLinkedTokenSource(stopping);
         deadline.CancelAfter(options.Limits.HandshakeTimeout);
@@ -79,7 +79,7 @@ public sealed partial class TlsConnection(
             while (_tls.IsHandshaking)
             {
                 var read = await client.ReceiveAsync(input, SocketFlags.None, deadline.Token);
-                if (read == 0) return "client_closed";
+                if (read == 0) return HandshakeResult.Of(HandshakeOutcome.ClientClosed);
                 _transcript.FromClient(input.AsSpan(0, read)); // before BouncyCastle acts on them: a key call may need them
                 if (!_helloChecked && _transcript.FirstClientMessage() is { } hello)
                 {
@@ -89,7 +89,7 @@ public sealed partial class TlsConnection(
                         await SendFatalAlertAsync(refusal.Alert, deadline.Token);
                         Facts.AlertSent = $"{AlertDescription.GetText(refusal.Alert)}: {refusal.Reason}";
                         // Named as BouncyCastle's own refusals are: a malformed message, or the alert's name.
-                        return refusal.Alert == AlertDescription.decode_error ? "malformed_message" : AlertDescription.GetName(refusal.Alert);
+                        return refusal.Alert == AlertDescription.decode_error ? HandshakeResult.Of(HandshakeOutcome.MalformedMessage) : HandshakeResult.Refused(refusal.Alert);
                     }
                 }
                 Task step;
@@ -102,7 +102,7 @@ public sealed partial class TlsConnection(
                 else if (!pool.TryRun(() => _tls.OfferInput(input, 0, read), out step))
                 {
                     metrics.ConnectionRefused("handshake_queue_full");
-                    return "overloaded";
+                    return HandshakeResult.Of(HandshakeOutcome.Overloaded);
                 }
                 try
                 {
@@ -120,33 +120,33 @@ public sealed partial class TlsConnection(
             }
             _transcript.Stop();
             // A client may send Finished and close_notify together: the handshake still completed.
-            return Facts.Version is not null ? "ok" : "closed";
+            return HandshakeResult.Of(Facts.Version is not null ? HandshakeOutcome.Ok : HandshakeOutcome.Closed);
         }
         catch (OperationCanceledException) when (!stopping.IsCancellationRequested)
         {
-            return "timeout";
+            return HandshakeResult.Of(HandshakeOutcome.Timeout);
         }
         catch (OperationCanceledException)
         {
-            return "shutdown";
+            return HandshakeResult.Of(HandshakeOutcome.Shutdown);
         }
         catch (TlsFatalAlertReceived e)
         {
-            return $"client_alert_{AlertDescription.GetName(e.AlertDescription)}";
+            return HandshakeResult.ClientAlert(e.AlertDescription);
         }
         catch (TlsFatalAlert e)
         {
-            return Facts.KeyFailure is { } failure ? $"key_{failure}" : AlertDescription.GetName(e.AlertDescription);
+            return Facts.KeyFailure is { } failure ? HandshakeResult.KeyFailed(failure) : HandshakeResult.Refused(e.AlertDescription);
         }
         catch (EndOfStreamException) when (Facts.KeyFailure is null && Facts.AlertSent is not null)
         {
             // BouncyCastle read past the end of a structure inside a client message (an inner length that lies).
             // It answers internal_error, but the fault is the client's malformed message, not the network.
-            return "malformed_message";
+            return HandshakeResult.Of(HandshakeOutcome.MalformedMessage);
         }
         catch (Exception e) when (e is IOException or SocketException or ObjectDisposedException)
         {
-            return Facts.KeyFailure is { } failure ? $"key_{failure}" : "io_error";
+            return Facts.KeyFailure is { } failure ? HandshakeResult.KeyFailed(failure) : HandshakeResult.Of(HandshakeOutcome.IoError);
         }
     }
 

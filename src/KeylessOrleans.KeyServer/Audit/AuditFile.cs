@@ -313,6 +313,15 @@ internal sealed class AuditFile : IDisposable
         _unsaved = (checkpoint, new AuditAnchor(Sequence, Head));
     }
 
+    /// <summary>
+    /// When the live file comes of age for rotation if no record arrives before, or null when age never rotates it
+    /// (age rotation off, a rotation halfway done, or nothing in the file but its own first lines).
+    /// </summary>
+    public DateTime? RotationDueAt =>
+        _stream is not null && Sequence > _fileFirstSequence + 1 && _settings.RotateInterval > TimeSpan.Zero
+            ? _fileStarted + _settings.RotateInterval
+            : null;
+
     /// <summary>Due for rotation: big or old enough, and holding more than its own first two lines.</summary>
     private bool RotationDue() =>
         Sequence > _fileFirstSequence + 1

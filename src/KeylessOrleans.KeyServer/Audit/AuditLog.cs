@@ -46,6 +46,9 @@ public sealed partial class AuditLog : IAsyncDisposable, IDisposable
 
     private const int MaxBatch = 512;
 
+    /// <summary>How often an idle writer looks after rotated files (compression, retention) that no rotation visits.</summary>
+    private static readonly TimeSpan IdleMaintenance = TimeSpan.FromHours(1);
+
     /// <summary>A record and whom to tell once it is durable (null: nobody waits, e.g. a policy change).</summary>
     private readonly record struct Pending(AuditRecord Record, TaskCompletionSource<bool>? Durable);
 
@@ -240,17 +243,32 @@ public sealed partial class AuditLog : IAsyncDisposable, IDisposable
         var file = _file!;
         var reader = _queue!.Reader;
         var checkpointDue = 0L; // Stopwatch timestamp by which the oldest uncovered record gets its checkpoint
+        var idleFloor = TimeSpan.Zero; // after a failed idle rotation, the next try waits a second rather than spin
         while (true)
         {
             if (file.Uncovered == 0)
             {
                 checkpointDue = 0;
-                if (!await reader.WaitToReadAsync()) break;
+                if (IdleWait(file) is not { } wait)
+                {
+                    if (!await reader.WaitToReadAsync()) break;
+                }
+                else if (!await MoreWithinAsync(reader, wait > idleFloor ? wait : idleFloor, _time))
+                {
+                    if (reader.Completion.IsCompleted) break;
+                    // Idle: a live file that came of age rotates now (its rotation then looks after the rotated files),
+                    // not at the next operation, which may be days away; otherwise rotated files are looked after.
+                    if (file.RotationDueAt is { } due && due <= _time.GetUtcNow().UtcDateTime)
+                        idleFloor = Commit(batch, checkpoint: false) ? TimeSpan.Zero : TimeSpan.FromSeconds(1);
+                    else
+                        Maintain();
+                    continue;
+                }
             }
             else
             {
                 if (checkpointDue == 0) checkpointDue = Stopwatch.GetTimestamp() + (long)(_settings.CheckpointInterval.TotalSeconds * Stopwatch.Frequency);
-                if (!await MoreWithinAsync(reader, Stopwatch.GetElapsedTime(Stopwatch.GetTimestamp(), checkpointDue)))
+                if (!await MoreWithinAsync(reader, Stopwatch.GetElapsedTime(Stopwatch.GetTimestamp(), checkpointDue), TimeProvider.System))
                 {
                     if (reader.Completion.IsCompleted) break;
                     // Idle and due: a checkpoint alone. If the disk fails, try again a second later, not in a spin.
@@ -267,12 +285,26 @@ public sealed partial class AuditLog : IAsyncDisposable, IDisposable
         if (file.Uncovered > 0) Commit(batch, checkpoint: true); // a clean stop leaves nothing uncovered
     }
 
-    /// <summary>True when a record can be read within <paramref name="wait"/>; false on timeout or when the queue is done.</summary>
-    private static async Task<bool> MoreWithinAsync(ChannelReader<Pending> reader, TimeSpan wait)
+    /// <summary>
+    /// Null when nothing can fall due while idle; otherwise how long the writer may wait for a record: until the live
+    /// file comes of age for rotation, and at most <see cref="IdleMaintenance"/>.
+    /// </summary>
+    private TimeSpan? IdleWait(AuditFile file)
+    {
+        if (file.RotationDueAt is { } due)
+        {
+            var untilDue = due - _time.GetUtcNow().UtcDateTime;
+            return untilDue < IdleMaintenance ? untilDue : IdleMaintenance;
+        }
+        return _settings.Compress || _settings.Retains ? IdleMaintenance : null;
+    }
+
+    /// <summary>True when a record can be read within <paramref name="wait"/> of <paramref name="time"/>; false on timeout or when the queue is done.</summary>
+    private static async Task<bool> MoreWithinAsync(ChannelReader<Pending> reader, TimeSpan wait, TimeProvider time)
     {
         if (reader.TryPeek(out _)) return true;
         if (wait <= TimeSpan.Zero) return false;
-        using var timeout = new CancellationTokenSource(wait);
+        using var timeout = new CancellationTokenSource(wait, time);
         try
         {
             return await reader.WaitToReadAsync(timeout.Token);

@@ -171,6 +171,29 @@ public sealed class AuditRotationTests : IDisposable
     }
 
     [Fact]
+    public async Task An_idle_live_file_rotates_when_it_comes_of_age_without_another_operation()
+    {
+        var clock = new ManualClock(DateTimeOffset.UtcNow);
+        // A checkpoint per record: the writer is idle as soon as the records are written.
+        await using (var log = Open(o => (o.RotateBytes, o.RotateInterval, o.CheckpointRecords, o.Compress) = (0, TimeSpan.FromHours(1), 1, false), clock))
+        {
+            await AppendAsync(log, 3);
+            clock.Advance(TimeSpan.FromMinutes(59));
+            Assert.Empty(AuditLogFiles.Rotated(LogPath));
+
+            clock.Advance(TimeSpan.FromMinutes(2));
+            Assert.True(await Poll.UntilAsync(() => Task.FromResult(AuditLogFiles.Rotated(LogPath).Count == 1), TimeSpan.FromSeconds(20)),
+                "the idle live file did not rotate once it was an hour old");
+            var rotated = Assert.Single(AuditLogFiles.Rotated(LogPath));
+            Assert.Equal(3, Operations([rotated.Path]).Count());
+            Assert.Empty(Operations([LogPath]));
+        }
+        Assert.Contains(_logger.Entries, e => e.Message.Contains("rotated after record"));
+        var whole = AuditLogVerifier.VerifyFiles(AuditLogFiles.Chain(LogPath), Key);
+        Assert.True(whole.IsIntact, whole.Break?.Reason);
+    }
+
+    [Fact]
     public async Task A_restart_continues_the_live_file_of_a_rotated_log()
     {
         await using (var log = Open(o => o.RotateBytes = 2048)) await AppendAsync(log, 20);
