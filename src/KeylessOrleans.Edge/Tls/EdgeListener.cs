@@ -153,21 +153,21 @@ public sealed partial class EdgeListener(
         }
     }
 
-    [LoggerMessage(EventId = 3301, Level = LogLevel.Information, Message = "Edge listening for TLS on {EndPoint} with {Threads} handshake threads")]
+    [LoggerMessage(EventId = EventIds.Listening, Level = LogLevel.Information, Message = "Edge listening for TLS on {EndPoint} with {Threads} handshake threads")]
     private partial void LogListening(string endPoint, int threads);
 
-    [LoggerMessage(EventId = 3302, Level = LogLevel.Critical, Message = "Edge cannot listen on {EndPoint}: {Error}")]
+    [LoggerMessage(EventId = EventIds.CannotListen, Level = LogLevel.Critical, Message = "Edge cannot listen on {EndPoint}: {Error}")]
     private partial void LogCannotListen(string endPoint, string error);
 
-    [LoggerMessage(EventId = 3303, Level = LogLevel.Error, Message = "A client connection failed unexpectedly")]
+    [LoggerMessage(EventId = EventIds.ConnectionCrashed, Level = LogLevel.Error, Message = "A client connection failed unexpectedly")]
     private partial void LogConnectionCrashed(Exception exception);
 
-    [LoggerMessage(EventId = 3305, Level = LogLevel.Warning, Message = "Keyless:Edge:Limits:MaxConnections {Configured} lowered to {Budget}: the process's open-file limit (ulimit -n) cannot hold more (raise LimitNOFILE to allow more)")]
+    [LoggerMessage(EventId = EventIds.ConnectionsLimitedByFiles, Level = LogLevel.Warning, Message = "Keyless:Edge:Limits:MaxConnections {Configured} lowered to {Budget}: the process's open-file limit (ulimit -n) cannot hold more (raise LimitNOFILE to allow more)")]
     private partial void LogConnectionsLimitedByFiles(int configured, int budget);
 
-    [LoggerMessage(EventId = 3304, Level = LogLevel.Warning, Message = "Refused a connection from {Client}: {Reason} (limit {Limit}); more such refusals are counted in one line a minute")]
+    [LoggerMessage(EventId = EventIds.ConnectionsRefused, Level = LogLevel.Warning, Message = "Refused a connection from {Client}: {Reason} (limit {Limit}); more such refusals are counted in one line a minute")]
     private partial void LogConnectionsRefused(string client, string reason, int limit);
 
-    [LoggerMessage(EventId = 3306, Level = LogLevel.Warning, Message = "... and {Count} more connections refused ({Reason}) in the last minute")]
+    [LoggerMessage(EventId = EventIds.ConnectionsRefusedSummary, Level = LogLevel.Warning, Message = "... and {Count} more connections refused ({Reason}) in the last minute")]
     private static partial void LogConnectionsRefusedSummary(ILogger logger, long count, string reason);
 }

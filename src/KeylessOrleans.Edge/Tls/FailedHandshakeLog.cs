@@ -1,6 +1,7 @@
 using System.Net;
 using System.Net.Sockets;
 using KeylessOrleans.Cluster.Diagnostics;
+using KeylessOrleans.Edge.Diagnostics;
 using KeylessOrleans.Edge.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
@@ -73,12 +74,12 @@ public sealed partial class FailedHandshakeLog : IDisposable
         public static readonly Group Overflow = new("*", "*", "*");
     }
 
-    [LoggerMessage(EventId = 3201, Level = LogLevel.Information, Message = "Handshake from {Client} for {ServerName} (tenant {Tenant}, group {Group}) failed: {Reason} (alert sent: {Alert}; key server: {KeyDetail})")]
+    [LoggerMessage(EventId = EventIds.HandshakeFailed, Level = LogLevel.Information, Message = "Handshake from {Client} for {ServerName} (tenant {Tenant}, group {Group}) failed: {Reason} (alert sent: {Alert}; key server: {KeyDetail})")]
     private static partial void LogHandshakeFailed(ILogger logger, string client, string? serverName, string tenant, string group, string reason, string? alert, string? keyDetail);
 
-    [LoggerMessage(EventId = 3203, Level = LogLevel.Information, Message = "... and {Count} more handshakes from {Network} (tenant {Tenant}) failed with {Reason} in the last {WindowSeconds} s, not logged one by one")]
+    [LoggerMessage(EventId = EventIds.HandshakeFailedSummary, Level = LogLevel.Information, Message = "... and {Count} more handshakes from {Network} (tenant {Tenant}) failed with {Reason} in the last {WindowSeconds} s, not logged one by one")]
     private static partial void LogSummary(ILogger logger, long count, string network, string tenant, string reason, double windowSeconds);
 
-    [LoggerMessage(EventId = 3204, Level = LogLevel.Information, Message = "... and {Count} more handshakes failed in the last {WindowSeconds} s from clients, tenants and reasons beyond the {MaxKeys} kinds logged in full (Keyless:Edge:FailedHandshakeLog:MaxKeys)")]
+    [LoggerMessage(EventId = EventIds.HandshakeFailedOthersSummary, Level = LogLevel.Information, Message = "... and {Count} more handshakes failed in the last {WindowSeconds} s from clients, tenants and reasons beyond the {MaxKeys} kinds logged in full (Keyless:Edge:FailedHandshakeLog:MaxKeys)")]
     private static partial void LogOthersSummary(ILogger logger, long count, double windowSeconds, int maxKeys);
 }

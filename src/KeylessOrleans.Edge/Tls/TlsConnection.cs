@@ -408,6 +408,6 @@ public sealed partial class TlsConnection(
         }
     }
 
-    [LoggerMessage(EventId = 3202, Level = LogLevel.Warning, Message = "Origin {OriginHost}:{OriginPort} of tenant {Tenant} unreachable ({Error}); closed the client connection")]
+    [LoggerMessage(EventId = EventIds.OriginUnreachable, Level = LogLevel.Warning, Message = "Origin {OriginHost}:{OriginPort} of tenant {Tenant} unreachable ({Error}); closed the client connection")]
     private partial void LogOriginUnreachable(string tenant, string originHost, int originPort, string error);
 }

@@ -1,3 +1,4 @@
+using KeylessOrleans.Edge.Diagnostics;
 using KeylessOrleans.Edge.Hosting;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
@@ -32,9 +33,9 @@ public sealed partial class SessionTicketKeyFollower(
             stoppingToken);
     }
 
-    [LoggerMessage(EventId = 3120, Level = LogLevel.Information, Message = "Session-ticket keys fetched ({Count}): TLS 1.2 clients resume on any edge of the fleet")]
+    [LoggerMessage(EventId = EventIds.TicketKeysFirstFetched, Level = LogLevel.Information, Message = "Session-ticket keys fetched ({Count}): TLS 1.2 clients resume on any edge of the fleet")]
     private partial void LogFirstKeys(int count);
 
-    [LoggerMessage(EventId = 3121, Level = LogLevel.Warning, Message = "Session-ticket keys could not be fetched ({Error}: {Message}); keeping the keys held")]
+    [LoggerMessage(EventId = EventIds.TicketKeysUnreachable, Level = LogLevel.Warning, Message = "Session-ticket keys could not be fetched ({Error}: {Message}); keeping the keys held")]
     private partial void LogUnreachable(string error, string message);
 }
