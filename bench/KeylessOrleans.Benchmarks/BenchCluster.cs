@@ -54,9 +54,9 @@ internal sealed class BenchCluster : IAsyncDisposable
         {
             o.EdgeId = "keyless-edge";
             o.SharedCluster = true; // the key server below is a member of this cluster (single-organization shape)
-            o.DefaultHostName = Host; // openssl s_time sends no SNI
-            o.HttpsPort = cluster.KeylessPort;
-            o.HandshakeThreads = handshakeThreads;
+            o.Tls.DefaultHostName = Host; // openssl s_time sends no SNI
+            o.Listener.HttpsPort = cluster.KeylessPort;
+            o.Limits.HandshakeThreads = handshakeThreads;
             o.IdentityCertificate = edgeIdentity?.Certificate;
             o.IdentityKey = edgeIdentity?.Key;
         })));
@@ -67,9 +67,9 @@ internal sealed class BenchCluster : IAsyncDisposable
             {
                 o.EdgeId = "local-key-edge";
                 o.SharedCluster = true;
-                o.DefaultHostName = Host;
-                o.HttpsPort = cluster.LocalPort;
-                o.HandshakeThreads = handshakeThreads;
+                o.Tls.DefaultHostName = Host;
+                o.Listener.HttpsPort = cluster.LocalPort;
+                o.Limits.HandshakeThreads = handshakeThreads;
             });
             silo.Services.AddSingleton<IKeyOperationGateway>(new LocalKeyGateway(localOperations));
         }));

@@ -65,7 +65,7 @@ internal static class ControlPlaneScale
             Console.WriteLine($"# KeylessOrleans control plane at scale — {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC, {Environment.ProcessorCount} cores, redis-server {redis.Endpoint}");
             Console.WriteLine();
             Console.WriteLine($"{edges.Count} edge silos in this process, Redis clustering and Redis registry storage; federated tenants with {NamesPerTenant} host names, "
-                + $"2 key-server gateways and a key-server CA ({caPem.Length} bytes of PEM) each. Registry feed poll: {new EdgeOptions().RegistryPollInterval.TotalSeconds:0.#} s (the default).");
+                + $"2 key-server gateways and a key-server CA ({caPem.Length} bytes of PEM) each. Registry feed poll: {new EdgeOptions().ControlPlane.RegistryPollInterval.TotalSeconds:0.#} s (the default).");
             Console.WriteLine();
 
             var results = new List<LevelResult>();
@@ -304,7 +304,7 @@ internal static class ControlPlaneScale
             silo.AddKeylessEdge(o =>
             {
                 o.EdgeId = id;
-                o.HttpsPort = null;
+                o.Listener.HttpsPort = null;
             });
         });
         var host = builder.Build();

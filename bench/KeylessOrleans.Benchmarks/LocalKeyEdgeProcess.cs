@@ -40,8 +40,8 @@ internal static class LocalKeyEdgeProcess
             {
                 o.EdgeId = "local-key-edge";
                 o.SharedCluster = true; // the key-server silo below registers the chains
-                o.DefaultHostName = BenchCluster.Host; // openssl s_time sends no SNI
-                o.HttpsPort = httpsPort;
+                o.Tls.DefaultHostName = BenchCluster.Host; // openssl s_time sends no SNI
+                o.Listener.HttpsPort = httpsPort;
             });
             silo.Services.AddSingleton<IKeyOperationGateway>(new LocalKeyGateway(operations));
         }, host =>

@@ -78,7 +78,7 @@ internal static class TenantClientCost
         {
             IdentityCertificate = edgeIdentity?.Certificate,
             IdentityKey = edgeIdentity?.Key,
-            TenantConnectTimeout = TimeSpan.FromSeconds(10),
+            KeyCalls = { TenantConnectTimeout = TimeSpan.FromSeconds(10) },
         });
         var caPem = mutualTls ? File.ReadAllText(tenantCa.CaFile) : null;
         var keyGrain = new KeyGrainKey(Tenant, Replica, keys.EcdsaKeyId).ToString();

@@ -7,7 +7,7 @@ using Org.BouncyCastle.Tls.Crypto.Impl.BC;
 namespace KeylessOrleans.MicroBenchmarks;
 
 /// <summary>
-/// What the edge spends on its side of one TLS 1.3 key agreement, per group it offers (Keyless:Edge:Tls13Groups):
+/// What the edge spends on its side of one TLS 1.3 key agreement, per group it offers (Keyless:Edge:Tls:Tls13Groups):
 /// take the client's share, make its own (for ML-KEM: encapsulate), derive the shared secret. Built from the same
 /// BcTlsCrypto objects BouncyCastle's TlsServerProtocol uses, client shares made once in setup. The rest of a
 /// handshake (transcript, key schedule, records, the key server's signature) is the same whatever the group.

@@ -3,7 +3,7 @@
 # output; compare.py then counts the conversations a reference server passes and this one fails (docs/conformance.md).
 # Not a test: tlsfuzzer is fetched by hand (github.com/tlsfuzzer/tlsfuzzer and tlslite-ng; python3-ecdsa).
 #   bench/tlsfuzzer/run.sh TLSFUZZER_DIR TLSLITE_DIR PORT OUT_DIR
-# The server must answer a hello without SNI (the edge: Keyless__Edge__DefaultHostName=demo.localhost).
+# The server must answer a hello without SNI (the edge: Keyless__Edge__Tls__DefaultHostName=demo.localhost).
 set -uo pipefail
 fuzzer=$(realpath "$1"); tlslite=$(realpath "$2"); port=$3; out=$(realpath -m "$4")
 list="$(dirname "$(realpath "$0")")/scripts.txt"

@@ -102,8 +102,8 @@ public class KubernetesTests
         Assert.Equal(Str(config, "data.KEYLESS__ADMIN__PORT"), ContainerPort(Str(container, "readinessProbe.httpGet.port")));
         Assert.Equal(Str(config, "data.KEYLESS__ADMIN__PORT"), ContainerPort(Str(container, "livenessProbe.httpGet.port")));
         Assert.Equal("0.0.0.0", Str(config, "data.KEYLESS__ADMIN__LISTENADDRESS")); // the kubelet probes the pod IP
-        Assert.Equal(Str(config, "data.KEYLESS__EDGE__HTTPSPORT"), ContainerPort("https"));
-        Assert.Equal("0.0.0.0", Str(config, "data.KEYLESS__EDGE__LISTENADDRESS"));
+        Assert.Equal(Str(config, "data.KEYLESS__EDGE__LISTENER__HTTPSPORT"), ContainerPort("https"));
+        Assert.Equal("0.0.0.0", Str(config, "data.KEYLESS__EDGE__LISTENER__LISTENADDRESS"));
         Assert.Empty(CommandSurface.CheckEnvironment(Map(Get(config, "data")).Keys));
     }
 

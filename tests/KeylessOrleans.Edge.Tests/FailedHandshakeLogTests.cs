@@ -43,7 +43,7 @@ public sealed class FailedHandshakeLogTests
     {
         var clock = new ManualClock();
         var logger = new ListLogger<TlsConnection>();
-        using var log = new FailedHandshakeLog(Options.Create(new EdgeOptions { FailedHandshakeLogMaxKeys = 10, FailedHandshakeLogFirstInFull = 1 }), clock, logger);
+        using var log = new FailedHandshakeLog(Options.Create(new EdgeOptions { FailedHandshakeLog = { MaxKeys = 10, FirstInFull = 1 } }), clock, logger);
 
         // One failure from each of 5,000 networks: a scanner spread over addresses.
         for (var i = 0; i < 5000; i++) log.Failed(IPAddress.Parse($"10.{i / 256}.{i % 256}.1"), null, "-", "-", "client_closed", null, null);
@@ -51,7 +51,7 @@ public sealed class FailedHandshakeLogTests
 
         var lines = logger.Entries.Select(e => e.Message).ToList();
         Assert.Equal(10 + 1 + 1, lines.Count); // ten networks in full, the first of the rest in full, and its summary
-        Assert.Equal("... and 4989 more handshakes failed in the last 10 s from clients, tenants and reasons beyond the 10 kinds logged in full (Keyless:Edge:FailedHandshakeLogMaxKeys)", lines[^1]);
+        Assert.Equal("... and 4989 more handshakes failed in the last 10 s from clients, tenants and reasons beyond the 10 kinds logged in full (Keyless:Edge:FailedHandshakeLog:MaxKeys)", lines[^1]);
         Assert.True(lines.Count <= log.MaxLinesPerWindow);
     }
 }

@@ -16,8 +16,8 @@ public sealed class ConfigurationTests
 
     public static TheoryData<string[], string> BadSettings() => new()
     {
-        { ["edge", "--https-port", "99999", "--silo-port", "1"], "Keyless:Edge:HttpsPort" },
-        { ["edge", "--listen", "not-an-ip"], "Keyless:Edge:ListenAddress" },
+        { ["edge", "--https-port", "99999", "--silo-port", "1"], "Keyless:Edge:Listener:HttpsPort" },
+        { ["edge", "--listen", "not-an-ip"], "Keyless:Edge:Listener:ListenAddress" },
         { ["edge", "--clustering", "zookeeper"], "Keyless:Cluster:Clustering" },
         { ["edge", "--clustering", "redis"], "Keyless:Cluster:Redis" },
         { ["edge", "--clustering", "redis", "--redis", "127.0.0.1:1"], "Keyless:Cluster:AllowPlaintextMultiHost" }, // multi-host without cluster TLS
@@ -43,7 +43,7 @@ public sealed class ConfigurationTests
     }
 
     [Theory]
-    [InlineData("KEYLESS__EDGE__HANDSHAKETHREADS", "0", "Keyless:Edge:HandshakeThreads")]
+    [InlineData("KEYLESS__EDGE__LIMITS__HANDSHAKETHREADS", "0", "Keyless:Edge:Limits:HandshakeThreads")]
     [InlineData("KEYLESS__CLUSTER__MEMBERSHIPREFRESHINTERVAL", "00:00:00.100", "Keyless:Cluster:MembershipRefreshInterval")]
     public async Task Environment_variables_configure_the_same_settings(string variable, string value, string setting)
     {

@@ -14,8 +14,8 @@ namespace KeylessOrleans.EndToEnd.Tests;
 public sealed class FailedHandshakeFloodTests(ITestOutputHelper output) : IDisposable
 {
     private const int Connections = 50_000;
-    private const int Concurrency = 32; // well below Keyless:Edge:MaxConnectionsPerClientAddress (256): none is refused at accept
-    private const int FirstInFull = 5; // the edge's defaults: Keyless:Edge:FailedHandshakeLogFirstInFull, …Window
+    private const int Concurrency = 32; // well below Keyless:Edge:Limits:MaxConnectionsPerClientAddress (256): none is refused at accept
+    private const int FirstInFull = 5; // the edge's defaults: Keyless:Edge:FailedHandshakeLog:FirstInFull, …Window
     private static readonly TimeSpan Window = TimeSpan.FromSeconds(10);
 
     private readonly TempDirectory _files = new("keyless-flood-test");

@@ -154,19 +154,19 @@ public sealed class KeylessTestCluster : IAsyncDisposable
                 {
                     o.EdgeId = siloName.ToLowerInvariant();
                     o.SharedCluster = true; // this cluster's key servers are members (single-organization mode)
-                    o.HttpsPort = edge.HttpsPort;
-                    o.KeyCallTimeout = edge.KeyCallTimeout;
-                    o.HandshakeTimeout = edge.HandshakeTimeout;
-                    o.IdleTimeout = edge.IdleTimeout;
-                    o.DefaultHostName = edge.DefaultHostName;
-                    o.MaxConnectionsPerClientAddress = edge.MaxConnectionsPerClientAddress;
-                    o.RegistryPollInterval = TimeSpan.FromMilliseconds(200);
-                    o.ChainPollInterval = TimeSpan.FromMilliseconds(200);
-                    o.HandshakeThreads = edge.HandshakeThreads;
-                    o.MaxKeyCallsPerTenant = edge.MaxKeyCallsPerTenant;
+                    o.Listener.HttpsPort = edge.HttpsPort;
+                    o.KeyCalls.Timeout = edge.KeyCallTimeout;
+                    o.Limits.HandshakeTimeout = edge.HandshakeTimeout;
+                    o.Limits.IdleTimeout = edge.IdleTimeout;
+                    o.Tls.DefaultHostName = edge.DefaultHostName;
+                    o.Limits.MaxConnectionsPerClientAddress = edge.MaxConnectionsPerClientAddress;
+                    o.ControlPlane.RegistryPollInterval = TimeSpan.FromMilliseconds(200);
+                    o.ControlPlane.ChainPollInterval = TimeSpan.FromMilliseconds(200);
+                    o.Limits.HandshakeThreads = edge.HandshakeThreads;
+                    o.KeyCalls.MaxPerTenant = edge.MaxKeyCallsPerTenant;
                     o.IdentityCertificate = edge.Identity?.Certificate;
                     o.IdentityKey = edge.Identity?.Key;
-                    o.OcspResponderPrivateNetworks = [.. edge.OcspResponderPrivateNetworks];
+                    o.Stapling.ResponderPrivateNetworks = [.. edge.OcspResponderPrivateNetworks];
                 });
                 break;
             case SiloPlan.OnPrem onPrem:

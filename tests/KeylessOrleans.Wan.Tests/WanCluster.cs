@@ -18,7 +18,7 @@ public sealed class WanCluster : IAsyncLifetime
     public const string AlphaHost = "alpha.test";
     public const string BetaHost = "beta.test";
 
-    /// <summary>The edge's Keyless:Edge:KeyCallTimeout (its default): a client of a cut-off tenant gets its alert by then.</summary>
+    /// <summary>The edge's Keyless:Edge:KeyCalls:Timeout (its default): a client of a cut-off tenant gets its alert by then.</summary>
     public static readonly TimeSpan KeyCallTimeout = TimeSpan.FromSeconds(2);
 
     // Every role has its own namespace, so fixed ports cannot collide with anything on the machine.
@@ -97,7 +97,7 @@ public sealed class WanCluster : IAsyncLifetime
             {
                 // Key calls in flight per tenant ≈ handshake rate × key-call latency; the throughput drill keeps up
                 // to 96 handshakes in flight, all of them for one tenant.
-                ["KEYLESS__EDGE__MAXKEYCALLSPERTENANT"] = "128",
+                ["KEYLESS__EDGE__KEYCALLS__MAXPERTENANT"] = "128",
             },
             "edge", "--shared-cluster", "--clustering", "redis", "--redis", Redis, "--advertise", $"{WanTopology.EdgeSite}", "--silo-port", $"{EdgeSiloPort}",
             "--gateway-port", $"{GatewayPort}", "--https-port", $"{HttpsPort}", "--edge-id", "edge1"));

@@ -105,7 +105,7 @@ trap 'exit 130' INT
 echo "soak: ${duration} s, $clients clients, a sample every ${interval} s, warm-up ${warmup} s; files in $out"
 # s_time sends no SNI: the edge serves the demo host by default. The audit log is rotated, compressed and deleted
 # (retention needs its checkpoints shipped: the heads file).
-(cd "$out" && KEYLESS__EDGE__DEFAULTHOSTNAME=demo.localhost \
+(cd "$out" && KEYLESS__EDGE__TLS__DEFAULTHOSTNAME=demo.localhost \
   KEYLESS__KEYSERVER__AUDITLOG__ROTATEBYTES=$audit_rotate_bytes KEYLESS__KEYSERVER__AUDITLOG__RETAINBYTES=$audit_retain_bytes \
   KEYLESS__KEYSERVER__AUDITLOG__HEADSFILE=$out/audit-heads.txt \
   exec dotnet "$keyless" demo --data-dir "$data" --https-port "$https_port" --silo-port "$silo_port" \

@@ -1,7 +1,9 @@
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
 
 namespace KeylessOrleans.Cli.Admin;
 
@@ -22,17 +24,16 @@ public static class AdminHostingExtensions
     /// </summary>
     public static HostApplicationBuilder AddKeylessAdmin(this HostApplicationBuilder builder, int defaultPort)
     {
-        var options = new AdminOptions();
-        builder.Configuration.GetSection(AdminOptions.Section).Bind(options);
-        options.Port ??= defaultPort;
-        options.Validate();
+        var section = builder.Configuration.GetSection(AdminOptions.Section);
+        builder.Services.AddOptions<AdminOptions>().Bind(section).PostConfigure(o => o.Port ??= defaultPort).ValidateOnStart();
+        builder.Services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<AdminOptions>, AdminOptionsValidator>());
         // Readiness checks come from the roles (AddKeylessEdge / AddKeylessKeyServer); this only makes sure the service exists.
         builder.Services.AddHealthChecks();
         // Probes come every few seconds and the health service logs each unhealthy result: the /readyz body
         // carries the reason, and the parts log their own transitions (registration, registry, listener).
         builder.Logging.AddFilter("Microsoft.Extensions.Diagnostics.HealthChecks", LogLevel.None);
-        if (options.Port != 0)
-            builder.Services.AddHostedService(sp => ActivatorUtilities.CreateInstance<AdminServer>(sp, options));
+        if ((section.GetValue<int?>(nameof(AdminOptions.Port)) ?? defaultPort) != 0)
+            builder.Services.AddHostedService(sp => ActivatorUtilities.CreateInstance<AdminServer>(sp, sp.GetRequiredService<IOptions<AdminOptions>>().Value));
         return builder;
     }
 }

@@ -1,6 +1,7 @@
 using System.Net;
 using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
+using Microsoft.Extensions.Options;
 
 namespace KeylessOrleans.Cli.Admin;
 
@@ -59,29 +60,6 @@ public sealed class AdminOptions
     /// <summary>/metrics and the dashboard check credentials: beyond loopback always, on loopback once any are configured.</summary>
     public bool GuardsMetrics => !IsLoopback || !string.IsNullOrWhiteSpace(TokenFile) || !string.IsNullOrWhiteSpace(ClientCaFile);
 
-    /// <summary>Throws a configuration error (exit code 2) naming the bad setting.</summary>
-    public void Validate()
-    {
-        if (Port is < 0 or > 65535) throw new ArgumentException($"{Section}:Port must be 0 (off) to 65535, not {Port}");
-        if (!IPAddress.TryParse(ListenAddress, out _)) throw new ArgumentException($"{Section}:ListenAddress must be an IP address, not '{ListenAddress}'");
-        if (!string.IsNullOrWhiteSpace(DashboardPasswordFile) && !File.Exists(DashboardPasswordFile))
-            throw new ArgumentException($"{Section}:DashboardPasswordFile '{DashboardPasswordFile}' is not an existing file");
-        if (Port == 0) return;
-        if (string.IsNullOrWhiteSpace(CertificateFile) != string.IsNullOrWhiteSpace(KeyFile))
-            throw new ArgumentException($"{Section}:CertificateFile and {Section}:KeyFile go together (cert.pem and key.pem of `keyless cert issue`)");
-        if (UsesTls) LoadCertificate().Dispose();
-        if (!string.IsNullOrWhiteSpace(ClientCaFile))
-        {
-            if (!UsesTls) throw new ArgumentException($"{Section}:ClientCaFile needs HTTPS: set {Section}:CertificateFile and {Section}:KeyFile");
-            if (LoadClientCas().Count == 0) throw new ArgumentException($"{Section}:ClientCaFile '{ClientCaFile}' holds no certificate");
-        }
-        if (!string.IsNullOrWhiteSpace(TokenFile)) ReadToken();
-        if (!IsLoopback && !UsesTls && !InsecurePlainHttp)
-            throw new ArgumentException($"{Section}:ListenAddress {ListenAddress} is beyond loopback: serve the admin endpoint over HTTPS ({Section}:CertificateFile and " +
-                $"{Section}:KeyFile, e.g. cert.pem and key.pem of `keyless cert issue`; --admin-cert, --admin-key), or accept plain HTTP on that network with " +
-                $"{Section}:InsecurePlainHttp=true (--admin-insecure-plain-http): anyone on it reads /metrics (tenants, host names) and any token sent");
-    }
-
     /// <summary>The certificate with its key, and the rest of the PEM file as its chain.</summary>
     public X509Certificate2 LoadCertificate() => LoadCertificate(out _);
 
@@ -130,4 +108,46 @@ public sealed class AdminOptions
         if (token is not { Length: >= 16 }) throw new ArgumentException($"{Section}:TokenFile '{TokenFile}': its first line must be a token of at least 16 characters");
         return token;
     }
+}
+
+/// <summary>Refuses admin endpoint settings at start, each problem named by its configuration key.</summary>
+internal sealed class AdminOptionsValidator : IValidateOptions<AdminOptions>
+{
+    private const string Section = AdminOptions.Section;
+
+    public ValidateOptionsResult Validate(string? name, AdminOptions o)
+    {
+        var failures = new List<string>();
+        void Require(bool ok, string message) { if (!ok) failures.Add(message); }
+        void Loads(Action load)
+        {
+            try { load(); }
+            catch (ArgumentException e) { failures.Add(e.Message); }
+        }
+
+        Require(o.Port is null or (>= 0 and <= 65535), $"{Section}:Port must be 0 (off) to 65535, not {o.Port}");
+        var isAddress = IPAddress.TryParse(o.ListenAddress, out _);
+        Require(isAddress, $"{Section}:ListenAddress must be an IP address, not '{o.ListenAddress}'");
+        Require(string.IsNullOrWhiteSpace(o.DashboardPasswordFile) || File.Exists(o.DashboardPasswordFile),
+            $"{Section}:DashboardPasswordFile '{o.DashboardPasswordFile}' is not an existing file");
+        if (o.Port == 0) return Result(failures); // off: nothing is served, so nothing else needs to hold
+        if (string.IsNullOrWhiteSpace(o.CertificateFile) != string.IsNullOrWhiteSpace(o.KeyFile))
+            failures.Add($"{Section}:CertificateFile and {Section}:KeyFile go together (cert.pem and key.pem of `keyless cert issue`)");
+        else if (o.UsesTls)
+            Loads(() => o.LoadCertificate().Dispose());
+        if (!string.IsNullOrWhiteSpace(o.ClientCaFile))
+        {
+            if (!o.UsesTls) failures.Add($"{Section}:ClientCaFile needs HTTPS: set {Section}:CertificateFile and {Section}:KeyFile");
+            Loads(() => Require(o.LoadClientCas().Count > 0, $"{Section}:ClientCaFile '{o.ClientCaFile}' holds no certificate"));
+        }
+        if (!string.IsNullOrWhiteSpace(o.TokenFile)) Loads(() => o.ReadToken());
+        Require(!isAddress || o.IsLoopback || o.UsesTls || o.InsecurePlainHttp,
+            $"{Section}:ListenAddress {o.ListenAddress} is beyond loopback: serve the admin endpoint over HTTPS ({Section}:CertificateFile and " +
+            $"{Section}:KeyFile, e.g. cert.pem and key.pem of `keyless cert issue`; --admin-cert, --admin-key), or accept plain HTTP on that network with " +
+            $"{Section}:InsecurePlainHttp=true (--admin-insecure-plain-http): anyone on it reads /metrics (tenants, host names) and any token sent");
+        return Result(failures);
+    }
+
+    private static ValidateOptionsResult Result(List<string> failures) =>
+        failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);
 }

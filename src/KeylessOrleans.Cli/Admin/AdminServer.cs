@@ -1,4 +1,5 @@
 using System.Net;
+using KeylessOrleans.Cli.Diagnostics;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Hosting.Server;
@@ -108,18 +109,18 @@ internal sealed partial class AdminServer(
         if (_app is not null) await _app.DisposeAsync();
     }
 
-    [LoggerMessage(EventId = 5001, Level = LogLevel.Information, Message = "Admin endpoint on {Address} (/metrics, /healthz, /readyz, and /dashboard on edges)")]
+    [LoggerMessage(EventId = EventIds.AdminListening, Level = LogLevel.Information, Message = "Admin endpoint on {Address} (/metrics, /healthz, /readyz, and /dashboard on edges)")]
     private partial void LogListening(string address);
 
-    [LoggerMessage(EventId = 5003, Level = LogLevel.Warning, Message = "Orleans Dashboard not served: the admin endpoint listens on {Address}, beyond loopback, and none of Keyless:Admin:DashboardPasswordFile, TokenFile or ClientCaFile is set")]
+    [LoggerMessage(EventId = EventIds.AdminDashboardWithheld, Level = LogLevel.Warning, Message = "Orleans Dashboard not served: the admin endpoint listens on {Address}, beyond loopback, and none of Keyless:Admin:DashboardPasswordFile, TokenFile or ClientCaFile is set")]
     private partial void LogDashboardWithheld(string address);
 
-    [LoggerMessage(EventId = 5004, Level = LogLevel.Warning, Message = "/metrics is not served: the admin endpoint listens on {Address}, beyond loopback, and has neither Keyless:Admin:TokenFile nor Keyless:Admin:ClientCaFile: it answers 403; /healthz and /readyz stay open")]
+    [LoggerMessage(EventId = EventIds.AdminMetricsWithheld, Level = LogLevel.Warning, Message = "/metrics is not served: the admin endpoint listens on {Address}, beyond loopback, and has neither Keyless:Admin:TokenFile nor Keyless:Admin:ClientCaFile: it answers 403; /healthz and /readyz stay open")]
     private partial void LogMetricsWithheld(string address);
 
-    [LoggerMessage(EventId = 5005, Level = LogLevel.Warning, Message = "Plain HTTP beyond loopback: the admin endpoint on {Address} serves it (Keyless:Admin:InsecurePlainHttp): anyone on that network reads its responses and any token sent")]
+    [LoggerMessage(EventId = EventIds.AdminPlainHttp, Level = LogLevel.Warning, Message = "Plain HTTP beyond loopback: the admin endpoint on {Address} serves it (Keyless:Admin:InsecurePlainHttp): anyone on that network reads its responses and any token sent")]
     private partial void LogPlainHttp(string address);
 
-    [LoggerMessage(EventId = 5002, Level = LogLevel.Critical, Message = "Admin endpoint cannot listen on {Address}:{Port}: {Error}")]
+    [LoggerMessage(EventId = EventIds.AdminCannotListen, Level = LogLevel.Critical, Message = "Admin endpoint cannot listen on {Address}:{Port}: {Error}")]
     private partial void LogCannotListen(string address, int port, string error);
 }

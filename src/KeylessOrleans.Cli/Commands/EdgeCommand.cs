@@ -40,8 +40,8 @@ internal static class EdgeCommand
         command.SetAction(result => HostRunner.RunAsync(() =>
         {
             var overrides = silo.Overrides(result);
-            overrides["Keyless:Edge:HttpsPort"] = result.GetValue(httpsPort)?.ToString();
-            overrides["Keyless:Edge:ListenAddress"] = result.GetValue(listen);
+            overrides["Keyless:Edge:Listener:HttpsPort"] = result.GetValue(httpsPort)?.ToString();
+            overrides["Keyless:Edge:Listener:ListenAddress"] = result.GetValue(listen);
             overrides["Keyless:Edge:EdgeId"] = result.GetValue(edgeId);
             overrides["Keyless:Cluster:GatewayPort"] = result.GetValue(gatewayPort)?.ToString();
             overrides["Keyless:Cluster:RegistryDirectory"] = result.GetValue(registryDir);

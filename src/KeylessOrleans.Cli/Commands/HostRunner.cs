@@ -19,6 +19,13 @@ internal static class HostRunner
             foreach (var failure in e.Failures) await Console.Error.WriteLineAsync($"configuration error: {failure}");
             return 2;
         }
+        catch (AggregateException e) when (e.InnerExceptions.All(inner => inner is OptionsValidationException))
+        {
+            // ValidateOnStart reports the problems of several options classes together.
+            foreach (var failure in e.InnerExceptions.Cast<OptionsValidationException>().SelectMany(inner => inner.Failures))
+                await Console.Error.WriteLineAsync($"configuration error: {failure}");
+            return 2;
+        }
         catch (Exception e) when (e is ArgumentException or FileNotFoundException or DirectoryNotFoundException or InvalidDataException or System.Text.Json.JsonException)
         {
             await Console.Error.WriteLineAsync($"configuration error: {e.Message}");

@@ -11,7 +11,7 @@ internal static class SiloHosting
 {
     /// <summary>
     /// Configuration comes from, last wins: the JSON file given with --config, environment variables
-    /// (KEYLESS__EDGE__HTTPSPORT sets Keyless:Edge:HttpsPort), then the command-line options.
+    /// (KEYLESS__EDGE__LISTENER__HTTPSPORT sets Keyless:Edge:Listener:HttpsPort), then the command-line options.
     /// </summary>
     public static HostApplicationBuilder CreateBuilder(string? configFile, IReadOnlyDictionary<string, string?> commandLine)
     {

@@ -1,4 +1,5 @@
 using System.Text.Json;
+using KeylessOrleans.Cli.Diagnostics;
 using KeylessOrleans.Registry;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
@@ -55,12 +56,12 @@ internal sealed partial class TenantFileImporter(string file, IGrainFactory grai
 
     private sealed record TenantFile(IReadOnlyList<TenantSettings> Tenants);
 
-    [LoggerMessage(EventId = 4001, Level = LogLevel.Information, Message = "Tenant {Tenant} imported: {HostNames} -> {OriginHost}:{OriginPort}")]
+    [LoggerMessage(EventId = EventIds.TenantImported, Level = LogLevel.Information, Message = "Tenant {Tenant} imported: {HostNames} -> {OriginHost}:{OriginPort}")]
     private partial void LogImported(string tenant, string hostNames, string originHost, int originPort);
 
-    [LoggerMessage(EventId = 4002, Level = LogLevel.Error, Message = "Tenant {Tenant} refused by the registry: {Reason}")]
+    [LoggerMessage(EventId = EventIds.TenantImportRefused, Level = LogLevel.Error, Message = "Tenant {Tenant} refused by the registry: {Reason}")]
     private partial void LogRefused(string tenant, string reason);
 
-    [LoggerMessage(EventId = 4003, Level = LogLevel.Warning, Message = "Registry not reachable yet for tenant {Tenant} ({Error}); retrying")]
+    [LoggerMessage(EventId = EventIds.TenantImportRetrying, Level = LogLevel.Warning, Message = "Registry not reachable yet for tenant {Tenant} ({Error}); retrying")]
     private partial void LogRetrying(string tenant, string error);
 }

@@ -41,7 +41,7 @@ public sealed partial class GrainCallAuthorization : IIncomingGrainCallFilter, I
         var o = options.Value;
         _sharedCluster = o.SharedCluster;
         if (authority is not null)
-            _checker = new CallProofChecker(authority.Certificate, o.CallProofWindow, o.CallProofReplayCacheSize, time);
+            _checker = new CallProofChecker(authority.Certificate, o.ControlPlane.CallProofWindow, o.ControlPlane.CallProofReplayCacheSize, time);
     }
 
     /// <summary>False without a cluster CA: callers cannot prove who they are.</summary>
@@ -88,10 +88,10 @@ public sealed partial class GrainCallAuthorization : IIncomingGrainCallFilter, I
 
     public void Dispose() => _refusalLog.Dispose();
 
-    [LoggerMessage(EventId = 3801, Level = LogLevel.Warning, Message = "Refused a call to {Interface}.{Method}: {Problem}; more refusals of it are counted in one line per 10 s")]
+    [LoggerMessage(EventId = EventIds.GrainCallRefused, Level = LogLevel.Warning, Message = "Refused a call to {Interface}.{Method}: {Problem}; more refusals of it are counted in one line per 10 s")]
     private partial void LogRefused(string @interface, string method, string problem);
 
-    [LoggerMessage(EventId = 3803, Level = LogLevel.Warning, Message = "... and {Count} more calls to {Interface} refused in the last 10 s")]
+    [LoggerMessage(EventId = EventIds.GrainCallRefusedSummary, Level = LogLevel.Warning, Message = "... and {Count} more calls to {Interface} refused in the last 10 s")]
     private static partial void LogRefusedSummary(ILogger logger, long count, string @interface);
 }
 
@@ -106,6 +106,6 @@ internal sealed partial class GrainCallAuthorizationCheck(ILogger<GrainCallAutho
 
     public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
 
-    [LoggerMessage(EventId = 3802, Level = LogLevel.Warning, Message = "No cluster CA (Keyless:Cluster:TlsCa): callers of this edge's grains cannot prove who they are, so any cluster member or client may read and change the registry and read the session-ticket keys. Use mutual TLS wherever anything spans machines")]
+    [LoggerMessage(EventId = EventIds.GrainCallsOpen, Level = LogLevel.Warning, Message = "No cluster CA (Keyless:Cluster:TlsCa): callers of this edge's grains cannot prove who they are, so any cluster member or client may read and change the registry and read the session-ticket keys. Use mutual TLS wherever anything spans machines")]
     private partial void LogOpen();
 }

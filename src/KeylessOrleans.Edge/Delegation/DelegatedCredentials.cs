@@ -18,7 +18,7 @@ public sealed record IssuedCredential(byte[] Encoded, SignatureScheme Algorithm,
 /// RFC 9345 delegated credentials per certificate (a credential is bound to the certificate, not to the name the
 /// client asked for: keyed by name, every random name under a wildcard would cost an issuance): made on first demand (the first handshake from a
 /// client that accepts them only starts the request and goes the keyless way), renewed halfway through their life,
-/// asked for again no sooner than <see cref="EdgeOptions.DelegatedCredentialRetryInterval"/> after a refusal. No
+/// asked for again no sooner than <see cref="EdgeDelegatedCredentialOptions.RetryInterval"/> after a refusal. No
 /// handshake ever waits for an issuance. While a credential is current, TLS 1.3 clients that accept it are served
 /// without any call to the tenant's key server.
 /// </summary>
@@ -41,7 +41,7 @@ public sealed partial class DelegatedCredentials(
     public IssuedCredential? Current(string tenant, KeyRoute key, ServerChain chain, string host)
     {
         var settings = options.Value;
-        if (!settings.DelegatedCredentials || !chain.AllowsDelegation) return null;
+        if (!settings.DelegatedCredentials.Enabled || !chain.AllowsDelegation) return null;
         var now = time.GetUtcNow();
         var entry = _entries.Use((tenant, chain.Sha256Hex), now);
         var current = entry.Credential;
@@ -56,8 +56,8 @@ public sealed partial class DelegatedCredentials(
         try
         {
             var algorithm = (SignatureScheme)SignatureSelection.Preference(key.Algorithm, tls13: true)[0];
-            var delegated = DelegatedKey.Create(settings.DelegatedCredentialScheme);
-            var validity = (uint)settings.DelegatedCredentialLifetime.TotalSeconds;
+            var delegated = DelegatedKey.Create(settings.DelegatedCredentials.Scheme);
+            var validity = (uint)settings.DelegatedCredentials.Lifetime.TotalSeconds;
             var signedAt = time.GetUtcNow().ToUnixTimeMilliseconds();
             var possession = delegated.Sign(DelegatedCredential.PossessionContent(chain.Sha256, delegated.Scheme, delegated.SubjectPublicKeyInfo, validity, signedAt));
             var request = new DelegateCredentialRequest(new KeyRequestContext(tenant, key.KeyId, host, null, settings.EdgeId),
@@ -68,8 +68,8 @@ public sealed partial class DelegatedCredentials(
             if (!result.IsOk)
             {
                 metrics.DelegatedCredentialIssued(tenant, "refused");
-                entry.RetryAt = now + settings.DelegatedCredentialRetryInterval;
-                LogRefused(host, tenant, $"{result.Status}: {result.Detail}", settings.DelegatedCredentialRetryInterval.TotalSeconds);
+                entry.RetryAt = now + settings.DelegatedCredentials.RetryInterval;
+                LogRefused(host, tenant, $"{result.Status}: {result.Detail}", settings.DelegatedCredentials.RetryInterval.TotalSeconds);
                 return;
             }
             var parts = DelegatedCredential.Parse(result.Output!)!;
@@ -82,8 +82,8 @@ public sealed partial class DelegatedCredentials(
         {
             // Fire-and-forget: nothing may escape, and the keyless path serves meanwhile.
             metrics.DelegatedCredentialIssued(tenant, "failed");
-            entry.RetryAt = time.GetUtcNow() + settings.DelegatedCredentialRetryInterval;
-            LogRefused(host, tenant, e.GetType().Name, settings.DelegatedCredentialRetryInterval.TotalSeconds);
+            entry.RetryAt = time.GetUtcNow() + settings.DelegatedCredentials.RetryInterval;
+            LogRefused(host, tenant, e.GetType().Name, settings.DelegatedCredentials.RetryInterval.TotalSeconds);
         }
         finally
         {
@@ -98,9 +98,9 @@ public sealed partial class DelegatedCredentials(
         public int Issuing;
     }
 
-    [LoggerMessage(EventId = 3401, Level = LogLevel.Information, Message = "Delegated credential for {Host} (tenant {Tenant}) issued: {Scheme} key, valid until {Expiry:O}; TLS 1.3 clients that accept it need no key call now")]
+    [LoggerMessage(EventId = EventIds.DelegatedCredentialIssued, Level = LogLevel.Information, Message = "Delegated credential for {Host} (tenant {Tenant}) issued: {Scheme} key, valid until {Expiry:O}; TLS 1.3 clients that accept it need no key call now")]
     private partial void LogIssued(string host, string tenant, SignatureScheme scheme, DateTimeOffset expiry);
 
-    [LoggerMessage(EventId = 3402, Level = LogLevel.Warning, Message = "No delegated credential for {Host} (tenant {Tenant}): {Problem}; keyless handshakes meanwhile, asking again in {RetrySeconds:0} s")]
+    [LoggerMessage(EventId = EventIds.DelegatedCredentialRefused, Level = LogLevel.Warning, Message = "No delegated credential for {Host} (tenant {Tenant}): {Problem}; keyless handshakes meanwhile, asking again in {RetrySeconds:0} s")]
     private partial void LogRefused(string host, string tenant, string problem, double retrySeconds);
 }

@@ -6,7 +6,7 @@ using Microsoft.Extensions.Options;
 
 namespace KeylessOrleans.Edge.Diagnostics;
 
-/// <summary>Sends this edge's <see cref="HandshakeWindow"/> to the cluster status grain every <see cref="EdgeOptions.StatusReportInterval"/>.</summary>
+/// <summary>Sends this edge's <see cref="HandshakeWindow"/> to the cluster status grain every <see cref="EdgeControlPlaneOptions.StatusReportInterval"/>.</summary>
 public sealed partial class EdgeStatusReporter(
     IGrainFactory grains,
     HandshakeWindow window,
@@ -25,7 +25,7 @@ public sealed partial class EdgeStatusReporter(
                     HandshakeWindow.Length, window.Snapshot(), window.OpenConnections, Admitted());
                 await status.ReportEdgeAsync(report).WaitAsync(TimeSpan.FromSeconds(5), stopping);
             },
-            () => options.Value.StatusReportInterval,
+            () => options.Value.ControlPlane.StatusReportInterval,
             // Status is for operators' eyes only: never let it disturb serving.
             e => LogReportFailed(e.GetType().Name, e.Message),
             stoppingToken);
@@ -39,6 +39,6 @@ public sealed partial class EdgeStatusReporter(
                 r.Chains.Select(c => new AdmittedKey(c.KeyId, c.Algorithm.ToString(), [.. c.HostNames], c.NotAfter)).ToList()))
             .ToList();
 
-    [LoggerMessage(EventId = 3501, Level = LogLevel.Debug, Message = "Edge status report not delivered ({Error}: {Message}); will retry")]
+    [LoggerMessage(EventId = EventIds.StatusReportFailed, Level = LogLevel.Debug, Message = "Edge status report not delivered ({Error}: {Message}); will retry")]
     private partial void LogReportFailed(string error, string message);
 }

@@ -32,10 +32,10 @@ public sealed partial class HandshakeGrain(
     private static int _spread;
 
     /// <summary>
-    /// Asks the best replica, and uses its answer only once <see cref="AnswerCheck"/> found it fit. When it fails — or has not answered within <see cref="EdgeOptions.FailoverAfter"/> —
+    /// Asks the best replica, and uses its answer only once <see cref="AnswerCheck"/> found it fit. When it fails — or has not answered within <see cref="EdgeKeyCallOptions.FailoverAfter"/> —
     /// and the tenant has another replica, asks that one too and takes the first usable answer (a hedged request:
     /// a slow replica may still win, a dead one costs at most the failover delay). Both attempts end by the one
-    /// overall <see cref="EdgeOptions.KeyCallTimeout"/>, so failover never makes a handshake wait longer.
+    /// overall <see cref="EdgeKeyCallOptions.Timeout"/>, so failover never makes a handshake wait longer.
     /// Replicas whose circuit is open (<see cref="ReplicaHealth.TryAdmit"/>) are passed over; when that is all of
     /// them the call fails at once.
     /// </summary>
@@ -65,13 +65,13 @@ public sealed partial class HandshakeGrain(
             return KeyOperationResult.Failure(KeyOperationStatus.Unavailable,
                 $"every key server of tenant {tenant} failed its last {ReplicaHealth.FailuresToOpen} calls; probing again within {ReplicaHealth.ProbeInterval.TotalMilliseconds:0} ms");
         }
-        var first = AttemptAsync(call, request, firstReplica, settings.KeyCallTimeout);
+        var first = AttemptAsync(call, request, firstReplica, settings.KeyCalls.Timeout);
         if (next == order.Count) return await first;
 
-        await Task.WhenAny(first, Task.Delay(settings.FailoverAfter));
+        await Task.WhenAny(first, Task.Delay(settings.KeyCalls.FailoverAfter));
         if (first.IsCompleted && Usable(first.Result)) return first.Result;
 
-        var remaining = settings.KeyCallTimeout - Stopwatch.GetElapsedTime(started);
+        var remaining = settings.KeyCalls.Timeout - Stopwatch.GetElapsedTime(started);
         if (remaining <= TimeSpan.Zero || Admit() is not { } secondReplica) return await first;
         metrics.KeyCallFailover(tenant, first.IsCompleted ? "failed" : "slow");
         var second = AttemptAsync(call, request, secondReplica, remaining);
@@ -107,6 +107,6 @@ public sealed partial class HandshakeGrain(
         return result;
     }
 
-    [LoggerMessage(EventId = 3005, Level = LogLevel.Warning, Message = "Key server {Tenant}/{Replica} answered {Operation} with {Problem}: not used, the replica counts as failed")]
+    [LoggerMessage(EventId = EventIds.KeyServerBadAnswer, Level = LogLevel.Warning, Message = "Key server {Tenant}/{Replica} answered {Operation} with {Problem}: not used, the replica counts as failed")]
     private partial void LogBadAnswer(string operation, string tenant, string replica, string problem);
 }

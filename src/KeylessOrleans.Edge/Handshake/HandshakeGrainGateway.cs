@@ -53,7 +53,7 @@ public sealed partial class HandshakeGrainGateway(
     /// <summary>The grain bounds its own time; this outer bound only guards against a stuck local call.</summary>
     private KeyOperationResult Wait(Task<KeyOperationResult> call)
     {
-        if (!QuietWait.For(call, options.Value.KeyCallTimeout + TimeSpan.FromSeconds(1)))
+        if (!QuietWait.For(call, options.Value.KeyCalls.Timeout + TimeSpan.FromSeconds(1)))
             return KeyOperationResult.Failure(KeyOperationStatus.Unavailable, "handshake grain failed: no answer in time");
         try
         {
@@ -75,9 +75,9 @@ public sealed partial class HandshakeGrainGateway(
 
     public void Dispose() => _shedLog.Dispose();
 
-    [LoggerMessage(EventId = 3002, Level = LogLevel.Warning, Message = "Shedding key calls of tenant {Tenant}: its {Limit} key calls in flight on this edge are all waiting (Keyless:Edge:MaxKeyCallsPerTenant); more are counted in one line per 10 s")]
+    [LoggerMessage(EventId = EventIds.KeyCallsShed, Level = LogLevel.Warning, Message = "Shedding key calls of tenant {Tenant}: its {Limit} key calls in flight on this edge are all waiting (Keyless:Edge:KeyCalls:MaxPerTenant); more are counted in one line per 10 s")]
     private partial void LogShed(string tenant, int limit);
 
-    [LoggerMessage(EventId = 3006, Level = LogLevel.Warning, Message = "... and {Count} more key calls of tenant {Tenant} shed in the last 10 s")]
+    [LoggerMessage(EventId = EventIds.KeyCallsShedSummary, Level = LogLevel.Warning, Message = "... and {Count} more key calls of tenant {Tenant} shed in the last 10 s")]
     private static partial void LogShedSummary(ILogger logger, long count, string tenant);
 }

@@ -26,7 +26,7 @@ public sealed class EdgeReadinessCheck(
             return Task.FromResult(HealthCheckResult.Unhealthy($"silo is {status} in the cluster, not Active"));
         if (!routes.IsLoaded)
             return Task.FromResult(HealthCheckResult.Unhealthy("the registry's change feed has not been read yet"));
-        if (options.Value.HttpsPort is not null && !listener.BoundEndPoint.IsCompletedSuccessfully)
+        if (options.Value.Listener.HttpsPort is not null && !listener.BoundEndPoint.IsCompletedSuccessfully)
             return Task.FromResult(HealthCheckResult.Unhealthy("TLS listener not bound"));
 
         var data = new Dictionary<string, object> { ["registry_feed"] = routes.Position.Sequence, ["served_tenants"] = routes.CachedTenants };

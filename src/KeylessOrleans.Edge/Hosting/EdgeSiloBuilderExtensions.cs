@@ -25,7 +25,7 @@ public static class EdgeSiloBuilderExtensions
     /// <summary>
     /// Makes this silo an edge: declares its role, refuses to host key grains, hosts and follows the registry
     /// (which needs a grain storage named "keyless-registry": <c>AddKeylessRegistryStorage</c>), and terminates
-    /// TLS on <see cref="EdgeOptions.HttpsPort"/> with private-key operations sent to tenants' key servers.
+    /// TLS on <see cref="EdgeListenerOptions.HttpsPort"/> with private-key operations sent to tenants' key servers.
     /// </summary>
     public static ISiloBuilder AddKeylessEdge(this ISiloBuilder builder, Action<EdgeOptions>? configure = null)
     {
@@ -46,11 +46,11 @@ public static class EdgeSiloBuilderExtensions
         services.TryAddSingleton<KeyServerClient>();
         services.TryAddSingleton<ReplicaHealth>();
         services.TryAddSingleton<AnswerCheck>();
-        services.TryAddSingleton(sp => new TenantBulkhead(sp.GetRequiredService<IOptions<EdgeOptions>>().Value.MaxKeyCallsPerTenant));
+        services.TryAddSingleton(sp => new TenantBulkhead(sp.GetRequiredService<IOptions<EdgeOptions>>().Value.KeyCalls.MaxPerTenant));
         services.TryAddSingleton<RegistryReader>();
         services.TryAddSingleton(sp => sp.GetRequiredService<EdgeMetrics>().Observe(
             new RouteTable(sp.GetRequiredService<RegistryReader>(), sp.GetRequiredService<TimeProvider>(),
-                new RouteTableLimits { AdmissionTimeout = sp.GetRequiredService<IOptions<EdgeOptions>>().Value.KeyCallTimeout }),
+                new RouteTableLimits { AdmissionTimeout = sp.GetRequiredService<IOptions<EdgeOptions>>().Value.KeyCalls.Timeout }),
             sp.GetRequiredService<TimeProvider>()));
         services.AddHostedService<RegistryFeedFollower>();
         services.AddHostedService<TenantChainFollower>();
@@ -63,7 +63,7 @@ public static class EdgeSiloBuilderExtensions
         services.TryAddSingleton(sp =>
         {
             var o = sp.GetRequiredService<IOptions<EdgeOptions>>().Value;
-            return new TlsSessionCache(sp.GetRequiredService<TlsCrypto>(), o.SessionLifetime, o.SessionCacheSize, sp.GetRequiredService<TimeProvider>());
+            return new TlsSessionCache(sp.GetRequiredService<TlsCrypto>(), o.Resumption.Lifetime, o.Resumption.CacheSize, sp.GetRequiredService<TimeProvider>());
         });
         services.TryAddSingleton<OcspStapler>();
         services.TryAddSingleton<DelegatedCredentials>();
@@ -75,18 +75,18 @@ public static class EdgeSiloBuilderExtensions
             sp.GetRequiredService<ServerChainCache>(),
             sp.GetRequiredService<IKeyOperationGateway>(),
             sp.GetRequiredService<TlsSessionCache>(),
-            sp.GetRequiredService<IOptions<EdgeOptions>>().Value.DefaultHostName,
+            sp.GetRequiredService<IOptions<EdgeOptions>>().Value.Tls.DefaultHostName,
             sp.GetRequiredService<IOptions<EdgeOptions>>().Value.EdgeId)
         {
             Staples = sp.GetRequiredService<OcspStapler>(),
             Delegation = sp.GetRequiredService<DelegatedCredentials>(),
-            Tickets = sp.GetRequiredService<IOptions<EdgeOptions>>().Value.SessionTickets ? sp.GetRequiredService<SessionTicketKeyRing>() : null,
-            Tls13Groups = KeyShareGroups.Parse(sp.GetRequiredService<IOptions<EdgeOptions>>().Value.Tls13Groups, out _),
+            Tickets = sp.GetRequiredService<IOptions<EdgeOptions>>().Value.Resumption.Tickets ? sp.GetRequiredService<SessionTicketKeyRing>() : null,
+            Tls13Groups = KeyShareGroups.Parse(sp.GetRequiredService<IOptions<EdgeOptions>>().Value.Tls.Tls13Groups, out _),
         });
         services.TryAddSingleton(sp =>
         {
             var o = sp.GetRequiredService<IOptions<EdgeOptions>>().Value;
-            return sp.GetRequiredService<EdgeMetrics>().Observe(new HandshakeWorkerPool(o.HandshakeThreads, o.HandshakeQueueLength));
+            return sp.GetRequiredService<EdgeMetrics>().Observe(new HandshakeWorkerPool(o.Limits.HandshakeThreads, o.Limits.HandshakeQueueLength));
         });
         services.TryAddSingleton<FailedHandshakeLog>();
         services.TryAddSingleton<EdgeListener>();

@@ -28,7 +28,7 @@ public sealed partial class KeyServerClient(
         var context = request.Context;
         var operation = request.Operation;
         var started = Stopwatch.GetTimestamp();
-        var limit = timeout ?? options.Value.KeyCallTimeout;
+        var limit = timeout ?? options.Value.KeyCalls.Timeout;
         using var deadline = new CancellationTokenSource(limit);
         KeyOperationResult result;
         try
@@ -78,7 +78,7 @@ public sealed partial class KeyServerClient(
         {
             try
             {
-                using var deadline = new CancellationTokenSource(options.Value.KeyCallTimeout);
+                using var deadline = new CancellationTokenSource(options.Value.KeyCalls.Timeout);
                 var grant = await grain.OpenEdgeSessionAsync(request, deadline.Token).WaitAsync(deadline.Token);
                 if (signer.Opened(tenant, replica, request, ephemeral, grant) is { } problem) LogSessionRefused(tenant, replica, problem);
                 else LogSessionOpened(tenant, replica, DateTimeOffset.FromUnixTimeMilliseconds(grant.ExpiresUnixTimeMilliseconds));
@@ -94,12 +94,12 @@ public sealed partial class KeyServerClient(
     private static bool IsUnreachable(Exception e) =>
         e is OperationCanceledException or TimeoutException or OrleansException;
 
-    [LoggerMessage(EventId = 3003, Level = LogLevel.Information, Message = "Edge session with {Tenant}/{Replica} open until {Expires:O}: key requests there carry an HMAC instead of a signature")]
+    [LoggerMessage(EventId = EventIds.EdgeSessionOpened, Level = LogLevel.Information, Message = "Edge session with {Tenant}/{Replica} open until {Expires:O}: key requests there carry an HMAC instead of a signature")]
     private partial void LogSessionOpened(string tenant, string replica, DateTimeOffset expires);
 
-    [LoggerMessage(EventId = 3004, Level = LogLevel.Warning, Message = "No edge session with {Tenant}/{Replica}: {Problem}; key requests stay signed; trying again later")]
+    [LoggerMessage(EventId = EventIds.EdgeSessionRefused, Level = LogLevel.Warning, Message = "No edge session with {Tenant}/{Replica}: {Problem}; key requests stay signed; trying again later")]
     private partial void LogSessionRefused(string tenant, string replica, string problem);
 
-    [LoggerMessage(EventId = 3001, Level = LogLevel.Warning, Message = "{Operation} for {Tenant}/{Replica} key {KeyId} ended {Outcome} after {ElapsedMs:0.0} ms: {Detail}")]
+    [LoggerMessage(EventId = EventIds.KeyCallFailed, Level = LogLevel.Warning, Message = "{Operation} for {Tenant}/{Replica} key {KeyId} ended {Outcome} after {ElapsedMs:0.0} ms: {Detail}")]
     private partial void LogKeyCallFailed(string operation, string tenant, string replica, string keyId, KeyOperationStatus outcome, string? detail, double elapsedMs);
 }

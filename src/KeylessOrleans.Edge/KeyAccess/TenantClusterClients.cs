@@ -25,8 +25,8 @@ namespace KeylessOrleans.Edge.KeyAccess;
 /// </summary>
 /// <remarks>
 /// A client is made on first use and reused; it is closed when the tenant's settings change (a new one follows them),
-/// when the tenant is removed, or after <see cref="EdgeOptions.TenantClientIdleTimeout"/> without use. A connection
-/// attempt is bounded by <see cref="EdgeOptions.TenantConnectTimeout"/>; after a failure the tenant is not tried again
+/// when the tenant is removed, or after <see cref="EdgeKeyCallOptions.TenantClientIdleTimeout"/> without use. A connection
+/// attempt is bounded by <see cref="EdgeKeyCallOptions.TenantConnectTimeout"/>; after a failure the tenant is not tried again
 /// for a backoff (1 s doubling to 30 s), during which its calls fail at once as unavailable. Each tenant connects on
 /// its own, so a tenant whose gateways hang costs the others nothing.
 /// Tenants without recorded key servers are members of the operator's cluster (single-organization mode,
@@ -90,7 +90,7 @@ public sealed partial class TenantClusterClients(
         foreach (var (tenant, connection) in _connections)
         {
             var settings = routes.Tenant(tenant);
-            var idle = _time.GetElapsedTime(connection.LastUsed, now) > options.Value.TenantClientIdleTimeout;
+            var idle = _time.GetElapsedTime(connection.LastUsed, now) > options.Value.KeyCalls.TenantClientIdleTimeout;
             if (settings is not null && settings.IsFederated && !idle) continue;
             if (!_connections.TryRemove(new KeyValuePair<string, TenantConnection>(tenant, connection))) continue;
             LogClosed(tenant, settings is null ? "tenant removed" : idle ? "idle" : "no key servers recorded");
@@ -145,7 +145,7 @@ public sealed partial class TenantClusterClients(
                 c.ServiceId = TenantCluster.ServiceId;
             });
             // A call this client sends is bounded by the edge's own deadline; this only ends what nobody waits for.
-            client.Configure<ClientMessagingOptions>(m => m.ResponseTimeout = o.KeyCallTimeout + TimeSpan.FromSeconds(5));
+            client.Configure<ClientMessagingOptions>(m => m.ResponseTimeout = o.KeyCalls.Timeout + TimeSpan.FromSeconds(5));
             client.Configure<GatewayOptions>(g => g.GatewayListRefreshPeriod = TimeSpan.FromMinutes(1));
             if (authority is not null)
             {
@@ -162,7 +162,7 @@ public sealed partial class TenantClusterClients(
         try
         {
             using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-            timeout.CancelAfter(o.TenantConnectTimeout);
+            timeout.CancelAfter(o.KeyCalls.TenantConnectTimeout);
             await host.StartAsync(timeout.Token).WaitAsync(timeout.Token);
             return (host, host.Services.GetRequiredService<IClusterClient>());
         }
@@ -288,15 +288,15 @@ public sealed partial class TenantClusterClients(
         }
     }
 
-    [LoggerMessage(EventId = 3010, Level = LogLevel.Information, Message = "Connected to tenant {Tenant}'s key-server cluster ({GatewayCount} replicas recorded)")]
+    [LoggerMessage(EventId = EventIds.TenantClusterConnected, Level = LogLevel.Information, Message = "Connected to tenant {Tenant}'s key-server cluster ({GatewayCount} replicas recorded)")]
     private partial void LogConnected(string tenant, int gatewayCount);
 
-    [LoggerMessage(EventId = 3011, Level = LogLevel.Warning, Message = "Cannot reach tenant {Tenant}'s key servers: {Problem}; its handshakes fail until a retry in {BackoffMs:0} ms succeeds")]
+    [LoggerMessage(EventId = EventIds.TenantClusterConnectFailed, Level = LogLevel.Warning, Message = "Cannot reach tenant {Tenant}'s key servers: {Problem}; its handshakes fail until a retry in {BackoffMs:0} ms succeeds")]
     private partial void LogConnectFailed(string tenant, string problem, double backoffMs);
 
-    [LoggerMessage(EventId = 3012, Level = LogLevel.Warning, Message = "Refused a gateway of tenant {Tenant}: {Problem}")]
+    [LoggerMessage(EventId = EventIds.TenantClusterCertificateRefused, Level = LogLevel.Warning, Message = "Refused a gateway of tenant {Tenant}: {Problem}")]
     private partial void LogCertificateRefused(string tenant, string problem);
 
-    [LoggerMessage(EventId = 3013, Level = LogLevel.Information, Message = "Closed the client of tenant {Tenant}'s key-server cluster ({Reason})")]
+    [LoggerMessage(EventId = EventIds.TenantClusterClosed, Level = LogLevel.Information, Message = "Closed the client of tenant {Tenant}'s key-server cluster ({Reason})")]
     private partial void LogClosed(string tenant, string reason);
 }

@@ -1,3 +1,4 @@
+using KeylessOrleans.Edge.Diagnostics;
 using KeylessOrleans.Edge.Handshake;
 using KeylessOrleans.Edge.Hosting;
 using KeylessOrleans.Registry;
@@ -9,7 +10,7 @@ namespace KeylessOrleans.Edge.Routing;
 
 /// <summary>
 /// Keeps the <see cref="RouteTable"/> current: reads the registry's change feed every
-/// <see cref="EdgeOptions.RegistryPollInterval"/> and drops what changed, so additions, rotations and removals reach
+/// <see cref="EdgeControlPlaneOptions.RegistryPollInterval"/> and drops what changed, so additions, rotations and removals reach
 /// the edge within a second. A read with nothing new costs a few bytes, whatever the size of the fleet.
 /// </summary>
 public sealed partial class RegistryFeedFollower(
@@ -62,17 +63,17 @@ public sealed partial class RegistryFeedFollower(
                     lastSweep = time.GetTimestamp();
                 }
             },
-            () => options.Value.RegistryPollInterval,
+            () => options.Value.ControlPlane.RegistryPollInterval,
             e => LogRegistryUnreachable(e.GetType().Name, e.Message), // keep serving what is cached
             stoppingToken);
     }
 
-    [LoggerMessage(EventId = 3101, Level = LogLevel.Debug, Message = "Registry feed: {Count} changes applied, at {Sequence}")]
+    [LoggerMessage(EventId = EventIds.RegistryChangesApplied, Level = LogLevel.Debug, Message = "Registry feed: {Count} changes applied, at {Sequence}")]
     private partial void LogApplied(int count, long sequence);
 
-    [LoggerMessage(EventId = 3102, Level = LogLevel.Warning, Message = "Registry feed unreachable ({Error}: {Message}); serving what is cached")]
+    [LoggerMessage(EventId = EventIds.RegistryUnreachable, Level = LogLevel.Warning, Message = "Registry feed unreachable ({Error}: {Message}); serving what is cached")]
     private partial void LogRegistryUnreachable(string error, string message);
 
-    [LoggerMessage(EventId = 3103, Level = LogLevel.Information, Message = "Registry feed restarted (epoch {Epoch} at {Sequence}, now {NewEpoch}); cached routes dropped and looked up again")]
+    [LoggerMessage(EventId = EventIds.RegistryFeedStartOver, Level = LogLevel.Information, Message = "Registry feed restarted (epoch {Epoch} at {Sequence}, now {NewEpoch}); cached routes dropped and looked up again")]
     private partial void LogStartOver(long epoch, long sequence, long newEpoch);
 }

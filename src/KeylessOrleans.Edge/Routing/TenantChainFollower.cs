@@ -13,7 +13,7 @@ namespace KeylessOrleans.Edge.Routing;
 
 /// <summary>
 /// Follows the certificate chains of the federated tenants this edge serves: their chains are fetched and checked
-/// before their first route (<see cref="AdmitAsync"/>), and then every <see cref="EdgeOptions.ChainPollInterval"/>
+/// before their first route (<see cref="AdmitAsync"/>), and then every <see cref="EdgeControlPlaneOptions.ChainPollInterval"/>
 /// it asks each recorded replica (<see cref="IKeyServerGrain"/>) whether its chains changed, and admits a changed set
 /// only after checking it (<see cref="ChainAdmission"/>: names within the tenant's, and a fresh possession proof for
 /// every key it has not yet proven since the key server started). A rotation reaches the edge within one interval.
@@ -79,7 +79,7 @@ public sealed partial class TenantChainFollower(
                 routes.RemoveFederatedReplica(gone.Tenant, gone.Replica);
             }
             await clients.SweepAsync();
-            await Task.Delay(options.Value.ChainPollInterval, stoppingToken).ContinueWith(_ => { }, TaskScheduler.Default);
+            await Task.Delay(options.Value.ControlPlane.ChainPollInterval, stoppingToken).ContinueWith(_ => { }, TaskScheduler.Default);
         }
     }
 
@@ -119,7 +119,7 @@ public sealed partial class TenantChainFollower(
     {
         var settingsChanged = state.Settings is null || !state.Settings.SameAs(tenant);
         using var deadline = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken);
-        deadline.CancelAfter(options.Value.TenantConnectTimeout + options.Value.KeyCallTimeout);
+        deadline.CancelAfter(options.Value.KeyCalls.TenantConnectTimeout + options.Value.KeyCalls.Timeout);
         var grains = await clients.GrainsAsync(tenant.Tenant, deadline.Token);
         var server = grains.GetGrain<IKeyServerGrain>($"{tenant.Tenant}/{replica}");
         var announced = await server.GetChainsIfChangedAsync(settingsChanged ? null : state.Version, deadline.Token).WaitAsync(deadline.Token);
@@ -193,12 +193,12 @@ public sealed partial class TenantChainFollower(
         public TaskCompletionSource Admitted { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
     }
 
-    [LoggerMessage(EventId = 3110, Level = LogLevel.Information, Message = "Admitted {Admitted} of {Announced} certificate chains of {Tenant}/{Replica}")]
+    [LoggerMessage(EventId = EventIds.TenantChainsAdmitted, Level = LogLevel.Information, Message = "Admitted {Admitted} of {Announced} certificate chains of {Tenant}/{Replica}")]
     private partial void LogAdmitted(string tenant, string replica, int admitted, int announced);
 
-    [LoggerMessage(EventId = 3111, Level = LogLevel.Warning, Message = "Refused a certificate chain of {Tenant}/{Replica}: {Problem}")]
+    [LoggerMessage(EventId = EventIds.TenantChainsRefused, Level = LogLevel.Warning, Message = "Refused a certificate chain of {Tenant}/{Replica}: {Problem}")]
     private partial void LogRefused(string tenant, string replica, string problem);
 
-    [LoggerMessage(EventId = 3112, Level = LogLevel.Warning, Message = "Cannot ask {Tenant}/{Replica} for its certificate chains ({Problem}); serving its last admitted ones")]
+    [LoggerMessage(EventId = EventIds.TenantChainsUnreachable, Level = LogLevel.Warning, Message = "Cannot ask {Tenant}/{Replica} for its certificate chains ({Problem}); serving its last admitted ones")]
     private partial void LogUnreachable(string tenant, string replica, string problem);
 }

@@ -35,10 +35,10 @@ public sealed partial class OcspStapler : IDisposable
         _time = time;
         _metrics = metrics;
         _logger = logger;
-        _addresses = new ResponderAddressPolicy(_options.OcspResponderPrivateNetworks.Select(IPNetwork.Parse));
+        _addresses = new ResponderAddressPolicy(_options.Stapling.ResponderPrivateNetworks.Select(IPNetwork.Parse));
         _http = new HttpClient(new SocketsHttpHandler { AllowAutoRedirect = false, UseProxy = false, ConnectCallback = ConnectAsync })
         {
-            Timeout = _options.OcspFetchTimeout,
+            Timeout = _options.Stapling.FetchTimeout,
         };
     }
 
@@ -65,7 +65,7 @@ public sealed partial class OcspStapler : IDisposable
     /// <summary>The current staple for the chain (end-entity first), or null; starts a fetch when one is due.</summary>
     public OcspStaple? Current(IReadOnlyList<byte[]> chainDer)
     {
-        if (!_options.OcspStapling || chainDer.Count < 2) return null; // no issuer, no CertID
+        if (!_options.Stapling.Enabled || chainDer.Count < 2) return null; // no issuer, no CertID
         var key = Convert.ToHexString(SHA256.HashData(chainDer[0]));
         var now = _time.GetUtcNow();
         var entry = _entries.Use(key, now);
@@ -99,8 +99,8 @@ public sealed partial class OcspStapler : IDisposable
             }
             _metrics.OcspFetched("ok");
             entry.Staple = staple;
-            var halfLife = staple.NextUpdate is { } next ? (next - staple.ThisUpdate) / 2 : _options.OcspRefreshInterval;
-            entry.RefreshAt = _time.GetUtcNow() + TimeSpan.FromTicks(Math.Clamp(halfLife.Ticks, TimeSpan.FromSeconds(1).Ticks, _options.OcspRefreshInterval.Ticks));
+            var halfLife = staple.NextUpdate is { } next ? (next - staple.ThisUpdate) / 2 : _options.Stapling.RefreshInterval;
+            entry.RefreshAt = _time.GetUtcNow() + TimeSpan.FromTicks(Math.Clamp(halfLife.Ticks, TimeSpan.FromSeconds(1).Ticks, _options.Stapling.RefreshInterval.Ticks));
             LogFetched(subject, responder, staple.ThisUpdate, staple.NextUpdate);
         }
         catch (Exception e)
@@ -117,8 +117,8 @@ public sealed partial class OcspStapler : IDisposable
     private void Failed(Entry entry, string outcome, string subject, string responder, string problem)
     {
         _metrics.OcspFetched(outcome);
-        entry.RefreshAt = _time.GetUtcNow() + _options.OcspRetryInterval;
-        LogFetchFailed(subject, responder, problem, _options.OcspRetryInterval.TotalSeconds);
+        entry.RefreshAt = _time.GetUtcNow() + _options.Stapling.RetryInterval;
+        LogFetchFailed(subject, responder, problem, _options.Stapling.RetryInterval.TotalSeconds);
     }
 
     private async Task<(OcspStaple?, string?)> FetchAndCheckAsync(Uri responder, X509Certificate leaf, X509Certificate issuer)
@@ -178,9 +178,9 @@ public sealed partial class OcspStapler : IDisposable
         public int Fetching;
     }
 
-    [LoggerMessage(EventId = 3701, Level = LogLevel.Information, Message = "OCSP response for {Subject} from {Responder}: good, thisUpdate {ThisUpdate:O}, nextUpdate {NextUpdate:O}; stapled from now on")]
+    [LoggerMessage(EventId = EventIds.OcspFetched, Level = LogLevel.Information, Message = "OCSP response for {Subject} from {Responder}: good, thisUpdate {ThisUpdate:O}, nextUpdate {NextUpdate:O}; stapled from now on")]
     private partial void LogFetched(string subject, string responder, DateTimeOffset thisUpdate, DateTimeOffset? nextUpdate);
 
-    [LoggerMessage(EventId = 3702, Level = LogLevel.Warning, Message = "No OCSP staple for {Subject} from {Responder}: {Problem}; trying again in {RetrySeconds:0} s")]
+    [LoggerMessage(EventId = EventIds.OcspFetchFailed, Level = LogLevel.Warning, Message = "No OCSP staple for {Subject} from {Responder}: {Problem}; trying again in {RetrySeconds:0} s")]
     private partial void LogFetchFailed(string subject, string responder, string problem, double retrySeconds);
 }

@@ -6,7 +6,7 @@ namespace KeylessOrleans.Edge.Stapling;
 /// Which addresses the edge may contact for OCSP. The responder URL comes from a tenant's certificate, so without
 /// this a tenant could point the edge at anything inside the operator's network (cloud metadata at
 /// 169.254.169.254, admin endpoints on loopback, internal services): public addresses only, unless the operator
-/// lists private networks that host a responder (<see cref="Hosting.EdgeOptions.OcspResponderPrivateNetworks"/>).
+/// lists private networks that host a responder (<see cref="Hosting.EdgeStaplingOptions.ResponderPrivateNetworks"/>).
 /// Checked on the addresses actually connected to, after DNS, so a name cannot resolve its way past it.
 /// </summary>
 public sealed class ResponderAddressPolicy(IEnumerable<IPNetwork> allowedPrivate)
@@ -38,4 +38,4 @@ public sealed class ResponderAddressPolicy(IEnumerable<IPNetwork> allowedPrivate
 
 /// <summary>Every address of an OCSP responder is one the edge must not contact.</summary>
 public sealed class ResponderAddressRefusedException(string host, IReadOnlyList<IPAddress> addresses)
-    : IOException($"the responder {host} is at {string.Join(", ", addresses)}, not a public address (allow a private network with Keyless:Edge:OcspResponderPrivateNetworks)");
+    : IOException($"the responder {host} is at {string.Join(", ", addresses)}, not a public address (allow a private network with Keyless:Edge:Stapling:ResponderPrivateNetworks)");

@@ -5,7 +5,7 @@ namespace KeylessOrleans.Edge.Tls;
 
 /// <summary>
 /// Open connections per client address, so one address cannot take the whole of
-/// <see cref="Hosting.EdgeOptions.MaxConnections"/>. An address's entry is removed when its last connection
+/// <see cref="Hosting.EdgeLimitsOptions.MaxConnections"/>. An address's entry is removed when its last connection
 /// closes: memory follows the addresses connected now, not every address ever seen.
 /// </summary>
 public sealed class ClientAddressLimiter(int limit)

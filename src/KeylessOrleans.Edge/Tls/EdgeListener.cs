@@ -21,7 +21,7 @@ public sealed partial class EdgeListener(
 {
     private readonly TaskCompletionSource<IPEndPoint> _bound = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly ILogger _logger = loggers.CreateLogger<EdgeListener>();
-    private readonly ClientAddressLimiter _perAddress = new(options.Value.MaxConnectionsPerClientAddress);
+    private readonly ClientAddressLimiter _perAddress = new(options.Value.Limits.MaxConnectionsPerClientAddress);
     // Per reason, the first refusal a minute in full and then one line with the count: a flood of refusals must not
     // become a flood of log lines.
     private readonly LogThrottle<string> _refusalLog = RefusalLog(loggers.CreateLogger<EdgeListener>(), time);
@@ -37,20 +37,20 @@ public sealed partial class EdgeListener(
     public int OpenClientAddresses => _perAddress.Addresses;
 
     /// <summary>
-    /// Open connections allowed: <see cref="EdgeOptions.MaxConnections"/>, or fewer when the process's file limit
+    /// Open connections allowed: <see cref="EdgeLimitsOptions.MaxConnections"/>, or fewer when the process's file limit
     /// could not hold that many (<see cref="ConnectionBudget"/>). Known once the listener has started.
     /// </summary>
-    public int MaxConnections { get; private set; } = options.Value.MaxConnections;
+    public int MaxConnections { get; private set; } = options.Value.Limits.MaxConnections;
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         var settings = options.Value;
-        if (settings.HttpsPort is not { } port)
+        if (settings.Listener.HttpsPort is not { } port)
         {
-            _bound.TrySetException(new InvalidOperationException("this edge's HTTPS listener is off (Keyless:Edge:HttpsPort is unset)"));
+            _bound.TrySetException(new InvalidOperationException("this edge's HTTPS listener is off (Keyless:Edge:Listener:HttpsPort is unset)"));
             return;
         }
-        var endPoint = new IPEndPoint(IPAddress.Parse(settings.ListenAddress), port);
+        var endPoint = new IPEndPoint(IPAddress.Parse(settings.Listener.ListenAddress), port);
         using var listener = new Socket(endPoint.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
         try
         {
@@ -63,14 +63,14 @@ public sealed partial class EdgeListener(
             _bound.TrySetException(e);
             throw new InvalidOperationException($"Keyless:Edge cannot listen on {endPoint}: {e.SocketErrorCode}", e);
         }
-        if (ConnectionBudget.ForThisProcess() is { } budget && budget < settings.MaxConnections)
+        if (ConnectionBudget.ForThisProcess() is { } budget && budget < settings.Limits.MaxConnections)
         {
-            LogConnectionsLimitedByFiles(settings.MaxConnections, budget);
+            LogConnectionsLimitedByFiles(settings.Limits.MaxConnections, budget);
             MaxConnections = budget;
         }
         var bound = (IPEndPoint)listener.LocalEndPoint!;
         _bound.TrySetResult(bound);
-        LogListening(bound.ToString(), settings.HandshakeThreads);
+        LogListening(bound.ToString(), settings.Limits.HandshakeThreads);
 
         var connectionLogger = loggers.CreateLogger<TlsConnection>();
         while (!stoppingToken.IsCancellationRequested)
@@ -92,7 +92,7 @@ public sealed partial class EdgeListener(
             var address = ((IPEndPoint)client.RemoteEndPoint!).Address;
             if (!_perAddress.TryAcquire(address))
             {
-                Refuse(client, "per_client_address", address, settings.MaxConnectionsPerClientAddress);
+                Refuse(client, "per_client_address", address, settings.Limits.MaxConnectionsPerClientAddress);
                 continue;
             }
             if (Interlocked.Increment(ref _open) > MaxConnections)
@@ -153,21 +153,21 @@ public sealed partial class EdgeListener(
         }
     }
 
-    [LoggerMessage(EventId = 3301, Level = LogLevel.Information, Message = "Edge listening for TLS on {EndPoint} with {Threads} handshake threads")]
+    [LoggerMessage(EventId = EventIds.Listening, Level = LogLevel.Information, Message = "Edge listening for TLS on {EndPoint} with {Threads} handshake threads")]
     private partial void LogListening(string endPoint, int threads);
 
-    [LoggerMessage(EventId = 3302, Level = LogLevel.Critical, Message = "Edge cannot listen on {EndPoint}: {Error}")]
+    [LoggerMessage(EventId = EventIds.CannotListen, Level = LogLevel.Critical, Message = "Edge cannot listen on {EndPoint}: {Error}")]
     private partial void LogCannotListen(string endPoint, string error);
 
-    [LoggerMessage(EventId = 3303, Level = LogLevel.Error, Message = "A client connection failed unexpectedly")]
+    [LoggerMessage(EventId = EventIds.ConnectionCrashed, Level = LogLevel.Error, Message = "A client connection failed unexpectedly")]
     private partial void LogConnectionCrashed(Exception exception);
 
-    [LoggerMessage(EventId = 3305, Level = LogLevel.Warning, Message = "Keyless:Edge:MaxConnections {Configured} lowered to {Budget}: the process's open-file limit (ulimit -n) cannot hold more (raise LimitNOFILE to allow more)")]
+    [LoggerMessage(EventId = EventIds.ConnectionsLimitedByFiles, Level = LogLevel.Warning, Message = "Keyless:Edge:Limits:MaxConnections {Configured} lowered to {Budget}: the process's open-file limit (ulimit -n) cannot hold more (raise LimitNOFILE to allow more)")]
     private partial void LogConnectionsLimitedByFiles(int configured, int budget);
 
-    [LoggerMessage(EventId = 3304, Level = LogLevel.Warning, Message = "Refused a connection from {Client}: {Reason} (limit {Limit}); more such refusals are counted in one line a minute")]
+    [LoggerMessage(EventId = EventIds.ConnectionsRefused, Level = LogLevel.Warning, Message = "Refused a connection from {Client}: {Reason} (limit {Limit}); more such refusals are counted in one line a minute")]
     private partial void LogConnectionsRefused(string client, string reason, int limit);
 
-    [LoggerMessage(EventId = 3306, Level = LogLevel.Warning, Message = "... and {Count} more connections refused ({Reason}) in the last minute")]
+    [LoggerMessage(EventId = EventIds.ConnectionsRefusedSummary, Level = LogLevel.Warning, Message = "... and {Count} more connections refused ({Reason}) in the last minute")]
     private static partial void LogConnectionsRefusedSummary(ILogger logger, long count, string reason);
 }

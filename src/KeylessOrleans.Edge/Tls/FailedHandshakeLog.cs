@@ -1,6 +1,7 @@
 using System.Net;
 using System.Net.Sockets;
 using KeylessOrleans.Cluster.Diagnostics;
+using KeylessOrleans.Edge.Diagnostics;
 using KeylessOrleans.Edge.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
@@ -10,9 +11,9 @@ namespace KeylessOrleans.Edge.Tls;
 /// <summary>
 /// The failed-handshake log, bounded: anyone can make handshakes fail at any rate, and a scanner at 10,000
 /// connections/s must not become 10,000 lines/s. Failures alike — same reason, tenant and client network (IPv4 /24,
-/// IPv6 /64) — are logged in full (event 3201) up to <see cref="EdgeOptions.FailedHandshakeLogFirstInFull"/> per
-/// <see cref="EdgeOptions.FailedHandshakeLogWindow"/>; at the window's end one line per such group says how many more
-/// there were (3203). Past <see cref="EdgeOptions.FailedHandshakeLogMaxKeys"/> groups in a window, the rest share
+/// IPv6 /64) — are logged in full (event 3201) up to <see cref="FailedHandshakeLogOptions.FirstInFull"/> per
+/// <see cref="FailedHandshakeLogOptions.Window"/>; at the window's end one line per such group says how many more
+/// there were (3203). Past <see cref="FailedHandshakeLogOptions.MaxKeys"/> groups in a window, the rest share
 /// one group (3204). The metric keyless.edge.handshakes counts every failure; this log only tells what they were.
 /// </summary>
 public sealed partial class FailedHandshakeLog : IDisposable
@@ -25,11 +26,11 @@ public sealed partial class FailedHandshakeLog : IDisposable
     {
         var o = options.Value;
         _logger = logger;
-        var windowSeconds = o.FailedHandshakeLogWindow.TotalSeconds;
-        _throttle = new LogThrottle<Group>(o.FailedHandshakeLogWindow, o.FailedHandshakeLogFirstInFull, o.FailedHandshakeLogMaxKeys, Group.Overflow,
+        var windowSeconds = o.FailedHandshakeLog.Window.TotalSeconds;
+        _throttle = new LogThrottle<Group>(o.FailedHandshakeLog.Window, o.FailedHandshakeLog.FirstInFull, o.FailedHandshakeLog.MaxKeys, Group.Overflow,
             (group, count) =>
             {
-                if (group == Group.Overflow) LogOthersSummary(logger, count, windowSeconds, o.FailedHandshakeLogMaxKeys);
+                if (group == Group.Overflow) LogOthersSummary(logger, count, windowSeconds, o.FailedHandshakeLog.MaxKeys);
                 else LogSummary(logger, count, group.Network, group.Tenant, group.Reason, windowSeconds);
             },
             time);
@@ -73,12 +74,12 @@ public sealed partial class FailedHandshakeLog : IDisposable
         public static readonly Group Overflow = new("*", "*", "*");
     }
 
-    [LoggerMessage(EventId = 3201, Level = LogLevel.Information, Message = "Handshake from {Client} for {ServerName} (tenant {Tenant}, group {Group}) failed: {Reason} (alert sent: {Alert}; key server: {KeyDetail})")]
+    [LoggerMessage(EventId = EventIds.HandshakeFailed, Level = LogLevel.Information, Message = "Handshake from {Client} for {ServerName} (tenant {Tenant}, group {Group}) failed: {Reason} (alert sent: {Alert}; key server: {KeyDetail})")]
     private static partial void LogHandshakeFailed(ILogger logger, string client, string? serverName, string tenant, string group, string reason, string? alert, string? keyDetail);
 
-    [LoggerMessage(EventId = 3203, Level = LogLevel.Information, Message = "... and {Count} more handshakes from {Network} (tenant {Tenant}) failed with {Reason} in the last {WindowSeconds} s, not logged one by one")]
+    [LoggerMessage(EventId = EventIds.HandshakeFailedSummary, Level = LogLevel.Information, Message = "... and {Count} more handshakes from {Network} (tenant {Tenant}) failed with {Reason} in the last {WindowSeconds} s, not logged one by one")]
     private static partial void LogSummary(ILogger logger, long count, string network, string tenant, string reason, double windowSeconds);
 
-    [LoggerMessage(EventId = 3204, Level = LogLevel.Information, Message = "... and {Count} more handshakes failed in the last {WindowSeconds} s from clients, tenants and reasons beyond the {MaxKeys} kinds logged in full (Keyless:Edge:FailedHandshakeLogMaxKeys)")]
+    [LoggerMessage(EventId = EventIds.HandshakeFailedOthersSummary, Level = LogLevel.Information, Message = "... and {Count} more handshakes failed in the last {WindowSeconds} s from clients, tenants and reasons beyond the {MaxKeys} kinds logged in full (Keyless:Edge:FailedHandshakeLog:MaxKeys)")]
     private static partial void LogOthersSummary(ILogger logger, long count, double windowSeconds, int maxKeys);
 }

@@ -70,7 +70,7 @@ public sealed partial class TlsConnection(
     private async Task<HandshakeResult> HandshakeAsync(CancellationToken stopping)
     {
         using var deadline = CancellationTokenSource.CreateLinkedTokenSource(stopping);
-        deadline.CancelAfter(options.HandshakeTimeout);
+        deadline.CancelAfter(options.Limits.HandshakeTimeout);
         var input = _input;
         try
         {
@@ -189,7 +189,7 @@ public sealed partial class TlsConnection(
         var route = Facts.Route!;
         var input = _input;
         using var idle = CancellationTokenSource.CreateLinkedTokenSource(stopping);
-        idle.CancelAfter(options.IdleTimeout);
+        idle.CancelAfter(options.Limits.IdleTimeout);
         // The origin connection opens with the client's first request bytes, as nginx does: connections that only
         // handshake (browser preconnects, health checks, TLS scanners, `openssl s_time`) never cost the origin a
         // connection. Opening it at once made every such connection an origin connect, accept and reset.
@@ -209,7 +209,7 @@ public sealed partial class TlsConnection(
         Socket origin;
         try
         {
-            origin = await OriginConnector.ConnectAsync(route.Tenant.Origin, _clientEndPoint, (IPEndPoint)client.LocalEndPoint!, options.OriginConnectTimeout, stopping);
+            origin = await OriginConnector.ConnectAsync(route.Tenant.Origin, _clientEndPoint, (IPEndPoint)client.LocalEndPoint!, options.Limits.OriginConnectTimeout, stopping);
         }
         catch (Exception e) when (e is SocketException or OperationCanceledException or IOException)
         {
@@ -267,7 +267,7 @@ public sealed partial class TlsConnection(
             while (!_tls.PeerClosed && !_tls.IsClosed)
             {
                 var read = await client.ReceiveAsync(input, SocketFlags.None, idle.Token);
-                idle.CancelAfter(options.IdleTimeout);
+                idle.CancelAfter(options.Limits.IdleTimeout);
                 if (read == 0) break;
                 var closed = await OfferClientBytesAsync(input, read, idle.Token);
                 if (!await SendDecryptedAsync(origin, plain, idle.Token) || closed) break;
@@ -340,7 +340,7 @@ public sealed partial class TlsConnection(
             while (true)
             {
                 var read = await origin.ReceiveAsync(buffer, SocketFlags.None, idle.Token);
-                idle.CancelAfter(options.IdleTimeout);
+                idle.CancelAfter(options.Limits.IdleTimeout);
                 if (read == 0) break;
                 await _tlsLock.WaitAsync(idle.Token);
                 try
@@ -408,6 +408,6 @@ public sealed partial class TlsConnection(
         }
     }
 
-    [LoggerMessage(EventId = 3202, Level = LogLevel.Warning, Message = "Origin {OriginHost}:{OriginPort} of tenant {Tenant} unreachable ({Error}); closed the client connection")]
+    [LoggerMessage(EventId = EventIds.OriginUnreachable, Level = LogLevel.Warning, Message = "Origin {OriginHost}:{OriginPort} of tenant {Tenant} unreachable ({Error}); closed the client connection")]
     private partial void LogOriginUnreachable(string tenant, string originHost, int originPort, string error);
 }

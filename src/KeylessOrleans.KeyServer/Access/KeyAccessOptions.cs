@@ -1,3 +1,5 @@
+using Microsoft.Extensions.Options;
+
 namespace KeylessOrleans.KeyServer.Access;
 
 /// <summary>
@@ -50,18 +52,24 @@ public sealed class KeyAccessOptions
 
     /// <summary>The allow-list as the log shows it to the tenant's security team.</summary>
     public string DescribeAllowedEdges() => AllowedEdges.Count == 0 ? "any edge the CA certified" : string.Join(", ", AllowedEdges);
+}
 
-    public IEnumerable<string> Validate()
+/// <summary>Refuses an access policy, at start or when changed while running, each problem named by its configuration key.</summary>
+internal sealed class KeyAccessOptionsValidator : IValidateOptions<KeyAccessOptions>
+{
+    public ValidateOptionsResult Validate(string? name, KeyAccessOptions o)
     {
-        if (!string.IsNullOrWhiteSpace(EdgeCa) && !File.Exists(EdgeCa))
-            yield return $"Keyless:KeyServer:Access:EdgeCa '{EdgeCa}' is not an existing file";
-        if (AllowedEdges.Count > 0 && string.IsNullOrWhiteSpace(EdgeCa))
-            yield return "Keyless:KeyServer:Access:AllowedEdges needs EdgeCa (the cluster CA): without it edges cannot be told apart";
-        if (FreshnessWindow < TimeSpan.FromSeconds(1) || FreshnessWindow > TimeSpan.FromMinutes(10))
-            yield return $"Keyless:KeyServer:Access:FreshnessWindow {FreshnessWindow} must be 1 s–10 min";
-        if (PerEdgeRate <= 0 || TenantRate <= 0 || PerEdgeBurst < 1 || TenantBurst < 1)
-            yield return "Keyless:KeyServer:Access rates and bursts must be positive";
-        if (ReplayCacheSize < 1000)
-            yield return "Keyless:KeyServer:Access:ReplayCacheSize must be at least 1000";
+        var failures = new List<string>();
+        if (!string.IsNullOrWhiteSpace(o.EdgeCa) && !File.Exists(o.EdgeCa))
+            failures.Add($"Keyless:KeyServer:Access:EdgeCa '{o.EdgeCa}' is not an existing file");
+        if (o.AllowedEdges.Count > 0 && string.IsNullOrWhiteSpace(o.EdgeCa))
+            failures.Add("Keyless:KeyServer:Access:AllowedEdges needs EdgeCa (the cluster CA): without it edges cannot be told apart");
+        if (o.FreshnessWindow < TimeSpan.FromSeconds(1) || o.FreshnessWindow > TimeSpan.FromMinutes(10))
+            failures.Add($"Keyless:KeyServer:Access:FreshnessWindow {o.FreshnessWindow} must be 1 s–10 min");
+        if (o.PerEdgeRate <= 0 || o.TenantRate <= 0 || o.PerEdgeBurst < 1 || o.TenantBurst < 1)
+            failures.Add("Keyless:KeyServer:Access rates and bursts must be positive");
+        if (o.ReplayCacheSize < 1000)
+            failures.Add("Keyless:KeyServer:Access:ReplayCacheSize must be at least 1000");
+        return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);
     }
 }

@@ -71,7 +71,8 @@ public sealed partial class KeyAccessPolicy : IDisposable
         {
             var settings = _settings.Read();
             var (fresh, delegation) = (settings.Access, settings.DelegatedCredentials);
-            var problems = fresh.Validate().Concat(delegation.Validate()).ToList();
+            var problems = (new KeyAccessOptionsValidator().Validate(null, fresh).Failures ?? [])
+                .Concat(new DelegatedCredentialOptionsValidator().Validate(null, delegation).Failures ?? []).ToList();
             if (problems.Count > 0)
             {
                 Refuse(string.Join("; ", problems)); // all or nothing: half a policy change is a policy nobody wrote

@@ -1,3 +1,5 @@
+using Microsoft.Extensions.Options;
+
 namespace KeylessOrleans.KeyServer.Audit;
 
 /// <summary>What a key server does when the audit log it should continue does not verify.</summary>
@@ -13,7 +15,7 @@ public enum AuditLogRecovery
 /// <summary>The tenant's audit log (configuration section "Keyless:KeyServer:AuditLog").</summary>
 public sealed class AuditLogOptions
 {
-    private const string Section = "Keyless:KeyServer:AuditLog";
+    internal const string Section = "Keyless:KeyServer:AuditLog";
 
     /// <summary>On unless switched off explicitly (a key server without it says so in a warning at every start).</summary>
     public bool Enabled { get; set; } = true;
@@ -105,46 +107,61 @@ public sealed class AuditLogOptions
 
     public string? ResolveHeadsFile(string tenant, string replica) => string.IsNullOrWhiteSpace(HeadsFile) ? null : Resolve(HeadsFile, tenant, replica);
 
-    private static string Resolve(string path, string tenant, string replica) =>
+    internal static string Resolve(string path, string tenant, string replica) =>
         System.IO.Path.GetFullPath(path.Replace("{tenant}", tenant, StringComparison.Ordinal).Replace("{replica}", replica, StringComparison.Ordinal));
+}
 
-    internal IEnumerable<string> Problems(string tenant, string replica)
+/// <summary>
+/// Refuses audit log settings at start, each problem named by its configuration key. The paths depend on the tenant and
+/// replica they are resolved for, so the key server's validator makes one per silo.
+/// </summary>
+internal sealed class AuditLogOptionsValidator(string tenant, string replica) : IValidateOptions<AuditLogOptions>
+{
+    private const string Section = AuditLogOptions.Section;
+
+    public ValidateOptionsResult Validate(string? name, AuditLogOptions options)
     {
-        if (!Enabled) yield break;
-        if (string.IsNullOrWhiteSpace(Path))
+        var failures = Problems(options, tenant, replica).ToList();
+        return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);
+    }
+
+    private static IEnumerable<string> Problems(AuditLogOptions o, string tenant, string replica)
+    {
+        if (!o.Enabled) yield break;
+        if (string.IsNullOrWhiteSpace(o.Path))
         {
             yield return $"{Section}:Path is empty: name the audit log file, or set {Section}:Enabled to false";
             yield break;
         }
-        var file = ResolvePath(tenant, replica);
+        var file = o.ResolvePath(tenant, replica);
         var folder = System.IO.Path.GetDirectoryName(file)!;
-        if (!Directory.Exists(folder)) yield return $"{Section}:Path '{Path}': folder '{folder}' does not exist";
-        else if (Directory.Exists(file)) yield return $"{Section}:Path '{Path}' is a folder";
-        else if (!CanCreateFilesIn(folder)) yield return $"{Section}:Path '{Path}': folder '{folder}' is not writable by this process";
-        if (QueueCapacity is < 16 or > 1_000_000) yield return $"{Section}:QueueCapacity {QueueCapacity} must be between 16 and 1000000";
-        if (QueueFullWait < TimeSpan.Zero || QueueFullWait > TimeSpan.FromSeconds(5))
-            yield return $"{Section}:QueueFullWait {QueueFullWait} must be between zero and 5 s";
-        if (CheckpointRecords is < 1 or > 1_000_000) yield return $"{Section}:CheckpointRecords {CheckpointRecords} must be between 1 and 1000000";
-        if (CheckpointInterval <= TimeSpan.Zero || CheckpointInterval > TimeSpan.FromHours(1))
-            yield return $"{Section}:CheckpointInterval {CheckpointInterval} must be positive and at most 1 h";
-        foreach (var (name, value) in new[] { ("KeyPath", KeyPath), ("StatePath", StatePath), ("HeadsFile", HeadsFile) })
+        if (!Directory.Exists(folder)) yield return $"{Section}:Path '{o.Path}': folder '{folder}' does not exist";
+        else if (Directory.Exists(file)) yield return $"{Section}:Path '{o.Path}' is a folder";
+        else if (!CanCreateFilesIn(folder)) yield return $"{Section}:Path '{o.Path}': folder '{folder}' is not writable by this process";
+        if (o.QueueCapacity is < 16 or > 1_000_000) yield return $"{Section}:QueueCapacity {o.QueueCapacity} must be between 16 and 1000000";
+        if (o.QueueFullWait < TimeSpan.Zero || o.QueueFullWait > TimeSpan.FromSeconds(5))
+            yield return $"{Section}:QueueFullWait {o.QueueFullWait} must be between zero and 5 s";
+        if (o.CheckpointRecords is < 1 or > 1_000_000) yield return $"{Section}:CheckpointRecords {o.CheckpointRecords} must be between 1 and 1000000";
+        if (o.CheckpointInterval <= TimeSpan.Zero || o.CheckpointInterval > TimeSpan.FromHours(1))
+            yield return $"{Section}:CheckpointInterval {o.CheckpointInterval} must be positive and at most 1 h";
+        foreach (var (name, value) in new[] { ("KeyPath", o.KeyPath), ("StatePath", o.StatePath), ("HeadsFile", o.HeadsFile) })
         {
             if (string.IsNullOrWhiteSpace(value)) continue;
-            var folderOf = System.IO.Path.GetDirectoryName(Resolve(value, tenant, replica))!;
+            var folderOf = System.IO.Path.GetDirectoryName(AuditLogOptions.Resolve(value, tenant, replica))!;
             if (!Directory.Exists(folderOf)) yield return $"{Section}:{name} '{value}': folder '{folderOf}' does not exist";
         }
-        if (RotateBytes != 0 && RotateBytes is < 1024 or > 1L << 40) yield return $"{Section}:RotateBytes {RotateBytes} must be 0 (never) or between 1024 and 2^40";
-        if (RotateInterval < TimeSpan.Zero || (RotateInterval > TimeSpan.Zero && RotateInterval < TimeSpan.FromMinutes(1)) || RotateInterval > TimeSpan.FromDays(366))
-            yield return $"{Section}:RotateInterval {RotateInterval} must be zero (never) or between 1 min and 366 days";
-        if (RetainFor < TimeSpan.Zero || (RetainFor > TimeSpan.Zero && RetainFor < TimeSpan.FromMinutes(1)))
-            yield return $"{Section}:RetainFor {RetainFor} must be zero (keep) or at least 1 min";
-        if (RetainBytes != 0 && RetainBytes < 1024) yield return $"{Section}:RetainBytes {RetainBytes} must be 0 (no limit) or at least 1024";
-        if (Retains && RotateBytes == 0 && RotateInterval == TimeSpan.Zero)
+        if (o.RotateBytes != 0 && o.RotateBytes is < 1024 or > 1L << 40) yield return $"{Section}:RotateBytes {o.RotateBytes} must be 0 (never) or between 1024 and 2^40";
+        if (o.RotateInterval < TimeSpan.Zero || (o.RotateInterval > TimeSpan.Zero && o.RotateInterval < TimeSpan.FromMinutes(1)) || o.RotateInterval > TimeSpan.FromDays(366))
+            yield return $"{Section}:RotateInterval {o.RotateInterval} must be zero (never) or between 1 min and 366 days";
+        if (o.RetainFor < TimeSpan.Zero || (o.RetainFor > TimeSpan.Zero && o.RetainFor < TimeSpan.FromMinutes(1)))
+            yield return $"{Section}:RetainFor {o.RetainFor} must be zero (keep) or at least 1 min";
+        if (o.RetainBytes != 0 && o.RetainBytes < 1024) yield return $"{Section}:RetainBytes {o.RetainBytes} must be 0 (no limit) or at least 1024";
+        if (o.Retains && o.RotateBytes == 0 && o.RotateInterval == TimeSpan.Zero)
             yield return $"{Section}:RetainFor/RetainBytes delete rotated files, but RotateBytes and RotateInterval are both off: nothing is ever rotated";
-        if (Retains && string.IsNullOrWhiteSpace(HeadsFile) && string.IsNullOrWhiteSpace(HeadsSyslog))
+        if (o.Retains && string.IsNullOrWhiteSpace(o.HeadsFile) && string.IsNullOrWhiteSpace(o.HeadsSyslog))
             yield return $"{Section}:RetainFor/RetainBytes delete only files whose heads were shipped off the host: set {Section}:HeadsFile or {Section}:HeadsSyslog, or keep every file";
-        if (!string.IsNullOrWhiteSpace(HeadsSyslog) && !AuditHeadShipper.TryParseSyslog(HeadsSyslog, out _))
-            yield return $"{Section}:HeadsSyslog '{HeadsSyslog}' is not udp://HOST:PORT or unix:PATH";
+        if (!string.IsNullOrWhiteSpace(o.HeadsSyslog) && !AuditHeadShipper.TryParseSyslog(o.HeadsSyslog, out _))
+            yield return $"{Section}:HeadsSyslog '{o.HeadsSyslog}' is not udp://HOST:PORT or unix:PATH";
     }
 
     /// <summary>The writer also creates a lock file next to the log, so the folder itself must be writable.</summary>

@@ -1,4 +1,5 @@
 using KeylessOrleans.Keys;
+using Microsoft.Extensions.Options;
 
 namespace KeylessOrleans.KeyServer.Delegation;
 
@@ -44,14 +45,20 @@ public sealed class DelegatedCredentialOptions
     internal bool SameAs(DelegatedCredentialOptions other) =>
         Enabled == other.Enabled && MaxValidity == other.MaxValidity && Schemes.SequenceEqual(other.Schemes)
         && RevocationFile == other.RevocationFile;
+}
 
-    public IEnumerable<string> Validate()
+/// <summary>Refuses a delegation policy, at start or when changed while running, each problem named by its configuration key.</summary>
+internal sealed class DelegatedCredentialOptionsValidator : IValidateOptions<DelegatedCredentialOptions>
+{
+    public ValidateOptionsResult Validate(string? name, DelegatedCredentialOptions o)
     {
-        if (MaxValidity <= TimeSpan.Zero || MaxValidity > DelegatedCredential.MaxValidity)
-            yield return $"Keyless:KeyServer:DelegatedCredentials:MaxValidity {MaxValidity} must be above zero and at most 7 days (RFC 9345)";
-        foreach (var scheme in AllowedSchemes.Where(s => !Supported.Contains(s)))
-            yield return $"Keyless:KeyServer:DelegatedCredentials:AllowedSchemes: {scheme} is not one of {string.Join(", ", Supported)}";
-        if (string.IsNullOrWhiteSpace(RevocationFile))
-            yield return "Keyless:KeyServer:DelegatedCredentials:RevocationFile must name a file";
+        var failures = new List<string>();
+        if (o.MaxValidity <= TimeSpan.Zero || o.MaxValidity > DelegatedCredential.MaxValidity)
+            failures.Add($"Keyless:KeyServer:DelegatedCredentials:MaxValidity {o.MaxValidity} must be above zero and at most 7 days (RFC 9345)");
+        foreach (var scheme in o.AllowedSchemes.Where(s => !DelegatedCredentialOptions.Supported.Contains(s)))
+            failures.Add($"Keyless:KeyServer:DelegatedCredentials:AllowedSchemes: {scheme} is not one of {string.Join(", ", DelegatedCredentialOptions.Supported)}");
+        if (string.IsNullOrWhiteSpace(o.RevocationFile))
+            failures.Add("Keyless:KeyServer:DelegatedCredentials:RevocationFile must name a file");
+        return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);
     }
 }

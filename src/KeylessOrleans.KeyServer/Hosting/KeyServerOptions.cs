@@ -1,4 +1,6 @@
+using KeylessOrleans.KeyServer.Access;
 using KeylessOrleans.KeyServer.Audit;
+using KeylessOrleans.KeyServer.Delegation;
 using KeylessOrleans.Keys;
 using Microsoft.Extensions.Options;
 
@@ -49,7 +51,7 @@ public sealed class KeyServerOptions
     public TimeSpan DrillDelay { get; set; } = TimeSpan.Zero;
 
     /// <summary>Who may use this tenant's keys, which operations, how often (section "Keyless:KeyServer:Access").</summary>
-    public KeylessOrleans.KeyServer.Access.KeyAccessOptions Access { get; set; } = new();
+    public KeyAccessOptions Access { get; set; } = new();
 
     /// <summary>Hot reload: how long the key folder must be quiet after a change before it is read again.</summary>
     public TimeSpan KeyReloadDelay { get; set; } = TimeSpan.FromMilliseconds(500);
@@ -70,9 +72,10 @@ public sealed class KeyServerOptions
     public AuditLogOptions AuditLog { get; set; } = new();
 
     /// <summary>RFC 9345 delegated credentials for edges (section "Keyless:KeyServer:DelegatedCredentials").</summary>
-    public KeylessOrleans.KeyServer.Delegation.DelegatedCredentialOptions DelegatedCredentials { get; set; } = new();
+    public DelegatedCredentialOptions DelegatedCredentials { get; set; } = new();
 }
 
+/// <summary>Refuses a key server's settings at start, each problem named by its configuration key.</summary>
 internal sealed class KeyServerOptionsValidator : IValidateOptions<KeyServerOptions>
 {
     public ValidateOptionsResult Validate(string? name, KeyServerOptions options)
@@ -92,9 +95,10 @@ internal sealed class KeyServerOptionsValidator : IValidateOptions<KeyServerOpti
             failures.Add("Keyless:KeyServer registration intervals must be positive");
         if (options.KeyReloadDelay < TimeSpan.Zero || options.KeyRescanInterval <= TimeSpan.Zero || options.KeyRetirementDelay < TimeSpan.Zero)
             failures.Add("Keyless:KeyServer:KeyReloadDelay, KeyRescanInterval and KeyRetirementDelay must not be negative (the rescan interval must be positive)");
-        failures.AddRange(options.Access.Validate());
-        failures.AddRange(options.DelegatedCredentials.Validate());
-        failures.AddRange(options.AuditLog.Problems(options.Tenant, options.Replica));
+        // The nested sections are bound with this class, so their validators run as part of this one.
+        failures.AddRange(new KeyAccessOptionsValidator().Validate(name, options.Access).Failures ?? []);
+        failures.AddRange(new DelegatedCredentialOptionsValidator().Validate(name, options.DelegatedCredentials).Failures ?? []);
+        failures.AddRange(new AuditLogOptionsValidator(options.Tenant, options.Replica).Validate(name, options.AuditLog).Failures ?? []);
         return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);
     }
 }

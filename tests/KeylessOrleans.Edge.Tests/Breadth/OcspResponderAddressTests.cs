@@ -76,7 +76,7 @@ public sealed class OcspResponderAddressTests : IDisposable
     [Fact]
     public async Task The_operator_can_allow_a_private_network_for_an_internal_responder()
     {
-        using var stapler = Stapler(new EdgeOptions { OcspResponderPrivateNetworks = ["127.0.0.0/8"] }, new ListLogger<OcspStapler>());
+        using var stapler = Stapler(new EdgeOptions { Stapling = { ResponderPrivateNetworks = ["127.0.0.0/8"] } }, new ListLogger<OcspStapler>());
 
         stapler.Current(ChainNaming(new Uri($"http://127.0.0.1:{Port}/")));
 
@@ -88,7 +88,7 @@ public sealed class OcspResponderAddressTests : IDisposable
     public async Task A_responder_streaming_without_end_costs_the_edge_64_KiB_and_a_warning_not_its_memory()
     {
         var logger = new ListLogger<OcspStapler>();
-        using var stapler = Stapler(new EdgeOptions { OcspResponderPrivateNetworks = ["127.0.0.0/8"] }, logger);
+        using var stapler = Stapler(new EdgeOptions { Stapling = { ResponderPrivateNetworks = ["127.0.0.0/8"] } }, logger);
 
         stapler.Current(ChainNaming(new Uri($"http://127.0.0.1:{Port}/")));
 

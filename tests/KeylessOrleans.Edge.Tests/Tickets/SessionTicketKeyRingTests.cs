@@ -12,7 +12,7 @@ namespace KeylessOrleans.Edge.Tests.Tickets;
 /// </summary>
 public sealed class SessionTicketKeyRingTests
 {
-    private static readonly EdgeOptions Settings = new() { SessionLifetime = TimeSpan.FromHours(1), SessionTicketKeyRefresh = TimeSpan.FromMinutes(1) };
+    private static readonly EdgeOptions Settings = new() { Resumption = { Lifetime = TimeSpan.FromHours(1), TicketKeyRefresh = TimeSpan.FromMinutes(1) } };
     private readonly ManualClock _clock = new();
     private readonly SessionTicketKeyRing _ring;
     private readonly SessionTicketKeyRing _otherEdge;
@@ -76,7 +76,7 @@ public sealed class SessionTicketKeyRingTests
         _ring.Use(new SessionTicketKeySet([NewKey()]));
         var ticket = _ring.Issue(Session())!;
 
-        _clock.Advance(Settings.SessionLifetime - TimeSpan.FromSeconds(1));
+        _clock.Advance(Settings.Resumption.Lifetime - TimeSpan.FromSeconds(1));
         Assert.NotNull(_ring.Redeem(ticket));
         _clock.Advance(TimeSpan.FromSeconds(2));
         Assert.Null(_ring.Redeem(ticket));
@@ -106,7 +106,7 @@ public sealed class SessionTicketKeyRingTests
         var early = _ring.Issue(Session())!;
         Assert.NotNull(_otherEdge.Redeem(early));
 
-        _clock.Advance(Settings.SessionTicketKeyRefresh);
+        _clock.Advance(Settings.Resumption.TicketKeyRefresh);
         var later = _ring.Issue(Session())!;
         Assert.Null(_otherEdge.Redeem(later)); // sealed with the new key now
         _otherEdge.Use(new SessionTicketKeySet([fresh, previous]));

@@ -33,7 +33,7 @@ public sealed class AuditRotationTests : IDisposable
         var options = new KeyServerOptions { Tenant = "acme", Replica = "primary", KeyDirectory = _folder.Path };
         options.AuditLog.Path = logPath ?? LogPath;
         configure?.Invoke(options.AuditLog);
-        Assert.Empty(options.AuditLog.Problems("acme", "primary"));
+        Assert.Empty(Problems(options.AuditLog));
         return new AuditLog(Options.Create(options), new AuditLogMetrics(_meters), _logger, time);
     }
 
@@ -390,13 +390,16 @@ public sealed class AuditRotationTests : IDisposable
     public void Rotation_and_retention_settings_are_validated()
     {
         var options = new AuditLogOptions { Path = LogPath, RotateBytes = 10, RotateInterval = TimeSpan.FromSeconds(5), RetainFor = TimeSpan.FromDays(30) };
-        var problems = options.Problems("acme", "primary").ToList();
+        var problems = Problems(options);
         Assert.Contains(problems, p => p.StartsWith("Keyless:KeyServer:AuditLog:RotateBytes 10", StringComparison.Ordinal));
         Assert.Contains(problems, p => p.StartsWith("Keyless:KeyServer:AuditLog:RotateInterval", StringComparison.Ordinal));
         Assert.Contains(problems, p => p.Contains("delete only files whose heads were shipped off the host: set Keyless:KeyServer:AuditLog:HeadsFile"));
         options = new AuditLogOptions { Path = LogPath, RotateBytes = 0, RotateInterval = TimeSpan.Zero, RetainBytes = 1 << 20, HeadsFile = HeadsPath };
-        Assert.Contains(options.Problems("acme", "primary"), p => p.Contains("nothing is ever rotated"));
+        Assert.Contains(Problems(options), p => p.Contains("nothing is ever rotated"));
     }
+
+    private static List<string> Problems(AuditLogOptions options) =>
+        [.. new AuditLogOptionsValidator("acme", "primary").Validate(null, options).Failures ?? []];
 
     public void Dispose()
     {

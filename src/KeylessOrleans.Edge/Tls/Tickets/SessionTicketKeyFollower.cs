@@ -1,3 +1,4 @@
+using KeylessOrleans.Edge.Diagnostics;
 using KeylessOrleans.Edge.Hosting;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
@@ -6,7 +7,7 @@ using Microsoft.Extensions.Options;
 namespace KeylessOrleans.Edge.Tls.Tickets;
 
 /// <summary>
-/// Fetches the fleet's ticket keys at start and every <see cref="EdgeOptions.SessionTicketKeyRefresh"/>: a new key
+/// Fetches the fleet's ticket keys at start and every <see cref="EdgeResumptionOptions.TicketKeyRefresh"/>: a new key
 /// reaches every edge well before it is the only one left to open tickets with. While the keys cannot be fetched the
 /// edge keeps the ones it has (and before the first fetch it issues no tickets: clients resume by session id).
 /// </summary>
@@ -18,7 +19,7 @@ public sealed partial class SessionTicketKeyFollower(
 {
     protected override Task ExecuteAsync(CancellationToken stoppingToken)
     {
-        if (!options.Value.SessionTickets) return Task.CompletedTask;
+        if (!options.Value.Resumption.Tickets) return Task.CompletedTask;
         var keys = grains.GetGrain<ISessionTicketKeysGrain>(ISessionTicketKeysGrain.DefaultKey);
         return PollingLoop.RunAsync(async stopping =>
             {
@@ -27,14 +28,14 @@ public sealed partial class SessionTicketKeyFollower(
                 ring.Use(fetched);
                 if (first) LogFirstKeys(fetched.Keys.Count);
             },
-            () => ring.HasKeys ? options.Value.SessionTicketKeyRefresh : TimeSpan.FromSeconds(1),
+            () => ring.HasKeys ? options.Value.Resumption.TicketKeyRefresh : TimeSpan.FromSeconds(1),
             e => LogUnreachable(e.GetType().Name, e.Message),
             stoppingToken);
     }
 
-    [LoggerMessage(EventId = 3120, Level = LogLevel.Information, Message = "Session-ticket keys fetched ({Count}): TLS 1.2 clients resume on any edge of the fleet")]
+    [LoggerMessage(EventId = EventIds.TicketKeysFirstFetched, Level = LogLevel.Information, Message = "Session-ticket keys fetched ({Count}): TLS 1.2 clients resume on any edge of the fleet")]
     private partial void LogFirstKeys(int count);
 
-    [LoggerMessage(EventId = 3121, Level = LogLevel.Warning, Message = "Session-ticket keys could not be fetched ({Error}: {Message}); keeping the keys held")]
+    [LoggerMessage(EventId = EventIds.TicketKeysUnreachable, Level = LogLevel.Warning, Message = "Session-ticket keys could not be fetched ({Error}: {Message}); keeping the keys held")]
     private partial void LogUnreachable(string error, string message);
 }

@@ -27,7 +27,7 @@ public sealed class SessionTicketKeyRing(IOptions<EdgeOptions> options, TimeProv
     public void Use(SessionTicketKeySet keys) => _keys = keys;
 
     /// <summary>How long a ticket may be redeemed, and the lifetime hint sent with it.</summary>
-    public TimeSpan Lifetime => options.Value.SessionLifetime;
+    public TimeSpan Lifetime => options.Value.Resumption.Lifetime;
 
     /// <summary>A sealed ticket for the session, stamped now; null until the keys are known.</summary>
     public byte[]? Issue(SessionTicketContent session)
@@ -68,7 +68,7 @@ public sealed class SessionTicketKeyRing(IOptions<EdgeOptions> options, TimeProv
     {
         if (_keys is not { Keys: [.., var oldest] } keys) return null;
         var now = time.GetUtcNow();
-        var sealing = keys.Keys.FirstOrDefault(k => now - k.Created >= options.Value.SessionTicketKeyRefresh) ?? oldest;
+        var sealing = keys.Keys.FirstOrDefault(k => now - k.Created >= options.Value.Resumption.TicketKeyRefresh) ?? oldest;
         var ticket = new byte[NameLength + NonceLength + content.Length + TagLength];
         sealing.Name.CopyTo(ticket, 0);
         var nonce = ticket.AsSpan(NameLength, NonceLength);

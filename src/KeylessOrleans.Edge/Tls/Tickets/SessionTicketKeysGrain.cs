@@ -13,7 +13,7 @@ namespace KeylessOrleans.Edge.Tls.Tickets;
 public sealed class SessionTicketKeysGrain(IOptions<EdgeOptions> options, TimeProvider time) : Grain, ISessionTicketKeysGrain
 {
     private readonly SessionTicketKeySchedule _schedule = new(
-        options.Value.SessionTicketKeyRotation, options.Value.SessionTicketKeyRefresh + options.Value.SessionLifetime);
+        options.Value.Resumption.TicketKeyRotation, options.Value.Resumption.TicketKeyRefresh + options.Value.Resumption.Lifetime);
 
     public Task<SessionTicketKeySet> GetKeysAsync() => Task.FromResult(_schedule.KeysAt(time.GetUtcNow()));
 }
