@@ -18,7 +18,7 @@ namespace KeylessOrleans.KeyServer;
 /// Reentrant, with the crypto on the thread pool, so one hot key uses every core of the key server.
 /// </summary>
 [TenantKeyPlacement, GrainDirectory(PlacementRuleDirectory.Name), Reentrant]
-public sealed partial class KeyGrain(
+internal sealed partial class KeyGrain(
     KeyOperations operations,
     CredentialDelegation delegation,
     EdgeAuthenticator authenticator,

@@ -9,7 +9,7 @@ namespace KeylessOrleans.KeyServer;
 /// The private-key operations of a TLS server, each refusing anything but its own TLS structure.
 /// Plain logic over a key store, so it is tested without a cluster; the key grain only orchestrates.
 /// </summary>
-public sealed class KeyOperations(IKeyStore store)
+internal sealed class KeyOperations(IKeyStore store)
 {
     public KeyOperationResult SignCertificateVerify(string keyId, SignatureScheme scheme, ReadOnlySpan<byte> signedContent)
     {

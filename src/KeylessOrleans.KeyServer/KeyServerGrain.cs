@@ -16,7 +16,7 @@ namespace KeylessOrleans.KeyServer;
 /// keys it holds, pinned to that replica's silo like its key grains. Edges poll it through the tenant's gateway.
 /// </summary>
 [TenantKeyPlacement, GrainDirectory(PlacementRuleDirectory.Name), Reentrant]
-public sealed partial class KeyServerGrain(
+internal sealed partial class KeyServerGrain(
     IKeyStore store,
     ChainsVersion version,
     IOptions<KeyServerOptions> options,

@@ -49,7 +49,7 @@ public sealed class KeyAccessFixture : IAsyncLifetime
             await Cluster.ServeTenantAsync(new TenantSettings(tenant, [host], new OriginEndpoint("127.0.0.1", 9)), host);
     }
 
-    public KeyServerClient Client(SiloPlan.Edge edge) => Cluster.Services(Cluster.Silo(edge)).GetRequiredService<KeyServerClient>();
+    internal KeyServerClient Client(SiloPlan.Edge edge) => Cluster.Services(Cluster.Silo(edge)).GetRequiredService<KeyServerClient>();
 
     /// <summary>Key operations the tenant's key server has actually performed so far.</summary>
     public long Performed(string tenant) => Cluster.Services(Cluster.Silo(Tenants[tenant])).GetRequiredService<KeyServerMetrics>().OperationsPerformed;

@@ -36,7 +36,7 @@ public sealed class TenantClusterFixture : IAsyncLifetime
         Edge = Tenant.Edge;
     }
 
-    public EdgeProofSigner Signer(ClusterIdentities authority, string edge)
+    internal EdgeProofSigner Signer(ClusterIdentities authority, string edge)
     {
         var (certificate, key) = authority.Issue(SiloIdentity.Edge(edge));
         return new EdgeProofSigner(Options.Create(new EdgeOptions { IdentityCertificate = certificate, IdentityKey = key }), TimeProvider.System);

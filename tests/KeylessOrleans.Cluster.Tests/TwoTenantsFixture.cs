@@ -21,7 +21,7 @@ public sealed class TwoTenantsFixture : IAsyncLifetime
     public InProcessSiloHandle EdgeSilo => Cluster.Silo(EdgePlan);
 
     /// <summary>The key client as the edge silo's handshakes use it.</summary>
-    public KeyServerClient KeyClient => Cluster.Services(EdgeSilo).GetRequiredService<KeyServerClient>();
+    internal KeyServerClient KeyClient => Cluster.Services(EdgeSilo).GetRequiredService<KeyServerClient>();
 
     public IRegistryGrain Registry => Cluster.Grains.GetGrain<IRegistryGrain>(IRegistryGrain.DefaultKey);
 

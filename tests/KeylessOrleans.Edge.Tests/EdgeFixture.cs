@@ -46,7 +46,7 @@ public class EdgeFixture : IAsyncLifetime
 
     public IServiceProvider EdgeServices => Cluster.Services(Cluster.Silo(EdgePlan));
 
-    public EdgeListener Listener => EdgeServices.GetRequiredService<EdgeListener>();
+    internal EdgeListener Listener => EdgeServices.GetRequiredService<EdgeListener>();
 
     public virtual async Task InitializeAsync()
     {

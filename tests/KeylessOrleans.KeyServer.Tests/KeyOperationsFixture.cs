@@ -21,8 +21,8 @@ public sealed class KeyOperationsFixture : IDisposable
     public TenantKeyFolder Folder { get; }
     public TestKey P384 { get; }
     public System.Security.Cryptography.ECDsa P384Public { get; }
-    public PemKeyStore Store { get; }
-    public KeyOperations Operations { get; }
+    internal PemKeyStore Store { get; }
+    internal KeyOperations Operations { get; }
 
     public void Dispose()
     {

@@ -7,7 +7,7 @@ namespace KeylessOrleans.TestSupport;
 /// <summary>Audit logs written the way the key server writes them, and the edits an attacker (or a crash) would make.</summary>
 public static class AuditLogFile
 {
-    public static AuditRecord Record(long sequence, DateTime time) => new(sequence, time, "acme", "primary", "edge-1",
+    internal static AuditRecord Record(long sequence, DateTime time) => new(sequence, time, "acme", "primary", "edge-1",
         new string('a', 64), "sign_certificate_verify", "www.acme.test", "198.51.100.7", new byte[32], "Ok");
 
     /// <summary>Lines of an intact chain of <paramref name="count"/> records, one second apart, with newlines, in line format <paramref name="format"/>.</summary>

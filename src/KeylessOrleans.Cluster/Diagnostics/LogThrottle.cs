@@ -13,7 +13,7 @@ namespace KeylessOrleans.Cluster.Diagnostics;
 /// most <see cref="MaxLinesPerWindow"/>. Metrics, not this, count events exactly.
 /// </summary>
 /// <typeparam name="TKey">What makes two events "alike" (e.g. reason, tenant and client network).</typeparam>
-public sealed class LogThrottle<TKey> : IDisposable where TKey : notnull
+internal sealed class LogThrottle<TKey> : IDisposable where TKey : notnull
 {
     private readonly Lock _lock = new();
     private readonly Dictionary<TKey, long> _counts = [];

@@ -11,7 +11,7 @@ namespace KeylessOrleans.Cluster.Hosting;
 /// AddressAlreadyInUse. Below the range only explicit binds compete, and each port is handed out at most once per
 /// process.
 /// </summary>
-public static class LoopbackPorts
+internal static class LoopbackPorts
 {
     private const int Lowest = 10000;
     private const string RangeFile = "/proc/sys/net/ipv4/ip_local_port_range";

@@ -16,7 +16,7 @@ namespace KeylessOrleans.Cluster.Placement;
 /// Registrations are accepted as they come: activations cannot collide, because the rule sends every call
 /// for a grain to the same silo, whose catalog keeps one activation per grain id.
 /// </remarks>
-public sealed class PlacementRuleDirectory : IGrainDirectory
+internal sealed class PlacementRuleDirectory : IGrainDirectory
 {
     public const string Name = "keyless-placement-rule";
 

@@ -7,7 +7,7 @@ namespace KeylessOrleans.Cluster.Placement;
 /// ("tenant/replica/keyId") or a key server grain ("tenant/replica"). Orleans' built-in metadata filters compare candidates with the caller's
 /// metadata, which is an edge's when an edge calls, so they cannot express this.
 /// </summary>
-public sealed class TenantKeyPlacementStrategy : PlacementFilterStrategy
+internal sealed class TenantKeyPlacementStrategy : PlacementFilterStrategy
 {
     public TenantKeyPlacementStrategy() : this(0) { }
 
@@ -15,5 +15,5 @@ public sealed class TenantKeyPlacementStrategy : PlacementFilterStrategy
 }
 
 [AttributeUsage(AttributeTargets.Class, AllowMultiple = false)]
-public sealed class TenantKeyPlacementAttribute(int order = 0)
+internal sealed class TenantKeyPlacementAttribute(int order = 0)
     : PlacementFilterAttribute(new TenantKeyPlacementStrategy(order));

@@ -10,7 +10,7 @@ namespace KeylessOrleans.Cluster.Placement;
 /// fails the call with "No active nodes are compatible"): a tenant's grain never lands anywhere else.
 /// </summary>
 /// <remarks>Runs on whichever silo places the grain, so every silo registers it. Singleton: must be thread-safe.</remarks>
-public sealed class TenantKeyPlacementDirector(ISiloMetadataCache metadata) : IPlacementFilterDirector
+internal sealed class TenantKeyPlacementDirector(ISiloMetadataCache metadata) : IPlacementFilterDirector
 {
     public IEnumerable<SiloAddress> Filter(PlacementFilterStrategy filterStrategy, PlacementTarget target, IEnumerable<SiloAddress> silos)
     {

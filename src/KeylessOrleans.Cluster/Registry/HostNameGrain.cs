@@ -6,7 +6,7 @@ namespace KeylessOrleans.Cluster.Registry;
 // Reads come from storage, not from activations: an activation is needed only while its record changes, so it
 // goes soon after (a fleet-wide import would otherwise keep a million of them in the edges' memory).
 [CollectionAgeLimit(Minutes = 2)]
-public sealed class HostNameGrain(
+internal sealed class HostNameGrain(
     [PersistentState(RegistryGrainTypes.HostNameState, RegistryStorage.Name)] IPersistentState<HostNameState> state,
     RegistryReader reader) : Grain, IHostNameGrain
 {

@@ -3,7 +3,7 @@ using KeylessOrleans.Registry;
 namespace KeylessOrleans.Cluster.Registry;
 
 /// <summary>Turns registrations into the route for one host name. Pure: the registry grain and edge caches share it.</summary>
-public static class HostRouting
+internal static class HostRouting
 {
     public static HostRoute? Find(IEnumerable<ReplicaRegistration> registrations, string hostName)
     {

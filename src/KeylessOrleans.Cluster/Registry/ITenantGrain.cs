@@ -7,7 +7,7 @@ namespace KeylessOrleans.Cluster.Registry;
 /// Reached through <see cref="IRegistryGrain"/>, which checks the caller; edges only, as that door runs on edges.
 /// </summary>
 [Alias("keyless.ITenantGrain"), AllowedCallers(Callers.Edge)]
-public interface ITenantGrain : IGrainWithStringKey
+internal interface ITenantGrain : IGrainWithStringKey
 {
     [Alias("Set")]
     Task<long> SetAsync(TenantSettings settings);
@@ -27,7 +27,7 @@ public interface ITenantGrain : IGrainWithStringKey
 /// grains, so giving a tenant ten names touches ten small records, whatever the size of the fleet.
 /// </summary>
 [Alias("keyless.IHostNameGrain"), AllowedCallers(Callers.Edge)]
-public interface IHostNameGrain : IGrainWithStringKey
+internal interface IHostNameGrain : IGrainWithStringKey
 {
     /// <summary>Gives the name to <paramref name="tenant"/>; returns the other tenant that holds it (and keeps it), or null.</summary>
     [Alias("Claim")]
@@ -40,7 +40,7 @@ public interface IHostNameGrain : IGrainWithStringKey
 
 /// <summary>One shard of the list of tenant names (<see cref="RegistryGrainTypes.DirectoryShard"/>), for listing.</summary>
 [Alias("keyless.ITenantDirectoryGrain"), AllowedCallers(Callers.Edge)]
-public interface ITenantDirectoryGrain : IGrainWithStringKey
+internal interface ITenantDirectoryGrain : IGrainWithStringKey
 {
     [Alias("Add")]
     Task AddAsync(string tenant);

@@ -8,7 +8,7 @@ namespace KeylessOrleans.Cluster.Registry;
 /// A digest of everything in a registration, so the periodic re-registration of an unchanged replica does not
 /// count as a change of its tenant (which every edge serving it would read again).
 /// </summary>
-public static class RegistrationFingerprint
+internal static class RegistrationFingerprint
 {
     public static byte[] Of(ReplicaRegistration registration)
     {

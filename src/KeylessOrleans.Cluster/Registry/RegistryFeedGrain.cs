@@ -7,7 +7,7 @@ namespace KeylessOrleans.Cluster.Registry;
 /// drops its cache once and reads again what it serves.
 /// </summary>
 [GrainType(RegistryGrainTypes.Feed)]
-public sealed class RegistryFeedGrain : Grain, IRegistryFeedGrain
+internal sealed class RegistryFeedGrain : Grain, IRegistryFeedGrain
 {
     /// <summary>Change n is at n % Capacity while it is one of the last Capacity changes.</summary>
     private readonly RegistryChange?[] _ring = new RegistryChange?[RegistryChanges.Capacity];

@@ -8,7 +8,7 @@ namespace KeylessOrleans.Cluster.Registry;
 /// fleet's traffic or its state). Changes go to the tenant's grain; reads come from storage (<see cref="RegistryReader"/>).
 /// </summary>
 [StatelessWorker]
-public sealed class RegistryGrain(RegistryReader reader) : Grain, IRegistryGrain
+internal sealed class RegistryGrain(RegistryReader reader) : Grain, IRegistryGrain
 {
     public Task<long> RegisterReplicaAsync(ReplicaRegistration registration) =>
         Tenant(registration.Tenant).RegisterReplicaAsync(registration);

@@ -4,7 +4,7 @@ namespace KeylessOrleans.Cluster.Registry;
 /// The registry's grain types and state names, fixed so that <see cref="RegistryReader"/> can find a grain's stored
 /// state without activating it.
 /// </summary>
-public static class RegistryGrainTypes
+internal static class RegistryGrainTypes
 {
     public const string Tenant = "keyless-tenant";
     public const string HostName = "keyless-host-name";
@@ -31,7 +31,7 @@ public static class RegistryGrainTypes
     }
 }
 
-public static class RegistryStorage
+internal static class RegistryStorage
 {
     /// <summary>The grain storage name the registry persists to.</summary>
     public const string Name = "keyless-registry";

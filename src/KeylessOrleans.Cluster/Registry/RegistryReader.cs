@@ -10,7 +10,7 @@ namespace KeylessOrleans.Cluster.Registry;
 /// crashed silo that membership has not yet declared dead cannot stall them. Writes go through the grains, which
 /// store each change before answering, so a read after a write sees it.
 /// </summary>
-public sealed class RegistryReader([FromKeyedServices(RegistryStorage.Name)] IGrainStorage storage) : IRegistrySource
+internal sealed class RegistryReader([FromKeyedServices(RegistryStorage.Name)] IGrainStorage storage) : IRegistrySource
 {
     public async Task<TenantRecord?> TenantAsync(string tenant)
     {
@@ -47,7 +47,7 @@ public sealed class RegistryReader([FromKeyedServices(RegistryStorage.Name)] IGr
 }
 
 /// <summary>Where an edge looks up names and tenants it has not cached.</summary>
-public interface IRegistrySource
+internal interface IRegistrySource
 {
     /// <summary>The tenant's record, or null when the operator has not added it.</summary>
     Task<TenantRecord?> TenantAsync(string tenant);
@@ -57,7 +57,7 @@ public interface IRegistrySource
 }
 
 /// <summary>How a host name is served: its exact record first, then the wildcard one label up (RFC 6125 §6.4.3).</summary>
-public static class HostNameLookup
+internal static class HostNameLookup
 {
     /// <summary>The names to look up for <paramref name="host"/> (normalized), most specific first.</summary>
     public static IEnumerable<string> Keys(string host)

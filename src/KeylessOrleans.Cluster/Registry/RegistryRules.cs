@@ -6,7 +6,7 @@ using KeylessOrleans.Registry;
 namespace KeylessOrleans.Cluster.Registry;
 
 /// <summary>What the registry refuses to store, before any grain or storage is touched.</summary>
-public static class RegistryRules
+internal static class RegistryRules
 {
     /// <summary>Host names one tenant may be given.</summary>
     public const int MaxHostNamesPerTenant = 1000;

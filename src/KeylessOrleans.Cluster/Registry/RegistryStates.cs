@@ -4,7 +4,7 @@ namespace KeylessOrleans.Cluster.Registry;
 
 /// <summary>What the registry persists for one tenant (<see cref="TenantGrain"/>).</summary>
 [GenerateSerializer, Alias("keyless.TenantState")]
-public sealed class TenantState
+internal sealed class TenantState
 {
     /// <summary>Null before the operator adds the tenant and after it is removed.</summary>
     [Id(0)] public TenantSettings? Settings { get; set; }
@@ -34,14 +34,14 @@ public sealed class TenantState
 
 /// <summary>Which tenant was given one host name or wildcard (<see cref="HostNameGrain"/>).</summary>
 [GenerateSerializer, Alias("keyless.HostNameState")]
-public sealed class HostNameState
+internal sealed class HostNameState
 {
     [Id(0)] public string? Tenant { get; set; }
 }
 
 /// <summary>The tenant names of one directory shard (<see cref="TenantDirectoryGrain"/>).</summary>
 [GenerateSerializer, Alias("keyless.TenantDirectoryState")]
-public sealed class TenantDirectoryState
+internal sealed class TenantDirectoryState
 {
     [Id(0)] public List<string> Tenants { get; set; } = [];
 }

@@ -4,7 +4,7 @@ namespace KeylessOrleans.Cluster.Registry;
 // Reads come from storage, not from activations: an activation is needed only while its record changes, so it
 // goes soon after (a fleet-wide import would otherwise keep a million of them in the edges' memory).
 [CollectionAgeLimit(Minutes = 2)]
-public sealed class TenantDirectoryGrain(
+internal sealed class TenantDirectoryGrain(
     [PersistentState(RegistryGrainTypes.DirectoryState, RegistryStorage.Name)] IPersistentState<TenantDirectoryState> state) : Grain, ITenantDirectoryGrain
 {
     public async Task AddAsync(string tenant)

@@ -16,7 +16,7 @@ namespace KeylessOrleans.Cluster.Registry;
 // Reads come from storage, not from activations: an activation is needed only while its record changes, so it
 // goes soon after (a fleet-wide import would otherwise keep a million of them in the edges' memory).
 [CollectionAgeLimit(Minutes = 2)]
-public sealed partial class TenantGrain(
+internal sealed partial class TenantGrain(
     [PersistentState(RegistryGrainTypes.TenantState, RegistryStorage.Name)] IPersistentState<TenantState> state,
     ILogger<TenantGrain> logger) : Grain, ITenantGrain
 {

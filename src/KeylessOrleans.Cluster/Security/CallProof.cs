@@ -17,7 +17,7 @@ namespace KeylessOrleans.Cluster.Security;
 /// The signature (P-256, SHA-256) covers <see cref="SignedContent"/>: a label, the grain interface, the method,
 /// the target grain id, the time, the nonce and the SHA-256 of the call's arguments (<see cref="ArgumentsDigest"/>).
 /// </summary>
-public static class CallProof
+internal static class CallProof
 {
     public const string ContextKey = "keyless.call-proof";
     public const int NonceLength = 16;

@@ -9,7 +9,7 @@ namespace KeylessOrleans.Cluster.Security;
 /// signed this very call, within <paramref name="window"/> of now, once. Certificates are checked against the CA
 /// once and then remembered by their hash (a bounded number); signatures and validity dates every time.
 /// </summary>
-public sealed class CallProofChecker(X509Certificate2 authority, TimeSpan window, int replayCacheSize, TimeProvider time)
+internal sealed class CallProofChecker(X509Certificate2 authority, TimeSpan window, int replayCacheSize, TimeProvider time)
 {
     private const int CachedCertificates = 1024;
 

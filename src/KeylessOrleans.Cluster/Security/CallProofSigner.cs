@@ -4,7 +4,7 @@ using System.Security.Cryptography.X509Certificates;
 namespace KeylessOrleans.Cluster.Security;
 
 /// <summary>Signs <see cref="CallProof"/>s with this process's cluster certificate and its key.</summary>
-public sealed class CallProofSigner : IDisposable
+internal sealed class CallProofSigner : IDisposable
 {
     private readonly byte[] _certificate;
     private readonly ECDsa _key;

@@ -5,7 +5,7 @@ using Orleans.Serialization.Invocation;
 namespace KeylessOrleans.Cluster.Security;
 
 /// <summary>Reads the <see cref="AllowedCallersAttribute"/> declarations of grain interfaces.</summary>
-public static class CallerRules
+internal static class CallerRules
 {
     private static readonly ConcurrentDictionary<MethodInfo, Callers?> Declared = new();
 

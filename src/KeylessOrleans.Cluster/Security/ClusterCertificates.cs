@@ -7,7 +7,7 @@ namespace KeylessOrleans.Cluster.Security;
 /// The operator's cluster CA: makes it, issues silo certificates (with a new key, or for a tenant's CSR so the
 /// tenant's key never leaves the tenant), and checks a peer's certificate against it.
 /// </summary>
-public static class ClusterCertificates
+internal static class ClusterCertificates
 {
     private static readonly Oid ServerAuth = new("1.3.6.1.5.5.7.3.1");
     private static readonly Oid ClientAuth = new("1.3.6.1.5.5.7.3.2");

@@ -22,4 +22,4 @@ public sealed record ClusterPeers(IReadOnlySet<string> SiloPort, IReadOnlySet<st
 }
 
 /// <summary>The operator's cluster CA, as this silo knows it: edges check call proofs against it.</summary>
-public sealed record ClusterAuthority(System.Security.Cryptography.X509Certificates.X509Certificate2 Certificate);
+internal sealed record ClusterAuthority(System.Security.Cryptography.X509Certificates.X509Certificate2 Certificate);

@@ -6,7 +6,7 @@ namespace KeylessOrleans.Cluster.Security;
 /// capacity. The retention must cover the whole span in which a request's time check would accept it (for a time
 /// accepted within ±w of now, 2w): forgetting a request sooner would let its replay through.
 /// </summary>
-public sealed class ReplayCache(TimeSpan retention, int capacity, TimeProvider time)
+internal sealed class ReplayCache(TimeSpan retention, int capacity, TimeProvider time)
 {
     private readonly Lock _lock = new();
     private HashSet<UInt128> _current = [];

@@ -8,7 +8,7 @@ namespace KeylessOrleans.Cluster.Storage;
 /// Best effort: where libc cannot be loaded (Windows, an unusual C library) it does nothing, and a power loss may then
 /// undo the last change of a file — never leave a half-written one.
 /// </summary>
-public static class DirectorySync
+internal static class DirectorySync
 {
     private static volatile bool s_unavailable = OperatingSystem.IsWindows();
 

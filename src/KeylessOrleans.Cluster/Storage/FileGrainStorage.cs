@@ -26,7 +26,7 @@ namespace KeylessOrleans.Cluster.Storage;
 /// dies between writing a temporary file and renaming it leaves that "*.tmp" file behind; readers never look at them.
 /// </para>
 /// </remarks>
-public sealed partial class FileGrainStorage(
+internal sealed partial class FileGrainStorage(
     string name,
     FileGrainStorageOptions options,
     IActivatorProvider activators,

@@ -19,7 +19,7 @@ namespace KeylessOrleans.Cluster.Storage;
 /// silently empty registry.
 /// </para>
 /// </remarks>
-public static class StateFile
+internal static class StateFile
 {
     public const string Extension = ".state";
     public const string TemporaryExtension = ".tmp";

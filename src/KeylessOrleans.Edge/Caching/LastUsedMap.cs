@@ -3,7 +3,7 @@ using System.Collections.Concurrent;
 namespace KeylessOrleans.Edge.Caching;
 
 /// <summary>An entry of a <see cref="LastUsedMap{TKey, TEntry}"/>: remembers when a handshake last asked for it.</summary>
-public abstract class LastUsedEntry
+internal abstract class LastUsedEntry
 {
     private long _lastUsedTicks;
 
@@ -18,7 +18,7 @@ public abstract class LastUsedEntry
 /// within <paramref name="keepUnused"/> are dropped; the sweep runs on a lookup at most once per
 /// <paramref name="sweepEvery"/>, so the handshake path pays one comparison otherwise.
 /// </summary>
-public sealed class LastUsedMap<TKey, TEntry>(TimeSpan keepUnused, TimeSpan sweepEvery)
+internal sealed class LastUsedMap<TKey, TEntry>(TimeSpan keepUnused, TimeSpan sweepEvery)
     where TKey : notnull
     where TEntry : LastUsedEntry, new()
 {

@@ -18,7 +18,7 @@ namespace KeylessOrleans.Edge.CallAccess;
 /// Without a cluster CA (single-machine demo, in-memory tests) no proof can be made or checked: calls by role pass,
 /// and only the local secret is enforced.
 /// </summary>
-public sealed partial class GrainCallAuthorization : IIncomingGrainCallFilter, IDisposable
+internal sealed partial class GrainCallAuthorization : IIncomingGrainCallFilter, IDisposable
 {
     private readonly CallProofChecker? _checker;
     private readonly LocalCallSecret _local;

@@ -8,7 +8,7 @@ namespace KeylessOrleans.Edge.CallAccess;
 /// The edge's authorization filter takes it out of the request context before the grain runs, so it is never
 /// forwarded.
 /// </summary>
-public sealed class LocalCallSecret
+internal sealed class LocalCallSecret
 {
     public const string ContextKey = "keyless.local-call";
 

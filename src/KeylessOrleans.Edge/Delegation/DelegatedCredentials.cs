@@ -12,7 +12,7 @@ namespace KeylessOrleans.Edge.Delegation;
 
 /// <summary>A delegated credential this edge holds: the encoded DelegatedCredential, its key, and when it lapses.</summary>
 /// <param name="Algorithm">How the certificate's key signed the credential; the client must accept it in signature_algorithms.</param>
-public sealed record IssuedCredential(byte[] Encoded, SignatureScheme Algorithm, DelegatedKey Key, DateTimeOffset Expiry, DateTimeOffset RenewAt);
+internal sealed record IssuedCredential(byte[] Encoded, SignatureScheme Algorithm, DelegatedKey Key, DateTimeOffset Expiry, DateTimeOffset RenewAt);
 
 /// <summary>
 /// RFC 9345 delegated credentials per certificate (a credential is bound to the certificate, not to the name the
@@ -22,7 +22,7 @@ public sealed record IssuedCredential(byte[] Encoded, SignatureScheme Algorithm,
 /// handshake ever waits for an issuance. While a credential is current, TLS 1.3 clients that accept it are served
 /// without any call to the tenant's key server.
 /// </summary>
-public sealed partial class DelegatedCredentials(
+internal sealed partial class DelegatedCredentials(
     IKeyOperationGateway gateway,
     IOptions<EdgeOptions> options,
     TimeProvider time,

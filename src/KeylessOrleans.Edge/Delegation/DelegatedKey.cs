@@ -13,7 +13,7 @@ namespace KeylessOrleans.Edge.Delegation;
 /// public half, and the edge signs TLS 1.3 CertificateVerify with it locally. It lives only in this process's
 /// memory and dies with the credential.
 /// </summary>
-public abstract class DelegatedKey
+internal abstract class DelegatedKey
 {
     public abstract SignatureScheme Scheme { get; }
 

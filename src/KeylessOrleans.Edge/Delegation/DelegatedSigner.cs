@@ -11,7 +11,7 @@ namespace KeylessOrleans.Edge.Delegation;
 /// server involved. (BouncyCastle signs with whatever signer it is given and checks neither the key against the
 /// certificate nor the scheme against the client's list; <see cref="CredentialChoice"/> does the latter.)
 /// </summary>
-public sealed class DelegatedSigner(Certificate certificate, IssuedCredential credential, HandshakeFacts facts) : TlsCredentialedSigner
+internal sealed class DelegatedSigner(Certificate certificate, IssuedCredential credential, HandshakeFacts facts) : TlsCredentialedSigner
 {
     public Certificate Certificate => certificate;
 

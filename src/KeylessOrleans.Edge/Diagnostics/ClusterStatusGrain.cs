@@ -8,7 +8,7 @@ namespace KeylessOrleans.Edge.Diagnostics;
 /// Collects the edges' handshake reports and answers <c>keyless status</c> with them and the cluster's members.
 /// Runs on an edge silo, which sees every member's declared role in its silo metadata cache (clients do not).
 /// </summary>
-public sealed class ClusterStatusGrain(
+internal sealed class ClusterStatusGrain(
     IClusterMembershipService membership,
     ISiloMetadataCache metadata,
     TimeProvider time) : Grain, IClusterStatusGrain

@@ -9,7 +9,7 @@ namespace KeylessOrleans.Edge.Diagnostics;
 /// certificate has left. Registered when the observed object is created, so a gauge never outlives its source's
 /// registration or reads one that was never built.
 /// </summary>
-public static class EdgeGauges
+internal static class EdgeGauges
 {
     public static HandshakeWorkerPool Observe(this EdgeMetrics metrics, HandshakeWorkerPool pool)
     {

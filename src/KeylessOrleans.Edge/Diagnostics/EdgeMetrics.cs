@@ -5,7 +5,7 @@ using KeylessOrleans.Keys;
 namespace KeylessOrleans.Edge.Diagnostics;
 
 /// <summary>Edge metrics: key calls, handshakes, connections.</summary>
-public sealed class EdgeMetrics : IDisposable
+internal sealed class EdgeMetrics : IDisposable
 {
     public const string MeterName = "KeylessOrleans.Edge";
     public const string Handshakes = "keyless.edge.handshakes";

@@ -7,7 +7,7 @@ using Microsoft.Extensions.Options;
 namespace KeylessOrleans.Edge.Diagnostics;
 
 /// <summary>Sends this edge's <see cref="HandshakeWindow"/> to the cluster status grain every <see cref="EdgeControlPlaneOptions.StatusReportInterval"/>.</summary>
-public sealed partial class EdgeStatusReporter(
+internal sealed partial class EdgeStatusReporter(
     IGrainFactory grains,
     HandshakeWindow window,
     Routing.RouteTable routes,

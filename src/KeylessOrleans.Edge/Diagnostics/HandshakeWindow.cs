@@ -8,7 +8,7 @@ namespace KeylessOrleans.Edge.Diagnostics;
 /// <c>keyless status</c>. Read off the edge's own <see cref="EdgeMetrics"/> instruments (a listener on that meter
 /// only), so the status shows exactly what the metrics count. One-second buckets in a ring of 60.
 /// </summary>
-public sealed class HandshakeWindow : IDisposable
+internal sealed class HandshakeWindow : IDisposable
 {
     public static readonly TimeSpan Length = TimeSpan.FromMinutes(1);
     private const int Seconds = 60;

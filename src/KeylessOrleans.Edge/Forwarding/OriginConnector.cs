@@ -5,7 +5,7 @@ using KeylessOrleans.Registry;
 namespace KeylessOrleans.Edge.Forwarding;
 
 /// <summary>Opens the TCP connection to a tenant's origin, with a deadline, and sends the PROXY v2 header when asked.</summary>
-public static class OriginConnector
+internal static class OriginConnector
 {
     public static async Task<Socket> ConnectAsync(OriginEndpoint origin, IPEndPoint client, IPEndPoint local, TimeSpan timeout, CancellationToken cancellationToken)
     {

@@ -7,7 +7,7 @@ namespace KeylessOrleans.Edge.Forwarding;
 /// The binary PROXY protocol v2 header (haproxy's proxy-protocol.txt §2.2) that tells an origin the real client
 /// address: signature, version/command PROXY, TCP over IPv4 or IPv6, source and destination address and port.
 /// </summary>
-public static class ProxyProtocolV2
+internal static class ProxyProtocolV2
 {
     private static ReadOnlySpan<byte> Signature => [0x0D, 0x0A, 0x0D, 0x0A, 0x00, 0x0D, 0x0A, 0x51, 0x55, 0x49, 0x54, 0x0A];
 

@@ -20,7 +20,7 @@ namespace KeylessOrleans.Edge.Handshake;
 /// bystander silo could fail this edge's handshakes.
 /// </remarks>
 [StatelessWorker, GrainDirectory(PlacementRuleDirectory.Name), Reentrant]
-public sealed partial class HandshakeGrain(
+internal sealed partial class HandshakeGrain(
     KeyServerClient keys,
     ReplicaHealth health,
     AnswerCheck answers,

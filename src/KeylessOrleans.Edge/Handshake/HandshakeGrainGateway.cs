@@ -14,7 +14,7 @@ namespace KeylessOrleans.Edge.Handshake;
 /// while the tenant is within its <see cref="TenantBulkhead"/>; beyond it the call is shed at once. Each call carries
 /// the process's <see cref="LocalCallSecret"/>: the handshake grain serves this process only.
 /// </summary>
-public sealed partial class HandshakeGrainGateway(
+internal sealed partial class HandshakeGrainGateway(
     IGrainFactory grains,
     TenantBulkhead bulkhead,
     LocalCallSecret local,

@@ -14,7 +14,7 @@ namespace KeylessOrleans.Edge.Handshake;
 /// chain's own array, so the parsed key is reused across handshakes.
 /// </param>
 [GenerateSerializer, Immutable, Alias("keyless.KeyCall")]
-public sealed record KeyCall(
+internal sealed record KeyCall(
     [property: Id(0)] IReadOnlyList<string> Replicas,
     [property: Id(1)] byte[] Certificate);
 
@@ -25,7 +25,7 @@ public sealed record KeyCall(
 /// it uses tenants' keys on the edge's authority.
 /// </summary>
 [Alias("keyless.IHandshakeGrain"), AllowedCallers(Callers.LocalProcess)]
-public interface IHandshakeGrain : IGrainWithIntegerKey
+internal interface IHandshakeGrain : IGrainWithIntegerKey
 {
     /// <summary>Sends <paramref name="request"/> to one of <paramref name="call"/>'s replicas (or two, on failover).</summary>
     [Alias("Perform")]

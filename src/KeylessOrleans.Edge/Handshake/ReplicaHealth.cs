@@ -8,7 +8,7 @@ namespace KeylessOrleans.Edge.Handshake;
 /// not one per handshake; among healthy replicas the clearly slower ones (a far site, a busy HSM) go after
 /// the fast ones, and replicas of similar speed share the load.
 /// </summary>
-public sealed class ReplicaHealth(TimeProvider time)
+internal sealed class ReplicaHealth(TimeProvider time)
 {
     public static readonly TimeSpan Penalty = TimeSpan.FromSeconds(5);
 

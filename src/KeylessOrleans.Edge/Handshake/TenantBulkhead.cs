@@ -7,7 +7,7 @@ namespace KeylessOrleans.Edge.Handshake;
 /// server answers (or the deadline passes), so this cap is also the most handshake threads one tenant can hold:
 /// a slow or dead key server costs its own tenant's handshakes, not everyone's.
 /// </summary>
-public sealed class TenantBulkhead(int limitPerTenant)
+internal sealed class TenantBulkhead(int limitPerTenant)
 {
     private readonly ConcurrentDictionary<string, Counter> _inFlight = new(StringComparer.Ordinal);
 

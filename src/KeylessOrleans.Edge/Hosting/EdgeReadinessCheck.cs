@@ -10,7 +10,7 @@ namespace KeylessOrleans.Edge.Hosting;
 /// its TLS listener is bound. A tenant without a registered key server makes it Degraded, not unready: every
 /// edge would say the same, so taking this one out of the load balancer would only hurt the other tenants.
 /// </summary>
-public sealed class EdgeReadinessCheck(
+internal sealed class EdgeReadinessCheck(
     IClusterMembershipService membership,
     ILocalSiloDetails silo,
     RouteTable routes,

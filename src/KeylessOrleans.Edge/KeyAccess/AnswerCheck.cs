@@ -20,7 +20,7 @@ namespace KeylessOrleans.Edge.KeyAccess;
 /// <see cref="Tls.ServerChain"/>'s) for every handshake with that chain, so a key is parsed once per chain,
 /// and forgotten with the chain.
 /// </remarks>
-public sealed class AnswerCheck
+internal sealed class AnswerCheck
 {
     private readonly ConditionalWeakTable<byte[], CertificateKey> _keys = new();
 

@@ -13,7 +13,7 @@ namespace KeylessOrleans.Edge.KeyAccess;
 /// HMAC with the session key (one signature per session instead of one per request). Without a certificate
 /// (single-machine demo) requests go unsigned, and key servers that require proofs refuse them.
 /// </summary>
-public sealed class EdgeProofSigner : IDisposable
+internal sealed class EdgeProofSigner : IDisposable
 {
     /// <summary>A session this close to its end is replaced by a new one (requests keep using it meanwhile).</summary>
     public static readonly TimeSpan RenewBefore = TimeSpan.FromMinutes(5);

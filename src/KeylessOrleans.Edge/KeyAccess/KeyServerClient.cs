@@ -12,7 +12,7 @@ namespace KeylessOrleans.Edge.KeyAccess;
 /// server (no live replica, a dead silo, a deadline) comes back as the typed <see cref="KeyOperationStatus.Unavailable"/>
 /// outcome — never an exception, never a wait for Orleans' 30 s response timeout.
 /// </summary>
-public sealed partial class KeyServerClient(
+internal sealed partial class KeyServerClient(
     TenantClusterClients tenants,
     IOptions<EdgeOptions> options,
     EdgeProofSigner signer,

@@ -32,7 +32,7 @@ namespace KeylessOrleans.Edge.KeyAccess;
 /// Tenants without recorded key servers are members of the operator's cluster (single-organization mode,
 /// <see cref="EdgeOptions.SharedCluster"/>) and are called through this silo's own grain factory.
 /// </remarks>
-public sealed partial class TenantClusterClients(
+internal sealed partial class TenantClusterClients(
     IGrainFactory ownCluster,
     RouteTable routes,
     IOptions<EdgeOptions> options,

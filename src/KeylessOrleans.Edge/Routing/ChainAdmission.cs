@@ -12,7 +12,7 @@ namespace KeylessOrleans.Edge.Routing;
 /// key (<see cref="KeyPossession"/>, checked like every answer by <see cref="KeyAccess.AnswerCheck"/>) before any
 /// handshake is served with it.
 /// </summary>
-public static class ChainAdmission
+internal static class ChainAdmission
 {
     /// <summary>Most certificates a chain may have (end-entity first).</summary>
     public const int MaxChainLength = 8;

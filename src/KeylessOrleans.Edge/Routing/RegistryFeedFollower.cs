@@ -13,7 +13,7 @@ namespace KeylessOrleans.Edge.Routing;
 /// <see cref="EdgeControlPlaneOptions.RegistryPollInterval"/> and drops what changed, so additions, rotations and removals reach
 /// the edge within a second. A read with nothing new costs a few bytes, whatever the size of the fleet.
 /// </summary>
-public sealed partial class RegistryFeedFollower(
+internal sealed partial class RegistryFeedFollower(
     IGrainFactory grains,
     RouteTable routes,
     ReplicaHealth health,

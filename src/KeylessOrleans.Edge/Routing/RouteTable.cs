@@ -15,7 +15,7 @@ namespace KeylessOrleans.Edge.Routing;
 /// fetched and checked by this edge (<see cref="TenantChainFollower"/>, admitted before their first route), the
 /// others' are registered with the registry by their key servers (single-organization mode).
 /// </summary>
-public sealed class RouteTable
+internal sealed class RouteTable
 {
     private readonly IRegistrySource _source;
     private readonly TimeProvider _time;
@@ -342,10 +342,10 @@ public sealed class RouteTable
 }
 
 /// <summary>A name could not be resolved because the registry could not be read (failed, timed out, or over the edge's limit).</summary>
-public sealed class RegistryUnavailableException(string message, Exception inner) : Exception(message, inner);
+internal sealed class RegistryUnavailableException(string message, Exception inner) : Exception(message, inner);
 
 /// <summary>Bounds of an edge's route cache.</summary>
-public sealed record RouteTableLimits
+internal sealed record RouteTableLimits
 {
     /// <summary>Host names and wildcards kept that a tenant holds.</summary>
     public int MaxCachedNames { get; init; } = 200_000;

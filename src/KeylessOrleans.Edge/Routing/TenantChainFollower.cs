@@ -20,7 +20,7 @@ namespace KeylessOrleans.Edge.Routing;
 /// An unreachable replica keeps its last admitted chains: its handshakes then fail fast through replica health, and
 /// the key server's own checks still decide every key operation.
 /// </summary>
-public sealed partial class TenantChainFollower(
+internal sealed partial class TenantChainFollower(
     RouteTable routes,
     TenantClusterClients clients,
     KeyServerClient keys,

@@ -6,7 +6,7 @@ using Org.BouncyCastle.X509;
 namespace KeylessOrleans.Edge.Stapling;
 
 /// <summary>An OCSP response fit to staple: "good" for the certificate, signed for its issuer, current.</summary>
-public sealed record OcspStaple(OcspResponse Response, DateTimeOffset ThisUpdate, DateTimeOffset? NextUpdate);
+internal sealed record OcspStaple(OcspResponse Response, DateTimeOffset ThisUpdate, DateTimeOffset? NextUpdate);
 
 /// <summary>
 /// What an OCSP request for a certificate is, and whether an answer may be stapled. A client that asked for a
@@ -14,7 +14,7 @@ public sealed record OcspStaple(OcspResponse Response, DateTimeOffset ThisUpdate
 /// answer breaks the tenant's site for every such client; so only a good, current, properly signed answer for
 /// exactly this certificate is served (as nginx does).
 /// </summary>
-public static class OcspResponseCheck
+internal static class OcspResponseCheck
 {
     /// <summary>Clock difference tolerated between the responder and this edge.</summary>
     public static readonly TimeSpan ClockSkew = TimeSpan.FromMinutes(5);

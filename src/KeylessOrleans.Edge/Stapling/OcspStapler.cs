@@ -17,7 +17,7 @@ namespace KeylessOrleans.Edge.Stapling;
 /// nextUpdate, then fetched again. Handshakes never wait for a responder: they staple what is current, and the
 /// first handshake for a certificate (or one after its staple went stale) only starts the fetch.
 /// </summary>
-public sealed partial class OcspStapler : IDisposable
+internal sealed partial class OcspStapler : IDisposable
 {
     private const int MaxResponseBytes = 64 * 1024;
 

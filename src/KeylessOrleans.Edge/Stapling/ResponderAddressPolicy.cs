@@ -9,7 +9,7 @@ namespace KeylessOrleans.Edge.Stapling;
 /// lists private networks that host a responder (<see cref="Hosting.EdgeStaplingOptions.ResponderPrivateNetworks"/>).
 /// Checked on the addresses actually connected to, after DNS, so a name cannot resolve its way past it.
 /// </summary>
-public sealed class ResponderAddressPolicy(IEnumerable<IPNetwork> allowedPrivate)
+internal sealed class ResponderAddressPolicy(IEnumerable<IPNetwork> allowedPrivate)
 {
     /// <summary>Not publicly routable: this network, private, shared (CGNAT), loopback, link-local, benchmarking, multicast, reserved; IPv6 alike, and
     /// the IPv6 ranges that embed an IPv4 address.</summary>
@@ -37,5 +37,5 @@ public sealed class ResponderAddressPolicy(IEnumerable<IPNetwork> allowedPrivate
 }
 
 /// <summary>Every address of an OCSP responder is one the edge must not contact.</summary>
-public sealed class ResponderAddressRefusedException(string host, IReadOnlyList<IPAddress> addresses)
+internal sealed class ResponderAddressRefusedException(string host, IReadOnlyList<IPAddress> addresses)
     : IOException($"the responder {host} is at {string.Join(", ", addresses)}, not a public address (allow a private network with Keyless:Edge:Stapling:ResponderPrivateNetworks)");

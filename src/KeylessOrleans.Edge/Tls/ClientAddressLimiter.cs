@@ -8,7 +8,7 @@ namespace KeylessOrleans.Edge.Tls;
 /// <see cref="Hosting.EdgeLimitsOptions.MaxConnections"/>. An address's entry is removed when its last connection
 /// closes: memory follows the addresses connected now, not every address ever seen.
 /// </summary>
-public sealed class ClientAddressLimiter(int limit)
+internal sealed class ClientAddressLimiter(int limit)
 {
     private readonly ConcurrentDictionary<IPAddress, int> _open = new();
 

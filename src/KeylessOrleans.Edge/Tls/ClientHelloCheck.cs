@@ -3,7 +3,7 @@ using Org.BouncyCastle.Tls;
 namespace KeylessOrleans.Edge.Tls;
 
 /// <summary>A ClientHello refused before BouncyCastle reads it: the alert RFC 8446 §6 / RFC 5246 §7.2 assign and why.</summary>
-public sealed record ClientHelloRefusal(short Alert, string Reason);
+internal sealed record ClientHelloRefusal(short Alert, string Reason);
 
 /// <summary>
 /// Checks a client's first ClientHello the way RFC 8446 and RFC 5246 describe it, before BouncyCastle parses it.
@@ -23,7 +23,7 @@ public sealed record ClientHelloRefusal(short Alert, string Reason);
 /// </list>
 /// Anything else (semantics BouncyCastle checks: cipher suites, compression, repeated extensions) passes here.
 /// </summary>
-public static class ClientHelloCheck
+internal static class ClientHelloCheck
 {
     private const byte ClientHelloType = 1;
     private const int Ssl3 = 0x0300;

@@ -7,7 +7,7 @@ namespace KeylessOrleans.Edge.Tls;
 /// descriptors (client and origin); descriptors open at start and a reserve (the larger of 256 and an eighth of
 /// the limit) stay for Orleans, key stores and the runtime.
 /// </summary>
-public static class ConnectionBudget
+internal static class ConnectionBudget
 {
     public static int Compute(long fileLimit, int openAtStart)
     {

@@ -10,7 +10,7 @@ using Microsoft.Extensions.Options;
 namespace KeylessOrleans.Edge.Tls;
 
 /// <summary>The edge's HTTPS listener: accepts connections and hands each to a <see cref="TlsConnection"/>.</summary>
-public sealed partial class EdgeListener(
+internal sealed partial class EdgeListener(
     TlsServerContext context,
     HandshakeWorkerPool pool,
     IOptions<EdgeOptions> options,

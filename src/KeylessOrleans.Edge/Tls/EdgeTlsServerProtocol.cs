@@ -18,7 +18,7 @@ namespace KeylessOrleans.Edge.Tls;
 /// alert itself when nothing went out.
 /// </para>
 /// </summary>
-public sealed class EdgeTlsServerProtocol : TlsServerProtocol
+internal sealed class EdgeTlsServerProtocol : TlsServerProtocol
 {
     private bool _handshakeComplete;
     private int _readableAfterClose;

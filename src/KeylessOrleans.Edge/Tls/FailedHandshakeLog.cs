@@ -16,7 +16,7 @@ namespace KeylessOrleans.Edge.Tls;
 /// there were (3203). Past <see cref="FailedHandshakeLogOptions.MaxKeys"/> groups in a window, the rest share
 /// one group (3204). The metric keyless.edge.handshakes counts every failure; this log only tells what they were.
 /// </summary>
-public sealed partial class FailedHandshakeLog : IDisposable
+internal sealed partial class FailedHandshakeLog : IDisposable
 {
     private readonly LogThrottle<Group> _throttle;
     private readonly ILogger _logger;

@@ -4,7 +4,7 @@ using KeylessOrleans.Keys;
 namespace KeylessOrleans.Edge.Tls;
 
 /// <summary>What one connection's handshake decided and did, for logs, metrics and tests.</summary>
-public sealed class HandshakeFacts
+internal sealed class HandshakeFacts
 {
     public string? ServerName { get; set; }
     public EdgeRoute? Route { get; set; }

@@ -9,7 +9,7 @@ namespace KeylessOrleans.Edge.Tls;
 /// type and length; each direction stops at its change_cipher_spec, after which handshake records are encrypted.
 /// A handshake that will not need the messages stops the recording (<see cref="Stop"/>) and frees it.
 /// </summary>
-public sealed class HandshakeTranscript
+internal sealed class HandshakeTranscript
 {
     /// <summary>A ClientHello (at most <see cref="KeylessTlsServer.MaxHandshakeMessageSize"/>) and this server's flight fit.</summary>
     public const int MaxLength = 64 * 1024;

@@ -11,7 +11,7 @@ namespace KeylessOrleans.Edge.Tls;
 /// resumed handshakes. Spinning at all only trades cores for latency, and on a 2-core edge the cores are what the
 /// handshakes need.
 /// </summary>
-public sealed class HandshakeWorkerPool : IDisposable
+internal sealed class HandshakeWorkerPool : IDisposable
 {
     private readonly Queue<WorkItem> _queue = new();
     private readonly int _queueLength;

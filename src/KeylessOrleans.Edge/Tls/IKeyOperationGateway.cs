@@ -4,7 +4,7 @@ using KeylessOrleans.Keys;
 namespace KeylessOrleans.Edge.Tls;
 
 /// <summary>The edge's door to its tenants' key grains: a request built once by the caller goes through it as it is.</summary>
-public interface IKeyOperationGateway
+internal interface IKeyOperationGateway
 {
     /// <summary>
     /// For BouncyCastle's key callbacks: called on a handshake thread, which it may block for one key-server round trip;

@@ -7,7 +7,7 @@ namespace KeylessOrleans.Edge.Tls;
 /// prefers a group the client already sent a key share for. Key agreement happens on the edge alone: the key server
 /// signs the same CertificateVerify whichever group is used.
 /// </summary>
-public static class KeyShareGroups
+internal static class KeyShareGroups
 {
     /// <summary>
     /// The default TLS 1.3 order: the post-quantum hybrids current browsers send a share for (X25519MLKEM768 from

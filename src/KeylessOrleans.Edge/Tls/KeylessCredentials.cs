@@ -12,7 +12,7 @@ namespace KeylessOrleans.Edge.Tls;
 /// hash; TLS 1.2: randoms ‖ ECDH or DH params), which the key server validates before signing. We never offer the
 /// bare-digest path (<see cref="GenerateRawSignature"/>): the key server does not sign digests.
 /// </summary>
-public sealed class KeylessSigner(
+internal sealed class KeylessSigner(
     Certificate certificate,
     SignatureAndHashAlgorithm algorithm,
     bool tls13,
@@ -60,7 +60,7 @@ public sealed class KeylessSigner(
 /// "premaster" BouncyCastle gets here is a <see cref="KeyServerPremaster"/>, and the one thing BouncyCastle does with
 /// it — derive the master secret through the PRF — is done by the key server.
 /// </summary>
-public sealed class KeylessDecryptor(
+internal sealed class KeylessDecryptor(
     Certificate certificate,
     TlsCrypto crypto,
     KeyCall call,
@@ -86,7 +86,7 @@ public sealed class KeylessDecryptor(
 /// it; that derivation becomes one key-server call, which answers only the master secret. Anything else asked of this
 /// secret is refused: nothing on the edge needs the premaster itself.
 /// </summary>
-public sealed class KeyServerPremaster(
+internal sealed class KeyServerPremaster(
     TlsCrypto crypto,
     KeyCall call,
     KeyRequestContext context,
@@ -174,7 +174,7 @@ public sealed class KeyServerPremaster(
 }
 
 /// <summary>The one place key-operation outcomes become TLS alerts.</summary>
-public static class TlsAlerts
+internal static class TlsAlerts
 {
     public static short For(KeyOperationStatus status) => status switch
     {

@@ -15,7 +15,7 @@ namespace KeylessOrleans.Edge.Tls;
 /// <see cref="CredentialChoice"/>, <see cref="CertificateMessages"/> and <see cref="SessionResumption"/>, which
 /// keep no state; this connection's state stays here, so a handshake allocates no helper objects.
 /// </summary>
-public sealed class KeylessTlsServer(TlsServerContext shared, string clientAddress, HandshakeFacts facts, HandshakeTranscript transcript)
+internal sealed class KeylessTlsServer(TlsServerContext shared, string clientAddress, HandshakeFacts facts, HandshakeTranscript transcript)
     : DefaultTlsServer(shared.Crypto)
 {
     /// <summary>

@@ -9,7 +9,7 @@ using Org.BouncyCastle.Tls.Crypto;
 namespace KeylessOrleans.Edge.Tls;
 
 /// <summary>A certificate chain in both wire shapes BouncyCastle needs.</summary>
-public sealed class ServerChain
+internal sealed class ServerChain
 {
     private readonly TlsCertificate[] _certificates;
 
@@ -54,7 +54,7 @@ public sealed class ServerChain
 }
 
 /// <summary>Parsed chains per key route, kept while the registry serves the same chain bytes.</summary>
-public sealed class ServerChainCache(TlsCrypto crypto)
+internal sealed class ServerChainCache(TlsCrypto crypto)
 {
     private readonly ConditionalWeakTable<IReadOnlyList<byte[]>, ServerChain> _chains = new();
 

@@ -4,7 +4,7 @@ namespace KeylessOrleans.Edge.Tls;
 /// Rules for the server name a client sends (SNI), which is attacker-chosen text of up to 64 KiB: names beyond
 /// DNS's length and names with control characters are refused, and no SNI reaches a log line unfiltered.
 /// </summary>
-public static class ServerNames
+internal static class ServerNames
 {
     /// <summary>RFC 1035 §2.3.4: a host name is at most 253 characters in text (255 octets on the wire).</summary>
     public const int MaxLength = 253;

@@ -8,7 +8,7 @@ namespace KeylessOrleans.Edge.Tls;
 /// Chooses the signature scheme for a key from the client's signature_algorithms. BouncyCastle leaves this to a
 /// custom signer, and in TLS 1.3 does not even check the choice was offered. Never SHA-1, never MD5.
 /// </summary>
-public static class SignatureSelection
+internal static class SignatureSelection
 {
     private static readonly int[] Rsa13 = [BcScheme.rsa_pss_rsae_sha256, BcScheme.rsa_pss_rsae_sha384, BcScheme.rsa_pss_rsae_sha512];
     private static readonly int[] Rsa12 =

@@ -15,7 +15,7 @@ namespace KeylessOrleans.Edge.Tls;
 /// steps run on the dedicated <see cref="HandshakeWorkerPool"/> (they may block on a key call); after the
 /// handshake, records are decrypted inline and bytes flow to and from the origin without holding any thread.
 /// </summary>
-public sealed partial class TlsConnection(
+internal sealed partial class TlsConnection(
     Socket client,
     TlsServerContext shared,
     HandshakeWorkerPool pool,

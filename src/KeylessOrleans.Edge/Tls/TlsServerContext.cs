@@ -7,7 +7,7 @@ using Org.BouncyCastle.Tls.Crypto;
 namespace KeylessOrleans.Edge.Tls;
 
 /// <summary>Shared, per-edge parts every connection's <see cref="KeylessTlsServer"/> uses, and the edge id its key requests name.</summary>
-public sealed record TlsServerContext(
+internal sealed record TlsServerContext(
     TlsCrypto Crypto,
     RouteTable Routes,
     ServerChainCache Chains,

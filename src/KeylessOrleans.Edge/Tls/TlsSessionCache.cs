@@ -17,7 +17,7 @@ namespace KeylessOrleans.Edge.Tls;
 /// interlocked count: every full TLS 1.2 handshake stores a session, so a store must stay O(1)
 /// (ConcurrentDictionary.Count takes every lock).
 /// </remarks>
-public sealed class TlsSessionCache(TlsCrypto crypto, TimeSpan lifetime, int capacity, TimeProvider time)
+internal sealed class TlsSessionCache(TlsCrypto crypto, TimeSpan lifetime, int capacity, TimeProvider time)
 {
     private sealed record Entry(SessionParameters Parameters, string ServerName, DateTimeOffset Expires);
 

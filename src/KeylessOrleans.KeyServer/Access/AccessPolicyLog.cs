@@ -5,7 +5,7 @@ using Microsoft.Extensions.Logging;
 namespace KeylessOrleans.KeyServer.Access;
 
 /// <summary>Says at start which access and delegation policy this key server enforces, so the tenant's security team can see it in the log.</summary>
-public sealed partial class AccessPolicyLog(KeyAccessOptions options, KeyAccessPolicy policies, ILogger<AccessPolicyLog> logger) : IHostedService
+internal sealed partial class AccessPolicyLog(KeyAccessOptions options, KeyAccessPolicy policies, ILogger<AccessPolicyLog> logger) : IHostedService
 {
     public Task StartAsync(CancellationToken cancellationToken)
     {

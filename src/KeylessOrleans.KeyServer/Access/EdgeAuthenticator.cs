@@ -13,7 +13,7 @@ namespace KeylessOrleans.KeyServer.Access;
 /// remembered by their hash (until they expire); signatures are checked every time. An edge may instead prove a
 /// request with the HMAC of an edge session it opened by such a signature (<see cref="OpenSession"/>).
 /// </summary>
-public sealed class EdgeAuthenticator : IDisposable
+internal sealed class EdgeAuthenticator : IDisposable
 {
     private const int CachedCertificates = 4096;
     private const int MaxSessions = 4096;

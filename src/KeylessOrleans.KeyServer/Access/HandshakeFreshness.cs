@@ -10,7 +10,7 @@ namespace KeylessOrleans.KeyServer.Access;
 /// (the edge also speaks TLS 1.3, RFC 8446 §4.1.3); each server_random is served once. A TLS 1.3 CertificateVerify
 /// is served once per transcript hash.
 /// </summary>
-public sealed class HandshakeFreshness(KeyAccessOptions options, TimeProvider time)
+internal sealed class HandshakeFreshness(KeyAccessOptions options, TimeProvider time)
 {
     private static readonly byte[] DowngradeMarkerTls12 = [0x44, 0x4F, 0x57, 0x4E, 0x47, 0x52, 0x44, 0x01];
 

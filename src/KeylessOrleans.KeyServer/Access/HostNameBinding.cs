@@ -11,7 +11,7 @@ namespace KeylessOrleans.KeyServer.Access;
 /// (exact or one-label wildcard) of one of the key's certificates here. An edge cannot borrow a key for a name
 /// the tenant never certified with it.
 /// </summary>
-public sealed class HostNameBinding(IKeyStore store)
+internal sealed class HostNameBinding(IKeyStore store)
 {
     private readonly ConditionalWeakTable<CertificateChain, string[]> _names = new();
 

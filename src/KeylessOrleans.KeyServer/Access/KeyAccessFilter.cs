@@ -12,7 +12,7 @@ namespace KeylessOrleans.KeyServer.Access;
 /// only when <see cref="KeyAccessGuard"/> lets it. A refusal is a typed result, a metric and a (throttled) log line,
 /// and no key is touched. Membership in the cluster is not authorization: any silo can send a grain call here.
 /// </summary>
-public sealed partial class KeyAccessFilter(KeyAccessGuard guard, AuditLog audit, KeyServerMetrics metrics, TimeProvider time, ILogger<KeyAccessFilter> logger)
+internal sealed partial class KeyAccessFilter(KeyAccessGuard guard, AuditLog audit, KeyServerMetrics metrics, TimeProvider time, ILogger<KeyAccessFilter> logger)
     : IIncomingGrainCallFilter, IDisposable
 {
     private static readonly AsyncLocal<string?> CurrentEdge = new();

@@ -8,7 +8,7 @@ namespace KeylessOrleans.KeyServer.Access;
 /// and freshness (no replay). Rates are taken only from authenticated edges: a request with a forged proof is refused
 /// before it takes anything, so forged requests cannot use up the tenant's rate and lock the real edges out.
 /// </summary>
-public sealed class KeyAccessGuard(
+internal sealed class KeyAccessGuard(
     KeyAccessPolicy policies,
     EdgeAuthenticator authenticator,
     HostNameBinding hostNames,

@@ -19,7 +19,7 @@ namespace KeylessOrleans.KeyServer.Access;
 /// read at start only (a change says "restart to apply"). Every applied or refused change is also a record in the
 /// tenant's audit log (op <c>policy_change</c>, the policy in force afterwards — or the problems — as its detail).
 /// </summary>
-public sealed partial class KeyAccessPolicy : IDisposable
+internal sealed partial class KeyAccessPolicy : IDisposable
 {
     private const int MaxTrackedEdges = 10_000;
 

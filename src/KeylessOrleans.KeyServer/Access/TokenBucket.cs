@@ -1,7 +1,7 @@
 namespace KeylessOrleans.KeyServer.Access;
 
 /// <summary>A token bucket: <c>rate</c> tokens a second, at most <c>burst</c> saved up. Thread-safe.</summary>
-public sealed class TokenBucket(double rate, int burst, TimeProvider time)
+internal sealed class TokenBucket(double rate, int burst, TimeProvider time)
 {
     private readonly Lock _lock = new();
     private double _tokens = burst;

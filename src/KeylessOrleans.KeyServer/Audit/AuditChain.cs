@@ -29,7 +29,7 @@ namespace KeylessOrleans.KeyServer.Audit;
 /// with it everything before. Without the key anyone can rebuild a consistent unkeyed chain; nobody can forge a checkpoint.
 /// </para>
 /// </summary>
-public static class AuditChain
+internal static class AuditChain
 {
     public const int HashSize = 32;
     public const string TimeFormat = "yyyy-MM-dd'T'HH:mm:ss.ffffff'Z'";
@@ -327,7 +327,7 @@ public static class AuditChain
 }
 
 /// <summary>What a line says about itself; <see cref="HashMatches"/> is false when its bytes are not what was hashed.</summary>
-public sealed record ParsedLine(long Sequence, DateTime Time, byte[] Prev, byte[] Hash, bool HashMatches)
+internal sealed record ParsedLine(long Sequence, DateTime Time, byte[] Prev, byte[] Hash, bool HashMatches)
 {
     public string? Operation { get; init; }
 
@@ -348,13 +348,13 @@ public sealed record ParsedLine(long Sequence, DateTime Time, byte[] Prev, byte[
 }
 
 /// <summary>A checkpoint's claim: record <see cref="Covers"/> has hash <see cref="Head"/>, authenticated by <see cref="Hmac"/>.</summary>
-public sealed record CheckpointLine(long Covers, byte[] Head, byte[] Hmac);
+internal sealed record CheckpointLine(long Covers, byte[] Head, byte[] Hmac);
 
 /// <summary>
 /// A chain head known from elsewhere (a shipped heads line, the key server's state file, an operator's note): record
 /// <see cref="Sequence"/> of the chain has hash <see cref="Head"/>. Written and parsed as <c>SEQ:HEADHEX</c>.
 /// </summary>
-public sealed record AuditAnchor(long Sequence, byte[] Head)
+internal sealed record AuditAnchor(long Sequence, byte[] Head)
 {
     public string HeadHex => Convert.ToHexStringLower(Head);
 

@@ -7,7 +7,7 @@ namespace KeylessOrleans.KeyServer.Audit;
 /// <summary>How <see cref="AuditFile.Open"/> found the log: continued, or a new chain (and then why, and what it replaces).</summary>
 /// <param name="Problem">Why the existing file could not be continued, or null (a first start, or a continued chain).</param>
 /// <param name="MovedAside">Where the file that could not be continued went.</param>
-public sealed record AuditOpening(bool NewChain, string? Problem, AuditAnchor? Replaces, string? MovedAside, long Continued, byte[] Head)
+internal sealed record AuditOpening(bool NewChain, string? Problem, AuditAnchor? Replaces, string? MovedAside, long Continued, byte[] Head)
 {
     /// <summary>The rotated file a new live file was started after (the live file was missing: a crash between rotation's steps).</summary>
     public string? ContinuedFrom { get; init; }

@@ -15,7 +15,7 @@ namespace KeylessOrleans.KeyServer.Audit;
 /// HEAD, and HMAC is the checkpoint's (<see cref="AuditChain.CheckpointMac"/>).
 /// </para>
 /// </summary>
-public sealed class AuditHeadShipper : IDisposable
+internal sealed class AuditHeadShipper : IDisposable
 {
     /// <summary>Facility 13 (log audit), severity 6 (informational).</summary>
     private const int Priority = 13 * 8 + 6;

@@ -8,7 +8,7 @@ namespace KeylessOrleans.KeyServer.Audit;
 /// checkpoints. Stored as one line of 64 lowercase hex digits in a file created with mode 0600
 /// (<see cref="AuditLogOptions.KeyPath"/>, default <c>&lt;log&gt;.key</c>).
 /// </summary>
-public static class AuditKey
+internal static class AuditKey
 {
     public const int Size = 32;
 

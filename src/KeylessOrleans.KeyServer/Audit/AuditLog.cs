@@ -36,7 +36,7 @@ namespace KeylessOrleans.KeyServer.Audit;
 /// shipped checkpoint covers, nor a file of an earlier chain: it logs a warning and keeps it (and every newer file).
 /// </para>
 /// </summary>
-public sealed partial class AuditLog : IAsyncDisposable, IDisposable
+internal sealed partial class AuditLog : IAsyncDisposable, IDisposable
 {
     /// <summary>Fields that come from the edge are cut to this length: a rogue edge cannot bloat the tenant's log.</summary>
     public const int MaxFieldLength = 256;

@@ -8,14 +8,14 @@ namespace KeylessOrleans.KeyServer.Audit;
 /// <summary>A file the log rotated away from: closed, never written again, compressed once rotation's helper gets to it.</summary>
 /// <param name="Rotated">When it was rotated (UTC, to the second): the order of the files and the age retention judges.</param>
 /// <param name="LastSequence">Its last record's sequence number (a checkpoint): what must have been shipped before it may go.</param>
-public sealed record AuditRotatedFile(string Path, DateTime Rotated, long LastSequence, bool Compressed, long Length);
+internal sealed record AuditRotatedFile(string Path, DateTime Rotated, long LastSequence, bool Compressed, long Length);
 
 /// <summary>
 /// The files of one audit log: the live file (<see cref="AuditLogOptions.Path"/>) and the files it rotated to, named
 /// <c>&lt;live name&gt;.&lt;yyyyMMddTHHmmssZ&gt;-&lt;last sequence number&gt;</c> and, once compressed,
 /// <c>….gz</c>. Their order is rotation time, then last sequence number; the live file comes last.
 /// </summary>
-public static partial class AuditLogFiles
+internal static partial class AuditLogFiles
 {
     private const string StampFormat = "yyyyMMdd'T'HHmmss'Z'";
 

@@ -3,16 +3,16 @@ using System.Security.Cryptography;
 namespace KeylessOrleans.KeyServer.Audit;
 
 /// <summary>Where a chain breaks: the record's position (1-based), its line and what is wrong.</summary>
-public sealed record AuditBreak(long Record, long Line, string Reason);
+internal sealed record AuditBreak(long Record, long Line, string Reason);
 
 /// <summary>A checkpoint found in the chain: line <see cref="Sequence"/> vouches for record <see cref="Covers"/> and its hash.</summary>
-public sealed record AuditCheckpoint(long Sequence, DateTime Time, long Covers, byte[] Head, byte[] Hmac)
+internal sealed record AuditCheckpoint(long Sequence, DateTime Time, long Covers, byte[] Head, byte[] Hmac)
 {
     public AuditAnchor Anchor => new(Covers, Head);
 }
 
 /// <summary>How a known head (<see cref="AuditAnchor"/>) compares with the file.</summary>
-public enum AuditAnchorStatus
+internal enum AuditAnchorStatus
 {
     /// <summary>Record <see cref="AuditAnchor.Sequence"/> is in the file with that hash.</summary>
     Met,
@@ -31,7 +31,7 @@ public enum AuditAnchorStatus
 /// The outcome of walking a chain. <see cref="ValidLength"/> bytes, holding <see cref="Records"/> records, are intact.
 /// Checkpoints are counted always and authenticated only when the walk had the key (<see cref="KeyChecked"/>).
 /// </summary>
-public sealed record AuditVerification(long Records, DateTime? First, DateTime? Last, byte[] Head, long ValidLength, AuditBreak? Break)
+internal sealed record AuditVerification(long Records, DateTime? First, DateTime? Last, byte[] Head, long ValidLength, AuditBreak? Break)
 {
     public bool IsIntact => Break is null;
     public string HeadHex => Convert.ToHexStringLower(Head);
@@ -86,7 +86,7 @@ public sealed record AuditVerification(long Records, DateTime? First, DateTime? 
 /// names is there with its hash: a tail cut off after it cannot be seen from the file alone. Streams the file, so a
 /// large log costs time, not memory.
 /// </summary>
-public static class AuditLogVerifier
+internal static class AuditLogVerifier
 {
     /// <summary>Longer lines are not records: the writer caps every field (<see cref="AuditLog.MaxFieldLength"/>).</summary>
     public const int MaxLineLength = 64 * 1024;

@@ -12,7 +12,7 @@ namespace KeylessOrleans.KeyServer.Audit;
 /// <param name="RequestDigest">SHA-256 of the input bytes (signed content, signed params or ciphertext); written as the line format says (<see cref="AuditChain.Digest"/>).</param>
 /// <param name="Outcome">The typed status (<see cref="Keys.KeyOperationStatus"/>): a decryption with bad padding is Ok, as on the wire.</param>
 /// <param name="Detail">What else the record needs (a policy change's new policy, the exception type of an operation that threw); omitted when null.</param>
-public sealed record AuditRecord(
+internal sealed record AuditRecord(
     long Sequence,
     DateTime Time,
     string Tenant,

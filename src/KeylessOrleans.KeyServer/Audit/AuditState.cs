@@ -13,7 +13,7 @@ namespace KeylessOrleans.KeyServer.Audit;
 /// The sequence number of the last checkpoint line shipped off the host to every destination (0: none yet, or none
 /// configured): retention deletes no file whose last record is after it.
 /// </param>
-public sealed record AuditState(string Path, AuditAnchor Last, DateTime Time, long Shipped = 0)
+internal sealed record AuditState(string Path, AuditAnchor Last, DateTime Time, long Shipped = 0)
 {
     /// <summary>The state at <paramref name="path"/>, or null when there is none; throws <see cref="InvalidDataException"/> when it is unreadable.</summary>
     public static AuditState? Read(string path)

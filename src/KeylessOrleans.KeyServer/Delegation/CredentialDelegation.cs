@@ -16,7 +16,7 @@ namespace KeylessOrleans.KeyServer.Delegation;
 /// pass as a CertificateVerify or ServerKeyExchange one, and no CertificateVerify or ServerKeyExchange input can
 /// pass as this) and signs that, nothing else.
 /// </summary>
-public sealed class CredentialDelegation(IKeyStore store, IOptions<KeyServerOptions> options, KeyAccessPolicy policies, TimeProvider time)
+internal sealed class CredentialDelegation(IKeyStore store, IOptions<KeyServerOptions> options, KeyAccessPolicy policies, TimeProvider time)
 {
     public KeyOperationResult Issue(string keyId, DelegateCredentialRequest request)
     {

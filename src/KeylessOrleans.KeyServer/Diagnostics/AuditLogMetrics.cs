@@ -3,7 +3,7 @@ using System.Diagnostics.Metrics;
 namespace KeylessOrleans.KeyServer.Diagnostics;
 
 /// <summary>The audit log's health: records written, checkpoints, and key operations withheld because their record could not be kept.</summary>
-public sealed class AuditLogMetrics : IDisposable
+internal sealed class AuditLogMetrics : IDisposable
 {
     private readonly Meter _meter;
     private readonly Counter<long> _written;

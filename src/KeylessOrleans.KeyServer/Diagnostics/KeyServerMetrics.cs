@@ -8,7 +8,7 @@ namespace KeylessOrleans.KeyServer.Diagnostics;
 /// Key-server metrics. Outcomes are the typed statuses only: a decrypt with bad padding counts as Ok, exactly
 /// like a good one, so the metrics are no padding oracle.
 /// </summary>
-public sealed class KeyServerMetrics : IDisposable
+internal sealed class KeyServerMetrics : IDisposable
 {
     public const string MeterName = "KeylessOrleans.KeyServer";
 

@@ -9,7 +9,7 @@ namespace KeylessOrleans.KeyServer.Hosting;
 /// tenant's own cluster, its silo is active with the gateway open; in a shared cluster, the registry accepted its last
 /// registration (which also proves it joined the cluster and reaches an edge).
 /// </summary>
-public sealed class KeyServerReadinessCheck(IKeyStore store, RegistrationState registration) : IHealthCheck
+internal sealed class KeyServerReadinessCheck(IKeyStore store, RegistrationState registration) : IHealthCheck
 {
     public const string Name = "keyserver";
 

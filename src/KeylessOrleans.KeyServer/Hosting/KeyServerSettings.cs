@@ -5,7 +5,7 @@ namespace KeylessOrleans.KeyServer.Hosting;
 /// apply while running, see <see cref="Access.KeyAccessPolicy"/>). Unlike IOptionsMonitor it never throws an invalid
 /// change at the reader: the caller validates and decides.
 /// </summary>
-public sealed class KeyServerSettings(Action<KeyServerOptions> configure)
+internal sealed class KeyServerSettings(Action<KeyServerOptions> configure)
 {
     public KeyServerOptions Read()
     {

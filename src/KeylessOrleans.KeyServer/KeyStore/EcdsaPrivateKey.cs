@@ -5,7 +5,7 @@ using KeylessOrleans.Keys;
 namespace KeylessOrleans.KeyServer.KeyStore;
 
 /// <summary>A P-256 or P-384 key in .NET's OpenSSL-backed <see cref="ECDsa"/>; signatures are DER, as TLS wants.</summary>
-public sealed class EcdsaPrivateKey : IPrivateKey
+internal sealed class EcdsaPrivateKey : IPrivateKey
 {
     public const string P256Oid = "1.2.840.10045.3.1.7";
     public const string P384Oid = "1.3.132.0.34";

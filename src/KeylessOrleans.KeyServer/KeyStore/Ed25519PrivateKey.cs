@@ -6,7 +6,7 @@ using Org.BouncyCastle.X509;
 namespace KeylessOrleans.KeyServer.KeyStore;
 
 /// <summary>An Ed25519 key. .NET has no Ed25519, so BouncyCastle holds and uses it.</summary>
-public sealed class Ed25519PrivateKey : IPrivateKey
+internal sealed class Ed25519PrivateKey : IPrivateKey
 {
     private readonly Ed25519PrivateKeyParameters _key;
 

@@ -13,7 +13,7 @@ namespace KeylessOrleans.KeyServer.KeyStore;
 /// every <see cref="KeyServerOptions.KeyRescanInterval"/> regardless, because file watchers miss events
 /// (overflowing buffers, network file systems, some symbolic-link swaps).
 /// </summary>
-public sealed partial class KeyFolderWatcher(IKeyStore store, IOptions<KeyServerOptions> options, ILogger<KeyFolderWatcher> logger)
+internal sealed partial class KeyFolderWatcher(IKeyStore store, IOptions<KeyServerOptions> options, ILogger<KeyFolderWatcher> logger)
     : BackgroundService
 {
     private readonly Channel<bool> _events = Channel.CreateBounded<bool>(new BoundedChannelOptions(1) { FullMode = BoundedChannelFullMode.DropWrite });

@@ -19,7 +19,7 @@ namespace KeylessOrleans.KeyServer.KeyStore;
 /// longer listed or registered) for <c>retirementDelay</c>: operations that picked it up before the swap may still
 /// be running, and edges serve from the previous registry snapshot until they fetch the next. Then it is disposed.
 /// </remarks>
-public sealed partial class PemKeyStore : IKeyStore, IDisposable
+internal sealed partial class PemKeyStore : IKeyStore, IDisposable
 {
     private readonly string _directory;
     private readonly ILogger _logger;

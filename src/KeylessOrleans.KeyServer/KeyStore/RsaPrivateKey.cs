@@ -12,7 +12,7 @@ namespace KeylessOrleans.KeyServer.KeyStore;
 /// whose fallback is <see cref="ImplicitRejection"/>'s deterministic answer under a key derived from d.
 /// </remarks>
 [SupportedOSPlatform("linux")]
-public sealed class RsaPrivateKey : IPrivateKey
+internal sealed class RsaPrivateKey : IPrivateKey
 {
     private readonly RSAOpenSsl _rsa;
     private readonly SafeEvpPKeyHandle _evp;

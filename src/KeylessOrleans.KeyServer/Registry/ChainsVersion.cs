@@ -9,7 +9,7 @@ namespace KeylessOrleans.KeyServer.Registry;
 /// since it started. A restart draws a new epoch, so an edge never mistakes a restarted replica's chains for the ones
 /// it holds; a reload bumps the counter.
 /// </summary>
-public sealed class ChainsVersion : IDisposable
+internal sealed class ChainsVersion : IDisposable
 {
     private readonly string _epoch = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(8));
     private readonly IDisposable _subscription;

@@ -5,7 +5,7 @@ namespace KeylessOrleans.KeyServer.Registry;
 /// <see cref="ReplicaRegistrar"/> last learned it); in the tenant's own cluster, whether the silo is active and its
 /// gateway open (<see cref="ServingLifecycle"/>).
 /// </summary>
-public sealed class RegistrationState
+internal sealed class RegistrationState
 {
     private volatile Snapshot _current = new(false, "not started yet");
 

@@ -14,7 +14,7 @@ namespace KeylessOrleans.KeyServer.Registry;
 /// <see cref="KeyServerOptions.RegistrationInterval"/> (so a registry that lost its state heals), at once when the
 /// key folder changes (hot reload), and withdraws it on a graceful stop. Retries quickly while no edge is up to host the registry.
 /// </summary>
-public sealed partial class ReplicaRegistrar(
+internal sealed partial class ReplicaRegistrar(
     IGrainFactory grains,
     IKeyStore store,
     IOptions<KeyServerOptions> options,

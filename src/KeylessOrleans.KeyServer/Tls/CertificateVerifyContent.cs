@@ -5,7 +5,7 @@ namespace KeylessOrleans.KeyServer.Tls;
 /// 64 × 0x20 ‖ "TLS 1.3, server CertificateVerify" ‖ 0x00 ‖ transcript hash (32 or 48 bytes).
 /// Requiring this exact shape is what keeps the key server from being a general signing oracle.
 /// </summary>
-public static class CertificateVerifyContent
+internal static class CertificateVerifyContent
 {
     public const int PaddingLength = 64;
     public static ReadOnlySpan<byte> ServerContext => "TLS 1.3, server CertificateVerify"u8;

@@ -23,7 +23,7 @@ namespace KeylessOrleans.KeyServer.Tls;
 /// anyone without the key. The answer is computed for every ciphertext, good or bad, and the choice between it
 /// and the real premaster is made with masks (<see cref="PremasterUnpadding"/>).
 /// </remarks>
-public static class ImplicitRejection
+internal static class ImplicitRejection
 {
     /// <summary>Length of the secret key, of HMAC-SHA256 output and of the expanded intermediate.</summary>
     public const int KeyLength = 32;

@@ -12,7 +12,7 @@ namespace KeylessOrleans.KeyServer.Tls;
 /// The layout checked is the only one a 48-byte premaster can have in a k-byte block:
 /// 0x00 0x02 ‖ k−51 nonzero bytes ‖ 0x00 ‖ client_version (2) ‖ 46 random bytes.
 /// </remarks>
-public static class PremasterUnpadding
+internal static class PremasterUnpadding
 {
     public const int PremasterLength = 48;
 

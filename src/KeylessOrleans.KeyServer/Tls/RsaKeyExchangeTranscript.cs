@@ -10,7 +10,7 @@ namespace KeylessOrleans.KeyServer.Tls;
 /// it must know they belong to a handshake happening now and to this ciphertext: the ServerHello's random is the
 /// request's (checked fresh and unseen before this), and the ClientKeyExchange carries the request's ciphertext.
 /// </summary>
-public static class RsaKeyExchangeTranscript
+internal static class RsaKeyExchangeTranscript
 {
     /// <summary>Far above any real transcript (this server's hello, certificate chain and staple fit in a few KB).</summary>
     public const int MaxLength = 128 * 1024;

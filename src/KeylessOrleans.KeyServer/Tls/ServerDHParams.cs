@@ -10,7 +10,7 @@ namespace KeylessOrleans.KeyServer.Tls;
 /// attacker chose (weak, composite or backdoored primes; Logjam-style downgrades). ffdhe6144/8192 are left out
 /// on purpose: their cost per handshake on an edge is a denial-of-service lever, and no client needs them.
 /// </summary>
-public static class ServerDHParams
+internal static class ServerDHParams
 {
     private static readonly (string Name, byte[] Prime)[] Groups =
     [

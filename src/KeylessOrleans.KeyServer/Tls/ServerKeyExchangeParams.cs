@@ -9,7 +9,7 @@ namespace KeylessOrleans.KeyServer.Tls;
 /// groups only: <see cref="ServerDHParams"/>). The first byte tells them apart without ambiguity: the DH form
 /// starts with the length of a 2048–4096-bit prime (0x01 or 0x02), never with named_curve's 3.
 /// </summary>
-public static class ServerKeyExchangeParams
+internal static class ServerKeyExchangeParams
 {
     public const int RandomLength = 32;
     public const byte NamedCurve = 3;

@@ -5,7 +5,7 @@ using KeylessOrleans.Keys;
 namespace KeylessOrleans.KeyServer.Tls;
 
 /// <summary>The TLS 1.2 PRF (RFC 5246 §5): P_hash(secret, label ‖ seed) with HMAC over the suite's PRF hash.</summary>
-public static class Tls12Prf
+internal static class Tls12Prf
 {
     public const int MasterSecretLength = 48;
     public const string MasterSecretLabel = "master secret";

@@ -4,7 +4,7 @@ using KeylessOrleans.Keys;
 namespace KeylessOrleans.KeyServer.Tls;
 
 /// <summary>Which signature schemes a key may use in which TLS version, and what each scheme means.</summary>
-public static class TlsSignatureSchemes
+internal static class TlsSignatureSchemes
 {
     /// <summary>TLS 1.3 (RFC 8446 §4.2.3): RSA only with PSS, ECDSA bound to its curve.</summary>
     public static IReadOnlyList<SignatureScheme> ForTls13(KeyAlgorithm algorithm) => algorithm switch

@@ -42,7 +42,7 @@ public sealed class FederatedTenantsFixture : IAsyncLifetime
     public SiloPlan.Edge EdgePlan { get; } = new(HttpsPort: 0);
 
     public IServiceProvider EdgeServices => Operator.Services(Operator.Silo(EdgePlan));
-    public RouteTable Routes => EdgeServices.GetRequiredService<RouteTable>();
+    internal RouteTable Routes => EdgeServices.GetRequiredService<RouteTable>();
 
     public async Task InitializeAsync()
     {

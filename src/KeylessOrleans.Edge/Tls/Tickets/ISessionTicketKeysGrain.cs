@@ -4,14 +4,14 @@ namespace KeylessOrleans.Edge.Tls.Tickets;
 
 /// <summary>One key that seals TLS 1.2 session tickets: its public name (in every ticket) and its AES-256 secret.</summary>
 [GenerateSerializer, Immutable, Alias("keyless.SessionTicketKey")]
-public sealed record SessionTicketKey(
+internal sealed record SessionTicketKey(
     [property: Id(0)] byte[] Name,
     [property: Id(1)] byte[] Secret,
     [property: Id(2)] DateTimeOffset Created);
 
 /// <summary>The fleet's ticket keys, newest first: any of them opens tickets (which one seals: <see cref="SessionTicketKeyRing"/>).</summary>
 [GenerateSerializer, Immutable, Alias("keyless.SessionTicketKeySet")]
-public sealed record SessionTicketKeySet([property: Id(0)] IReadOnlyList<SessionTicketKey> Keys);
+internal sealed record SessionTicketKeySet([property: Id(0)] IReadOnlyList<SessionTicketKey> Keys);
 
 /// <summary>
 /// The one place the edge fleet's session-ticket keys come from, so a client resumes on whichever edge the load
@@ -19,7 +19,7 @@ public sealed record SessionTicketKeySet([property: Id(0)] IReadOnlyList<Session
 /// the keys open every session ticket, and so every resumed session's master secret.
 /// </summary>
 [Alias("keyless.ISessionTicketKeysGrain"), AllowedCallers(Callers.Edge)]
-public interface ISessionTicketKeysGrain : IGrainWithIntegerKey
+internal interface ISessionTicketKeysGrain : IGrainWithIntegerKey
 {
     public const long DefaultKey = 0;
 

@@ -8,7 +8,7 @@ namespace KeylessOrleans.Edge.Tls.Tickets;
 /// session on any edge, and what the resuming edge checks first — the name it was made for, its age, and the leaf
 /// certificate it was served with (a rotated certificate means a full handshake, as with session ids).
 /// </summary>
-public sealed record SessionTicketContent(
+internal sealed record SessionTicketContent(
     DateTimeOffset Issued,
     int CipherSuite,
     bool ExtendedMasterSecret,

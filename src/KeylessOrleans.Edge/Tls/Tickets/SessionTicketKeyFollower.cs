@@ -11,7 +11,7 @@ namespace KeylessOrleans.Edge.Tls.Tickets;
 /// reaches every edge well before it is the only one left to open tickets with. While the keys cannot be fetched the
 /// edge keeps the ones it has (and before the first fetch it issues no tickets: clients resume by session id).
 /// </summary>
-public sealed partial class SessionTicketKeyFollower(
+internal sealed partial class SessionTicketKeyFollower(
     IGrainFactory grains,
     SessionTicketKeyRing ring,
     IOptions<EdgeOptions> options,

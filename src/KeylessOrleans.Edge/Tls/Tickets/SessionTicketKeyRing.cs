@@ -13,7 +13,7 @@ namespace KeylessOrleans.Edge.Tls.Tickets;
 /// A new key seals only once it is one refresh interval old: by then every edge has fetched it, so a ticket sealed
 /// here opens on any edge. Until then the previous key seals.
 /// </remarks>
-public sealed class SessionTicketKeyRing(IOptions<EdgeOptions> options, TimeProvider time)
+internal sealed class SessionTicketKeyRing(IOptions<EdgeOptions> options, TimeProvider time)
 {
     private const int NameLength = 16;
     private const int NonceLength = 12;

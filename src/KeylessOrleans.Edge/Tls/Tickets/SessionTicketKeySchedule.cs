@@ -7,7 +7,7 @@ namespace KeylessOrleans.Edge.Tls.Tickets;
 /// <paramref name="rotation"/>; a replaced key until <paramref name="retention"/> after its successor's start (edges
 /// seal with it until the successor is one refresh interval old, and a ticket lives the session lifetime).
 /// </summary>
-public sealed class SessionTicketKeySchedule(TimeSpan rotation, TimeSpan retention)
+internal sealed class SessionTicketKeySchedule(TimeSpan rotation, TimeSpan retention)
 {
     private List<SessionTicketKey> _keys = [];
 

@@ -10,7 +10,7 @@ namespace KeylessOrleans.Edge.Tls.Tickets;
 /// it (they host only key grains).
 /// </summary>
 [KeepAlive] // idle collection would start it afresh with a new key, turning every outstanding ticket into a full handshake
-public sealed class SessionTicketKeysGrain(IOptions<EdgeOptions> options, TimeProvider time) : Grain, ISessionTicketKeysGrain
+internal sealed class SessionTicketKeysGrain(IOptions<EdgeOptions> options, TimeProvider time) : Grain, ISessionTicketKeysGrain
 {
     private readonly SessionTicketKeySchedule _schedule = new(
         options.Value.Resumption.TicketKeyRotation, options.Value.Resumption.TicketKeyRefresh + options.Value.Resumption.Lifetime);

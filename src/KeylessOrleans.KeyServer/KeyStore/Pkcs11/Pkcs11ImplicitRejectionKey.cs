@@ -13,7 +13,7 @@ namespace KeylessOrleans.KeyServer.KeyStore.Pkcs11;
 /// Convention: class CKO_SECRET_KEY, key type CKK_GENERIC_SECRET, the RSA private key's CKA_ID, and the label
 /// "&lt;RSA key's label&gt;.implicit-rejection"; token object, private, sensitive, not extractable, CKA_SIGN only.
 /// </remarks>
-public static class Pkcs11ImplicitRejectionKey
+internal static class Pkcs11ImplicitRejectionKey
 {
     public const string LabelSuffix = ".implicit-rejection";
     public const int ValueLength = 32;

@@ -11,7 +11,7 @@ namespace KeylessOrleans.KeyServer.KeyStore.Pkcs11;
 /// Opens the tokens and finds the private keys named by PKCS#11 URIs. Every failure is a start-up error that
 /// names the URI part at fault (module-path, token, pin-source, object/id).
 /// </summary>
-public sealed partial class Pkcs11KeySet : IDisposable
+internal sealed partial class Pkcs11KeySet : IDisposable
 {
     private static readonly byte[] P256Oid = [0x06, 0x08, 0x2A, 0x86, 0x48, 0xCE, 0x3D, 0x03, 0x01, 0x07];
     private static readonly byte[] P384Oid = [0x06, 0x05, 0x2B, 0x81, 0x04, 0x00, 0x22];

@@ -8,7 +8,7 @@ namespace KeylessOrleans.KeyServer.KeyStore.Pkcs11;
 /// package installed. Since glibc 2.34 dlopen lives in libc itself, so the name is mapped to the runtime
 /// library that every system has.
 /// </summary>
-public static class Pkcs11Native
+internal static class Pkcs11Native
 {
     private static int _installed;
 

@@ -14,7 +14,7 @@ namespace KeylessOrleans.KeyServer.KeyStore.Pkcs11;
 /// <param name="label">The private key's CKA_LABEL (names it in errors and finds its implicit-rejection key).</param>
 /// <param name="rsaPublic">RSA keys only: modulus and exponent.</param>
 /// <param name="implicitRejectionKey">RSA keys only: the key's <see cref="Pkcs11ImplicitRejectionKey"/>; without it decryption is refused.</param>
-public sealed class Pkcs11PrivateKey(
+internal sealed class Pkcs11PrivateKey(
     Pkcs11Token token, IObjectHandle handle, string label, KeyAlgorithm algorithm, int keySizeBits, byte[] subjectPublicKeyInfo,
     RSAParameters? rsaPublic, IObjectHandle? implicitRejectionKey) : IPrivateKey
 {

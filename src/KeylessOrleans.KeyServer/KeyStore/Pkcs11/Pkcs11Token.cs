@@ -10,7 +10,7 @@ namespace KeylessOrleans.KeyServer.KeyStore.Pkcs11;
 /// that fails because the token went away is dropped; the next operation opens a new one and logs in again,
 /// and if the token is really gone the caller gets a clear CryptographicException.
 /// </summary>
-public sealed class Pkcs11Token : IDisposable
+internal sealed class Pkcs11Token : IDisposable
 {
     private static readonly CKR[] TokenLost =
     [

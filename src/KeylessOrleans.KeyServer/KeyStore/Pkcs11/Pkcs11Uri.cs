@@ -6,7 +6,7 @@ namespace KeylessOrleans.KeyServer.KeyStore.Pkcs11;
 /// The PIN comes from <c>pin-source</c> (<c>file:PATH</c>, or <c>env:NAME</c> for an environment variable);
 /// <c>pin-value</c> is refused so no PIN sits in clear in the configuration.
 /// </summary>
-public sealed record Pkcs11Uri(string Text, string? Token, string? Serial, string? Object, byte[]? Id, string ModulePath, string PinSource)
+internal sealed record Pkcs11Uri(string Text, string? Token, string? Serial, string? Object, byte[]? Id, string ModulePath, string PinSource)
 {
     public static Pkcs11Uri Parse(string text)
     {
