@@ -182,7 +182,8 @@ public sealed class AuditRotationTests : IDisposable
             Assert.Empty(AuditLogFiles.Rotated(LogPath));
 
             clock.Advance(TimeSpan.FromMinutes(2));
-            Assert.True(await Poll.UntilAsync(() => Task.FromResult(AuditLogFiles.Rotated(LogPath).Count == 1), TimeSpan.FromSeconds(20)),
+            // The log line comes once the rotation is whole: the old file renamed and the next live file in place.
+            Assert.True(await Poll.UntilAsync(() => Task.FromResult(_logger.Entries.Any(e => e.Message.Contains("rotated after record"))), TimeSpan.FromSeconds(20)),
                 "the idle live file did not rotate once it was an hour old");
             var rotated = Assert.Single(AuditLogFiles.Rotated(LogPath));
             Assert.Equal(3, Operations([rotated.Path]).Count());
