@@ -80,6 +80,13 @@ internal sealed class KeyOperations(IKeyStore store)
         }
     }
 
+    /// <summary>
+    /// Whether <paramref name="request"/> is a signature with a key cheap enough to run in the key grain's turn
+    /// (<see cref="IPrivateKey.SignsInTurn"/>); everything else goes to the thread pool.
+    /// </summary>
+    public bool RunsInTurn(string keyId, KeyRequest request) =>
+        request is SignCertificateVerifyRequest or SignServerKeyExchangeRequest && store.TryGetKey(keyId, out var key) && key.SignsInTurn;
+
     public KeyDescriptionResult Describe(string keyId)
     {
         if (!store.TryGetKey(keyId, out var key))

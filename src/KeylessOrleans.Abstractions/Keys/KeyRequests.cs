@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Buffers.Binary;
 using System.Security.Cryptography;
 
@@ -143,15 +144,27 @@ public sealed record DelegateCredentialRequest(
 /// <summary>The canonical digest of a request's input: operation ‖ a 16-bit parameter ‖ length-prefixed payload.</summary>
 public static class KeyRequestDigest
 {
+    private const int StackLimit = 1024;
+
+    /// <summary>One SHA-256 over one buffer: cheaper than an incremental hash object, which costs a native context per request.</summary>
     public static byte[] Of(string operation, ushort parameter, ReadOnlySpan<byte> payload)
     {
-        using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
-        hash.AppendData(System.Text.Encoding.ASCII.GetBytes(operation));
-        Span<byte> fixedPart = stackalloc byte[6];
-        BinaryPrimitives.WriteUInt16BigEndian(fixedPart, parameter);
-        BinaryPrimitives.WriteInt32BigEndian(fixedPart[2..], payload.Length);
-        hash.AppendData(fixedPart);
-        hash.AppendData(payload);
-        return hash.GetHashAndReset();
+        // ASCII: one byte per character (others become '?').
+        var length = operation.Length + 6 + payload.Length;
+        var rented = length > StackLimit ? ArrayPool<byte>.Shared.Rent(length) : null;
+        Span<byte> buffer = rented is null ? stackalloc byte[StackLimit] : rented;
+        buffer = buffer[..length];
+        try
+        {
+            var at = System.Text.Encoding.ASCII.GetBytes(operation, buffer);
+            BinaryPrimitives.WriteUInt16BigEndian(buffer[at..], parameter);
+            BinaryPrimitives.WriteInt32BigEndian(buffer[(at + 2)..], payload.Length);
+            payload.CopyTo(buffer[(at + 6)..]);
+            return SHA256.HashData(buffer);
+        }
+        finally
+        {
+            if (rented is not null) ArrayPool<byte>.Shared.Return(rented);
+        }
     }
 }

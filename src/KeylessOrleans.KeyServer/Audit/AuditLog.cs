@@ -119,7 +119,7 @@ internal sealed partial class AuditLog : IAsyncDisposable, IDisposable
     public ValueTask<KeyOperationResult> RecordAsync(string operation, KeyRequestContext context, byte[] input, KeyOperationResult result, string? edge = null)
     {
         if (_queue is null) return ValueTask.FromResult(result);
-        return KeepAsync(Record(operation, context, input, result.Status.ToString(), edge, detail: null), result);
+        return KeepAsync(Record(operation, context, input, OutcomeNames.Of(result.Status), edge, detail: null), result);
     }
 
     /// <summary>
@@ -133,7 +133,7 @@ internal sealed partial class AuditLog : IAsyncDisposable, IDisposable
         _metrics.OperationThrew(operation);
         var result = KeyOperationResult.Failure(KeyOperationStatus.CryptoFailed, $"{operation} failed on the key server ({exception.GetType().Name})");
         if (_queue is null) return ValueTask.FromResult(result);
-        return KeepAsync(Record(operation, context, input, result.Status.ToString(), edge: null, detail: $"threw {exception.GetType().FullName}"), result);
+        return KeepAsync(Record(operation, context, input, OutcomeNames.Of(result.Status), edge: null, detail: $"threw {exception.GetType().FullName}"), result);
     }
 
     /// <summary>

@@ -37,7 +37,7 @@ internal sealed class KeyServerMetrics : IDisposable
     public void Record(string operation, KeyOperationStatus outcome, TimeSpan elapsed)
     {
         Interlocked.Increment(ref _performed);
-        var tags = new TagList { { "operation", operation }, { "outcome", outcome.ToString() } };
+        var tags = new TagList { { "operation", operation }, { "outcome", OutcomeNames.Of(outcome) } };
         _operations.Add(1, tags);
         _duration.Record(elapsed.TotalMilliseconds, tags);
     }

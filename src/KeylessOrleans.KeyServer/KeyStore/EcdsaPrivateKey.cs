@@ -30,6 +30,7 @@ internal sealed class EcdsaPrivateKey : IPrivateKey
     public KeyAlgorithm Algorithm { get; }
     public int KeySizeBits { get; }
     public byte[] SubjectPublicKeyInfo { get; }
+    public bool SignsInTurn => Algorithm == KeyAlgorithm.EcdsaP256;
 
     public byte[] Sign(SignatureScheme scheme, ReadOnlySpan<byte> data) =>
         _ecdsa.SignData(data, TlsSignatureSchemes.HashOf(scheme), DSASignatureFormat.Rfc3279DerSequence);
