@@ -45,6 +45,24 @@ public sealed class KeyOperationsTests(KeyOperationsFixture fixture) : IClassFix
     };
 
     [Theory]
+    [InlineData("p256", true)]
+    [InlineData("p384", false)]
+    [InlineData("rsa", false)]
+    [InlineData("ed25519", false)]
+    public void Only_p256_signatures_run_in_the_key_grains_turn(string key, bool inTurn)
+    {
+        var context = new KeyRequestContext("acme", KeyId(key), "www.acme.test", null, "edge");
+        var content = CertificateVerifyContent.Build(RandomNumberGenerator.GetBytes(32));
+
+        Assert.Equal(inTurn, fixture.Operations.RunsInTurn(KeyId(key), new SignCertificateVerifyRequest(context, SignatureScheme.EcdsaSecp256r1Sha256, content)));
+        Assert.Equal(inTurn, fixture.Operations.RunsInTurn(KeyId(key), new SignServerKeyExchangeRequest(context, SignatureScheme.EcdsaSecp256r1Sha256, content)));
+        // Rare operations go to the thread pool whatever the key.
+        Assert.False(fixture.Operations.RunsInTurn(KeyId(key), new DelegateCredentialRequest(context, new byte[32],
+            SignatureScheme.EcdsaSecp256r1Sha256, SignatureScheme.EcdsaSecp256r1Sha256, [], 3600)));
+        Assert.False(fixture.Operations.RunsInTurn("no-such-key", new SignCertificateVerifyRequest(context, SignatureScheme.EcdsaSecp256r1Sha256, content)));
+    }
+
+    [Theory]
     [MemberData(nameof(Tls13Schemes))]
     public void Tls13_certificate_verify_signature_verifies_with_an_independent_verifier(string key, SignatureScheme scheme)
     {
