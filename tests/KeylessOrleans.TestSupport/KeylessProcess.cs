@@ -52,6 +52,9 @@ public sealed class KeylessProcess : IAsyncDisposable
     public static IReadOnlyDictionary<string, string> PlaintextMultiHost { get; } =
         new Dictionary<string, string> { ["KEYLESS__CLUSTER__ALLOWPLAINTEXTMULTIHOST"] = "true" };
 
+    /// <summary>Keyless:Edge:WarmUp:Enabled: off in processes started here unless the caller's environment sets it.</summary>
+    public const string WarmUpVariable = "KEYLESS__EDGE__WARMUP__ENABLED";
+
     public static KeylessProcess Start(params string[] arguments) => Start(new Dictionary<string, string>(), arguments);
 
     /// <summary>The keyless program with extra environment variables (e.g. <c>Logging__LogLevel__…</c>, <c>TMPDIR</c>).</summary>
@@ -69,6 +72,9 @@ public sealed class KeylessProcess : IAsyncDisposable
         if (!File.Exists(program)) throw new FileNotFoundException("keyless.dll is not next to the tests", program);
         var adminPort = environment.TryGetValue("KEYLESS__ADMIN__PORT", out var given) ? int.Parse(given) : FreePort();
         var withAdmin = new Dictionary<string, string>(environment) { ["KEYLESS__ADMIN__PORT"] = $"{adminPort}" };
+        // An edge's warm-up (seconds of handshakes with itself before it is ready) is off unless the caller turns it
+        // on: tests start many edges side by side on a few cores, and what they check does not need a warm JIT.
+        withAdmin.TryAdd(WarmUpVariable, "false");
         string[] command = [.. launcher, "dotnet", program, .. arguments];
         return new KeylessProcess(Launch(command[0], command[1..], withAdmin)) { AdminPort = adminPort };
     }
