@@ -35,4 +35,15 @@ export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
 dotnet build KeylessOrleans.sln -nologo -clp:ErrorsOnly
 # One test assembly at a time (-m:1): they start clusters, listeners and real processes on loopback ports,
 # and on a 2-core machine running them side by side only adds contention and port races.
-dotnet test KeylessOrleans.sln --no-build -m:1 "$@"
+results=$(mktemp -d "${TMPDIR:-/tmp}/keyless-test-results-XXXXXX")
+trap 'rm -rf "$results"' EXIT
+status=0
+dotnet test KeylessOrleans.sln --no-build -m:1 --logger trx --results-directory "$results" "$@" || status=$?
+
+# Where the suite's time goes: the slowest tests, from the runs' trx files (duration="hh:mm:ss.fffffff").
+echo "Slowest tests:"
+grep -ho '<UnitTestResult [^>]*' "$results"/*.trx 2>/dev/null \
+  | sed -n 's/.*testName="\([^"]*\)".*duration="\([0-9:.]*\)".*/\2 \1/p' \
+  | awk '{ split($1, t, ":"); printf "%8.1f s  %s\n", t[1] * 3600 + t[2] * 60 + t[3], substr($0, index($0, " ") + 1) }' \
+  | sort -rn | head -20 || true
+exit "$status"
