@@ -17,7 +17,8 @@ trace=0; perf=0; seconds=10; in_process=0; serve_options=()
 while [[ $# -gt 0 ]]; do
   case $1 in
     --trace) trace=1; shift ;;
-    --perf) perf=1; serve_options+=(--env DOTNET_PerfMapEnabled=1); shift ;;
+    # W^X off: with it, JIT code runs from a double mapping (memfd:doublemapper) that perf cannot name from the map.
+    --perf) perf=1; serve_options+=(--env DOTNET_PerfMapEnabled=1 --env DOTNET_EnableWriteXorExecute=0); shift ;;
     --seconds) seconds=$2; shift 2 ;;
     --in-process) in_process=1; shift ;;
     --env) serve_options+=(--env "$2"); shift 2 ;;

@@ -6,7 +6,9 @@
 # own process and against nginx, plus the edge's cold start; then the one-process reference rows. About 10 minutes
 # with the default 6 s per row on a quiet 2-core machine (--production-only: about 5; the warm-up until the JIT has
 # settled takes up to 2 of them).
-#   bench/run.sh [--seconds N] [--clients N] [--only TEXT] [--production-only | --reference-only] [--env NAME=VALUE]...
+# --ready-to-run publishes `keyless` with ReadyToRun code (PublishReadyToRun, linux-x64) and runs the production shape
+# on that build: less for the JIT to compile at start (docs/benchmarks-production.md, "Cold start").
+#   bench/run.sh [--seconds N] [--clients N] [--only TEXT] [--production-only | --reference-only] [--env NAME=VALUE]... [--ready-to-run]
 #   bench/run.sh --hsm | --audit | --delegation | --key-agreement
 #   bench/run.sh --control-plane [--tenants N] [--changes N] [--propagations N] [--served N]   (docs/control-plane.md)
 set -euo pipefail
@@ -21,4 +23,14 @@ if ((${#missing[@]})); then
   DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
-dotnet run -c Release --project bench/KeylessOrleans.Benchmarks -- "$@"
+args=()
+for arg in "$@"; do
+  if [[ $arg == --ready-to-run ]]; then
+    published="${TMPDIR:-/tmp}/keyless-ready-to-run"
+    dotnet publish src/KeylessOrleans.Cli -c Release -r linux-x64 --self-contained false -p:PublishReadyToRun=true -o "$published" >&2
+    args+=(--keyless "$published/keyless.dll")
+  else
+    args+=("$arg")
+  fi
+done
+dotnet run -c Release --project bench/KeylessOrleans.Benchmarks -- "${args[@]}"

@@ -90,6 +90,8 @@ internal sealed class ProductionShape : IAsyncDisposable
             "--tls-cert", F("keyserver-tls/cert.pem"), "--tls-key", F("keyserver-tls/key.pem"), "--tls-ca", F("tenant-ca/ca.pem")));
         // s_time sends no SNI: the edge serves the bench host by default.
         var edgeEnvironment = new Dictionary<string, string>(environment) { ["KEYLESS__EDGE__TLS__DEFAULTHOSTNAME"] = BenchCluster.Host };
+        // The edge as deployed warms up before ready (KeylessProcess turns that off for tests); --env sets it either way.
+        edgeEnvironment.TryAdd(KeylessProcess.WarmUpVariable, "true");
         Edge = Track(KeylessProcess.Start(edgeEnvironment, "edge", "--https-port", $"{KeylessPort}", "--silo-port", $"{KeylessProcess.FreePort()}",
             "--gateway-port", $"{KeylessProcess.FreePort()}", "--tenants", F("tenants.json"), "--registry-dir", F("registry"), "--edge-id", "bench-edge",
             "--tls-cert", F("edge-tls/cert.pem"), "--tls-key", F("edge-tls/key.pem"), "--tls-ca", F("operator-ca/ca.pem")));

@@ -7,7 +7,7 @@ using KeylessOrleans.Keys;
 using KeylessOrleans.TestSupport;
 using Microsoft.Extensions.DependencyInjection;
 
-// Usage: dotnet run -c Release --project bench/KeylessOrleans.Benchmarks -- [--seconds N] [--clients N] [--only TEXT] [--production-only | --reference-only] [--env NAME=VALUE]... [--no-proofs]
+// Usage: dotnet run -c Release --project bench/KeylessOrleans.Benchmarks -- [--seconds N] [--clients N] [--only TEXT] [--production-only | --reference-only] [--env NAME=VALUE]... [--keyless DLL] [--no-proofs]
 //        dotnet run -c Release --project bench/KeylessOrleans.Benchmarks -- --hsm | --audit | --audit-writer | --delegation | --key-agreement
 //        dotnet run -c Release --project bench/KeylessOrleans.Benchmarks -- --serve [--env NAME=VALUE]...   (bench/profile.sh: the production shape, kept up until SIGTERM)
 //        dotnet run -c Release --project bench/KeylessOrleans.Benchmarks -- --tenant-clients [--count N] [--plain] [--hold SECONDS]
@@ -16,7 +16,8 @@ using Microsoft.Extensions.DependencyInjection;
 // The default run measures the production shape first (separate `keyless` processes, ProductionBenchmark), then the
 // one-process reference rows (BenchCluster). --env sets a variable for the production shape's processes (both edges
 // and the key server; e.g. DOTNET_gcServer=1), to try a runtime setting. --no-proofs runs the reference cluster
-// without edge authentication, to see what proofs cost.
+// without edge authentication, to see what proofs cost. --keyless runs another build of the `keyless` program in the
+// production shape (bench/run.sh --ready-to-run: a ReadyToRun publish) instead of the one built with the benchmark.
 // --only keeps the rows whose name contains TEXT (e.g. "resumed", "TLS 1.3", "bulk"): for profiling one path.
 var seconds = ArgValue("--seconds", 6);
 var clients = ArgValue("--clients", 4);
@@ -24,6 +25,11 @@ var only = Array.IndexOf(args, "--only") is var o and >= 0 && o + 1 < args.Lengt
 bool Wanted(string row) => only is null || row.Contains(only, StringComparison.OrdinalIgnoreCase);
 var environment = args.Select((a, i) => (a, i)).Where(p => p.a == "--env" && p.i + 1 < args.Length)
     .Select(p => args[p.i + 1].Split('=', 2)).ToDictionary(kv => kv[0], kv => kv.Length > 1 ? kv[1] : "");
+if (Array.IndexOf(args, "--keyless") is var kd and >= 0 && kd + 1 < args.Length)
+{
+    KeylessProcess.ProgramPath = Path.GetFullPath(args[kd + 1]);
+    Console.WriteLine($"keyless program: {KeylessProcess.ProgramPath}");
+}
 if (Array.IndexOf(args, "--local-key-edge") is var l and >= 0 && OperatingSystem.IsLinux())
 {
     // The child process of the production shape: key folder, HTTPS port, origin port, admin port.

@@ -105,6 +105,63 @@ public sealed class AdminEndpointTests : IDisposable
     }
 
     [Fact]
+    public async Task Edge_is_not_ready_until_its_warm_up_is_over_and_the_warm_up_is_not_tenant_traffic()
+    {
+        var httpsPort = KeylessProcess.FreePort();
+        var caFile = _files.Write("ca.pem", PemEncoding.WriteString("CERTIFICATE", _ca.Certificate.RawData));
+        // At least 20 rounds of half a second: the warm-up outlasts the silo's join and the registry's first read.
+        await using var edge = StartEdge(httpsPort, KeylessProcess.FreePort(), KeylessProcess.FreePort(), new Dictionary<string, string>
+        {
+            [KeylessProcess.WarmUpVariable] = "true",
+            ["KEYLESS__EDGE__WARMUP__MINROUNDS"] = "20",
+            ["KEYLESS__EDGE__WARMUP__MAXDURATION"] = "00:01:30",
+        });
+        using var admin = new AdminEndpoint(edge.AdminPort);
+        try
+        {
+            await edge.WaitForLineAsync("Edge listening for TLS", TimeSpan.FromSeconds(60));
+            // Unready for other reasons first (joining, registry), then for the warm-up alone, then ready.
+            var warming = false;
+            Assert.True(await Poll.UntilAsync(async () =>
+            {
+                var (status, body) = await admin.GetAsync("readyz");
+                warming |= status == 503 && body.Contains("warming up");
+                return status == 200;
+            }, TimeSpan.FromSeconds(120)), $"edge /readyz: {await admin.GetAsync("readyz")}\n{edge.Output}");
+            Assert.True(warming, "/readyz never said it was warming up (make MinRounds larger)");
+            await edge.WaitForLineAsync("Edge warmed up", TimeSpan.FromSeconds(10)); // logged before the warm-up counts as over
+            var ready = JsonDocument.Parse((await admin.GetAsync("readyz")).Body).RootElement;
+            var warmedUp = ready.GetProperty("checks").GetProperty("edge").GetProperty("data").GetProperty("warm_up_handshakes").GetInt64();
+            Assert.True(warmedUp >= 20 * 7, $"{warmedUp} warm-up handshakes"); // every kind of handshake in every round at least
+            Assert.DoesNotContain("warm-up handshakes failed", edge.Output);
+            Assert.Matches(@"handshakes with itself \([1-9][0-9]* resumed\)", edge.Output);
+
+            // None of it is the edge's traffic: no handshake, connection or key call in /metrics, no failed-handshake line.
+            var metrics = await admin.MetricsAsync();
+            Assert.Equal(0, AdminEndpoint.Sum(metrics, "keyless_edge_handshakes_total"));
+            Assert.Equal(0, AdminEndpoint.Sum(metrics, "keyless_edge_handshake_duration_milliseconds_count"));
+            Assert.Equal(0, AdminEndpoint.Sum(metrics, "keyless_edge_key_calls_total"));
+            Assert.DoesNotContain("warm-up", metrics, StringComparison.OrdinalIgnoreCase);
+            Assert.DoesNotContain("warm_up", metrics, StringComparison.OrdinalIgnoreCase);
+            Assert.DoesNotContain("Handshake from", edge.Output); // the failed-handshake log (event 3201)
+
+            // The warm-up's names were its own route table's: the edge's listener does not know them.
+            Assert.Contains("alert", (await HandshakeAsync(httpsPort, caFile, "ecdsa.warm-up.keyless.invalid")).All);
+            string after = "";
+            Assert.True(await Poll.UntilAsync(async () =>
+            {
+                after = await admin.MetricsAsync(); // the exporter may serve a cached scrape for a moment
+                return AdminEndpoint.Sum(after, "keyless_edge_handshakes_total", ("outcome", "unrecognized_name")) == 1;
+            }, TimeSpan.FromSeconds(10)), $"edge /metrics:\n{after}");
+            Assert.Equal(1, AdminEndpoint.Sum(after, "keyless_edge_handshakes_total"));
+        }
+        finally
+        {
+            _output.WriteLine("--- edge output ---\n" + edge.Output);
+        }
+    }
+
+    [Fact]
     public async Task Json_logs_are_one_object_per_line_and_name_each_of_the_first_failed_handshakes_with_its_reason()
     {
         var httpsPort = KeylessProcess.FreePort();
@@ -132,13 +189,16 @@ public sealed class AdminEndpointTests : IDisposable
         Assert.DoesNotContain("PRIVATE KEY", edge.Output);
     }
 
-    private KeylessProcess StartEdge(int httpsPort, int siloPort, int originPort, params string[] extra)
+    private KeylessProcess StartEdge(int httpsPort, int siloPort, int originPort, params string[] extra) =>
+        StartEdge(httpsPort, siloPort, originPort, new Dictionary<string, string>(), extra);
+
+    private KeylessProcess StartEdge(int httpsPort, int siloPort, int originPort, IReadOnlyDictionary<string, string> environment, params string[] extra)
     {
         var tenants = _files.Write($"tenants-{httpsPort}.json", JsonSerializer.Serialize(new
         {
             tenants = new[] { new { tenant = "shop", hostNames = new[] { Host }, origin = new { host = "127.0.0.1", port = originPort } } },
         }));
-        return KeylessProcess.Start(["edge", "--shared-cluster", "--https-port", $"{httpsPort}", "--silo-port", $"{siloPort}",
+        return KeylessProcess.Start(environment, ["edge", "--shared-cluster", "--https-port", $"{httpsPort}", "--silo-port", $"{siloPort}",
             "--gateway-port", $"{KeylessProcess.FreePort()}", "--tenants", tenants, .. extra]);
     }
 

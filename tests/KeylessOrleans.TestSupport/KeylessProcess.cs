@@ -52,6 +52,15 @@ public sealed class KeylessProcess : IAsyncDisposable
     public static IReadOnlyDictionary<string, string> PlaintextMultiHost { get; } =
         new Dictionary<string, string> { ["KEYLESS__CLUSTER__ALLOWPLAINTEXTMULTIHOST"] = "true" };
 
+    /// <summary>
+    /// The keyless program these processes run: keyless.dll next to the calling assembly, or another build of it
+    /// (the benchmark's --keyless: a ReadyToRun publish).
+    /// </summary>
+    public static string ProgramPath { get; set; } = Path.Combine(AppContext.BaseDirectory, "keyless.dll");
+
+    /// <summary>Keyless:Edge:WarmUp:Enabled: off in processes started here unless the caller's environment sets it.</summary>
+    public const string WarmUpVariable = "KEYLESS__EDGE__WARMUP__ENABLED";
+
     public static KeylessProcess Start(params string[] arguments) => Start(new Dictionary<string, string>(), arguments);
 
     /// <summary>The keyless program with extra environment variables (e.g. <c>Logging__LogLevel__…</c>, <c>TMPDIR</c>).</summary>
@@ -65,10 +74,13 @@ public sealed class KeylessProcess : IAsyncDisposable
     /// </summary>
     public static KeylessProcess StartUnder(IReadOnlyList<string> launcher, IReadOnlyDictionary<string, string> environment, params string[] arguments)
     {
-        var program = Path.Combine(AppContext.BaseDirectory, "keyless.dll");
-        if (!File.Exists(program)) throw new FileNotFoundException("keyless.dll is not next to the tests", program);
+        var program = ProgramPath;
+        if (!File.Exists(program)) throw new FileNotFoundException("keyless.dll is not there", program);
         var adminPort = environment.TryGetValue("KEYLESS__ADMIN__PORT", out var given) ? int.Parse(given) : FreePort();
         var withAdmin = new Dictionary<string, string>(environment) { ["KEYLESS__ADMIN__PORT"] = $"{adminPort}" };
+        // An edge's warm-up (seconds of handshakes with itself before it is ready) is off unless the caller turns it
+        // on: tests start many edges side by side on a few cores, and what they check does not need a warm JIT.
+        withAdmin.TryAdd(WarmUpVariable, "false");
         string[] command = [.. launcher, "dotnet", program, .. arguments];
         return new KeylessProcess(Launch(command[0], command[1..], withAdmin)) { AdminPort = adminPort };
     }

@@ -33,6 +33,9 @@ public abstract record SiloPlan
 
         public int MaxConnectionsPerClientAddress { get; init; } = 256;
 
+        /// <summary>The edge's warm-up before ready (Keyless:Edge:WarmUp): off here unless a test is about it.</summary>
+        public bool WarmUp { get; init; }
+
         /// <summary>Where OCSP responders may be reached besides public addresses: the tests' responders run on loopback.</summary>
         public IReadOnlyList<string> OcspResponderPrivateNetworks { get; init; } = ["127.0.0.0/8"];
 
@@ -160,6 +163,7 @@ public sealed class KeylessTestCluster : IAsyncDisposable
                     o.Limits.IdleTimeout = edge.IdleTimeout;
                     o.Tls.DefaultHostName = edge.DefaultHostName;
                     o.Limits.MaxConnectionsPerClientAddress = edge.MaxConnectionsPerClientAddress;
+                    o.WarmUp.Enabled = edge.WarmUp;
                     o.ControlPlane.RegistryPollInterval = TimeSpan.FromMilliseconds(200);
                     o.ControlPlane.ChainPollInterval = TimeSpan.FromMilliseconds(200);
                     o.Limits.HandshakeThreads = edge.HandshakeThreads;

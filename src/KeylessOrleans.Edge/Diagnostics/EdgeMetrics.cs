@@ -37,8 +37,17 @@ internal sealed class EdgeMetrics : IDisposable
     private readonly Counter<long> _refusedGrainCalls;
 
     public EdgeMetrics(IMeterFactory meterFactory)
+        : this(meterFactory, MeterName)
     {
-        _meter = meterFactory.Create(MeterName);
+    }
+
+    /// <param name="meterName">
+    /// A meter of another name than <see cref="MeterName"/> is not exported (the admin endpoint exports meters by
+    /// name): the warm-up's handshakes go through the same instruments without counting as the edge's traffic.
+    /// </param>
+    internal EdgeMetrics(IMeterFactory meterFactory, string meterName)
+    {
+        _meter = meterFactory.Create(meterName);
         _keyCalls = _meter.CreateCounter<long>("keyless.edge.key_calls", description: "Calls to key servers by tenant, operation and outcome");
         _keyCallDuration = _meter.CreateHistogram<double>("keyless.edge.key_call.duration", unit: "ms", description: "Round trip of a key call, as the edge sees it",
             tags: null, advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = MillisecondBuckets });

@@ -50,6 +50,11 @@ internal static class EventIds
     // Status reports (3501–3509).
     public const int StatusReportFailed = 3501;
 
+    // The warm-up before ready (3601–3609).
+    public const int WarmedUp = 3601;
+    public const int WarmUpHandshakesFailed = 3602;
+    public const int WarmUpFailed = 3603;
+
     // OCSP stapling (3701–3709).
     public const int OcspFetched = 3701;
     public const int OcspFetchFailed = 3702;

@@ -10,6 +10,7 @@ using KeylessOrleans.Edge.Routing;
 using KeylessOrleans.Edge.Stapling;
 using KeylessOrleans.Edge.Tls;
 using KeylessOrleans.Edge.Tls.Tickets;
+using KeylessOrleans.Edge.WarmUp;
 using KeylessOrleans.Keys;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
@@ -91,6 +92,8 @@ public static class EdgeSiloBuilderExtensions
         services.TryAddSingleton<FailedHandshakeLog>();
         services.TryAddSingleton<EdgeListener>();
         services.AddHostedService(sp => sp.GetRequiredService<EdgeListener>());
+        services.TryAddSingleton<EdgeWarmUp>();
+        services.AddHostedService(sp => sp.GetRequiredService<EdgeWarmUp>());
         services.AddHealthChecks().AddCheck<EdgeReadinessCheck>(EdgeReadinessCheck.Name, tags: [HealthTags.Ready]);
         return builder;
     }

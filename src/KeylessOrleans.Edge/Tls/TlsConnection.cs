@@ -32,6 +32,7 @@ internal sealed partial class TlsConnection(
     private readonly byte[] _input = ArrayPool<byte>.Shared.Rent(BufferSize);
     private readonly byte[] _sendBuffer = ArrayPool<byte>.Shared.Rent(BufferSize);
     private readonly IPEndPoint _clientEndPoint = (IPEndPoint)client.RemoteEndPoint!;
+    private readonly SocketReceiver _receiver = new(client); // every read from the client: a reset is a result, not an exception
     private readonly HandshakeTranscript _transcript = new();
     private long _sentToClient;
     private bool _helloChecked; // the first ClientHello went through ClientHelloCheck
@@ -59,6 +60,7 @@ internal sealed partial class TlsConnection(
         }
         finally
         {
+            _receiver.Dispose(); // after the socket: a receive still pending has been aborted
             ArrayPool<byte>.Shared.Return(_sendBuffer);
             // After a handshake deadline a step may still be reading the input on a handshake thread: let the GC
             // have that buffer rather than hand it to another connection.
@@ -78,7 +80,8 @@ internal sealed partial class TlsConnection(
             _tls.Accept(server);
             while (_tls.IsHandshaking)
             {
-                var read = await client.ReceiveAsync(input, SocketFlags.None, deadline.Token);
+                var (read, error) = await _receiver.ReceiveAsync(input, deadline.Token);
+                if (error != SocketError.Success) return IoFailure();
                 if (read == 0) return HandshakeResult.Of(HandshakeOutcome.ClientClosed);
                 _transcript.FromClient(input.AsSpan(0, read)); // before BouncyCastle acts on them: a key call may need them
                 if (!_helloChecked && _transcript.FirstClientMessage() is { } hello)
@@ -146,9 +149,13 @@ internal sealed partial class TlsConnection(
         }
         catch (Exception e) when (e is IOException or SocketException or ObjectDisposedException)
         {
-            return Facts.KeyFailure is { } failure ? HandshakeResult.KeyFailed(failure) : HandshakeResult.Of(HandshakeOutcome.IoError);
+            return IoFailure();
         }
     }
+
+    /// <summary>The connection failed: a key failure before it is what the handshake is remembered for.</summary>
+    private HandshakeResult IoFailure() =>
+        Facts.KeyFailure is { } failure ? HandshakeResult.KeyFailed(failure) : HandshakeResult.Of(HandshakeOutcome.IoError);
 
     /// <summary>
     /// BouncyCastle writes no record before a ClientHello has parsed (it has no record version yet), so a ClientHello
@@ -242,7 +249,8 @@ internal sealed partial class TlsConnection(
             {
                 if (_tls.IsClosed) return FirstRequest.ClientClosed;
                 if (_tls.PeerClosed) return FirstRequest.ClientDoneSending; // close_notify and no request: answer it
-                var read = await client.ReceiveAsync(input, SocketFlags.None, idle.Token);
+                var (read, _) = await _receiver.ReceiveAsync(input, idle.Token);
+                // The end of its stream or a reset: a client that only handshakes often closes with bytes unread.
                 if (read == 0) return FirstRequest.ClientGone;
                 await OfferClientBytesAsync(input, read, idle.Token);
             }
@@ -266,7 +274,12 @@ internal sealed partial class TlsConnection(
             if (!await SendDecryptedAsync(origin, plain, idle.Token)) return;
             while (!_tls.PeerClosed && !_tls.IsClosed)
             {
-                var read = await client.ReceiveAsync(input, SocketFlags.None, idle.Token);
+                var (read, error) = await _receiver.ReceiveAsync(input, idle.Token);
+                if (error != SocketError.Success)
+                {
+                    idle.Cancel();
+                    return;
+                }
                 idle.CancelAfter(options.Limits.IdleTimeout);
                 if (read == 0) break;
                 var closed = await OfferClientBytesAsync(input, read, idle.Token);
