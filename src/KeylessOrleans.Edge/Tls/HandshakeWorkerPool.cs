@@ -5,17 +5,15 @@ namespace KeylessOrleans.Edge.Tls;
 /// a key operation blocks its thread for one key-server round trip; on the shared thread pool that starves
 /// everything else. The queue is bounded: when it is full a step is refused at once (load shedding) instead
 /// of waiting behind work that may already be past its deadline.
-/// Each queued step wakes at most one idle thread, through that thread's own wake-up, after the queue's lock is
-/// released: the woken thread does not fight the queuing one, nor the other idle threads, for a shared lock, and an
-/// idle thread sleeps without spinning (spinning only trades cores for latency, and on a 2-core edge the cores are what
-/// the handshakes need). Idle threads are woken last-idle-first, so the few threads a light load needs stay warm.
-/// Not a multi-reader Channel: its WaitToReadAsync wakes every waiting reader for each item.
+/// Each queued step wakes exactly one idle thread (Monitor.Pulse), and an idle thread sleeps without spinning.
+/// Not a multi-reader Channel: its WaitToReadAsync wakes every waiting reader for each item, and with 128 mostly
+/// idle threads that herd of blocking waits, each spinning before it sleeps, takes most of the edge's CPU under
+/// resumed handshakes. Spinning at all only trades cores for latency, and on a 2-core edge the cores are what the
+/// handshakes need.
 /// </summary>
 internal sealed class HandshakeWorkerPool : IDisposable
 {
-    private readonly Lock _gate = new();
     private readonly Queue<WorkItem> _queue = new();
-    private readonly Stack<Worker> _idle = new();
     private readonly int _queueLength;
     private readonly Thread[] _threads;
     private bool _stopping;
@@ -25,7 +23,7 @@ internal sealed class HandshakeWorkerPool : IDisposable
     {
         _queueLength = queueLength;
         _threads = Enumerable.Range(0, threads)
-            .Select(i => new Thread(new Worker(this).Work) { IsBackground = true, Name = $"keyless-handshake-{i}" })
+            .Select(i => new Thread(Work) { IsBackground = true, Name = $"keyless-handshake-{i}" })
             .ToArray();
         foreach (var thread in _threads) thread.Start();
     }
@@ -38,7 +36,7 @@ internal sealed class HandshakeWorkerPool : IDisposable
     {
         get
         {
-            lock (_gate) return _queue.Count;
+            lock (_queue) return _queue.Count;
         }
     }
 
@@ -47,80 +45,58 @@ internal sealed class HandshakeWorkerPool : IDisposable
     {
         var item = new WorkItem(step);
         completion = item.Completion.Task;
-        Worker? wake;
-        lock (_gate)
+        lock (_queue)
         {
             if (_stopping || _queue.Count >= _queueLength) return false;
             _queue.Enqueue(item);
-            _idle.TryPop(out wake);
+            Monitor.Pulse(_queue);
         }
-        wake?.Wake();
         return true;
     }
 
-    /// <returns>The next step, or null when the pool is stopping; parks <paramref name="worker"/> while there is none.</returns>
-    private WorkItem? Next(Worker worker)
+    private void Work()
     {
-        while (true)
+        while (Next() is { } item)
         {
-            lock (_gate)
+            Interlocked.Increment(ref _busy);
+            try
             {
-                if (_queue.TryDequeue(out var item)) return item;
-                if (_stopping) return null;
-                _idle.Push(worker);
+                item.Step();
+                item.Completion.TrySetResult();
             }
-            // Popped from the idle stack by exactly one TryRun or by Dispose, each of which wakes it once. Another
-            // thread may take the step first; then this one parks again.
-            worker.Park();
+            catch (Exception e)
+            {
+                item.Completion.TrySetException(e);
+            }
+            finally
+            {
+                Interlocked.Decrement(ref _busy);
+            }
+        }
+    }
+
+    /// <returns>The next step, or null when the pool is stopping.</returns>
+    private WorkItem? Next()
+    {
+        lock (_queue)
+        {
+            while (_queue.Count == 0)
+            {
+                if (_stopping) return null;
+                Monitor.Wait(_queue);
+            }
+            return _queue.Dequeue();
         }
     }
 
     public void Dispose()
     {
-        Worker[] idle;
-        lock (_gate)
+        lock (_queue)
         {
             _stopping = true;
-            idle = [.. _idle];
-            _idle.Clear();
+            Monitor.PulseAll(_queue);
         }
-        foreach (var worker in idle) worker.Wake();
         foreach (var thread in _threads) thread.Join(TimeSpan.FromSeconds(5));
-    }
-
-    private sealed class Worker(HandshakeWorkerPool pool)
-    {
-        // No spinning before it sleeps (spinCount 0): the wake-up may be seconds away.
-        private readonly ManualResetEventSlim _wake = new(initialState: false, spinCount: 0);
-
-        public void Wake() => _wake.Set();
-
-        public void Park()
-        {
-            _wake.Wait();
-            _wake.Reset(); // only its one waker sets it, and that waker took it off the idle stack first
-        }
-
-        public void Work()
-        {
-            while (pool.Next(this) is { } item)
-            {
-                Interlocked.Increment(ref pool._busy);
-                try
-                {
-                    item.Step();
-                    item.Completion.TrySetResult();
-                }
-                catch (Exception e)
-                {
-                    item.Completion.TrySetException(e);
-                }
-                finally
-                {
-                    Interlocked.Decrement(ref pool._busy);
-                }
-            }
-        }
     }
 
     private sealed record WorkItem(Action Step)
