@@ -7,6 +7,9 @@ using KeylessOrleans.Edge.Handshake;
 using KeylessOrleans.Edge.Tls;
 using KeylessOrleans.Keys;
 using KeylessOrleans.Registry;
+using Org.BouncyCastle.Crypto.Parameters;
+using Org.BouncyCastle.Crypto.Tls;
+using Org.BouncyCastle.Security;
 using Org.BouncyCastle.Tls.Crypto;
 using CertificateRequest = System.Security.Cryptography.X509Certificates.CertificateRequest;
 using ExporterLabel = Org.BouncyCastle.Tls.ExporterLabel;
@@ -175,10 +178,17 @@ internal sealed class WarmUpTenant : IAsyncDisposable
             return KeyOperationResult.Failure(KeyOperationStatus.InvalidRequest, $"the warm-up's key {keyId} does not sign with {scheme}");
         }
 
-        /// <summary>RFC 5246 §8.1 (RFC 7627 with the transcript): the PRF is BouncyCastle's, as in the edge's own TLS 1.2.</summary>
+        private readonly RsaKeyParameters _rsaPrivate = (RsaKeyParameters)DotNetUtilities.GetRsaKeyPair(rsa).Private;
+
+        /// <summary>
+        /// RFC 5246 §8.1 (RFC 7627 with the transcript): the PRF is BouncyCastle's, as in the edge's own TLS 1.2. The
+        /// premaster comes from BouncyCastle's TLS decryption, which answers a bad ciphertext with a random premaster
+        /// in constant time instead of an error (RFC 5246 §7.4.7.1), so even this throwaway key is no padding oracle.
+        /// </summary>
         private KeyOperationResult DeriveMasterSecret(RsaKeyExchange exchange)
         {
-            var premaster = rsa.Decrypt(exchange.EncryptedPremaster, RSAEncryptionPadding.Pkcs1);
+            var encrypted = exchange.EncryptedPremaster;
+            var premaster = TlsRsaKeyExchange.DecryptPreMasterSecret(encrypted, 0, encrypted.Length, _rsaPrivate, exchange.ClientVersion, crypto.SecureRandom);
             try
             {
                 var sha384 = exchange.Prf == TlsPrfHash.Sha384;
