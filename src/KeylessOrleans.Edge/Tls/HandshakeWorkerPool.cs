@@ -5,15 +5,17 @@ namespace KeylessOrleans.Edge.Tls;
 /// a key operation blocks its thread for one key-server round trip; on the shared thread pool that starves
 /// everything else. The queue is bounded: when it is full a step is refused at once (load shedding) instead
 /// of waiting behind work that may already be past its deadline.
-/// Each queued step wakes exactly one idle thread (Monitor.Pulse), and an idle thread sleeps without spinning.
-/// Not a multi-reader Channel: its WaitToReadAsync wakes every waiting reader for each item, and with 128 mostly
-/// idle threads that herd of blocking waits, each spinning before it sleeps, takes most of the edge's CPU under
-/// resumed handshakes. Spinning at all only trades cores for latency, and on a 2-core edge the cores are what the
-/// handshakes need.
+/// Each queued step wakes at most one idle thread, through that thread's own wake-up, after the queue's lock is
+/// released: the woken thread does not fight the queuing one, nor the other idle threads, for a shared lock, and an
+/// idle thread sleeps without spinning (spinning only trades cores for latency, and on a 2-core edge the cores are what
+/// the handshakes need). Idle threads are woken last-idle-first, so the few threads a light load needs stay warm.
+/// Not a multi-reader Channel: its WaitToReadAsync wakes every waiting reader for each item.
 /// </summary>
 internal sealed class HandshakeWorkerPool : IDisposable
 {
+    private readonly Lock _gate = new();
     private readonly Queue<WorkItem> _queue = new();
+    private readonly Stack<Worker> _idle = new();
     private readonly int _queueLength;
     private readonly Thread[] _threads;
     private bool _stopping;
@@ -23,7 +25,7 @@ internal sealed class HandshakeWorkerPool : IDisposable
     {
         _queueLength = queueLength;
         _threads = Enumerable.Range(0, threads)
-            .Select(i => new Thread(Work) { IsBackground = true, Name = $"keyless-handshake-{i}" })
+            .Select(i => new Thread(new Worker(this).Work) { IsBackground = true, Name = $"keyless-handshake-{i}" })
             .ToArray();
         foreach (var thread in _threads) thread.Start();
     }
@@ -36,7 +38,7 @@ internal sealed class HandshakeWorkerPool : IDisposable
     {
         get
         {
-            lock (_queue) return _queue.Count;
+            lock (_gate) return _queue.Count;
         }
     }
 
@@ -45,58 +47,80 @@ internal sealed class HandshakeWorkerPool : IDisposable
     {
         var item = new WorkItem(step);
         completion = item.Completion.Task;
-        lock (_queue)
+        Worker? wake;
+        lock (_gate)
         {
             if (_stopping || _queue.Count >= _queueLength) return false;
             _queue.Enqueue(item);
-            Monitor.Pulse(_queue);
+            _idle.TryPop(out wake);
         }
+        wake?.Wake();
         return true;
     }
 
-    private void Work()
+    /// <returns>The next step, or null when the pool is stopping; parks <paramref name="worker"/> while there is none.</returns>
+    private WorkItem? Next(Worker worker)
     {
-        while (Next() is { } item)
+        while (true)
         {
-            Interlocked.Increment(ref _busy);
-            try
+            lock (_gate)
             {
-                item.Step();
-                item.Completion.TrySetResult();
-            }
-            catch (Exception e)
-            {
-                item.Completion.TrySetException(e);
-            }
-            finally
-            {
-                Interlocked.Decrement(ref _busy);
-            }
-        }
-    }
-
-    /// <returns>The next step, or null when the pool is stopping.</returns>
-    private WorkItem? Next()
-    {
-        lock (_queue)
-        {
-            while (_queue.Count == 0)
-            {
+                if (_queue.TryDequeue(out var item)) return item;
                 if (_stopping) return null;
-                Monitor.Wait(_queue);
+                _idle.Push(worker);
             }
-            return _queue.Dequeue();
+            // Popped from the idle stack by exactly one TryRun or by Dispose, each of which wakes it once. Another
+            // thread may take the step first; then this one parks again.
+            worker.Park();
         }
     }
 
     public void Dispose()
     {
-        lock (_queue)
+        Worker[] idle;
+        lock (_gate)
         {
             _stopping = true;
-            Monitor.PulseAll(_queue);
+            idle = [.. _idle];
+            _idle.Clear();
         }
+        foreach (var worker in idle) worker.Wake();
         foreach (var thread in _threads) thread.Join(TimeSpan.FromSeconds(5));
+    }
+
+    private sealed class Worker(HandshakeWorkerPool pool)
+    {
+        // No spinning before it sleeps (spinCount 0): the wake-up may be seconds away.
+        private readonly ManualResetEventSlim _wake = new(initialState: false, spinCount: 0);
+
+        public void Wake() => _wake.Set();
+
+        public void Park()
+        {
+            _wake.Wait();
+            _wake.Reset(); // only its one waker sets it, and that waker took it off the idle stack first
+        }
+
+        public void Work()
+        {
+            while (pool.Next(this) is { } item)
+            {
+                Interlocked.Increment(ref pool._busy);
+                try
+                {
+                    item.Step();
+                    item.Completion.TrySetResult();
+                }
+                catch (Exception e)
+                {
+                    item.Completion.TrySetException(e);
+                }
+                finally
+                {
+                    Interlocked.Decrement(ref pool._busy);
+                }
+            }
+        }
     }
 
     private sealed record WorkItem(Action Step)
