@@ -17,6 +17,8 @@ namespace KeylessOrleans.Reliability.Tests;
 public sealed class SlowKeyServerTests(ITestOutputHelper output) : IAsyncLifetime
 {
     private const int PerTenantLimit = 4;
+    // A third of the slow key server's delay: far beyond a scheduler stall, well within a wait for a thread it holds.
+    private static readonly TimeSpan Stall = TimeSpan.FromMilliseconds(500);
     private readonly TestCertificateAuthority _ca = new();
     private readonly TestOrigin _origin = new();
     private readonly List<TenantKeyFolder> _keys = [];
@@ -68,7 +70,9 @@ public sealed class SlowKeyServerTests(ITestOutputHelper output) : IAsyncLifetim
 
         // Same shape of load twice: alpha next to a healthy neighbour (beta), then next to the slow one (gamma).
         // The neighbours' clients come at a steady pace, as real clients do, not as fast as the edge refuses them.
-        var neighbourClients = 3 * PerTenantLimit;
+        // More of them than the edge has handshake threads: without the bulkhead the slow tenant would hold every
+        // thread for its 1.5 s, and alpha's handshakes would wait that long for one.
+        var neighbourClients = _edgePlan.HandshakeThreads + PerTenantLimit;
         var alphaClients = 2;
         var pace = TimeSpan.FromMilliseconds(50);
         await using var load = new HandshakeLoad(FaultDrill.Phase(60));
@@ -100,6 +104,9 @@ public sealed class SlowKeyServerTests(ITestOutputHelper output) : IAsyncLifetim
         var alphaSlow = samples.For("alpha").Between(betaLoad + TimeSpan.FromSeconds(1), TimeSpan.MaxValue).ToList();
         output.WriteLine($"alpha next to a healthy tenant: {alphaHealthy.Summary()}");
         output.WriteLine($"alpha next to a slow tenant:    {alphaSlow.Summary()}");
+        var stalled = alphaSlow.Where(s => s.Duration >= Stall).Aggregate(TimeSpan.Zero, (sum, s) => sum + s.Duration);
+        output.WriteLine($"alpha p90 {alphaHealthy.DurationPercentileMs(90):0.0} ms → {alphaSlow.DurationPercentileMs(90):0.0} ms; " +
+                         $"{stalled.TotalSeconds:0.0} s in handshakes of {Stall.TotalMilliseconds} ms or more");
         output.WriteLine($"gamma (1.5 s per key operation): {gamma.Summary()}; served {gamma.Count(s => s.Ok)}, shed {gamma.Count(s => !s.Ok)}");
         var (healthyBusy, slowBusy) = ((double)busySum[1] / Math.Max(1, busySamples[1]), (double)busySum[2] / Math.Max(1, busySamples[2]));
         output.WriteLine($"edge handshake threads busy on average: {healthyBusy:0.0} with alpha and beta, {slowBusy:0.0} with gamma added, " +
@@ -113,8 +120,14 @@ public sealed class SlowKeyServerTests(ITestOutputHelper output) : IAsyncLifetim
         Assert.Contains(gamma, s => s.Ok); // slow, not dead: up to its limit it is still served
         Assert.All(gamma.Where(s => !s.Ok), s => Assert.True(s.Duration < TimeSpan.FromSeconds(1), $"a shed gamma client waited {s.Duration}"));
         Assert.Equal(0, alphaSlow.Count(s => !s.Ok));
-        var (before, during) = (alphaHealthy.DurationPercentileMs(99), alphaSlow.DurationPercentileMs(99));
-        Assert.True(during <= 1.2 * before + 5, $"alpha p99 went from {before:0.0} ms to {during:0.0} ms next to the slow tenant");
+        // alpha keeps its speed, judged on p90: the machine's other load moves the whole distribution by up to about
+        // 2× between the two phases, and a p99 of a few hundred handshakes is their third-worst, which one scheduler
+        // stall decides.
+        var (before, during) = (alphaHealthy.DurationPercentileMs(90), alphaSlow.DurationPercentileMs(90));
+        Assert.True(during <= 3 * before + 20, $"alpha p90 went from {before:0.0} ms to {during:0.0} ms next to the slow tenant");
+        // A thread held by the slow tenant makes alpha wait up to its 1.5 s. alpha's clients handshake one after the
+        // other, so a stalled client records few samples and no percentile shows it: count the time stalled instead.
+        Assert.True(stalled < TimeSpan.FromSeconds(1), $"alpha's clients spent {stalled.TotalSeconds:0.0} s in handshakes of {Stall.TotalMilliseconds} ms or more");
     }
 
     public async Task DisposeAsync()
