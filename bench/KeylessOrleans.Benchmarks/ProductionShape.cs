@@ -122,8 +122,9 @@ internal sealed class ProductionShape : IAsyncDisposable
         var index = _processes.IndexOf(Edge);
         Edge.Signal(PosixSignal.SIGTERM);
         var graceful = await Edge.WaitForExitAsync(TimeSpan.FromSeconds(60));
+        if (!graceful) Edge.Crash();
         _stoppedEdgeOutput = Edge.Output;
-        await Edge.DisposeAsync(); // SIGKILL of its tree when it hung
+        await Edge.DisposeAsync();
         stopping.Stop();
         var clock = Stopwatch.StartNew();
         Edge = KeylessProcess.Start(_edgeEnvironment, _edgeArguments);
