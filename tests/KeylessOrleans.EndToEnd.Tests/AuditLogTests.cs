@@ -123,13 +123,9 @@ public sealed class AuditLogTests(Xunit.Abstractions.ITestOutputHelper output) :
     {
         var log = Path.Combine(_files.Path, "audit.log");
         var heads = Path.Combine(_files.Path, "heads.txt");
-        var options = new KeylessOrleans.KeyServer.Hosting.KeyServerOptions { Tenant = "acme", KeyDirectory = _files.Path };
-        (options.AuditLog.Path, options.AuditLog.HeadsFile, options.AuditLog.CheckpointRecords) = (log, heads, 2);
-        await using (var writer = new AuditLog(Microsoft.Extensions.Options.Options.Create(options),
-            new KeylessOrleans.KeyServer.Diagnostics.AuditLogMetrics(new NoMeters()), Microsoft.Extensions.Logging.Abstractions.NullLogger<AuditLog>.Instance))
+        await using (var writer = Writer(o => (o.Path, o.HeadsFile, o.CheckpointRecords) = (log, heads, 2)))
             for (var i = 0; i < 5; i++)
-                await writer.RecordAsync("sign_certificate_verify", new KeylessOrleans.Keys.KeyRequestContext("acme", new string('a', 64), "www.acme.test", "198.51.100.7", "edge-1"),
-                    [1, 2, 3], KeylessOrleans.Keys.KeyOperationResult.Success([1]));
+                await SignAsync(writer);
 
         var (exitCode, output) = await KeylessProcess.RunToEndAsync("audit", "verify", log, "--heads", heads);
         Assert.Equal(0, exitCode);
@@ -155,13 +151,9 @@ public sealed class AuditLogTests(Xunit.Abstractions.ITestOutputHelper output) :
         var folder = Path.Combine(_files.Path, "rotated");
         Directory.CreateDirectory(folder);
         var log = Path.Combine(folder, "audit-acme-primary.log");
-        var options = new KeylessOrleans.KeyServer.Hosting.KeyServerOptions { Tenant = "acme", KeyDirectory = _files.Path };
-        (options.AuditLog.Path, options.AuditLog.RotateBytes) = (log, 2048);
-        await using (var writer = new AuditLog(Microsoft.Extensions.Options.Options.Create(options),
-            new KeylessOrleans.KeyServer.Diagnostics.AuditLogMetrics(new NoMeters()), Microsoft.Extensions.Logging.Abstractions.NullLogger<AuditLog>.Instance))
+        await using (var writer = Writer(o => (o.Path, o.RotateBytes) = (log, 2048)))
             for (var i = 0; i < 40; i++)
-                await writer.RecordAsync("sign_certificate_verify", new KeylessOrleans.Keys.KeyRequestContext("acme", new string('a', 64), "www.acme.test", "198.51.100.7", "edge-1"),
-                    [1, 2, 3], KeylessOrleans.Keys.KeyOperationResult.Success([1]));
+                await SignAsync(writer);
         Assert.True(await Poll.UntilAsync(() => Task.FromResult(AuditLogFiles.Rotated(log) is { Count: >= 3 } files && files.All(f => f.Compressed)), TimeSpan.FromSeconds(20)));
         var chain = AuditLogFiles.Chain(log);
 
@@ -193,11 +185,7 @@ public sealed class AuditLogTests(Xunit.Abstractions.ITestOutputHelper output) :
         var folder = Path.Combine(_files.Path, "busy");
         Directory.CreateDirectory(folder);
         var log = Path.Combine(folder, "audit-acme-primary.log");
-        var options = new KeylessOrleans.KeyServer.Hosting.KeyServerOptions { Tenant = "acme", KeyDirectory = _files.Path };
-        (options.AuditLog.Path, options.AuditLog.RotateBytes, options.AuditLog.CheckpointRecords) = (log, 2048, 2);
-        (options.AuditLog.HeadsFile, options.AuditLog.RetainBytes) = (Path.Combine(_files.Path, "heads.txt"), 16 * 1024);
-        var writer = new AuditLog(Microsoft.Extensions.Options.Options.Create(options),
-            new KeylessOrleans.KeyServer.Diagnostics.AuditLogMetrics(new NoMeters()), Microsoft.Extensions.Logging.Abstractions.NullLogger<AuditLog>.Instance);
+        var writer = Writer(o => (o.Path, o.RotateBytes, o.CheckpointRecords, o.HeadsFile, o.RetainBytes) = (log, 2048, 2, Path.Combine(_files.Path, "heads.txt"), 16 * 1024));
         await using (writer)
         {
             using var stop = new CancellationTokenSource();
@@ -206,8 +194,7 @@ public sealed class AuditLogTests(Xunit.Abstractions.ITestOutputHelper output) :
             {
                 while (!stop.IsCancellationRequested)
                 {
-                    await writer.RecordAsync("sign_certificate_verify", new KeylessOrleans.Keys.KeyRequestContext("acme", new string('a', 64), "www.acme.test", "198.51.100.7", "edge-1"),
-                        [1, 2, 3], KeylessOrleans.Keys.KeyOperationResult.Success([1]));
+                    await SignAsync(writer);
                     await Task.Delay(1);
                 }
             });
@@ -232,6 +219,18 @@ public sealed class AuditLogTests(Xunit.Abstractions.ITestOutputHelper output) :
             Assert.True(rotations >= 3, $"only {rotations} of 6 walks overlapped a change of the folder: the test did not race the writer");
         }
     }
+
+    private AuditLog Writer(Action<KeylessOrleans.KeyServer.Audit.AuditLogOptions> configure)
+    {
+        var options = new KeylessOrleans.KeyServer.Hosting.KeyServerOptions { Tenant = "acme", KeyDirectory = _files.Path };
+        configure(options.AuditLog);
+        return new AuditLog(Microsoft.Extensions.Options.Options.Create(options),
+            new KeylessOrleans.KeyServer.Diagnostics.AuditLogMetrics(new NoMeters()), Microsoft.Extensions.Logging.Abstractions.NullLogger<AuditLog>.Instance);
+    }
+
+    private static ValueTask<KeylessOrleans.Keys.KeyOperationResult> SignAsync(AuditLog writer) =>
+        writer.RecordAsync("sign_certificate_verify", new KeylessOrleans.Keys.KeyRequestContext("acme", new string('a', 64), "www.acme.test", "198.51.100.7", "edge-1"),
+            [1, 2, 3], KeylessOrleans.Keys.KeyOperationResult.Success([1]));
 
     private sealed class NoMeters : System.Diagnostics.Metrics.IMeterFactory
     {
