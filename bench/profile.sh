@@ -62,6 +62,12 @@ for round in $(seq 20); do
 done
 echo "warm after $round rounds of 8 s"
 before=(); for pid in "${pids[@]}"; do before+=("$(cpu_ticks "$pid")"); done
+# Where a handshake's time goes: the mean of each latency histogram over the measured load (sum and count of every
+# series of it, summed over the driven processes' /metrics).
+histograms=(keyless_edge_handshake_duration_milliseconds keyless_edge_key_call_duration_milliseconds keyless_keyserver_operation_duration_milliseconds)
+histogram_totals() { local a; for a in "${admins[@]}"; do curl -s "http://127.0.0.1:$a/metrics"; done |
+  awk -v name="$1" '$1 ~ "^" name "_sum" {s += $NF} $1 ~ "^" name "_count" {c += $NF} END {printf "%f %d", s, c}'; }
+latency_before=(); for h in "${histograms[@]}"; do latency_before+=("$(histogram_totals "$h")"); done
 helpers=()
 if command -v perf >/dev/null; then
   for i in "${!pids[@]}"; do perf stat -e context-switches -p "${pids[$i]}" -o "$out/switches$i.txt" -- sleep "$((seconds - 1))" & helpers+=($!); done
@@ -79,6 +85,11 @@ fi
 handshakes=$(load "$seconds")
 ((${#helpers[@]})) && wait "${helpers[@]}" 2>/dev/null || true
 tick_us=$((1000000 / $(getconf CLK_TCK)))
+for i in "${!histograms[@]}"; do
+  read -r sum count <<<"$(histogram_totals "${histograms[$i]}")"; read -r sum0 count0 <<<"${latency_before[$i]}"
+  ((count > count0)) && awk -v n="${histograms[$i]}" -v s="$sum" -v s0="$sum0" -v c=$((count - count0)) \
+    'BEGIN {printf "mean %s: %.3f ms over %d\n", n, (s - s0) / c, c}'
+done
 echo "s_time ${client_options[*]} against the ${names[0]} ($port): $handshakes handshakes in ${seconds} s ($((handshakes / seconds))/s)"
 for i in "${!pids[@]}"; do
   after=$(cpu_ticks "${pids[$i]}")

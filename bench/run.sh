@@ -3,7 +3,8 @@
 # baseline that holds the key itself), softhsm2 (for --hsm), redis-server (for --control-plane). Arguments go to the benchmark.
 # By default it measures the production shape first (docs/benchmarks-production.md): `keyless edge` and `keyless
 # keyserver` as separate processes with mutual TLS and edge sessions, against the same edge holding the keys in its
-# own process and against nginx, plus the edge's cold start; then the one-process reference rows. About 10 minutes
+# own process and against nginx, plus two cold starts of the edge (with the key server, and restarted alone against the
+# running key server); then the one-process reference rows. About 10 minutes
 # with the default 6 s per row on a quiet 2-core machine (--production-only: about 5; the warm-up until the JIT has
 # settled takes up to 2 of them).
 # --ready-to-run publishes `keyless` with ReadyToRun code (PublishReadyToRun, linux-x64) and runs the production shape

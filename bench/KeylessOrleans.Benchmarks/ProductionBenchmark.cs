@@ -7,6 +7,8 @@ namespace KeylessOrleans.Benchmarks;
 /// The benchmark's first section: keyless in the production shape (<see cref="ProductionShape"/>) against the same
 /// edge with its keys in-process and against nginx, the same `openssl s_time` clients for all three in one run.
 /// Latency comes from each edge's own /metrics histogram (accept to finished); CPU per handshake from /proc.
+/// Two cold starts of the keyless edge against its warm rate: with the key server started at the same time, and
+/// restarted alone against the key server that served every row (as operators restart edges in a rolling deploy).
 /// </summary>
 internal static class ProductionBenchmark
 {
@@ -18,25 +20,26 @@ internal static class ProductionBenchmark
 
     private sealed record Measurement(double PerSecond, double P50Ms, double P99Ms, double[] CpuPerHandshakeUs);
 
+    /// <summary>A cold-start row: how the edge got ready, what it served in its first seconds, what the JIT compiled meanwhile.</summary>
+    /// <param name="Jit">Methods compiled and JIT seconds in the window: edge, key server.</param>
+    private sealed record ColdRow(string Name, EdgeStart Start, Measurement Cold, (double Methods, double Seconds)[] Jit);
+
     public static async Task RunAsync(TenantKeyFolder keys, BulkOrigin origin, NginxServer nginx, string work, int seconds, int clients,
         Func<string, bool> wanted, IReadOnlyDictionary<string, string> environment)
     {
         await using var shape = await ProductionShape.StartAsync(keys, origin.Port, work, environment);
         using var edgeAdmin = new AdminEndpoint(shape.Edge.AdminPort);
+        using var keyServerAdmin = new AdminEndpoint(shape.KeyServer.AdminPort);
         using var localAdmin = new AdminEndpoint(shape.LocalKeyEdgeAdminPort);
-        var keyless = new Target("keyless", shape.KeylessPort, edgeAdmin, [shape.Edge.Id, shape.KeyServer.Id],
-            () => $"[edge]\n{shape.Edge.Output}\n[keyserver]\n{shape.KeyServer.Output}");
+        var keyless = KeylessTarget(shape, edgeAdmin);
         var inProcess = new Target("in-process key", shape.LocalPort, localAdmin, [shape.LocalKeyEdge.Id], () => shape.LocalKeyEdge.Output);
         var reference = new Target("nginx", nginx.Port, null, [nginx.ProcessId], () => "");
         var coldScenario = HandshakeScenarios.Full[0];
 
-        // At once, before anything else warms the processes: what the first clients after "ready" get. The methods the
-        // JIT compiles meanwhile say what the processes still lacked, whatever else shares the cores.
-        using var keyServerAdmin = new AdminEndpoint(shape.KeyServer.AdminPort);
-        AdminEndpoint[] keylessProcesses = [edgeAdmin, keyServerAdmin];
-        var jitBefore = await Task.WhenAll(keylessProcesses.Select(JitAsync));
-        var cold = await MeasureAsync(keyless, coldScenario, clients, ColdSeconds, work);
-        var jitCold = (await Task.WhenAll(keylessProcesses.Select(JitAsync))).Zip(jitBefore, (a, b) => (Methods: a.Methods - b.Methods, Seconds: a.Seconds - b.Seconds)).ToArray();
+        // At once, before anything else warms the processes: what the first clients after "ready" get when key server
+        // and edge start together.
+        var bothCold = await MeasureColdAsync("Cold start of both (`keyless keyserver` and `keyless edge` started together)", shape.FirstStart,
+            keyless, keyServerAdmin, coldScenario, clients, work);
 
         var settings = environment.Count == 0 ? "" : $", {string.Join(" ", environment.Select(e => $"{e.Key}={e.Value}"))}";
         Console.WriteLine($"## Production shape: `keyless edge` and `keyless keyserver` as separate processes ({clients} × openssl s_time, {seconds} s per row{settings})");
@@ -62,22 +65,62 @@ internal static class ProductionBenchmark
                 $"| {k.P50Ms:0.0} / {k.P99Ms:0.0} | {l.P50Ms:0.0} / {l.P99Ms:0.0} | {k.CpuPerHandshakeUs[0]:0} + {k.CpuPerHandshakeUs[1]:0} | {l.CpuPerHandshakeUs[0]:0} | {n.CpuPerHandshakeUs[0]:0} |");
         }
         Console.WriteLine();
+        if (wanted("bulk")) await BulkAsync([keyless.Port, inProcess.Port, reference.Port]);
+
+        // Last, as operators see a cold start: the edge restarted (a rolling deploy) while the tenant's key server,
+        // warm from every row above, keeps running.
+        var (stopping, graceful, restart) = await shape.RestartEdgeAsync();
+        using var restartedAdmin = new AdminEndpoint(shape.Edge.AdminPort);
+        var edgeRestart = await MeasureColdAsync("Edge restart against a running key server", restart,
+            KeylessTarget(shape, restartedAdmin), keyServerAdmin, coldScenario, clients, work);
 
         Console.WriteLine($"Warm-up: every row on both edges in rounds until no process JIT-compiled more than {SettledMethods} methods in a round: " +
             $"{warmUp.TotalSeconds:0} s; JIT time in it (edge, key server, in-process edge): {string.Join(", ", jitted.Select(j => $"{j:0.0} s"))}.");
-        Console.WriteLine($"Cold start ({coldScenario.Name}): the edge reported ready (/readyz Healthy) {shape.EdgeStartToReady.TotalSeconds:0.0} s after `keyless edge` and `keyless keyserver` were started,");
-        Console.WriteLine($"and completed its first handshake {(shape.EdgeStartToServing - shape.EdgeStartToReady).TotalSeconds:0.0} s after ready (handshakes before it fail);");
-        Console.WriteLine($"in the first {ColdSeconds} s after that it served {cold.PerSecond:0}/s, warm {warm.PerSecond:0}/s: **{cold.PerSecond / warm.PerSecond:0.00}** of its warm rate " +
-            $"(p50/p99 {cold.P50Ms:0.0} / {cold.P99Ms:0.0} ms cold, {warm.P50Ms:0.0} / {warm.P99Ms:0.0} ms warm);");
-        // CPU per handshake holds up better than rates when other work shares the cores.
-        Console.WriteLine($"CPU µs per handshake, edge + key server: {cold.CpuPerHandshakeUs[0]:0} + {cold.CpuPerHandshakeUs[1]:0} cold, " +
-            $"{warm.CpuPerHandshakeUs[0]:0} + {warm.CpuPerHandshakeUs[1]:0} warm: warm ÷ cold **{warm.CpuPerHandshakeUs.Sum() / cold.CpuPerHandshakeUs.Sum():0.00}**; " +
-            $"JIT in the cold {ColdSeconds} s: edge {jitCold[0].Methods:0} methods ({jitCold[0].Seconds:0.0} s), key server {jitCold[1].Methods:0} methods ({jitCold[1].Seconds:0.0} s).");
         Console.WriteLine();
+        Console.WriteLine($"Cold start ({coldScenario.Name}): the first {ColdSeconds} s from the edge's first successful handshake (handshakes before it fail), " +
+            $"against its warm rate measured after the warm-up (same row, {ColdSeconds} s, before the rows above): {warm.PerSecond:0}/s, " +
+            $"p50/p99 {warm.P50Ms:0.0} / {warm.P99Ms:0.0} ms, CPU µs per handshake edge + key server {warm.CpuPerHandshakeUs[0]:0} + {warm.CpuPerHandshakeUs[1]:0}. " +
+            $"The edge restart: SIGTERM by PID, {(graceful ? "exited" : "killed after 60 s")} in {stopping.TotalSeconds:0.0} s, then the same command line; " +
+            "its times count from the new process's start.");
+        Console.WriteLine();
+        Console.WriteLine($"| start | ready after start | first handshake after ready | cold /s | warm /s | cold ÷ warm | p50/p99 ms cold | CPU µs/handshake edge + key server, cold | warm ÷ cold CPU | methods JIT-compiled in the cold {ColdSeconds} s: edge, key server (JIT s) |");
+        Console.WriteLine("|---|---|---|---|---|---|---|---|---|---|");
+        foreach (var row in new[] { bothCold, edgeRestart })
+        {
+            var (cold, jit) = (row.Cold, row.Jit);
+            // CPU per handshake holds up better than rates when other work shares the cores.
+            Console.WriteLine($"| {row.Name} | {row.Start.ToReady.TotalSeconds:0.0} s | {(row.Start.ToServing - row.Start.ToReady).TotalSeconds:0.0} s " +
+                $"| {cold.PerSecond:0} | {warm.PerSecond:0} | **{cold.PerSecond / warm.PerSecond:0.00}** | {cold.P50Ms:0.0} / {cold.P99Ms:0.0} " +
+                $"| {cold.CpuPerHandshakeUs[0]:0} + {cold.CpuPerHandshakeUs[1]:0} | {warm.CpuPerHandshakeUs.Sum() / cold.CpuPerHandshakeUs.Sum():0.00} " +
+                $"| {jit[0].Methods:0}, {jit[1].Methods:0} ({jit[0].Seconds:0.0}, {jit[1].Seconds:0.0}) |");
+        }
+        Console.WriteLine();
+    }
 
-        if (!wanted("bulk")) return;
+    /// <summary>The production-shape keyless edge and its key server as one target; built again after the edge restarts.</summary>
+    private static Target KeylessTarget(ProductionShape shape, AdminEndpoint edgeAdmin) =>
+        new("keyless", shape.KeylessPort, edgeAdmin, [shape.Edge.Id, shape.KeyServer.Id], () => shape.KeylessOutput);
+
+    /// <summary>
+    /// The cold-start window, measured at once: the methods the JIT compiles meanwhile say what the processes still
+    /// lacked, whatever else shares the cores. A process's first /metrics scrape compiles the metrics exporter (~400
+    /// methods, none on the handshake path), so each process is scraped once before the count starts.
+    /// </summary>
+    private static async Task<ColdRow> MeasureColdAsync(string name, EdgeStart start, Target keyless, AdminEndpoint keyServerAdmin,
+        HandshakeScenario scenario, int clients, string work)
+    {
+        AdminEndpoint[] processes = [keyless.Admin!, keyServerAdmin];
+        await Task.WhenAll(processes.Select(p => p.MetricsAsync()));
+        var before = await Task.WhenAll(processes.Select(JitAsync));
+        var cold = await MeasureAsync(keyless, scenario, clients, ColdSeconds, work);
+        var after = await Task.WhenAll(processes.Select(JitAsync));
+        return new ColdRow(name, start, cold, after.Zip(before, (a, b) => (a.Methods - b.Methods, a.Seconds - b.Seconds)).ToArray());
+    }
+
+    private static async Task BulkAsync(int[] ports)
+    {
         var bulk = new List<double>();
-        foreach (var port in new[] { keyless.Port, inProcess.Port, reference.Port })
+        foreach (var port in ports)
             bulk.Add(await BulkDownload.MedianMegabytesPerSecondAsync(port, 3));
         Console.WriteLine($"| bulk: {BulkOrigin.BulkBytes / (1024 * 1024)} MiB over TLS 1.3 (curl, median of 3) | keyless MB/s | in-process key MB/s | nginx MB/s | keyless ÷ nginx | keyless ÷ in-process |");
         Console.WriteLine("|---|---|---|---|---|---|");
@@ -102,7 +145,7 @@ internal static class ProductionBenchmark
         Console.WriteLine($"production shape ready: keyless-port {shape.KeylessPort} edge-pid {shape.Edge.Id} keyserver-pid {shape.KeyServer.Id} " +
             $"in-process-port {shape.LocalPort} in-process-pid {shape.LocalKeyEdge.Id} edge-admin {shape.Edge.AdminPort} keyserver-admin {shape.KeyServer.AdminPort} in-process-admin {shape.LocalKeyEdgeAdminPort}");
         await Task.Delay(Timeout.Infinite, stop.Token).ContinueWith(_ => { }, TaskScheduler.Default);
-        Console.WriteLine($"[edge]\n{shape.Edge.Output}\n[keyserver]\n{shape.KeyServer.Output}\n[in-process-key edge]\n{shape.LocalKeyEdge.Output}");
+        Console.WriteLine($"{shape.KeylessOutput}\n[in-process-key edge]\n{shape.LocalKeyEdge.Output}");
     }
 
     /// <summary>A round in which no process compiled more methods than this counts as warm.</summary>

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Runtime.InteropServices;
 using System.Text.Json;
 using KeylessOrleans.TestSupport;
 
@@ -24,13 +25,10 @@ internal sealed class ProductionShape : IAsyncDisposable
     public KeylessProcess KeyServer { get; private set; } = null!;
     public KeylessProcess LocalKeyEdge { get; private set; } = null!;
 
-    /// <summary>When the keyless edge's /readyz first said Healthy (every tenant has its key server), since its start.</summary>
-    public TimeSpan EdgeStartToReady { get; private set; }
-
     /// <summary>
     /// Starts the in-process-key edge and waits until it serves, then the key server and the keyless edge together
-    /// (as a deployment comes up) and returns as soon as the keyless edge reports ready: a caller that measures at
-    /// once measures the cold start.
+    /// (as a deployment comes up) and returns as soon as the keyless edge reports ready and has completed a handshake:
+    /// a caller that measures at once measures the cold start of both.
     /// </summary>
     /// <param name="environment">Added to the keyless processes' environment (e.g. DOTNET_gcServer).</param>
     public static async Task<ProductionShape> StartAsync(TenantKeyFolder keys, int originPort, string work, IReadOnlyDictionary<string, string>? environment = null)
@@ -88,45 +86,88 @@ internal sealed class ProductionShape : IAsyncDisposable
             "--audit-log", F("audit-{tenant}-{replica}.log"), "--silo-port", $"{KeylessProcess.FreePort()}", "--gateway-port", $"{gateway}",
             "--edge-ca", F("operator-ca/ca.pem"),
             "--tls-cert", F("keyserver-tls/cert.pem"), "--tls-key", F("keyserver-tls/key.pem"), "--tls-ca", F("tenant-ca/ca.pem")));
-        // s_time sends no SNI: the edge serves the bench host by default.
-        var edgeEnvironment = new Dictionary<string, string>(environment) { ["KEYLESS__EDGE__TLS__DEFAULTHOSTNAME"] = BenchCluster.Host };
+        // s_time sends no SNI: the edge serves the bench host by default. The admin port is fixed here so that a
+        // restarted edge answers where the first one did.
+        _edgeEnvironment = new Dictionary<string, string>(environment)
+        {
+            ["KEYLESS__EDGE__TLS__DEFAULTHOSTNAME"] = BenchCluster.Host,
+            ["KEYLESS__ADMIN__PORT"] = $"{KeylessProcess.FreePort()}",
+        };
         // The edge as deployed warms up before ready (KeylessProcess turns that off for tests); --env sets it either way.
-        edgeEnvironment.TryAdd(KeylessProcess.WarmUpVariable, "true");
-        Edge = Track(KeylessProcess.Start(edgeEnvironment, "edge", "--https-port", $"{KeylessPort}", "--silo-port", $"{KeylessProcess.FreePort()}",
+        _edgeEnvironment.TryAdd(KeylessProcess.WarmUpVariable, "true");
+        _edgeArguments = ["edge", "--https-port", $"{KeylessPort}", "--silo-port", $"{KeylessProcess.FreePort()}",
             "--gateway-port", $"{KeylessProcess.FreePort()}", "--tenants", F("tenants.json"), "--registry-dir", F("registry"), "--edge-id", "bench-edge",
-            "--tls-cert", F("edge-tls/cert.pem"), "--tls-key", F("edge-tls/key.pem"), "--tls-ca", F("operator-ca/ca.pem")));
+            "--tls-cert", F("edge-tls/cert.pem"), "--tls-key", F("edge-tls/key.pem"), "--tls-ca", F("operator-ca/ca.pem")];
+        Edge = Track(KeylessProcess.Start(_edgeEnvironment, _edgeArguments));
+        FirstStart = await WaitUntilServingAsync(clock);
+    }
 
+    private Dictionary<string, string> _edgeEnvironment = null!;
+    private string[] _edgeArguments = null!;
+
+    /// <summary>What the edge printed before its last restart, for a failure's message.</summary>
+    private string _stoppedEdgeOutput = "";
+
+    /// <summary>The start of key server and edge together: since both were started.</summary>
+    public EdgeStart FirstStart { get; private set; } = null!;
+
+    /// <summary>
+    /// Restarts the keyless edge as an operator does in a rolling deploy, the key server left running: SIGTERM by PID,
+    /// SIGKILL if it has not exited within 60 s, then the same command line and environment again; returns once the
+    /// new edge is ready and has completed a handshake, so a caller that measures at once measures its cold start.
+    /// </summary>
+    public async Task<(TimeSpan Stopping, bool Graceful, EdgeStart Start)> RestartEdgeAsync()
+    {
+        var stopping = Stopwatch.StartNew();
+        var index = _processes.IndexOf(Edge);
+        Edge.Signal(PosixSignal.SIGTERM);
+        var graceful = await Edge.WaitForExitAsync(TimeSpan.FromSeconds(60));
+        if (!graceful) Edge.Crash();
+        _stoppedEdgeOutput = Edge.Output;
+        await Edge.DisposeAsync();
+        stopping.Stop();
+        var clock = Stopwatch.StartNew();
+        Edge = KeylessProcess.Start(_edgeEnvironment, _edgeArguments);
+        _processes[index] = Edge;
+        return (stopping.Elapsed, graceful, await WaitUntilServingAsync(clock));
+    }
+
+    /// <summary>The keyless processes' output so far, for a failure's message.</summary>
+    public string KeylessOutput => (_stoppedEdgeOutput.Length == 0 ? "" : $"[edge before its restart]\n{_stoppedEdgeOutput}\n") +
+        $"[edge]\n{Edge.Output}\n[keyserver]\n{KeyServer.Output}";
+
+    /// <summary>Waits until the keyless edge reports ready, then until it completes a handshake.</summary>
+    /// <param name="clock">Started when the processes being waited for were started.</param>
+    private async Task<EdgeStart> WaitUntilServingAsync(Stopwatch clock)
+    {
         using var admin = new AdminEndpoint(Edge.AdminPort);
         while (true)
         {
             if (Edge.HasExited || KeyServer.HasExited)
-                throw new InvalidOperationException($"a keyless process exited before the edge was ready:\n[edge]\n{Edge.Output}\n[keyserver]\n{KeyServer.Output}");
+                throw new InvalidOperationException($"a keyless process exited before the edge was ready:\n{KeylessOutput}");
             if (clock.Elapsed > TimeSpan.FromSeconds(120))
-                throw new TimeoutException($"the keyless edge was not ready within 120 s:\n[edge]\n{Edge.Output}\n[keyserver]\n{KeyServer.Output}");
+                throw new TimeoutException($"the keyless edge was not ready within 120 s:\n{KeylessOutput}");
             var (status, body) = await admin.GetAsync("readyz");
             // Healthy, not just 200: Degraded (also 200) means the tenant's key server is not there yet.
             if (status == 200 && JsonDocument.Parse(body).RootElement.GetProperty("status").GetString() == "Healthy") break;
             await Task.Delay(50);
         }
-        EdgeStartToReady = clock.Elapsed;
+        var ready = clock.Elapsed;
         // /readyz says Healthy before the edge can serve a tenant of its tenants file: the file may not be imported
         // yet (unrecognized_name), and the tenant's key-server cluster is connected and its chains checked only on its
         // first handshake, within a 2 s deadline (internal_error when that takes longer). s_time gives up at its
         // first failed handshake, so the cold-start row starts at the first handshake that succeeds.
         while (true)
         {
-            if (clock.Elapsed > EdgeStartToReady + TimeSpan.FromSeconds(60))
-                throw new TimeoutException($"the keyless edge did not complete a handshake within 60 s of ready:\n[edge]\n{Edge.Output}\n[keyserver]\n{KeyServer.Output}");
+            if (clock.Elapsed > ready + TimeSpan.FromSeconds(60))
+                throw new TimeoutException($"the keyless edge did not complete a handshake within 60 s of ready:\n{KeylessOutput}");
             var probe = await ExternalTool.RunAsync("openssl", ["s_client", "-connect", $"127.0.0.1:{KeylessPort}", "-tls1_3"], standardInput: "",
                 timeout: TimeSpan.FromSeconds(10));
             if (probe.Output.Contains("Cipher is TLS_", StringComparison.Ordinal) && !probe.Output.Contains("Cipher is (NONE)", StringComparison.Ordinal)) break;
             await Task.Delay(50);
         }
-        EdgeStartToServing = clock.Elapsed;
+        return new EdgeStart(ready, clock.Elapsed);
     }
-
-    /// <summary>When the keyless edge first completed a handshake, since its start.</summary>
-    public TimeSpan EdgeStartToServing { get; private set; }
 
     public int LocalKeyEdgeAdminPort { get; private set; }
 
@@ -148,3 +189,8 @@ internal sealed class ProductionShape : IAsyncDisposable
         for (var i = _processes.Count - 1; i >= 0; i--) await _processes[i].DisposeAsync();
     }
 }
+
+/// <summary>How a start of the keyless edge went, since its start.</summary>
+/// <param name="ToReady">When its /readyz first said Healthy (every tenant has its key server).</param>
+/// <param name="ToServing">When it first completed a handshake.</param>
+internal sealed record EdgeStart(TimeSpan ToReady, TimeSpan ToServing);

@@ -12,11 +12,12 @@ namespace KeylessOrleans.MicroBenchmarks;
 /// BcTlsCrypto objects BouncyCastle's TlsServerProtocol uses, client shares made once in setup. The rest of a
 /// handshake (transcript, key schedule, records, the key server's signature) is the same whatever the group.
 /// Bytes on the wire: client share / server share, X25519 32 / 32, X25519MLKEM768 1,216 / 1,120,
-/// SecP256r1MLKEM768 1,249 / 1,153.
+/// SecP256r1MLKEM768 1,249 / 1,153. The edge's own crypto (EdgeTlsCrypto) does X25519 with OpenSSL: the "edge" rows.
 /// </summary>
 public class KeyShareCost
 {
     private readonly BcTlsCrypto _crypto = new(new SecureRandom());
+    private readonly BcTlsCrypto _edge = new KeylessOrleans.Edge.Tls.Crypto.EdgeTlsCrypto(new SecureRandom());
     private byte[] _x25519Share = null!;
     private byte[] _p256Share = null!;
     private byte[] _x25519MLKem768Share = null!;
@@ -34,6 +35,13 @@ public class KeyShareCost
 
     [Benchmark(Baseline = true)]
     public byte[] X25519() => Server(Simple(NamedGroup.x25519), _x25519Share);
+
+    [Benchmark]
+    public byte[] X25519Edge() => Server(_edge.CreateECDomain(new TlsECConfig(NamedGroup.x25519)).CreateECDH(), _x25519Share);
+
+    [Benchmark]
+    public byte[] X25519MLKEM768Edge() =>
+        Server(new TlsHybridAgreement(_edge, Simple(NamedGroup.MLKEM768), _edge.CreateECDomain(new TlsECConfig(NamedGroup.x25519)).CreateECDH(), 1184), _x25519MLKem768Share);
 
     [Benchmark]
     public byte[] Secp256r1() => Server(Simple(NamedGroup.secp256r1), _p256Share);

@@ -28,7 +28,7 @@ internal static class AuditCommand
 
     private static int Verify(string path, string? keyPath, string? anchorText, string? headsPath)
     {
-        if (!Directory.Exists(path)) return Verify(path, [path], keyPath, anchorText, headsPath);
+        if (!Directory.Exists(path)) return Verify(path, 1, (key, anchor) => AuditLogVerifier.VerifyFiles([path], key, anchor), keyPath, anchorText, headsPath);
         var logs = AuditLogFiles.LogsIn(path);
         if (logs.Count == 0)
         {
@@ -38,15 +38,16 @@ internal static class AuditCommand
         var worst = 0;
         foreach (var live in logs)
         {
-            var files = AuditLogFiles.Chain(live);
-            Console.WriteLine($"{live}: {files.Count} file(s)");
-            worst = Math.Max(worst, Verify(live, files, keyPath, anchorText, headsPath));
+            var files = AuditLogFiles.Chain(live).Count;
+            Console.WriteLine($"{live}: {files} file(s)");
+            // Walked as it is when each file is opened: the key server may be rotating and compressing it meanwhile.
+            worst = Math.Max(worst, Verify(live, files, (key, anchor) => AuditLogVerifier.VerifyLog(live, key, anchor), keyPath, anchorText, headsPath));
         }
         return worst;
     }
 
-    /// <summary>Verifies <paramref name="files"/> (in chain order) of the log <paramref name="path"/> names.</summary>
-    private static int Verify(string path, IReadOnlyList<string> files, string? keyPath, string? anchorText, string? headsPath)
+    /// <summary>Verifies the log <paramref name="path"/> names by <paramref name="walk"/>; <paramref name="files"/> were listed before it.</summary>
+    private static int Verify(string path, int files, Func<byte[]?, AuditAnchor?, AuditVerification> walk, string? keyPath, string? anchorText, string? headsPath)
     {
         byte[]? key = null;
         AuditAnchor? anchor = null;
@@ -85,7 +86,7 @@ internal static class AuditCommand
         AuditVerification result;
         try
         {
-            result = AuditLogVerifier.VerifyFiles(files, key, anchor);
+            result = walk(key, anchor);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException or InvalidDataException)
         {
@@ -110,8 +111,8 @@ internal static class AuditCommand
                     ? $"ok: {result.Records} records, first at {Time(result.First)}, last at {Time(result.Last)}, chain head {result.HeadHex}"
                     : $"ok: records {result.FirstSequence}–{result.Records}, first at {Time(result.First)}, last at {Time(result.Last)}, chain head {result.HeadHex}");
         }
-        if (files.Count > 1)
-            Console.WriteLine($"  files: {result.Files} of {files.Count} walked in order, each continuing the one before"
+        if (files > 1 || result.Files > 1)
+            Console.WriteLine($"  files: {result.Files} walked in order, each continuing the one before"
                 + (result.Chains > 1 ? $"; {result.Chains} chains (a later file starts a new chain)" : ""));
         if (result.ContinuesFrom is { } from)
             Console.WriteLine($"  continues record {from.Sequence} (head {from.HeadHex}) of {result.ContinuesFile ?? "an earlier file"}, which is not part of this walk: earlier records are not checked here");

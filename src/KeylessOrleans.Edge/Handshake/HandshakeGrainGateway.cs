@@ -28,7 +28,8 @@ internal sealed partial class HandshakeGrainGateway(
     private readonly LogThrottle<string> _shedLog = new(TimeSpan.FromSeconds(10), firstInFull: 1, maxKeys: 256, overflowKey: "(other tenants)",
         (tenant, count) => LogShedSummary(logger, count, tenant), time);
 
-    private IHandshakeGrain Grain => grains.GetGrain<IHandshakeGrain>(0);
+    // Resolved once: GetGrain resolves the interface's grain type by reflection on every call.
+    private IHandshakeGrain Grain => field ??= grains.GetGrain<IHandshakeGrain>(0);
 
     public KeyOperationResult Perform(KeyCall call, KeyRequest request)
     {

@@ -9,6 +9,7 @@ using KeylessOrleans.Edge.KeyAccess;
 using KeylessOrleans.Edge.Routing;
 using KeylessOrleans.Edge.Stapling;
 using KeylessOrleans.Edge.Tls;
+using KeylessOrleans.Edge.Tls.Crypto;
 using KeylessOrleans.Edge.Tls.Tickets;
 using KeylessOrleans.Edge.WarmUp;
 using KeylessOrleans.Keys;
@@ -58,7 +59,7 @@ public static class EdgeSiloBuilderExtensions
         services.TryAddSingleton<HandshakeWindow>(); // before the listener starts, so it sees every connection
         services.AddHostedService<EdgeStatusReporter>();
 
-        services.TryAddSingleton<TlsCrypto>(_ => new BcTlsCrypto(new SecureRandom()));
+        services.TryAddSingleton<TlsCrypto>(_ => new EdgeTlsCrypto(new SecureRandom()));
         services.TryAddSingleton<IKeyOperationGateway, HandshakeGrainGateway>();
         services.TryAddSingleton(sp => new ServerChainCache(sp.GetRequiredService<TlsCrypto>()));
         services.TryAddSingleton(sp =>

@@ -37,7 +37,7 @@ internal sealed partial class KeyServerClient(
             RequestContext.Clear();
             var target = new KeyGrainKey(context.Tenant, replica, context.KeyId);
             var grains = await tenants.GrainsAsync(context.Tenant, deadline.Token);
-            var grain = grains.GetGrain<IKeyGrain>(target.ToString());
+            var grain = KeyGrainReferences.Get(grains, target);
             KeyRequest Proven() => request with { Proof = signer.Sign(target, request) };
             var proven = Proven();
             // WaitAsync bounds the wait even where Orleans does not observe the token (placement retries).

@@ -111,6 +111,104 @@ internal static class AuditLogVerifier
         return state.Result();
     }
 
+    /// <summary>
+    /// A whole log as it is on disk, while its key server may still be writing it: the rotated files of
+    /// <paramref name="live"/> in chain order, then the live file. Walking a large log takes a while, and meanwhile the
+    /// writer rotates, compresses and deletes past retention, so: a file listed plain but compressed since is read
+    /// compressed; a file gone before it was opened, with every file walked before it, was taken by retention (oldest
+    /// first), so the walk starts again after it (its continues line taken on trust), while a file gone from between
+    /// files still there is reported missing by the next one's continues line; and the files the live file rotated to
+    /// after the listing are walked before the live file that continues them.
+    /// </summary>
+    public static AuditVerification VerifyLog(string live, byte[]? key = null, AuditAnchor? anchor = null)
+    {
+        var state = new Walk(key, anchor);
+        var walked = new List<string>();
+        AuditRotatedFile? last = null;
+        bool WalkRotated(AuditRotatedFile file)
+        {
+            var plain = file.Compressed ? file.Path[..^3] : file.Path;
+            last = file;
+            var stream = OpenPlainOrCompressed(plain);
+            if (stream is null && walked.TrueForAll(p => !File.Exists(p) && !File.Exists(p + ".gz")))
+            {
+                (state, walked) = (new Walk(key, anchor), []); // retention went past everything walked so far
+                return true;
+            }
+            walked.Add(plain);
+            if (stream is null) return true;
+            using (stream)
+            {
+                state.BeginFile(System.IO.Path.GetFileName(file.Path));
+                return Verify(stream, state);
+            }
+        }
+
+        foreach (var file in AuditLogFiles.Rotated(live))
+            if (!WalkRotated(file)) return state.Result();
+
+        Stream liveStream;
+        try
+        {
+            liveStream = AuditLogFiles.OpenRead(live);
+        }
+        catch (FileNotFoundException)
+        {
+            return state.Result();
+        }
+        using (liveStream)
+        {
+            // Opened first, listed again second: a rotation before the opening shows in the listing, one after it only
+            // renames the file this stream already reads. So the files to walk before it are the new ones up to the
+            // record its continues line names.
+            if (FirstLine(liveStream)?.Continues is { } continues)
+            {
+                foreach (var file in AuditLogFiles.Rotated(live))
+                {
+                    var plain = file.Compressed ? file.Path[..^3] : file.Path;
+                    if (walked.Contains(plain) || file.LastSequence > continues.Sequence) continue;
+                    if (last is not null && (file.Rotated, file.LastSequence).CompareTo((last.Rotated, last.LastSequence)) < 0) continue;
+                    if (!WalkRotated(file)) return state.Result();
+                }
+            }
+            state.BeginFile(System.IO.Path.GetFileName(live));
+            Verify(liveStream, state);
+        }
+        return state.Result();
+    }
+
+    /// <summary>A rotated file, or the same file compressed since it was listed; null when it is gone.</summary>
+    private static Stream? OpenPlainOrCompressed(string plain)
+    {
+        foreach (var path in new[] { plain, plain + ".gz" })
+        {
+            try
+            {
+                return AuditLogFiles.OpenRead(path);
+            }
+            catch (FileNotFoundException)
+            {
+            }
+        }
+        return null;
+    }
+
+    /// <summary>The stream's first line, parsed (null when it has none or it is not a line of the log); the stream is put back at its start.</summary>
+    private static ParsedLine? FirstLine(Stream stream)
+    {
+        var buffer = new byte[MaxLineLength];
+        var length = 0;
+        int read;
+        while (length < buffer.Length && (read = stream.Read(buffer, length, buffer.Length - length)) > 0)
+        {
+            length += read;
+            if (buffer.AsSpan(0, length).IndexOf((byte)'\n') >= 0) break;
+        }
+        stream.Seek(0, SeekOrigin.Begin);
+        var newline = buffer.AsSpan(0, length).IndexOf((byte)'\n');
+        return newline < 0 ? null : AuditChain.Parse(buffer.AsSpan(0, newline), out _);
+    }
+
     public static AuditVerification Verify(Stream stream, byte[]? key = null, AuditAnchor? anchor = null)
     {
         var state = new Walk(key, anchor);
