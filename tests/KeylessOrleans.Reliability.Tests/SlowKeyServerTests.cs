@@ -113,9 +113,10 @@ public sealed class SlowKeyServerTests(ITestOutputHelper output) : IAsyncLifetim
                          $"at most {maxBusy} of 16; gamma key calls in flight at most {maxGammaInFlight} (limit {PerTenantLimit})");
 
         Assert.True(maxGammaInFlight <= PerTenantLimit, $"gamma had {maxGammaInFlight} key calls in flight");
-        // The slow tenant adds at most its limit of threads (each held 1.5 s) and the short steps of its shed
-        // handshakes (one more thread at most). Without the bulkhead its 12 clients would hold about 12 all the time.
-        Assert.True(slowBusy - healthyBusy <= PerTenantLimit + 1,
+        // The slow tenant adds at most its limit of threads (each held 1.5 s) and the short steps of its other
+        // clients' shed handshakes (about one thread, two on a busy machine). Without the bulkhead its clients would
+        // hold all 16 all the time.
+        Assert.True(slowBusy - healthyBusy <= PerTenantLimit + 2,
             $"gamma added {slowBusy - healthyBusy:0.0} busy handshake threads on average ({healthyBusy:0.0} → {slowBusy:0.0})");
         Assert.Contains(gamma, s => s.Ok); // slow, not dead: up to its limit it is still served
         Assert.All(gamma.Where(s => !s.Ok), s => Assert.True(s.Duration < TimeSpan.FromSeconds(1), $"a shed gamma client waited {s.Duration}"));
