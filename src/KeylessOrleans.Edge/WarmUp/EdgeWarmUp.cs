@@ -29,10 +29,8 @@ internal sealed record WarmUpReport(long Handshakes, long Resumed, long Failed, 
 /// It touches nothing the edge serves: its own route table, session cache, ticket keys and key operations; its
 /// handshakes are counted on a meter of their own, which is not exported, and its failures are not in the
 /// failed-handshake log. It runs in rounds of half a second until a round compiles fewer than
-/// <see cref="EdgeWarmUpOptions.SettledMethods"/> methods (after <see cref="EdgeWarmUpOptions.MinRounds"/>), pauses
-/// so the runtime starts counting calls, and runs rounds again until the promotions to optimized code have settled the
-/// same way; or until <see cref="EdgeWarmUpOptions.MaxDuration"/>. A warm-up that fails still ends: the edge becomes
-/// ready, colder.
+/// <see cref="EdgeWarmUpOptions.SettledMethods"/> methods (after <see cref="EdgeWarmUpOptions.MinRounds"/>), or
+/// until <see cref="EdgeWarmUpOptions.MaxDuration"/>. A warm-up that fails still ends: the edge becomes ready, colder.
 /// </summary>
 internal sealed partial class EdgeWarmUp(
     IOptions<EdgeOptions> options,
@@ -46,9 +44,6 @@ internal sealed partial class EdgeWarmUp(
     public const string MeterName = "KeylessOrleans.Edge.WarmUp";
 
     private static readonly TimeSpan Round = TimeSpan.FromMilliseconds(500);
-
-    /// <summary>Longer than the runtime's call-counting delay (100 ms without a newly compiled method).</summary>
-    private static readonly TimeSpan TierUpPause = TimeSpan.FromMilliseconds(250);
 
     private readonly TaskCompletionSource<WarmUpReport?> _done = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
@@ -118,9 +113,9 @@ internal sealed partial class EdgeWarmUp(
         var compiledAtStart = JitInfo.GetCompiledMethodCount();
         var rounds = 0;
         var settled = false;
-        async Task RoundsUntilSettledAsync(int minRounds)
+        try
         {
-            for (var phaseRounds = 1; ; phaseRounds++, rounds++)
+            while (!settled)
             {
                 var before = JitInfo.GetCompiledMethodCount();
                 var roundEnds = clock.Elapsed + Round;
@@ -140,23 +135,9 @@ internal sealed partial class EdgeWarmUp(
                         }
                     }
                 }, deadline.Token)));
-                if (phaseRounds >= minRounds && JitInfo.GetCompiledMethodCount() - before < settings.SettledMethods)
-                {
-                    rounds++;
-                    return;
-                }
+                rounds++;
+                settled = rounds >= settings.MinRounds && JitInfo.GetCompiledMethodCount() - before < settings.SettledMethods;
             }
-        }
-        try
-        {
-            // First every method the handshakes need, at tier 0. The runtime starts counting calls for promotion only
-            // once no new method was compiled for 100 ms, which a stream of handshakes with new code never allows: so a
-            // pause, then rounds again until the promotions to optimized code (compiled in the background, counted
-            // with the rest) are done too. Without the second part the first minutes of real clients paid for them.
-            await RoundsUntilSettledAsync(settings.MinRounds);
-            await Task.Delay(TierUpPause, deadline.Token);
-            await RoundsUntilSettledAsync(minRounds: 2);
-            settled = true;
         }
         catch (OperationCanceledException) when (!stopping.IsCancellationRequested)
         {
