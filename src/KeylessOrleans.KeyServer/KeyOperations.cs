@@ -56,7 +56,7 @@ internal sealed class KeyOperations(IKeyStore store)
         {
             if (RsaKeyExchangeTranscript.Validate(exchange) is { } problem) return Invalid($"transcript refused: {problem}");
             label = Tls12Prf.ExtendedMasterSecretLabel;
-            seed = CryptographicOperations.HashData(Tls12Prf.HashOf(exchange.Prf), transcript);
+            seed = CryptographicOperations.HashData(TlsHashes.Of(exchange.Prf), transcript);
         }
         else
         {

@@ -163,18 +163,12 @@ internal sealed class WarmUpTenant : IAsyncDisposable
 
         private KeyOperationResult Sign(string keyId, SignatureScheme scheme, byte[] content)
         {
-            var hash = scheme switch
-            {
-                SignatureScheme.RsaPkcs1Sha384 or SignatureScheme.RsaPssRsaeSha384 or SignatureScheme.EcdsaSecp384r1Sha384 => HashAlgorithmName.SHA384,
-                SignatureScheme.RsaPkcs1Sha512 or SignatureScheme.RsaPssRsaeSha512 => HashAlgorithmName.SHA512,
-                _ => HashAlgorithmName.SHA256,
-            };
+            var hash = TlsHashes.Of(scheme);
             if (keyId == ecdsaKeyId && scheme == SignatureScheme.EcdsaSecp256r1Sha256)
                 return KeyOperationResult.Success(ecdsa.SignData(content, hash, DSASignatureFormat.Rfc3279DerSequence));
-            if (keyId == rsaKeyId && scheme is SignatureScheme.RsaPssRsaeSha256 or SignatureScheme.RsaPssRsaeSha384 or SignatureScheme.RsaPssRsaeSha512)
-                return KeyOperationResult.Success(rsa.SignData(content, hash, RSASignaturePadding.Pss));
-            if (keyId == rsaKeyId && scheme is SignatureScheme.RsaPkcs1Sha256 or SignatureScheme.RsaPkcs1Sha384 or SignatureScheme.RsaPkcs1Sha512)
-                return KeyOperationResult.Success(rsa.SignData(content, hash, RSASignaturePadding.Pkcs1));
+            if (keyId == rsaKeyId && scheme is SignatureScheme.RsaPssRsaeSha256 or SignatureScheme.RsaPssRsaeSha384 or SignatureScheme.RsaPssRsaeSha512
+                    or SignatureScheme.RsaPkcs1Sha256 or SignatureScheme.RsaPkcs1Sha384 or SignatureScheme.RsaPkcs1Sha512)
+                return KeyOperationResult.Success(rsa.SignData(content, hash, TlsHashes.IsPss(scheme) ? RSASignaturePadding.Pss : RSASignaturePadding.Pkcs1));
             return KeyOperationResult.Failure(KeyOperationStatus.InvalidRequest, $"the warm-up's key {keyId} does not sign with {scheme}");
         }
 
@@ -191,12 +185,11 @@ internal sealed class WarmUpTenant : IAsyncDisposable
             var premaster = TlsRsaKeyExchange.DecryptPreMasterSecret(encrypted, 0, encrypted.Length, _rsaPrivate, exchange.ClientVersion, crypto.SecureRandom);
             try
             {
-                var sha384 = exchange.Prf == TlsPrfHash.Sha384;
                 var (label, seed) = exchange.Transcript is { } transcript
-                    ? (ExporterLabel.extended_master_secret, sha384 ? SHA384.HashData(transcript) : SHA256.HashData(transcript))
+                    ? (ExporterLabel.extended_master_secret, CryptographicOperations.HashData(TlsHashes.Of(exchange.Prf), transcript))
                     : (ExporterLabel.master_secret, [.. exchange.ClientRandom, .. exchange.ServerRandom]);
                 var master = crypto.CreateSecret(premaster)
-                    .DeriveUsingPrf(sha384 ? PrfAlgorithm.tls_prf_sha384 : PrfAlgorithm.tls_prf_sha256, label, seed, 48);
+                    .DeriveUsingPrf(exchange.Prf == TlsPrfHash.Sha384 ? PrfAlgorithm.tls_prf_sha384 : PrfAlgorithm.tls_prf_sha256, label, seed, 48);
                 return KeyOperationResult.Success(master.Extract());
             }
             finally

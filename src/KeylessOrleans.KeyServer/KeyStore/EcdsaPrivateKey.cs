@@ -33,7 +33,7 @@ internal sealed class EcdsaPrivateKey : IPrivateKey
     public bool SignsInTurn => Algorithm == KeyAlgorithm.EcdsaP256;
 
     public byte[] Sign(SignatureScheme scheme, ReadOnlySpan<byte> data) =>
-        _ecdsa.SignData(data, TlsSignatureSchemes.HashOf(scheme), DSASignatureFormat.Rfc3279DerSequence);
+        _ecdsa.SignData(data, TlsHashes.Of(scheme), DSASignatureFormat.Rfc3279DerSequence);
 
     public byte[] DecryptPremaster(ReadOnlySpan<byte> ciphertext, ushort clientVersion) =>
         throw new NotSupportedException("ECDSA keys cannot decrypt.");

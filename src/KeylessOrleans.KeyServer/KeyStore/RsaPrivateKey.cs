@@ -50,8 +50,8 @@ internal sealed class RsaPrivateKey : IPrivateKey
 
     public byte[] Sign(SignatureScheme scheme, ReadOnlySpan<byte> data)
     {
-        var padding = TlsSignatureSchemes.IsPss(scheme) ? RSASignaturePadding.Pss : RSASignaturePadding.Pkcs1;
-        return _rsa.SignData(data, TlsSignatureSchemes.HashOf(scheme), padding);
+        var padding = TlsHashes.IsPss(scheme) ? RSASignaturePadding.Pss : RSASignaturePadding.Pkcs1;
+        return _rsa.SignData(data, TlsHashes.Of(scheme), padding);
     }
 
     public byte[] DecryptPremaster(ReadOnlySpan<byte> ciphertext, ushort clientVersion)

@@ -11,17 +11,10 @@ internal static class Tls12Prf
     public const string MasterSecretLabel = "master secret";
     public const string ExtendedMasterSecretLabel = "extended master secret";
 
-    public static HashAlgorithmName HashOf(TlsPrfHash prf) => prf switch
-    {
-        TlsPrfHash.Sha256 => HashAlgorithmName.SHA256,
-        TlsPrfHash.Sha384 => HashAlgorithmName.SHA384,
-        _ => throw new ArgumentOutOfRangeException(nameof(prf), prf, "not a TLS 1.2 PRF hash"),
-    };
-
     public static byte[] Derive(TlsPrfHash prf, ReadOnlySpan<byte> secret, string label, ReadOnlySpan<byte> seed, int length)
     {
         byte[] labelAndSeed = [.. Encoding.ASCII.GetBytes(label), .. seed];
-        using var hmac = IncrementalHash.CreateHMAC(HashOf(prf), secret);
+        using var hmac = IncrementalHash.CreateHMAC(TlsHashes.Of(prf), secret);
         var output = new byte[length];
         var a = labelAndSeed; // A(0)
         for (var written = 0; written < length;)

@@ -1,4 +1,3 @@
-using System.Security.Cryptography;
 using KeylessOrleans.Keys;
 
 namespace KeylessOrleans.KeyServer.Tls;
@@ -32,16 +31,4 @@ internal static class TlsSignatureSchemes
     /// <summary>Every scheme the key can be asked for in some TLS version, for describing the key.</summary>
     public static IReadOnlyList<SignatureScheme> Any(KeyAlgorithm algorithm) =>
         ForTls12(algorithm).Union(ForTls13(algorithm)).ToList();
-
-    /// <summary>The hash a scheme signs with; Ed25519 has none of its own choosing (it hashes internally).</summary>
-    public static HashAlgorithmName HashOf(SignatureScheme scheme) => scheme switch
-    {
-        SignatureScheme.RsaPkcs1Sha256 or SignatureScheme.RsaPssRsaeSha256 or SignatureScheme.EcdsaSecp256r1Sha256 => HashAlgorithmName.SHA256,
-        SignatureScheme.RsaPkcs1Sha384 or SignatureScheme.RsaPssRsaeSha384 or SignatureScheme.EcdsaSecp384r1Sha384 => HashAlgorithmName.SHA384,
-        SignatureScheme.RsaPkcs1Sha512 or SignatureScheme.RsaPssRsaeSha512 => HashAlgorithmName.SHA512,
-        _ => default,
-    };
-
-    public static bool IsPss(SignatureScheme scheme) =>
-        scheme is SignatureScheme.RsaPssRsaeSha256 or SignatureScheme.RsaPssRsaeSha384 or SignatureScheme.RsaPssRsaeSha512;
 }

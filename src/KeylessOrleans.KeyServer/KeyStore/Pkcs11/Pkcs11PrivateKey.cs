@@ -113,7 +113,7 @@ internal sealed class Pkcs11PrivateKey(
     private IMechanism RsaMechanism(SignatureScheme scheme)
     {
         var factory = token.Factories.MechanismFactory;
-        if (!TlsSignatureSchemes.IsPss(scheme))
+        if (!TlsHashes.IsPss(scheme))
         {
             return factory.Create(scheme switch
             {
@@ -137,7 +137,7 @@ internal sealed class Pkcs11PrivateKey(
     /// <summary>The token signs the digest (CKM_ECDSA) and answers r ‖ s; TLS wants a DER SEQUENCE.</summary>
     private byte[] EcdsaSign(SignatureScheme scheme, byte[] data)
     {
-        var digest = TlsSignatureSchemes.HashOf(scheme).Name switch
+        var digest = TlsHashes.Of(scheme).Name switch
         {
             "SHA384" => SHA384.HashData(data),
             _ => SHA256.HashData(data),
