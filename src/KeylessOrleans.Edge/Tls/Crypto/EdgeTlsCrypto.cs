@@ -1,3 +1,4 @@
+using System.Runtime.Versioning;
 using Org.BouncyCastle.Security;
 using Org.BouncyCastle.Tls;
 using Org.BouncyCastle.Tls.Crypto;
@@ -12,17 +13,19 @@ namespace KeylessOrleans.Edge.Tls.Crypto;
 /// </summary>
 internal sealed class EdgeTlsCrypto(SecureRandom random) : BcTlsCrypto(random)
 {
-    /// <summary>Whether X25519 goes to OpenSSL in this process (checked once, against RFC 7748's test vector).</summary>
+    /// <summary>Whether X25519 goes to OpenSSL in this process (checked once, against RFC 7748's test vector; Linux only).</summary>
+    [SupportedOSPlatformGuard("linux")]
     public static bool UsesOpenSslX25519 { get; } = OpenSslX25519Works();
 
     public override TlsECDomain CreateECDomain(TlsECConfig ecConfig) =>
-        ecConfig.NamedGroup == NamedGroup.x25519 && UsesOpenSslX25519 && OperatingSystem.IsLinux()
+        ecConfig.NamedGroup == NamedGroup.x25519 && UsesOpenSslX25519
             ? new X25519Domain(this)
             : base.CreateECDomain(ecConfig);
 
+    [SupportedOSPlatform("linux")]
     private sealed class X25519Domain(TlsCrypto crypto) : TlsECDomain
     {
-        public TlsAgreement CreateECDH() => OperatingSystem.IsLinux() ? new OpenSslX25519(crypto) : throw new PlatformNotSupportedException();
+        public TlsAgreement CreateECDH() => new OpenSslX25519(crypto);
     }
 
     /// <summary>RFC 7748, section 6.1: Alice's and Bob's keys and their shared secret.</summary>
