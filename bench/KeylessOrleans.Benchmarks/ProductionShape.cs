@@ -30,14 +30,16 @@ internal sealed class ProductionShape : IAsyncDisposable
     /// (as a deployment comes up) and returns as soon as the keyless edge reports ready and has completed a handshake:
     /// a caller that measures at once measures the cold start of both.
     /// </summary>
-    /// <param name="environment">Added to the keyless processes' environment (e.g. DOTNET_gcServer).</param>
+    /// <param name="environment">Added to the keyless processes' environment (e.g. DOTNET_gcServer), over <see cref="DeployedRuntime"/>.</param>
     public static async Task<ProductionShape> StartAsync(TenantKeyFolder keys, int originPort, string work, IReadOnlyDictionary<string, string>? environment = null)
     {
         var shape = new ProductionShape(Path.Combine(work, "production"));
         Directory.CreateDirectory(shape.Work);
         try
         {
-            await shape.StartAsync(keys, originPort, environment ?? new Dictionary<string, string>());
+            var settings = new Dictionary<string, string>(DeployedRuntime);
+            foreach (var (name, value) in environment ?? new Dictionary<string, string>()) settings[name] = value;
+            await shape.StartAsync(keys, originPort, settings);
             return shape;
         }
         catch
@@ -46,6 +48,17 @@ internal sealed class ProductionShape : IAsyncDisposable
             throw;
         }
     }
+
+    /// <summary>
+    /// The JIT tiering every deployment of this repository sets (deploy/, docs/operations.md "Start-up"), so the
+    /// processes here start as deployed ones do; `--env` overrides each (e.g. `--env DOTNET_TC_CallCountingDelayMs=100
+    /// --env DOTNET_TieredPGO_InstrumentOnlyHotCode=1` for the runtime's defaults).
+    /// </summary>
+    public static readonly IReadOnlyDictionary<string, string> DeployedRuntime = new Dictionary<string, string>
+    {
+        ["DOTNET_TC_CallCountingDelayMs"] = "0",
+        ["DOTNET_TieredPGO_InstrumentOnlyHotCode"] = "0",
+    };
 
     private string F(string relative) => Path.Combine(Work, relative);
 

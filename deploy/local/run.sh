@@ -43,6 +43,8 @@ else
   dotnet build "$repo/src/KeylessOrleans.Cli" -c Release -o "$state/bin" -nologo -clp:ErrorsOnly
   keyless=(dotnet "$state/bin/keyless.dll")
 fi
+# JIT tiering for a fast start, as every deployment sets it (docs/operations.md, "Start-up").
+export DOTNET_TC_CallCountingDelayMs=0 DOTNET_TieredPGO_InstrumentOnlyHotCode=0
 
 pids=()
 start() { # name command...: runs in the background, logs to logs/NAME.log, records pids/NAME.pid
