@@ -1,4 +1,5 @@
 using System.Runtime.Versioning;
+using Org.BouncyCastle.Crypto;
 using Org.BouncyCastle.Security;
 using Org.BouncyCastle.Tls;
 using Org.BouncyCastle.Tls.Crypto;
@@ -7,9 +8,10 @@ using Org.BouncyCastle.Tls.Crypto.Impl.BC;
 namespace KeylessOrleans.Edge.Tls.Crypto;
 
 /// <summary>
-/// BouncyCastle's TLS crypto with X25519 from OpenSSL (<see cref="LibCryptoX25519"/>) where it is there and gives
-/// RFC 7748's answers; otherwise, and for everything else, BouncyCastle's own. In a profile of full TLS 1.3 handshakes
-/// BouncyCastle's X25519 field arithmetic was ~11 % of the edge's CPU.
+/// BouncyCastle's TLS crypto with two parts from OpenSSL, where a profile of full TLS 1.3 handshakes found
+/// BouncyCastle's managed code hot: X25519 (<see cref="LibCryptoX25519"/>, ~11 % of the edge's CPU) where it is there
+/// and gives RFC 7748's answers, and SHA-256/SHA-384 through .NET (<see cref="OneShotSha2Digest"/>: the transcript,
+/// HKDF, the TLS 1.2 PRF; ~6 %). Everything else is BouncyCastle's own.
 /// </summary>
 internal sealed class EdgeTlsCrypto(SecureRandom random) : BcTlsCrypto(random)
 {
@@ -21,6 +23,16 @@ internal sealed class EdgeTlsCrypto(SecureRandom random) : BcTlsCrypto(random)
         ecConfig.NamedGroup == NamedGroup.x25519 && UsesOpenSslX25519
             ? new X25519Domain(this)
             : base.CreateECDomain(ecConfig);
+
+    public override IDigest CreateDigest(int cryptoHashAlgorithm) => cryptoHashAlgorithm switch
+    {
+        CryptoHashAlgorithm.sha256 => OneShotSha2Digest.Sha256(),
+        CryptoHashAlgorithm.sha384 => OneShotSha2Digest.Sha384(),
+        _ => base.CreateDigest(cryptoHashAlgorithm),
+    };
+
+    public override IDigest CloneDigest(int cryptoHashAlgorithm, IDigest digest) =>
+        digest is OneShotSha2Digest ours ? (IDigest)ours.Copy() : base.CloneDigest(cryptoHashAlgorithm, digest);
 
     [SupportedOSPlatform("linux")]
     private sealed class X25519Domain(TlsCrypto crypto) : TlsECDomain
