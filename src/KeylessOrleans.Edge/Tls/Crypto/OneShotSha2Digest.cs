@@ -71,9 +71,10 @@ internal sealed class OneShotSha2Digest : IDigest, IMemoable
 
     public int DoFinal(Span<byte> output)
     {
-        var written = _stream is not null ? _stream.GetHashAndReset(output) : _algorithm == HashAlgorithmName.SHA256
-            ? SHA256.HashData(_input.AsSpan(0, _length), output)
-            : SHA384.HashData(_input.AsSpan(0, _length), output);
+        var kept = _input.AsSpan(0, _length);
+        var written = _stream is not null ? _stream.GetHashAndReset(output)
+            : _algorithm == HashAlgorithmName.SHA256 ? SHA256.HashData(kept, output)
+            : SHA384.HashData(kept, output);
         Reset();
         return written;
     }
