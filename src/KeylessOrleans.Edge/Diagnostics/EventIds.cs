@@ -54,6 +54,9 @@ internal static class EventIds
     public const int WarmedUp = 3601;
     public const int WarmUpHandshakesFailed = 3602;
     public const int WarmUpFailed = 3603;
+    public const int WarmUpKeyCalls = 3604;
+    public const int WarmUpHostNameUnserved = 3605;
+    public const int WarmUpKeyCallsFailed = 3606;
 
     // OCSP stapling (3701–3709).
     public const int OcspFetched = 3701;

@@ -289,6 +289,17 @@ public sealed class EdgeWarmUpOptions
 
     /// <summary>Clients handshaking at once, so the handshake threads and the connection path run concurrently as under load.</summary>
     public int Connections { get; set; } = 4;
+
+    /// <summary>
+    /// Host names whose tenants' key servers the warm-up then asks for possession proofs, through the path a handshake's
+    /// key call takes (<see cref="WarmUp.KeyCallWarmUp"/>), so that path is compiled before the first client; empty:
+    /// the default host name (Keyless:Edge:Tls:DefaultHostName), if there is one. The calls are real key operations,
+    /// audited by the tenant as prove_possession from this edge.
+    /// </summary>
+    public List<string> HostNames { get; set; } = [];
+
+    /// <summary>Possession proofs the warm-up asks for in all, spread over the keys of <see cref="HostNames"/>; 0: none.</summary>
+    public int KeyCalls { get; set; } = 60;
 }
 
 /// <summary>Refuses an edge's settings at start, each problem named by its configuration key.</summary>
@@ -376,6 +387,8 @@ internal sealed class EdgeOptionsValidator : IValidateOptions<EdgeOptions>
         Require(w.MinRounds is >= 1 and <= 10_000, $"{warmUp}:MinRounds must be 1–10000");
         Require(w.SettledMethods >= 0, $"{warmUp}:SettledMethods must not be negative");
         Require(w.Connections >= 1 && w.Connections <= l.HandshakeThreads, $"{warmUp}:Connections {w.Connections} must be 1–{limits}:HandshakeThreads ({l.HandshakeThreads})");
+        Require(w.KeyCalls is >= 0 and <= 10_000, $"{warmUp}:KeyCalls must be 0–10000");
+        Require(w.HostNames.All(n => !string.IsNullOrWhiteSpace(n)), $"{warmUp}:HostNames must not hold an empty name");
         return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);
     }
 }

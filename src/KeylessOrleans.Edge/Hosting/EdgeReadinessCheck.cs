@@ -35,7 +35,11 @@ internal sealed class EdgeReadinessCheck(
             return Task.FromResult(HealthCheckResult.Unhealthy("warming up: handshakes with itself before the first client's (Keyless:Edge:WarmUp)"));
 
         var data = new Dictionary<string, object> { ["registry_feed"] = routes.Position.Sequence, ["served_tenants"] = routes.CachedTenants };
-        if (warmUp.Done.Result is { } warmed) data["warm_up_handshakes"] = warmed.Handshakes;
+        if (warmUp.Done.Result is { } warmed)
+        {
+            data["warm_up_handshakes"] = warmed.Handshakes;
+            data["warm_up_key_calls"] = warmed.KeyCalls.Succeeded;
+        }
         var missing = routes.TenantsWithoutKeyServer();
         return Task.FromResult(missing.Count == 0
             ? HealthCheckResult.Healthy("serving", data)

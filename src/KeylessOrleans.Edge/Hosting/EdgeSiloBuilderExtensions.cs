@@ -93,6 +93,7 @@ public static class EdgeSiloBuilderExtensions
         services.TryAddSingleton<FailedHandshakeLog>();
         services.TryAddSingleton<EdgeListener>();
         services.AddHostedService(sp => sp.GetRequiredService<EdgeListener>());
+        services.TryAddSingleton<KeyCallWarmUp>();
         services.TryAddSingleton<EdgeWarmUp>();
         services.AddHostedService(sp => sp.GetRequiredService<EdgeWarmUp>());
         services.AddHealthChecks().AddCheck<EdgeReadinessCheck>(EdgeReadinessCheck.Name, tags: [HealthTags.Ready]);

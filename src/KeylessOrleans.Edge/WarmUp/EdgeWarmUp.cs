@@ -17,7 +17,11 @@ using Org.BouncyCastle.Tls.Crypto;
 namespace KeylessOrleans.Edge.WarmUp;
 
 /// <summary>What the warm-up did, for the log and /readyz.</summary>
-internal sealed record WarmUpReport(long Handshakes, long Resumed, long Failed, int Rounds, TimeSpan Took, long MethodsCompiled, bool Settled);
+internal sealed record WarmUpReport(long Handshakes, long Resumed, long Failed, int Rounds, TimeSpan Took, long MethodsCompiled, bool Settled)
+{
+    /// <summary>The second part's key calls (<see cref="KeyCallWarmUp"/>).</summary>
+    public KeyCallWarmUpReport KeyCalls { get; init; } = new(0, 0, []);
+}
 
 /// <summary>
 /// Before the edge reports ready (<see cref="EdgeReadinessCheck"/>), it handshakes with itself: every kind of
@@ -36,6 +40,7 @@ internal sealed partial class EdgeWarmUp(
     IOptions<EdgeOptions> options,
     HandshakeWorkerPool pool,
     TlsCrypto crypto,
+    KeyCallWarmUp keyCalls,
     IMeterFactory meters,
     TimeProvider time,
     ILogger<EdgeWarmUp> logger) : BackgroundService
@@ -68,6 +73,15 @@ internal sealed partial class EdgeWarmUp(
             if (report.Failed > 0) LogWarmUpHandshakesFailed(report.Failed, report.Handshakes);
             LogWarmedUp(report.Handshakes, report.Resumed, report.Rounds, report.Took.TotalSeconds, report.MethodsCompiled,
                 report.Settled ? "the compiler settled" : "Keyless:Edge:WarmUp:MaxDuration");
+            // Then the remote key-call path, within what is left of MaxDuration.
+            using var deadline = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken);
+            deadline.CancelAfter(settings.MaxDuration > report.Took ? settings.MaxDuration - report.Took : TimeSpan.Zero);
+            var clock = System.Diagnostics.Stopwatch.StartNew();
+            var calls = await keyCalls.RunAsync(settings, deadline.Token);
+            stoppingToken.ThrowIfCancellationRequested();
+            report = report with { KeyCalls = calls };
+            if (calls.Succeeded + calls.Failed > 0)
+                LogKeyCalls(calls.Succeeded + calls.Failed, calls.Succeeded, string.Join(", ", keyCalls.HostNames), clock.Elapsed.TotalSeconds);
         }
         catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
         {
@@ -231,6 +245,9 @@ internal sealed partial class EdgeWarmUp(
 
     [LoggerMessage(EventId = EventIds.WarmedUp, Level = LogLevel.Information, Message = "Edge warmed up: {Handshakes} handshakes with itself ({Resumed} resumed) in {Rounds} rounds, {Seconds:0.0} s, {Methods} methods compiled; ended by {EndedBy}")]
     private partial void LogWarmedUp(long handshakes, long resumed, int rounds, double seconds, long methods, string endedBy);
+
+    [LoggerMessage(EventId = EventIds.WarmUpKeyCalls, Level = LogLevel.Information, Message = "Edge warm-up made {Calls} key calls ({Succeeded} answered) to the key servers of {HostNames} in {Seconds:0.0} s")]
+    private partial void LogKeyCalls(int calls, int succeeded, string hostNames, double seconds);
 
     [LoggerMessage(EventId = EventIds.WarmUpHandshakesFailed, Level = LogLevel.Warning, Message = "{Failed} of the edge's warm-up handshakes failed ({Succeeded} succeeded); its first clients may be served colder")]
     private partial void LogWarmUpHandshakesFailed(long failed, long succeeded);
