@@ -41,9 +41,7 @@ internal static class ProductionBenchmark
         var bothCold = await MeasureColdAsync("Cold start of both (`keyless keyserver` and `keyless edge` started together)", shape.FirstStart,
             keyless, keyServerAdmin, coldScenario, clients, work);
 
-        var runtime = new Dictionary<string, string>(ProductionShape.DeployedRuntime);
-        foreach (var (name, value) in environment) runtime[name] = value;
-        var settings = $", {string.Join(" ", runtime.Select(e => $"{e.Key}={e.Value}"))}";
+        var settings = $", {string.Join(" ", ProductionShape.WithDeployedRuntime(environment).Select(e => $"{e.Key}={e.Value}"))}";
         Console.WriteLine($"## Production shape: `keyless edge` and `keyless keyserver` as separate processes ({clients} × openssl s_time, {seconds} s per row{settings})");
         Console.WriteLine();
         Console.WriteLine("Mutual TLS on every silo link (certificates from `keyless ca init` / `keyless cert issue`), the key server in the tenant's own");

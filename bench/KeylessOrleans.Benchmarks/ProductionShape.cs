@@ -37,9 +37,7 @@ internal sealed class ProductionShape : IAsyncDisposable
         Directory.CreateDirectory(shape.Work);
         try
         {
-            var settings = new Dictionary<string, string>(DeployedRuntime);
-            foreach (var (name, value) in environment ?? new Dictionary<string, string>()) settings[name] = value;
-            await shape.StartAsync(keys, originPort, settings);
+            await shape.StartAsync(keys, originPort, WithDeployedRuntime(environment));
             return shape;
         }
         catch
@@ -59,6 +57,14 @@ internal sealed class ProductionShape : IAsyncDisposable
         ["DOTNET_TC_CallCountingDelayMs"] = "0",
         ["DOTNET_TieredPGO_InstrumentOnlyHotCode"] = "0",
     };
+
+    /// <summary><see cref="DeployedRuntime"/> with <paramref name="environment"/> over it: what the keyless processes run with.</summary>
+    public static Dictionary<string, string> WithDeployedRuntime(IReadOnlyDictionary<string, string>? environment)
+    {
+        var settings = new Dictionary<string, string>(DeployedRuntime);
+        foreach (var (name, value) in environment ?? new Dictionary<string, string>()) settings[name] = value;
+        return settings;
+    }
 
     private string F(string relative) => Path.Combine(Work, relative);
 

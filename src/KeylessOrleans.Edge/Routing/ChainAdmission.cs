@@ -53,6 +53,10 @@ internal static class ChainAdmission
         }
     }
 
+    /// <summary>A possession proof of <paramref name="context"/>'s key, in its scheme, over a fresh random challenge.</summary>
+    public static ProvePossessionRequest PossessionRequest(KeyRequestContext context, KeyAlgorithm algorithm) =>
+        new(context, PossessionScheme(algorithm), RandomNumberGenerator.GetBytes(KeyPossession.ChallengeLength));
+
     /// <summary>The scheme a possession proof is asked in, by the certificate's key.</summary>
     public static SignatureScheme PossessionScheme(KeyAlgorithm algorithm) => algorithm switch
     {

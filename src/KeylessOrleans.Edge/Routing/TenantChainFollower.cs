@@ -166,9 +166,7 @@ internal sealed partial class TenantChainFollower(
     /// <summary>Asks the replica to sign a fresh challenge with the chain's key and checks the signature; null when proven.</summary>
     private async Task<string?> ProveAsync(string tenant, string replica, CertificateChainRegistration chain)
     {
-        var challenge = RandomNumberGenerator.GetBytes(KeyPossession.ChallengeLength);
-        var scheme = ChainAdmission.PossessionScheme(chain.Algorithm);
-        var request = new ProvePossessionRequest(keys.Context(tenant, chain.KeyId, chain.HostNames[0], null), scheme, challenge);
+        var request = ChainAdmission.PossessionRequest(keys.Context(tenant, chain.KeyId, chain.HostNames[0], null), chain.Algorithm);
         var result = await keys.PerformAsync(replica, request);
         if (!result.IsOk) return $"key {chain.KeyId[..16]}… was not proven: {result.Status} ({result.Detail})";
         return answers.Problem(chain.ChainDer[0], replica, request, result.Output!) is { } problem

@@ -20,7 +20,7 @@ namespace KeylessOrleans.Edge.WarmUp;
 internal sealed record WarmUpReport(long Handshakes, long Resumed, long Failed, int Rounds, TimeSpan Took, long MethodsCompiled, bool Settled)
 {
     /// <summary>The second part's key calls (<see cref="KeyCallWarmUp"/>).</summary>
-    public KeyCallWarmUpReport KeyCalls { get; init; } = new(0, 0, []);
+    public KeyCallWarmUpReport KeyCalls { get; init; } = new(0, 0);
 }
 
 /// <summary>

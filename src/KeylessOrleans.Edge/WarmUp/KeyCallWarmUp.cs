@@ -1,4 +1,3 @@
-using System.Security.Cryptography;
 using KeylessOrleans.Edge.Handshake;
 using KeylessOrleans.Edge.Hosting;
 using KeylessOrleans.Edge.Routing;
@@ -11,8 +10,8 @@ using Microsoft.Extensions.Options;
 
 namespace KeylessOrleans.Edge.WarmUp;
 
-/// <summary>What the key-call part of the warm-up did: calls answered Ok, calls that were not, names it could not use.</summary>
-internal sealed record KeyCallWarmUpReport(int Succeeded, int Failed, IReadOnlyList<string> Unserved);
+/// <summary>What the key-call part of the warm-up did: calls answered Ok, and calls that were not.</summary>
+internal sealed record KeyCallWarmUpReport(int Succeeded, int Failed);
 
 /// <summary>
 /// The second part of the warm-up (<see cref="EdgeWarmUp"/>): the first part's in-memory keys never reach the remote
@@ -28,6 +27,7 @@ internal sealed partial class KeyCallWarmUp(
     IOptions<EdgeOptions> options,
     RouteTable routes,
     IKeyOperationGateway gateway,
+    HandshakeWorkerPool pool,
     IHostApplicationLifetime lifetime,
     ILogger<KeyCallWarmUp> logger)
 {
@@ -51,16 +51,16 @@ internal sealed partial class KeyCallWarmUp(
     public async Task<KeyCallWarmUpReport> RunAsync(EdgeWarmUpOptions settings, CancellationToken deadline)
     {
         var names = HostNames;
-        if (names.Count == 0 || settings.KeyCalls <= 0) return new KeyCallWarmUpReport(0, 0, []);
+        if (names.Count == 0 || settings.KeyCalls <= 0) return new KeyCallWarmUpReport(0, 0);
         // Key calls go through this silo's handshake grain: the silo must have started, and the registry been read.
         await UntilAsync(() => lifetime.ApplicationStarted.IsCancellationRequested && routes.IsLoaded, deadline);
 
         var calls = new CallBudget(settings.KeyCalls);
         var served = await Task.WhenAll(names.Select(name => WarmAsync(name, calls, settings.Connections, deadline)));
-        var unserved = names.Where((_, i) => !served[i]).ToList();
-        foreach (var name in unserved) LogUnserved(name);
+        for (var i = 0; i < names.Count; i++)
+            if (!served[i]) LogUnserved(names[i]);
         if (calls.Failed > 0) LogFailed(calls.Failed, calls.Succeeded + calls.Failed);
-        return new KeyCallWarmUpReport(calls.Succeeded, calls.Failed, unserved);
+        return new KeyCallWarmUpReport(calls.Succeeded, calls.Failed);
     }
 
     /// <summary>Resolves <paramref name="name"/> as a handshake would, then calls its keys from the shared budget; false when it never had a key.</summary>
@@ -78,34 +78,18 @@ internal sealed partial class KeyCallWarmUp(
             while (!deadline.IsCancellationRequested && calls.TryTake(out var i))
             {
                 var key = keys[i % keys.Count];
-                var request = new ProvePossessionRequest(
-                    new KeyRequestContext(served.TenantName, key.KeyId, served.HostName, null, options.Value.EdgeId),
-                    ChainAdmission.PossessionScheme(key.Algorithm), RandomNumberGenerator.GetBytes(KeyPossession.ChallengeLength));
+                var request = ChainAdmission.PossessionRequest(
+                    new KeyRequestContext(served.TenantName, key.KeyId, served.HostName, null, options.Value.EdgeId), key.Algorithm);
                 calls.Done(gateway.Perform(new KeyCall(key.Replicas, key.ChainDer[0]), request).IsOk);
             }
         }
-        // On threads of their own, blocking as a handshake thread does (Perform is the path the handshake's key callbacks
-        // take); blocking pool threads instead would starve the pool the calls complete on.
-        await Task.WhenAll(Enumerable.Range(0, Math.Max(1, connections)).Select(_ => OnOwnThread(Call)));
+        // On the handshake threads, blocking as a handshake's key callback does: Perform is that callback's path.
+        // A worker the full queue refuses is simply not started; the others share the budget.
+        var workers = new List<Task>();
+        for (var w = 0; w < Math.Max(1, connections); w++)
+            if (pool.TryRun(Call, out var worker)) workers.Add(worker);
+        await Task.WhenAll(workers);
         return true;
-    }
-
-    private static Task OnOwnThread(Action work)
-    {
-        var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        new Thread(() =>
-        {
-            try
-            {
-                work();
-                done.SetResult();
-            }
-            catch (Exception e)
-            {
-                done.SetException(e);
-            }
-        }) { IsBackground = true, Name = "keyless-warm-up-key-calls" }.Start();
-        return done.Task;
     }
 
     /// <summary>The calls left to make, shared by every name's workers, and how the made ones went.</summary>
