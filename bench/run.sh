@@ -11,6 +11,7 @@
 # on that build: less for the JIT to compile at start (docs/benchmarks-production.md, "Cold start").
 #   bench/run.sh [--seconds N] [--clients N] [--only TEXT] [--production-only | --reference-only] [--env NAME=VALUE]... [--ready-to-run]
 #   bench/run.sh --hsm | --audit | --delegation | --key-agreement
+#   bench/run.sh --key-calls [--seconds N] [--clients N] [--env NAME=VALUE]...   (one remote key call: CPU of the edge's side and the key server's)
 #   bench/run.sh --control-plane [--tenants N] [--changes N] [--propagations N] [--served N]   (docs/control-plane.md)
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -72,6 +72,12 @@ if (args.Contains("--tenant-clients"))
     await TenantClientCost.RunAsync(ArgValue("--count", 200), mutualTls: !args.Contains("--plain"), ArgValue("--hold", 0));
     return 0;
 }
+if (args.Contains("--key-calls"))
+{
+    // What one remote key call costs each process, and how much of it is the Orleans round trip (docs/benchmarks-production.md).
+    await KeyCallCost.RunAsync(seconds, clients, environment);
+    return 0;
+}
 if (args.Contains("--audit-writer"))
 {
     using var folder = new TempDirectory("keyless-bench-audit");

@@ -364,13 +364,3 @@ internal static class TenantClientCost
         private static long Kilobytes(string value) => long.Parse(value.Split(' ')[0]) * 1024;
     }
 }
-
-/// <summary>A registry of one tenant, for an edge that serves only it.</summary>
-file sealed class OneTenant(TenantSettings settings) : KeylessOrleans.Cluster.Registry.IRegistrySource
-{
-    public Task<TenantRecord?> TenantAsync(string tenant) =>
-        Task.FromResult(tenant == settings.Tenant ? new TenantRecord(settings, [], 1) : null);
-
-    public Task<string?> HostNameHolderAsync(string name) =>
-        Task.FromResult(settings.HostNames.Contains(name) ? settings.Tenant : null);
-}
