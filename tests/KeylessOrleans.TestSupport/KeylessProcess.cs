@@ -181,6 +181,15 @@ public sealed class KeylessProcess : IAsyncDisposable
         _ => throw new ArgumentOutOfRangeException(nameof(signal)),
     });
 
+    /// <summary>
+    /// SIGSTOP: the process hangs as a wedged server does, its sockets open and nothing answered, until <see cref="Thaw"/>.
+    /// Thaw it before disposing: a stopped process cannot act on SIGTERM.
+    /// </summary>
+    public void Freeze() => _ = Kill(_process.Id, 19);
+
+    /// <summary>SIGCONT: a <see cref="Freeze"/>d process runs on.</summary>
+    public void Thaw() => _ = Kill(_process.Id, 18);
+
     /// <summary>SIGKILL, as a crash: no chance to leave the cluster.</summary>
     public void Crash() => _process.Kill(entireProcessTree: false);
 
