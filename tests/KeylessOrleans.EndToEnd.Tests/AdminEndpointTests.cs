@@ -42,12 +42,12 @@ public sealed class AdminEndpointTests : IDisposable
             // same; draining this one helps nobody).
             await edge.WaitForLineAsync("Edge listening for TLS", TimeSpan.FromSeconds(60));
             Assert.Equal(200, (await edgeAdmin.GetAsync("healthz")).Status);
-            Assert.True(await Poll.UntilAsync(async () => await edgeAdmin.GetAsync("readyz") is (200, var body) && body.Contains("\"Healthy\""), TimeSpan.FromSeconds(30)),
+            Assert.True(await Poll.UntilAsync(async () => await edgeAdmin.GetAsync("readyz") is (200, var body) && Overall(body) == "Healthy", TimeSpan.FromSeconds(30)),
                 $"edge /readyz: {await edgeAdmin.GetAsync("readyz")}");
             Assert.True(await Poll.UntilAsync(async () =>
                 {
                     await HandshakeAsync(httpsPort, caFile, Host); // the tenant file may still be on its way in
-                    return await edgeAdmin.GetAsync("readyz") is (200, var body) && body.Contains("\"Degraded\"");
+                    return await edgeAdmin.GetAsync("readyz") is (200, var body) && Overall(body) == "Degraded";
                 }, TimeSpan.FromSeconds(30)),
                 $"edge /readyz: {await edgeAdmin.GetAsync("readyz")}");
 
@@ -56,7 +56,7 @@ public sealed class AdminEndpointTests : IDisposable
             using var keyServerAdmin = new AdminEndpoint(keyServer.AdminPort);
             Assert.True(await Poll.UntilAsync(async () => (await keyServerAdmin.GetAsync("readyz")).Status == 200, TimeSpan.FromSeconds(60)),
                 $"key server /readyz: {await keyServerAdmin.GetAsync("readyz")}\n{keyServer.Output}");
-            Assert.True(await Poll.UntilAsync(async () => await edgeAdmin.GetAsync("readyz") is (200, var body) && body.Contains("\"Healthy\""), TimeSpan.FromSeconds(30)),
+            Assert.True(await Poll.UntilAsync(async () => await edgeAdmin.GetAsync("readyz") is (200, var body) && Overall(body) == "Healthy", TimeSpan.FromSeconds(30)),
                 $"edge /readyz: {await edgeAdmin.GetAsync("readyz")}");
 
             var before = await edgeAdmin.MetricsAsync();
@@ -189,6 +189,52 @@ public sealed class AdminEndpointTests : IDisposable
         Assert.DoesNotContain("PRIVATE KEY", edge.Output);
     }
 
+    /// <summary>
+    /// A load balancer sends clients as soon as /readyz says 200: by then every tenant of the edge's --tenants file must
+    /// be in the registry, or its clients get unrecognized_name. The file here is long enough (300 tenants, the one
+    /// asked for last) that the import outlasts the edge's own start.
+    /// </summary>
+    [Fact]
+    public async Task An_edge_started_with_a_tenants_file_is_ready_only_once_every_tenant_of_it_is_in_the_registry()
+    {
+        const int count = 300;
+        var httpsPort = KeylessProcess.FreePort();
+        var caFile = _files.Write("ca.pem", PemEncoding.WriteString("CERTIFICATE", _ca.Certificate.RawData));
+        var tenants = _files.Write("many-tenants.json", JsonSerializer.Serialize(new
+        {
+            tenants = Enumerable.Range(0, count - 1)
+                .Select(i => new { tenant = $"filler{i}", hostNames = new[] { $"filler{i}.example.test" }, origin = new { host = "127.0.0.1", port = 9 } })
+                .Append(new { tenant = "shop", hostNames = new[] { Host }, origin = new { host = "127.0.0.1", port = 9 } }),
+        }));
+        await using var edge = KeylessProcess.Start("edge", "--shared-cluster", "--https-port", $"{httpsPort}", "--silo-port", $"{KeylessProcess.FreePort()}",
+            "--gateway-port", $"{KeylessProcess.FreePort()}", "--tenants", tenants);
+        using var edgeAdmin = new AdminEndpoint(edge.AdminPort);
+        try
+        {
+            (int Status, string Body) ready = (0, "");
+            Assert.True(await Poll.UntilAsync(async () => (ready = await edgeAdmin.GetAsync("readyz")).Status == 200, TimeSpan.FromSeconds(120)),
+                $"edge /readyz: {ready}");
+
+            // The first client after ready, for the file's last tenant: it has no key server, so the handshake fails,
+            // but as a tenant the edge knows, not as a name it has never heard of.
+            var handshake = await HandshakeAsync(httpsPort, caFile, Host);
+            Assert.DoesNotContain("unrecognized name", handshake.All);
+            var metrics = "";
+            Assert.True(await Poll.UntilAsync(async () => AdminEndpoint.Sum(metrics = await edgeAdmin.MetricsAsync(), "keyless_edge_handshakes_total") >= 1,
+                TimeSpan.FromSeconds(10)), metrics);
+            Assert.Equal(0, AdminEndpoint.Sum(metrics, "keyless_edge_handshakes_total", ("outcome", "unrecognized_name")));
+
+            // What /readyz said: the file's own check, with the count.
+            var check = JsonDocument.Parse(ready.Body).RootElement.GetProperty("checks").GetProperty("tenants-file");
+            Assert.Equal("Healthy", check.GetProperty("status").GetString());
+            Assert.Equal(count, check.GetProperty("data").GetProperty("imported").GetInt32());
+        }
+        finally
+        {
+            _output.WriteLine("--- edge output ---\n" + edge.Output);
+        }
+    }
+
     private KeylessProcess StartEdge(int httpsPort, int siloPort, int originPort, params string[] extra) =>
         StartEdge(httpsPort, siloPort, originPort, new Dictionary<string, string>(), extra);
 
@@ -201,6 +247,9 @@ public sealed class AdminEndpointTests : IDisposable
         return KeylessProcess.Start(environment, ["edge", "--shared-cluster", "--https-port", $"{httpsPort}", "--silo-port", $"{siloPort}",
             "--gateway-port", $"{KeylessProcess.FreePort()}", "--tenants", tenants, .. extra]);
     }
+
+    /// <summary>The /readyz body's overall status: each check has its own, so a substring would match any of them.</summary>
+    private static string? Overall(string readyzBody) => JsonDocument.Parse(readyzBody).RootElement.GetProperty("status").GetString();
 
     private static Task<ExternalTool.Result> HandshakeAsync(int httpsPort, string caFile, string serverName) => ExternalTool.RunAsync("openssl",
         ["s_client", "-connect", $"127.0.0.1:{httpsPort}", "-servername", serverName, "-CAfile", caFile, "-tls1_3", "-ign_eof"],

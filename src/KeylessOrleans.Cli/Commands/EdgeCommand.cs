@@ -68,7 +68,9 @@ internal static class EdgeCommand
             if (result.GetValue(tenants) is { } file)
             {
                 TenantFileImporter.Read(file); // a broken file is a start-up error, not a silent no-op
-                builder.Services.AddHostedService(sp => new TenantFileImporter(file, sp.GetRequiredService<IGrainFactory>(), sp.GetRequiredService<ILogger<TenantFileImporter>>()));
+                builder.Services.AddSingleton(sp => new TenantFileImporter(file, sp.GetRequiredService<IGrainFactory>(), sp.GetRequiredService<ILogger<TenantFileImporter>>()));
+                builder.Services.AddHostedService(sp => sp.GetRequiredService<TenantFileImporter>());
+                builder.Services.AddHealthChecks().AddCheck<TenantFileReadinessCheck>(TenantFileReadinessCheck.Name, tags: [HealthTags.Ready]);
             }
             return builder.Build();
         }));

@@ -9,10 +9,27 @@ namespace KeylessOrleans.Cli.Hosting;
 /// <summary>
 /// Loads operator tenant settings from a JSON file into the registry at start, retrying until the registry is up:
 /// <c>{ "tenants": [ { "tenant": "demo", "hostNames": ["demo.localhost"], "origin": { "host": "127.0.0.1", "port": 8080 } } ] }</c>.
+/// Its progress is what <see cref="TenantFileReadinessCheck"/> reports: an edge is not ready before its file is in.
 /// </summary>
 internal sealed partial class TenantFileImporter(string file, IGrainFactory grains, ILogger<TenantFileImporter> logger) : BackgroundService
 {
     private static readonly JsonSerializerOptions Json = new() { PropertyNameCaseInsensitive = true };
+    private readonly TaskCompletionSource _done = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly List<string> _refused = [];
+    private int _imported;
+    private int _total = -1;
+
+    /// <summary>Completes once every tenant of the file was imported or refused by the registry.</summary>
+    public Task Done => _done.Task;
+
+    /// <summary>Tenants of the file so far: imported, refused (their names; why is logged), and how many the file holds (-1 before it is read).</summary>
+    public (int Imported, IReadOnlyList<string> Refused, int Total) Progress
+    {
+        get
+        {
+            lock (_refused) return (_imported, _refused.ToArray(), _total);
+        }
+    }
 
     public static IReadOnlyList<TenantSettings> Read(string file)
     {
@@ -24,8 +41,10 @@ internal sealed partial class TenantFileImporter(string file, IGrainFactory grai
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         var tenants = Read(file);
+        lock (_refused) _total = tenants.Count;
         var registry = grains.GetGrain<IRegistryGrain>(IRegistryGrain.DefaultKey);
         await ImportAsync(registry, tenants, stoppingToken);
+        if (!stoppingToken.IsCancellationRequested) _done.TrySetResult();
     }
 
     private async Task ImportAsync(IRegistryGrain registry, IReadOnlyList<TenantSettings> tenants, CancellationToken stoppingToken)
@@ -38,11 +57,13 @@ internal sealed partial class TenantFileImporter(string file, IGrainFactory grai
                 {
                     await registry.SetTenantAsync(tenant).WaitAsync(TimeSpan.FromSeconds(10), stoppingToken);
                     LogImported(tenant.Tenant, string.Join(", ", tenant.HostNames), tenant.Origin.Host, tenant.Origin.Port);
+                    lock (_refused) _imported++;
                     break;
                 }
                 catch (ArgumentException e)
                 {
                     LogRefused(tenant.Tenant, e.Message);
+                    lock (_refused) _refused.Add(tenant.Tenant);
                     break;
                 }
                 catch (Exception e) when (!stoppingToken.IsCancellationRequested)
