@@ -22,6 +22,8 @@ public sealed partial class DemoCommandTests : IDisposable
             AssertNoOrleansNotes(demo.Output);
             pids = ChildPids().Matches(ready).Select(m => int.Parse(m.Groups[1].Value)).ToArray();
             Assert.Equal(2, pids.Length);
+            // Edge and key server run with the JIT tiering the deployments set (docs/operations.md, "Start-up").
+            Assert.All(pids, pid => Assert.Contains("DOTNET_TC_CallCountingDelayMs=0", File.ReadAllText($"/proc/{pid}/environ").Split('\0')));
             var curlLine = await demo.WaitForLineAsync("curl --cacert", TimeSpan.FromSeconds(5));
 
             foreach (var version in new[] { "--tlsv1.3", "--tls-max 1.2" })

@@ -20,6 +20,9 @@ internal sealed class ChildProcess : IAsyncDisposable
     private static readonly Dictionary<string, string> DemoEnvironment = new()
     {
         ["DOTNET_gcServer"] = "1",
+        // The JIT tiering every deployment sets (docs/operations.md, "Start-up"): the demo's first requests come sooner.
+        ["DOTNET_TC_CallCountingDelayMs"] = "0",
+        ["DOTNET_TieredPGO_InstrumentOnlyHotCode"] = "0",
         ["Logging__LogLevel__Orleans.Runtime.Watchdog"] = "Error",
         ["Logging__LogLevel__Orleans.Runtime.Scheduler.WorkItemGroup"] = "Error",
         ["Logging__LogLevel__Orleans.Runtime.MembershipService.LocalSiloHealthMonitor"] = "Error",
