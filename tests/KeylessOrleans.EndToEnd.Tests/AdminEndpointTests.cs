@@ -235,6 +235,46 @@ public sealed class AdminEndpointTests : IDisposable
         }
     }
 
+    /// <summary>
+    /// A file so long that importing it outlasts Keyless:Edge:TenantsFileReadyWithin: the edge reports ready but
+    /// Degraded, saying how far the import got, rather than stay out of the load balancer; the import goes on to the end.
+    /// </summary>
+    [Fact]
+    public async Task A_tenants_file_still_importing_after_its_time_leaves_the_edge_ready_but_degraded_until_it_is_in()
+    {
+        const int count = 3000; // ~5 ms a new tenant here: far longer than the 1 s allowed
+        var tenants = _files.Write("long-tenants.json", JsonSerializer.Serialize(new
+        {
+            tenants = Enumerable.Range(0, count)
+                .Select(i => new { tenant = $"filler{i}", hostNames = new[] { $"filler{i}.example.test" }, origin = new { host = "127.0.0.1", port = 9 } }),
+        }));
+        await using var edge = KeylessProcess.Start(new Dictionary<string, string> { ["KEYLESS__EDGE__TENANTSFILEREADYWITHIN"] = "00:00:01" },
+            "edge", "--shared-cluster", "--https-port", $"{KeylessProcess.FreePort()}", "--silo-port", $"{KeylessProcess.FreePort()}",
+            "--gateway-port", $"{KeylessProcess.FreePort()}", "--tenants", tenants);
+        using var edgeAdmin = new AdminEndpoint(edge.AdminPort);
+        try
+        {
+            (int Status, string Body) ready = (0, "");
+            Assert.True(await Poll.UntilAsync(async () => (ready = await edgeAdmin.GetAsync("readyz")).Status == 200, TimeSpan.FromSeconds(120)),
+                $"edge /readyz: {ready}");
+            Assert.Equal("Degraded", Overall(ready.Body));
+            var check = JsonDocument.Parse(ready.Body).RootElement.GetProperty("checks").GetProperty("tenants-file");
+            Assert.Equal("Degraded", check.GetProperty("status").GetString());
+            Assert.Contains("still importing the tenants file", check.GetProperty("description").GetString());
+            Assert.InRange(check.GetProperty("data").GetProperty("imported").GetInt32(), 0, count - 1);
+
+            // The import goes on: once the whole file is in, the edge is plainly Healthy.
+            Assert.True(await Poll.UntilAsync(async () => (ready = await edgeAdmin.GetAsync("readyz")).Status == 200 && Overall(ready.Body) == "Healthy",
+                TimeSpan.FromSeconds(180)), $"edge /readyz: {ready}");
+            Assert.Equal(count, JsonDocument.Parse(ready.Body).RootElement.GetProperty("checks").GetProperty("tenants-file")
+                .GetProperty("data").GetProperty("imported").GetInt32());
+        }
+        finally
+        {
+            _output.WriteLine("--- edge output (last lines) ---\n" + string.Join('\n', edge.Output.Split('\n').TakeLast(40)));
+        }
+    }
+
     private KeylessProcess StartEdge(int httpsPort, int siloPort, int originPort, params string[] extra) =>
         StartEdge(httpsPort, siloPort, originPort, new Dictionary<string, string>(), extra);
 

@@ -45,6 +45,7 @@ public sealed class ConfigurationTests
     [Theory]
     [InlineData("KEYLESS__EDGE__LIMITS__HANDSHAKETHREADS", "0", "Keyless:Edge:Limits:HandshakeThreads")]
     [InlineData("KEYLESS__CLUSTER__MEMBERSHIPREFRESHINTERVAL", "00:00:00.100", "Keyless:Cluster:MembershipRefreshInterval")]
+    [InlineData("KEYLESS__EDGE__TENANTSFILEREADYWITHIN", "soon", "Keyless:Edge:TenantsFileReadyWithin")]
     public async Task Environment_variables_configure_the_same_settings(string variable, string value, string setting)
     {
         var (exitCode, output) = await RunAsync(new Dictionary<string, string> { [variable] = value }, "edge");

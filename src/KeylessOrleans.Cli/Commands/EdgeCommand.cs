@@ -65,10 +65,12 @@ internal static class EdgeCommand
                         (o.IdentityCertificate, o.IdentityKey) = (cluster.TlsCertificate, cluster.TlsKey);
                 });
             });
+            var readyWithin = TenantFileImporter.ParseReadyWithin(builder.Configuration[TenantFileImporter.ReadyWithinSetting]); // checked with or without a file
             if (result.GetValue(tenants) is { } file)
             {
                 TenantFileImporter.Read(file); // a broken file is a start-up error, not a silent no-op
-                builder.Services.AddSingleton(sp => new TenantFileImporter(file, sp.GetRequiredService<IGrainFactory>(), sp.GetRequiredService<ILogger<TenantFileImporter>>()));
+                builder.Services.AddSingleton(sp => new TenantFileImporter(file, readyWithin, sp.GetRequiredService<IGrainFactory>(),
+                    sp.GetService<TimeProvider>() ?? TimeProvider.System, sp.GetRequiredService<ILogger<TenantFileImporter>>()));
                 builder.Services.AddHostedService(sp => sp.GetRequiredService<TenantFileImporter>());
                 builder.Services.AddHealthChecks().AddCheck<TenantFileReadinessCheck>(TenantFileReadinessCheck.Name, tags: [HealthTags.Ready]);
             }

@@ -11,13 +11,35 @@ namespace KeylessOrleans.Cli.Hosting;
 /// <c>{ "tenants": [ { "tenant": "demo", "hostNames": ["demo.localhost"], "origin": { "host": "127.0.0.1", "port": 8080 } } ] }</c>.
 /// Its progress is what <see cref="TenantFileReadinessCheck"/> reports: an edge is not ready before its file is in.
 /// </summary>
-internal sealed partial class TenantFileImporter(string file, IGrainFactory grains, ILogger<TenantFileImporter> logger) : BackgroundService
+internal sealed partial class TenantFileImporter(string file, TimeSpan readyWithin, IGrainFactory grains, TimeProvider time, ILogger<TenantFileImporter> logger)
+    : BackgroundService
 {
+    /// <summary>The setting that bounds how long the import holds readiness, and its default.</summary>
+    public const string ReadyWithinSetting = "Keyless:Edge:TenantsFileReadyWithin";
+    public static readonly TimeSpan DefaultReadyWithin = TimeSpan.FromMinutes(1);
+
     private static readonly JsonSerializerOptions Json = new() { PropertyNameCaseInsensitive = true };
     private readonly TaskCompletionSource _done = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly List<string> _refused = [];
     private int _imported;
     private int _total = -1;
+    private long? _started;
+
+    /// <summary><see cref="ReadyWithinSetting"/>'s value: a duration of at least zero, the default when unset.</summary>
+    public static TimeSpan ParseReadyWithin(string? value)
+    {
+        if (string.IsNullOrWhiteSpace(value)) return DefaultReadyWithin;
+        if (TimeSpan.TryParse(value, System.Globalization.CultureInfo.InvariantCulture, out var parsed) && parsed >= TimeSpan.Zero) return parsed;
+        throw new ArgumentException($"{ReadyWithinSetting} '{value}' is not a duration of at least zero, such as 00:01:00");
+    }
+
+    public TimeSpan ReadyWithin => readyWithin;
+
+    /// <summary>
+    /// The import has held readiness for <see cref="ReadyWithin"/> and is not done: a file so long (or a registry so slow)
+    /// that the edge reports ready anyway rather than stay out of the load balancer for the rest of it.
+    /// </summary>
+    public bool Overdue => !_done.Task.IsCompleted && _started is { } started && time.GetElapsedTime(started) >= readyWithin;
 
     /// <summary>Completes once every tenant of the file was imported or refused by the registry.</summary>
     public Task Done => _done.Task;
@@ -40,6 +62,7 @@ internal sealed partial class TenantFileImporter(string file, IGrainFactory grai
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
+        _started = time.GetTimestamp();
         var tenants = Read(file);
         lock (_refused) _total = tenants.Count;
         var registry = grains.GetGrain<IRegistryGrain>(IRegistryGrain.DefaultKey);
