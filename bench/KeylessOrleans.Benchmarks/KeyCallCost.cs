@@ -79,9 +79,9 @@ internal static class KeyCallCost
             foreach (var (name, call) in rows)
             {
                 await RunForAsync(TimeSpan.FromSeconds(seconds), clients, call); // warm: the JIT's tiers settle
-                var before = (Cpu(Environment.ProcessId), Cpu(keyServer.Id), Switches(Environment.ProcessId), Switches(keyServer.Id));
+                var before = (ProcessCpu.OwnMicroseconds(Environment.ProcessId), ProcessCpu.OwnMicroseconds(keyServer.Id), Switches(Environment.ProcessId), Switches(keyServer.Id));
                 var (count, latencies) = await RunForAsync(TimeSpan.FromSeconds(seconds), clients, call);
-                var after = (Cpu(Environment.ProcessId), Cpu(keyServer.Id), Switches(Environment.ProcessId), Switches(keyServer.Id));
+                var after = (ProcessCpu.OwnMicroseconds(Environment.ProcessId), ProcessCpu.OwnMicroseconds(keyServer.Id), Switches(Environment.ProcessId), Switches(keyServer.Id));
                 double n = Math.Max(1, count);
                 var (callerCpu, serverCpu) = ((after.Item1 - before.Item1) / n, (after.Item2 - before.Item2) / n);
                 latencies.Sort();
@@ -139,14 +139,6 @@ internal static class KeyCallCost
         });
         var sign = Time(() => key.SignData(content, HashAlgorithmName.SHA256, DSASignatureFormat.Rfc3279DerSequence));
         return (verify, sign);
-    }
-
-    /// <summary>µs of CPU (user + system) of one process, without its children, from /proc/PID/stat.</summary>
-    private static double Cpu(int pid)
-    {
-        var stat = File.ReadAllText($"/proc/{pid}/stat");
-        var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' '); // fields[0] is field 3: utime is 14, stime 15
-        return (long.Parse(fields[11]) + long.Parse(fields[12])) * 10_000.0; // USER_HZ 100
     }
 
     /// <summary>Context switches so far of every live thread of a process.</summary>

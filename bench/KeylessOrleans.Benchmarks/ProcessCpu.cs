@@ -21,6 +21,9 @@ internal static class ProcessCpu
         return ticks * TickMicroseconds;
     }
 
+    /// <summary>Microseconds of CPU so far of <paramref name="pid"/> alone, without its children (0 once it is gone).</summary>
+    public static double OwnMicroseconds(int pid) => (Read(pid)?.Ticks ?? 0) * TickMicroseconds;
+
     private static (int Parent, long Ticks)? Read(int pid)
     {
         string text;

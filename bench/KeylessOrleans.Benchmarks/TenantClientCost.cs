@@ -138,14 +138,14 @@ internal static class TenantClientCost
         {
             foreach (var step in Steps.Where(s => s < count).Append(count).Distinct())
             {
-                var (fromIndex, cpuBefore) = (connectTimes.Count, CpuMilliseconds(Environment.ProcessId));
+                var (fromIndex, cpuBefore) = (connectTimes.Count, CpuMs(Environment.ProcessId));
                 while (edges.Count < step)
                 {
                     var edge = NewEdge();
                     edges.Add(edge);
                     connectTimes.Add(await ConnectAndCallAsync(edge));
                 }
-                var cpuPerConnect = (CpuMilliseconds(Environment.ProcessId) - cpuBefore) / Math.Max(1, connectTimes.Count - fromIndex);
+                var cpuPerConnect = (CpuMs(Environment.ProcessId) - cpuBefore) / Math.Max(1, connectTimes.Count - fromIndex);
                 // Every client is still connected and usable: one more call each, then the reading.
                 foreach (var edge in edges) await ConnectAndCallAsync(edge);
                 var sample = Sample.Take();
@@ -324,21 +324,15 @@ internal static class TenantClientCost
     {
         public static async Task<Idle> MeasureAsync(int serverPid)
         {
-            var (edge, server, started) = (CpuMilliseconds(Environment.ProcessId), CpuMilliseconds(serverPid), Stopwatch.GetTimestamp());
+            var (edge, server, started) = (CpuMs(Environment.ProcessId), CpuMs(serverPid), Stopwatch.GetTimestamp());
             await Task.Delay(IdleWindow);
             var seconds = Stopwatch.GetElapsedTime(started).TotalSeconds;
-            return new Idle((CpuMilliseconds(Environment.ProcessId) - edge) / seconds, (CpuMilliseconds(serverPid) - server) / seconds);
+            return new Idle((CpuMs(Environment.ProcessId) - edge) / seconds, (CpuMs(serverPid) - server) / seconds);
         }
 
     }
 
-    /// <summary>User and system time of a process from /proc/PID/stat (fields 14 and 15, in clock ticks of 10 ms).</summary>
-    private static double CpuMilliseconds(int pid)
-    {
-        var stat = File.ReadAllText($"/proc/{pid}/stat");
-        var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' '); // after "pid (comm) ": fields[0] is field 3
-        return (long.Parse(fields[11]) + long.Parse(fields[12])) * 10.0;
-    }
+    private static double CpuMs(int pid) => ProcessCpu.OwnMicroseconds(pid) / 1000;
 
     /// <summary>Resident memory and threads of any process, from /proc/PID/status.</summary>
     private sealed record ProcessSample(long Rss, long RssAnon, int Threads)

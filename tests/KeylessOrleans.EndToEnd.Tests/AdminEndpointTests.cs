@@ -206,14 +206,11 @@ public sealed class AdminEndpointTests : IDisposable
                 .Select(i => new { tenant = $"filler{i}", hostNames = new[] { $"filler{i}.example.test" }, origin = new { host = "127.0.0.1", port = 9 } })
                 .Append(new { tenant = "shop", hostNames = new[] { Host }, origin = new { host = "127.0.0.1", port = 9 } }),
         }));
-        await using var edge = KeylessProcess.Start("edge", "--shared-cluster", "--https-port", $"{httpsPort}", "--silo-port", $"{KeylessProcess.FreePort()}",
-            "--gateway-port", $"{KeylessProcess.FreePort()}", "--tenants", tenants);
+        await using var edge = StartFileEdge(tenants, httpsPort, new Dictionary<string, string>());
         using var edgeAdmin = new AdminEndpoint(edge.AdminPort);
         try
         {
-            (int Status, string Body) ready = (0, "");
-            Assert.True(await Poll.UntilAsync(async () => (ready = await edgeAdmin.GetAsync("readyz")).Status == 200, TimeSpan.FromSeconds(120)),
-                $"edge /readyz: {ready}");
+            var ready = await FirstReadyAsync(edgeAdmin);
 
             // The first client after ready, for the file's last tenant: it has no key server, so the handshake fails,
             // but as a tenant the edge knows, not as a name it has never heard of.
@@ -248,15 +245,11 @@ public sealed class AdminEndpointTests : IDisposable
             tenants = Enumerable.Range(0, count)
                 .Select(i => new { tenant = $"filler{i}", hostNames = new[] { $"filler{i}.example.test" }, origin = new { host = "127.0.0.1", port = 9 } }),
         }));
-        await using var edge = KeylessProcess.Start(new Dictionary<string, string> { ["KEYLESS__EDGE__TENANTSFILEREADYWITHIN"] = "00:00:01" },
-            "edge", "--shared-cluster", "--https-port", $"{KeylessProcess.FreePort()}", "--silo-port", $"{KeylessProcess.FreePort()}",
-            "--gateway-port", $"{KeylessProcess.FreePort()}", "--tenants", tenants);
+        await using var edge = StartFileEdge(tenants, KeylessProcess.FreePort(), new Dictionary<string, string> { ["KEYLESS__EDGE__TENANTSFILEREADYWITHIN"] = "00:00:01" });
         using var edgeAdmin = new AdminEndpoint(edge.AdminPort);
         try
         {
-            (int Status, string Body) ready = (0, "");
-            Assert.True(await Poll.UntilAsync(async () => (ready = await edgeAdmin.GetAsync("readyz")).Status == 200, TimeSpan.FromSeconds(120)),
-                $"edge /readyz: {ready}");
+            var ready = await FirstReadyAsync(edgeAdmin);
             Assert.Equal("Degraded", Overall(ready.Body));
             var check = JsonDocument.Parse(ready.Body).RootElement.GetProperty("checks").GetProperty("tenants-file");
             Assert.Equal("Degraded", check.GetProperty("status").GetString());
@@ -286,6 +279,19 @@ public sealed class AdminEndpointTests : IDisposable
         }));
         return KeylessProcess.Start(environment, ["edge", "--shared-cluster", "--https-port", $"{httpsPort}", "--silo-port", $"{siloPort}",
             "--gateway-port", $"{KeylessProcess.FreePort()}", "--tenants", tenants, .. extra]);
+    }
+
+    /// <summary>An edge of the shared-cluster layout whose tenants come from <paramref name="tenantsFile"/> alone.</summary>
+    private static KeylessProcess StartFileEdge(string tenantsFile, int httpsPort, IReadOnlyDictionary<string, string> environment) =>
+        KeylessProcess.Start(environment, "edge", "--shared-cluster", "--https-port", $"{httpsPort}", "--silo-port", $"{KeylessProcess.FreePort()}",
+            "--gateway-port", $"{KeylessProcess.FreePort()}", "--tenants", tenantsFile);
+
+    /// <summary>The first /readyz answer with 200, as a load balancer polling it would take it.</summary>
+    private static async Task<(int Status, string Body)> FirstReadyAsync(AdminEndpoint edge)
+    {
+        (int Status, string Body) ready = (0, "");
+        Assert.True(await Poll.UntilAsync(async () => (ready = await edge.GetAsync("readyz")).Status == 200, TimeSpan.FromSeconds(120)), $"edge /readyz: {ready}");
+        return ready;
     }
 
     /// <summary>The /readyz body's overall status: each check has its own, so a substring would match any of them.</summary>
