@@ -186,9 +186,7 @@ internal static class KeyCallCost
                 IdentityKey = identity.Key,
                 KeyCalls = { TenantConnectTimeout = TimeSpan.FromSeconds(10) },
             });
-            var routes = new RouteTable(new OneTenant(new TenantSettings(Tenant, [HostName], new OriginEndpoint("127.0.0.1", 9),
-                KeyServers: [new KeyServerEndpoint(Replica, gateway)], KeyServerCa: caPem)), TimeProvider.System);
-            routes.Resolve(HostName); // the edge now serves the tenant
+            var routes = OneTenant.Served(Tenant, HostName, Replica, gateway, caPem);
             _signer = new EdgeProofSigner(options, TimeProvider.System);
             _clients = new TenantClusterClients(null!, routes, options, _loggers, _metrics, TimeProvider.System);
             _keys = new KeyServerClient(_clients, options, _signer, _metrics, NullLogger<KeyServerClient>.Instance);

@@ -85,9 +85,7 @@ internal static class TenantClientCost
 
         TenantClusterClients NewEdge()
         {
-            var routes = new RouteTable(new OneTenant(new TenantSettings(Tenant, [HostName], new OriginEndpoint("127.0.0.1", 9),
-                KeyServers: [new KeyServerEndpoint(Replica, gateway)], KeyServerCa: caPem)), TimeProvider.System);
-            routes.Resolve(HostName); // the edge now serves the tenant
+            var routes = OneTenant.Served(Tenant, HostName, Replica, gateway, caPem);
             // The edge's own cluster serves only non-federated tenants: none here.
             return new TenantClusterClients(null!, routes, edgeOptions, loggers, metrics, TimeProvider.System);
         }
