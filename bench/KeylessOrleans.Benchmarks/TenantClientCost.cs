@@ -60,7 +60,8 @@ internal static class TenantClientCost
         if (mutualTls)
         {
             var server = tenantCa.Issue(SiloIdentity.OnPrem(Tenant, Replica));
-            tls = ["--tls-cert", server.Certificate, "--tls-key", server.Key, "--tls-ca", tenantCa.CaFile];
+            // With mutual TLS the gateway admits the edges of the CA it is given (--edge-ca): the same CA here.
+            tls = ["--tls-cert", server.Certificate, "--tls-key", server.Key, "--tls-ca", tenantCa.CaFile, "--edge-ca", tenantCa.CaFile];
             edgeIdentity = tenantCa.Issue(SiloIdentity.Edge("bench-edge"));
         }
         // The gateway port through configuration (Keyless:Cluster:GatewayPort), which the keyserver command binds.
